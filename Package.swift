@@ -1,0 +1,83 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "smarketing",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "smarketing", targets: ["smarketing"]),
+        .library(name: "SmarketingCore", targets: ["SmarketingCore"]),
+        .library(name: "SmarketingStore", targets: ["SmarketingStore"]),
+        .library(name: "SmarketingConnectors", targets: ["SmarketingConnectors"]),
+        .library(name: "SmarketingServer", targets: ["SmarketingServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // The domain: Foundation only, no I/O, deterministic.
+        .target(name: "SmarketingCore", swiftSettings: swiftSettings),
+        // The Store protocol and its backends.
+        .target(
+            name: "SmarketingStore",
+            dependencies: [
+                "SmarketingCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Bundle CSV, the demo workspace generator; vendor connectors later.
+        .target(name: "SmarketingConnectors", dependencies: ["SmarketingCore"], swiftSettings: swiftSettings),
+        // buildApplication: the JSON API, OpenAPI, auth, group-committed ingest.
+        .target(
+            name: "SmarketingServer",
+            dependencies: [
+                "SmarketingCore", "SmarketingStore", "SmarketingConnectors",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "smarketing",
+            dependencies: [
+                "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "SmarketingServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SmarketingCoreTests", dependencies: ["SmarketingCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SmarketingStoreTests",
+            dependencies: ["SmarketingCore", "SmarketingStore", "SmarketingConnectors"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SmarketingConnectorsTests",
+            dependencies: ["SmarketingCore", "SmarketingConnectors"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SmarketingServerTests",
+            dependencies: [
+                "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "SmarketingServer", "smarketing",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,114 @@
+import Foundation
+import SmarketingCore
+
+/// Reads one bundle file (`contacts.csv`, …) in chunks of parsed rows.
+/// Used by one task at a time (the import), handed from the CLI to the store's writer.
+public final class BundleFileReader: RowSource, @unchecked Sendable {
+    public let resource: Resource
+    public let path: String
+    /// Header problems that are not fatal (unknown columns).
+    public private(set) var warnings: [String] = []
+    /// The header as read.
+    public let header: [String]
+    private let reader: CSVReader
+    private let schema: ResourceSchema
+    /// For each header column, the schema field index (nil: ignored column).
+    private let mapping: [Int?]
+
+    /// Opens `DIR/<resource>.csv`; throws a problem when the file cannot be read or lacks a
+    /// required column.
+    public init(directory: String, resource: Resource) throws(BundleProblem) {
+        self.resource = resource
+        schema = resource.schema
+        path = (directory as NSString).appendingPathComponent(resource.fileName)
+        let file = resource.fileName
+        do {
+            reader = try CSVReader(path: path)
+        } catch {
+            throw BundleProblem(file: file, line: 0, column: 0, columnName: nil, message: "cannot be read")
+        }
+        let first: (line: Int, fields: [String])?
+        do {
+            first = try reader.next()
+        } catch {
+            throw BundleProblem(file: file, line: error.line, column: error.column, columnName: nil, message: error.message)
+        }
+        guard let first else {
+            throw BundleProblem(file: file, line: 1, column: 0, columnName: nil, message: "is empty (a header row is required)")
+        }
+        header = first.fields.map { $0.trimmingSpaces }
+        var mapping: [Int?] = []
+        var seen: Set<String> = []
+        var warnings: [String] = []
+        for (i, name) in header.enumerated() {
+            if !seen.insert(name).inserted {
+                throw BundleProblem(file: file, line: 1, column: i + 1, columnName: name, message: "column appears twice in the header")
+            }
+            let idx = schema.index[name]
+            if idx == nil { warnings.append("\(file): unknown column \"\(name)\" is ignored") }
+            mapping.append(idx)
+        }
+        for f in schema.fields where f.required && !seen.contains(f.name) {
+            throw BundleProblem(file: file, line: 1, column: 0, columnName: f.name, message: "required column \"\(f.name)\" is missing from the header")
+        }
+        self.mapping = mapping
+        self.warnings = warnings
+    }
+
+    /// Reads up to `limit` rows; an empty array at the end of the file. A syntax error ends the
+    /// file: it is returned as a row with that problem, and reading stops.
+    public func nextChunk(limit: Int) -> [ParsedRow] {
+        var rows: [ParsedRow] = []
+        rows.reserveCapacity(limit)
+        let file = resource.fileName
+        let fields = schema.fields
+        while rows.count < limit, !finished {
+            let record: (line: Int, fields: [String])?
+            do {
+                record = try reader.next()
+            } catch {
+                finished = true
+                rows.append(
+                    ParsedRow(
+                        line: error.line, values: [],
+                        problems: [BundleProblem(file: file, line: error.line, column: error.column,
+                                                 columnName: error.column <= header.count && error.column > 0 ? header[error.column - 1] : nil,
+                                                 message: error.message)],
+                        raw: []))
+                break
+            }
+            guard let record else {
+                finished = true
+                break
+            }
+            var values = [FieldValue](repeating: .null, count: fields.count)
+            var problems: [BundleProblem] = []
+            if record.fields.count != header.count {
+                problems.append(
+                    BundleProblem(file: file, line: record.line, column: 0, columnName: nil,
+                                  message: "has \(record.fields.count) cells, the header has \(header.count) (a comma or line break inside a value must be quoted)"))
+            } else {
+                for (col, cell) in record.fields.enumerated() {
+                    guard let idx = mapping[col] else { continue }
+                    let spec = fields[idx]
+                    switch spec.type.parse(cell) {
+                    case .success(let v):
+                        if v.isNull, spec.required {
+                            problems.append(BundleProblem(file: file, line: record.line, column: col + 1, columnName: spec.name, message: "is required but empty"))
+                        }
+                        values[idx] = v
+                    case .failure(let p):
+                        problems.append(BundleProblem(file: file, line: record.line, column: col + 1, columnName: spec.name, message: "value \"\(cell.prefix(60))\" " + p.message))
+                    }
+                }
+            }
+            rows.append(ParsedRow(line: record.line, values: values, problems: problems, raw: record.fields))
+        }
+        return rows
+    }
+
+    private var finished = false
+
+    /// The column number (1-based) of a schema field in this file's header, 0 if absent.
+    public func column(of field: String) -> Int { (header.firstIndex(of: field) ?? -1) + 1 }
+}

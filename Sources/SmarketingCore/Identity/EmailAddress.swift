@@ -1,0 +1,70 @@
+/// Email normalisation (documented in docs/IDENTITY.md):
+/// 1. surrounding whitespace is removed (`trim`), and a `mailto:` prefix;
+/// 2. the matching key is the whole address lower-cased (`key`);
+/// 3. an address is valid with exactly one `@`, a non-empty local part, no whitespace, and a
+///    domain that `Domain.normalise` accepts and that contains a dot.
+/// Plus tags and dots in the local part are kept: they may be different mailboxes; the duplicate
+/// finder reports them as "likely" instead of merging them silently.
+public enum EmailAddress {
+    /// The address as given, without surrounding whitespace or a `mailto:` prefix.
+    public static func trim(_ raw: String) -> String {
+        var s = raw.trimmingSpaces
+        if s.lowercased().hasPrefix("mailto:") { s = String(s.dropFirst(7)) }
+        return s
+    }
+
+    /// The matching key: trimmed and lower-cased; nil when the address is not valid.
+    public static func key(_ raw: String) -> String? {
+        let s = trim(raw).lowercased()
+        guard let at = s.firstIndex(of: "@"), at != s.startIndex else { return nil }
+        let domainPart = s[s.index(after: at)...]
+        guard !domainPart.contains("@"), !s.contains(where: { $0 == " " || $0 == "\t" || $0 == "," || $0 == ";" }),
+            domainPart.contains("."), Domain.normalise(String(domainPart)) == String(domainPart)
+        else { return nil }
+        return s
+    }
+
+    /// The domain of a valid email key.
+    public static func domain(ofKey key: String) -> String {
+        String(key[key.index(after: key.firstIndex(of: "@")!)...])
+    }
+
+    /// The key without a `+tag` in the local part (for the duplicate finder).
+    public static func untaggedKey(_ key: String) -> String {
+        guard let at = key.firstIndex(of: "@"), let plus = key[..<at].firstIndex(of: "+") else { return key }
+        return String(key[..<plus]) + String(key[at...])
+    }
+}
+
+/// Domain normalisation: lower-case; scheme, path, port, a leading `www.` and a trailing dot
+/// removed; must then consist of labels of letters, digits and `-` separated by dots.
+public enum Domain {
+    /// The normalised domain, or nil when the text is not a domain.
+    public static func normalise(_ raw: String) -> String? {
+        var s = Substring(raw.trimmingSpaces.lowercased())
+        for scheme in ["https://", "http://"] where s.hasPrefix(scheme) { s = s.dropFirst(scheme.count) }
+        if let cut = s.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" || $0 == ":" }) { s = s[..<cut] }
+        if s.hasSuffix(".") { s = s.dropLast() }
+        if s.hasPrefix("www.") { s = s.dropFirst(4) }
+        guard !s.isEmpty, s.contains("."), !s.hasPrefix("."), !s.contains("..") else { return nil }
+        for ch in s.unicodeScalars {
+            let ok = (ch >= "a" && ch <= "z") || (ch >= "0" && ch <= "9") || ch == "-" || ch == "." || ch.value > 127
+            if !ok { return nil }
+        }
+        return String(s)
+    }
+
+    /// Whether mail at this domain says nothing about the person's company.
+    public static func isFreeMail(_ domain: String) -> Bool { freeMailDomains.contains(domain) }
+
+    /// Free-mail and ISP domains: an address there never creates or joins a company account.
+    public static let freeMailDomains: Set<String> = [
+        "gmail.com", "googlemail.com", "yahoo.com", "yahoo.de", "yahoo.co.uk", "yahoo.fr", "ymail.com",
+        "hotmail.com", "hotmail.de", "hotmail.co.uk", "hotmail.fr", "outlook.com", "outlook.de", "live.com",
+        "live.de", "msn.com", "aol.com", "icloud.com", "me.com", "mac.com", "gmx.de", "gmx.net", "gmx.at",
+        "gmx.ch", "gmx.com", "web.de", "t-online.de", "freenet.de", "posteo.de", "mailbox.org", "proton.me",
+        "protonmail.com", "pm.me", "tutanota.com", "tuta.io", "zoho.com", "yandex.ru", "yandex.com", "mail.ru",
+        "qq.com", "163.com", "126.com", "orange.fr", "free.fr", "laposte.net", "libero.it", "virgilio.it",
+        "btinternet.com", "comcast.net", "verizon.net", "att.net", "fastmail.com", "hey.com", "arcor.de",
+    ]
+}

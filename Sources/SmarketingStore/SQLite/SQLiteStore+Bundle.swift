@@ -1,0 +1,193 @@
+import Foundation
+import GRDB
+import SmarketingCore
+
+/// Thrown inside the import transaction to roll it back when the bundle has problems.
+private struct RollbackImport: Error {}
+
+extension SQLiteStore {
+    public func importRows(
+        _ sources: [any RowSource], options: ImportOptions, actor: Actor, at: Timestamp,
+        progress: @escaping @Sendable (ImportProgress) -> Void
+    ) async throws -> ImportReport {
+        let state = ImportState()
+        do {
+            try await pool.write { db in
+                for source in sources {
+                    try self.importFile(db, source, options: options, state: state, progress: progress)
+                }
+                if !state.problems.isEmpty, !options.skipInvalid { throw RollbackImport() }
+                for s in state.summaries {
+                    try Self.audit(
+                        db, actor, at, "import", s.file.replacingOccurrences(of: ".csv", with: ""), "",
+                        "{\"inserted\":\(s.inserted),\"updated\":\(s.updated),\"unchanged\":\(s.unchanged),\"rejected\":\(s.rejected)}")
+                }
+            }
+            return ImportReport(files: state.summaries, problems: state.problems, rejectedRows: state.rejected, committed: true)
+        } catch is RollbackImport {
+            var files = state.summaries
+            for i in files.indices {
+                files[i].inserted = 0
+                files[i].updated = 0
+                files[i].unchanged = 0
+            }
+            return ImportReport(files: files, problems: state.problems, rejectedRows: state.rejected, committed: false)
+        }
+    }
+
+    private func importFile(
+        _ db: Database, _ source: any RowSource, options: ImportOptions, state: ImportState,
+        progress: @escaping @Sendable (ImportProgress) -> Void
+    ) throws {
+        let r = source.resource
+        let schema = r.schema
+        let file = r.fileName
+        var summary = FileSummary(file: file)
+        summary.warnings = source.warnings
+        let countBefore = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(r.rawValue)") ?? 0
+        let cols = Self.insertColumns(r)
+        let updatable = cols.filter { $0 != "id" }
+        let upsert = try db.makeStatement(
+            sql: """
+                INSERT INTO \(r.rawValue) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))
+                ON CONFLICT(id) DO UPDATE SET \(updatable.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+                WHERE \(updatable.map { "\($0) IS NOT excluded.\($0)" }.joined(separator: " OR "))
+                """)
+        let tracksIDs = Resource.allCases.contains { other in other.schema.fields.contains { $0.references == r } }
+        var seenStrings: Set<String> = []
+        var seenHashes: Set<Int> = []
+        var deferredSelfRefs: [(line: Int, field: FieldSpec, id: String, recordID: String, raw: [String])] = []
+        var changes = 0
+        let refFields = schema.fields.enumerated().filter { $0.element.references != nil }
+        var anyProblem = !state.problems.isEmpty
+
+        func reject(_ problem: BundleProblem, _ raw: [String]) {
+            state.add(problem, raw: raw)
+            anyProblem = true
+        }
+
+        while true {
+            let chunk = source.nextChunk(limit: options.chunkSize)
+            if chunk.isEmpty { break }
+            rows: for row in chunk {
+                summary.rows += 1
+                if !row.problems.isEmpty {
+                    summary.rejected += 1
+                    for p in row.problems { state.add(p, raw: row.raw) }
+                    anyProblem = true
+                    continue
+                }
+                let id = schema.recordID(row.values)
+                let fresh = tracksIDs ? seenStrings.insert(id).inserted : seenHashes.insert(id.hashValue).inserted
+                if !fresh {
+                    summary.rejected += 1
+                    let keyName = schema.key.joined(separator: ", ")
+                    reject(BundleProblem(file: file, line: row.line, column: source.column(of: schema.key[0]), columnName: keyName,
+                                         message: "\(keyName) \"\(id)\" appears more than once in the file"), row.raw)
+                    continue
+                }
+                for (i, spec) in refFields {
+                    guard case .text(let refID) = row.values[i] else { continue }
+                    let target = spec.references!
+                    if target == r {
+                        deferredSelfRefs.append((row.line, spec, refID, id, row.raw))
+                        continue
+                    }
+                    if !(try state.known(db, target, refID)) {
+                        summary.rejected += 1
+                        reject(BundleProblem(file: file, line: row.line, column: source.column(of: spec.name), columnName: spec.name,
+                                             message: "\"\(refID)\" names no \(target.rawValue) record (in this bundle or the database)"), row.raw)
+                        continue rows
+                    }
+                }
+                // Once the import is known to fail, only keep checking.
+                if anyProblem, !options.skipInvalid {
+                    if tracksIDs { state.imported(r, id) }
+                    continue
+                }
+                do {
+                    try upsert.execute(arguments: StatementArguments(Self.insertArguments(Record(r, values: row.values))))
+                    changes += db.changesCount
+                    if tracksIDs { state.imported(r, id) }
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                    summary.rejected += 1
+                    reject(BundleProblem(file: file, line: row.line, column: 0, columnName: nil,
+                                         message: Self.constraintMessage(error, r)), row.raw)
+                }
+            }
+            progress(ImportProgress(file: file, rows: summary.rows))
+        }
+        for ref in deferredSelfRefs {
+            if seenStrings.contains(ref.id) { continue }
+            if try Self.exists(db, r, id: ref.id) { continue }
+            summary.rejected += 1
+            reject(BundleProblem(file: file, line: ref.line, column: source.column(of: ref.field.name), columnName: ref.field.name,
+                                 message: "\"\(ref.id)\" names no \(r.rawValue) record (in this bundle or the database)"), ref.raw)
+            if options.skipInvalid {
+                try db.execute(sql: "DELETE FROM \(r.rawValue) WHERE id = ?", arguments: [ref.recordID])
+                changes -= 1
+            }
+        }
+        let countAfter = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(r.rawValue)") ?? 0
+        summary.inserted = countAfter - countBefore
+        summary.updated = max(0, changes - summary.inserted)
+        summary.unchanged = summary.rows - summary.rejected - summary.inserted - summary.updated
+        state.summaries.append(summary)
+    }
+
+    static func constraintMessage(_ error: DatabaseError, _ r: Resource) -> String {
+        let m = error.message ?? ""
+        if m.contains("external_id") { return "source and external_id are already used by another \(r.rawValue) record" }
+        if m.contains("email_key") { return "another user has this email" }
+        return "violates a constraint of \(r.rawValue): \(m)"
+    }
+
+    public func exportRecords(_ resource: Resource, chunkSize: Int, _ body: @escaping @Sendable ([Record]) throws -> Void) async throws {
+        try await pool.read { db in
+            let cursor = try Row.fetchCursor(
+                db, sql: "SELECT \(SQLiteValue.columns(resource)) FROM \(resource.rawValue) ORDER BY id")
+            var chunk: [Record] = []
+            chunk.reserveCapacity(chunkSize)
+            while let row = try cursor.next() {
+                chunk.append(SQLiteValue.record(resource, row))
+                if chunk.count == chunkSize {
+                    try body(chunk)
+                    chunk.removeAll(keepingCapacity: true)
+                }
+            }
+            if !chunk.isEmpty { try body(chunk) }
+        }
+    }
+}
+
+/// What an import has seen so far. Used only inside the import's write transaction.
+final class ImportState: @unchecked Sendable {
+    var summaries: [FileSummary] = []
+    var problems: [BundleProblem] = []
+    var rejected: [(problem: BundleProblem, raw: [String])] = []
+    var importedIDs: [Resource: Set<String>] = [:]
+    var knownInDatabase: [Resource: Set<String>] = [:]
+    /// Problems kept in full; beyond this only counted, so a garbage file cannot exhaust memory.
+    let problemLimit = 100_000
+    var droppedProblems = 0
+
+    func add(_ p: BundleProblem, raw: [String]) {
+        if problems.count < problemLimit {
+            problems.append(p)
+            rejected.append((p, raw))
+        } else {
+            droppedProblems += 1
+        }
+    }
+
+    func imported(_ r: Resource, _ id: String) { importedIDs[r, default: []].insert(id) }
+
+    func known(_ db: Database, _ r: Resource, _ id: String) throws -> Bool {
+        if importedIDs[r]?.contains(id) == true || knownInDatabase[r]?.contains(id) == true { return true }
+        if try SQLiteStore.exists(db, r, id: id) {
+            knownInDatabase[r, default: []].insert(id)
+            return true
+        }
+        return false
+    }
+}

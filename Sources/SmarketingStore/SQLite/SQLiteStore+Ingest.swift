@@ -1,0 +1,167 @@
+import GRDB
+import SmarketingCore
+
+extension SQLiteStore {
+    public func ingest(_ batches: [IngestBatch], actor: Actor, at: Timestamp) async throws -> [IngestBatchResult] {
+        try await pool.write { db in
+            var results: [IngestBatchResult] = []
+            results.reserveCapacity(batches.count)
+            for batch in batches {
+                var result = IngestBatchResult(outcomes: [], committed: false)
+                try db.inSavepoint {
+                    var context = try IngestContext(db: db, store: self)
+                    result.outcomes = try batch.events.map { event in
+                        switch event {
+                        case .failure(let rejection): return .rejected(rejection.reason)
+                        case .success(let e): return try context.apply(e)
+                        }
+                    }
+                    let rejected = result.outcomes.contains { if case .rejected = $0 { true } else { false } }
+                    if batch.atomic, rejected {
+                        result.outcomes = result.outcomes.map {
+                            if case .rejected = $0 { return $0 }
+                            return .rejected("not stored: another event of this atomic batch was rejected")
+                        }
+                        return .rollback
+                    }
+                    result.committed = true
+                    let accepted = result.outcomes.count { if case .accepted = $0 { true } else { false } }
+                    if accepted > 0 {
+                        try Self.audit(
+                            db, actor, at, "ingest", "touchpoints", "",
+                            "{\"accepted\":\(accepted),\"events\":\(result.outcomes.count)}")
+                    }
+                    return .commit
+                }
+                results.append(result)
+            }
+            return results
+        }
+    }
+}
+
+/// The state of one batch inside the ingest transaction: statement and lookup caches.
+struct IngestContext {
+    let db: Database
+    let store: SQLiteStore
+    var contactExists: [String: String?] = [:]
+    var contactByEmail: [String: KnownContact] = [:]
+    var referenceExists: [String: Bool] = [:]
+    let insertTouchpoint: Statement
+
+    init(db: Database, store: SQLiteStore) throws {
+        self.db = db
+        self.store = store
+        insertTouchpoint = try db.cachedStatement(
+            sql: """
+                INSERT INTO touchpoints (id, contact_id, occurred_at, type, channel, campaign_id, content_id, actor_id, properties)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                """)
+    }
+
+    /// The id a contact id resolves to: itself, or the contact it was merged into.
+    mutating func resolveContactID(_ id: String) throws -> String? {
+        if let cached = contactExists[id] { return cached }
+        var resolved: String?
+        if try SQLiteStore.exists(db, .contacts, id: id) {
+            resolved = id
+        } else {
+            resolved = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT kept_id FROM contact_merges WHERE removed_id = ?"), arguments: [id])
+        }
+        contactExists[id] = resolved
+        return resolved
+    }
+
+    mutating func referenceOK(_ r: Resource, _ id: String?) throws -> Bool {
+        guard let id else { return true }
+        let key = r.rawValue + "\u{0}" + id
+        if let v = referenceExists[key] { return v }
+        let v = try SQLiteStore.exists(db, r, id: id)
+        referenceExists[key] = v
+        return v
+    }
+
+    mutating func apply(_ event: IncomingEvent) throws -> EventOutcome {
+        if !(try referenceOK(.campaigns, event.campaignID)) { return .rejected("campaign_id \"\(event.campaignID!)\" names no campaign") }
+        if !(try referenceOK(.content, event.contentID)) { return .rejected("content_id \"\(event.contentID!)\" names no content") }
+        if !(try referenceOK(.users, event.actorID)) { return .rejected("actor_id \"\(event.actorID!)\" names no user") }
+        let contactID: String
+        switch event.contact {
+        case .id(let given):
+            guard let id = try resolveContactID(given) else { return .rejected("contact_id \"\(given)\" names no contact") }
+            contactID = id
+        case .email(let key, let address, let details):
+            // A re-sent event must not create or change anyone: check it first.
+            if try SQLiteStore.exists(db, .touchpoints, id: event.id) { return .duplicate }
+            contactID = try resolveEmail(key: key, address: address, details: details, event: event)
+        }
+        let values = event.touchpointValues(contactID: contactID)
+        try insertTouchpoint.execute(arguments: StatementArguments(values.map(SQLiteValue.database)))
+        if db.changesCount == 0 { return .duplicate }
+        for reaction in store.reactions {
+            for change in reaction.react(to: event, contactID: contactID) { try persist(change) }
+        }
+        return .accepted(contactID: contactID)
+    }
+
+    mutating func resolveEmail(key: String, address: String, details: ContactDetails, event: IncomingEvent) throws -> String {
+        var known = contactByEmail[key]
+        if known == nil,
+            let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT id, account_id, first_name, last_name, title, phone, country FROM contacts
+                        WHERE email_key = ? ORDER BY created_at, id LIMIT 1
+                        """), arguments: [key])
+        {
+            var filled: Set<String> = []
+            for (i, name) in ["first_name", "last_name", "title", "phone", "country"].enumerated() where !row.hasNull(atIndex: i + 2) {
+                filled.insert(name)
+            }
+            known = KnownContact(id: row[0], accountID: row[1], filled: filled)
+        }
+        var accountForDomain: String?
+        let domain = EmailAddress.domain(ofKey: key)
+        if known?.accountID == nil, !Domain.isFreeMail(domain) {
+            accountForDomain = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM accounts WHERE domain = ? ORDER BY created_at, id LIMIT 1"),
+                arguments: [domain])
+        }
+        let decision = IdentityResolution.resolve(
+            key: key, address: address, details: details, event: event, known: known, accountForDomain: accountForDomain,
+            newContactID: store.makeID("ct"), newAccountID: store.makeID("acc"))
+        if let account = decision.newAccount { try insert(Record(.accounts, values: account)) }
+        if let contact = decision.newContact { try insert(Record(.contacts, values: contact)) }
+        var updates: [String: FieldValue] = [:]
+        for (name, value) in decision.fill { updates[name] = value }
+        if let a = decision.attachAccountID { updates["account_id"] = .text(a) }
+        if !updates.isEmpty { try persist(.update(.contacts, id: decision.contactID, fields: updates)) }
+        var facts = known ?? KnownContact(id: decision.contactID, accountID: nil, filled: [])
+        facts.filled.formUnion(updates.keys)
+        if let a = decision.attachAccountID ?? decision.newContact.flatMap({ Record(.contacts, values: $0)["account_id"].text }) {
+            facts.accountID = a
+        }
+        if decision.newContact != nil { facts.filled.formUnion(details.contactFields.map(\.0)) }
+        contactByEmail[key] = facts
+        contactExists[decision.contactID] = decision.contactID
+        return decision.contactID
+    }
+
+    func insert(_ record: Record) throws {
+        let cols = SQLiteStore.insertColumns(record.resource)
+        try db.cachedStatement(
+            sql: "INSERT INTO \(record.resource.rawValue) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))"
+        ).execute(arguments: StatementArguments(SQLiteStore.insertArguments(record)))
+    }
+
+    func persist(_ change: RecordChange) throws {
+        switch change {
+        case .update(let resource, let id, let fields):
+            let names = fields.keys.sorted()
+            try db.execute(
+                sql: "UPDATE \(resource.rawValue) SET \(names.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
+                arguments: StatementArguments(names.map { SQLiteValue.database(fields[$0]!) } + [id.databaseValue]))
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import GRDB
+import SmarketingCore
+
+/// The embedded store: one SQLite file in WAL mode through GRDB.
+///
+/// Commits are durable (`synchronous=FULL`): a reply that follows a commit survives a crash of
+/// the process and of the machine. Group commit in the server keeps that from costing one fsync
+/// per event.
+public final class SQLiteStore: FunnelStore {
+    let pool: DatabasePool
+    let reactions: [any IngestReaction]
+    /// Makes ids for records the ingest creates.
+    let makeID: @Sendable (String) -> String
+
+    /// Opens (creating and migrating when needed) the database at `path`.
+    public init(
+        path: String, reactions: [any IngestReaction] = [],
+        makeID: @escaping @Sendable (String) -> String = { prefix in prefix + "-" + UUID().uuidString.lowercased() }
+    ) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.foreignKeysEnabled = true
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        self.reactions = reactions
+        self.makeID = makeID
+        try SQLiteSchema.migrator.migrate(pool)
+    }
+
+    /// Flushes the WAL into the main file (after a bulk import).
+    public func checkpoint() async throws {
+        try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+
+    // MARK: Settings and audit
+
+    public func setting(_ key: String) async throws -> String? {
+        try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
+    }
+
+    public func setSetting(_ key: String, _ value: String) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                arguments: [key, value])
+        }
+    }
+
+    public func audit(limit: Int, before: Int64?) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT seq, at, actor, action, resource, record_id, detail FROM audit_log WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+                arguments: [before ?? Int64.max, limit])
+            return rows.map {
+                AuditEntry(
+                    seq: $0[0], at: Timestamp(milliseconds: $0[1]), actor: $0[2], action: $0[3], resource: $0[4],
+                    recordID: $0[5], detail: $0[6])
+            }
+        }
+    }
+
+    static func audit(_ db: Database, _ actor: Actor, _ at: Timestamp, _ action: String, _ resource: String, _ id: String, _ detail: String) throws {
+        try db.cachedStatement(
+            sql: "INSERT INTO audit_log(at, actor, action, resource, record_id, detail) VALUES (?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [at.milliseconds, actor.userID + " (" + actor.via + ")", action, resource, id, detail])
+    }
+}
+
+/// The SQLite schema, derived from the resource schemas, and its migrations.
+enum SQLiteSchema {
+    static func columnType(_ t: FieldType) -> String {
+        switch t {
+        case .integer, .bool, .timestamp: return "INTEGER"
+        case .number: return "REAL"
+        default: return "TEXT"
+        }
+    }
+
+    /// Store-only columns beyond the schema fields.
+    static func extraColumns(_ r: Resource) -> [String] {
+        switch r {
+        case .contacts: return ["email_key TEXT NOT NULL"]
+        case .users: return ["email_key TEXT NOT NULL", "password_hash TEXT"]
+        default: return []
+        }
+    }
+
+    static func createTable(_ r: Resource) -> String {
+        let s = r.schema
+        var cols: [String] = []
+        if !s.hasOwnID { cols.append("id TEXT PRIMARY KEY NOT NULL") }
+        for f in s.fields {
+            var c = "\(f.name) \(columnType(f.type))"
+            if f.name == "id" { c += " PRIMARY KEY NOT NULL" } else if f.required { c += " NOT NULL" }
+            if let ref = f.references { c += " REFERENCES \(ref.rawValue)(id) DEFERRABLE INITIALLY DEFERRED" }
+            cols.append(c)
+        }
+        cols += extraColumns(r)
+        return "CREATE TABLE \(r.rawValue) (\(cols.joined(separator: ", ")))"
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1 workspace") { db in
+            for r in Resource.importOrder { try db.execute(sql: createTable(r)) }
+            try db.execute(
+                sql: """
+                    CREATE UNIQUE INDEX users_email ON users(email_key);
+                    CREATE INDEX contacts_email ON contacts(email_key, created_at);
+                    CREATE INDEX contacts_account ON contacts(account_id);
+                    CREATE INDEX contacts_created ON contacts(created_at);
+                    CREATE UNIQUE INDEX contacts_external ON contacts(source, external_id) WHERE external_id IS NOT NULL;
+                    CREATE INDEX accounts_domain ON accounts(domain, created_at);
+                    CREATE UNIQUE INDEX accounts_external ON accounts(source, external_id) WHERE external_id IS NOT NULL;
+                    CREATE UNIQUE INDEX opportunities_external ON opportunities(source, external_id) WHERE external_id IS NOT NULL;
+                    CREATE INDEX opportunities_account ON opportunities(account_id);
+                    CREATE INDEX opportunity_contacts_contact ON opportunity_contacts(contact_id);
+                    CREATE INDEX touchpoints_contact_time ON touchpoints(contact_id, occurred_at);
+                    CREATE TABLE contact_merges (
+                        removed_id TEXT PRIMARY KEY NOT NULL, kept_id TEXT NOT NULL, at INTEGER NOT NULL, actor TEXT NOT NULL);
+                    CREATE TABLE api_tokens (
+                        id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),
+                        role TEXT NOT NULL, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+                        created_at INTEGER NOT NULL, revoked_at INTEGER);
+                    CREATE TABLE audit_log (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
+                        action TEXT NOT NULL, resource TEXT NOT NULL, record_id TEXT NOT NULL, detail TEXT NOT NULL);
+                    CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                    """)
+        }
+        return m
+    }
+}
+
+/// Conversions between field values and SQLite values.
+enum SQLiteValue {
+    static func database(_ v: FieldValue) -> DatabaseValue {
+        switch v {
+        case .null: return .null
+        case .text(let s), .json(let s): return s.databaseValue
+        case .integer(let i): return i.databaseValue
+        case .number(let d): return d.databaseValue
+        case .bool(let b): return (b ? 1 : 0).databaseValue
+        case .timestamp(let t): return t.milliseconds.databaseValue
+        case .date(let d): return d.text.databaseValue
+        }
+    }
+
+    static func field(_ v: DatabaseValue, _ type: FieldType) -> FieldValue {
+        switch v.storage {
+        case .null: return .null
+        case .int64(let i):
+            switch type {
+            case .bool: return .bool(i != 0)
+            case .timestamp: return .timestamp(Timestamp(milliseconds: i))
+            case .number: return .number(Double(i))
+            default: return .integer(i)
+            }
+        case .double(let d): return .number(d)
+        case .string(let s):
+            switch type {
+            case .date: return LocalDate.parse(s).map { .date($0) } ?? .text(s)
+            case .jsonObject: return .json(s)
+            default: return .text(s)
+            }
+        case .blob: return .null
+        }
+    }
+
+    /// Reads a record from a row whose columns are the schema fields in order.
+    static func record(_ r: Resource, _ row: Row) -> Record {
+        let fields = r.schema.fields
+        var values = [FieldValue]()
+        values.reserveCapacity(fields.count)
+        for (i, f) in fields.enumerated() { values.append(field(row[i], f.type)) }
+        return Record(r, values: values)
+    }
+
+    static func columns(_ r: Resource) -> String { r.schema.fields.map(\.name).joined(separator: ", ") }
+}

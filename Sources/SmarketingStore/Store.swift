@@ -1,0 +1,237 @@
+import SmarketingCore
+
+/// A record of any resource: its values in schema field order.
+public struct Record: Sendable, Hashable {
+    public var resource: Resource
+    public var values: [FieldValue]
+
+    /// Creates a record.
+    public init(_ resource: Resource, values: [FieldValue]) {
+        self.resource = resource
+        self.values = values
+    }
+
+    /// The record id (own `id` or the derived key).
+    public var id: String { resource.schema.recordID(values) }
+
+    /// The value of a field by name.
+    public subscript(field: String) -> FieldValue {
+        get { resource.schema.index[field].map { values[$0] } ?? .null }
+        set { if let i = resource.schema.index[field] { values[i] = newValue } }
+    }
+}
+
+/// Who is acting, for authorisation and the audit log.
+public struct Actor: Sendable, Hashable {
+    /// The user id (or `system`, `import`, `demo`).
+    public var userID: String
+    public var role: AccessRole
+    /// How they came: `token:<id>`, `session`, `cli`.
+    public var via: String
+
+    /// Creates an actor.
+    public init(userID: String, role: AccessRole, via: String) {
+        self.userID = userID
+        self.role = role
+        self.via = via
+    }
+
+    /// The command line, acting with full rights on the local database.
+    public static let cli = Actor(userID: "cli", role: .admin, via: "cli")
+}
+
+/// A list request: filters, search, sort and a cursor.
+public struct ListQuery: Sendable, Hashable {
+    /// Field equals value.
+    public var equals: [String: FieldValue] = [:]
+    /// The time field is at or after this.
+    public var from: FieldValue?
+    /// The time field is before this.
+    public var to: FieldValue?
+    /// Text contained (case-insensitive) in a search field.
+    public var search: String?
+    /// The field to sort by (the record id when nil) and the direction.
+    public var sort: String?
+    public var descending = false
+    public var limit = 50
+    /// The opaque cursor of the previous page.
+    public var cursor: String?
+
+    /// Creates an empty query.
+    public init() {}
+}
+
+/// One page of a list.
+public struct Page: Sendable {
+    public var records: [Record]
+    /// The cursor for the next page; nil on the last.
+    public var nextCursor: String?
+}
+
+/// How a write went wrong in a way the caller can fix.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No record with this id.
+    case notFound(Resource, String)
+    /// A record with this id (or unique key) exists.
+    case conflict(String)
+    /// A field names a record that does not exist, or a record is still referenced.
+    case reference(String)
+    /// The request is not valid for the store.
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let r, let id): return "no \(r.rawValue) record with id \"\(id)\""
+        case .conflict(let m), .reference(let m), .invalid(let m): return m
+        }
+    }
+}
+
+/// One request's events for the ingest transaction.
+public struct IngestBatch: Sendable {
+    /// Each event, or why it was rejected before reaching the store.
+    public var events: [Result<IncomingEvent, EventRejection>]
+    /// When set, a batch with any rejected event stores nothing.
+    public var atomic: Bool
+
+    /// Creates a batch.
+    public init(events: [Result<IncomingEvent, EventRejection>], atomic: Bool) {
+        self.events = events
+        self.atomic = atomic
+    }
+}
+
+/// What became of a batch.
+public struct IngestBatchResult: Sendable {
+    public var outcomes: [EventOutcome]
+    /// Whether the batch's accepted events were stored (false for an atomic batch with rejections).
+    public var committed: Bool
+}
+
+/// Per-file import counts.
+public struct FileSummary: Sendable, Codable, Hashable {
+    public var file: String
+    public var rows = 0
+    public var inserted = 0
+    public var updated = 0
+    public var unchanged = 0
+    public var rejected = 0
+    public var warnings: [String] = []
+
+    /// Creates an empty summary.
+    public init(file: String) { self.file = file }
+}
+
+/// How an import treats invalid rows.
+public struct ImportOptions: Sendable {
+    /// Import the valid rows and report the rejected ones (default: import nothing on any problem).
+    public var skipInvalid = false
+    /// Rows per chunk.
+    public var chunkSize = 8192
+
+    /// Creates default options.
+    public init(skipInvalid: Bool = false) { self.skipInvalid = skipInvalid }
+}
+
+/// Where an import is.
+public struct ImportProgress: Sendable {
+    public var file: String
+    public var rows: Int
+}
+
+/// The result of an import.
+public struct ImportReport: Sendable {
+    public var files: [FileSummary]
+    /// Every problem found (all of them, also when nothing was imported).
+    public var problems: [BundleProblem]
+    /// The raw cells of rejected rows, by problem (for the `--skip-invalid` report).
+    public var rejectedRows: [(problem: BundleProblem, raw: [String])]
+    /// Whether anything was written.
+    public var committed: Bool
+}
+
+/// A likely duplicate pair of contacts.
+public struct DuplicateCandidate: Sendable, Hashable, Codable {
+    /// The record to keep (the earliest created).
+    public var keepID: String
+    public var duplicateID: String
+    /// Why they look like one person.
+    public var reason: String
+}
+
+/// An entry of the audit log.
+public struct AuditEntry: Sendable, Hashable, Codable {
+    public var seq: Int64
+    public var at: Timestamp
+    public var actor: String
+    public var action: String
+    public var resource: String
+    public var recordID: String
+    /// JSON text with what changed.
+    public var detail: String
+}
+
+/// A stored API token's owner.
+public struct TokenPrincipal: Sendable, Hashable {
+    public var tokenID: String
+    public var userID: String
+    public var role: AccessRole
+}
+
+/// The workspace database. One protocol, several backends (SQLite today; PostgreSQL next):
+/// nothing here names a backend, and the conformance suite runs the same tests on each.
+public protocol FunnelStore: Sendable {
+    // Records
+    /// The record of `resource` with this id.
+    func get(_ resource: Resource, id: String) async throws -> Record?
+    /// A page of records.
+    func list(_ resource: Resource, _ query: ListQuery) async throws -> Page
+    /// Number of records of a resource.
+    func count(_ resource: Resource) async throws -> Int
+    /// Stores a new record; `conflict` if its id exists, `reference` if it names a missing record.
+    func create(_ record: Record, actor: Actor, at: Timestamp) async throws
+    /// Changes fields of a record and returns it.
+    func update(_ resource: Resource, id: String, fields: [String: FieldValue], actor: Actor, at: Timestamp) async throws -> Record
+    /// Deletes a record; `reference` if other records still name it.
+    func delete(_ resource: Resource, id: String, actor: Actor, at: Timestamp) async throws
+
+    // Ingest
+    /// Stores batches of events in one durable transaction (group commit), each batch atomic
+    /// on its own, with identity resolution and the reactions applied.
+    func ingest(_ batches: [IngestBatch], actor: Actor, at: Timestamp) async throws -> [IngestBatchResult]
+
+    // Bundles
+    /// Imports files (in `Resource.importOrder`) in one transaction.
+    func importRows(
+        _ sources: [any RowSource], options: ImportOptions, actor: Actor, at: Timestamp,
+        progress: @escaping @Sendable (ImportProgress) -> Void
+    ) async throws -> ImportReport
+    /// Calls `body` with the records of a resource in id order, in chunks.
+    func exportRecords(_ resource: Resource, chunkSize: Int, _ body: @escaping @Sendable ([Record]) throws -> Void) async throws
+
+    // Identity
+    /// Likely duplicate contacts.
+    func duplicateContacts(limit: Int) async throws -> [DuplicateCandidate]
+    /// Merges `duplicateID` into `keepID`; returns the kept record.
+    func mergeContacts(keep keepID: String, duplicate duplicateID: String, actor: Actor, at: Timestamp) async throws -> Record
+
+    // Access
+    /// Stores a token (only its hash) for a user; returns the token id.
+    func createToken(userID: String, role: AccessRole, name: String, hash: String, actor: Actor, at: Timestamp) async throws -> String
+    /// The principal of a token hash, if the token exists and is not revoked.
+    func principal(tokenHash: String) async throws -> TokenPrincipal?
+    /// Revokes a token.
+    func revokeToken(id: String, actor: Actor, at: Timestamp) async throws
+    /// Sets a user's password hash.
+    func setPasswordHash(userID: String, hash: String, actor: Actor, at: Timestamp) async throws
+    /// The user id, role and password hash of a user by email key.
+    func passwordHash(emailKey: String) async throws -> (userID: String, role: AccessRole, hash: String)?
+
+    // Audit and settings
+    /// Audit entries, newest first.
+    func audit(limit: Int, before: Int64?) async throws -> [AuditEntry]
+    /// A workspace setting.
+    func setting(_ key: String) async throws -> String?
+    /// Sets a workspace setting.
+    func setSetting(_ key: String, _ value: String) async throws
+}
