@@ -37,7 +37,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Bundle CSV, the demo workspace generator; vendor connectors later.
-        .target(name: "SmarketingConnectors", dependencies: ["SmarketingCore"], swiftSettings: swiftSettings),
+        .target(name: "SmarketingConnectors", dependencies: ["SmarketingCore", "SmarketingStore"], swiftSettings: swiftSettings),
         // buildApplication: the JSON API, OpenAPI, auth, group-committed ingest.
         .target(
             name: "SmarketingServer",

@@ -93,11 +93,14 @@ public struct IngestBatch: Sendable {
     public var events: [Result<IncomingEvent, EventRejection>]
     /// When set, a batch with any rejected event stores nothing.
     public var atomic: Bool
+    /// Who sent it.
+    public var actor: Actor
 
     /// Creates a batch.
-    public init(events: [Result<IncomingEvent, EventRejection>], atomic: Bool) {
+    public init(events: [Result<IncomingEvent, EventRejection>], atomic: Bool, actor: Actor) {
         self.events = events
         self.atomic = atomic
+        self.actor = actor
     }
 }
 
@@ -198,7 +201,7 @@ public protocol FunnelStore: Sendable {
     // Ingest
     /// Stores batches of events in one durable transaction (group commit), each batch atomic
     /// on its own, with identity resolution and the reactions applied.
-    func ingest(_ batches: [IngestBatch], actor: Actor, at: Timestamp) async throws -> [IngestBatchResult]
+    func ingest(_ batches: [IngestBatch], at: Timestamp) async throws -> [IngestBatchResult]
 
     // Bundles
     /// Imports files (in `Resource.importOrder`) in one transaction.

@@ -61,6 +61,9 @@ public struct EventPayload: Sendable, Decodable {
         self.properties = properties
     }
 
+    /// The text of a field as sent, if any.
+    public func fieldText(_ name: String) -> String? { strings[name] }
+
     /// Checks the payload and makes the event, or says in one sentence why not.
     public func validate() -> Result<IncomingEvent, EventRejection> {
         if let problem { return .failure(EventRejection(problem)) }

@@ -34,6 +34,14 @@ public struct ParsedRow: Sendable {
     public var problems: [BundleProblem]
     /// The raw cells, for the rejected-rows report.
     public var raw: [String]
+
+    /// Creates a row.
+    public init(line: Int, values: [FieldValue], problems: [BundleProblem], raw: [String]) {
+        self.line = line
+        self.values = values
+        self.problems = problems
+        self.raw = raw
+    }
 }
 
 

@@ -2,7 +2,7 @@ import GRDB
 import SmarketingCore
 
 extension SQLiteStore {
-    public func ingest(_ batches: [IngestBatch], actor: Actor, at: Timestamp) async throws -> [IngestBatchResult] {
+    public func ingest(_ batches: [IngestBatch], at: Timestamp) async throws -> [IngestBatchResult] {
         try await pool.write { db in
             var results: [IngestBatchResult] = []
             results.reserveCapacity(batches.count)
@@ -28,7 +28,7 @@ extension SQLiteStore {
                     let accepted = result.outcomes.count { if case .accepted = $0 { true } else { false } }
                     if accepted > 0 {
                         try Self.audit(
-                            db, actor, at, "ingest", "touchpoints", "",
+                            db, batch.actor, at, "ingest", "touchpoints", "",
                             "{\"accepted\":\(accepted),\"events\":\(result.outcomes.count)}")
                     }
                     return .commit

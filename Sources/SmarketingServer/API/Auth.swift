@@ -1,0 +1,66 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdBcrypt
+import SmarketingCore
+import SmarketingStore
+
+/// API tokens: 32 random bytes shown once as `smk_<hex>`; only their SHA-256 is stored. A
+/// token's entropy makes a slow hash unnecessary (bcrypt is for passwords, which people pick).
+public enum APIToken {
+    /// A new random token.
+    public static func generate() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return "smk_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &rng)) }.joined()
+    }
+
+    /// The stored form of a token.
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Passwords, hashed with bcrypt.
+public enum PasswordHash {
+    /// The bcrypt hash of a password (cost 10).
+    public static func make(_ password: String) -> String { Bcrypt.hash(password, cost: 10) }
+
+    /// Whether a password matches a hash.
+    public static func verify(_ password: String, hash: String) -> Bool { Bcrypt.verify(password, hash: hash) }
+}
+
+/// Authenticates every API request: `Authorization: Bearer <token>`, or HTTP Basic with a
+/// user's email and password (for people trying the API by hand; bcrypt makes it slow on
+/// purpose, so automation should use tokens).
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let store: any FunnelStore
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        guard let header = request.headers[.authorization] else {
+            var p = Problem(.unauthorized, "send an API token as \"Authorization: Bearer <token>\" (create one with `smarketing token create`)")
+            p.headers[.wwwAuthenticate] = "Bearer realm=\"smarketing\""
+            throw p
+        }
+        if header.lowercased().hasPrefix("bearer ") {
+            let token = String(header.dropFirst(7)).trimmingSpaces
+            guard let principal = try await store.principal(tokenHash: APIToken.hash(token)) else {
+                throw Problem(.unauthorized, "the API token is unknown or revoked")
+            }
+            context.actor = Actor(userID: principal.userID, role: principal.role, via: "token:" + principal.tokenID)
+        } else if header.lowercased().hasPrefix("basic ") {
+            guard let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingSpaces),
+                let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":"),
+                let key = EmailAddress.key(String(text[..<colon])),
+                let user = try await store.passwordHash(emailKey: key),
+                PasswordHash.verify(String(text[text.index(after: colon)...]), hash: user.hash)
+            else { throw Problem(.unauthorized, "email or password is wrong") }
+            context.actor = Actor(userID: user.userID, role: user.role, via: "password")
+        } else {
+            throw Problem(.unauthorized, "the Authorization header must be \"Bearer <token>\" or Basic")
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SmarketingCore
+import SmarketingStore
+
+extension APIHandlers {
+    /// `POST /api/v1/events`: one JSON object, a JSON array, or NDJSON (one object per line).
+    /// Atomic by default (any rejected event stores none); `?partial=true` stores the valid ones.
+    func ingest(_ request: Request, _ actor: Actor) async throws -> Response {
+        guard AccessPolicy.mayIngest(actor.role) else { throw forbidden(actor, "send events") }
+        let partial: Bool
+        switch request.uri.queryParameters.get("partial") {
+        case nil, "false": partial = false
+        case "true": partial = true
+        case let v?: throw Problem(.unprocessableContent, "partial must be true or false, not \"\(v)\"")
+        }
+        let buffer = try await body(request)
+        let payloads = try EventBody.decode(buffer, contentType: request.headers[.contentType])
+        guard !payloads.isEmpty else { throw Problem(.badRequest, "the body holds no events") }
+        let events = payloads.map { result in result.flatMap { $0.validate() } }
+        let result = try await committer.submit(IngestBatch(events: events, atomic: !partial, actor: actor))
+        var results = "["
+        var accepted = 0, duplicates = 0, rejected = 0
+        for (i, outcome) in result.outcomes.enumerated() {
+            if i > 0 { results += "," }
+            results += "{\"index\":\(i),\"id\":"
+            if case .success(let p) = payloads[i], let id = p.clientID { JSONValue.quote(id, into: &results) } else { results += "null" }
+            results += ",\"status\":\"\(outcome.status)\""
+            switch outcome {
+            case .accepted(let contactID):
+                accepted += 1
+                results += ",\"contact_id\":"
+                JSONValue.quote(contactID, into: &results)
+            case .duplicate:
+                duplicates += 1
+            case .rejected(let reason):
+                rejected += 1
+                results += ",\"reason\":"
+                JSONValue.quote(reason, into: &results)
+            }
+            results += "}"
+        }
+        results += "]"
+        if !result.committed {
+            let firstReason = result.outcomes.enumerated().compactMap { i, o -> String? in
+                if case .rejected(let r) = o, !r.hasPrefix("not stored:") { return "event \(i): \(r)" }
+                return nil
+            }.first ?? "an event was rejected"
+            throw Problem(
+                .unprocessableContent,
+                "nothing was stored: \(firstReason) (see results; send ?partial=true to store the valid events)",
+                extensions: [("results", results)])
+        }
+        return RecordJSON.response(.ok, "{\"accepted\":\(accepted),\"duplicates\":\(duplicates),\"rejected\":\(rejected),\"results\":\(results)}")
+    }
+}
+
+/// Splits an ingest body into event payloads.
+enum EventBody {
+    static func decode(_ buffer: ByteBuffer, contentType: String?) throws -> [Result<EventPayload, EventRejection>] {
+        let data = Data(buffer.readableBytesView)
+        let decoder = JSONDecoder()
+        let isNDJSON = contentType?.contains("ndjson") == true || contentType?.contains("jsonlines") == true
+        let firstByte = data.first { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }
+        if !isNDJSON {
+            if firstByte == UInt8(ascii: "[") {
+                do {
+                    return try decoder.decode([EventPayload].self, from: data).map { .success($0) }
+                } catch {
+                    throw Problem(.badRequest, "the body is not a valid JSON array of events: \(RecordJSON.describe(error))")
+                }
+            }
+            if firstByte == UInt8(ascii: "{"), let one = try? decoder.decode(EventPayload.self, from: data) {
+                return [.success(one)]
+            }
+            if firstByte != UInt8(ascii: "{") {
+                throw Problem(.badRequest, "the body must be a JSON object, a JSON array of objects, or NDJSON")
+            }
+        }
+        // NDJSON (also a body of several objects on separate lines sent as application/json).
+        var out: [Result<EventPayload, EventRejection>] = []
+        var lineNumber = 0
+        for line in data.split(separator: 10, omittingEmptySubsequences: false) {
+            lineNumber += 1
+            if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+            do {
+                out.append(.success(try decoder.decode(EventPayload.self, from: Data(line))))
+            } catch {
+                out.append(.failure(EventRejection("line \(lineNumber) is not valid JSON")))
+            }
+        }
+        return out
+    }
+}
+
+extension EventPayload {
+    /// The client's `id`, if it sent one.
+    var clientID: String? { fieldText("id") }
+}

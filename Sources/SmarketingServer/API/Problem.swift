@@ -1,0 +1,86 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SmarketingCore
+import SmarketingStore
+
+/// An API error as RFC 9457 `application/problem+json`, with a `detail` that says what to fix.
+public struct Problem: HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var detail: String
+    /// Extra members (for example per-event `results`), as JSON text.
+    public var extensions: [(String, String)] = []
+    public var headers: HTTPFields = [:]
+
+    /// Creates a problem.
+    public init(_ status: HTTPResponse.Status, _ detail: String, extensions: [(String, String)] = []) {
+        self.status = status
+        self.detail = detail
+        self.extensions = extensions
+    }
+
+    /// The JSON text of this problem.
+    public var json: String {
+        var out = "{\"type\":\"about:blank\",\"title\":"
+        JSONValue.quote(status.reasonPhrase, into: &out)
+        out += ",\"status\":\(status.code),\"detail\":"
+        JSONValue.quote(detail, into: &out)
+        for (k, v) in extensions {
+            out += ","
+            JSONValue.quote(k, into: &out)
+            out += ":" + v
+        }
+        return out + "}"
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var h = headers
+        h[.contentType] = "application/problem+json"
+        return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    /// The problem for any error: our own, the store's, Hummingbird's, or an unexpected one.
+    static func from(_ error: any Error) -> Problem {
+        switch error {
+        case let p as Problem: return p
+        case let e as StoreError:
+            switch e {
+            case .notFound: return Problem(.notFound, e.description)
+            case .conflict, .reference: return Problem(.conflict, e.description)
+            case .invalid: return Problem(.unprocessableContent, e.description)
+            }
+        case let e as HTTPError:
+            let detail: String
+            switch e.status {
+            case .notFound: detail = "no such route; the API is described at /openapi.json"
+            case .contentTooLarge: detail = "the request body is larger than the server's limit"
+            case .methodNotAllowed: detail = "this route does not take this method; see /openapi.json"
+            default: detail = e.body ?? e.status.reasonPhrase
+            }
+            var p = Problem(e.status, detail)
+            p.headers = e.headers
+            return p
+        default:
+            return Problem(.internalServerError, "the server failed to handle the request; it has been logged")
+        }
+    }
+}
+
+/// Turns every error that leaves the router — including unknown routes — into problem+json.
+struct ProblemResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context: RequestContext {
+    typealias Context = Inner.Context
+    let inner: Inner
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        do {
+            return try await inner.respond(to: request, context: context)
+        } catch {
+            let problem = Problem.from(error)
+            if problem.status == .internalServerError {
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            }
+            return try problem.response(from: request, context: context)
+        }
+    }
+}
