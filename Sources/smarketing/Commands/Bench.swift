@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingStore
+
+/// The project's benchmarks: one JSON object per suite on stdout (BENCHMARKS.md).
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure ingest and import speed; prints JSON.", subcommands: [Ingest.self, ImportSuite.self])
+
+    struct Common: ParsableArguments {
+        @Option(help: "Use this bundle instead of generating one.") var bundle: String?
+        @Option(help: "Leads of the generated bundle.") var leads = 100_000
+        @Option(help: "Seed of the generated bundle.") var seed: UInt64 = 1
+        @Option(help: "Repetitions (fresh database each); the median is reported.") var reps = 3
+        @Option(help: "Directory for the temporary databases.") var workDir = FileManager.default.temporaryDirectory.path
+
+        func bundleDirectory() throws -> String {
+            if let bundle { return bundle }
+            let dir = (workDir as NSString).appendingPathComponent("smarketing-bench-bundle-\(leads)-\(seed)")
+            if !FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent("touchpoints.csv")) {
+                FileHandle.standardError.write(Data("generating a \(leads)-lead bundle in \(dir)\n".utf8))
+                _ = try DemoWorkspace(leads: leads, seed: seed).write(to: dir)
+            }
+            return dir
+        }
+
+        func freshDatabase(_ name: String) -> String {
+            let path = (workDir as NSString).appendingPathComponent("smarketing-bench-\(name)-\(getpid()).sqlite")
+            removeDatabase(path)
+            return path
+        }
+    }
+
+    static var build: String {
+        #if DEBUG
+            return "debug"
+        #else
+            return "release"
+        #endif
+    }
+
+    struct Ingest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Events/s through the full ingest pipeline (identity, dedup, reactions; durable commits).")
+        @OptionGroup var common: Common
+        @Option(help: "Events per batch (one transaction each).") var batch = 10_000
+
+        func run() async throws {
+            let dir = try common.bundleDirectory()
+            // Parse the touchpoints first, untimed, as the SQLite ceiling script does.
+            let reader = try BundleFileReader(directory: dir, resource: .touchpoints)
+            var events: [Result<IncomingEvent, EventRejection>] = []
+            let s = Resource.touchpoints.schema
+            while case let chunk = reader.nextChunk(limit: 65_536), !chunk.isEmpty {
+                for row in chunk {
+                    let v = row.values
+                    guard row.problems.isEmpty, case .text(let id) = v[0], case .text(let contact) = v[1], case .timestamp(let at) = v[2], case .text(let type) = v[3] else { continue }
+                    func t(_ name: String) -> String? { v[s.index[name]!].text }
+                    var props: String?
+                    if case .json(let p) = v[s.index["properties"]!] { props = p }
+                    events.append(.success(IncomingEvent(id: id, type: type, occurredAt: at, channel: t("channel"), campaignID: t("campaign_id"), contentID: t("content_id"), actorID: t("actor_id"), properties: props, contact: .id(contact))))
+                }
+            }
+            var times: [Double] = []
+            var dbBytes = 0
+            var accepted = 0
+            for rep in 0..<common.reps {
+                let path = common.freshDatabase("ingest")
+                let store = try SQLiteStore(path: path)
+                let readers = try Bundle.open(dir).filter { $0.resource != .touchpoints }
+                let setup = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
+                guard setup.committed else { throw CLIFailure("the bundle did not import: \(setup.problems.first?.description ?? "")") }
+                let actor = Actor(userID: "bench", role: .admin, via: "bench")
+                let started = DispatchTime.now().uptimeNanoseconds
+                var ok = 0
+                var i = 0
+                while i < events.count {
+                    let slice = Array(events[i..<min(events.count, i + batch)])
+                    let results = try await store.ingest([IngestBatch(events: slice, atomic: false, actor: actor)], at: SystemClock().now())
+                    ok += results[0].outcomes.count { if case .accepted = $0 { true } else { false } }
+                    i += batch
+                }
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                accepted = ok
+                dbBytes = fileSize(path) + fileSize(path + "-wal")
+                FileHandle.standardError.write(Data("rep \(rep + 1): \(ok) events in \(String(format: "%.2f", times.last!)) s\n".utf8))
+                removeDatabase(path)
+            }
+            let median = times.sorted()[times.count / 2]
+            try printJSON(BenchResult(
+                suite: "ingest", items: events.count, accepted: accepted, seconds: median, seconds_min: times.min()!, seconds_max: times.max()!,
+                per_second: Double(events.count) / median, peak_rss_bytes: peakRSSBytes(), build: Bench.build, db_bytes: dbBytes,
+                batch: batch, bundle: dir))
+        }
+    }
+
+    struct ImportSuite: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "import", abstract: "Seconds to import a whole bundle into a new database.")
+        @OptionGroup var common: Common
+
+        func run() async throws {
+            let dir = try common.bundleDirectory()
+            var times: [Double] = []
+            var rows = 0, touchpoints = 0, contacts = 0, dbBytes = 0
+            for rep in 0..<common.reps {
+                let path = common.freshDatabase("import")
+                let store = try SQLiteStore(path: path)
+                let started = DispatchTime.now().uptimeNanoseconds
+                let readers = try Bundle.open(dir)
+                let result = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
+                try await store.checkpoint()
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                guard result.committed else { throw CLIFailure("the bundle did not import: \(result.problems.first?.description ?? "")") }
+                rows = result.files.reduce(0) { $0 + $1.rows }
+                touchpoints = result.files.first { $0.file == "touchpoints.csv" }?.rows ?? 0
+                contacts = result.files.first { $0.file == "contacts.csv" }?.rows ?? 0
+                dbBytes = fileSize(path)
+                FileHandle.standardError.write(Data("rep \(rep + 1): \(rows) rows in \(String(format: "%.2f", times.last!)) s\n".utf8))
+                removeDatabase(path)
+            }
+            let median = times.sorted()[times.count / 2]
+            try printJSON(BenchResult(
+                suite: "import", items: rows, accepted: rows, seconds: median, seconds_min: times.min()!, seconds_max: times.max()!,
+                per_second: Double(rows) / median, peak_rss_bytes: peakRSSBytes(), build: Bench.build, db_bytes: dbBytes,
+                batch: nil, bundle: dir, contacts: contacts, touchpoints: touchpoints))
+        }
+    }
+}
+
+struct BenchResult: Encodable {
+    var suite: String
+    var items: Int
+    var accepted: Int
+    var seconds: Double
+    var seconds_min: Double
+    var seconds_max: Double
+    var per_second: Double
+    var peak_rss_bytes: Int
+    var build: String
+    var db_bytes: Int
+    var batch: Int?
+    var bundle: String
+    var contacts: Int?
+    var touchpoints: Int?
+}
+
+func fileSize(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+
+func removeDatabase(_ path: String) {
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+}

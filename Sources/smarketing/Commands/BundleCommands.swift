@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingStore
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write a realistic demo workspace as a bundle.")
+
+    @Option(help: "Number of leads (contacts).") var leads = 10_000
+    @Option(help: "Random seed; the same seed gives the same bundle.") var seed: UInt64 = 1
+    @Option(help: "Directory to write the bundle into.") var out: String
+    @Flag(help: "Machine-readable JSON output.") var json = false
+
+    func validate() throws {
+        guard leads >= 1, leads <= 20_000_000 else { throw ValidationError("--leads must be between 1 and 20000000") }
+    }
+
+    func run() async throws {
+        let started = Date()
+        let progress = ProgressReporter(quiet: json)
+        let summary = try DemoWorkspace(leads: leads, seed: seed).write(to: out) { progress.update($0, 0) }
+        progress.finish()
+        if json {
+            try printJSON(summary)
+        } else {
+            print("wrote a demo bundle to \(out) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s:")
+            print("  \(summary.contacts) contacts, \(summary.accounts) accounts, \(summary.touchpoints) touchpoints, \(summary.opportunities) opportunities, \(summary.campaigns) campaigns, \(summary.costs) cost rows, \(summary.users) users")
+        }
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Import data.", subcommands: [ImportBundle.self])
+}
+
+struct ImportBundle: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bundle", abstract: "Import a bundle directory (idempotent; all or nothing unless --skip-invalid).")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "The bundle directory.") var directory: String
+    @Flag(help: "Import the valid rows and write the rejected ones to a report.") var skipInvalid = false
+    @Option(help: "Where --skip-invalid writes rejected rows (CSV).") var report = "import-rejected.csv"
+
+    func run() async throws {
+        let store = try workspace.openStore()
+        let summary = try await importBundle(directory, into: store, skipInvalid: skipInvalid, report: report, json: workspace.json)
+        if !summary.committed {
+            throw CLIFailure("nothing was imported: the bundle has \(summary.problems.count) problem(s), listed above; fix them or use --skip-invalid")
+        }
+    }
+}
+
+/// Imports a bundle and prints the summary; shared by `import bundle` and `serve --demo`.
+func importBundle(_ directory: String, into store: SQLiteStore, skipInvalid: Bool, report: String?, json: Bool, quiet: Bool = false) async throws -> ImportReport {
+    let readers: [BundleFileReader]
+    do {
+        readers = try Bundle.open(directory)
+    } catch {
+        throw CLIFailure("cannot import \(directory): \(error.description)")
+    }
+    let progress = ProgressReporter(quiet: json || quiet)
+    let started = Date()
+    let result = try await store.importRows(
+        readers, options: ImportOptions(skipInvalid: skipInvalid), actor: .cli, at: SystemClock().now()
+    ) { p in progress.update("importing \(p.file)", p.rows) }
+    progress.finish()
+    try await store.checkpoint()
+    for p in result.problems { FileHandle.standardError.write(Data((p.description + "\n").utf8)) }
+    if skipInvalid, let report, !result.rejectedRows.isEmpty {
+        let writer = try CSVWriter(path: report)
+        writer.write(["file", "line", "column", "column_name", "problem", "row"])
+        for (p, raw) in result.rejectedRows {
+            writer.write([p.file, String(p.line), String(p.column), p.columnName ?? "", p.message, raw.joined(separator: ",")])
+        }
+        try writer.close()
+    }
+    if json {
+        struct Out: Encodable {
+            var committed: Bool
+            var seconds: Double
+            var files: [FileSummary]
+            var problems: [BundleProblem]
+        }
+        try printJSON(Out(committed: result.committed, seconds: Date().timeIntervalSince(started), files: result.files, problems: result.problems))
+    } else if !quiet {
+        print("file                            rows   inserted    updated  unchanged   rejected")
+        for f in result.files {
+            print(f.file.padding(toLength: 26, withPad: " ", startingAt: 0) + [f.rows, f.inserted, f.updated, f.unchanged, f.rejected].map { String($0).leftPad(11) }.joined())
+            for w in f.warnings { print("  warning: \(w)") }
+        }
+        print(String(format: "%@ in %.1f s", result.committed ? "imported" : "nothing imported", Date().timeIntervalSince(started)))
+        if skipInvalid, !result.rejectedRows.isEmpty, let report { print("rejected rows with reasons: \(report)") }
+    }
+    return result
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Export data.", subcommands: [ExportBundle.self])
+}
+
+struct ExportBundle: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bundle", abstract: "Write the workspace as a bundle directory.")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "The directory to write (created if missing; files are replaced).") var directory: String
+
+    func run() async throws {
+        let store = try workspace.openStore()
+        let progress = ProgressReporter(quiet: workspace.json)
+        let counts = try await Bundle.export(from: store, to: directory) { file, n in progress.update("exporting \(file)", n) }
+        progress.finish()
+        if workspace.json {
+            try printJSON(counts)
+        } else {
+            for r in Resource.importOrder { print(r.fileName.padding(toLength: 26, withPad: " ", startingAt: 0) + String(counts[r.fileName] ?? 0).leftPad(10)) }
+            print("exported to \(directory)")
+        }
+    }
+}

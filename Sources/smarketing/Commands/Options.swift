@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import SmarketingCore
+import SmarketingStore
+
+/// Flags every command that touches a workspace takes.
+struct WorkspaceOptions: ParsableArguments {
+    @Option(name: .long, help: "Database file (SQLite) or URL; default $SMARKETING_DATABASE or ./smarketing.sqlite.")
+    var database: String?
+
+    @Flag(name: .long, help: "Machine-readable JSON output.")
+    var json = false
+
+    var databasePath: String {
+        database ?? ProcessInfo.processInfo.environment["SMARKETING_DATABASE"] ?? "./smarketing.sqlite"
+    }
+
+    /// Opens the store named by `--database`.
+    func openStore() throws -> SQLiteStore {
+        let path = databasePath
+        if path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
+            throw CLIFailure("PostgreSQL databases are not supported yet; use a SQLite file path")
+        }
+        do {
+            return try SQLiteStore(path: path)
+        } catch {
+            throw CLIFailure("cannot open the database \(path): \(error)")
+        }
+    }
+}
+
+/// Progress output: a bar on a terminal, plain lines otherwise.
+final class ProgressReporter: @unchecked Sendable {
+    let isTerminal = isatty(STDERR_FILENO) != 0
+    private var lastLine = Date.distantPast
+    private let lock = NSLock()
+    let quiet: Bool
+
+    init(quiet: Bool = false) { self.quiet = quiet }
+
+    func update(_ label: String, _ count: Int, total: Int? = nil) {
+        guard !quiet else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Date()
+        if isTerminal {
+            guard now.timeIntervalSince(lastLine) > 0.1 else { return }
+            lastLine = now
+            var line = "\r\u{1B}[K\(label) \(count)"
+            if let total, total > 0 {
+                let frac = min(1, Double(count) / Double(total))
+                let filled = Int(frac * 30)
+                line = "\r\u{1B}[K\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled) + "] \(count)/\(total)"
+            }
+            FileHandle.standardError.write(Data(line.utf8))
+        } else {
+            guard now.timeIntervalSince(lastLine) > 2 else { return }
+            lastLine = now
+            FileHandle.standardError.write(Data("\(label) \(count)\n".utf8))
+        }
+    }
+
+    func finish() {
+        guard !quiet, isTerminal else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in bytes.
+func peakRSSBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+        return kb * 1024
+    }
+    return 0
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingServer
+import SmarketingStore
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the API (and, with --demo, fill an empty workspace with demo data first).")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on.") var port = 8080
+    @Option(help: "Largest request body in MiB (413 beyond).") var maxBodyMib = 16
+    @Flag(help: "Fill an empty database with a demo workspace, and print an admin login and a fresh API token.") var demo = false
+    @Option(help: "Leads in the demo workspace.") var demoLeads = 10_000
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard maxBodyMib >= 1 else { throw ValidationError("--max-body-mib must be at least 1") }
+    }
+
+    func run() async throws {
+        let store = try workspace.openStore()
+        let clock = SystemClock()
+        var banner: [String] = []
+        if demo {
+            if try await store.count(.contacts) == 0 {
+                let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smarketing-demo-\(getpid())").path
+                defer { try? FileManager.default.removeItem(atPath: dir) }
+                print("creating a demo workspace with \(demoLeads) leads in \(workspace.databasePath) …")
+                _ = try DemoWorkspace(leads: demoLeads, seed: 1).write(to: dir)
+                let result = try await importBundle(dir, into: store, skipInvalid: false, report: nil, json: false, quiet: true)
+                guard result.committed else { throw CLIFailure("the demo bundle did not import: \(result.problems.first?.description ?? "unknown problem")") }
+            }
+            let admin = "u-admin"
+            guard let adminRecord = try await store.get(.users, id: admin) else {
+                throw CLIFailure("this database has data but no demo admin user \"u-admin\"; run serve without --demo")
+            }
+            let password = randomPassword()
+            try await store.setPasswordHash(userID: admin, hash: PasswordHash.make(password), actor: .cli, at: clock.now())
+            let token = APIToken.generate()
+            _ = try await store.createToken(userID: admin, role: .admin, name: "serve --demo", hash: APIToken.hash(token), actor: .cli, at: clock.now())
+            banner = [
+                "admin login: \(adminRecord["email"].text ?? admin) / \(password)",
+                "API token (admin): \(token)",
+                "try: curl -H 'Authorization: Bearer \(token)' http://\(host):\(port)/api/v1/contacts?limit=3",
+            ]
+        }
+        var logger = Logger(label: "smarketing")
+        logger.logLevel = .info
+        let app = buildApplication(
+            configuration: ServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyMib << 20), store: store, clock: clock,
+            logger: logger)
+        print("smarketing serving \(workspace.databasePath) at http://\(host):\(port)  (API description: /openapi.json)")
+        for line in banner { print(line) }
+        fflush(nil)
+        try await app.runService()
+    }
+}
