@@ -158,6 +158,12 @@ enum OpenAPIDocument {
         for route in APIRoute.all {
             paths[route.path, default: [:]][route.method.rawValue.lowercased()] = operation(route)
         }
+        for (path, summary) in [("/openapi.json", "This description (no authentication)"), ("/healthz", "Liveness (no authentication)")] {
+            paths[path] = ["get": .object([
+                "summary": .string(summary), "security": .array([]), "operationId": .string("get" + path.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: ".", with: "_")),
+                "responses": .object(["200": .object(["description": .string("success"), "content": jsonContent(.object(["type": .string("object")]))])]),
+            ])]
+        }
         var schemas: [String: JSONValue] = [:]
         for r in Resource.allCases { schemas[schemaName(r)] = recordSchema(r) }
         schemas["Problem"] = .object(["type": .string("object"), "properties": .object([

@@ -1,0 +1,63 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SmarketingCore
+import SmarketingServer
+import SmarketingStore
+
+/// A workspace on a real SQLite file with one user and token per role, served on loopback.
+struct Fixture {
+    let dir: String
+    let store: SQLiteStore
+    var tokens: [AccessRole: String] = [:]
+    static let clock = FixedClock(Timestamp(seconds: 1_767_225_600))
+    static let actor = Actor(userID: "setup", role: .admin, via: "test")
+
+    static func make() async throws -> Fixture {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-server-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var f = Fixture(dir: dir, store: try SQLiteStore(path: dir + "/api.sqlite"))
+        for role in AccessRole.allCases {
+            var rec = Record(.users, values: Array(repeating: .null, count: Resource.users.schema.fields.count))
+            rec["id"] = .text("u-\(role.rawValue)")
+            rec["email"] = .text("\(role.rawValue)@us.example")
+            rec["access_role"] = .text(role.rawValue)
+            try await f.store.create(rec, actor: actor, at: clock.now())
+            let token = APIToken.generate()
+            _ = try await f.store.createToken(userID: "u-\(role.rawValue)", role: role, name: "test", hash: APIToken.hash(token), actor: actor, at: clock.now())
+            f.tokens[role] = token
+        }
+        return f
+    }
+
+    func app(maxBodyBytes: Int = 1 << 20) -> some ApplicationProtocol {
+        buildApplication(
+            configuration: ServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes), store: store, clock: Fixture.clock,
+            logger: Logger(label: "test"))
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+struct Reply {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var text: String
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:] }
+    var data: [[String: Any]] { json["data"] as? [[String: Any]] ?? [] }
+    var isProblem: Bool { headers[.contentType] == "application/problem+json" && json["detail"] is String && json["status"] as? Int == Int(status.code) }
+}
+
+extension TestClientProtocol {
+    func call(_ method: HTTPRequest.Method, _ uri: String, token: String?, body: String? = nil, contentType: String = "application/json") async throws -> Reply {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if body != nil { headers[.contentType] = contentType }
+        return try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { r in
+            Reply(status: r.status, headers: r.headers, text: String(buffer: r.body))
+        }
+    }
+}

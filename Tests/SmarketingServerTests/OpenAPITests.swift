@@ -1,0 +1,100 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import SmarketingCore
+import SmarketingServer
+import SmarketingStore
+
+@Suite("OpenAPI description matches the routes")
+struct OpenAPITests {
+    /// A valid body for each create route, in dependency order.
+    static let createBodies: [String: String] = [
+        "/api/v1/users": #"{"id":"u-new","email":"new@us.example","team":"sales"}"#,
+        "/api/v1/personas": #"{"id":"per1","name":"CMO","rules":{"titles":["CMO"]}}"#,
+        "/api/v1/accounts": #"{"id":"acc1","name":"Acme","domain":"acme.example"}"#,
+        "/api/v1/campaigns": #"{"id":"cmp1","name":"Spring","channel":"email"}"#,
+        "/api/v1/content": #"{"id":"cnt1","title":"Guide","type":"whitepaper","funnel_stage":"tofu"}"#,
+        "/api/v1/contacts": #"{"id":"ct1","email":"a@acme.example","created_at":"2026-01-01T00:00:00Z","account_id":"acc1"}"#,
+        "/api/v1/costs": #"{"date":"2026-01-01","category":"marketing","amount":100,"campaign_id":"cmp1"}"#,
+        "/api/v1/opportunities": #"{"id":"opp1","account_id":"acc1","created_at":"2026-01-02T00:00:00Z"}"#,
+        "/api/v1/opportunity-contacts": #"{"opportunity_id":"opp1","contact_id":"ct1","role":"champion"}"#,
+        "/api/v1/targets": #"{"period":"2026-01","metric":"mqls","value":100}"#,
+    ]
+    static let ids: [String: String] = [
+        "users": "u-new", "personas": "per1", "accounts": "acc1", "campaigns": "cmp1", "content": "cnt1", "contacts": "ct1",
+        "costs": "2026-01-01%7Cmarketing%7Ccmp1", "opportunities": "opp1", "opportunity-contacts": "opp1%7Cct1",
+        "targets": "2026-01%7Cmqls%7C", "touchpoints": "tp1", "tokens": "TOKEN",
+    ]
+
+    @Test("every documented operation answers with a documented status; unknown routes are 404")
+    func matches() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let admin = f.tokens[.admin]!
+        try await f.app().test(.live) { client in
+            let specReply = try await client.call(.get, "/openapi.json", token: nil)
+            #expect(specReply.status == .ok)
+            let spec = specReply.json
+            #expect(spec["openapi"] as? String == "3.1.0")
+            let paths = try #require(spec["paths"] as? [String: [String: Any]])
+            // Order: creates first (dependency order), then reads and updates, then the rest, deletes last.
+            var operations: [(path: String, method: String, statuses: Set<Int>)] = []
+            for (path, ops) in paths {
+                for (method, op) in ops {
+                    let responses = (op as! [String: Any])["responses"] as! [String: Any]
+                    operations.append((path, method, Set(responses.keys.compactMap { Int($0) })))
+                }
+            }
+            let createOrder = Resource.importOrder.map { "/api/v1/" + $0.pathSegment }
+            func rank(_ op: (path: String, method: String, statuses: Set<Int>)) -> (Int, Int, String) {
+                switch op.method {
+                case "post" where createOrder.contains(op.path): return (0, createOrder.firstIndex(of: op.path)!, op.path)
+                case "post" where op.path == "/api/v1/events": return (1, 0, op.path)
+                case "delete": return (4, -(createOrder.firstIndex { op.path.hasPrefix($0 + "/") } ?? 0), op.path)
+                case "post": return (3, 0, op.path)
+                default: return (2, 0, op.path)
+                }
+            }
+            operations.sort { rank($0) < rank($1) }
+            #expect(operations.count == APIRoute_count)
+            var tokenID = ""
+            for op in operations {
+                var uri = op.path
+                if let segment = op.path.split(separator: "/").dropFirst(2).first, let id = Self.ids[String(segment)] {
+                    uri = uri.replacingOccurrences(of: "{id}", with: id == "TOKEN" ? tokenID : id)
+                }
+                var body: String?
+                switch (op.method, op.path) {
+                case ("post", "/api/v1/events"): body = #"{"id":"tp1","type":"page_view","occurred_at":"2026-01-03T00:00:00Z","contact_id":"ct1"}"#
+                case ("post", "/api/v1/contacts/merge"):
+                    _ = try await client.call(.post, "/api/v1/contacts", token: admin, body: #"{"id":"ct2","email":"A@acme.example","created_at":"2026-01-05T00:00:00Z"}"#)
+                    body = #"{"keep":"ct1","duplicate":"ct2"}"#
+                case ("post", "/api/v1/tokens"): body = #"{"user_id":"u-viewer","role":"viewer"}"#
+                case ("post", "/api/v1/users/{id}/password"): body = #"{"password":"correct horse battery"}"#
+                case ("post", _): body = Self.createBodies[op.path]
+                case ("patch", _): body = "{}"
+                default: break
+                }
+                let r = try await client.call(HTTPRequest.Method(op.method.uppercased())!, uri, token: admin, body: body)
+                #expect(op.statuses.contains(Int(r.status.code)), "\(op.method) \(uri) answered \(r.status.code): \(r.text)")
+                #expect(r.status.code < 300, "\(op.method) \(uri) should succeed with valid input: \(r.text)")
+                if op.path == "/api/v1/tokens", op.method == "post" { tokenID = r.json["id"] as? String ?? "" }
+                if r.status.code < 300, r.status != .noContent { #expect(r.headers[.contentType] == "application/json") }
+                if op.path.hasPrefix("/api/v1") {
+                    let anonymous = try await client.call(HTTPRequest.Method(op.method.uppercased())!, uri, token: nil, body: body)
+                    #expect(anonymous.status == .unauthorized, "\(op.method) \(uri) without a token")
+                }
+            }
+            for (method, uri) in [("GET", "/api/v1/widgets"), ("PUT", "/api/v1/contacts/ct1"), ("GET", "/api/v2/contacts")] {
+                let r = try await client.call(HTTPRequest.Method(method)!, uri, token: admin)
+                #expect(r.status == .notFound || r.status == .methodNotAllowed, "\(method) \(uri)")
+                #expect(r.isProblem)
+            }
+        }
+    }
+}
+
+/// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz.
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2

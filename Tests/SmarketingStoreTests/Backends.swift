@@ -1,0 +1,63 @@
+import Foundation
+import SmarketingCore
+import SmarketingStore
+
+/// The backends the conformance suite runs on. PostgreSQL joins this list with its backend.
+enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
+    case sqlite
+
+    var description: String { rawValue }
+
+    /// A new, empty store on a real database, and how to throw it away.
+    func make() throws -> StoreUnderTest {
+        switch self {
+        case .sqlite:
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-store-\(UUID())").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let store = try SQLiteStore(path: dir + "/test.sqlite")
+            return StoreUnderTest(store: store) { try? FileManager.default.removeItem(atPath: dir) }
+        }
+    }
+}
+
+final class StoreUnderTest: Sendable {
+    let store: any FunnelStore
+    let cleanup: @Sendable () -> Void
+    init(store: any FunnelStore, cleanup: @escaping @Sendable () -> Void) {
+        self.store = store
+        self.cleanup = cleanup
+    }
+    deinit { cleanup() }
+}
+
+let t0 = Timestamp(seconds: 1_767_225_600)  // 2026-01-01T00:00:00Z
+let tester = Actor(userID: "tester", role: .admin, via: "test")
+
+func record(_ r: Resource, _ fields: [String: FieldValue]) -> Record {
+    var rec = Record(r, values: Array(repeating: .null, count: r.schema.fields.count))
+    for (k, v) in fields {
+        precondition(r.schema.index[k] != nil, "no field \(k)")
+        rec[k] = v
+    }
+    return rec
+}
+
+func ts(_ text: String) -> FieldValue { .timestamp(try! Timestamp.parse(text).get()) }
+
+/// A small workspace: a user, an account, a campaign and two contacts.
+func seed(_ store: any FunnelStore) async throws {
+    try await store.create(record(.users, ["id": .text("u1"), "email": .text("rep@us.example"), "team": .text("sales")]), actor: tester, at: t0)
+    try await store.create(record(.accounts, ["id": .text("a1"), "name": .text("Acme"), "domain": .text("acme.example")]), actor: tester, at: t0)
+    try await store.create(record(.campaigns, ["id": .text("cmp1"), "name": .text("Spring"), "channel": .text("email")]), actor: tester, at: t0)
+    try await store.create(record(.contacts, ["id": .text("c1"), "email": .text("Anna@Acme.example"), "first_name": .text("Anna"), "account_id": .text("a1"), "created_at": ts("2026-01-01T00:00:00Z"), "lifecycle_stage": .text("lead")]), actor: tester, at: t0)
+    try await store.create(record(.contacts, ["id": .text("c2"), "email": .text("bo@other.example"), "last_name": .text("Berg"), "created_at": ts("2026-01-02T00:00:00Z"), "lifecycle_stage": .text("mql")]), actor: tester, at: t0)
+}
+
+func event(_ id: String, contact: String? = nil, email: String? = nil, at: String = "2026-02-01T10:00:00Z", campaign: String? = nil, company: String? = nil) -> Result<IncomingEvent, EventRejection> {
+    var fields = ["id": id, "type": "page_view", "occurred_at": at]
+    if let contact { fields["contact_id"] = contact }
+    if let email { fields["email"] = email }
+    if let campaign { fields["campaign_id"] = campaign }
+    if let company { fields["company"] = company }
+    return EventPayload(fields: fields).validate()
+}

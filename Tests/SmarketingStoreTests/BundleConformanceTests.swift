@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingStore
+
+@Suite("Store conformance: bundles")
+struct BundleConformanceTests {
+    static func tempDir(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())").path
+    }
+
+    static func importDir(_ store: any FunnelStore, _ dir: String, skipInvalid: Bool = false) async throws -> ImportReport {
+        try await store.importRows(try Bundle.open(dir), options: ImportOptions(skipInvalid: skipInvalid), actor: tester, at: t0) { _ in }
+    }
+
+    @Test("import → export → import is lossless and re-import is idempotent", arguments: Backend.allCases)
+    func roundTrip(backend: Backend) async throws {
+        let demo = Self.tempDir("demo"), out1 = Self.tempDir("out1"), out2 = Self.tempDir("out2")
+        defer { for d in [demo, out1, out2] { try? FileManager.default.removeItem(atPath: d) } }
+        _ = try DemoWorkspace(leads: 1500, seed: 3).write(to: demo)
+        let a = try backend.make(), b = try backend.make()
+        let first = try await Self.importDir(a.store, demo)
+        #expect(first.committed && first.problems.isEmpty)
+        #expect(first.files.allSatisfy { $0.inserted == $0.rows && $0.rejected == 0 })
+        let again = try await Self.importDir(a.store, demo)
+        #expect(again.files.allSatisfy { $0.unchanged == $0.rows && $0.inserted == 0 && $0.updated == 0 }, "\(again.files)")
+        _ = try await Bundle.export(from: a.store, to: out1)
+        let second = try await Self.importDir(b.store, out1)
+        #expect(second.committed)
+        _ = try await Bundle.export(from: b.store, to: out2)
+        for r in Resource.allCases {
+            let x = try String(contentsOfFile: out1 + "/" + r.fileName, encoding: .utf8)
+            let y = try String(contentsOfFile: out2 + "/" + r.fileName, encoding: .utf8)
+            #expect(x == y, "\(r.fileName) differs after a round trip")
+        }
+        // The exported bundle imported into the original changes nothing.
+        let back = try await Self.importDir(a.store, out1)
+        #expect(back.files.allSatisfy { $0.unchanged == $0.rows }, "\(back.files)")
+        for r in Resource.allCases { #expect(try await a.store.count(r) == (try await b.store.count(r))) }
+    }
+
+    @Test("a changed row counts as updated", arguments: Backend.allCases)
+    func updates(backend: Backend) async throws {
+        let dir = Self.tempDir("upd")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let sut = try backend.make()
+        try "id,email,created_at\nc1,a@b.example,2026-01-01T00:00:00Z\nc2,b@b.example,2026-01-01T00:00:00Z\n".write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
+        _ = try await Self.importDir(sut.store, dir)
+        try "id,email,created_at,title\nc1,a@b.example,2026-01-01T00:00:00Z,CEO\nc2,b@b.example,2026-01-01T01:00:00+01:00,\nc3,c@b.example,2026-01-01T00:00:00Z,\n".write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
+        let r = try await Self.importDir(sut.store, dir)
+        let s = try #require(r.files.first)
+        #expect((s.inserted, s.updated, s.unchanged) == (1, 1, 1))
+    }
+
+    @Test("a bundle with any problem imports nothing and names every problem", arguments: Backend.allCases)
+    func allOrNothing(backend: Backend) async throws {
+        let dir = Self.tempDir("bad")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "id,name,channel\ncmp1,Spring,email\n".write(toFile: dir + "/campaigns.csv", atomically: true, encoding: .utf8)
+        try """
+            id,email,created_at,source_campaign_id
+            c1,a@b.example,2026-01-01T00:00:00Z,cmp1
+            c2,not-an-email,2026-01-01T00:00:00Z,
+            c3,c@b.example,2026-01-01T00:00:00Z,cmp-missing
+            c1,d@b.example,2026-01-01T00:00:00Z,
+            c5,"quoted, with comma"@b.example,2026-01-01T00:00:00Z,
+
+            """.write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
+        try "id,contact_id,occurred_at,type\nt1,c1,2026-01-02T00:00:00Z,page_view\nt2,c-ghost,2026-01-02T00:00:00Z,page_view\n".write(toFile: dir + "/touchpoints.csv", atomically: true, encoding: .utf8)
+        let sut = try backend.make()
+        let r = try await Self.importDir(sut.store, dir)
+        #expect(!r.committed)
+        let described = r.problems.map(\.description)
+        #expect(described.contains("contacts.csv:3:2 (email): value \"not-an-email\" is not an email address"))
+        #expect(described.contains("contacts.csv:4:4 (source_campaign_id): \"cmp-missing\" names no campaigns record (in this bundle or the database)"))
+        #expect(described.contains("contacts.csv:5:1 (id): id \"c1\" appears more than once in the file"))
+        #expect(described.contains { $0.hasPrefix("contacts.csv:6:") })
+        #expect(described.contains("touchpoints.csv:3:2 (contact_id): \"c-ghost\" names no contacts record (in this bundle or the database)"))
+        for res in Resource.allCases { #expect(try await sut.store.count(res) == 0) }
+        // --skip-invalid keeps the valid rows and reports the rest.
+        let partial = try await Self.importDir(sut.store, dir, skipInvalid: true)
+        #expect(partial.committed)
+        #expect(try await sut.store.count(.contacts) == 1)
+        #expect(try await sut.store.count(.touchpoints) == 1)
+        #expect(try await sut.store.count(.campaigns) == 1)
+        #expect(partial.rejectedRows.count == r.problems.count)
+        #expect(partial.files.first { $0.file == "contacts.csv" }?.rejected == 4)
+    }
+}
