@@ -160,6 +160,13 @@ public struct DuplicateCandidate: Sendable, Hashable, Codable {
     public var duplicateID: String
     /// Why they look like one person.
     public var reason: String
+
+    /// Creates a candidate.
+    public init(keepID: String, duplicateID: String, reason: String) {
+        self.keepID = keepID
+        self.duplicateID = duplicateID
+        self.reason = reason
+    }
 }
 
 /// An entry of the audit log.
@@ -179,6 +186,13 @@ public struct TokenPrincipal: Sendable, Hashable {
     public var tokenID: String
     public var userID: String
     public var role: AccessRole
+
+    /// Creates a principal.
+    public init(tokenID: String, userID: String, role: AccessRole) {
+        self.tokenID = tokenID
+        self.userID = userID
+        self.role = role
+    }
 }
 
 /// The workspace database. One protocol, several backends (SQLite today; PostgreSQL next):

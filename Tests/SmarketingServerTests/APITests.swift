@@ -70,7 +70,8 @@ struct APITests {
                 (.get, "/api/v1/contacts?cursor=bm9wZQ", nil, .unprocessableContent, "cursor"),
                 (.post, "/api/v1/events", String(repeating: " ", count: 5000), .contentTooLarge, "larger than"),
                 (.post, "/api/v1/events", "", .badRequest, "no events"),
-                (.post, "/api/v1/events", "{\"id\":", .badRequest, "NDJSON"),
+                (.post, "/api/v1/events", "{\"id\":", .badRequest, "not valid JSON"),
+                (.post, "/api/v1/events", "42", .badRequest, "NDJSON"),
             ]
             for (method, uri, body, status, detail) in cases {
                 let r = try await client.call(method, uri, token: admin, body: body)

@@ -68,7 +68,7 @@ struct RecordConformanceTests {
         var q = ListQuery()
         q.equals = ["lifecycle_stage": .text("mql")]
         q.limit = 1000
-        #expect(try await store.list(.contacts, q).records.count == 20 + 1)
+        #expect(try await store.list(.contacts, q).records.count == 19 + 1)
         q.equals = ["owner_id": .text("u1"), "lifecycle_stage": .text("mql")]
         #expect(try await store.list(.contacts, q).records.count == 10)
         q.equals = [:]

@@ -63,6 +63,8 @@ enum EventBody {
         let decoder = JSONDecoder()
         let isNDJSON = contentType?.contains("ndjson") == true || contentType?.contains("jsonlines") == true
         let firstByte = data.first { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }
+        if firstByte == nil { return [] }
+        let lines = data.split(separator: 10).filter { !$0.allSatisfy { $0 == 32 || $0 == 9 || $0 == 13 } }.count
         if !isNDJSON {
             if firstByte == UInt8(ascii: "[") {
                 do {
@@ -71,8 +73,12 @@ enum EventBody {
                     throw Problem(.badRequest, "the body is not a valid JSON array of events: \(RecordJSON.describe(error))")
                 }
             }
-            if firstByte == UInt8(ascii: "{"), let one = try? decoder.decode(EventPayload.self, from: data) {
-                return [.success(one)]
+            if firstByte == UInt8(ascii: "{") {
+                do {
+                    return [.success(try decoder.decode(EventPayload.self, from: data))]
+                } catch where lines < 2 {
+                    throw Problem(.badRequest, "the body is not valid JSON: \(RecordJSON.describe(error))")
+                } catch {}
             }
             if firstByte != UInt8(ascii: "{") {
                 throw Problem(.badRequest, "the body must be a JSON object, a JSON array of objects, or NDJSON")

@@ -74,7 +74,16 @@ struct ProblemResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
 
     func respond(to request: Request, context: Context) async throws -> Response {
         do {
-            return try await inner.respond(to: request, context: context)
+            let response = try await inner.respond(to: request, context: context)
+            // The router answers its own errors (unknown route, body too large) without a
+            // problem body; give them one.
+            if response.status.code >= 400, response.headers[.contentType] != "application/problem+json" {
+                var problem = Problem.from(HTTPError(response.status))
+                problem.headers = response.headers
+                problem.headers[.contentLength] = nil
+                return try problem.response(from: request, context: context)
+            }
+            return response
         } catch {
             let problem = Problem.from(error)
             if problem.status == .internalServerError {

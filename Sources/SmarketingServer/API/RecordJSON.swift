@@ -85,7 +85,9 @@ enum RecordJSON {
     static func describe(_ error: any Error) -> String {
         if let e = error as? DecodingError {
             switch e {
-            case .dataCorrupted(let c): return (c.underlyingError.map { "\($0)" } ?? c.debugDescription)
+            case .dataCorrupted(let c):
+                let underlying = (c.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
+                return [c.debugDescription, underlying].compactMap { $0 }.joined(separator: " ")
             case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c): return c.debugDescription
             @unknown default: return "\(e)"
             }

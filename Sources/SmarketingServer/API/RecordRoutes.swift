@@ -17,7 +17,7 @@ struct APIHandlers: Sendable {
         case .list(let r):
             return try await list(r, request)
         case .get(let r):
-            let id = try context.parameters.require("id")
+            let id = try pathID(context)
             guard let record = try await store.get(r, id: id) else { throw StoreError.notFound(r, id) }
             return RecordJSON.response(.ok, RecordJSON.encode(record))
         case .create(let r):
@@ -37,16 +37,16 @@ struct APIHandlers: Sendable {
             return response
         case .update(let r):
             try authorizeWrite(actor, r)
-            let id = try context.parameters.require("id")
+            let id = try pathID(context)
             let fields = try RecordJSON.fields(try await body(request), for: r)
             let record = try await store.update(r, id: id, fields: fields, actor: actor, at: clock.now())
             return RecordJSON.response(.ok, RecordJSON.encode(record))
         case .delete(let r):
             try authorizeWrite(actor, r)
-            try await store.delete(r, id: try context.parameters.require("id"), actor: actor, at: clock.now())
+            try await store.delete(r, id: try pathID(context), actor: actor, at: clock.now())
             return Response(status: .noContent)
         case .opportunityContacts:
-            let id = try context.parameters.require("id")
+            let id = try pathID(context)
             guard try await store.get(.opportunities, id: id) != nil else { throw StoreError.notFound(.opportunities, id) }
             var q = ListQuery()
             q.equals["opportunity_id"] = .text(id)
@@ -83,7 +83,7 @@ struct APIHandlers: Sendable {
             return RecordJSON.response(.created, "{\"id\":\"\(id)\",\"token\":\"\(token)\",\"user_id\":\(JSONValue.string(user).compactText),\"role\":\"\(role.rawValue)\"}")
         case .revokeToken:
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "manage tokens") }
-            try await store.revokeToken(id: try context.parameters.require("id"), actor: actor, at: clock.now())
+            try await store.revokeToken(id: try pathID(context), actor: actor, at: clock.now())
             return Response(status: .noContent)
         case .setPassword:
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "manage users") }
@@ -91,7 +91,7 @@ struct APIHandlers: Sendable {
             guard let password = object["password"]?.string, password.count >= 10 else {
                 throw Problem(.unprocessableContent, "send {\"password\": \"…\"} with at least 10 characters")
             }
-            try await store.setPasswordHash(userID: try context.parameters.require("id"), hash: PasswordHash.make(password), actor: actor, at: clock.now())
+            try await store.setPasswordHash(userID: try pathID(context), hash: PasswordHash.make(password), actor: actor, at: clock.now())
             return Response(status: .noContent)
         case .audit:
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "read the audit log") }
@@ -101,6 +101,12 @@ struct APIHandlers: Sendable {
             let encoder = JSONEncoder()
             return RecordJSON.response(.ok, "{\"data\":" + String(decoding: try encoder.encode(entries), as: UTF8.self) + "}")
         }
+    }
+
+    /// The `{id}` of the path, percent-decoded (keyed records have ids like `2026-01|mqls|`).
+    func pathID(_ context: AppRequestContext) throws -> String {
+        let raw = try context.parameters.require("id")
+        return raw.removingPercentEncoding ?? raw
     }
 
     func forbidden(_ actor: Actor, _ what: String) -> Problem {
