@@ -27,12 +27,15 @@ let package = Package(
     targets: [
         // The domain: Foundation only, no I/O, deterministic.
         .target(name: "SmarketingCore", swiftSettings: swiftSettings),
+        // One SQLite setting Swift cannot reach (a variadic C function).
+        .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         // The Store protocol and its backends.
         .target(
             name: "SmarketingStore",
             dependencies: [
-                "SmarketingCore",
+                "SmarketingCore", "CSQLiteTuning",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -119,6 +119,8 @@ public struct FileSummary: Sendable, Codable, Hashable {
     public var updated = 0
     public var unchanged = 0
     public var rejected = 0
+    /// Wall-clock seconds spent on this file.
+    public var seconds = 0.0
     public var warnings: [String] = []
 
     /// Creates an empty summary.

@@ -96,3 +96,16 @@ struct FieldAndEventTests {
         #expect(abs(mean - 0.5) < 0.01)
     }
 }
+
+@Suite("JSON object check")
+struct JSONObjectCheckTests {
+    @Test("accepts JSON objects and only them", arguments: [
+        ("{}", true), (" { \"a\" : [1, -2.5e3, true, false, null, {\"b\": \"\\u00e9\\n\"}] } ", true), ("{\"a\":\"x\"}", true),
+        ("[]", false), ("\"s\"", false), ("{", false), ("{\"a\":}", false), ("{\"a\":1,}", false), ("{a:1}", false),
+        ("{\"a\":01}", false), ("{\"a\":\"\u{01}\"}", false), ("{\"a\":tru}", false), ("{}{}", false), ("{\"a\":\"\\x\"}", false),
+        ("{\"a\":1.}", false), ("", false),
+    ])
+    func check(text: String, valid: Bool) {
+        #expect(JSONObjectCheck.isObject(text) == valid)
+    }
+}

@@ -110,3 +110,15 @@ struct Record {
     }
     subscript(name: String) -> FieldValue { values[resource.schema.index[name]!] }
 }
+
+@Suite("Email keys: fast path agrees with the general rules")
+struct EmailFastPathTests {
+    @Test("ASCII fast path and the general path give the same key", arguments: [
+        "anna@acme.example", "ANNA.Muller+news@Acme.Example", "a@b.de", "x@www.acme.example", "mia@sub.domain.co.uk",
+        "bad@", "@bad.de", "a@b", "a@@b.de", "a b@c.de", "a@b..de", "a@.b.de", "a@b.de.", "a,b@c.de", "a@b_c.de", "mailto:a@b.de",
+        " a@b.de", "a@b-c.de", "max@x.io",
+    ])
+    func agree(text: String) {
+        #expect(EmailAddress.key(text) == EmailAddress.slowKey(text), "\(text)")
+    }
+}

@@ -63,48 +63,71 @@ public final class BundleFileReader: RowSource, @unchecked Sendable {
         let file = resource.fileName
         let fields = schema.fields
         while rows.count < limit, !finished {
-            let record: (line: Int, fields: [String])?
+            let startLine: Int
             do {
-                record = try reader.next()
+                guard let l = try reader.nextSpans() else {
+                    finished = true
+                    break
+                }
+                startLine = l
             } catch {
                 finished = true
-                rows.append(
-                    ParsedRow(
-                        line: error.line, values: [],
-                        problems: [BundleProblem(file: file, line: error.line, column: error.column,
-                                                 columnName: error.column <= header.count && error.column > 0 ? header[error.column - 1] : nil,
-                                                 message: error.message)],
-                        raw: []))
-                break
-            }
-            guard let record else {
-                finished = true
+                rows.append(syntaxProblem(error))
                 break
             }
             var values = [FieldValue](repeating: .null, count: fields.count)
             var problems: [BundleProblem] = []
-            if record.fields.count != header.count {
+            let cellCount = reader.spans.count
+            if cellCount != header.count {
                 problems.append(
-                    BundleProblem(file: file, line: record.line, column: 0, columnName: nil,
-                                  message: "has \(record.fields.count) cells, the header has \(header.count) (a comma or line break inside a value must be quoted)"))
+                    BundleProblem(file: file, line: startLine, column: 0, columnName: nil,
+                                  message: "has \(cellCount) cells, the header has \(header.count) (a comma or line break inside a value must be quoted)"))
             } else {
-                for (col, cell) in record.fields.enumerated() {
+                for col in 0..<cellCount {
                     guard let idx = mapping[col] else { continue }
                     let spec = fields[idx]
+                    // Timestamps are read straight from the bytes: a bundle has millions of them.
+                    if case .timestamp = spec.type, !reader.isEscaped(col),
+                        case .success(let t) = reader.withBytes(col, { Timestamp.parse(bytes: $0) })
+                    {
+                        values[idx] = .timestamp(t)
+                        continue
+                    }
+                    let cell: String
+                    do {
+                        cell = try reader.string(col, line: startLine)
+                    } catch {
+                        problems.append(BundleProblem(file: file, line: error.line, column: col + 1, columnName: spec.name, message: error.message))
+                        continue
+                    }
                     switch spec.type.parse(cell) {
                     case .success(let v):
                         if v.isNull, spec.required {
-                            problems.append(BundleProblem(file: file, line: record.line, column: col + 1, columnName: spec.name, message: "is required but empty"))
+                            problems.append(BundleProblem(file: file, line: startLine, column: col + 1, columnName: spec.name, message: "is required but empty"))
                         }
                         values[idx] = v
                     case .failure(let p):
-                        problems.append(BundleProblem(file: file, line: record.line, column: col + 1, columnName: spec.name, message: "value \"\(cell.prefix(60))\" " + p.message))
+                        problems.append(BundleProblem(file: file, line: startLine, column: col + 1, columnName: spec.name, message: "value \"\(cell.prefix(60))\" " + p.message))
                     }
                 }
             }
-            rows.append(ParsedRow(line: record.line, values: values, problems: problems, raw: record.fields))
+            // The raw cells are kept only for rows that will be reported.
+            var raw: [String] = []
+            if !problems.isEmpty {
+                raw = (0..<cellCount).map { (try? reader.string($0, line: startLine)) ?? "" }
+            }
+            rows.append(ParsedRow(line: startLine, values: values, problems: problems, raw: raw))
         }
         return rows
+    }
+
+    private func syntaxProblem(_ error: CSVReader.SyntaxError) -> ParsedRow {
+        ParsedRow(
+            line: error.line, values: [],
+            problems: [BundleProblem(file: resource.fileName, line: error.line, column: error.column,
+                                     columnName: error.column <= header.count && error.column > 0 ? header[error.column - 1] : nil,
+                                     message: error.message)],
+            raw: [])
     }
 
     private var finished = false

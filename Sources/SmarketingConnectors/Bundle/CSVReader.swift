@@ -64,19 +64,56 @@ public final class CSVReader {
         return true
     }
 
+    /// `""` → `"` (Foundation's `replacingOccurrences` costs several times more per field).
+    static func unescapeQuotes(_ s: String) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count)
+        var previousQuote = false
+        for c in s.utf8 {
+            if c == 34, previousQuote {
+                previousQuote = false
+                continue
+            }
+            previousQuote = c == 34
+            bytes.append(c)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// The line on which the next record starts (1-based).
     public var currentLine: Int { line }
 
+    /// Where a field of the current record lies in the buffer.
+    public struct Span: Sendable {
+        var start: Int
+        var end: Int
+        /// Quoted with `""` inside: the bytes need unescaping.
+        var escaped: Bool
+    }
+
+    /// The fields of the record read last by `nextSpans()`; valid until the next read.
+    public private(set) var spans: [Span] = []
+
     /// Reads the next record: its first line and its fields. Nil at end of file. A blank line
-    /// is skipped.
+    /// is skipped. Invalid UTF-8 is a syntax error.
     public func next() throws(SyntaxError) -> (line: Int, fields: [String])? {
+        guard let startLine = try nextSpans() else { return nil }
+        var fields: [String] = []
+        fields.reserveCapacity(spans.count)
+        for i in spans.indices { fields.append(try string(i, line: startLine)) }
+        return (startLine, fields)
+    }
+
+    /// Reads the next record into `spans` without making strings; returns its first line.
+    public func nextSpans() throws(SyntaxError) -> Int? {
         while true {
             switch try parse() {
-            case .record(let startLine, let fields, let consumed, let lines):
+            case .record(let startLine, let consumed, let lines):
+                recordStart = pos
                 pos = consumed
                 line += lines
-                if fields.count == 1, fields[0].isEmpty { continue }
-                return (startLine, fields)
+                if spans.count == 1, spans[0].end == spans[0].start { continue }
+                return startLine
             case .needMore:
                 if finalNewlineAdded {
                     throw SyntaxError(line: line, column: 1, message: "a quoted field is not closed before the end of the file")
@@ -93,8 +130,46 @@ public final class CSVReader {
         }
     }
 
+    private var recordStart = 0
+
+    /// Calls `body` with the raw bytes of field `i` of the current record (escapes not undone).
+    public func withBytes<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let span = spans[i]
+        return buffer.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[span.start..<span.end])) }
+    }
+
+    /// Whether field `i` of the current record had `""` escapes.
+    public func isEscaped(_ i: Int) -> Bool { spans[i].escaped }
+
+    /// Field `i` of the current record as a string; invalid UTF-8 is an error naming line and column.
+    public func string(_ i: Int, line startLine: Int) throws(SyntaxError) -> String {
+        let span = spans[i]
+        let result: String? = buffer.withUnsafeBufferPointer { b in
+            let slice = UnsafeBufferPointer(rebasing: b[span.start..<span.end])
+            var ascii = true
+            for byte in slice where byte >= 0x80 {
+                ascii = false
+                break
+            }
+            let s = ascii ? String(decoding: slice, as: UTF8.self) : String(validating: slice, as: UTF8.self)
+            guard let s else { return nil }
+            return span.escaped ? CSVReader.unescapeQuotes(s) : s
+        }
+        guard let result else {
+            var bad = span.start
+            while bad < span.end, buffer[bad] < 0x80 { bad += 1 }
+            var lineStart = bad
+            while lineStart > recordStart, buffer[lineStart - 1] != 10 { lineStart -= 1 }
+            let newlines = buffer[recordStart..<bad].reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
+            throw SyntaxError(
+                line: startLine + newlines, column: i + 1,
+                message: "is not valid UTF-8 (byte 0x\(String(buffer[bad], radix: 16, uppercase: true)) at position \(bad - lineStart + 1) of the line); save the file as UTF-8")
+        }
+        return result
+    }
+
     private enum Step {
-        case record(Int, [String], Int, Int)
+        case record(Int, Int, Int)
         case needMore
         case end
     }
@@ -102,34 +177,14 @@ public final class CSVReader {
     private func parse() throws(SyntaxError) -> Step {
         let n = buffer.count
         if pos >= n { return eof ? .end : .needMore }
+        spans.removeAll(keepingCapacity: true)
+        let startLine = line
+        let eof = self.eof
+        var spans = self.spans
+        defer { self.spans = spans }
         return try buffer.withUnsafeBufferPointer { b throws(SyntaxError) -> Step in
             var i = pos
-            var fields: [String] = []
             var lines = 0
-            var lineStart = pos
-            func field(_ start: Int, _ end: Int, unescape: Bool) throws(SyntaxError) -> String {
-                let slice = UnsafeBufferPointer(rebasing: b[start..<end])
-                var ascii = true
-                for byte in slice where byte >= 0x80 {
-                    ascii = false
-                    break
-                }
-                var s: String
-                if ascii {
-                    s = String(decoding: slice, as: UTF8.self)
-                } else {
-                    guard let v = String(validating: slice, as: UTF8.self) else {
-                        var bad = start
-                        while bad < end, b[bad] < 0x80 { bad += 1 }
-                        throw SyntaxError(
-                            line: line + lines, column: fields.count + 1,
-                            message: "is not valid UTF-8 (byte 0x\(String(b[bad], radix: 16, uppercase: true)) at offset \(bad - lineStart + 1) of the line); save the file as UTF-8")
-                    }
-                    s = v
-                }
-                if unescape { s = s.replacingOccurrences(of: "\"\"", with: "\"") }
-                return s
-            }
             while true {
                 if i >= n { return eof ? .end : .needMore }
                 if b[i] == 34 {  // quoted field
@@ -150,7 +205,7 @@ public final class CSVReader {
                         if b[j] == 10 { innerLines += 1 }
                         j += 1
                     }
-                    fields.append(try field(i + 1, j, unescape: hasEscapes))
+                    spans.append(Span(start: i + 1, end: j, escaped: hasEscapes))
                     lines += innerLines
                     i = j + 1
                     if i >= n { return .needMore }
@@ -159,35 +214,33 @@ public final class CSVReader {
                         continue
                     }
                     if b[i] == 13, i + 1 < n, b[i + 1] == 10 { i += 1 }
-                    if b[i] == 10 { return .record(line, fields, i + 1, lines + 1) }
+                    if b[i] == 10 { return .record(startLine, i + 1, lines + 1) }
                     if b[i] == 13 { return .needMore }
                     throw SyntaxError(
-                        line: line + lines, column: fields.count,
+                        line: startLine + lines, column: spans.count,
                         message: "unexpected character after a closing quote (a quote inside a quoted field is written \"\")")
                 } else {
                     var j = i
                     while j < n, b[j] != 44, b[j] != 10, b[j] != 13 {
                         if b[j] == 34 {
                             throw SyntaxError(
-                                line: line + lines, column: fields.count + 1,
+                                line: startLine + lines, column: spans.count + 1,
                                 message: "a quote inside an unquoted field (quote the whole field and write the quote as \"\")")
                         }
                         j += 1
                     }
                     if j >= n { return .needMore }
-                    fields.append(try field(i, j, unescape: false))
+                    spans.append(Span(start: i, end: j, escaped: false))
                     if b[j] == 44 {
                         i = j + 1
                         continue
                     }
                     if b[j] == 13 {
                         if j + 1 >= n { return .needMore }
-                        if b[j + 1] == 10 { return .record(line, fields, j + 2, lines + 1) }
-                        return .record(line, fields, j + 1, lines + 1)
+                        if b[j + 1] == 10 { return .record(startLine, j + 2, lines + 1) }
+                        return .record(startLine, j + 1, lines + 1)
                     }
-                    _ = lineStart
-                    lineStart = j + 1
-                    return .record(line, fields, j + 1, lines + 1)
+                    return .record(startLine, j + 1, lines + 1)
                 }
             }
         }

@@ -15,11 +15,52 @@ public enum EmailAddress {
 
     /// The matching key: trimmed and lower-cased; nil when the address is not valid.
     public static func key(_ raw: String) -> String? {
+        if let fast = asciiKey(raw) { return fast.isEmpty ? nil : fast }
+        return slowKey(raw)
+    }
+
+    /// Byte-level key for plain ASCII addresses (nearly all of them): the rules of `slowKey`
+    /// without Character-by-Character string work. Nil: not plain ASCII, use `slowKey`;
+    /// empty: invalid.
+    static func asciiKey(_ raw: String) -> String? {
+        var copy = raw
+        return copy.withUTF8 { b -> String? in
+            guard let first = b.first, let last = b.last, first > 32, last > 32, b.count < 320 else { return nil }
+            if b.count > 7, b[6] == UInt8(ascii: ":") { return nil }  // maybe mailto:, which slowKey handles
+            var out = [UInt8](repeating: 0, count: b.count)
+            var at = -1
+            var dotAfterAt = false
+            var previous: UInt8 = 0
+            for (i, c0) in b.enumerated() {
+                guard c0 < 0x80 else { return nil }
+                let c = (c0 >= 65 && c0 <= 90) ? c0 + 32 : c0
+                out[i] = c
+                switch c {
+                case UInt8(ascii: "@"):
+                    if at >= 0 || i == 0 { return "" }
+                    at = i
+                case 32, 9, 10, 13, 44, 59: return ""
+                case UInt8(ascii: "."):
+                    if at >= 0 {
+                        if previous == UInt8(ascii: ".") || previous == UInt8(ascii: "@") { return "" }
+                        dotAfterAt = true
+                    }
+                default:
+                    if at >= 0, !((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 45) { return "" }
+                }
+                previous = c
+            }
+            guard at > 0, dotAfterAt, previous != UInt8(ascii: "."), out[at + 1] != UInt8(ascii: ".") else { return "" }
+            return String(decoding: out, as: UTF8.self)
+        }
+    }
+
+    static func slowKey(_ raw: String) -> String? {
         let s = trim(raw).lowercased()
         guard let at = s.firstIndex(of: "@"), at != s.startIndex else { return nil }
         let domainPart = s[s.index(after: at)...]
-        guard !domainPart.contains("@"), !s.contains(where: { $0 == " " || $0 == "\t" || $0 == "," || $0 == ";" }),
-            domainPart.contains("."), Domain.normalise(String(domainPart)) == String(domainPart)
+        guard !domainPart.contains("@"), !s.contains(where: { $0 == " " || $0 == "\t" || $0 == "," || $0 == ";" || $0 == "\n" || $0 == "\r" }),
+            Domain.isHost(domainPart)
         else { return nil }
         return s
     }
@@ -52,6 +93,15 @@ public enum Domain {
             if !ok { return nil }
         }
         return String(s)
+    }
+
+    /// Whether the text is a host name as it may appear after `@`: labels of letters, digits
+    /// and `-`, separated by single dots, at least two labels.
+    public static func isHost(_ s: Substring) -> Bool {
+        guard s.contains("."), !s.hasPrefix("."), !s.hasSuffix("."), !s.contains("..") else { return false }
+        return s.unicodeScalars.allSatisfy { ch in
+            (ch >= "a" && ch <= "z") || (ch >= "0" && ch <= "9") || ch == "-" || ch == "." || ch.value > 127
+        }
     }
 
     /// Whether mail at this domain says nothing about the person's company.

@@ -102,7 +102,9 @@ public struct FieldProblem: Error, Sendable, Equatable {
 extension StringProtocol {
     /// The text without leading and trailing spaces, tabs and line breaks.
     public var trimmingSpaces: String {
+        func isSpaceByte(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
         let sub = Substring(self)
+        if let first = sub.utf8.first, let last = sub.utf8.last, !isSpaceByte(first), !isSpaceByte(last) { return String(sub) }
         func isSpace(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\n" || c == "\r" || c == "\r\n" }
         guard let first = sub.firstIndex(where: { !isSpace($0) }) else { return "" }
         let last = sub.lastIndex(where: { !isSpace($0) })!

@@ -22,8 +22,9 @@ extension Timestamp {
     /// Fractions beyond milliseconds are truncated. A value without offset is an error unless
     /// `assumeUTC` is set.
     public static func parse(_ text: some StringProtocol, assumeUTC: Bool = false) -> Result<Timestamp, ParseError> {
-        var utf8 = Array(text.utf8)
-        return utf8.withUnsafeMutableBufferPointer { parse(bytes: UnsafeBufferPointer($0), assumeUTC: assumeUTC) }
+        if let r = text.utf8.withContiguousStorageIfAvailable({ parse(bytes: $0, assumeUTC: assumeUTC) }) { return r }
+        let utf8 = Array(text.utf8)
+        return utf8.withUnsafeBufferPointer { parse(bytes: $0, assumeUTC: assumeUTC) }
     }
 
     /// Byte-level variant of `parse(_:assumeUTC:)`, used by the CSV reader without making Strings.

@@ -42,13 +42,14 @@ extension SQLiteStore {
         let r = source.resource
         let schema = r.schema
         let file = r.fileName
+        let started = DispatchTime.now().uptimeNanoseconds
         var summary = FileSummary(file: file)
         summary.warnings = source.warnings
         let countBefore = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(r.rawValue)") ?? 0
         let cols = Self.insertColumns(r)
         let updatable = cols.filter { $0 != "id" }
-        let upsert = try db.makeStatement(
-            sql: """
+        let upsert = try RawStatement(
+            db, """
                 INSERT INTO \(r.rawValue) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))
                 ON CONFLICT(id) DO UPDATE SET \(updatable.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
                 WHERE \(updatable.map { "\($0) IS NOT excluded.\($0)" }.joined(separator: " OR "))
@@ -106,8 +107,8 @@ extension SQLiteStore {
                     continue
                 }
                 do {
-                    try upsert.execute(arguments: StatementArguments(Self.insertArguments(Record(r, values: row.values))))
-                    changes += db.changesCount
+                    upsert.bindInsert(r, row.values)
+                    changes += try upsert.execute()
                     if tracksIDs { state.imported(r, id) }
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                     summary.rejected += 1
@@ -132,6 +133,7 @@ extension SQLiteStore {
         summary.inserted = countAfter - countBefore
         summary.updated = max(0, changes - summary.inserted)
         summary.unchanged = summary.rows - summary.rejected - summary.inserted - summary.updated
+        summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         state.summaries.append(summary)
     }
 

@@ -47,23 +47,28 @@ struct IngestContext {
     var contactExists: [String: String?] = [:]
     var contactByEmail: [String: KnownContact] = [:]
     var referenceExists: [String: Bool] = [:]
-    let insertTouchpoint: Statement
+    let insertTouchpoint: RawStatement
+    let contactExistsQuery: RawStatement
+    let touchpointExistsQuery: RawStatement
 
     init(db: Database, store: SQLiteStore) throws {
         self.db = db
         self.store = store
-        insertTouchpoint = try db.cachedStatement(
-            sql: """
+        insertTouchpoint = try RawStatement(
+            db, """
                 INSERT INTO touchpoints (id, contact_id, occurred_at, type, channel, campaign_id, content_id, actor_id, properties)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
                 """)
+        contactExistsQuery = try RawStatement(db, "SELECT 1 FROM contacts WHERE id = ?")
+        touchpointExistsQuery = try RawStatement(db, "SELECT 1 FROM touchpoints WHERE id = ?")
     }
 
     /// The id a contact id resolves to: itself, or the contact it was merged into.
     mutating func resolveContactID(_ id: String) throws -> String? {
         if let cached = contactExists[id] { return cached }
         var resolved: String?
-        if try SQLiteStore.exists(db, .contacts, id: id) {
+        contactExistsQuery.bind(1, id)
+        if try contactExistsQuery.hasRow() {
             resolved = id
         } else {
             resolved = try String.fetchOne(
@@ -93,12 +98,20 @@ struct IngestContext {
             contactID = id
         case .email(let key, let address, let details):
             // A re-sent event must not create or change anyone: check it first.
-            if try SQLiteStore.exists(db, .touchpoints, id: event.id) { return .duplicate }
+            touchpointExistsQuery.bind(1, event.id)
+            if try touchpointExistsQuery.hasRow() { return .duplicate }
             contactID = try resolveEmail(key: key, address: address, details: details, event: event)
         }
-        let values = event.touchpointValues(contactID: contactID)
-        try insertTouchpoint.execute(arguments: StatementArguments(values.map(SQLiteValue.database)))
-        if db.changesCount == 0 { return .duplicate }
+        insertTouchpoint.bind(1, event.id)
+        insertTouchpoint.bind(2, contactID)
+        insertTouchpoint.bind(3, .timestamp(event.occurredAt))
+        insertTouchpoint.bind(4, event.type)
+        insertTouchpoint.bind(5, event.channel)
+        insertTouchpoint.bind(6, event.campaignID)
+        insertTouchpoint.bind(7, event.contentID)
+        insertTouchpoint.bind(8, event.actorID)
+        insertTouchpoint.bind(9, event.properties)
+        if try insertTouchpoint.execute() == 0 { return .duplicate }
         for reaction in store.reactions {
             for change in reaction.react(to: event, contactID: contactID) { try persist(change) }
         }

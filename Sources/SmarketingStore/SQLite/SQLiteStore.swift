@@ -1,3 +1,4 @@
+import CSQLiteTuning
 import Foundation
 import GRDB
 import SmarketingCore
@@ -18,6 +19,7 @@ public final class SQLiteStore: FunnelStore {
         path: String, reactions: [any IngestReaction] = [],
         makeID: @escaping @Sendable (String) -> String = { prefix in prefix + "-" + UUID().uuidString.lowercased() }
     ) throws {
+        _ = SQLiteStore.processSetup
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
@@ -31,6 +33,9 @@ public final class SQLiteStore: FunnelStore {
         self.makeID = makeID
         try SQLiteSchema.migrator.migrate(pool)
     }
+
+    /// Process-wide SQLite settings, applied once before the first connection opens.
+    static let processSetup: Int32 = smk_sqlite_disable_memstatus()
 
     /// Flushes the WAL into the main file (after a bulk import).
     public func checkpoint() async throws {

@@ -106,7 +106,7 @@ struct Bench: AsyncParsableCommand {
                 let path = common.freshDatabase("import")
                 let store = try SQLiteStore(path: path)
                 let started = DispatchTime.now().uptimeNanoseconds
-                let readers = try Bundle.open(dir)
+                let readers = try Bundle.openReadingAhead(dir)
                 let result = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
                 try await store.checkpoint()
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)

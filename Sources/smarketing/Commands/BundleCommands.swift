@@ -54,9 +54,9 @@ struct ImportBundle: AsyncParsableCommand {
 
 /// Imports a bundle and prints the summary; shared by `import bundle` and `serve --demo`.
 func importBundle(_ directory: String, into store: SQLiteStore, skipInvalid: Bool, report: String?, json: Bool, quiet: Bool = false) async throws -> ImportReport {
-    let readers: [BundleFileReader]
+    let readers: [any RowSource]
     do {
-        readers = try Bundle.open(directory)
+        readers = try Bundle.openReadingAhead(directory)
     } catch {
         throw CLIFailure("cannot import \(directory): \(error.description)")
     }

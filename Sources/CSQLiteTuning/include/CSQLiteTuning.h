@@ -1,0 +1,7 @@
+#ifndef CSQLITETUNING_H
+#define CSQLITETUNING_H
+/// Turns off SQLite's global memory statistics, which take a process-wide mutex on every
+/// allocation. Must run before SQLite initialises; returns 0 on success. sqlite3_config is
+/// variadic, so Swift cannot call it directly: this is the only C in the project.
+int smk_sqlite_disable_memstatus(void);
+#endif
