@@ -11,8 +11,30 @@ public struct EventPayload: Sendable, Decodable {
     ]
     static let required = ["id", "type", "occurred_at"]
 
-    var strings: [String: String] = [:]
+    /// Field texts by position in `fields` (a fixed array: no hashing per event).
+    var values = [String?](repeating: nil, count: 16)
     var properties: String?
+
+    static let fieldIndex: [String: Int] = Dictionary(uniqueKeysWithValues: fields.enumerated().map { ($1, $0) })
+
+    /// The position of a field name in `fields`.
+    static func index(of name: String) -> Int? { fieldIndex[name] }
+
+    /// Sets a field (non-empty values only).
+    mutating func set(_ index: Int, _ value: String) {
+        if !value.isEmpty { values[index] = value }
+    }
+
+    /// A field's text by name.
+    subscript(name: String) -> String? { EventPayload.fieldIndex[name].flatMap { values[$0] } }
+
+    static let iID = 0, iType = 1, iOccurredAt = 2, iChannel = 3, iCampaign = 4, iContent = 5, iActor = 6
+    static let iContact = 8, iEmail = 9, iFirstName = 10, iLastName = 11, iTitle = 12, iPhone = 13, iCountry = 14, iCompany = 15
+
+    /// Records the first problem.
+    mutating func note(_ message: String) {
+        if problem == nil { problem = message }
+    }
     /// The first problem found while decoding, in one sentence.
     public private(set) var problem: String?
 
@@ -51,49 +73,51 @@ public struct EventPayload: Sendable, Decodable {
                 problem = problem ?? "field \"\(name)\" must be a string"
                 continue
             }
-            if !s.isEmpty { strings[name] = s }
+            set(EventPayload.fieldIndex[name]!, s)
         }
     }
 
     /// Builds a payload from field texts (tests, CSV-shaped input).
     public init(fields: [String: String], properties: String? = nil) {
-        self.strings = fields.filter { !$0.value.isEmpty }
+        for (k, v) in fields where !v.isEmpty { values[EventPayload.fieldIndex[k]!] = v }
         self.properties = properties
     }
 
     /// The text of a field as sent, if any.
-    public func fieldText(_ name: String) -> String? { strings[name] }
+    public func fieldText(_ name: String) -> String? { self[name] }
 
     /// Checks the payload and makes the event, or says in one sentence why not.
     public func validate() -> Result<IncomingEvent, EventRejection> {
         if let problem { return .failure(EventRejection(problem)) }
-        for name in EventPayload.required where strings[name] == nil {
+        for (i, name) in EventPayload.required.enumerated() where values[i] == nil {
             return .failure(EventRejection("missing required field \"\(name)\""))
         }
         let occurred: Timestamp
-        switch Timestamp.parse(strings["occurred_at"]!) {
+        switch Timestamp.parse(values[EventPayload.iOccurredAt]!) {
         case .success(let t): occurred = t
         case .failure(let e): return .failure(EventRejection("field \"occurred_at\" \(e.description)"))
         }
         let reference: ContactReference
-        if let id = strings["contact_id"] {
+        if let id = values[EventPayload.iContact] {
             reference = .id(id)
-        } else if let email = strings["email"] {
+        } else if let email = values[EventPayload.iEmail] {
             guard let key = EmailAddress.key(email) else {
                 return .failure(EventRejection("field \"email\" is not an email address"))
             }
             reference = .email(
                 key: key, address: EmailAddress.trim(email),
                 details: ContactDetails(
-                    firstName: strings["first_name"], lastName: strings["last_name"], title: strings["title"],
-                    phone: strings["phone"], country: strings["country"], company: strings["company"]))
+                    firstName: values[EventPayload.iFirstName], lastName: values[EventPayload.iLastName],
+                    title: values[EventPayload.iTitle], phone: values[EventPayload.iPhone],
+                    country: values[EventPayload.iCountry], company: values[EventPayload.iCompany]))
         } else {
             return .failure(EventRejection("an event needs \"contact_id\" or \"email\""))
         }
         return .success(
             IncomingEvent(
-                id: strings["id"]!, type: strings["type"]!, occurredAt: occurred, channel: strings["channel"],
-                campaignID: strings["campaign_id"], contentID: strings["content_id"], actorID: strings["actor_id"],
+                id: values[EventPayload.iID]!, type: values[EventPayload.iType]!, occurredAt: occurred,
+                channel: values[EventPayload.iChannel], campaignID: values[EventPayload.iCampaign],
+                contentID: values[EventPayload.iContent], actorID: values[EventPayload.iActor],
                 properties: properties, contact: reference))
     }
 }

@@ -73,6 +73,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     /// Appends `s` as a JSON string literal.
     public static func quote(_ s: String, into out: inout String) {
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != 34 && $0 != 92 }) {
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
         out += "\""
         for u in s.unicodeScalars {
             switch u {

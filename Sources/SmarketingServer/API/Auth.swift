@@ -36,6 +36,7 @@ public enum PasswordHash {
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let store: any FunnelStore
+    let cache: TokenCache
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -46,8 +47,16 @@ struct AuthMiddleware: RouterMiddleware {
         }
         if header.lowercased().hasPrefix("bearer ") {
             let token = String(header.dropFirst(7)).trimmingSpaces
-            guard let principal = try await store.principal(tokenHash: APIToken.hash(token)) else {
-                throw Problem(.unauthorized, "the API token is unknown or revoked")
+            let hash = APIToken.hash(token)
+            let principal: TokenPrincipal
+            if let cached = cache.get(hash) {
+                principal = cached
+            } else {
+                guard let stored = try await store.principal(tokenHash: hash) else {
+                    throw Problem(.unauthorized, "the API token is unknown or revoked")
+                }
+                cache.put(hash, stored)
+                principal = stored
             }
             context.actor = Actor(userID: principal.userID, role: principal.role, via: "token:" + principal.tokenID)
         } else if header.lowercased().hasPrefix("basic ") {
@@ -62,5 +71,36 @@ struct AuthMiddleware: RouterMiddleware {
             throw Problem(.unauthorized, "the Authorization header must be \"Bearer <token>\" or Basic")
         }
         return try await next(request, context)
+    }
+}
+
+/// Recently verified tokens, so that a busy client does not cost a database read per request.
+/// Entries live a few seconds: a token revoked on another instance stops working within that
+/// time; one revoked through this instance stops at once (`clear`).
+final class TokenCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: (TokenPrincipal, UInt64)] = [:]
+    private let ttlNanoseconds: UInt64
+
+    init(ttlSeconds: Double = 5) { ttlNanoseconds = UInt64(ttlSeconds * 1e9) }
+
+    func get(_ hash: String) -> TokenPrincipal? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let (p, at) = entries[hash], DispatchTime.now().uptimeNanoseconds - at < ttlNanoseconds else { return nil }
+        return p
+    }
+
+    func put(_ hash: String, _ p: TokenPrincipal) {
+        lock.lock()
+        defer { lock.unlock() }
+        if entries.count > 10_000 { entries.removeAll() }
+        entries[hash] = (p, DispatchTime.now().uptimeNanoseconds)
+    }
+
+    func clear() {
+        lock.lock()
+        entries.removeAll()
+        lock.unlock()
     }
 }

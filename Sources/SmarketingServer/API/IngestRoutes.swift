@@ -59,44 +59,13 @@ extension APIHandlers {
 /// Splits an ingest body into event payloads.
 enum EventBody {
     static func decode(_ buffer: ByteBuffer, contentType: String?) throws -> [Result<EventPayload, EventRejection>] {
-        let data = Data(buffer.readableBytesView)
-        let decoder = JSONDecoder()
         let isNDJSON = contentType?.contains("ndjson") == true || contentType?.contains("jsonlines") == true
-        let firstByte = data.first { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }
-        if firstByte == nil { return [] }
-        let lines = data.split(separator: 10).filter { !$0.allSatisfy { $0 == 32 || $0 == 9 || $0 == 13 } }.count
-        if !isNDJSON {
-            if firstByte == UInt8(ascii: "[") {
-                do {
-                    return try decoder.decode([EventPayload].self, from: data).map { .success($0) }
-                } catch {
-                    throw Problem(.badRequest, "the body is not a valid JSON array of events: \(RecordJSON.describe(error))")
-                }
-            }
-            if firstByte == UInt8(ascii: "{") {
-                do {
-                    return [.success(try decoder.decode(EventPayload.self, from: data))]
-                } catch where lines < 2 {
-                    throw Problem(.badRequest, "the body is not valid JSON: \(RecordJSON.describe(error))")
-                } catch {}
-            }
-            if firstByte != UInt8(ascii: "{") {
-                throw Problem(.badRequest, "the body must be a JSON object, a JSON array of objects, or NDJSON")
-            }
+        let bytes = Array(buffer.readableBytesView)
+        let result = bytes.withUnsafeBufferPointer { b in Result { () throws(EventJSON.BodyError) in try EventJSON.parse(b, ndjson: isNDJSON) } }
+        switch result {
+        case .success(let events): return events
+        case .failure(let error): throw Problem(.badRequest, error.message)
         }
-        // NDJSON (also a body of several objects on separate lines sent as application/json).
-        var out: [Result<EventPayload, EventRejection>] = []
-        var lineNumber = 0
-        for line in data.split(separator: 10, omittingEmptySubsequences: false) {
-            lineNumber += 1
-            if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
-            do {
-                out.append(.success(try decoder.decode(EventPayload.self, from: Data(line))))
-            } catch {
-                out.append(.failure(EventRejection("line \(lineNumber) is not valid JSON")))
-            }
-        }
-        return out
     }
 }
 

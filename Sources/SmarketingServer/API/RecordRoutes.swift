@@ -10,6 +10,7 @@ struct APIHandlers: Sendable {
     let clock: any WorkspaceClock
     let committer: IngestCommitter
     let maxBodyBytes: Int
+    let tokenCache: TokenCache
 
     func handle(_ route: APIRoute, _ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireActor()
@@ -84,6 +85,7 @@ struct APIHandlers: Sendable {
         case .revokeToken:
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "manage tokens") }
             try await store.revokeToken(id: try pathID(context), actor: actor, at: clock.now())
+            tokenCache.clear()
             return Response(status: .noContent)
         case .setPassword:
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "manage users") }

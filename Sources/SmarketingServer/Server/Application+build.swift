@@ -27,9 +27,11 @@ public func buildApplication(
     let router = Router(context: AppRequestContext.self)
     router.get("/healthz") { _, _ in RecordJSON.response(.ok, "{\"status\":\"ok\"}") }
     router.get("/openapi.json") { _, _ in RecordJSON.response(.ok, OpenAPIDocument.json) }
+    let tokenCache = TokenCache()
     let handlers = APIHandlers(
-        store: store, clock: clock, committer: IngestCommitter(store: store, clock: clock), maxBodyBytes: configuration.maxBodyBytes)
-    let api = router.group().add(middleware: AuthMiddleware(store: store))
+        store: store, clock: clock, committer: IngestCommitter(store: store, clock: clock), maxBodyBytes: configuration.maxBodyBytes,
+        tokenCache: tokenCache)
+    let api = router.group().add(middleware: AuthMiddleware(store: store, cache: tokenCache))
     for route in APIRoute.all {
         api.on(RouterPath(route.path), method: route.method) { request, context in
             try await handlers.handle(route, request, context)

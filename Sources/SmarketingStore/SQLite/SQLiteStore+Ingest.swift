@@ -6,10 +6,13 @@ extension SQLiteStore {
         try await pool.write { db in
             var results: [IngestBatchResult] = []
             results.reserveCapacity(batches.count)
+            // Statements are prepared once per transaction; lookups are cached per batch only,
+            // since a rolled-back batch may have created contacts that no longer exist.
+            var context = try IngestContext(db: db, store: self)
             for batch in batches {
                 var result = IngestBatchResult(outcomes: [], committed: false)
                 try db.inSavepoint {
-                    var context = try IngestContext(db: db, store: self)
+                    context.resetCaches()
                     result.outcomes = try batch.events.map { event in
                         switch event {
                         case .failure(let rejection): return .rejected(rejection.reason)
@@ -61,6 +64,12 @@ struct IngestContext {
                 """)
         contactExistsQuery = try RawStatement(db, "SELECT 1 FROM contacts WHERE id = ?")
         touchpointExistsQuery = try RawStatement(db, "SELECT 1 FROM touchpoints WHERE id = ?")
+    }
+
+    mutating func resetCaches() {
+        contactExists.removeAll(keepingCapacity: true)
+        contactByEmail.removeAll(keepingCapacity: true)
+        referenceExists.removeAll(keepingCapacity: true)
     }
 
     /// The id a contact id resolves to: itself, or the contact it was merged into.
