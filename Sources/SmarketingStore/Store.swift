@@ -222,7 +222,10 @@ public protocol FunnelStore: Sendable {
     // Bundles
     /// Imports files (in `Resource.importOrder`) in one transaction.
     func importRows(
-        _ sources: [any RowSource], options: ImportOptions, actor: Actor, at: Timestamp,
+        _ sources: [any RowSource],
+        options: ImportOptions,
+        actor: Actor,
+        at: Timestamp,
         progress: @escaping @Sendable (ImportProgress) -> Void
     ) async throws -> ImportReport
     /// Calls `body` with the records of a resource in id order, in chunks.

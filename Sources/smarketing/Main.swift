@@ -8,7 +8,8 @@ struct Smarketing: AsyncParsableCommand {
         abstract: "One shared funnel for marketing and sales.",
         subcommands: [
             Serve.self, Demo.self, Import.self, Export.self, Contacts.self, TokenCommand.self, UserCommand.self, Bench.self,
-        ])
+        ]
+    )
 }
 
 /// Exit codes: 0 success, 1 failure, 2 usage; errors on stderr in one sentence.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SmarketingConnectors
 @testable import SmarketingCore
 
@@ -24,11 +25,14 @@ struct CSVReaderTests {
         #expect(rows.map(\.0) == [1, 2, 3, 6])
     }
 
-    @Test("errors name line and column", arguments: [
-        ("a,b\n1,\"open\n", 2, "not closed"),
-        ("a,b\n1,x\"y\n", 2, "quote inside an unquoted field"),
-        ("a,b\n1,\"x\"y\n", 2, "after a closing quote"),
-    ])
+    @Test(
+        "errors name line and column",
+        arguments: [
+            ("a,b\n1,\"open\n", 2, "not closed"),
+            ("a,b\n1,x\"y\n", 2, "quote inside an unquoted field"),
+            ("a,b\n1,\"x\"y\n", 2, "after a closing quote"),
+        ]
+    )
     func syntaxErrors(text: String, line: Int, message: String) {
         do {
             _ = try records(text)
@@ -103,16 +107,21 @@ struct BundleFileTests {
 
     @Test("bad cells are reported with line, column and name")
     func cells() throws {
-        let dir = try bundle(["contacts.csv": "id,email,created_at,lifecycle_stage\nc1,a@b.de,2024-01-01T00:00:00Z,lead\nc2,nope,2024-01-01T00:00:00,vip\nc3,,2024-01-01T00:00:00Z,lead\nc4,x@y.de\n"])
+        let dir = try bundle([
+            "contacts.csv":
+                "id,email,created_at,lifecycle_stage\nc1,a@b.de,2024-01-01T00:00:00Z,lead\nc2,nope,2024-01-01T00:00:00,vip\nc3,,2024-01-01T00:00:00Z,lead\nc4,x@y.de\n"
+        ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let rows = try BundleFileReader(directory: dir, resource: .contacts).nextChunk(limit: 100)
         #expect(rows.count == 4)
         #expect(rows[0].problems.isEmpty)
-        #expect(rows[1].problems.map(\.description) == [
-            "contacts.csv:3:2 (email): value \"nope\" is not an email address",
-            "contacts.csv:3:3 (created_at): value \"2024-01-01T00:00:00\" has no UTC offset (add Z or e.g. +01:00)",
-            "contacts.csv:3:4 (lifecycle_stage): value \"vip\" is not one of subscriber, lead, mql, sal, sql, opportunity, customer, recycled, disqualified",
-        ])
+        #expect(
+            rows[1].problems.map(\.description) == [
+                "contacts.csv:3:2 (email): value \"nope\" is not an email address",
+                "contacts.csv:3:3 (created_at): value \"2024-01-01T00:00:00\" has no UTC offset (add Z or e.g. +01:00)",
+                "contacts.csv:3:4 (lifecycle_stage): value \"vip\" is not one of subscriber, lead, mql, sal, sql, opportunity, customer, recycled, disqualified",
+            ]
+        )
         #expect(rows[2].problems.map(\.description) == ["contacts.csv:4:2 (email): is required but empty"])
         #expect(rows[3].problems.first?.message.contains("has 2 cells, the header has 4") == true)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SmarketingConnectors
 @testable import SmarketingCore
 
@@ -13,7 +14,9 @@ struct DemoTests {
 
     @Test("the same seed writes the same bundle; another seed another")
     func reproducible() throws {
-        let a = try Self.write(2000, seed: 5), b = try Self.write(2000, seed: 5), c = try Self.write(2000, seed: 6)
+        let a = try Self.write(2000, seed: 5)
+        let b = try Self.write(2000, seed: 5)
+        let c = try Self.write(2000, seed: 6)
         defer { for d in [a, b, c] { try? FileManager.default.removeItem(atPath: d) } }
         for r in Resource.allCases {
             let x = try Data(contentsOf: URL(fileURLWithPath: a + "/" + r.fileName))
@@ -48,7 +51,8 @@ struct DemoTests {
         let tps = rows[.touchpoints]!.count
         #expect(Double(tps) / Double(contacts.count) > 7 && Double(tps) / Double(contacts.count) < 13)
         // Weekday rhythm: far more leads on a weekday than on a weekend day.
-        var weekday = 0, weekend = 0
+        var weekday = 0
+        var weekend = 0
         for c in contacts {
             guard case .timestamp(let t) = c.values[s.index["created_at"]!] else { continue }
             if t.utcDate.weekday >= 5 { weekend += 1 } else { weekday += 1 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SmarketingCore
 
 @Suite("Fields, events, access")
@@ -16,9 +17,11 @@ struct FieldAndEventTests {
         #expect(try FieldType.jsonObject.parse("{\"a\":[1,2]}").get() == .json("{\"a\":[1,2]}"))
         #expect(try FieldType.text.parse("").get() == .null)
         #expect(try FieldType.oneOf(["x", "y"]).parse("y").get() == .text("y"))
-        for (type, text) in [(FieldType.integer, "4.2"), (.number, "abc"), (.number, "1e5"), (.bool, "maybe"), (.date, "2024-13-01"),
-                             (.month, "2024-13"), (.jsonObject, "[1]"), (.jsonObject, "{oops"), (.oneOf(["x"]), "z"), (.email, "nope"),
-                             (.timestamp, "2024-01-01T00:00:00")] {
+        for (type, text) in [
+            (FieldType.integer, "4.2"), (.number, "abc"), (.number, "1e5"), (.bool, "maybe"), (.date, "2024-13-01"),
+            (.month, "2024-13"), (.jsonObject, "[1]"), (.jsonObject, "{oops"), (.oneOf(["x"]), "z"), (.email, "nope"),
+            (.timestamp, "2024-01-01T00:00:00"),
+        ] {
             #expect(throws: FieldProblem.self, "\(type) \(text)") { try type.parse(text).get() }
         }
         #expect(FieldValue.number(12.0).csvText == "12")
@@ -29,11 +32,15 @@ struct FieldAndEventTests {
 
     @Test("events decode field by field and explain rejections")
     func events() throws {
-        let ok = try decode(#"{"id":"e1","type":"page_view","occurred_at":"2026-01-01T10:00:00+01:00","contact_id":"ct-1","properties":{"url":"/pricing","n":1}}"#).validate().get()
+        let ok = try decode(
+            #"{"id":"e1","type":"page_view","occurred_at":"2026-01-01T10:00:00+01:00","contact_id":"ct-1","properties":{"url":"/pricing","n":1}}"#
+        ).validate().get()
         #expect(ok.contact == .id("ct-1"))
         #expect(ok.occurredAt == (try Timestamp.parse("2026-01-01T09:00:00Z").get()))
         #expect(ok.properties == #"{"n":1,"url":"/pricing"}"#)
-        let byEmail = try decode(#"{"id":"e2","type":"form_submit","occurred_at":"2026-01-01T10:00:00Z","email":" Anna@Acme.example ","first_name":"Anna","company":"Acme"}"#).validate().get()
+        let byEmail = try decode(
+            #"{"id":"e2","type":"form_submit","occurred_at":"2026-01-01T10:00:00Z","email":" Anna@Acme.example ","first_name":"Anna","company":"Acme"}"#
+        ).validate().get()
         #expect(byEmail.contact == .email(key: "anna@acme.example", address: "Anna@Acme.example", details: ContactDetails(firstName: "Anna", company: "Acme")))
         let cases: [(String, String)] = [
             (#"{"id":"e","type":"x","occurred_at":"2026-01-01T10:00:00Z","contact_id":"c","colour":"red"}"#, "unknown field \"colour\""),
@@ -81,13 +88,17 @@ struct FieldAndEventTests {
         #expect(Resource.importOrder.count == Resource.allCases.count)
         let costs = Resource.costs.schema
         var v = [FieldValue](repeating: .null, count: costs.fields.count)
-        v[0] = .date(LocalDate(year: 2024, month: 1, day: 2)); v[1] = .text("marketing"); v[2] = .number(5)
+        v[0] = .date(LocalDate(year: 2024, month: 1, day: 2))
+        v[1] = .text("marketing")
+        v[2] = .number(5)
         #expect(costs.recordID(v) == "2024-01-02|marketing|")
     }
 
     @Test("the seeded generator repeats itself")
     func seeded() {
-        var a = SeededRandom(seed: 7), b = SeededRandom(seed: 7), c = SeededRandom(seed: 8)
+        var a = SeededRandom(seed: 7)
+        var b = SeededRandom(seed: 7)
+        var c = SeededRandom(seed: 8)
         let xs = (0..<100).map { _ in a.next() }
         #expect(xs == (0..<100).map { _ in b.next() })
         #expect(xs != (0..<100).map { _ in c.next() })
@@ -99,12 +110,15 @@ struct FieldAndEventTests {
 
 @Suite("JSON object check")
 struct JSONObjectCheckTests {
-    @Test("accepts JSON objects and only them", arguments: [
-        ("{}", true), (" { \"a\" : [1, -2.5e3, true, false, null, {\"b\": \"\\u00e9\\n\"}] } ", true), ("{\"a\":\"x\"}", true),
-        ("[]", false), ("\"s\"", false), ("{", false), ("{\"a\":}", false), ("{\"a\":1,}", false), ("{a:1}", false),
-        ("{\"a\":01}", false), ("{\"a\":\"\u{01}\"}", false), ("{\"a\":tru}", false), ("{}{}", false), ("{\"a\":\"\\x\"}", false),
-        ("{\"a\":1.}", false), ("", false),
-    ])
+    @Test(
+        "accepts JSON objects and only them",
+        arguments: [
+            ("{}", true), (" { \"a\" : [1, -2.5e3, true, false, null, {\"b\": \"\\u00e9\\n\"}] } ", true), ("{\"a\":\"x\"}", true),
+            ("[]", false), ("\"s\"", false), ("{", false), ("{\"a\":}", false), ("{\"a\":1,}", false), ("{a:1}", false),
+            ("{\"a\":01}", false), ("{\"a\":\"\u{01}\"}", false), ("{\"a\":tru}", false), ("{}{}", false), ("{\"a\":\"\\x\"}", false),
+            ("{\"a\":1.}", false), ("", false),
+        ]
+    )
     func check(text: String, valid: Bool) {
         #expect(JSONObjectCheck.isObject(text) == valid)
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SmarketingCore
 
 @Suite("Identity: normalisation, resolution, merge")
@@ -29,15 +30,30 @@ struct IdentityTests {
     func event(_ email: String, company: String? = nil, at seconds: Int64 = 1000) -> (IncomingEvent, String) {
         let key = EmailAddress.key(email)!
         let details = ContactDetails(firstName: "Anna", company: company)
-        let e = IncomingEvent(id: "e1", type: "form_submit", occurredAt: Timestamp(seconds: seconds), channel: "email", campaignID: "c1",
-                              contact: .email(key: key, address: email, details: details))
+        let e = IncomingEvent(
+            id: "e1",
+            type: "form_submit",
+            occurredAt: Timestamp(seconds: seconds),
+            channel: "email",
+            campaignID: "c1",
+            contact: .email(key: key, address: email, details: details)
+        )
         return (e, key)
     }
 
     @Test("an unknown business address creates a lead and its account")
     func createsContactAndAccount() {
         let (e, key) = event("Anna@Acme.example", company: "Acme GmbH")
-        let d = IdentityResolution.resolve(key: key, address: "Anna@Acme.example", details: ContactDetails(firstName: "Anna", company: "Acme GmbH"), event: e, known: nil, accountForDomain: nil, newContactID: "ct-new", newAccountID: "acc-new")
+        let d = IdentityResolution.resolve(
+            key: key,
+            address: "Anna@Acme.example",
+            details: ContactDetails(firstName: "Anna", company: "Acme GmbH"),
+            event: e,
+            known: nil,
+            accountForDomain: nil,
+            newContactID: "ct-new",
+            newAccountID: "acc-new"
+        )
         #expect(d.contactID == "ct-new")
         let contact = Record(values: d.newContact!, .contacts)
         #expect(contact["email"] == .text("Anna@Acme.example"))
@@ -53,7 +69,16 @@ struct IdentityTests {
     @Test("an unknown address at an existing company joins its account")
     func joinsAccount() {
         let (e, key) = event("bo@acme.example")
-        let d = IdentityResolution.resolve(key: key, address: "bo@acme.example", details: ContactDetails(), event: e, known: nil, accountForDomain: "acc-1", newContactID: "ct-new", newAccountID: "acc-new")
+        let d = IdentityResolution.resolve(
+            key: key,
+            address: "bo@acme.example",
+            details: ContactDetails(),
+            event: e,
+            known: nil,
+            accountForDomain: "acc-1",
+            newContactID: "ct-new",
+            newAccountID: "acc-new"
+        )
         #expect(d.newAccount == nil)
         #expect(Record(values: d.newContact!, .contacts)["account_id"] == .text("acc-1"))
     }
@@ -61,7 +86,16 @@ struct IdentityTests {
     @Test("free-mail addresses never create accounts")
     func freeMail() {
         let (e, key) = event("someone@gmail.com", company: "Acme")
-        let d = IdentityResolution.resolve(key: key, address: "someone@gmail.com", details: ContactDetails(company: "Acme"), event: e, known: nil, accountForDomain: nil, newContactID: "ct-new", newAccountID: "acc-new")
+        let d = IdentityResolution.resolve(
+            key: key,
+            address: "someone@gmail.com",
+            details: ContactDetails(company: "Acme"),
+            event: e,
+            known: nil,
+            accountForDomain: nil,
+            newContactID: "ct-new",
+            newAccountID: "acc-new"
+        )
         #expect(d.newAccount == nil)
         #expect(Record(values: d.newContact!, .contacts)["account_id"] == .null)
     }
@@ -70,7 +104,16 @@ struct IdentityTests {
     func fillsBlanks() {
         let (e, key) = event("anna@acme.example")
         let known = KnownContact(id: "ct-1", accountID: "acc-1", filled: ["first_name"])
-        let d = IdentityResolution.resolve(key: key, address: "anna@acme.example", details: ContactDetails(firstName: "Hanna", lastName: "Berg", title: "CMO"), event: e, known: known, accountForDomain: "acc-1", newContactID: "x", newAccountID: "y")
+        let d = IdentityResolution.resolve(
+            key: key,
+            address: "anna@acme.example",
+            details: ContactDetails(firstName: "Hanna", lastName: "Berg", title: "CMO"),
+            event: e,
+            known: known,
+            accountForDomain: "acc-1",
+            newContactID: "x",
+            newAccountID: "y"
+        )
         #expect(d.contactID == "ct-1")
         #expect(d.newContact == nil && d.newAccount == nil)
         #expect(Dictionary(uniqueKeysWithValues: d.fill) == ["last_name": .text("Berg"), "title": .text("CMO")])
@@ -82,13 +125,18 @@ struct IdentityTests {
         let s = Resource.contacts.schema
         var keep = [FieldValue](repeating: .null, count: s.fields.count)
         var dup = keep
-        keep[s.index["id"]!] = .text("a"); dup[s.index["id"]!] = .text("b")
-        keep[s.index["first_name"]!] = .text("Anna"); dup[s.index["first_name"]!] = .text("Ann")
+        keep[s.index["id"]!] = .text("a")
+        dup[s.index["id"]!] = .text("b")
+        keep[s.index["first_name"]!] = .text("Anna")
+        dup[s.index["first_name"]!] = .text("Ann")
         dup[s.index["title"]!] = .text("CMO")
-        keep[s.index["created_at"]!] = .timestamp(Timestamp(seconds: 100)); dup[s.index["created_at"]!] = .timestamp(Timestamp(seconds: 50))
-        keep[s.index["became_mql_at"]!] = .timestamp(Timestamp(seconds: 300)); dup[s.index["became_mql_at"]!] = .timestamp(Timestamp(seconds: 200))
+        keep[s.index["created_at"]!] = .timestamp(Timestamp(seconds: 100))
+        dup[s.index["created_at"]!] = .timestamp(Timestamp(seconds: 50))
+        keep[s.index["became_mql_at"]!] = .timestamp(Timestamp(seconds: 300))
+        dup[s.index["became_mql_at"]!] = .timestamp(Timestamp(seconds: 200))
         dup[s.index["became_sal_at"]!] = .timestamp(Timestamp(seconds: 400))
-        keep[s.index["lifecycle_stage"]!] = .text("mql"); dup[s.index["lifecycle_stage"]!] = .text("sal")
+        keep[s.index["lifecycle_stage"]!] = .text("mql")
+        dup[s.index["lifecycle_stage"]!] = .text("sal")
         let m = Record(values: ContactMerge.merge(keep: keep, duplicate: dup), .contacts)
         #expect(m["id"] == .text("a"))
         #expect(m["first_name"] == .text("Anna"))
@@ -113,11 +161,14 @@ struct Record {
 
 @Suite("Email keys: fast path agrees with the general rules")
 struct EmailFastPathTests {
-    @Test("ASCII fast path and the general path give the same key", arguments: [
-        "anna@acme.example", "ANNA.Muller+news@Acme.Example", "a@b.de", "x@www.acme.example", "mia@sub.domain.co.uk",
-        "bad@", "@bad.de", "a@b", "a@@b.de", "a b@c.de", "a@b..de", "a@.b.de", "a@b.de.", "a,b@c.de", "a@b_c.de", "mailto:a@b.de",
-        " a@b.de", "a@b-c.de", "max@x.io",
-    ])
+    @Test(
+        "ASCII fast path and the general path give the same key",
+        arguments: [
+            "anna@acme.example", "ANNA.Muller+news@Acme.Example", "a@b.de", "x@www.acme.example", "mia@sub.domain.co.uk",
+            "bad@", "@bad.de", "a@b", "a@@b.de", "a b@c.de", "a@b..de", "a@.b.de", "a@b.de.", "a,b@c.de", "a@b_c.de", "mailto:a@b.de",
+            " a@b.de", "a@b-c.de", "max@x.io",
+        ]
+    )
     func agree(text: String) {
         #expect(EmailAddress.key(text) == EmailAddress.slowKey(text), "\(text)")
     }

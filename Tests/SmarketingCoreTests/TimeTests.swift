@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SmarketingCore
 
 @Suite("Time: timestamps, dates, clocks")
@@ -16,16 +17,19 @@ struct TimeTests {
         #expect(try Timestamp.parse("2026-03-01T09:15:00.123456Z").get().milliseconds == z.milliseconds + 123)
     }
 
-    @Test("rejects what is not an instant", arguments: [
-        ("2026-03-01T09:15:00", Timestamp.ParseError.missingOffset),
-        ("2026-02-30T09:15:00Z", .outOfRange),
-        ("2026-13-01T09:15:00Z", .outOfRange),
-        ("2026-03-01T25:00:00Z", .outOfRange),
-        ("yesterday", .malformed),
-        ("2026-03-01T09:15:00Zjunk", .malformed),
-        ("2026-03-01", .malformed),
-        ("", .malformed),
-    ])
+    @Test(
+        "rejects what is not an instant",
+        arguments: [
+            ("2026-03-01T09:15:00", Timestamp.ParseError.missingOffset),
+            ("2026-02-30T09:15:00Z", .outOfRange),
+            ("2026-13-01T09:15:00Z", .outOfRange),
+            ("2026-03-01T25:00:00Z", .outOfRange),
+            ("yesterday", .malformed),
+            ("2026-03-01T09:15:00Zjunk", .malformed),
+            ("2026-03-01", .malformed),
+            ("", .malformed),
+        ]
+    )
     func rejects(text: String, error: Timestamp.ParseError) {
         #expect(throws: error) { try Timestamp.parse(text).get() }
     }

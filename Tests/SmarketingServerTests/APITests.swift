@@ -2,10 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import SmarketingCore
 import SmarketingServer
 import SmarketingStore
+import Testing
 
 @Suite("HTTP API over loopback")
 struct APITests {
@@ -28,11 +28,29 @@ struct APITests {
             #expect(try await client.call(.post, "/api/v1/campaigns", token: f.tokens[.sales], body: campaign).status == .forbidden)
             #expect(try await client.call(.post, "/api/v1/campaigns", token: f.tokens[.marketing], body: campaign).status == .created)
             #expect(try await client.call(.post, "/api/v1/accounts", token: f.tokens[.sales], body: #"{"id":"a1","name":"Acme"}"#).status == .created)
-            #expect(try await client.call(.post, "/api/v1/opportunities", token: f.tokens[.marketing], body: #"{"id":"o1","account_id":"a1","created_at":"2026-01-01T00:00:00Z"}"#).status == .forbidden)
-            #expect(try await client.call(.post, "/api/v1/opportunities", token: f.tokens[.sales], body: #"{"id":"o1","account_id":"a1","created_at":"2026-01-01T00:00:00Z"}"#).status == .created)
+            #expect(
+                try await client.call(
+                    .post,
+                    "/api/v1/opportunities",
+                    token: f.tokens[.marketing],
+                    body: #"{"id":"o1","account_id":"a1","created_at":"2026-01-01T00:00:00Z"}"#
+                ).status == .forbidden
+            )
+            #expect(
+                try await client.call(
+                    .post,
+                    "/api/v1/opportunities",
+                    token: f.tokens[.sales],
+                    body: #"{"id":"o1","account_id":"a1","created_at":"2026-01-01T00:00:00Z"}"#
+                ).status == .created
+            )
             // Only admins manage users, tokens and read the audit log.
-            #expect(try await client.call(.post, "/api/v1/users", token: f.tokens[.marketing], body: #"{"id":"u9","email":"x@us.example"}"#).status == .forbidden)
-            #expect(try await client.call(.post, "/api/v1/tokens", token: f.tokens[.sales], body: #"{"user_id":"u-sales","role":"admin"}"#).status == .forbidden)
+            #expect(
+                try await client.call(.post, "/api/v1/users", token: f.tokens[.marketing], body: #"{"id":"u9","email":"x@us.example"}"#).status == .forbidden
+            )
+            #expect(
+                try await client.call(.post, "/api/v1/tokens", token: f.tokens[.sales], body: #"{"user_id":"u-sales","role":"admin"}"#).status == .forbidden
+            )
             #expect(try await client.call(.get, "/api/v1/audit", token: f.tokens[.marketing]).status == .forbidden)
             let created = try await client.call(.post, "/api/v1/tokens", token: f.tokens[.admin], body: #"{"user_id":"u-viewer","role":"viewer","name":"bi"}"#)
             #expect(created.status == .created)
@@ -43,7 +61,9 @@ struct APITests {
             let audit = try await client.call(.get, "/api/v1/audit?limit=50", token: f.tokens[.admin])
             #expect(audit.data.contains { ($0["actor"] as? String)?.hasPrefix("u-sales (token:") == true && $0["resource"] as? String == "opportunities" })
             // The raw token is never stored.
-            let stored = try String(contentsOfFile: f.dir + "/api.sqlite", encoding: .isoLatin1) + ((try? String(contentsOfFile: f.dir + "/api.sqlite-wal", encoding: .isoLatin1)) ?? "")
+            let stored =
+                try String(contentsOfFile: f.dir + "/api.sqlite", encoding: .isoLatin1)
+                + ((try? String(contentsOfFile: f.dir + "/api.sqlite-wal", encoding: .isoLatin1)) ?? "")
             #expect(!stored.contains(newToken))
         }
     }
@@ -63,7 +83,10 @@ struct APITests {
                 (.post, "/api/v1/campaigns", #"{"id":"c","name":"n","channel":"x","colour":"red"}"#, .unprocessableContent, "unknown field \"colour\""),
                 (.post, "/api/v1/campaigns", #"{"id":"c","name":"n","channel":"x","budget":"lots"}"#, .unprocessableContent, "not a decimal number"),
                 (.post, "/api/v1/contacts", #"{"id":"c","email":"a@b.example","created_at":"2026-01-01T00:00:00"}"#, .unprocessableContent, "no UTC offset"),
-                (.post, "/api/v1/contacts", #"{"id":"c","email":"a@b.example","created_at":"2026-01-01T00:00:00Z","account_id":"nope"}"#, .conflict, "names no accounts"),
+                (
+                    .post, "/api/v1/contacts", #"{"id":"c","email":"a@b.example","created_at":"2026-01-01T00:00:00Z","account_id":"nope"}"#, .conflict,
+                    "names no accounts"
+                ),
                 (.get, "/api/v1/contacts?limit=0", nil, .unprocessableContent, "limit"),
                 (.get, "/api/v1/contacts?colour=red", nil, .unprocessableContent, "unknown filter"),
                 (.get, "/api/v1/contacts?sort=colour", nil, .unprocessableContent, "not a field"),
@@ -88,9 +111,13 @@ struct APITests {
         defer { f.remove() }
         let token = f.tokens[.admin]
         try await f.app().test(.live) { client in
-            #expect(try await client.call(.post, "/api/v1/accounts", token: token, body: #"{"id":"a1","name":"Acme Corp","domain":"https://www.ACME.example/"}"#).status == .created)
+            #expect(
+                try await client.call(.post, "/api/v1/accounts", token: token, body: #"{"id":"a1","name":"Acme Corp","domain":"https://www.ACME.example/"}"#)
+                    .status == .created
+            )
             for i in 0..<25 {
-                let body = #"{"id":"c\#(String(format: "%02d", i))","email":"p\#(i)@acme.example","first_name":"P\#(i)","account_id":"a1","created_at":"2026-01-\#(String(format: "%02d", i + 1))T09:00:00+01:00","lifecycle_stage":"\#(i % 5 == 0 ? "mql" : "lead")","owner_id":\#(i % 2 == 0 ? "\"u-sales\"" : "null")}"#
+                let body =
+                    #"{"id":"c\#(String(format: "%02d", i))","email":"p\#(i)@acme.example","first_name":"P\#(i)","account_id":"a1","created_at":"2026-01-\#(String(format: "%02d", i + 1))T09:00:00+01:00","lifecycle_stage":"\#(i % 5 == 0 ? "mql" : "lead")","owner_id":\#(i % 2 == 0 ? "\"u-sales\"" : "null")}"#
                 let r = try await client.call(.post, "/api/v1/contacts", token: token, body: body)
                 #expect(r.status == .created, "\(r.text)")
             }
@@ -110,7 +137,9 @@ struct APITests {
             #expect(ids == (0..<25).reversed().map { String(format: "c%02d", $0) })
             #expect(try await client.call(.get, "/api/v1/contacts?stage=mql&limit=100", token: token).data.count == 5)
             #expect(try await client.call(.get, "/api/v1/contacts?owner=u-sales&stage=mql", token: token).data.count == 3)
-            #expect(try await client.call(.get, "/api/v1/contacts?created_from=2026-01-10T00:00:00Z&created_to=2026-01-12T00:00:00Z", token: token).data.count == 2)
+            #expect(
+                try await client.call(.get, "/api/v1/contacts?created_from=2026-01-10T00:00:00Z&created_to=2026-01-12T00:00:00Z", token: token).data.count == 2
+            )
             #expect(try await client.call(.get, "/api/v1/contacts?q=p1", token: token).data.count == 11)
             #expect(try await client.call(.get, "/api/v1/contacts?q=acme%20corp&limit=100", token: token).data.count == 25)
             let patched = try await client.call(.patch, "/api/v1/contacts/c01", token: token, body: #"{"title":"CMO","owner_id":"u-sales"}"#)
@@ -119,8 +148,22 @@ struct APITests {
             #expect(try await client.call(.delete, "/api/v1/contacts/c24", token: token).status == .noContent)
             #expect(try await client.call(.get, "/api/v1/contacts/c24", token: token).status == .notFound)
             // Deals with their contact roles.
-            #expect(try await client.call(.post, "/api/v1/opportunities", token: token, body: #"{"id":"o1","account_id":"a1","created_at":"2026-02-01T00:00:00Z","amount":12000.5,"is_won":null}"#).status == .created)
-            #expect(try await client.call(.post, "/api/v1/opportunity-contacts", token: token, body: #"{"opportunity_id":"o1","contact_id":"c01","role":"champion"}"#).status == .created)
+            #expect(
+                try await client.call(
+                    .post,
+                    "/api/v1/opportunities",
+                    token: token,
+                    body: #"{"id":"o1","account_id":"a1","created_at":"2026-02-01T00:00:00Z","amount":12000.5,"is_won":null}"#
+                ).status == .created
+            )
+            #expect(
+                try await client.call(
+                    .post,
+                    "/api/v1/opportunity-contacts",
+                    token: token,
+                    body: #"{"opportunity_id":"o1","contact_id":"c01","role":"champion"}"#
+                ).status == .created
+            )
             let roles = try await client.call(.get, "/api/v1/opportunities/o1/contacts", token: token)
             #expect(roles.data.first?["role"] as? String == "champion" && roles.data.first?["id"] as? String == "o1|c01")
             #expect(try await client.call(.get, "/api/v1/opportunities/o1", token: token).json["amount"] as? Double == 12000.5)

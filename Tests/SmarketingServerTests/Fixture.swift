@@ -35,8 +35,11 @@ struct Fixture {
 
     func app(maxBodyBytes: Int = 1 << 20) -> some ApplicationProtocol {
         buildApplication(
-            configuration: ServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes), store: store, clock: Fixture.clock,
-            logger: Logger(label: "test"))
+            configuration: ServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes),
+            store: store,
+            clock: Fixture.clock,
+            logger: Logger(label: "test")
+        )
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: dir) }
@@ -52,7 +55,8 @@ struct Reply {
 }
 
 extension TestClientProtocol {
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String?, body: String? = nil, contentType: String = "application/json") async throws -> Reply {
+    func call(_ method: HTTPRequest.Method, _ uri: String, token: String?, body: String? = nil, contentType: String = "application/json") async throws -> Reply
+    {
         var headers: HTTPFields = [:]
         if let token { headers[.authorization] = "Bearer \(token)" }
         if body != nil { headers[.contentType] = contentType }

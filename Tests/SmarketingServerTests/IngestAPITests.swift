@@ -2,10 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import SmarketingCore
 import SmarketingServer
 import SmarketingStore
+import Testing
 
 @Suite("Event ingest over HTTP")
 struct IngestAPITests {
@@ -15,12 +15,24 @@ struct IngestAPITests {
         defer { f.remove() }
         let token = f.tokens[.marketing]
         try await f.app().test(.live) { client in
-            let one = try await client.call(.post, "/api/v1/events", token: token, body: #"{"id":"e1","type":"form_submit","occurred_at":"2026-03-01T09:15:00+01:00","email":"Anna@Acme.example","first_name":"Anna","company":"Acme GmbH","properties":{"url":"/pricing"}}"#)
+            let one = try await client.call(
+                .post,
+                "/api/v1/events",
+                token: token,
+                body:
+                    #"{"id":"e1","type":"form_submit","occurred_at":"2026-03-01T09:15:00+01:00","email":"Anna@Acme.example","first_name":"Anna","company":"Acme GmbH","properties":{"url":"/pricing"}}"#
+            )
             #expect(one.status == .ok, "\(one.text)")
             #expect(one.json["accepted"] as? Int == 1)
             let results = one.json["results"] as! [[String: Any]]
             let contactID = try #require(results[0]["contact_id"] as? String)
-            let array = try await client.call(.post, "/api/v1/events", token: token, body: #"[{"id":"e2","type":"page_view","occurred_at":"2026-03-01T10:00:00Z","contact_id":"\#(contactID)"},{"id":"e1","type":"form_submit","occurred_at":"2026-03-01T08:15:00Z","email":"anna@acme.example"}]"#)
+            let array = try await client.call(
+                .post,
+                "/api/v1/events",
+                token: token,
+                body:
+                    #"[{"id":"e2","type":"page_view","occurred_at":"2026-03-01T10:00:00Z","contact_id":"\#(contactID)"},{"id":"e1","type":"form_submit","occurred_at":"2026-03-01T08:15:00Z","email":"anna@acme.example"}]"#
+            )
             #expect(array.status == .ok)
             #expect((array.json["results"] as! [[String: Any]]).map { $0["status"] as! String } == ["accepted", "duplicate"])
             let ndjson = """
@@ -38,7 +50,14 @@ struct IngestAPITests {
             #expect(tp.json["occurred_at"] as? String == "2026-03-01T08:15:00Z")
             #expect(tp.json["properties"] as? [String: String] == ["url": "/pricing"])
             #expect(try await client.call(.get, "/api/v1/touchpoints?contact=\(contactID)", token: token).data.count == 2)
-            #expect(try await client.call(.post, "/api/v1/events", token: f.tokens[.viewer], body: #"{"id":"e9","type":"x","occurred_at":"2026-03-01T09:15:00Z","contact_id":"\#(contactID)"}"#).status == .forbidden)
+            #expect(
+                try await client.call(
+                    .post,
+                    "/api/v1/events",
+                    token: f.tokens[.viewer],
+                    body: #"{"id":"e9","type":"x","occurred_at":"2026-03-01T09:15:00Z","contact_id":"\#(contactID)"}"#
+                ).status == .forbidden
+            )
         }
     }
 
@@ -48,7 +67,8 @@ struct IngestAPITests {
         defer { f.remove() }
         let token = f.tokens[.sales]
         try await f.app().test(.live) { client in
-            let batch = #"[{"id":"a1","type":"call","occurred_at":"2026-03-01T09:00:00Z","email":"x@co.example","actor_id":"u-sales"},{"id":"a2","type":"call","occurred_at":"2026-03-01T09:00:00","email":"y@co.example"},{"id":"a3","type":"meeting","occurred_at":"2026-03-01T09:00:00Z","email":"z@co.example","actor_id":"u-ghost"},{"id":"a4","type":"x","occurred_at":"2026-03-01T09:00:00Z","contact_id":"c1","shoe_size":44}]"#
+            let batch =
+                #"[{"id":"a1","type":"call","occurred_at":"2026-03-01T09:00:00Z","email":"x@co.example","actor_id":"u-sales"},{"id":"a2","type":"call","occurred_at":"2026-03-01T09:00:00","email":"y@co.example"},{"id":"a3","type":"meeting","occurred_at":"2026-03-01T09:00:00Z","email":"z@co.example","actor_id":"u-ghost"},{"id":"a4","type":"x","occurred_at":"2026-03-01T09:00:00Z","contact_id":"c1","shoe_size":44}]"#
             let r = try await client.call(.post, "/api/v1/events", token: token, body: batch)
             #expect(r.status == .unprocessableContent && r.isProblem)
             let results = r.json["results"] as! [[String: Any]]
@@ -76,7 +96,12 @@ struct IngestAPITests {
                     group.addTask {
                         var ok = 0
                         for i in 0..<20 {
-                            let r = try await client.call(.post, "/api/v1/events", token: token, body: #"{"id":"w\#(w)-\#(i)","type":"page_view","occurred_at":"2026-03-01T09:00:00Z","email":"w\#(w)@load.example"}"#)
+                            let r = try await client.call(
+                                .post,
+                                "/api/v1/events",
+                                token: token,
+                                body: #"{"id":"w\#(w)-\#(i)","type":"page_view","occurred_at":"2026-03-01T09:00:00Z","email":"w\#(w)@load.example"}"#
+                            )
                             if r.status == .ok { ok += 1 }
                         }
                         return ok

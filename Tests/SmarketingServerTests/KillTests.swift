@@ -1,11 +1,12 @@
 import Foundation
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-import Testing
 import SmarketingCore
 import SmarketingServer
 import SmarketingStore
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// The built `smarketing` binary next to the test bundle (or $SMARKETING_BIN).
 func smarketingBinary() throws -> String {
@@ -91,10 +92,12 @@ struct KillTests {
         request.httpMethod = "POST"
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(batch.map { id in
-            let person = id.split(separator: "-")[1]
-            return #"{"id":"\#(id)","type":"page_view","occurred_at":"2026-03-01T09:00:00Z","email":"p\#(person)@kill.example"}"#
-        }.joined(separator: "\n").utf8)
+        request.httpBody = Data(
+            batch.map { id in
+                let person = id.split(separator: "-")[1]
+                return #"{"id":"\#(id)","type":"page_view","occurred_at":"2026-03-01T09:00:00Z","email":"p\#(person)@kill.example"}"#
+            }.joined(separator: "\n").utf8
+        )
         let (_, response) = try await URLSession.shared.data(for: request)
         return (response as? HTTPURLResponse)?.statusCode == 200
     }
@@ -109,7 +112,9 @@ struct KillTests {
         let server = try ServerProcess(database: database, port: port)
         try await server.waitUntilReady()
         let acknowledged = Acknowledged()
-        let writers = 6, batches = 400, perBatch = 25
+        let writers = 6
+        let batches = 400
+        let perBatch = 25
         func batch(_ w: Int, _ b: Int) -> [String] { (0..<perBatch).map { "k-\(w)x\(b % 7)-\(b)-\($0)" } }
         let senders = Task {
             await withTaskGroup(of: Void.self) { group in

@@ -2,10 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import SmarketingCore
 import SmarketingServer
 import SmarketingStore
+import Testing
 
 @Suite("OpenAPI description matches the routes")
 struct OpenAPITests {
@@ -60,7 +60,14 @@ struct OpenAPITests {
             operations.sort { rank($0) < rank($1) }
             #expect(operations.count == APIRoute_count)
             // Events go to a contact of their own, so that every record here can be deleted at the end.
-            #expect(try await client.call(.post, "/api/v1/contacts", token: admin, body: #"{"id":"ct-events","email":"events@else.example","created_at":"2026-01-01T00:00:00Z"}"#).status == .created)
+            #expect(
+                try await client.call(
+                    .post,
+                    "/api/v1/contacts",
+                    token: admin,
+                    body: #"{"id":"ct-events","email":"events@else.example","created_at":"2026-01-01T00:00:00Z"}"#
+                ).status == .created
+            )
             var tokenID = ""
             for op in operations {
                 var uri = op.path
@@ -71,7 +78,12 @@ struct OpenAPITests {
                 switch (op.method, op.path) {
                 case ("post", "/api/v1/events"): body = #"{"id":"tp1","type":"page_view","occurred_at":"2026-01-03T00:00:00Z","contact_id":"ct-events"}"#
                 case ("post", "/api/v1/contacts/merge"):
-                    _ = try await client.call(.post, "/api/v1/contacts", token: admin, body: #"{"id":"ct2","email":"A@acme.example","created_at":"2026-01-05T00:00:00Z"}"#)
+                    _ = try await client.call(
+                        .post,
+                        "/api/v1/contacts",
+                        token: admin,
+                        body: #"{"id":"ct2","email":"A@acme.example","created_at":"2026-01-05T00:00:00Z"}"#
+                    )
                     body = #"{"keep":"ct1","duplicate":"ct2"}"#
                 case ("post", "/api/v1/tokens"): body = #"{"user_id":"u-viewer","role":"viewer"}"#
                 case ("post", "/api/v1/users/{id}/password"): body = #"{"password":"correct horse battery"}"#

@@ -49,11 +49,38 @@ func seed(_ store: any FunnelStore) async throws {
     try await store.create(record(.users, ["id": .text("u1"), "email": .text("rep@us.example"), "team": .text("sales")]), actor: tester, at: t0)
     try await store.create(record(.accounts, ["id": .text("a1"), "name": .text("Acme"), "domain": .text("acme.example")]), actor: tester, at: t0)
     try await store.create(record(.campaigns, ["id": .text("cmp1"), "name": .text("Spring"), "channel": .text("email")]), actor: tester, at: t0)
-    try await store.create(record(.contacts, ["id": .text("c1"), "email": .text("Anna@Acme.example"), "first_name": .text("Anna"), "account_id": .text("a1"), "created_at": ts("2026-01-01T00:00:00Z"), "lifecycle_stage": .text("lead")]), actor: tester, at: t0)
-    try await store.create(record(.contacts, ["id": .text("c2"), "email": .text("bo@other.example"), "last_name": .text("Berg"), "created_at": ts("2026-01-02T00:00:00Z"), "lifecycle_stage": .text("mql")]), actor: tester, at: t0)
+    try await store.create(
+        record(
+            .contacts,
+            [
+                "id": .text("c1"), "email": .text("Anna@Acme.example"), "first_name": .text("Anna"), "account_id": .text("a1"),
+                "created_at": ts("2026-01-01T00:00:00Z"), "lifecycle_stage": .text("lead"),
+            ]
+        ),
+        actor: tester,
+        at: t0
+    )
+    try await store.create(
+        record(
+            .contacts,
+            [
+                "id": .text("c2"), "email": .text("bo@other.example"), "last_name": .text("Berg"), "created_at": ts("2026-01-02T00:00:00Z"),
+                "lifecycle_stage": .text("mql"),
+            ]
+        ),
+        actor: tester,
+        at: t0
+    )
 }
 
-func event(_ id: String, contact: String? = nil, email: String? = nil, at: String = "2026-02-01T10:00:00Z", campaign: String? = nil, company: String? = nil) -> Result<IncomingEvent, EventRejection> {
+func event(
+    _ id: String,
+    contact: String? = nil,
+    email: String? = nil,
+    at: String = "2026-02-01T10:00:00Z",
+    campaign: String? = nil,
+    company: String? = nil
+) -> Result<IncomingEvent, EventRejection> {
     var fields = ["id": id, "type": "page_view", "occurred_at": at]
     if let contact { fields["contact_id"] = contact }
     if let email { fields["email"] = email }

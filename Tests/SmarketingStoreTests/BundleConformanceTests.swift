@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
+import Testing
 
 @Suite("Store conformance: bundles")
 struct BundleConformanceTests {
@@ -16,10 +16,13 @@ struct BundleConformanceTests {
 
     @Test("import → export → import is lossless and re-import is idempotent", arguments: Backend.allCases)
     func roundTrip(backend: Backend) async throws {
-        let demo = Self.tempDir("demo"), out1 = Self.tempDir("out1"), out2 = Self.tempDir("out2")
+        let demo = Self.tempDir("demo")
+        let out1 = Self.tempDir("out1")
+        let out2 = Self.tempDir("out2")
         defer { for d in [demo, out1, out2] { try? FileManager.default.removeItem(atPath: d) } }
         _ = try DemoWorkspace(leads: 1500, seed: 3).write(to: demo)
-        let a = try backend.make(), b = try backend.make()
+        let a = try backend.make()
+        let b = try backend.make()
         let first = try await Self.importDir(a.store, demo)
         #expect(first.committed && first.problems.isEmpty)
         #expect(first.files.allSatisfy { $0.inserted == $0.rows && $0.rejected == 0 })
@@ -46,9 +49,15 @@ struct BundleConformanceTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let sut = try backend.make()
-        try "id,email,created_at\nc1,a@b.example,2026-01-01T00:00:00Z\nc2,b@b.example,2026-01-01T00:00:00Z\n".write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
+        try "id,email,created_at\nc1,a@b.example,2026-01-01T00:00:00Z\nc2,b@b.example,2026-01-01T00:00:00Z\n".write(
+            toFile: dir + "/contacts.csv",
+            atomically: true,
+            encoding: .utf8
+        )
         _ = try await Self.importDir(sut.store, dir)
-        try "id,email,created_at,title\nc1,a@b.example,2026-01-01T00:00:00Z,CEO\nc2,b@b.example,2026-01-01T01:00:00+01:00,\nc3,c@b.example,2026-01-01T00:00:00Z,\n".write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
+        try
+            "id,email,created_at,title\nc1,a@b.example,2026-01-01T00:00:00Z,CEO\nc2,b@b.example,2026-01-01T01:00:00+01:00,\nc3,c@b.example,2026-01-01T00:00:00Z,\n"
+            .write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
         let r = try await Self.importDir(sut.store, dir)
         let s = try #require(r.files.first)
         #expect((s.inserted, s.updated, s.unchanged) == (1, 1, 1))
@@ -61,15 +70,19 @@ struct BundleConformanceTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try "id,name,channel\ncmp1,Spring,email\n".write(toFile: dir + "/campaigns.csv", atomically: true, encoding: .utf8)
         try """
-            id,email,created_at,source_campaign_id
-            c1,a@b.example,2026-01-01T00:00:00Z,cmp1
-            c2,not-an-email,2026-01-01T00:00:00Z,
-            c3,c@b.example,2026-01-01T00:00:00Z,cmp-missing
-            c1,d@b.example,2026-01-01T00:00:00Z,
-            c5,"quoted, with comma"@b.example,2026-01-01T00:00:00Z,
+        id,email,created_at,source_campaign_id
+        c1,a@b.example,2026-01-01T00:00:00Z,cmp1
+        c2,not-an-email,2026-01-01T00:00:00Z,
+        c3,c@b.example,2026-01-01T00:00:00Z,cmp-missing
+        c1,d@b.example,2026-01-01T00:00:00Z,
+        c5,"quoted, with comma"@b.example,2026-01-01T00:00:00Z,
 
-            """.write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
-        try "id,contact_id,occurred_at,type\nt1,c1,2026-01-02T00:00:00Z,page_view\nt2,c-ghost,2026-01-02T00:00:00Z,page_view\n".write(toFile: dir + "/touchpoints.csv", atomically: true, encoding: .utf8)
+        """.write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
+        try "id,contact_id,occurred_at,type\nt1,c1,2026-01-02T00:00:00Z,page_view\nt2,c-ghost,2026-01-02T00:00:00Z,page_view\n".write(
+            toFile: dir + "/touchpoints.csv",
+            atomically: true,
+            encoding: .utf8
+        )
         let sut = try backend.make()
         let r = try await Self.importDir(sut.store, dir)
         #expect(!r.committed)

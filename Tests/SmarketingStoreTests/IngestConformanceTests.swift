@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import SmarketingCore
 import SmarketingStore
+import Testing
 
 @Suite("Store conformance: ingest")
 struct IngestConformanceTests {
@@ -10,12 +10,22 @@ struct IngestConformanceTests {
         let sut = try backend.make()
         let store = sut.store
         try await seed(store)
-        let batch = IngestBatch(events: [event("e1", contact: "c1", campaign: "cmp1"), event("e2", contact: "c1"), event("e1", contact: "c1"), event("e3", contact: "nobody"), event("e4", contact: "c1", campaign: "nope")], atomic: false, actor: tester)
+        let batch = IngestBatch(
+            events: [
+                event("e1", contact: "c1", campaign: "cmp1"), event("e2", contact: "c1"), event("e1", contact: "c1"), event("e3", contact: "nobody"),
+                event("e4", contact: "c1", campaign: "nope"),
+            ],
+            atomic: false,
+            actor: tester
+        )
         let r = try await store.ingest([batch], at: t0)[0]
         #expect(r.committed)
         #expect(r.outcomes.map(\.status) == ["accepted", "accepted", "duplicate", "rejected", "rejected"])
         #expect(r.outcomes[3] == .rejected("contact_id \"nobody\" names no contact"))
-        let again = try await store.ingest([IngestBatch(events: [event("e1", contact: "c1"), event("e2", contact: "c1")], atomic: true, actor: tester)], at: t0)[0]
+        let again = try await store.ingest(
+            [IngestBatch(events: [event("e1", contact: "c1"), event("e2", contact: "c1")], atomic: true, actor: tester)],
+            at: t0
+        )[0]
         #expect(again.outcomes.map(\.status) == ["duplicate", "duplicate"])
         #expect(try await store.count(.touchpoints) == 2)
         let tp = try #require(try await store.get(.touchpoints, id: "e1"))
@@ -28,7 +38,11 @@ struct IngestConformanceTests {
         let store = sut.store
         try await seed(store)
         let contactsBefore = try await store.count(.contacts)
-        let bad = IngestBatch(events: [event("n1", email: "new@fresh.example"), event("n2", contact: "c1"), .failure(EventRejection("malformed"))], atomic: true, actor: tester)
+        let bad = IngestBatch(
+            events: [event("n1", email: "new@fresh.example"), event("n2", contact: "c1"), .failure(EventRejection("malformed"))],
+            atomic: true,
+            actor: tester
+        )
         let good = IngestBatch(events: [event("g1", contact: "c2")], atomic: true, actor: tester)
         let results = try await store.ingest([bad, good], at: t0)
         #expect(!results[0].committed)
@@ -46,7 +60,7 @@ struct IngestConformanceTests {
         try await seed(store)
         let events = [
             event("i1", email: " ANNA@acme.example", at: "2026-02-01T10:00:00Z"),  // existing c1
-            event("i2", email: "carl@acme.example", at: "2026-02-01T11:00:00Z"),   // new, joins a1
+            event("i2", email: "carl@acme.example", at: "2026-02-01T11:00:00Z"),  // new, joins a1
             event("i3", email: "dora@newco.example", at: "2026-02-01T12:00:00Z", company: "NewCo AG"),  // new + new account
             event("i4", email: "Dora@NewCo.example", at: "2026-02-02T12:00:00Z"),  // same person, same batch
             event("i5", email: "eve@gmail.com", at: "2026-02-03T12:00:00Z", company: "Gmail Inc"),  // free mail: no account
@@ -54,7 +68,8 @@ struct IngestConformanceTests {
         let r = try await store.ingest([IngestBatch(events: events, atomic: true, actor: tester)], at: t0)[0]
         #expect(r.committed)
         guard case .accepted(let anna) = r.outcomes[0], case .accepted(let carl) = r.outcomes[1], case .accepted(let dora) = r.outcomes[2],
-              case .accepted(let dora2) = r.outcomes[3], case .accepted(let eve) = r.outcomes[4] else {
+            case .accepted(let dora2) = r.outcomes[3], case .accepted(let eve) = r.outcomes[4]
+        else {
             Issue.record("not all accepted: \(r.outcomes)")
             return
         }
@@ -91,16 +106,57 @@ struct IdentityConformanceTests {
         let sut = try backend.make()
         let store = sut.store
         try await seed(store)
-        try await store.create(record(.contacts, ["id": .text("c1b"), "email": .text(" anna@ACME.example"), "title": .text("CMO"), "created_at": ts("2026-03-01T00:00:00Z"), "became_mql_at": ts("2026-03-02T00:00:00Z"), "lifecycle_stage": .text("mql")]), actor: tester, at: t0)
-        try await store.create(record(.contacts, ["id": .text("c3"), "email": .text("x1@acme.example"), "first_name": .text("Jo"), "last_name": .text("Doe"), "account_id": .text("a1"), "created_at": ts("2026-01-05T00:00:00Z")]), actor: tester, at: t0)
-        try await store.create(record(.contacts, ["id": .text("c4"), "email": .text("x2@acme.example"), "first_name": .text("JO"), "last_name": .text("doe"), "account_id": .text("a1"), "created_at": ts("2026-01-06T00:00:00Z")]), actor: tester, at: t0)
+        try await store.create(
+            record(
+                .contacts,
+                [
+                    "id": .text("c1b"), "email": .text(" anna@ACME.example"), "title": .text("CMO"), "created_at": ts("2026-03-01T00:00:00Z"),
+                    "became_mql_at": ts("2026-03-02T00:00:00Z"), "lifecycle_stage": .text("mql"),
+                ]
+            ),
+            actor: tester,
+            at: t0
+        )
+        try await store.create(
+            record(
+                .contacts,
+                [
+                    "id": .text("c3"), "email": .text("x1@acme.example"), "first_name": .text("Jo"), "last_name": .text("Doe"), "account_id": .text("a1"),
+                    "created_at": ts("2026-01-05T00:00:00Z"),
+                ]
+            ),
+            actor: tester,
+            at: t0
+        )
+        try await store.create(
+            record(
+                .contacts,
+                [
+                    "id": .text("c4"), "email": .text("x2@acme.example"), "first_name": .text("JO"), "last_name": .text("doe"), "account_id": .text("a1"),
+                    "created_at": ts("2026-01-06T00:00:00Z"),
+                ]
+            ),
+            actor: tester,
+            at: t0
+        )
         let pairs = try await store.duplicateContacts(limit: 10)
         #expect(pairs.contains(DuplicateCandidate(keepID: "c1", duplicateID: "c1b", reason: "same email anna@acme.example")))
         #expect(pairs.contains { $0.keepID == "c3" && $0.duplicateID == "c4" && $0.reason.contains("same name") })
         // Give the duplicate history: touchpoints and a deal role.
         _ = try await store.ingest([IngestBatch(events: [event("d1", contact: "c1b"), event("d2", contact: "c1")], atomic: true, actor: tester)], at: t0)
-        try await store.create(record(.opportunities, ["id": .text("o1"), "account_id": .text("a1"), "created_at": ts("2026-03-05T00:00:00Z"), "primary_contact_id": .text("c1b")]), actor: tester, at: t0)
-        try await store.create(record(.opportunityContacts, ["opportunity_id": .text("o1"), "contact_id": .text("c1b"), "role": .text("champion")]), actor: tester, at: t0)
+        try await store.create(
+            record(
+                .opportunities,
+                ["id": .text("o1"), "account_id": .text("a1"), "created_at": ts("2026-03-05T00:00:00Z"), "primary_contact_id": .text("c1b")]
+            ),
+            actor: tester,
+            at: t0
+        )
+        try await store.create(
+            record(.opportunityContacts, ["opportunity_id": .text("o1"), "contact_id": .text("c1b"), "role": .text("champion")]),
+            actor: tester,
+            at: t0
+        )
         let kept = try await store.mergeContacts(keep: "c1", duplicate: "c1b", actor: tester, at: t0)
         #expect(kept["title"] == .text("CMO"))
         #expect(kept["first_name"] == .text("Anna"))

@@ -27,7 +27,9 @@ public enum Bundle {
 
     /// Writes every resource of the store as a bundle into `directory`.
     public static func export(
-        from store: any FunnelStore, to directory: String, progress: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+        from store: any FunnelStore,
+        to directory: String,
+        progress: @escaping @Sendable (String, Int) -> Void = { _, _ in }
     ) async throws -> [String: Int] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var counts: [String: Int] = [:]

@@ -80,8 +80,14 @@ public final class BundleFileReader: RowSource, @unchecked Sendable {
             let cellCount = reader.spans.count
             if cellCount != header.count {
                 problems.append(
-                    BundleProblem(file: file, line: startLine, column: 0, columnName: nil,
-                                  message: "has \(cellCount) cells, the header has \(header.count) (a comma or line break inside a value must be quoted)"))
+                    BundleProblem(
+                        file: file,
+                        line: startLine,
+                        column: 0,
+                        columnName: nil,
+                        message: "has \(cellCount) cells, the header has \(header.count) (a comma or line break inside a value must be quoted)"
+                    )
+                )
             } else {
                 for col in 0..<cellCount {
                     guard let idx = mapping[col] else { continue }
@@ -103,11 +109,21 @@ public final class BundleFileReader: RowSource, @unchecked Sendable {
                     switch spec.type.parse(cell) {
                     case .success(let v):
                         if v.isNull, spec.required {
-                            problems.append(BundleProblem(file: file, line: startLine, column: col + 1, columnName: spec.name, message: "is required but empty"))
+                            problems.append(
+                                BundleProblem(file: file, line: startLine, column: col + 1, columnName: spec.name, message: "is required but empty")
+                            )
                         }
                         values[idx] = v
                     case .failure(let p):
-                        problems.append(BundleProblem(file: file, line: startLine, column: col + 1, columnName: spec.name, message: "value \"\(cell.prefix(60))\" " + p.message))
+                        problems.append(
+                            BundleProblem(
+                                file: file,
+                                line: startLine,
+                                column: col + 1,
+                                columnName: spec.name,
+                                message: "value \"\(cell.prefix(60))\" " + p.message
+                            )
+                        )
                     }
                 }
             }
@@ -123,11 +139,19 @@ public final class BundleFileReader: RowSource, @unchecked Sendable {
 
     private func syntaxProblem(_ error: CSVReader.SyntaxError) -> ParsedRow {
         ParsedRow(
-            line: error.line, values: [],
-            problems: [BundleProblem(file: resource.fileName, line: error.line, column: error.column,
-                                     columnName: error.column <= header.count && error.column > 0 ? header[error.column - 1] : nil,
-                                     message: error.message)],
-            raw: [])
+            line: error.line,
+            values: [],
+            problems: [
+                BundleProblem(
+                    file: resource.fileName,
+                    line: error.line,
+                    column: error.column,
+                    columnName: error.column <= header.count && error.column > 0 ? header[error.column - 1] : nil,
+                    message: error.message
+                )
+            ],
+            raw: []
+        )
     }
 
     private var finished = false

@@ -162,8 +162,11 @@ public final class CSVReader {
             while lineStart > recordStart, buffer[lineStart - 1] != 10 { lineStart -= 1 }
             let newlines = buffer[recordStart..<bad].reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
             throw SyntaxError(
-                line: startLine + newlines, column: i + 1,
-                message: "is not valid UTF-8 (byte 0x\(String(buffer[bad], radix: 16, uppercase: true)) at position \(bad - lineStart + 1) of the line); save the file as UTF-8")
+                line: startLine + newlines,
+                column: i + 1,
+                message:
+                    "is not valid UTF-8 (byte 0x\(String(buffer[bad], radix: 16, uppercase: true)) at position \(bad - lineStart + 1) of the line); save the file as UTF-8"
+            )
         }
         return result
     }
@@ -217,15 +220,19 @@ public final class CSVReader {
                     if b[i] == 10 { return .record(startLine, i + 1, lines + 1) }
                     if b[i] == 13 { return .needMore }
                     throw SyntaxError(
-                        line: startLine + lines, column: spans.count,
-                        message: "unexpected character after a closing quote (a quote inside a quoted field is written \"\")")
+                        line: startLine + lines,
+                        column: spans.count,
+                        message: "unexpected character after a closing quote (a quote inside a quoted field is written \"\")"
+                    )
                 } else {
                     var j = i
                     while j < n, b[j] != 44, b[j] != 10, b[j] != 13 {
                         if b[j] == 34 {
                             throw SyntaxError(
-                                line: startLine + lines, column: spans.count + 1,
-                                message: "a quote inside an unquoted field (quote the whole field and write the quote as \"\")")
+                                line: startLine + lines,
+                                column: spans.count + 1,
+                                message: "a quote inside an unquoted field (quote the whole field and write the quote as \"\")"
+                            )
                         }
                         j += 1
                     }

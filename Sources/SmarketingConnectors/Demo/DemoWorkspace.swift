@@ -33,14 +33,27 @@ public struct DemoWorkspace {
     static let channels = ["email", "paid_search", "paid_social", "organic_search", "webinar", "events", "content_syndication", "referral", "display"]
     static let channelWeights = [0.20, 0.16, 0.12, 0.18, 0.10, 0.06, 0.08, 0.05, 0.05]
     static let paidChannels: Set<String> = ["paid_search", "paid_social", "events", "content_syndication", "display", "webinar"]
-    static let industries = ["Software", "Manufacturing", "Financial Services", "Healthcare", "Retail", "Logistics", "Education", "Energy", "Telecommunications", "Public Sector"]
+    static let industries = [
+        "Software", "Manufacturing", "Financial Services", "Healthcare", "Retail", "Logistics", "Education", "Energy", "Telecommunications", "Public Sector",
+    ]
     static let countries = ["DE", "US", "GB", "FR", "NL", "AT", "CH", "SE", "ES", "IT"]
     static let countryWeights = [0.30, 0.22, 0.12, 0.08, 0.06, 0.06, 0.05, 0.04, 0.04, 0.03]
-    static let firstNames = ["Anna", "Ben", "Clara", "David", "Elena", "Felix", "Greta", "Hannah", "Ivan", "Julia", "Karl", "Lena", "Max", "Nina", "Oskar", "Paula", "Quentin", "Rosa", "Sven", "Tina", "Uwe", "Vera", "Willi", "Xenia", "Yusuf", "Zoe", "Liam", "Olivia", "Noah", "Emma", "Mia", "Lucas", "Sofia", "Mateo", "Aylin", "Jonas", "Leonie", "Tobias", "Marie", "Jan"]
-    static let lastNames = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Smith", "Johnson", "Brown", "Garcia", "Martin", "Bernard", "Rossi", "Jansen", "Nilsson", "López", "Kowalski", "Novak", "Yilmaz", "Dubois", "Peeters", "O'Brien", "Andersen", "Costa", "Keller", "Wolf"]
+    static let firstNames = [
+        "Anna", "Ben", "Clara", "David", "Elena", "Felix", "Greta", "Hannah", "Ivan", "Julia", "Karl", "Lena", "Max", "Nina", "Oskar", "Paula", "Quentin",
+        "Rosa", "Sven", "Tina", "Uwe", "Vera", "Willi", "Xenia", "Yusuf", "Zoe", "Liam", "Olivia", "Noah", "Emma", "Mia", "Lucas", "Sofia", "Mateo", "Aylin",
+        "Jonas", "Leonie", "Tobias", "Marie", "Jan",
+    ]
+    static let lastNames = [
+        "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Smith", "Johnson", "Brown", "Garcia",
+        "Martin", "Bernard", "Rossi", "Jansen", "Nilsson", "López", "Kowalski", "Novak", "Yilmaz", "Dubois", "Peeters", "O'Brien", "Andersen", "Costa",
+        "Keller", "Wolf",
+    ]
     static let freeMail = ["gmail.com", "outlook.com", "gmx.de", "web.de", "yahoo.com"]
     static let lostReasons = ["price", "no budget", "competitor", "no decision", "timing", "missing feature"]
-    static let companyWords = ["Nord", "Blue", "Apex", "Stern", "Vector", "Alpen", "Rhein", "Delta", "Nova", "Kraft", "Lumen", "Terra", "Quantum", "Silver", "Orbit", "Falcon", "Atlas", "Helix", "Pioneer", "Summit"]
+    static let companyWords = [
+        "Nord", "Blue", "Apex", "Stern", "Vector", "Alpen", "Rhein", "Delta", "Nova", "Kraft", "Lumen", "Terra", "Quantum", "Silver", "Orbit", "Falcon",
+        "Atlas", "Helix", "Pioneer", "Summit",
+    ]
     static let companySuffix = ["Systems", "Logistik", "Analytics", "Werke", "Solutions", "Labs", "Group", "Technologies", "Partners", "Industries"]
 
     struct Persona {
@@ -48,9 +61,19 @@ public struct DemoWorkspace {
     }
     static let personas = [
         Persona(id: "per-cmo", name: "Marketing leader", titles: ["CMO", "VP Marketing", "Head of Marketing"], seniority: "executive"),
-        Persona(id: "per-ops", name: "Marketing operations", titles: ["Marketing Operations Manager", "Marketing Ops Lead", "CRM Manager"], seniority: "manager"),
+        Persona(
+            id: "per-ops",
+            name: "Marketing operations",
+            titles: ["Marketing Operations Manager", "Marketing Ops Lead", "CRM Manager"],
+            seniority: "manager"
+        ),
         Persona(id: "per-cro", name: "Revenue leader", titles: ["CRO", "VP Sales", "Head of Sales"], seniority: "executive"),
-        Persona(id: "per-revops", name: "RevOps analyst", titles: ["Revenue Operations Analyst", "Sales Operations Manager", "BI Analyst"], seniority: "individual"),
+        Persona(
+            id: "per-revops",
+            name: "RevOps analyst",
+            titles: ["Revenue Operations Analyst", "Sales Operations Manager", "BI Analyst"],
+            seniority: "individual"
+        ),
         Persona(id: "per-it", name: "IT decision maker", titles: ["CIO", "IT Director", "Head of IT"], seniority: "executive"),
     ]
 
@@ -68,9 +91,12 @@ public struct DemoWorkspace {
 
         // Users: a marketing team, SDRs, account executives, two managers and an admin.
         let usersW = try open(.users)
-        var marketers: [String] = [], sdrs: [String] = [], aes: [String] = []
+        var marketers: [String] = []
+        var sdrs: [String] = []
+        var aes: [String] = []
         func user(_ id: String, _ name: String, _ team: String, _ role: String, _ manager: String?, _ capacity: Int?, _ access: String) {
-            let email = name.lowercased().replacingOccurrences(of: " ", with: ".").replacingOccurrences(of: "'", with: "")
+            let email =
+                name.lowercased().replacingOccurrences(of: " ", with: ".").replacingOccurrences(of: "'", with: "")
                 .folding(options: .diacriticInsensitive, locale: nil) + "@demo-smarketing.example"
             usersW.write([id, email, name, team, role, manager ?? "", capacity.map(String.init) ?? "", "Europe/Berlin", access])
             summary.users += 1
@@ -78,7 +104,9 @@ public struct DemoWorkspace {
         user("u-admin", "Ada Admin", "admin", "admin", nil, nil, "admin")
         user("u-mkt-mgr", "Marta Marketing", "marketing", "manager", nil, nil, "marketing")
         user("u-sales-mgr", "Sam Sales", "sales", "manager", nil, nil, "sales")
-        let nMarketers = max(3, leads / 20_000), nSDR = max(4, leads / 5_000), nAE = max(4, leads / 8_000)
+        let nMarketers = max(3, leads / 20_000)
+        let nSDR = max(4, leads / 5_000)
+        let nAE = max(4, leads / 8_000)
         for i in 0..<nMarketers {
             let id = "u-mkt-\(i + 1)"
             user(id, "\(Self.firstNames[i % 40]) Marketer\(i + 1)", "marketing", "marketer", "u-mkt-mgr", nil, "marketing")
@@ -100,7 +128,9 @@ public struct DemoWorkspace {
         let personasW = try open(.personas)
         for p in Self.personas {
             let titles = p.titles.map { "\"\($0)\"" }.joined(separator: ",")
-            personasW.write([p.id, p.name, "Buyer persona: \(p.name.lowercased())", "{\"titles\":[\(titles)],\"seniority\":\"\(p.seniority)\",\"min_employees\":50}"])
+            personasW.write([
+                p.id, p.name, "Buyer persona: \(p.name.lowercased())", "{\"titles\":[\(titles)],\"seniority\":\"\(p.seniority)\",\"min_employees\":50}",
+            ])
             summary.personas += 1
         }
         try personasW.close()
@@ -113,9 +143,15 @@ public struct DemoWorkspace {
                 for k in 0..<3 {
                     cn += 1
                     let id = "cnt-\(cn)"
-                    let type = stage == "tofu" ? ["blog", "video", "whitepaper"][k] : stage == "mofu" ? ["webinar", "whitepaper", "case_study"][k] : ["case_study", "one_pager", "video"][k]
+                    let type =
+                        stage == "tofu"
+                        ? ["blog", "video", "whitepaper"][k]
+                        : stage == "mofu" ? ["webinar", "whitepaper", "case_study"][k] : ["case_study", "one_pager", "video"][k]
                     _ = contentTypes
-                    contentW.write([id, "\(p.name): \(type.replacingOccurrences(of: "_", with: " ")) \(k + 1)", type, stage, p.id, "https://demo-smarketing.example/\(stage)/\(id)"])
+                    contentW.write([
+                        id, "\(p.name): \(type.replacingOccurrences(of: "_", with: " ")) \(k + 1)", type, stage, p.id,
+                        "https://demo-smarketing.example/\(stage)/\(id)",
+                    ])
                     contentByStage[stage, default: []].append(id)
                     summary.content += 1
                 }
@@ -142,7 +178,11 @@ public struct DemoWorkspace {
                 byChannel[channel, default: []].append(campaigns.count)
                 campaigns.append(c)
                 let budget = c.dailyCost * Double(e - d)
-                campaignsW.write([id, "\(channel.replacingOccurrences(of: "_", with: " ").capitalized) \(k)", channel, ["acquisition", "nurture", "launch", "brand"][ (ci + k) % 4], start.adding(days: d).text, start.adding(days: e - 1).text, budget > 0 ? FieldValue.format((budget * 100).rounded() / 100) : ""])
+                campaignsW.write([
+                    id, "\(channel.replacingOccurrences(of: "_", with: " ").capitalized) \(k)", channel,
+                    ["acquisition", "nurture", "launch", "brand"][(ci + k) % 4], start.adding(days: d).text, start.adding(days: e - 1).text,
+                    budget > 0 ? FieldValue.format((budget * 100).rounded() / 100) : "",
+                ])
                 summary.campaigns += 1
                 d = e
             }
@@ -173,7 +213,8 @@ public struct DemoWorkspace {
         var accounts: [Account] = []
         accounts.reserveCapacity(nAccounts)
         for i in 0..<nAccounts {
-            let w1 = Self.companyWords[i % 20], w2 = Self.companySuffix[(i / 20) % 10]
+            let w1 = Self.companyWords[i % 20]
+            let w2 = Self.companySuffix[(i / 20) % 10]
             let name = "\(w1) \(w2)" + (i >= 200 ? " \(i / 200)" : "")
             let domain = "\(w1.lowercased())-\(w2.lowercased())\(i >= 200 ? "-\(i / 200)" : "").example"
             let employees = Int(rng.lognormal(median: 180, sigma: 1.4)) + 5
@@ -206,7 +247,8 @@ public struct DemoWorkspace {
         }
         func randomDay() -> Int {
             let x = rng.unit() * acc
-            var lo = 0, hi = cumulative.count - 1
+            var lo = 0
+            var hi = cumulative.count - 1
             while lo < hi {
                 let mid = (lo + hi) / 2
                 if cumulative[mid] < x { lo = mid + 1 } else { hi = mid }
@@ -228,13 +270,15 @@ public struct DemoWorkspace {
         var oppCount = 0
         var contactsOfAccount: [Int: [String]] = [:]
         let horizon = start.adding(days: days).startUTC
-        let hour: Int64 = 3_600_000, day: Int64 = 86_400_000
+        let hour: Int64 = 3_600_000
+        let day: Int64 = 86_400_000
         for i in 0..<leads {
             if i % 50_000 == 0, i > 0 { progress("contacts: \(i)/\(leads)") }
             let id = "ct-\(i + 1)"
             let d = randomDay()
             let created = officeTime(d)
-            let first = rng.element(Self.firstNames), last = rng.element(Self.lastNames)
+            let first = rng.element(Self.firstNames)
+            let last = rng.element(Self.lastNames)
             let business = rng.chance(0.82)
             var accountIndex: Int?
             var email: String
@@ -262,7 +306,8 @@ public struct DemoWorkspace {
             var owner: String?
             if !subscriber { times["lead"] = created }
             var t = created
-            var reachedOpp = false, won: Bool? = nil
+            var reachedOpp = false
+            var won: Bool? = nil
             var closeAt: Timestamp?
             if !subscriber, rng.chance(min(0.9, 0.33 * fit)) {
                 t = t.adding(milliseconds: Int64(rng.exponential(mean: 12) * Double(day)) + hour)
@@ -328,8 +373,15 @@ public struct DemoWorkspace {
                 touchW.write(["tp-\(tpID)", id, at.iso8601, type, channel, campaign ?? "", content ?? "", actor ?? "", props])
                 summary.touchpoints += 1
             }
-            touch(created, rng.element(["form_submit", "content_download", "webinar_registered"]), channel: channel, campaign: campaign.id,
-                  content: rng.element(contentByStage["tofu"]!), actor: nil, props: "{\"url\":\"/lp/\(campaign.id)\"}")
+            touch(
+                created,
+                rng.element(["form_submit", "content_download", "webinar_registered"]),
+                channel: channel,
+                campaign: campaign.id,
+                content: rng.element(contentByStage["tofu"]!),
+                actor: nil,
+                props: "{\"url\":\"/lp/\(campaign.id)\"}"
+            )
             for _ in 1..<n {
                 let at = Timestamp(milliseconds: created.milliseconds + Int64(rng.unit() * Double(journeyEnd - created.milliseconds)))
                 let ch = rng.chance(0.55) ? channel : Self.channels[rng.pick(Array(0..<Self.channels.count), weights: Self.channelWeights)]
@@ -341,28 +393,37 @@ public struct DemoWorkspace {
                 var content: String?
                 switch ch {
                 case "email": type = rng.chance(0.6) ? "email_open" : "email_click"
-                case "webinar": type = rng.chance(0.5) ? "webinar_registered" : "webinar_attended"; content = rng.element(contentByStage["mofu"]!)
+                case "webinar":
+                    type = rng.chance(0.5) ? "webinar_registered" : "webinar_attended"
+                    content = rng.element(contentByStage["mofu"]!)
                 case "events": type = "event_visit"
                 case "paid_search", "paid_social", "display": type = "ad_click"
                 default:
                     type = rng.pick(["page_view", "content_download", "chat"], weights: [0.8, 0.15, 0.05])
                     if type == "page_view" {
-                        props = "{\"url\":\"\(rng.pick(["/pricing", "/product", "/blog/funnel-metrics", "/case-studies", "/careers", "/docs"], weights: [0.2, 0.3, 0.25, 0.12, 0.05, 0.08]))\"}"
+                        props =
+                            "{\"url\":\"\(rng.pick(["/pricing", "/product", "/blog/funnel-metrics", "/case-studies", "/careers", "/docs"], weights: [0.2, 0.3, 0.25, 0.12, 0.05, 0.08]))\"}"
                     } else if type == "content_download" {
                         content = rng.element(contentByStage[reachedOpp ? "bofu" : "mofu"]!)
                     }
                 }
                 touch(at, type, channel: ch, campaign: cmp, content: content, actor: nil, props: props)
             }
-            if rng.chance(0.01) { touch(Timestamp(milliseconds: journeyEnd), "unsubscribe", channel: "email", campaign: nil, content: nil, actor: nil, props: "") }
+            if rng.chance(0.01) {
+                touch(Timestamp(milliseconds: journeyEnd), "unsubscribe", channel: "email", campaign: nil, content: nil, actor: nil, props: "")
+            }
             // Sales activities by the owner once assigned.
             if let owner, let assigned = times["assigned"] {
                 if let sal = times["sal"] { touch(sal, "sales_accept", channel: "", campaign: nil, content: nil, actor: owner, props: "") }
-                if let rec = times["recycled"] { touch(rec, "sales_reject", channel: "", campaign: nil, content: nil, actor: owner, props: "{\"reason\":\"not ready\"}") }
+                if let rec = times["recycled"] {
+                    touch(rec, "sales_reject", channel: "", campaign: nil, content: nil, actor: owner, props: "{\"reason\":\"not ready\"}")
+                }
                 let calls = rng.int(0...3)
                 for _ in 0..<calls {
                     let at = assigned.adding(milliseconds: Int64(rng.exponential(mean: 3) * Double(day)))
-                    if at < horizon { touch(at, rng.element(["call", "email_sent", "meeting"]), channel: "", campaign: nil, content: nil, actor: owner, props: "") }
+                    if at < horizon {
+                        touch(at, rng.element(["call", "email_sent", "meeting"]), channel: "", campaign: nil, content: nil, actor: owner, props: "")
+                    }
                 }
             }
             // A deal for contacts that reached an opportunity.

@@ -45,8 +45,14 @@ public enum IdentityResolution {
     /// Decides for one email-identified event. `known` is the contact the key matched, if any;
     /// `accountForDomain` the account whose domain is the address's domain, if any.
     public static func resolve(
-        key: String, address: String, details: ContactDetails, event: IncomingEvent, known: KnownContact?,
-        accountForDomain: String?, newContactID: String, newAccountID: String
+        key: String,
+        address: String,
+        details: ContactDetails,
+        event: IncomingEvent,
+        known: KnownContact?,
+        accountForDomain: String?,
+        newContactID: String,
+        newAccountID: String
     ) -> IdentityDecision {
         let domain = EmailAddress.domain(ofKey: key)
         let companyDomain = Domain.isFreeMail(domain) ? nil : domain
@@ -65,8 +71,12 @@ public enum IdentityResolution {
         if let known {
             let fill = details.contactFields.filter { !known.filled.contains($0.0) }.map { ($0.0, FieldValue.text($0.1)) }
             return IdentityDecision(
-                contactID: known.id, newContact: nil, newAccount: known.accountID == nil ? newAccount : nil,
-                fill: fill, attachAccountID: known.accountID == nil ? accountID : nil)
+                contactID: known.id,
+                newContact: nil,
+                newAccount: known.accountID == nil ? newAccount : nil,
+                fill: fill,
+                attachAccountID: known.accountID == nil ? accountID : nil
+            )
         }
         let schema = Resource.contacts.schema
         var row = [FieldValue](repeating: .null, count: schema.fields.count)

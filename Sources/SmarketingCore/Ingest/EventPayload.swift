@@ -105,20 +105,33 @@ public struct EventPayload: Sendable, Decodable {
                 return .failure(EventRejection("field \"email\" is not an email address"))
             }
             reference = .email(
-                key: key, address: EmailAddress.trim(email),
+                key: key,
+                address: EmailAddress.trim(email),
                 details: ContactDetails(
-                    firstName: values[EventPayload.iFirstName], lastName: values[EventPayload.iLastName],
-                    title: values[EventPayload.iTitle], phone: values[EventPayload.iPhone],
-                    country: values[EventPayload.iCountry], company: values[EventPayload.iCompany]))
+                    firstName: values[EventPayload.iFirstName],
+                    lastName: values[EventPayload.iLastName],
+                    title: values[EventPayload.iTitle],
+                    phone: values[EventPayload.iPhone],
+                    country: values[EventPayload.iCountry],
+                    company: values[EventPayload.iCompany]
+                )
+            )
         } else {
             return .failure(EventRejection("an event needs \"contact_id\" or \"email\""))
         }
         return .success(
             IncomingEvent(
-                id: values[EventPayload.iID]!, type: values[EventPayload.iType]!, occurredAt: occurred,
-                channel: values[EventPayload.iChannel], campaignID: values[EventPayload.iCampaign],
-                contentID: values[EventPayload.iContent], actorID: values[EventPayload.iActor],
-                properties: properties, contact: reference))
+                id: values[EventPayload.iID]!,
+                type: values[EventPayload.iType]!,
+                occurredAt: occurred,
+                channel: values[EventPayload.iChannel],
+                campaignID: values[EventPayload.iCampaign],
+                contentID: values[EventPayload.iContent],
+                actorID: values[EventPayload.iActor],
+                properties: properties,
+                contact: reference
+            )
+        )
     }
 }
 

@@ -16,8 +16,15 @@ public struct IncomingEvent: Sendable, Hashable {
 
     /// Creates an event.
     public init(
-        id: String, type: String, occurredAt: Timestamp, channel: String? = nil, campaignID: String? = nil,
-        contentID: String? = nil, actorID: String? = nil, properties: String? = nil, contact: ContactReference
+        id: String,
+        type: String,
+        occurredAt: Timestamp,
+        channel: String? = nil,
+        campaignID: String? = nil,
+        contentID: String? = nil,
+        actorID: String? = nil,
+        properties: String? = nil,
+        contact: ContactReference
     ) {
         self.id = id
         self.type = type
@@ -61,8 +68,12 @@ public struct ContactDetails: Sendable, Hashable {
 
     /// Creates details.
     public init(
-        firstName: String? = nil, lastName: String? = nil, title: String? = nil, phone: String? = nil,
-        country: String? = nil, company: String? = nil
+        firstName: String? = nil,
+        lastName: String? = nil,
+        title: String? = nil,
+        phone: String? = nil,
+        country: String? = nil,
+        company: String? = nil
     ) {
         self.firstName = firstName
         self.lastName = lastName

@@ -44,7 +44,6 @@ public struct ParsedRow: Sendable {
     }
 }
 
-
 /// A file of rows to import, read chunk by chunk (the bundle reader, in the connectors).
 public protocol RowSource: AnyObject, Sendable {
     /// The resource the rows are.

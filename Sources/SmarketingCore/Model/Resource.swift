@@ -37,8 +37,13 @@ public struct FieldSpec: Sendable, Hashable {
     public var doc: String
 
     init(
-        _ name: String, _ type: FieldType = .text, required: Bool = false, references: Resource? = nil,
-        isExtension: Bool = false, filterable: Bool = false, doc: String = ""
+        _ name: String,
+        _ type: FieldType = .text,
+        required: Bool = false,
+        references: Resource? = nil,
+        isExtension: Bool = false,
+        filterable: Bool = false,
+        doc: String = ""
     ) {
         self.name = name
         self.type = type
@@ -69,8 +74,12 @@ public struct ResourceSchema: Sendable {
     public let index: [String: Int]
 
     init(
-        _ resource: Resource, key: [String] = ["id"], timeField: String? = nil, search: [String] = [],
-        aliases: [String: String] = [:], fields: [FieldSpec]
+        _ resource: Resource,
+        key: [String] = ["id"],
+        timeField: String? = nil,
+        search: [String] = [],
+        aliases: [String: String] = [:],
+        fields: [FieldSpec]
     ) {
         self.resource = resource
         self.fields = fields
@@ -103,7 +112,9 @@ extension ResourceSchema {
     public static let all: [Resource: ResourceSchema] = {
         var s: [Resource: ResourceSchema] = [:]
         s[.users] = ResourceSchema(
-            .users, search: ["name", "email"], aliases: ["team": "team"],
+            .users,
+            search: ["name", "email"],
+            aliases: ["team": "team"],
             fields: [
                 FieldSpec("id", required: true), FieldSpec("email", .email, required: true, filterable: true),
                 FieldSpec("name"), FieldSpec("team", .oneOf(["marketing", "sales", "admin"]), filterable: true),
@@ -111,17 +122,27 @@ extension ResourceSchema {
                 FieldSpec("manager_id", references: .users), FieldSpec("capacity", .integer, doc: "open leads"),
                 FieldSpec("timezone"),
                 FieldSpec(
-                    "access_role", .oneOf(["admin", "marketing", "sales", "viewer"]), isExtension: true,
-                    filterable: true, doc: "what the user may do in smarketing; default from team"),
-            ])
+                    "access_role",
+                    .oneOf(["admin", "marketing", "sales", "viewer"]),
+                    isExtension: true,
+                    filterable: true,
+                    doc: "what the user may do in smarketing; default from team"
+                ),
+            ]
+        )
         s[.personas] = ResourceSchema(
-            .personas, search: ["name"],
+            .personas,
+            search: ["name"],
             fields: [
                 FieldSpec("id", required: true), FieldSpec("name", required: true), FieldSpec("description"),
                 FieldSpec("rules", .jsonObject),
-            ])
+            ]
+        )
         s[.accounts] = ResourceSchema(
-            .accounts, timeField: "created_at", search: ["name", "domain"], aliases: ["owner": "owner_id"],
+            .accounts,
+            timeField: "created_at",
+            search: ["name", "domain"],
+            aliases: ["owner": "owner_id"],
             fields: [
                 FieldSpec("id", required: true), FieldSpec("name", required: true),
                 FieldSpec("domain", .domain, filterable: true), FieldSpec("industry", filterable: true),
@@ -130,24 +151,32 @@ extension ResourceSchema {
                 FieldSpec("created_at", .timestamp),
                 FieldSpec("source", isExtension: true, filterable: true, doc: "source system of external_id"),
                 FieldSpec("external_id", isExtension: true, filterable: true, doc: "id in the source system"),
-            ])
+            ]
+        )
         s[.campaigns] = ResourceSchema(
-            .campaigns, search: ["name"], aliases: ["channel": "channel"],
+            .campaigns,
+            search: ["name"],
+            aliases: ["channel": "channel"],
             fields: [
                 FieldSpec("id", required: true), FieldSpec("name", required: true),
                 FieldSpec("channel", required: true, filterable: true), FieldSpec("type", filterable: true),
                 FieldSpec("start_date", .date), FieldSpec("end_date", .date), FieldSpec("budget", .number),
-            ])
+            ]
+        )
         s[.content] = ResourceSchema(
-            .content, search: ["title"],
+            .content,
+            search: ["title"],
             fields: [
                 FieldSpec("id", required: true), FieldSpec("title", required: true),
                 FieldSpec("type", required: true, filterable: true),
                 FieldSpec("funnel_stage", .oneOf(["tofu", "mofu", "bofu"]), filterable: true),
                 FieldSpec("persona_ids", .idList), FieldSpec("url"),
-            ])
+            ]
+        )
         s[.contacts] = ResourceSchema(
-            .contacts, timeField: "created_at", search: ["first_name", "last_name", "email"],
+            .contacts,
+            timeField: "created_at",
+            search: ["first_name", "last_name", "email"],
             aliases: [
                 "stage": "lifecycle_stage", "owner": "owner_id", "channel": "source_channel",
                 "campaign": "source_campaign_id",
@@ -168,15 +197,21 @@ extension ResourceSchema {
                 FieldSpec("assigned_at", .timestamp),
                 FieldSpec("source", isExtension: true, filterable: true, doc: "source system of external_id"),
                 FieldSpec("external_id", isExtension: true, filterable: true, doc: "id in the source system"),
-            ])
+            ]
+        )
         s[.costs] = ResourceSchema(
-            .costs, key: ["date", "category", "campaign_id"], timeField: "date", aliases: ["campaign": "campaign_id"],
+            .costs,
+            key: ["date", "category", "campaign_id"],
+            timeField: "date",
+            aliases: ["campaign": "campaign_id"],
             fields: [
                 FieldSpec("date", .date, required: true), FieldSpec("category", .oneOf(["marketing", "sales"]), required: true, filterable: true),
                 FieldSpec("amount", .number, required: true), FieldSpec("campaign_id", references: .campaigns),
-            ])
+            ]
+        )
         s[.touchpoints] = ResourceSchema(
-            .touchpoints, timeField: "occurred_at",
+            .touchpoints,
+            timeField: "occurred_at",
             aliases: ["channel": "channel", "campaign": "campaign_id", "contact": "contact_id"],
             fields: [
                 FieldSpec("id", required: true), FieldSpec("contact_id", required: true, references: .contacts),
@@ -184,9 +219,13 @@ extension ResourceSchema {
                 FieldSpec("channel", filterable: true), FieldSpec("campaign_id", references: .campaigns),
                 FieldSpec("content_id", references: .content), FieldSpec("actor_id", references: .users),
                 FieldSpec("properties", .jsonObject),
-            ])
+            ]
+        )
         s[.opportunities] = ResourceSchema(
-            .opportunities, timeField: "created_at", search: ["name"], aliases: ["owner": "owner_id", "stage": "stage"],
+            .opportunities,
+            timeField: "created_at",
+            search: ["name"],
+            aliases: ["owner": "owner_id", "stage": "stage"],
             fields: [
                 FieldSpec("id", required: true), FieldSpec("account_id", required: true, references: .accounts),
                 FieldSpec("created_at", .timestamp, required: true), FieldSpec("name"), FieldSpec("amount", .number),
@@ -196,20 +235,25 @@ extension ResourceSchema {
                 FieldSpec("lost_reason", filterable: true),
                 FieldSpec("source", isExtension: true, filterable: true, doc: "source system of external_id"),
                 FieldSpec("external_id", isExtension: true, filterable: true, doc: "id in the source system"),
-            ])
+            ]
+        )
         s[.opportunityContacts] = ResourceSchema(
-            .opportunityContacts, key: ["opportunity_id", "contact_id"],
+            .opportunityContacts,
+            key: ["opportunity_id", "contact_id"],
             fields: [
                 FieldSpec("opportunity_id", required: true, references: .opportunities),
                 FieldSpec("contact_id", required: true, references: .contacts), FieldSpec("role", filterable: true),
-            ])
+            ]
+        )
         s[.targets] = ResourceSchema(
-            .targets, key: ["period", "metric", "segment"],
+            .targets,
+            key: ["period", "metric", "segment"],
             fields: [
                 FieldSpec("period", .month, required: true, filterable: true),
                 FieldSpec("metric", .oneOf(["revenue", "mqls", "pipeline"]), required: true, filterable: true),
                 FieldSpec("value", .number, required: true), FieldSpec("segment", filterable: true),
-            ])
+            ]
+        )
         return s
     }()
 }

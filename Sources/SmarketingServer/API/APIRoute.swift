@@ -5,7 +5,11 @@ import SmarketingCore
 /// One API route: what registers it and what documents it in OpenAPI, so the two cannot drift.
 struct APIRoute: Sendable {
     enum Kind: Sendable {
-        case list(Resource), get(Resource), create(Resource), update(Resource), delete(Resource)
+        case list(Resource)
+        case get(Resource)
+        case create(Resource)
+        case update(Resource)
+        case delete(Resource)
         case opportunityContacts, ingest, duplicates, merge, createToken, revokeToken, setPassword, audit
     }
 
@@ -23,22 +27,62 @@ struct APIRoute: Sendable {
         for r in Resource.allCases {
             let base = "/api/v1/" + r.pathSegment
             let name = r.rawValue.replacingOccurrences(of: "_", with: " ")
-            routes.append(APIRoute(method: .get, path: base, kind: .list(r), summary: "List \(name) (filters, search, sort, cursor paging)", responses: [200, 422]))
+            routes.append(
+                APIRoute(method: .get, path: base, kind: .list(r), summary: "List \(name) (filters, search, sort, cursor paging)", responses: [200, 422])
+            )
             routes.append(APIRoute(method: .get, path: base + "/{id}", kind: .get(r), summary: "Read one of \(name)", responses: [200, 404]))
             if r != .touchpoints {
                 routes.append(APIRoute(method: .post, path: base, kind: .create(r), summary: "Create one of \(name)", responses: [201, 400, 409, 422]))
-                routes.append(APIRoute(method: .patch, path: base + "/{id}", kind: .update(r), summary: "Change fields of one of \(name)", responses: [200, 400, 404, 409, 422]))
+                routes.append(
+                    APIRoute(
+                        method: .patch,
+                        path: base + "/{id}",
+                        kind: .update(r),
+                        summary: "Change fields of one of \(name)",
+                        responses: [200, 400, 404, 409, 422]
+                    )
+                )
                 routes.append(APIRoute(method: .delete, path: base + "/{id}", kind: .delete(r), summary: "Delete one of \(name)", responses: [204, 404, 409]))
             }
         }
         routes += [
-            APIRoute(method: .get, path: "/api/v1/opportunities/{id}/contacts", kind: .opportunityContacts, summary: "The contacts of a deal with their roles", responses: [200, 404]),
-            APIRoute(method: .post, path: "/api/v1/events", kind: .ingest, summary: "Ingest events: one JSON object, a JSON array, or NDJSON", responses: [200, 400, 413, 422]),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/opportunities/{id}/contacts",
+                kind: .opportunityContacts,
+                summary: "The contacts of a deal with their roles",
+                responses: [200, 404]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/events",
+                kind: .ingest,
+                summary: "Ingest events: one JSON object, a JSON array, or NDJSON",
+                responses: [200, 400, 413, 422]
+            ),
             APIRoute(method: .get, path: "/api/v1/contacts/duplicates", kind: .duplicates, summary: "Likely duplicate contacts", responses: [200]),
-            APIRoute(method: .post, path: "/api/v1/contacts/merge", kind: .merge, summary: "Merge a duplicate contact into the one to keep", responses: [200, 400, 404, 422]),
-            APIRoute(method: .post, path: "/api/v1/tokens", kind: .createToken, summary: "Create an API token (admin); the token is shown once", responses: [201, 400, 404, 422]),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/contacts/merge",
+                kind: .merge,
+                summary: "Merge a duplicate contact into the one to keep",
+                responses: [200, 400, 404, 422]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/tokens",
+                kind: .createToken,
+                summary: "Create an API token (admin); the token is shown once",
+                responses: [201, 400, 404, 422]
+            ),
             APIRoute(method: .delete, path: "/api/v1/tokens/{id}", kind: .revokeToken, summary: "Revoke an API token (admin)", responses: [204, 422]),
-            APIRoute(method: .post, path: "/api/v1/users/{id}/password", kind: .setPassword, summary: "Set a user's password (admin)", responses: [204, 400, 404, 422]),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/users/{id}/password",
+                kind: .setPassword,
+                summary: "Set a user's password (admin)",
+                responses: [204, 400, 404, 422]
+            ),
             APIRoute(method: .get, path: "/api/v1/audit", kind: .audit, summary: "The audit log, newest first (admin)", responses: [200]),
         ]
         return routes

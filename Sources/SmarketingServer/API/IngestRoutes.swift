@@ -21,7 +21,9 @@ extension APIHandlers {
         let events = payloads.map { result in result.flatMap { $0.validate() } }
         let result = try await committer.submit(IngestBatch(events: events, atomic: !partial, actor: actor))
         var results = "["
-        var accepted = 0, duplicates = 0, rejected = 0
+        var accepted = 0
+        var duplicates = 0
+        var rejected = 0
         for (i, outcome) in result.outcomes.enumerated() {
             if i > 0 { results += "," }
             results += "{\"index\":\(i),\"id\":"
@@ -43,14 +45,16 @@ extension APIHandlers {
         }
         results += "]"
         if !result.committed {
-            let firstReason = result.outcomes.enumerated().compactMap { i, o -> String? in
-                if case .rejected(let r) = o, !r.hasPrefix("not stored:") { return "event \(i): \(r)" }
-                return nil
-            }.first ?? "an event was rejected"
+            let firstReason =
+                result.outcomes.enumerated().compactMap { i, o -> String? in
+                    if case .rejected(let r) = o, !r.hasPrefix("not stored:") { return "event \(i): \(r)" }
+                    return nil
+                }.first ?? "an event was rejected"
             throw Problem(
                 .unprocessableContent,
                 "nothing was stored: \(firstReason) (see results; send ?partial=true to store the valid events)",
-                extensions: [("results", results)])
+                extensions: [("results", results)]
+            )
         }
         return RecordJSON.response(.ok, "{\"accepted\":\(accepted),\"duplicates\":\(duplicates),\"rejected\":\(rejected),\"results\":\(results)}")
     }

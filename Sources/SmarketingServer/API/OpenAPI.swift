@@ -29,7 +29,9 @@ enum OpenAPIDocument {
     static func recordSchema(_ r: Resource) -> JSONValue {
         var props: [String: JSONValue] = [:]
         if !r.schema.hasOwnID {
-            props["id"] = .object(["type": .string("string"), "readOnly": .bool(true), "description": .string("derived: " + r.schema.key.joined(separator: "|"))])
+            props["id"] = .object([
+                "type": .string("string"), "readOnly": .bool(true), "description": .string("derived: " + r.schema.key.joined(separator: "|")),
+            ])
         }
         for f in r.schema.fields { props[f.name] = fieldSchema(f) }
         return .object([
@@ -49,7 +51,12 @@ enum OpenAPIDocument {
             params.append(.object(["name": .string("id"), "in": .string("path"), "required": .bool(true), "schema": .object(["type": .string("string")])]))
         }
         func query(_ name: String, _ doc: String) {
-            params.append(.object(["name": .string(name), "in": .string("query"), "required": .bool(false), "schema": .object(["type": .string("string")]), "description": .string(doc)]))
+            params.append(
+                .object([
+                    "name": .string(name), "in": .string("query"), "required": .bool(false), "schema": .object(["type": .string("string")]),
+                    "description": .string(doc),
+                ])
+            )
         }
         switch route.kind {
         case .list(let r):
@@ -102,25 +109,46 @@ enum OpenAPIDocument {
             op["requestBody"] = .object([
                 "required": .bool(true),
                 "content": .object([
-                    "application/json": .object(["schema": .object(["oneOf": .array([ref("Event"), .object(["type": .string("array"), "items": ref("Event")])])])]),
+                    "application/json": .object([
+                        "schema": .object(["oneOf": .array([ref("Event"), .object(["type": .string("array"), "items": ref("Event")])])])
+                    ]),
                     "application/x-ndjson": .object(["schema": ref("Event")]),
                 ]),
             ])
         case .merge:
-            op["requestBody"] = .object(["required": .bool(true), "content": jsonContent(.object([
-                "type": .string("object"), "required": .array([.string("keep"), .string("duplicate")]),
-                "properties": .object(["keep": .object(["type": .string("string")]), "duplicate": .object(["type": .string("string")])]),
-            ]))])
+            op["requestBody"] = .object([
+                "required": .bool(true),
+                "content": jsonContent(
+                    .object([
+                        "type": .string("object"), "required": .array([.string("keep"), .string("duplicate")]),
+                        "properties": .object(["keep": .object(["type": .string("string")]), "duplicate": .object(["type": .string("string")])]),
+                    ])
+                ),
+            ])
         case .createToken:
-            op["requestBody"] = .object(["required": .bool(true), "content": jsonContent(.object([
-                "type": .string("object"), "required": .array([.string("user_id"), .string("role")]),
-                "properties": .object(["user_id": .object(["type": .string("string")]), "role": .object(["type": .string("string"), "enum": .array(AccessRole.allCases.map { .string($0.rawValue) })]), "name": .object(["type": .string("string")])]),
-            ]))])
+            op["requestBody"] = .object([
+                "required": .bool(true),
+                "content": jsonContent(
+                    .object([
+                        "type": .string("object"), "required": .array([.string("user_id"), .string("role")]),
+                        "properties": .object([
+                            "user_id": .object(["type": .string("string")]),
+                            "role": .object(["type": .string("string"), "enum": .array(AccessRole.allCases.map { .string($0.rawValue) })]),
+                            "name": .object(["type": .string("string")]),
+                        ]),
+                    ])
+                ),
+            ])
         case .setPassword:
-            op["requestBody"] = .object(["required": .bool(true), "content": jsonContent(.object([
-                "type": .string("object"), "required": .array([.string("password")]),
-                "properties": .object(["password": .object(["type": .string("string"), "minLength": .number(10)])]),
-            ]))])
+            op["requestBody"] = .object([
+                "required": .bool(true),
+                "content": jsonContent(
+                    .object([
+                        "type": .string("object"), "required": .array([.string("password")]),
+                        "properties": .object(["password": .object(["type": .string("string"), "minLength": .number(10)])]),
+                    ])
+                ),
+            ])
         default: break
         }
         return .object(op)
@@ -131,22 +159,30 @@ enum OpenAPIDocument {
     }
 
     static func operationID(_ route: APIRoute) -> String {
-        route.method.rawValue.lowercased() + route.path.replacingOccurrences(of: "/api/v1", with: "")
-            .split(separator: "/").map { $0.replacingOccurrences(of: "{", with: "by_").replacingOccurrences(of: "}", with: "").replacingOccurrences(of: "-", with: "_") }
+        route.method.rawValue.lowercased()
+            + route.path.replacingOccurrences(of: "/api/v1", with: "")
+            .split(separator: "/").map {
+                $0.replacingOccurrences(of: "{", with: "by_").replacingOccurrences(of: "}", with: "").replacingOccurrences(of: "-", with: "_")
+            }
             .joined(separator: "_")
     }
 
     static func successSchema(_ route: APIRoute) -> JSONValue {
         switch route.kind {
         case .list(let r):
-            return .object(["type": .string("object"), "properties": .object([
-                "data": .object(["type": .string("array"), "items": ref(schemaName(r))]),
-                "next_cursor": .object(["type": .array([.string("string"), .string("null")])]),
-            ])])
+            return .object([
+                "type": .string("object"),
+                "properties": .object([
+                    "data": .object(["type": .string("array"), "items": ref(schemaName(r))]),
+                    "next_cursor": .object(["type": .array([.string("string"), .string("null")])]),
+                ]),
+            ])
         case .get(let r), .create(let r), .update(let r), .delete(let r): return ref(schemaName(r))
         case .merge: return ref("Contacts")
         case .opportunityContacts:
-            return .object(["type": .string("object"), "properties": .object(["data": .object(["type": .string("array"), "items": ref("OpportunityContacts")])])])
+            return .object([
+                "type": .string("object"), "properties": .object(["data": .object(["type": .string("array"), "items": ref("OpportunityContacts")])]),
+            ])
         case .ingest: return ref("IngestResult")
         default: return .object(["type": .string("object")])
         }
@@ -159,17 +195,23 @@ enum OpenAPIDocument {
             paths[route.path, default: [:]][route.method.rawValue.lowercased()] = operation(route)
         }
         for (path, summary) in [("/openapi.json", "This description (no authentication)"), ("/healthz", "Liveness (no authentication)")] {
-            paths[path] = ["get": .object([
-                "summary": .string(summary), "security": .array([]), "operationId": .string("get" + path.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: ".", with: "_")),
-                "responses": .object(["200": .object(["description": .string("success"), "content": jsonContent(.object(["type": .string("object")]))])]),
-            ])]
+            paths[path] = [
+                "get": .object([
+                    "summary": .string(summary), "security": .array([]),
+                    "operationId": .string("get" + path.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: ".", with: "_")),
+                    "responses": .object(["200": .object(["description": .string("success"), "content": jsonContent(.object(["type": .string("object")]))])]),
+                ])
+            ]
         }
         var schemas: [String: JSONValue] = [:]
         for r in Resource.allCases { schemas[schemaName(r)] = recordSchema(r) }
-        schemas["Problem"] = .object(["type": .string("object"), "properties": .object([
-            "type": .object(["type": .string("string")]), "title": .object(["type": .string("string")]),
-            "status": .object(["type": .string("integer")]), "detail": .object(["type": .string("string")]),
-        ]), "required": .array([.string("title"), .string("status"), .string("detail")])])
+        schemas["Problem"] = .object([
+            "type": .string("object"),
+            "properties": .object([
+                "type": .object(["type": .string("string")]), "title": .object(["type": .string("string")]),
+                "status": .object(["type": .string("integer")]), "detail": .object(["type": .string("string")]),
+            ]), "required": .array([.string("title"), .string("status"), .string("detail")]),
+        ])
         var eventProps: [String: JSONValue] = [:]
         for name in EventPayload.fields { eventProps[name] = .object(["type": .string(name == "properties" ? "object" : "string")]) }
         schemas["Event"] = .object([
@@ -177,19 +219,32 @@ enum OpenAPIDocument {
             "required": .array([.string("id"), .string("type"), .string("occurred_at")]),
             "description": .string("a touchpoint; name the contact by contact_id or by email (unknown emails create the contact)"),
         ])
-        schemas["IngestResult"] = .object(["type": .string("object"), "properties": .object([
-            "accepted": .object(["type": .string("integer")]), "duplicates": .object(["type": .string("integer")]),
-            "rejected": .object(["type": .string("integer")]),
-            "results": .object(["type": .string("array"), "items": .object(["type": .string("object"), "properties": .object([
-                "index": .object(["type": .string("integer")]), "id": .object(["type": .array([.string("string"), .string("null")])]),
-                "status": .object(["type": .string("string"), "enum": .array([.string("accepted"), .string("duplicate"), .string("rejected")])]),
-                "contact_id": .object(["type": .string("string")]), "reason": .object(["type": .string("string")]),
-            ])])]),
-        ])])
+        schemas["IngestResult"] = .object([
+            "type": .string("object"),
+            "properties": .object([
+                "accepted": .object(["type": .string("integer")]), "duplicates": .object(["type": .string("integer")]),
+                "rejected": .object(["type": .string("integer")]),
+                "results": .object([
+                    "type": .string("array"),
+                    "items": .object([
+                        "type": .string("object"),
+                        "properties": .object([
+                            "index": .object(["type": .string("integer")]), "id": .object(["type": .array([.string("string"), .string("null")])]),
+                            "status": .object(["type": .string("string"), "enum": .array([.string("accepted"), .string("duplicate"), .string("rejected")])]),
+                            "contact_id": .object(["type": .string("string")]), "reason": .object(["type": .string("string")]),
+                        ]),
+                    ]),
+                ]),
+            ]),
+        ])
         let doc: JSONValue = .object([
             "openapi": .string("3.1.0"),
-            "info": .object(["title": .string("smarketing API"), "version": .string("1"),
-                             "description": .string("One shared funnel for marketing and sales. Every route needs an API token (Authorization: Bearer …). Errors are application/problem+json.")]),
+            "info": .object([
+                "title": .string("smarketing API"), "version": .string("1"),
+                "description": .string(
+                    "One shared funnel for marketing and sales. Every route needs an API token (Authorization: Bearer …). Errors are application/problem+json."
+                ),
+            ]),
             "paths": .object(paths.mapValues { .object($0) }),
             "components": .object([
                 "schemas": .object(schemas),

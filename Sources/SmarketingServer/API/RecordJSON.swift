@@ -54,7 +54,10 @@ enum RecordJSON {
         for (name, value) in object {
             if name == "id", !schema.hasOwnID { continue }
             guard let spec = schema.field(name) else {
-                throw Problem(.unprocessableContent, "unknown field \"\(name)\"; \(resource.rawValue) has: \(schema.fields.map(\.name).joined(separator: ", "))")
+                throw Problem(
+                    .unprocessableContent,
+                    "unknown field \"\(name)\"; \(resource.rawValue) has: \(schema.fields.map(\.name).joined(separator: ", "))"
+                )
             }
             out[name] = try fieldValue(value, spec)
         }

@@ -80,8 +80,17 @@ struct APIHandlers: Sendable {
             }
             let token = APIToken.generate()
             let id = try await store.createToken(
-                userID: user, role: role, name: object["name"]?.string ?? "api", hash: APIToken.hash(token), actor: actor, at: clock.now())
-            return RecordJSON.response(.created, "{\"id\":\"\(id)\",\"token\":\"\(token)\",\"user_id\":\(JSONValue.string(user).compactText),\"role\":\"\(role.rawValue)\"}")
+                userID: user,
+                role: role,
+                name: object["name"]?.string ?? "api",
+                hash: APIToken.hash(token),
+                actor: actor,
+                at: clock.now()
+            )
+            return RecordJSON.response(
+                .created,
+                "{\"id\":\"\(id)\",\"token\":\"\(token)\",\"user_id\":\(JSONValue.string(user).compactText),\"role\":\"\(role.rawValue)\"}"
+            )
         case .revokeToken:
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "manage tokens") }
             try await store.revokeToken(id: try pathID(context), actor: actor, at: clock.now())

@@ -22,15 +22,22 @@ public struct ServerConfiguration: Sendable {
 
 /// Builds the application: the same function serves `smarketing serve` and the tests.
 public func buildApplication(
-    configuration: ServerConfiguration, store: any FunnelStore, clock: any WorkspaceClock, logger: Logger
+    configuration: ServerConfiguration,
+    store: any FunnelStore,
+    clock: any WorkspaceClock,
+    logger: Logger
 ) -> some ApplicationProtocol {
     let router = Router(context: AppRequestContext.self)
     router.get("/healthz") { _, _ in RecordJSON.response(.ok, "{\"status\":\"ok\"}") }
     router.get("/openapi.json") { _, _ in RecordJSON.response(.ok, OpenAPIDocument.json) }
     let tokenCache = TokenCache()
     let handlers = APIHandlers(
-        store: store, clock: clock, committer: IngestCommitter(store: store, clock: clock), maxBodyBytes: configuration.maxBodyBytes,
-        tokenCache: tokenCache)
+        store: store,
+        clock: clock,
+        committer: IngestCommitter(store: store, clock: clock),
+        maxBodyBytes: configuration.maxBodyBytes,
+        tokenCache: tokenCache
+    )
     let api = router.group().add(middleware: AuthMiddleware(store: store, cache: tokenCache))
     for route in APIRoute.all {
         api.on(RouterPath(route.path), method: route.method) { request, context in
@@ -40,5 +47,6 @@ public func buildApplication(
     return Application(
         responder: ProblemResponder(inner: router.buildResponder()),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "smarketing"),
-        logger: logger)
+        logger: logger
+    )
 }

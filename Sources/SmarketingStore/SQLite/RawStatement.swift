@@ -43,7 +43,13 @@ final class RawStatement {
     func bind(_ index: Int32, _ text: String) {
         var s = text
         s.withUTF8 { buffer in
-            _ = sqlite3_bind_text(handle, index, UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(buffer.count), RawStatement.transient)
+            _ = sqlite3_bind_text(
+                handle,
+                index,
+                UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self),
+                Int32(buffer.count),
+                RawStatement.transient
+            )
         }
     }
 

@@ -7,7 +7,10 @@ private struct RollbackImport: Error {}
 
 extension SQLiteStore {
     public func importRows(
-        _ sources: [any RowSource], options: ImportOptions, actor: Actor, at: Timestamp,
+        _ sources: [any RowSource],
+        options: ImportOptions,
+        actor: Actor,
+        at: Timestamp,
         progress: @escaping @Sendable (ImportProgress) -> Void
     ) async throws -> ImportReport {
         let state = ImportState()
@@ -19,8 +22,14 @@ extension SQLiteStore {
                 if !state.problems.isEmpty, !options.skipInvalid { throw RollbackImport() }
                 for s in state.summaries {
                     try Self.audit(
-                        db, actor, at, "import", s.file.replacingOccurrences(of: ".csv", with: ""), "",
-                        "{\"inserted\":\(s.inserted),\"updated\":\(s.updated),\"unchanged\":\(s.unchanged),\"rejected\":\(s.rejected)}")
+                        db,
+                        actor,
+                        at,
+                        "import",
+                        s.file.replacingOccurrences(of: ".csv", with: ""),
+                        "",
+                        "{\"inserted\":\(s.inserted),\"updated\":\(s.updated),\"unchanged\":\(s.unchanged),\"rejected\":\(s.rejected)}"
+                    )
                 }
             }
             return ImportReport(files: state.summaries, problems: state.problems, rejectedRows: state.rejected, committed: true)
@@ -36,7 +45,10 @@ extension SQLiteStore {
     }
 
     private func importFile(
-        _ db: Database, _ source: any RowSource, options: ImportOptions, state: ImportState,
+        _ db: Database,
+        _ source: any RowSource,
+        options: ImportOptions,
+        state: ImportState,
         progress: @escaping @Sendable (ImportProgress) -> Void
     ) throws {
         let r = source.resource
@@ -49,11 +61,13 @@ extension SQLiteStore {
         let cols = Self.insertColumns(r)
         let updatable = cols.filter { $0 != "id" }
         let upsert = try RawStatement(
-            db, """
-                INSERT INTO \(r.rawValue) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))
-                ON CONFLICT(id) DO UPDATE SET \(updatable.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
-                WHERE \(updatable.map { "\($0) IS NOT excluded.\($0)" }.joined(separator: " OR "))
-                """)
+            db,
+            """
+            INSERT INTO \(r.rawValue) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))
+            ON CONFLICT(id) DO UPDATE SET \(updatable.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+            WHERE \(updatable.map { "\($0) IS NOT excluded.\($0)" }.joined(separator: " OR "))
+            """
+        )
         let tracksIDs = Resource.allCases.contains { other in other.schema.fields.contains { $0.references == r } }
         var seenStrings: Set<String> = []
         var seenHashes: Set<Int> = []
@@ -83,8 +97,16 @@ extension SQLiteStore {
                 if !fresh {
                     summary.rejected += 1
                     let keyName = schema.key.joined(separator: ", ")
-                    reject(BundleProblem(file: file, line: row.line, column: source.column(of: schema.key[0]), columnName: keyName,
-                                         message: "\(keyName) \"\(id)\" appears more than once in the file"), row.raw)
+                    reject(
+                        BundleProblem(
+                            file: file,
+                            line: row.line,
+                            column: source.column(of: schema.key[0]),
+                            columnName: keyName,
+                            message: "\(keyName) \"\(id)\" appears more than once in the file"
+                        ),
+                        row.raw
+                    )
                     continue
                 }
                 for (i, spec) in refFields {
@@ -96,8 +118,16 @@ extension SQLiteStore {
                     }
                     if !(try state.known(db, target, refID)) {
                         summary.rejected += 1
-                        reject(BundleProblem(file: file, line: row.line, column: source.column(of: spec.name), columnName: spec.name,
-                                             message: "\"\(refID)\" names no \(target.rawValue) record (in this bundle or the database)"), row.raw)
+                        reject(
+                            BundleProblem(
+                                file: file,
+                                line: row.line,
+                                column: source.column(of: spec.name),
+                                columnName: spec.name,
+                                message: "\"\(refID)\" names no \(target.rawValue) record (in this bundle or the database)"
+                            ),
+                            row.raw
+                        )
                         continue rows
                     }
                 }
@@ -112,8 +142,16 @@ extension SQLiteStore {
                     if tracksIDs { state.imported(r, id) }
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                     summary.rejected += 1
-                    reject(BundleProblem(file: file, line: row.line, column: 0, columnName: nil,
-                                         message: Self.constraintMessage(error, r)), row.raw)
+                    reject(
+                        BundleProblem(
+                            file: file,
+                            line: row.line,
+                            column: 0,
+                            columnName: nil,
+                            message: Self.constraintMessage(error, r)
+                        ),
+                        row.raw
+                    )
                 }
             }
             progress(ImportProgress(file: file, rows: summary.rows))
@@ -122,8 +160,16 @@ extension SQLiteStore {
             if seenStrings.contains(ref.id) { continue }
             if try Self.exists(db, r, id: ref.id) { continue }
             summary.rejected += 1
-            reject(BundleProblem(file: file, line: ref.line, column: source.column(of: ref.field.name), columnName: ref.field.name,
-                                 message: "\"\(ref.id)\" names no \(r.rawValue) record (in this bundle or the database)"), ref.raw)
+            reject(
+                BundleProblem(
+                    file: file,
+                    line: ref.line,
+                    column: source.column(of: ref.field.name),
+                    columnName: ref.field.name,
+                    message: "\"\(ref.id)\" names no \(r.rawValue) record (in this bundle or the database)"
+                ),
+                ref.raw
+            )
             if options.skipInvalid {
                 try db.execute(sql: "DELETE FROM \(r.rawValue) WHERE id = ?", arguments: [ref.recordID])
                 changes -= 1
@@ -147,7 +193,9 @@ extension SQLiteStore {
     public func exportRecords(_ resource: Resource, chunkSize: Int, _ body: @escaping @Sendable ([Record]) throws -> Void) async throws {
         try await pool.read { db in
             let cursor = try Row.fetchCursor(
-                db, sql: "SELECT \(SQLiteValue.columns(resource)) FROM \(resource.rawValue) ORDER BY id")
+                db,
+                sql: "SELECT \(SQLiteValue.columns(resource)) FROM \(resource.rawValue) ORDER BY id"
+            )
             var chunk: [Record] = []
             chunk.reserveCapacity(chunkSize)
             while let row = try cursor.next() {

@@ -21,7 +21,9 @@ extension SQLiteStore {
                         WHERE email_key IN (SELECT email_key FROM contacts GROUP BY email_key HAVING count(*) > 1)
                         ORDER BY email_key, created_at, id)
                     GROUP BY email_key LIMIT ?
-                    """, arguments: [limit])
+                    """,
+                arguments: [limit]
+            )
             for row in sameEmail {
                 let key: String = row[0]
                 add((row[1] as String).split(separator: "\u{1F}").map(String.init), "same email \(key)")
@@ -38,7 +40,9 @@ extension SQLiteStore {
                             GROUP BY 1, 2, 3 HAVING count(*) > 1)
                         ORDER BY lower(first_name), lower(last_name), account_id, created_at, id)
                     GROUP BY 1, 2 LIMIT ?
-                    """, arguments: [limit])
+                    """,
+                arguments: [limit]
+            )
             for row in sameName {
                 let name: String = row[0]
                 let account: String = row[1]
@@ -62,15 +66,23 @@ extension SQLiteStore {
             args.remove(at: Resource.contacts.schema.index["id"]!)
             try db.execute(
                 sql: "UPDATE contacts SET \(cols.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
-                arguments: StatementArguments(args + [keepID.databaseValue]))
+                arguments: StatementArguments(args + [keepID.databaseValue])
+            )
             try db.execute(
                 sql: "INSERT INTO contact_merges(removed_id, kept_id, at, actor) VALUES (?, ?, ?, ?)",
-                arguments: [duplicateID, keepID, at.milliseconds, actor.userID])
+                arguments: [duplicateID, keepID, at.milliseconds, actor.userID]
+            )
             // Earlier merges into the removed record now point at the kept one.
             try db.execute(sql: "UPDATE contact_merges SET kept_id = ? WHERE kept_id = ?", arguments: [keepID, duplicateID])
             try Self.audit(
-                db, actor, at, "merge", "contacts", keepID,
-                "{\"merged\":\(Self.auditJSON(dup)),\"moved\":\(moved)}")
+                db,
+                actor,
+                at,
+                "merge",
+                "contacts",
+                keepID,
+                "{\"merged\":\(Self.auditJSON(dup)),\"moved\":\(moved)}"
+            )
             return keep
         }
     }
@@ -83,7 +95,10 @@ extension SQLiteStore {
         let opportunities = db.changesCount
         // Roles: the duplicate's role row moves unless the kept contact already has one on that deal.
         let roles = try Row.fetchAll(
-            db, sql: "SELECT opportunity_id, role FROM opportunity_contacts WHERE contact_id = ?", arguments: [from])
+            db,
+            sql: "SELECT opportunity_id, role FROM opportunity_contacts WHERE contact_id = ?",
+            arguments: [from]
+        )
         for row in roles {
             let opp: String = row[0]
             let role: String? = row[1]
@@ -92,7 +107,9 @@ extension SQLiteStore {
                 sql: """
                     INSERT INTO opportunity_contacts(id, opportunity_id, contact_id, role) VALUES (?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET role = coalesce(opportunity_contacts.role, excluded.role)
-                    """, arguments: [opp + "|" + to, opp, to, role])
+                    """,
+                arguments: [opp + "|" + to, opp, to, role]
+            )
         }
         return "{\"touchpoints\":\(touchpoints),\"opportunities\":\(opportunities),\"opportunity_contacts\":\(roles.count)}"
     }
@@ -105,7 +122,8 @@ extension SQLiteStore {
             guard try Self.exists(db, .users, id: userID) else { throw StoreError.notFound(.users, userID) }
             try db.execute(
                 sql: "INSERT INTO api_tokens(id, user_id, role, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [id, userID, role.rawValue, name, hash, at.milliseconds])
+                arguments: [id, userID, role.rawValue, name, hash, at.milliseconds]
+            )
             try Self.audit(db, actor, at, "create", "api_tokens", id, "{\"user_id\":\"\(userID)\",\"role\":\"\(role.rawValue)\"}")
         }
         return id
@@ -113,9 +131,11 @@ extension SQLiteStore {
 
     public func principal(tokenHash: String) async throws -> TokenPrincipal? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT id, user_id, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL"),
-                arguments: [tokenHash])
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT id, user_id, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL"),
+                    arguments: [tokenHash]
+                )
             else { return nil }
             guard let role = AccessRole(rawValue: row[2]) else { return nil }
             return TokenPrincipal(tokenID: row[0], userID: row[1], role: role)
@@ -140,8 +160,12 @@ extension SQLiteStore {
 
     public func passwordHash(emailKey: String) async throws -> (userID: String, role: AccessRole, hash: String)? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT id, access_role, team, password_hash FROM users WHERE email_key = ?", arguments: [emailKey]),
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT id, access_role, team, password_hash FROM users WHERE email_key = ?",
+                    arguments: [emailKey]
+                ),
                 let hash: String = row[3]
             else { return nil }
             let role = (row[1] as String?).flatMap(AccessRole.init(rawValue:)) ?? AccessRole.defaultFor(team: row[2])

@@ -31,8 +31,14 @@ extension SQLiteStore {
                     let accepted = result.outcomes.count { if case .accepted = $0 { true } else { false } }
                     if accepted > 0 {
                         try Self.audit(
-                            db, batch.actor, at, "ingest", "touchpoints", "",
-                            "{\"accepted\":\(accepted),\"events\":\(result.outcomes.count)}")
+                            db,
+                            batch.actor,
+                            at,
+                            "ingest",
+                            "touchpoints",
+                            "",
+                            "{\"accepted\":\(accepted),\"events\":\(result.outcomes.count)}"
+                        )
                     }
                     return .commit
                 }
@@ -58,10 +64,12 @@ struct IngestContext {
         self.db = db
         self.store = store
         insertTouchpoint = try RawStatement(
-            db, """
-                INSERT INTO touchpoints (id, contact_id, occurred_at, type, channel, campaign_id, content_id, actor_id, properties)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-                """)
+            db,
+            """
+            INSERT INTO touchpoints (id, contact_id, occurred_at, type, channel, campaign_id, content_id, actor_id, properties)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+            """
+        )
         contactExistsQuery = try RawStatement(db, "SELECT 1 FROM contacts WHERE id = ?")
         touchpointExistsQuery = try RawStatement(db, "SELECT 1 FROM touchpoints WHERE id = ?")
     }
@@ -81,7 +89,9 @@ struct IngestContext {
             resolved = id
         } else {
             resolved = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT kept_id FROM contact_merges WHERE removed_id = ?"), arguments: [id])
+                db.cachedStatement(sql: "SELECT kept_id FROM contact_merges WHERE removed_id = ?"),
+                arguments: [id]
+            )
         }
         contactExists[id] = resolved
         return resolved
@@ -135,7 +145,10 @@ struct IngestContext {
                     sql: """
                         SELECT id, account_id, first_name, last_name, title, phone, country FROM contacts
                         WHERE email_key = ? ORDER BY created_at, id LIMIT 1
-                        """), arguments: [key])
+                        """
+                ),
+                arguments: [key]
+            )
         {
             var filled: Set<String> = []
             for (i, name) in ["first_name", "last_name", "title", "phone", "country"].enumerated() where !row.hasNull(atIndex: i + 2) {
@@ -148,11 +161,19 @@ struct IngestContext {
         if known?.accountID == nil, !Domain.isFreeMail(domain) {
             accountForDomain = try String.fetchOne(
                 db.cachedStatement(sql: "SELECT id FROM accounts WHERE domain = ? ORDER BY created_at, id LIMIT 1"),
-                arguments: [domain])
+                arguments: [domain]
+            )
         }
         let decision = IdentityResolution.resolve(
-            key: key, address: address, details: details, event: event, known: known, accountForDomain: accountForDomain,
-            newContactID: store.makeID("ct"), newAccountID: store.makeID("acc"))
+            key: key,
+            address: address,
+            details: details,
+            event: event,
+            known: known,
+            accountForDomain: accountForDomain,
+            newContactID: store.makeID("ct"),
+            newAccountID: store.makeID("acc")
+        )
         if let account = decision.newAccount { try insert(Record(.accounts, values: account)) }
         if let contact = decision.newContact { try insert(Record(.contacts, values: contact)) }
         var updates: [String: FieldValue] = [:]
@@ -183,7 +204,8 @@ struct IngestContext {
             let names = fields.keys.sorted()
             try db.execute(
                 sql: "UPDATE \(resource.rawValue) SET \(names.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
-                arguments: StatementArguments(names.map { SQLiteValue.database(fields[$0]!) } + [id.databaseValue]))
+                arguments: StatementArguments(names.map { SQLiteValue.database(fields[$0]!) } + [id.databaseValue])
+            )
         }
     }
 }

@@ -27,7 +27,8 @@ extension SQLiteStore {
 
     static func fetch(_ db: Database, _ r: Resource, id: String) throws -> Record? {
         try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT \(SQLiteValue.columns(r)) FROM \(r.rawValue) WHERE id = ?"), arguments: [id]
+            db.cachedStatement(sql: "SELECT \(SQLiteValue.columns(r)) FROM \(r.rawValue) WHERE id = ?"),
+            arguments: [id]
         ).map { SQLiteValue.record(r, $0) }
     }
 
@@ -53,7 +54,8 @@ extension SQLiteStore {
                 if try Row.fetchOne(db, sql: sql, arguments: [id]) != nil {
                     throw StoreError.reference(
                         "\(r.rawValue) \"\(id)\" is still named by \(other.rawValue).\(f.name); change or delete those records first"
-                            + (r == .contacts ? " (or merge the contact)" : ""))
+                            + (r == .contacts ? " (or merge the contact)" : "")
+                    )
                 }
             }
         }
@@ -84,7 +86,8 @@ extension SQLiteStore {
             let cols = Self.insertColumns(record.resource)
             try db.execute(
                 sql: "INSERT INTO \(record.resource.rawValue) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))",
-                arguments: StatementArguments(Self.insertArguments(record)))
+                arguments: StatementArguments(Self.insertArguments(record))
+            )
             try Self.audit(db, actor, at, "create", record.resource.rawValue, id, Self.auditJSON(record))
         }
     }
@@ -100,7 +103,10 @@ extension SQLiteStore {
         if r.schema.index["external_id"] != nil, let ext = record["external_id"].text {
             let source = record["source"].text
             if let other = try String.fetchOne(
-                db, sql: "SELECT id FROM \(r.rawValue) WHERE source IS ? AND external_id = ?", arguments: [source, ext]),
+                db,
+                sql: "SELECT id FROM \(r.rawValue) WHERE source IS ? AND external_id = ?",
+                arguments: [source, ext]
+            ),
                 other != exceptID
             {
                 throw StoreError.conflict("\(r.rawValue) \"\(other)\" already has external id \"\(ext)\" from \(source ?? "(no source)")")
@@ -133,7 +139,8 @@ extension SQLiteStore {
             args.append(id.databaseValue)
             try db.execute(
                 sql: "UPDATE \(resource.rawValue) SET \(cols.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
-                arguments: StatementArguments(args))
+                arguments: StatementArguments(args)
+            )
             try Self.audit(db, actor, at, "update", resource.rawValue, id, JSONValue.object(changed).compactText)
             return record
         }
@@ -175,7 +182,9 @@ extension SQLiteStore {
             }
         }
         if let q = query.search, !q.isEmpty, !schema.searchFields.isEmpty {
-            let pattern = "%" + q.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            let pattern =
+                "%"
+                + q.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
                 .replacingOccurrences(of: "_", with: "\\_") + "%"
             var ors = schema.searchFields.map { "\($0) LIKE ? ESCAPE '\\'" }
             args += Array(repeating: pattern.databaseValue, count: ors.count)

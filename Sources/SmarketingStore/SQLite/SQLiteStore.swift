@@ -16,7 +16,8 @@ public final class SQLiteStore: FunnelStore {
 
     /// Opens (creating and migrating when needed) the database at `path`.
     public init(
-        path: String, reactions: [any IngestReaction] = [],
+        path: String,
+        reactions: [any IngestReaction] = [],
         makeID: @escaping @Sendable (String) -> String = { prefix in prefix + "-" + UUID().uuidString.lowercased() }
     ) throws {
         _ = SQLiteStore.processSetup
@@ -52,7 +53,8 @@ public final class SQLiteStore: FunnelStore {
         try await pool.write { db in
             try db.execute(
                 sql: "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                arguments: [key, value])
+                arguments: [key, value]
+            )
         }
     }
 
@@ -61,11 +63,18 @@ public final class SQLiteStore: FunnelStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: "SELECT seq, at, actor, action, resource, record_id, detail FROM audit_log WHERE seq < ? ORDER BY seq DESC LIMIT ?",
-                arguments: [before ?? Int64.max, limit])
+                arguments: [before ?? Int64.max, limit]
+            )
             return rows.map {
                 AuditEntry(
-                    seq: $0[0], at: Timestamp(milliseconds: $0[1]), actor: $0[2], action: $0[3], resource: $0[4],
-                    recordID: $0[5], detail: $0[6])
+                    seq: $0[0],
+                    at: Timestamp(milliseconds: $0[1]),
+                    actor: $0[2],
+                    action: $0[3],
+                    resource: $0[4],
+                    recordID: $0[5],
+                    detail: $0[6]
+                )
             }
         }
     }
@@ -137,7 +146,8 @@ enum SQLiteSchema {
                         seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
                         action TEXT NOT NULL, resource TEXT NOT NULL, record_id TEXT NOT NULL, detail TEXT NOT NULL);
                     CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
-                    """)
+                    """
+            )
         }
         return m
     }

@@ -56,7 +56,14 @@ struct TokenCommand: AsyncParsableCommand {
             let store = try workspace.openStore()
             let userID = try await resolveUser(user, store)
             let token = APIToken.generate()
-            let id = try await store.createToken(userID: userID, role: AccessRole(rawValue: role)!, name: name, hash: APIToken.hash(token), actor: .cli, at: SystemClock().now())
+            let id = try await store.createToken(
+                userID: userID,
+                role: AccessRole(rawValue: role)!,
+                name: name,
+                hash: APIToken.hash(token),
+                actor: .cli,
+                at: SystemClock().now()
+            )
             if workspace.json { return try printJSON(["id": id, "token": token, "user_id": userID, "role": role]) }
             print(token)
             FileHandle.standardError.write(Data("token \(id) for \(userID) as \(role); store it now, it is not shown again\n".utf8))

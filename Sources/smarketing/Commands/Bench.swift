@@ -34,9 +34,9 @@ struct Bench: AsyncParsableCommand {
 
     static var build: String {
         #if DEBUG
-            return "debug"
+        return "debug"
         #else
-            return "release"
+        return "release"
         #endif
     }
 
@@ -54,11 +54,27 @@ struct Bench: AsyncParsableCommand {
             while case let chunk = reader.nextChunk(limit: 65_536), !chunk.isEmpty {
                 for row in chunk {
                     let v = row.values
-                    guard row.problems.isEmpty, case .text(let id) = v[0], case .text(let contact) = v[1], case .timestamp(let at) = v[2], case .text(let type) = v[3] else { continue }
+                    guard row.problems.isEmpty, case .text(let id) = v[0], case .text(let contact) = v[1], case .timestamp(let at) = v[2],
+                        case .text(let type) = v[3]
+                    else { continue }
                     func t(_ name: String) -> String? { v[s.index[name]!].text }
                     var props: String?
                     if case .json(let p) = v[s.index["properties"]!] { props = p }
-                    events.append(.success(IncomingEvent(id: id, type: type, occurredAt: at, channel: t("channel"), campaignID: t("campaign_id"), contentID: t("content_id"), actorID: t("actor_id"), properties: props, contact: .id(contact))))
+                    events.append(
+                        .success(
+                            IncomingEvent(
+                                id: id,
+                                type: type,
+                                occurredAt: at,
+                                channel: t("channel"),
+                                campaignID: t("campaign_id"),
+                                contentID: t("content_id"),
+                                actorID: t("actor_id"),
+                                properties: props,
+                                contact: .id(contact)
+                            )
+                        )
+                    )
                 }
             }
             var times: [Double] = []
@@ -87,10 +103,22 @@ struct Bench: AsyncParsableCommand {
                 removeDatabase(path)
             }
             let median = times.sorted()[times.count / 2]
-            try printJSON(BenchResult(
-                suite: "ingest", items: events.count, accepted: accepted, seconds: median, seconds_min: times.min()!, seconds_max: times.max()!,
-                per_second: Double(events.count) / median, peak_rss_bytes: peakRSSBytes(), build: Bench.build, db_bytes: dbBytes,
-                batch: batch, bundle: dir))
+            try printJSON(
+                BenchResult(
+                    suite: "ingest",
+                    items: events.count,
+                    accepted: accepted,
+                    seconds: median,
+                    seconds_min: times.min()!,
+                    seconds_max: times.max()!,
+                    per_second: Double(events.count) / median,
+                    peak_rss_bytes: peakRSSBytes(),
+                    build: Bench.build,
+                    db_bytes: dbBytes,
+                    batch: batch,
+                    bundle: dir
+                )
+            )
         }
     }
 
@@ -101,7 +129,10 @@ struct Bench: AsyncParsableCommand {
         func run() async throws {
             let dir = try common.bundleDirectory()
             var times: [Double] = []
-            var rows = 0, touchpoints = 0, contacts = 0, dbBytes = 0
+            var rows = 0
+            var touchpoints = 0
+            var contacts = 0
+            var dbBytes = 0
             for rep in 0..<common.reps {
                 let path = common.freshDatabase("import")
                 let store = try SQLiteStore(path: path)
@@ -119,10 +150,24 @@ struct Bench: AsyncParsableCommand {
                 removeDatabase(path)
             }
             let median = times.sorted()[times.count / 2]
-            try printJSON(BenchResult(
-                suite: "import", items: rows, accepted: rows, seconds: median, seconds_min: times.min()!, seconds_max: times.max()!,
-                per_second: Double(rows) / median, peak_rss_bytes: peakRSSBytes(), build: Bench.build, db_bytes: dbBytes,
-                batch: nil, bundle: dir, contacts: contacts, touchpoints: touchpoints))
+            try printJSON(
+                BenchResult(
+                    suite: "import",
+                    items: rows,
+                    accepted: rows,
+                    seconds: median,
+                    seconds_min: times.min()!,
+                    seconds_max: times.max()!,
+                    per_second: Double(rows) / median,
+                    peak_rss_bytes: peakRSSBytes(),
+                    build: Bench.build,
+                    db_bytes: dbBytes,
+                    batch: nil,
+                    bundle: dir,
+                    contacts: contacts,
+                    touchpoints: touchpoints
+                )
+            )
         }
     }
 }

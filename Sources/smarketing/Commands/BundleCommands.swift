@@ -25,7 +25,9 @@ struct Demo: AsyncParsableCommand {
             try printJSON(summary)
         } else {
             print("wrote a demo bundle to \(out) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s:")
-            print("  \(summary.contacts) contacts, \(summary.accounts) accounts, \(summary.touchpoints) touchpoints, \(summary.opportunities) opportunities, \(summary.campaigns) campaigns, \(summary.costs) cost rows, \(summary.users) users")
+            print(
+                "  \(summary.contacts) contacts, \(summary.accounts) accounts, \(summary.touchpoints) touchpoints, \(summary.opportunities) opportunities, \(summary.campaigns) campaigns, \(summary.costs) cost rows, \(summary.users) users"
+            )
         }
     }
 }
@@ -36,7 +38,9 @@ struct Import: AsyncParsableCommand {
 
 struct ImportBundle: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bundle", abstract: "Import a bundle directory (idempotent; all or nothing unless --skip-invalid).")
+        commandName: "bundle",
+        abstract: "Import a bundle directory (idempotent; all or nothing unless --skip-invalid)."
+    )
 
     @OptionGroup var workspace: WorkspaceOptions
     @Argument(help: "The bundle directory.") var directory: String
@@ -53,7 +57,14 @@ struct ImportBundle: AsyncParsableCommand {
 }
 
 /// Imports a bundle and prints the summary; shared by `import bundle` and `serve --demo`.
-func importBundle(_ directory: String, into store: SQLiteStore, skipInvalid: Bool, report: String?, json: Bool, quiet: Bool = false) async throws -> ImportReport {
+func importBundle(
+    _ directory: String,
+    into store: SQLiteStore,
+    skipInvalid: Bool,
+    report: String?,
+    json: Bool,
+    quiet: Bool = false
+) async throws -> ImportReport {
     let readers: [any RowSource]
     do {
         readers = try Bundle.openReadingAhead(directory)
@@ -63,7 +74,10 @@ func importBundle(_ directory: String, into store: SQLiteStore, skipInvalid: Boo
     let progress = ProgressReporter(quiet: json || quiet)
     let started = Date()
     let result = try await store.importRows(
-        readers, options: ImportOptions(skipInvalid: skipInvalid), actor: .cli, at: SystemClock().now()
+        readers,
+        options: ImportOptions(skipInvalid: skipInvalid),
+        actor: .cli,
+        at: SystemClock().now()
     ) { p in progress.update("importing \(p.file)", p.rows) }
     progress.finish()
     try await store.checkpoint()
@@ -87,7 +101,10 @@ func importBundle(_ directory: String, into store: SQLiteStore, skipInvalid: Boo
     } else if !quiet {
         print("file                            rows   inserted    updated  unchanged   rejected")
         for f in result.files {
-            print(f.file.padding(toLength: 26, withPad: " ", startingAt: 0) + [f.rows, f.inserted, f.updated, f.unchanged, f.rejected].map { String($0).leftPad(11) }.joined())
+            print(
+                f.file.padding(toLength: 26, withPad: " ", startingAt: 0)
+                    + [f.rows, f.inserted, f.updated, f.unchanged, f.rejected].map { String($0).leftPad(11) }.joined()
+            )
             for w in f.warnings { print("  warning: \(w)") }
         }
         print(String(format: "%@ in %.1f s", result.committed ? "imported" : "nothing imported", Date().timeIntervalSince(started)))

@@ -52,8 +52,11 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "smarketing")
         logger.logLevel = .info
         let app = buildApplication(
-            configuration: ServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyMib << 20), store: store, clock: clock,
-            logger: logger)
+            configuration: ServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyMib << 20),
+            store: store,
+            clock: clock,
+            logger: logger
+        )
         print("smarketing serving \(workspace.databasePath) at http://\(host):\(port)  (API description: /openapi.json)")
         for line in banner { print(line) }
         fflush(nil)
