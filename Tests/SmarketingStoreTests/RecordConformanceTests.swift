@@ -45,7 +45,7 @@ struct RecordConformanceTests {
             _ = try await store.update(.costs, id: "2026-01-05|marketing|cmp1", fields: ["category": .text("sales")], actor: tester, at: t0)
         }
         // Unique (source, external_id) and user emails.
-        try await store.update(.accounts, id: "a1", fields: ["source": .text("hubspot"), "external_id": .text("42")], actor: tester, at: t0)
+        _ = try await store.update(.accounts, id: "a1", fields: ["source": .text("hubspot"), "external_id": .text("42")], actor: tester, at: t0)
         await #expect(throws: StoreError.self) {
             try await store.create(
                 record(.accounts, ["id": .text("a2"), "name": .text("B"), "source": .text("hubspot"), "external_id": .text("42")]),

@@ -29,7 +29,7 @@ public final class CSVReader {
         }
         handle = h
         self.chunkSize = chunkSize
-        fill()
+        _ = fill()
         skipBOM()
     }
 
@@ -261,7 +261,7 @@ public final class CSVWriter {
 
     /// Creates (or truncates) the file at `path`.
     public init(path: String) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         guard let h = FileHandle(forWritingAtPath: path) else {
             throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
         }

@@ -17,7 +17,7 @@ public struct BundleProblem: Error, Sendable, Hashable, CustomStringConvertible,
     }
 
     public var description: String {
-        var s = "\(file):\(line)"
+        var s = line > 0 ? "\(file):\(line)" : file
         if column > 0 { s += ":\(column)" }
         if let columnName { s += " (\(columnName))" }
         return s + ": " + message

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+/// Runs the real `smarketing` binary.
+struct CLIRun {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> CLIRun {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try smarketingBinary())
+        p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CLIRun(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+}
+
+@Suite("The smarketing command line")
+struct CLITests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-cli-\(UUID())").path
+
+    @Test("demo → import → re-import → export → duplicates → merge → token, with exit codes")
+    func workflow() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = dir + "/cli.sqlite", bundle = dir + "/bundle", out = dir + "/out"
+        let demo = try CLIRun.run(["demo", "--leads", "1500", "--seed", "9", "--out", bundle, "--json"])
+        #expect(demo.status == 0, "\(demo.stderr)")
+        let counts = try JSONSerialization.jsonObject(with: Data(demo.stdout.utf8)) as! [String: Int]
+        #expect(counts["contacts"]! >= 1500)
+
+        let first = try CLIRun.run(["import", "bundle", bundle, "--database", db])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("contacts.csv") && first.stdout.contains("imported in"))
+        // SMARKETING_DATABASE names the database when --database is absent; a re-import changes nothing.
+        let again = try CLIRun.run(["import", "bundle", bundle, "--json"], environment: ["SMARKETING_DATABASE": db])
+        #expect(again.status == 0)
+        let summary = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as! [String: Any]
+        for file in summary["files"] as! [[String: Any]] {
+            #expect(file["rows"] as! Int == file["unchanged"] as! Int, "\(file)")
+        }
+        #expect(try CLIRun.run(["export", "bundle", out, "--database", db]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: out + "/touchpoints.csv"))
+
+        let dups = try CLIRun.run(["contacts", "duplicates", "--database", db, "--json"])
+        let pairs = try JSONSerialization.jsonObject(with: Data(dups.stdout.utf8)) as! [[String: String]]
+        let pair = try #require(pairs.first { $0["reason"]!.hasPrefix("same email") })
+        let merge = try CLIRun.run(["contacts", "merge", pair["keepID"]!, pair["duplicateID"]!, "--database", db])
+        #expect(merge.status == 0 && merge.stdout.contains("merged"))
+        let twice = try CLIRun.run(["contacts", "merge", pair["keepID"]!, pair["duplicateID"]!, "--database", db])
+        #expect(twice.status == 1 && twice.stderr.hasPrefix("error: no contacts record"))
+
+        let token = try CLIRun.run(["token", "create", "--user", "u-admin", "--role", "viewer", "--database", db])
+        #expect(token.status == 0 && token.stdout.hasPrefix("smk_") && token.stderr.contains("not shown again"))
+        let password = try CLIRun.run(["user", "password", "--user", "u-admin", "--database", db], stdin: "a long enough secret\n")
+        #expect(password.status == 0, "\(password.stderr)")
+        #expect(try CLIRun.run(["token", "create", "--user", "u-admin", "--role", "boss", "--database", db]).status == 2)
+        #expect(try CLIRun.run(["token", "create", "--user", "ghost", "--role", "admin", "--database", db]).status == 1)
+        #expect(try CLIRun.run(["no-such-command"]).status == 2)
+        #expect(try CLIRun.run(["demo", "--leads", "0", "--out", out]).status == 2)
+    }
+
+    @Test("a bad bundle imports nothing, names every problem, and --skip-invalid writes a report")
+    func badBundle() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/bad", withIntermediateDirectories: true)
+        try "id,email,created_at\nc1,a@b.example,2026-01-01T00:00:00Z\nc2,broken,2026-01-01T00:00:00Z\nc3,c@b.example,2026-13-01T00:00:00Z\n"
+            .write(toFile: dir + "/bad/contacts.csv", atomically: true, encoding: .utf8)
+        let db = dir + "/bad.sqlite"
+        let run = try CLIRun.run(["import", "bundle", dir + "/bad", "--database", db])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("contacts.csv:3:2 (email): value \"broken\" is not an email address"))
+        #expect(run.stderr.contains("contacts.csv:4:3 (created_at)"))
+        #expect(run.stderr.contains("error: nothing was imported: the bundle has 2 problem(s)"))
+        let report = dir + "/rejected.csv"
+        let skip = try CLIRun.run(["import", "bundle", dir + "/bad", "--database", db, "--skip-invalid", "--report", report])
+        #expect(skip.status == 0)
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(text.hasPrefix("file,line,column,column_name,problem,row\n"))
+        #expect(text.contains("contacts.csv,3,2,email,") && text.contains("contacts.csv,4,3,created_at,"))
+        let missing = try CLIRun.run(["import", "bundle", dir + "/nowhere", "--database", db])
+        #expect(missing.status == 1 && missing.stderr.contains("is not a directory"))
+    }
+}
