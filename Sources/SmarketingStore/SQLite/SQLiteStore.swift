@@ -14,9 +14,14 @@ public final class SQLiteStore: FunnelStore {
     /// Makes ids for records the ingest creates.
     let makeID: @Sendable (String) -> String
 
-    /// Opens (creating and migrating when needed) the database at `path`.
+    private let checkpointer: WALCheckpointer?
+
+    /// Opens (creating and migrating when needed) the database at `path`. With
+    /// `backgroundCheckpoints` (the server), the WAL is copied into the main file by a background
+    /// thread instead of inside commits, which keeps commit latency flat under load.
     public init(
         path: String,
+        backgroundCheckpoints: Bool = false,
         reactions: [any IngestReaction] = [],
         makeID: @escaping @Sendable (String) -> String = { prefix in prefix + "-" + UUID().uuidString.lowercased() }
     ) throws {
@@ -28,12 +33,16 @@ public final class SQLiteStore: FunnelStore {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA cache_size = -65536")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            if backgroundCheckpoints { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
         }
         pool = try DatabasePool(path: path, configuration: config)
         self.reactions = reactions
         self.makeID = makeID
         try SQLiteSchema.migrator.migrate(pool)
+        checkpointer = backgroundCheckpoints ? try WALCheckpointer(path: path) : nil
     }
+
+    deinit { checkpointer?.stop() }
 
     /// Process-wide SQLite settings, applied once before the first connection opens.
     static let processSetup: Int32 = smk_sqlite_disable_memstatus()

@@ -16,13 +16,13 @@ struct WorkspaceOptions: ParsableArguments {
     }
 
     /// Opens the store named by `--database`.
-    func openStore() throws -> SQLiteStore {
+    func openStore(backgroundCheckpoints: Bool = false) throws -> SQLiteStore {
         let path = databasePath
         if path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
             throw CLIFailure("PostgreSQL databases are not supported yet; use a SQLite file path")
         }
         do {
-            return try SQLiteStore(path: path)
+            return try SQLiteStore(path: path, backgroundCheckpoints: backgroundCheckpoints)
         } catch {
             throw CLIFailure("cannot open the database \(path): \(error)")
         }

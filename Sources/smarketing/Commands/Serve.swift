@@ -23,7 +23,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try workspace.openStore()
+        let store = try workspace.openStore(backgroundCheckpoints: true)
         let clock = SystemClock()
         var banner: [String] = []
         if demo {
