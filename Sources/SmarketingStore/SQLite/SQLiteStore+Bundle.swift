@@ -15,21 +15,16 @@ extension SQLiteStore {
     ) async throws -> ImportReport {
         let state = ImportState()
         do {
-            try await pool.write { db in
-                for source in sources {
-                    try self.importFile(db, source, options: options, state: state, progress: progress)
-                }
-                if !state.problems.isEmpty, !options.skipInvalid { throw RollbackImport() }
-                for s in state.summaries {
-                    try Self.audit(
-                        db,
-                        actor,
-                        at,
-                        "import",
-                        s.file.replacingOccurrences(of: ".csv", with: ""),
-                        "",
-                        "{\"inserted\":\(s.inserted),\"updated\":\(s.updated),\"unchanged\":\(s.unchanged),\"rejected\":\(s.rejected)}"
-                    )
+            // Every reference in a bundle is checked by the import itself (against the bundle and
+            // the database, with line and column), so SQLite's own foreign-key bookkeeping — four
+            // parent lookups per touchpoint — is switched off for this one transaction. It must be
+            // set outside a transaction; it is switched back on before the connection is reused.
+            try await pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA foreign_keys = OFF")
+                defer { try? db.execute(sql: "PRAGMA foreign_keys = ON") }
+                try db.inTransaction {
+                    try self.importAll(db, sources, options: options, actor: actor, at: at, state: state, progress: progress)
+                    return .commit
                 }
             }
             return ImportReport(files: state.summaries, problems: state.problems, rejectedRows: state.rejected, committed: true)
@@ -41,6 +36,26 @@ extension SQLiteStore {
                 files[i].unchanged = 0
             }
             return ImportReport(files: files, problems: state.problems, rejectedRows: state.rejected, committed: false)
+        }
+    }
+
+    private func importAll(
+        _ db: Database,
+        _ sources: [any RowSource],
+        options: ImportOptions,
+        actor: Actor,
+        at: Timestamp,
+        state: ImportState,
+        progress: @escaping @Sendable (ImportProgress) -> Void
+    ) throws {
+        for source in sources {
+            try importFile(db, source, options: options, state: state, progress: progress)
+        }
+        if !state.problems.isEmpty, !options.skipInvalid { throw RollbackImport() }
+        for s in state.summaries {
+            try Self.audit(
+                db, actor, at, "import", s.file.replacingOccurrences(of: ".csv", with: ""), "",
+                "{\"inserted\":\(s.inserted),\"updated\":\(s.updated),\"unchanged\":\(s.unchanged),\"rejected\":\(s.rejected)}")
         }
     }
 
