@@ -200,7 +200,9 @@ extension SQLiteStore {
         }
         let sortType = schema.field(sortField)?.type ?? .text
         let sentinel = SQLiteSchema.columnType(sortType) == "TEXT" ? "''" : "-9223372036854775807"
-        let sortExpr = sortField == "id" ? "id" : "coalesce(\(sortField), \(sentinel))"
+        // Required fields are sorted by the bare column so that an index on it is used; others
+        // put nulls first through a sentinel, which keeps keyset paging exact.
+        let sortExpr = sortField == "id" || schema.field(sortField)?.required == true ? sortField : "coalesce(\(sortField), \(sentinel))"
         let dir = query.descending ? "DESC" : "ASC"
         let cmp = query.descending ? "<" : ">"
         if let cursor = query.cursor {

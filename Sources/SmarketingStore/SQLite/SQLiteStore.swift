@@ -158,6 +158,14 @@ enum SQLiteSchema {
                     """
             )
         }
+        m.registerMigration("v2 list indexes") { db in
+            // The API's most common list filters, with the id order of cursor paging.
+            try db.execute(
+                sql: """
+                    CREATE INDEX contacts_stage ON contacts(lifecycle_stage, id);
+                    CREATE INDEX contacts_owner ON contacts(owner_id, id);
+                    """)
+        }
         return m
     }
 }
