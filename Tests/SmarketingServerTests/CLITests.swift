@@ -14,7 +14,9 @@ struct CLIRun {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         p.environment = env
-        let out = Pipe(), err = Pipe(), input = Pipe()
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
         p.standardOutput = out
         p.standardError = err
         p.standardInput = input
@@ -35,7 +37,9 @@ struct CLITests {
     @Test("demo → import → re-import → export → duplicates → merge → token, with exit codes")
     func workflow() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let db = dir + "/cli.sqlite", bundle = dir + "/bundle", out = dir + "/out"
+        let db = dir + "/cli.sqlite"
+        let bundle = dir + "/bundle"
+        let out = dir + "/out"
         let demo = try CLIRun.run(["demo", "--leads", "1500", "--seed", "9", "--out", bundle, "--json"])
         #expect(demo.status == 0, "\(demo.stderr)")
         let counts = try JSONSerialization.jsonObject(with: Data(demo.stdout.utf8)) as! [String: Int]

@@ -54,8 +54,14 @@ extension SQLiteStore {
         if !state.problems.isEmpty, !options.skipInvalid { throw RollbackImport() }
         for s in state.summaries {
             try Self.audit(
-                db, actor, at, "import", s.file.replacingOccurrences(of: ".csv", with: ""), "",
-                "{\"inserted\":\(s.inserted),\"updated\":\(s.updated),\"unchanged\":\(s.unchanged),\"rejected\":\(s.rejected)}")
+                db,
+                actor,
+                at,
+                "import",
+                s.file.replacingOccurrences(of: ".csv", with: ""),
+                "",
+                "{\"inserted\":\(s.inserted),\"updated\":\(s.updated),\"unchanged\":\(s.unchanged),\"rejected\":\(s.rejected)}"
+            )
         }
     }
 

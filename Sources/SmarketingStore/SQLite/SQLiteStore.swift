@@ -164,7 +164,8 @@ enum SQLiteSchema {
                 sql: """
                     CREATE INDEX contacts_stage ON contacts(lifecycle_stage, id);
                     CREATE INDEX contacts_owner ON contacts(owner_id, id);
-                    """)
+                    """
+            )
         }
         return m
     }

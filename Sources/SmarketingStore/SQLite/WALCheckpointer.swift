@@ -30,7 +30,8 @@ final class WALCheckpointer: @unchecked Sendable {
         condition.lock()
         while !stopped {
             condition.unlock()
-            var log: Int32 = 0, done: Int32 = 0
+            var log: Int32 = 0
+            var done: Int32 = 0
             // PASSIVE: copy what is committed without blocking the writer or readers.
             sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
             condition.lock()

@@ -102,22 +102,8 @@ struct Bench: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("rep \(rep + 1): \(ok) events in \(String(format: "%.2f", times.last!)) s\n".utf8))
                 removeDatabase(path)
             }
-            let median = times.sorted()[times.count / 2]
             try printJSON(
-                BenchResult(
-                    suite: "ingest",
-                    items: events.count,
-                    accepted: accepted,
-                    seconds: median,
-                    seconds_min: times.min()!,
-                    seconds_max: times.max()!,
-                    per_second: Double(events.count) / median,
-                    peak_rss_bytes: peakRSSBytes(),
-                    build: Bench.build,
-                    db_bytes: dbBytes,
-                    batch: batch,
-                    bundle: dir
-                )
+                BenchResult(suite: "ingest", items: events.count, accepted: accepted, times: times, dbBytes: dbBytes, bundle: dir, batch: batch)
             )
         }
     }
@@ -149,25 +135,10 @@ struct Bench: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("rep \(rep + 1): \(rows) rows in \(String(format: "%.2f", times.last!)) s\n".utf8))
                 removeDatabase(path)
             }
-            let median = times.sorted()[times.count / 2]
-            try printJSON(
-                BenchResult(
-                    suite: "import",
-                    items: rows,
-                    accepted: rows,
-                    seconds: median,
-                    seconds_min: times.min()!,
-                    seconds_max: times.max()!,
-                    per_second: Double(rows) / median,
-                    peak_rss_bytes: peakRSSBytes(),
-                    build: Bench.build,
-                    db_bytes: dbBytes,
-                    batch: nil,
-                    bundle: dir,
-                    contacts: contacts,
-                    touchpoints: touchpoints
-                )
-            )
+            var result = BenchResult(suite: "import", items: rows, accepted: rows, times: times, dbBytes: dbBytes, bundle: dir)
+            result.contacts = contacts
+            result.touchpoints = touchpoints
+            try printJSON(result)
         }
     }
 }
@@ -187,6 +158,23 @@ struct BenchResult: Encodable {
     var bundle: String
     var contacts: Int?
     var touchpoints: Int?
+
+    /// A suite's result from the seconds of each repetition: median, min and max.
+    init(suite: String, items: Int, accepted: Int, times: [Double], dbBytes: Int, bundle: String, batch: Int? = nil) {
+        let median = times.sorted()[times.count / 2]
+        self.suite = suite
+        self.items = items
+        self.accepted = accepted
+        seconds = median
+        seconds_min = times.min()!
+        seconds_max = times.max()!
+        per_second = Double(items) / median
+        peak_rss_bytes = peakRSSBytes()
+        build = Bench.build
+        db_bytes = dbBytes
+        self.batch = batch
+        self.bundle = bundle
+    }
 }
 
 func fileSize(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
