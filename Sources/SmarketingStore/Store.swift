@@ -142,6 +142,8 @@ public struct ImportOptions: Sendable {
 public struct ImportProgress: Sendable {
     public var file: String
     public var rows: Int
+    /// How much of the file has been read (0…1), when known.
+    public var fraction: Double?
 }
 
 /// The result of an import.

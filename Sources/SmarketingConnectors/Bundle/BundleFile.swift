@@ -14,6 +14,10 @@ public final class BundleFileReader: RowSource, @unchecked Sendable {
     private let schema: ResourceSchema
     /// For each header column, the schema field index (nil: ignored column).
     private let mapping: [Int?]
+    private let fileSize: Int
+
+    /// How much of the file has been read, from 0 to 1.
+    public var fraction: Double? { fileSize > 0 ? min(1, Double(reader.position) / Double(fileSize)) : nil }
 
     /// Opens `DIR/<resource>.csv`; throws a problem when the file cannot be read or lacks a
     /// required column.
@@ -22,6 +26,7 @@ public final class BundleFileReader: RowSource, @unchecked Sendable {
         schema = resource.schema
         path = (directory as NSString).appendingPathComponent(resource.fileName)
         let file = resource.fileName
+        fileSize = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
         do {
             reader = try CSVReader(path: path)
         } catch {

@@ -58,6 +58,7 @@ public final class CSVReader {
         }
         if pos > 0 {
             buffer.removeFirst(pos)
+            discarded += pos
             pos = 0
         }
         buffer.append(contentsOf: data)
@@ -79,6 +80,11 @@ public final class CSVReader {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    private var discarded = 0
+
+    /// Bytes of the file read into records so far.
+    public var position: Int { discarded + pos }
 
     /// The line on which the next record starts (1-based).
     public var currentLine: Int { line }

@@ -33,6 +33,9 @@ public final class ReadAheadSource: RowSource, @unchecked Sendable {
     public var resource: Resource { inner.resource }
     public var warnings: [String] { inner.warnings }
     public func column(of field: String) -> Int { inner.column(of: field) }
+    /// Where the consumer is: the reader's position less what waits in the queue is not known
+    /// exactly, so this reports the reader's position (at most `depth` chunks ahead).
+    public var fraction: Double? { inner.fraction }
 
     public func nextChunk(limit: Int) -> [ParsedRow] {
         let s = shared

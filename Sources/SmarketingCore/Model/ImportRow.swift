@@ -54,4 +54,10 @@ public protocol RowSource: AnyObject, Sendable {
     func column(of field: String) -> Int
     /// Up to `limit` rows; empty at the end.
     func nextChunk(limit: Int) -> [ParsedRow]
+    /// How much of the file has been read (0…1), when known.
+    var fraction: Double? { get }
+}
+
+extension RowSource {
+    public var fraction: Double? { nil }
 }

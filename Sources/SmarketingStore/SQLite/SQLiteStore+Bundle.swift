@@ -175,7 +175,7 @@ extension SQLiteStore {
                     )
                 }
             }
-            progress(ImportProgress(file: file, rows: summary.rows))
+            progress(ImportProgress(file: file, rows: summary.rows, fraction: source.fraction))
         }
         for ref in deferredSelfRefs {
             if seenStrings.contains(ref.id) { continue }

@@ -78,7 +78,7 @@ func importBundle(
         options: ImportOptions(skipInvalid: skipInvalid),
         actor: .cli,
         at: SystemClock().now()
-    ) { p in progress.update("importing \(p.file)", p.rows) }
+    ) { p in progress.update("importing \(p.file)", p.rows, fraction: p.fraction) }
     progress.finish()
     try await store.checkpoint()
     for p in result.problems { FileHandle.standardError.write(Data((p.description + "\n").utf8)) }

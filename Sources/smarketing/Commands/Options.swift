@@ -38,7 +38,7 @@ final class ProgressReporter: @unchecked Sendable {
 
     init(quiet: Bool = false) { self.quiet = quiet }
 
-    func update(_ label: String, _ count: Int, total: Int? = nil) {
+    func update(_ label: String, _ count: Int, total: Int? = nil, fraction: Double? = nil) {
         guard !quiet else { return }
         lock.lock()
         defer { lock.unlock() }
@@ -47,7 +47,12 @@ final class ProgressReporter: @unchecked Sendable {
             guard now.timeIntervalSince(lastLine) > 0.1 else { return }
             lastLine = now
             var line = "\r\u{1B}[K\(label) \(count)"
-            if let total, total > 0 {
+            if let fraction {
+                let filled = Int(min(1, max(0, fraction)) * 30)
+                line =
+                    "\r\u{1B}[K\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+                    + "] \(Int(fraction * 100))%  \(count) rows"
+            } else if let total, total > 0 {
                 let frac = min(1, Double(count) / Double(total))
                 let filled = Int(frac * 30)
                 line = "\r\u{1B}[K\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled) + "] \(count)/\(total)"
@@ -56,7 +61,8 @@ final class ProgressReporter: @unchecked Sendable {
         } else {
             guard now.timeIntervalSince(lastLine) > 2 else { return }
             lastLine = now
-            FileHandle.standardError.write(Data("\(label) \(count)\n".utf8))
+            let percent = fraction.map { " (\(Int($0 * 100))%)" } ?? ""
+            FileHandle.standardError.write(Data("\(label) \(count)\(percent)\n".utf8))
         }
     }
 
