@@ -69,6 +69,8 @@ struct OpenAPITests {
                 ).status == .created
             )
             var tokenID = ""
+            let doc = try JSONDecoder().decode(JSONValue.self, from: Data(specReply.text.utf8))
+            var validated = 0
             for op in operations {
                 var uri = op.path
                 if let segment = op.path.split(separator: "/").dropFirst(2).first, let id = Self.ids[String(segment)] {
@@ -95,18 +97,88 @@ struct OpenAPITests {
                 #expect(op.statuses.contains(Int(r.status.code)), "\(op.method) \(uri) answered \(r.status.code): \(r.text)")
                 #expect(r.status.code < 300, "\(op.method) \(uri) should succeed with valid input: \(r.text)")
                 if op.path == "/api/v1/tokens", op.method == "post" { tokenID = r.json["id"] as? String ?? "" }
-                if r.status.code < 300, r.status != .noContent { #expect(r.headers[.contentType] == "application/json") }
+                if r.status.code < 300, r.status != .noContent {
+                    #expect(r.headers[.contentType] == "application/json")
+                    // The body has the documented shape: documented keys only, each of a documented type.
+                    if let schema = Self.responseSchema(doc, op.path, op.method, Int(r.status.code)) {
+                        let body = try JSONDecoder().decode(JSONValue.self, from: Data(r.text.utf8))
+                        let problems = Self.check(body, schema, doc, at: "$")
+                        #expect(problems.isEmpty, "\(op.method) \(uri): \(problems)")
+                        validated += 1
+                    }
+                }
                 if op.path.hasPrefix("/api/v1") {
                     let anonymous = try await client.call(HTTPRequest.Method(op.method.uppercased())!, uri, token: nil, body: body)
                     #expect(anonymous.status == .unauthorized, "\(op.method) \(uri) without a token")
                 }
             }
+            #expect(validated >= 40, "only \(validated) responses were checked against their schema")
             for (method, uri) in [("GET", "/api/v1/widgets"), ("PUT", "/api/v1/contacts/ct1"), ("GET", "/api/v2/contacts")] {
                 let r = try await client.call(HTTPRequest.Method(method)!, uri, token: admin)
                 #expect(r.status == .notFound || r.status == .methodNotAllowed, "\(method) \(uri)")
                 #expect(r.isProblem)
             }
         }
+    }
+}
+
+extension OpenAPITests {
+    static func member(_ v: JSONValue, _ path: String...) -> JSONValue? {
+        var cur = v
+        for key in path {
+            guard case .object(let o) = cur, let next = o[key] else { return nil }
+            cur = next
+        }
+        return cur
+    }
+
+    static func responseSchema(_ doc: JSONValue, _ path: String, _ method: String, _ status: Int) -> JSONValue? {
+        member(doc, "paths", path, method, "responses", String(status), "content", "application/json", "schema")
+    }
+
+    /// Where `value` does not fit `schema` (types, known properties, required ones, array items).
+    static func check(_ value: JSONValue, _ schema: JSONValue, _ doc: JSONValue, at where_: String) -> [String] {
+        var schema = schema
+        if let ref = member(schema, "$ref")?.string, let name = ref.split(separator: "/").last,
+            let resolved = member(doc, "components", "schemas", String(name))
+        {
+            schema = resolved
+        }
+        var types: [String] = []
+        switch member(schema, "type") {
+        case .string(let t)?: types = [t]
+        case .array(let ts)?: types = ts.compactMap(\.string)
+        default: return []
+        }
+        let actual: String
+        switch value {
+        case .null: actual = "null"
+        case .bool: actual = "boolean"
+        case .number(let n): actual = n == n.rounded() && types.contains("integer") ? "integer" : "number"
+        case .string: actual = "string"
+        case .array: actual = "array"
+        case .object: actual = "object"
+        }
+        guard types.contains(actual) || (actual == "integer" && types.contains("number")) else {
+            return ["\(where_) is \(actual), documented as \(types)"]
+        }
+        var problems: [String] = []
+        if case .object(let o) = value, case .object(let props)? = member(schema, "properties") {
+            for (k, v) in o {
+                guard let p = props[k] else {
+                    problems.append("\(where_).\(k) is not documented")
+                    continue
+                }
+                problems += check(v, p, doc, at: where_ + "." + k)
+            }
+            if case .array(let required)? = member(schema, "required") {
+                for case .string(let k) in required where o[k] == nil { problems.append("\(where_).\(k) is required but missing") }
+            }
+        }
+        if case .array(let items) = value, let itemSchema = member(schema, "items") {
+            for (i, item) in items.enumerated() { problems += check(item, itemSchema, doc, at: "\(where_)[\(i)]") }
+        }
+        return problems
     }
 }
 
