@@ -1,0 +1,141 @@
+import Foundation
+
+/// A condition on one attribute of a contact or its account.
+public enum AttributeCondition: Sendable, Hashable {
+    /// Equal to one of the values (case-insensitive).
+    case oneOf([String])
+    /// A number at least this.
+    case atLeast(Double)
+    /// A number at most this.
+    case atMost(Double)
+    /// Text matching a pattern: `*` stands for any text, matching is case-insensitive
+    /// (`*chief*`, `vp *`, `head of*`).
+    case matches(String)
+    /// The attribute is empty.
+    case isEmpty
+
+    /// Whether `value` (the attribute's text, nil when empty) meets the condition.
+    public func holds(for value: String?) -> Bool {
+        switch self {
+        case .isEmpty: return value == nil || value!.isEmpty
+        case .oneOf(let options):
+            guard let v = value?.lowercased() else { return false }
+            return options.contains { $0.lowercased() == v }
+        case .atLeast(let n):
+            guard let v = value.flatMap(Double.init) else { return false }
+            return v >= n
+        case .atMost(let n):
+            guard let v = value.flatMap(Double.init) else { return false }
+            return v <= n
+        case .matches(let pattern):
+            guard let v = value else { return false }
+            return Glob.matches(pattern.lowercased(), v.lowercased())
+        }
+    }
+}
+
+/// Case-insensitive `*` patterns (callers lower-case both sides).
+public enum Glob {
+    /// Whether `text` matches `pattern`, where `*` matches any run of characters.
+    public static func matches(_ pattern: String, _ text: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false)
+        if parts.count == 1 { return pattern == text }
+        var rest = Substring(text)
+        guard rest.hasPrefix(parts[0]) else { return false }
+        rest = rest.dropFirst(parts[0].count)
+        for part in parts.dropFirst().dropLast() where !part.isEmpty {
+            guard let r = rest.range(of: part) else { return false }
+            rest = rest[r.upperBound...]
+        }
+        let last = parts[parts.count - 1]
+        return last.isEmpty || (rest.count >= last.count && rest.hasSuffix(last))
+    }
+}
+
+/// A fit rule: points when an attribute meets a condition.
+public struct FitRule: Sendable, Hashable {
+    public var id: String
+    /// `contact.<field>` or `account.<field>` (also `contact.persona_id`, `contact.properties.<key>`).
+    public var attribute: String
+    public var condition: AttributeCondition
+    public var points: Double
+
+    /// Creates a rule.
+    public init(id: String, attribute: String, condition: AttributeCondition, points: Double) {
+        self.id = id
+        self.attribute = attribute
+        self.condition = condition
+        self.points = points
+    }
+}
+
+/// Fit points → grade: the first band whose minimum the points reach, else the last grade.
+public struct GradeBands: Sendable, Hashable {
+    /// (grade, minimum points), best first, e.g. [("A", 60), ("B", 40), ("C", 20)].
+    public var bands: [(grade: String, minimum: Double)]
+    /// The grade below every band.
+    public var lowest: String
+
+    /// Creates bands.
+    public init(_ bands: [(grade: String, minimum: Double)], lowest: String = "D") {
+        self.bands = bands.sorted { $0.minimum > $1.minimum }
+        self.lowest = lowest
+    }
+
+    /// The grade for fit points.
+    public func grade(for points: Double) -> String { bands.first { points >= $0.minimum }?.grade ?? lowest }
+
+    public static func == (a: GradeBands, b: GradeBands) -> Bool {
+        a.lowest == b.lowest && a.bands.map(\.grade) == b.bands.map(\.grade) && a.bands.map(\.minimum) == b.bands.map(\.minimum)
+    }
+    public func hash(into h: inout Hasher) {
+        h.combine(lowest)
+        for b in bands {
+            h.combine(b.grade)
+            h.combine(b.minimum)
+        }
+    }
+}
+
+/// One fit rule's part in a grade: whether it matched, and what it gave.
+public struct FitContribution: Sendable, Hashable {
+    public var ruleID: String
+    public var attribute: String
+    /// The attribute's value as seen (nil when empty).
+    public var value: String?
+    public var matched: Bool
+    public var points: Double
+}
+
+/// A contact's fit: the points, the grade, and every rule's part in it.
+public struct FitEvaluation: Sendable, Hashable {
+    public var points: Double
+    public var grade: String
+    public var contributions: [FitContribution]
+}
+
+/// The fit part of a scoring model.
+public struct FitModel: Sendable, Hashable {
+    public var rules: [FitRule]
+    public var bands: GradeBands
+
+    /// Creates a fit model.
+    public init(rules: [FitRule], bands: GradeBands) {
+        self.rules = rules
+        self.bands = bands
+    }
+
+    /// Grades a contact whose attributes are looked up by `attribute` names (`contact.title`,
+    /// `account.employees`, …); nil or empty means the attribute is empty.
+    public func evaluate(_ attribute: (String) -> String?) -> FitEvaluation {
+        var total = 0.0
+        var parts: [FitContribution] = []
+        for rule in rules {
+            let value = attribute(rule.attribute).flatMap { $0.isEmpty ? nil : $0 }
+            let matched = rule.condition.holds(for: value)
+            if matched { total += rule.points }
+            parts.append(FitContribution(ruleID: rule.id, attribute: rule.attribute, value: value, matched: matched, points: matched ? rule.points : 0))
+        }
+        return FitEvaluation(points: total, grade: bands.grade(for: total), contributions: parts)
+    }
+}
