@@ -1,0 +1,100 @@
+/// Caps on one engagement rule's points: per UTC day, per ISO week (Monday 00:00 UTC), in total.
+public struct PointCaps: Sendable, Hashable, Codable {
+    public var perDay: Double?
+    public var perWeek: Double?
+    public var total: Double?
+
+    /// Creates caps (nil: no cap).
+    public init(perDay: Double? = nil, perWeek: Double? = nil, total: Double? = nil) {
+        self.perDay = perDay
+        self.perWeek = perWeek
+        self.total = total
+    }
+
+    /// Whether any cap is set.
+    public var isEmpty: Bool { perDay == nil && perWeek == nil && total == nil }
+}
+
+/// The capped points of one rule for one contact, independent of arrival order.
+///
+/// Definition: the rule's events are taken in time order (ties: smaller event id); each gets its
+/// points, cut to what is left under every cap of its day, its week and the total. An event that
+/// arrives late (earlier than events already counted) can change what later events got; the
+/// ledger returns every change as (time, delta) so an `EngagementScore` stays exact. Events after
+/// all others — the usual case — cost constant time. A re-sent event id changes nothing.
+public struct CapLedger: Sendable, Hashable, Codable {
+    public struct Entry: Sendable, Hashable, Codable {
+        public var at: Timestamp
+        public var id: String
+        public var points: Double
+        public var granted: Double
+    }
+
+    public let caps: PointCaps
+    public private(set) var entries: [Entry] = []
+    private var ids: Set<String> = []
+
+    /// Creates an empty ledger.
+    public init(caps: PointCaps) { self.caps = caps }
+
+    static let day: Int64 = 86_400_000
+
+    static func dayIndex(_ t: Timestamp) -> Int64 { Int64((Double(t.milliseconds) / Double(day)).rounded(.down)) }
+
+    /// ISO weeks start on Monday; 1970-01-01 was a Thursday.
+    static func weekIndex(_ t: Timestamp) -> Int64 { Int64((Double(dayIndex(t) + 3) / 7).rounded(.down)) }
+
+    /// The points granted so far.
+    public var grantedTotal: Double { entries.reduce(0) { $0 + $1.granted } }
+
+    /// Counts an event; returns the changes to the granted points as (time, delta), the new event's
+    /// own grant included.
+    public mutating func record(id: String, at: Timestamp, points: Double) -> [(Timestamp, Double)] {
+        guard ids.insert(id).inserted else { return [] }
+        let entry = Entry(at: at, id: id, points: points, granted: 0)
+        let position = entries.firstIndex { ($0.at, $0.id) > (at, id) } ?? entries.count
+        entries.insert(entry, at: position)
+        return regrant(from: position)
+    }
+
+    /// Recomputes the grants from `start` on (earlier entries are unaffected).
+    private mutating func regrant(from start: Int) -> [(Timestamp, Double)] {
+        var dayUsed: [Int64: Double] = [:]
+        var weekUsed: [Int64: Double] = [:]
+        var totalUsed = 0.0
+        // Caps limit what is earned: negative points never make room under a cap.
+        for e in entries[..<start] where e.granted > 0 {
+            dayUsed[Self.dayIndex(e.at), default: 0] += e.granted
+            weekUsed[Self.weekIndex(e.at), default: 0] += e.granted
+            totalUsed += e.granted
+        }
+        var changes: [(Timestamp, Double)] = []
+        for i in start..<entries.count {
+            let e = entries[i]
+            let d = Self.dayIndex(e.at)
+            let w = Self.weekIndex(e.at)
+            var grant = e.points
+            if grant > 0 {
+                if let cap = caps.perDay { grant = min(grant, max(0, cap - dayUsed[d, default: 0])) }
+                if let cap = caps.perWeek { grant = min(grant, max(0, cap - weekUsed[w, default: 0])) }
+                if let cap = caps.total { grant = min(grant, max(0, cap - totalUsed)) }
+            }
+            if grant > 0 {
+                dayUsed[d, default: 0] += grant
+                weekUsed[w, default: 0] += grant
+                totalUsed += grant
+            }
+            if grant != e.granted || i == start {
+                changes.append((e.at, grant - e.granted))
+                entries[i].granted = grant
+            }
+        }
+        return changes
+    }
+
+    public static func == (a: CapLedger, b: CapLedger) -> Bool { a.caps == b.caps && a.entries == b.entries }
+    public func hash(into h: inout Hasher) {
+        h.combine(caps)
+        h.combine(entries)
+    }
+}
