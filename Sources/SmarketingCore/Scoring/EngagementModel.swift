@@ -1,0 +1,171 @@
+/// What an engagement rule can see of a touchpoint.
+public struct TouchFacts: Sendable, Hashable {
+    public var id: String
+    public var at: Timestamp
+    public var type: String
+    public var channel: String?
+    public var campaignID: String?
+    public var contentID: String?
+    /// The funnel stage of the touch's content (`tofu`, `mofu`, `bofu`).
+    public var contentStage: String?
+    /// Top-level string properties of the touch (`url`, `form`, …).
+    public var properties: [String: String]
+    /// Set for sales activities.
+    public var actorID: String?
+
+    /// Creates facts.
+    public init(
+        id: String,
+        at: Timestamp,
+        type: String,
+        channel: String? = nil,
+        campaignID: String? = nil,
+        contentID: String? = nil,
+        contentStage: String? = nil,
+        properties: [String: String] = [:],
+        actorID: String? = nil
+    ) {
+        self.id = id
+        self.at = at
+        self.type = type
+        self.channel = channel
+        self.campaignID = campaignID
+        self.contentID = contentID
+        self.contentStage = contentStage
+        self.properties = properties
+        self.actorID = actorID
+    }
+}
+
+/// An engagement rule: points for touches that match every condition given.
+public struct EngagementRule: Sendable, Hashable {
+    public var id: String
+    public var points: Double
+    /// Touch types (any of them); nil: any type.
+    public var types: [String]?
+    /// A `*` pattern on the `url` property (`/pricing*`, `*/careers*`).
+    public var url: String?
+    public var channels: [String]?
+    public var campaigns: [String]?
+    public var contentStages: [String]?
+    /// Property patterns that must all match (`form: demo*`).
+    public var properties: [String: String]
+    public var caps: PointCaps
+    /// Overrides the model's half-life (milliseconds); 0 means no decay is not allowed — use a long one.
+    public var halfLife: Int64?
+
+    /// Creates a rule.
+    public init(
+        id: String,
+        points: Double,
+        types: [String]? = nil,
+        url: String? = nil,
+        channels: [String]? = nil,
+        campaigns: [String]? = nil,
+        contentStages: [String]? = nil,
+        properties: [String: String] = [:],
+        caps: PointCaps = PointCaps(),
+        halfLife: Int64? = nil
+    ) {
+        self.id = id
+        self.points = points
+        self.types = types
+        self.url = url
+        self.channels = channels
+        self.campaigns = campaigns
+        self.contentStages = contentStages
+        self.properties = properties
+        self.caps = caps
+        self.halfLife = halfLife
+    }
+
+    /// Whether the touch meets every condition of the rule.
+    public func matches(_ t: TouchFacts) -> Bool {
+        func within(_ list: [String]?, _ value: String?) -> Bool {
+            guard let list else { return true }
+            guard let value else { return false }
+            return list.contains(value)
+        }
+        guard within(types, t.type), within(channels, t.channel), within(campaigns, t.campaignID), within(contentStages, t.contentStage)
+        else { return false }
+        if let url {
+            guard let u = t.properties["url"], Glob.matches(url.lowercased(), u.lowercased()) else { return false }
+        }
+        for (key, pattern) in properties {
+            guard let v = t.properties[key], Glob.matches(pattern.lowercased(), v.lowercased()) else { return false }
+        }
+        return true
+    }
+}
+
+/// One rule's part in a contact's engagement: raw points, how many touches, what the caps cut,
+/// and the decayed contribution at any time.
+public struct RuleEngagement: Sendable, Hashable {
+    public var ruleID: String
+    public var count = 0
+    public var rawPoints = 0.0
+    public var grantedPoints = 0.0
+    public var score: EngagementScore
+    public var ledger: CapLedger?
+
+    /// Points the caps took away.
+    public var cappedAway: Double { rawPoints - grantedPoints }
+}
+
+/// A contact's engagement under a model: one decayed score per rule, so that the total is exact
+/// with per-rule half-lives and every point can be explained. Touches reach it once: the ingest
+/// drops re-sent touchpoint ids before any reaction, and capped rules also ignore a repeated id.
+public struct EngagementState: Sendable, Hashable {
+    public private(set) var rules: [String: RuleEngagement] = [:]
+
+    /// An empty state.
+    public init() {}
+
+    /// The engagement score at `t`.
+    public func value(at t: Timestamp) -> Double { rules.values.reduce(0) { $0 + $1.score.value(at: t) } }
+
+    /// Applies a touch under `model`; returns the rules it matched.
+    @discardableResult
+    public mutating func apply(_ touch: TouchFacts, model: EngagementModel) -> [String] {
+        var matched: [String] = []
+        for rule in model.rules where rule.matches(touch) {
+            var state =
+                rules[rule.id]
+                ?? RuleEngagement(
+                    ruleID: rule.id,
+                    score: EngagementScore(halfLife: rule.halfLife ?? model.halfLife),
+                    ledger: rule.caps.isEmpty ? nil : CapLedger(caps: rule.caps)
+                )
+            if var ledger = state.ledger {
+                let changes = ledger.record(id: touch.id, at: touch.at, points: rule.points)
+                if changes.isEmpty { continue }  // a re-sent touch
+                for (t, delta) in changes {
+                    state.score.add(delta, at: t)
+                    state.grantedPoints += delta
+                }
+                state.ledger = ledger
+            } else {
+                state.score.add(rule.points, at: touch.at)
+                state.grantedPoints += rule.points
+            }
+            state.count += 1
+            state.rawPoints += rule.points
+            rules[rule.id] = state
+            matched.append(rule.id)
+        }
+        return matched
+    }
+}
+
+/// The engagement part of a scoring model.
+public struct EngagementModel: Sendable, Hashable {
+    public var rules: [EngagementRule]
+    /// Default half-life in milliseconds.
+    public var halfLife: Int64
+
+    /// Creates a model.
+    public init(rules: [EngagementRule], halfLife: Int64) {
+        self.rules = rules
+        self.halfLife = halfLife
+    }
+}
