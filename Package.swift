@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The domain: Foundation only, no I/O, deterministic.
@@ -40,7 +41,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Bundle CSV, the demo workspace generator; vendor connectors later.
-        .target(name: "SmarketingConnectors", dependencies: ["SmarketingCore", "SmarketingStore"], swiftSettings: swiftSettings),
+        .target(name: "SmarketingConnectors", dependencies: ["SmarketingCore", "SmarketingStore", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         // buildApplication: the JSON API, OpenAPI, auth, group-committed ingest.
         .target(
             name: "SmarketingServer",
