@@ -33,6 +33,8 @@ public struct CapLedger: Sendable, Hashable, Codable {
     public let caps: PointCaps
     public private(set) var entries: [Entry] = []
     private var ids: Set<String> = []
+    /// The positive points granted so far (what the total cap limits).
+    private var positiveTotal = 0.0
 
     /// Creates an empty ledger.
     public init(caps: PointCaps) { self.caps = caps }
@@ -52,9 +54,41 @@ public struct CapLedger: Sendable, Hashable, Codable {
     public mutating func record(id: String, at: Timestamp, points: Double) -> [(Timestamp, Double)] {
         guard ids.insert(id).inserted else { return [] }
         let entry = Entry(at: at, id: id, points: points, granted: 0)
-        let position = entries.firstIndex { ($0.at, $0.id) > (at, id) } ?? entries.count
+        // Touches mostly arrive in time order: look for the place from the end.
+        var position = entries.count
+        while position > 0, (entries[position - 1].at, entries[position - 1].id) > (at, id) { position -= 1 }
         entries.insert(entry, at: position)
+        if position == entries.count - 1 { return [(at, grantLast())] }
         return regrant(from: position)
+    }
+
+    /// The usual case in constant time per window: the new entry is the latest, so only what its
+    /// day and week already hold, and the running total, limit it.
+    private mutating func grantLast() -> Double {
+        let last = entries.count - 1
+        let e = entries[last]
+        var grant = e.points
+        if grant > 0 {
+            let d = Self.dayIndex(e.at)
+            let w = Self.weekIndex(e.at)
+            var dayUsed = 0.0
+            var weekUsed = 0.0
+            if caps.perDay != nil || caps.perWeek != nil {
+                var i = last - 1
+                while i >= 0, Self.weekIndex(entries[i].at) == w {
+                    let g = max(0, entries[i].granted)
+                    weekUsed += g
+                    if Self.dayIndex(entries[i].at) == d { dayUsed += g }
+                    i -= 1
+                }
+            }
+            if let cap = caps.perDay { grant = min(grant, max(0, cap - dayUsed)) }
+            if let cap = caps.perWeek { grant = min(grant, max(0, cap - weekUsed)) }
+            if let cap = caps.total { grant = min(grant, max(0, cap - positiveTotal)) }
+            positiveTotal += grant
+        }
+        entries[last].granted = grant
+        return grant
     }
 
     /// Recomputes the grants from `start` on (earlier entries are unaffected).
@@ -89,10 +123,12 @@ public struct CapLedger: Sendable, Hashable, Codable {
                 entries[i].granted = grant
             }
         }
+        positiveTotal = totalUsed
         return changes
     }
 
     public static func == (a: CapLedger, b: CapLedger) -> Bool { a.caps == b.caps && a.entries == b.entries }
+    private enum CodingKeys: String, CodingKey { case caps, entries, ids, positiveTotal }
     public func hash(into h: inout Hasher) {
         h.combine(caps)
         h.combine(entries)

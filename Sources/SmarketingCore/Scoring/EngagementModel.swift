@@ -12,6 +12,8 @@ public struct TouchFacts: Sendable, Hashable {
     public var properties: [String: String]
     /// Set for sales activities.
     public var actorID: String?
+    /// The `url` property lower-cased once, for the rules' patterns.
+    public var lowercasedURL: String?
 
     /// Creates facts.
     public init(
@@ -34,6 +36,7 @@ public struct TouchFacts: Sendable, Hashable {
         self.contentStage = contentStage
         self.properties = properties
         self.actorID = actorID
+        self.lowercasedURL = properties["url"]?.lowercased()
     }
 }
 
@@ -89,7 +92,7 @@ public struct EngagementRule: Sendable, Hashable {
         guard within(types, t.type), within(channels, t.channel), within(campaigns, t.campaignID), within(contentStages, t.contentStage)
         else { return false }
         if let url {
-            guard let u = t.properties["url"], Glob.matches(url.lowercased(), u.lowercased()) else { return false }
+            guard let u = t.lowercasedURL, Glob.matches(url.lowercased(), u) else { return false }
         }
         for (key, pattern) in properties {
             guard let v = t.properties[key], Glob.matches(pattern.lowercased(), v.lowercased()) else { return false }
@@ -129,28 +132,28 @@ public struct EngagementState: Sendable, Hashable {
     public mutating func apply(_ touch: TouchFacts, model: EngagementModel) -> [String] {
         var matched: [String] = []
         for rule in model.rules where rule.matches(touch) {
+            // Taken out of the dictionary while it changes, so its ledger is not copied.
             var state =
-                rules[rule.id]
+                rules.removeValue(forKey: rule.id)
                 ?? RuleEngagement(
                     ruleID: rule.id,
                     score: EngagementScore(halfLife: rule.halfLife ?? model.halfLife),
                     ledger: rule.caps.isEmpty ? nil : CapLedger(caps: rule.caps)
                 )
-            if var ledger = state.ledger {
-                let changes = ledger.record(id: touch.id, at: touch.at, points: rule.points)
+            defer { rules[rule.id] = state }
+            if state.ledger != nil {
+                let changes = state.ledger!.record(id: touch.id, at: touch.at, points: rule.points)
                 if changes.isEmpty { continue }  // a re-sent touch
                 for (t, delta) in changes {
                     state.score.add(delta, at: t)
                     state.grantedPoints += delta
                 }
-                state.ledger = ledger
             } else {
                 state.score.add(rule.points, at: touch.at)
                 state.grantedPoints += rule.points
             }
             state.count += 1
             state.rawPoints += rule.points
-            rules[rule.id] = state
             matched.append(rule.id)
         }
         return matched

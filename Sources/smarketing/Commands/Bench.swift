@@ -6,7 +6,10 @@ import SmarketingStore
 
 /// The project's benchmarks: one JSON object per suite on stdout (BENCHMARKS.md).
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Measure ingest and import speed; prints JSON.", subcommands: [Ingest.self, ImportSuite.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Measure ingest and import speed; prints JSON.",
+        subcommands: [Ingest.self, ImportSuite.self, ScoringSuite.self]
+    )
 
     struct Common: ParsableArguments {
         @Option(help: "Use this bundle instead of generating one.") var bundle: String?
@@ -139,6 +142,76 @@ struct Bench: AsyncParsableCommand {
             result.contacts = contacts
             result.touchpoints = touchpoints
             try printJSON(result)
+        }
+    }
+}
+
+extension Bench {
+    struct ScoringSuite: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "scoring",
+            abstract: "Events/s of engagement scoring in the core (one thread, the example model)."
+        )
+        @OptionGroup var common: Common
+        @Option(help: "The scoring model file.") var model = "examples/scoring-model.yaml"
+
+        func run() async throws {
+            let dir = try common.bundleDirectory()
+            guard let text = try? String(contentsOfFile: model, encoding: .utf8) else { throw CLIFailure("cannot read \(model)") }
+            let scoring: ScoringModel
+            switch ScoringModelFile.read(text) {
+            case .success(let m): scoring = m
+            case .failure(let p): throw CLIFailure("\(model) has \(p.problems.count) problem(s)")
+            }
+            // Untimed: read the touchpoints into the facts the rules see.
+            let reader = try BundleFileReader(directory: dir, resource: .touchpoints)
+            let s = Resource.touchpoints.schema
+            var touches: [(contact: Int, facts: TouchFacts)] = []
+            var contactIndex: [String: Int] = [:]
+            while case let chunk = reader.nextChunk(limit: 65_536), !chunk.isEmpty {
+                for row in chunk where row.problems.isEmpty {
+                    let v = row.values
+                    guard case .text(let id) = v[0], case .text(let contact) = v[1], case .timestamp(let at) = v[2], case .text(let type) = v[3]
+                    else { continue }
+                    var props: [String: String] = [:]
+                    if case .json(let p) = v[s.index["properties"]!], let data = p.data(using: .utf8),
+                        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+                    {
+                        for (k, value) in object { if let str = value as? String { props[k] = str } }
+                    }
+                    let c = contactIndex[contact] ?? contactIndex.count
+                    contactIndex[contact] = c
+                    touches.append(
+                        (
+                            c,
+                            TouchFacts(
+                                id: id,
+                                at: at,
+                                type: type,
+                                channel: v[s.index["channel"]!].text,
+                                campaignID: v[s.index["campaign_id"]!].text,
+                                contentID: v[s.index["content_id"]!].text,
+                                properties: props,
+                                actorID: v[s.index["actor_id"]!].text
+                            )
+                        )
+                    )
+                }
+            }
+            var times: [Double] = []
+            var checksum = 0.0
+            for rep in 0..<common.reps {
+                var states = [EngagementState](repeating: EngagementState(), count: contactIndex.count)
+                let started = DispatchTime.now().uptimeNanoseconds
+                for t in touches { states[t.contact].apply(t.facts, model: scoring.engagement) }
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                let now = Timestamp(milliseconds: touches.map(\.facts.at.milliseconds).max() ?? 0)
+                checksum = states.reduce(0) { $0 + $1.value(at: now) }
+                FileHandle.standardError.write(
+                    Data("rep \(rep + 1): \(touches.count) events in \(String(format: "%.2f", times.last!)) s (score sum \(Int(checksum)))\n".utf8)
+                )
+            }
+            try printJSON(BenchResult(suite: "scoring", items: touches.count, accepted: touches.count, times: times, dbBytes: 0, bundle: dir))
         }
     }
 }
