@@ -76,6 +76,22 @@ struct CLITests {
         #expect(try CLIRun.run(["demo", "--leads", "0", "--out", out]).status == 2)
     }
 
+    @Test("scoring validate accepts the example model and names the problems of a bad one")
+    func scoringValidate() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = root.appendingPathComponent("examples/scoring-model.yaml").path
+        let ok = try CLIRun.run(["scoring", "validate", example])
+        #expect(ok.status == 0 && ok.stdout.contains("valid — 7 fit rules, 8 engagement rules"))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let bad = try String(contentsOfFile: example, encoding: .utf8).replacingOccurrences(of: "types: [webinar_attended]", with: "types: [webinar_attend]")
+        try bad.write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        let run = try CLIRun.run(["scoring", "validate", dir + "/bad.yaml"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("bad.yaml:73:12: engagement rule \"webinar\": unknown touch type \"webinar_attend\""), "\(run.stderr)")
+        #expect(run.stderr.contains("error: ") && run.stderr.contains("the model was not used"))
+    }
+
     @Test("a bad bundle imports nothing, names every problem, and --skip-invalid writes a report")
     func badBundle() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
