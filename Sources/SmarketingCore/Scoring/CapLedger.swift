@@ -21,7 +21,8 @@ public struct PointCaps: Sendable, Hashable, Codable {
 /// points, cut to what is left under every cap of its day, its week and the total. An event that
 /// arrives late (earlier than events already counted) can change what later events got; the
 /// ledger returns every change as (time, delta) so an `EngagementScore` stays exact. Events after
-/// all others — the usual case — cost constant time. A re-sent event id changes nothing.
+/// all others — the usual case — cost constant time. A re-sent event (same id and time) changes
+/// nothing.
 public struct CapLedger: Sendable, Hashable, Codable {
     public struct Entry: Sendable, Hashable, Codable {
         public var at: Timestamp
@@ -32,7 +33,6 @@ public struct CapLedger: Sendable, Hashable, Codable {
 
     public let caps: PointCaps
     public private(set) var entries: [Entry] = []
-    private var ids: Set<String> = []
     /// The positive points granted so far (what the total cap limits).
     private var positiveTotal = 0.0
 
@@ -52,11 +52,12 @@ public struct CapLedger: Sendable, Hashable, Codable {
     /// Counts an event; returns the changes to the granted points as (time, delta), the new event's
     /// own grant included.
     public mutating func record(id: String, at: Timestamp, points: Double) -> [(Timestamp, Double)] {
-        guard ids.insert(id).inserted else { return [] }
         let entry = Entry(at: at, id: id, points: points, granted: 0)
         // Touches mostly arrive in time order: look for the place from the end.
         var position = entries.count
         while position > 0, (entries[position - 1].at, entries[position - 1].id) > (at, id) { position -= 1 }
+        // A re-sent touch sits right before its place (same time and id).
+        if position > 0, entries[position - 1].at == at, entries[position - 1].id == id { return [] }
         entries.insert(entry, at: position)
         if position == entries.count - 1 { return [(at, grantLast())] }
         return regrant(from: position)
@@ -128,7 +129,7 @@ public struct CapLedger: Sendable, Hashable, Codable {
     }
 
     public static func == (a: CapLedger, b: CapLedger) -> Bool { a.caps == b.caps && a.entries == b.entries }
-    private enum CodingKeys: String, CodingKey { case caps, entries, ids, positiveTotal }
+    private enum CodingKeys: String, CodingKey { case caps, entries, positiveTotal }
     public func hash(into h: inout Hasher) {
         h.combine(caps)
         h.combine(entries)

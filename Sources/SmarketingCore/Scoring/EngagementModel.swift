@@ -119,28 +119,37 @@ public struct RuleEngagement: Sendable, Hashable {
 /// with per-rule half-lives and every point can be explained. Touches reach it once: the ingest
 /// drops re-sent touchpoint ids before any reaction, and capped rules also ignore a repeated id.
 public struct EngagementState: Sendable, Hashable {
-    public private(set) var rules: [String: RuleEngagement] = [:]
+    /// Per rule, in the model's rule order (nil until a rule first matches).
+    public private(set) var slots: [RuleEngagement?] = []
 
     /// An empty state.
     public init() {}
 
-    /// The engagement score at `t`.
-    public func value(at t: Timestamp) -> Double { rules.values.reduce(0) { $0 + $1.score.value(at: t) } }
+    /// The rules that matched so far, by rule id.
+    public var rules: [String: RuleEngagement] {
+        Dictionary(uniqueKeysWithValues: slots.compactMap { $0 }.map { ($0.ruleID, $0) })
+    }
 
-    /// Applies a touch under `model`; returns the rules it matched.
+    /// The engagement score at `t`.
+    public func value(at t: Timestamp) -> Double { slots.reduce(0) { $0 + ($1?.score.value(at: t) ?? 0) } }
+
+    /// Applies a touch under `model`; returns the ids of the rules it matched.
     @discardableResult
     public mutating func apply(_ touch: TouchFacts, model: EngagementModel) -> [String] {
+        if slots.count < model.rules.count { slots += Array(repeating: nil, count: model.rules.count - slots.count) }
         var matched: [String] = []
-        for rule in model.rules where rule.matches(touch) {
-            // Taken out of the dictionary while it changes, so its ledger is not copied.
+        let typeID = model.typeIDs[touch.type]
+        for (i, rule) in model.rules.enumerated() where model.matches(i, touch, typeID: typeID) {
+            // Taken out of its slot while it changes, so its ledger is not copied.
             var state =
-                rules.removeValue(forKey: rule.id)
+                slots[i]
                 ?? RuleEngagement(
                     ruleID: rule.id,
                     score: EngagementScore(halfLife: rule.halfLife ?? model.halfLife),
                     ledger: rule.caps.isEmpty ? nil : CapLedger(caps: rule.caps)
                 )
-            defer { rules[rule.id] = state }
+            slots[i] = nil
+            defer { slots[i] = state }
             if state.ledger != nil {
                 let changes = state.ledger!.record(id: touch.id, at: touch.at, points: rule.points)
                 if changes.isEmpty { continue }  // a re-sent touch
@@ -160,15 +169,57 @@ public struct EngagementState: Sendable, Hashable {
     }
 }
 
-/// The engagement part of a scoring model.
+/// The engagement part of a scoring model, with its rules compiled for matching: touch types
+/// become small integers looked up once per touch, URL patterns are lower-cased once.
 public struct EngagementModel: Sendable, Hashable {
-    public var rules: [EngagementRule]
+    public let rules: [EngagementRule]
     /// Default half-life in milliseconds.
-    public var halfLife: Int64
+    public let halfLife: Int64
+    /// Every touch type a rule names, numbered.
+    let typeIDs: [String: Int]
+    /// Per rule: the allowed type numbers (nil: any type).
+    let allowedTypes: [[Bool]?]
+    /// Per rule: the URL pattern, lower-cased.
+    let urlPatterns: [String?]
 
     /// Creates a model.
     public init(rules: [EngagementRule], halfLife: Int64) {
         self.rules = rules
         self.halfLife = halfLife
+        var ids: [String: Int] = [:]
+        for rule in rules { for t in rule.types ?? [] where ids[t] == nil { ids[t] = ids.count } }
+        typeIDs = ids
+        allowedTypes = rules.map { rule in
+            rule.types.map { types in
+                var allowed = [Bool](repeating: false, count: ids.count)
+                for t in types { allowed[ids[t]!] = true }
+                return allowed
+            }
+        }
+        urlPatterns = rules.map { $0.url?.lowercased() }
+    }
+
+    /// Whether rule `i` matches the touch (`typeID`: the touch's type number, if any rule names it).
+    func matches(_ i: Int, _ t: TouchFacts, typeID: Int?) -> Bool {
+        if let allowed = allowedTypes[i] {
+            guard let typeID, allowed[typeID] else { return false }
+        }
+        let rule = rules[i]
+        if let pattern = urlPatterns[i] {
+            guard let u = t.lowercasedURL, Glob.matches(pattern, u) else { return false }
+        }
+        if rule.channels != nil || rule.campaigns != nil || rule.contentStages != nil || !rule.properties.isEmpty {
+            var loose = rule
+            loose.types = nil
+            loose.url = nil
+            return loose.matches(t)
+        }
+        return true
+    }
+
+    public static func == (a: EngagementModel, b: EngagementModel) -> Bool { a.rules == b.rules && a.halfLife == b.halfLife }
+    public func hash(into h: inout Hasher) {
+        h.combine(rules)
+        h.combine(halfLife)
     }
 }

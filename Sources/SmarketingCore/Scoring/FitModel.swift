@@ -34,21 +34,35 @@ public enum AttributeCondition: Sendable, Hashable {
     }
 }
 
-/// Case-insensitive `*` patterns (callers lower-case both sides).
+/// Case-insensitive `*` patterns (callers lower-case both sides). Compares UTF-8 bytes: this runs
+/// for every touch and rule, and Foundation's `range(of:)` costs more than the whole rule.
 public enum Glob {
     /// Whether `text` matches `pattern`, where `*` matches any run of characters.
     public static func matches(_ pattern: String, _ text: String) -> Bool {
-        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false)
-        if parts.count == 1 { return pattern == text }
-        var rest = Substring(text)
-        guard rest.hasPrefix(parts[0]) else { return false }
-        rest = rest.dropFirst(parts[0].count)
-        for part in parts.dropFirst().dropLast() where !part.isEmpty {
-            guard let r = rest.range(of: part) else { return false }
-            rest = rest[r.upperBound...]
-        }
+        let p = Array(pattern.utf8)
+        let t = Array(text.utf8)
+        let parts = p.split(separator: UInt8(ascii: "*"), omittingEmptySubsequences: false)
+        if parts.count == 1 { return p == t }
+        let first = parts[0]
         let last = parts[parts.count - 1]
-        return last.isEmpty || (rest.count >= last.count && rest.hasSuffix(last))
+        guard t.count >= first.count + last.count, t.starts(with: first) else { return false }
+        var from = first.count
+        let end = t.count - last.count
+        for part in parts.dropFirst().dropLast() where !part.isEmpty {
+            guard let at = find(part, in: t, from: from, before: end) else { return false }
+            from = at + part.count
+        }
+        return t[end...].elementsEqual(last)
+    }
+
+    static func find(_ needle: ArraySlice<UInt8>, in hay: [UInt8], from: Int, before end: Int) -> Int? {
+        guard needle.count <= end - from else { return nil }
+        var i = from
+        while i + needle.count <= end {
+            if hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
     }
 }
 
