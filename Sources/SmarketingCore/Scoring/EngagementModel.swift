@@ -12,8 +12,8 @@ public struct TouchFacts: Sendable, Hashable {
     public var properties: [String: String]
     /// Set for sales activities.
     public var actorID: String?
-    /// The `url` property lower-cased once, for the rules' patterns.
-    public var lowercasedURL: String?
+    /// The `url` property lower-cased once, as UTF-8, for the rules' patterns.
+    public var lowercasedURL: [UInt8]?
 
     /// Creates facts.
     public init(
@@ -36,7 +36,7 @@ public struct TouchFacts: Sendable, Hashable {
         self.contentStage = contentStage
         self.properties = properties
         self.actorID = actorID
-        self.lowercasedURL = properties["url"]?.lowercased()
+        self.lowercasedURL = properties["url"].map { Array($0.lowercased().utf8) }
     }
 }
 
@@ -92,7 +92,7 @@ public struct EngagementRule: Sendable, Hashable {
         guard within(types, t.type), within(channels, t.channel), within(campaigns, t.campaignID), within(contentStages, t.contentStage)
         else { return false }
         if let url {
-            guard let u = t.lowercasedURL, Glob.matches(url.lowercased(), u) else { return false }
+            guard let u = t.lowercasedURL, GlobPattern(url.lowercased()).matches(u) else { return false }
         }
         for (key, pattern) in properties {
             guard let v = t.properties[key], Glob.matches(pattern.lowercased(), v.lowercased()) else { return false }
@@ -179,8 +179,8 @@ public struct EngagementModel: Sendable, Hashable {
     let typeIDs: [String: Int]
     /// Per rule: the allowed type numbers (nil: any type).
     let allowedTypes: [[Bool]?]
-    /// Per rule: the URL pattern, lower-cased.
-    let urlPatterns: [String?]
+    /// Per rule: the URL pattern, lower-cased and compiled.
+    let urlPatterns: [GlobPattern?]
 
     /// Creates a model.
     public init(rules: [EngagementRule], halfLife: Int64) {
@@ -196,7 +196,7 @@ public struct EngagementModel: Sendable, Hashable {
                 return allowed
             }
         }
-        urlPatterns = rules.map { $0.url?.lowercased() }
+        urlPatterns = rules.map { $0.url.map { GlobPattern($0.lowercased()) } }
     }
 
     /// Whether rule `i` matches the touch (`typeID`: the touch's type number, if any rule names it).
@@ -206,7 +206,7 @@ public struct EngagementModel: Sendable, Hashable {
         }
         let rule = rules[i]
         if let pattern = urlPatterns[i] {
-            guard let u = t.lowercasedURL, Glob.matches(pattern, u) else { return false }
+            guard let u = t.lowercasedURL, pattern.matches(u) else { return false }
         }
         if rule.channels != nil || rule.campaigns != nil || rule.contentStages != nil || !rule.properties.isEmpty {
             var loose = rule

@@ -39,22 +39,38 @@ public enum AttributeCondition: Sendable, Hashable {
 public enum Glob {
     /// Whether `text` matches `pattern`, where `*` matches any run of characters.
     public static func matches(_ pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern.utf8)
-        let t = Array(text.utf8)
-        let parts = p.split(separator: UInt8(ascii: "*"), omittingEmptySubsequences: false)
-        if parts.count == 1 { return p == t }
+        GlobPattern(pattern).matches(Array(text.utf8))
+    }
+}
+
+/// A `*` pattern split once into its literal parts, for matching many texts.
+public struct GlobPattern: Sendable, Hashable {
+    let parts: [ArraySlice<UInt8>]
+    let whole: [UInt8]
+
+    /// Compiles a (lower-cased) pattern.
+    public init(_ pattern: String) {
+        whole = Array(pattern.utf8)
+        parts = whole.split(separator: UInt8(ascii: "*"), omittingEmptySubsequences: false)
+    }
+
+    /// Whether the (lower-cased) UTF-8 text matches.
+    public func matches(_ t: [UInt8]) -> Bool {
+        if parts.count == 1 { return whole == t }
         let first = parts[0]
         let last = parts[parts.count - 1]
         guard t.count >= first.count + last.count, t.starts(with: first) else { return false }
         var from = first.count
         let end = t.count - last.count
         for part in parts.dropFirst().dropLast() where !part.isEmpty {
-            guard let at = find(part, in: t, from: from, before: end) else { return false }
+            guard let at = Glob.find(part, in: t, from: from, before: end) else { return false }
             from = at + part.count
         }
         return t[end...].elementsEqual(last)
     }
+}
 
+extension Glob {
     static func find(_ needle: ArraySlice<UInt8>, in hay: [UInt8], from: Int, before end: Int) -> Int? {
         guard needle.count <= end - from else { return nil }
         var i = from
