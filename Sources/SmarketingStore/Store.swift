@@ -155,6 +155,8 @@ public struct ImportReport: Sendable {
     public var rejectedRows: [(problem: BundleProblem, raw: [String])]
     /// Whether anything was written.
     public var committed: Bool
+    /// Problems found beyond those listed (a file full of errors is not kept in memory whole).
+    public var moreProblems = 0
 }
 
 /// A likely duplicate pair of contacts.

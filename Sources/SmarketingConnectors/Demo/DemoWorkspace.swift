@@ -136,7 +136,6 @@ public struct DemoWorkspace {
         try personasW.close()
         let contentW = try open(.content)
         var contentByStage: [String: [String]] = [:]
-        let contentTypes = ["whitepaper", "case_study", "webinar", "blog", "one_pager", "video"]
         var cn = 0
         for stage in ["tofu", "mofu", "bofu"] {
             for p in Self.personas {
@@ -147,7 +146,6 @@ public struct DemoWorkspace {
                         stage == "tofu"
                         ? ["blog", "video", "whitepaper"][k]
                         : stage == "mofu" ? ["webinar", "whitepaper", "case_study"][k] : ["case_study", "one_pager", "video"][k]
-                    _ = contentTypes
                     contentW.write([
                         id, "\(p.name): \(type.replacingOccurrences(of: "_", with: " ")) \(k + 1)", type, stage, p.id,
                         "https://demo-smarketing.example/\(stage)/\(id)",

@@ -36,15 +36,6 @@ public struct IncomingEvent: Sendable, Hashable {
         self.properties = properties
         self.contact = contact
     }
-
-    /// The event as a `touchpoints` row for the resolved contact.
-    public func touchpointValues(contactID: String) -> [FieldValue] {
-        func v(_ s: String?) -> FieldValue { s.map { .text($0) } ?? .null }
-        return [
-            .text(id), .text(contactID), .timestamp(occurredAt), .text(type), v(channel), v(campaignID),
-            v(contentID), v(actorID), properties.map { .json($0) } ?? .null,
-        ]
-    }
 }
 
 /// How an event names its contact.

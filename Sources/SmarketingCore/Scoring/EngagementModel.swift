@@ -84,16 +84,23 @@ public struct EngagementRule: Sendable, Hashable {
 
     /// Whether the touch meets every condition of the rule.
     public func matches(_ t: TouchFacts) -> Bool {
-        func within(_ list: [String]?, _ value: String?) -> Bool {
-            guard let list else { return true }
-            guard let value else { return false }
-            return list.contains(value)
-        }
-        guard within(types, t.type), within(channels, t.channel), within(campaigns, t.campaignID), within(contentStages, t.contentStage)
-        else { return false }
+        guard Self.within(types, t.type) else { return false }
         if let url {
             guard let u = t.lowercasedURL, GlobPattern(url.lowercased()).matches(u) else { return false }
         }
+        return matchesOtherConditions(t)
+    }
+
+    static func within(_ list: [String]?, _ value: String?) -> Bool {
+        guard let list else { return true }
+        guard let value else { return false }
+        return list.contains(value)
+    }
+
+    /// The conditions besides type and URL (which `EngagementModel` checks in compiled form).
+    func matchesOtherConditions(_ t: TouchFacts) -> Bool {
+        guard Self.within(channels, t.channel), Self.within(campaigns, t.campaignID), Self.within(contentStages, t.contentStage)
+        else { return false }
         for (key, pattern) in properties {
             guard let v = t.properties[key], Glob.matches(pattern.lowercased(), v.lowercased()) else { return false }
         }
@@ -204,17 +211,10 @@ public struct EngagementModel: Sendable, Hashable {
         if let allowed = allowedTypes[i] {
             guard let typeID, allowed[typeID] else { return false }
         }
-        let rule = rules[i]
         if let pattern = urlPatterns[i] {
             guard let u = t.lowercasedURL, pattern.matches(u) else { return false }
         }
-        if rule.channels != nil || rule.campaigns != nil || rule.contentStages != nil || !rule.properties.isEmpty {
-            var loose = rule
-            loose.types = nil
-            loose.url = nil
-            return loose.matches(t)
-        }
-        return true
+        return rules[i].matchesOtherConditions(t)
     }
 
     public static func == (a: EngagementModel, b: EngagementModel) -> Bool { a.rules == b.rules && a.halfLife == b.halfLife }

@@ -148,7 +148,7 @@ struct APIHandlers: Sendable {
         var q = ListQuery()
         for (key, rawValue) in request.uri.queryParameters {
             let name = String(key)
-            let value = String(rawValue).removingPercentEncoding ?? String(rawValue)
+            let value = String(rawValue)  // Hummingbird has percent-decoded query values already
             switch name {
             case "limit":
                 guard let n = Int(value), n >= 1, n <= 1000 else { throw Problem(.unprocessableContent, "limit must be a number from 1 to 1000") }

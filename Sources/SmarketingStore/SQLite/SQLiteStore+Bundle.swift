@@ -27,7 +27,13 @@ extension SQLiteStore {
                     return .commit
                 }
             }
-            return ImportReport(files: state.summaries, problems: state.problems, rejectedRows: state.rejected, committed: true)
+            return ImportReport(
+                files: state.summaries,
+                problems: state.problems,
+                rejectedRows: state.rejected,
+                committed: true,
+                moreProblems: state.droppedProblems
+            )
         } catch is RollbackImport {
             var files = state.summaries
             for i in files.indices {
@@ -35,7 +41,7 @@ extension SQLiteStore {
                 files[i].updated = 0
                 files[i].unchanged = 0
             }
-            return ImportReport(files: files, problems: state.problems, rejectedRows: state.rejected, committed: false)
+            return ImportReport(files: files, problems: state.problems, rejectedRows: state.rejected, committed: false, moreProblems: state.droppedProblems)
         }
     }
 

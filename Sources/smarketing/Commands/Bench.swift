@@ -51,35 +51,7 @@ struct Bench: AsyncParsableCommand {
         func run() async throws {
             let dir = try common.bundleDirectory()
             // Parse the touchpoints first, untimed, as the SQLite ceiling script does.
-            let reader = try BundleFileReader(directory: dir, resource: .touchpoints)
-            var events: [Result<IncomingEvent, EventRejection>] = []
-            let s = Resource.touchpoints.schema
-            while case let chunk = reader.nextChunk(limit: 65_536), !chunk.isEmpty {
-                for row in chunk {
-                    let v = row.values
-                    guard row.problems.isEmpty, case .text(let id) = v[0], case .text(let contact) = v[1], case .timestamp(let at) = v[2],
-                        case .text(let type) = v[3]
-                    else { continue }
-                    func t(_ name: String) -> String? { v[s.index[name]!].text }
-                    var props: String?
-                    if case .json(let p) = v[s.index["properties"]!] { props = p }
-                    events.append(
-                        .success(
-                            IncomingEvent(
-                                id: id,
-                                type: type,
-                                occurredAt: at,
-                                channel: t("channel"),
-                                campaignID: t("campaign_id"),
-                                contentID: t("content_id"),
-                                actorID: t("actor_id"),
-                                properties: props,
-                                contact: .id(contact)
-                            )
-                        )
-                    )
-                }
-            }
+            let events: [Result<IncomingEvent, EventRejection>] = try bundleEvents(dir).map { .success($0) }
             var times: [Double] = []
             var dbBytes = 0
             var accepted = 0
@@ -164,39 +136,33 @@ extension Bench {
             case .failure(let p): throw CLIFailure("\(model) has \(p.problems.count) problem(s)")
             }
             // Untimed: read the touchpoints into the facts the rules see.
-            let reader = try BundleFileReader(directory: dir, resource: .touchpoints)
-            let s = Resource.touchpoints.schema
             var touches: [(contact: Int, facts: TouchFacts)] = []
             var contactIndex: [String: Int] = [:]
-            while case let chunk = reader.nextChunk(limit: 65_536), !chunk.isEmpty {
-                for row in chunk where row.problems.isEmpty {
-                    let v = row.values
-                    guard case .text(let id) = v[0], case .text(let contact) = v[1], case .timestamp(let at) = v[2], case .text(let type) = v[3]
-                    else { continue }
-                    var props: [String: String] = [:]
-                    if case .json(let p) = v[s.index["properties"]!], let data = p.data(using: .utf8),
-                        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-                    {
-                        for (k, value) in object { if let str = value as? String { props[k] = str } }
-                    }
-                    let c = contactIndex[contact] ?? contactIndex.count
-                    contactIndex[contact] = c
-                    touches.append(
-                        (
-                            c,
-                            TouchFacts(
-                                id: id,
-                                at: at,
-                                type: type,
-                                channel: v[s.index["channel"]!].text,
-                                campaignID: v[s.index["campaign_id"]!].text,
-                                contentID: v[s.index["content_id"]!].text,
-                                properties: props,
-                                actorID: v[s.index["actor_id"]!].text
-                            )
+            for event in try bundleEvents(dir) {
+                guard case .id(let contact) = event.contact else { continue }
+                var props: [String: String] = [:]
+                if let p = event.properties, let data = p.data(using: .utf8),
+                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+                {
+                    for (k, value) in object { if let str = value as? String { props[k] = str } }
+                }
+                let c = contactIndex[contact] ?? contactIndex.count
+                contactIndex[contact] = c
+                touches.append(
+                    (
+                        c,
+                        TouchFacts(
+                            id: event.id,
+                            at: event.occurredAt,
+                            type: event.type,
+                            channel: event.channel,
+                            campaignID: event.campaignID,
+                            contentID: event.contentID,
+                            properties: props,
+                            actorID: event.actorID
                         )
                     )
-                }
+                )
             }
             var times: [Double] = []
             var checksum = 0.0
@@ -214,6 +180,37 @@ extension Bench {
             try printJSON(BenchResult(suite: "scoring", items: touches.count, accepted: touches.count, times: times, dbBytes: 0, bundle: dir))
         }
     }
+}
+
+/// The touchpoints of a bundle as events naming their contact by id (valid rows only).
+func bundleEvents(_ dir: String) throws -> [IncomingEvent] {
+    let reader = try BundleFileReader(directory: dir, resource: .touchpoints)
+    let s = Resource.touchpoints.schema
+    var events: [IncomingEvent] = []
+    while case let chunk = reader.nextChunk(limit: 65_536), !chunk.isEmpty {
+        for row in chunk where row.problems.isEmpty {
+            let v = row.values
+            guard case .text(let id) = v[0], case .text(let contact) = v[1], case .timestamp(let at) = v[2], case .text(let type) = v[3]
+            else { continue }
+            func t(_ name: String) -> String? { v[s.index[name]!].text }
+            var props: String?
+            if case .json(let p) = v[s.index["properties"]!] { props = p }
+            events.append(
+                IncomingEvent(
+                    id: id,
+                    type: type,
+                    occurredAt: at,
+                    channel: t("channel"),
+                    campaignID: t("campaign_id"),
+                    contentID: t("content_id"),
+                    actorID: t("actor_id"),
+                    properties: props,
+                    contact: .id(contact)
+                )
+            )
+        }
+    }
+    return events
 }
 
 struct BenchResult: Encodable {

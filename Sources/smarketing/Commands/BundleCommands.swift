@@ -51,7 +51,9 @@ struct ImportBundle: AsyncParsableCommand {
         let store = try workspace.openStore()
         let summary = try await importBundle(directory, into: store, skipInvalid: skipInvalid, report: report, json: workspace.json)
         if !summary.committed {
-            throw CLIFailure("nothing was imported: the bundle has \(summary.problems.count) problem(s), listed above; fix them or use --skip-invalid")
+            throw CLIFailure(
+                "nothing was imported: the bundle has \(summary.problems.count + summary.moreProblems) problem(s), listed above; fix them or use --skip-invalid"
+            )
         }
     }
 }
@@ -82,6 +84,9 @@ func importBundle(
     progress.finish()
     try await store.checkpoint()
     for p in result.problems { FileHandle.standardError.write(Data((p.description + "\n").utf8)) }
+    if result.moreProblems > 0 {
+        FileHandle.standardError.write(Data("… and \(result.moreProblems) more problems not listed\n".utf8))
+    }
     if skipInvalid, let report, !result.rejectedRows.isEmpty {
         let writer = try CSVWriter(path: report)
         writer.write(["file", "line", "column", "column_name", "problem", "row"])

@@ -38,7 +38,7 @@ final class ProgressReporter: @unchecked Sendable {
 
     init(quiet: Bool = false) { self.quiet = quiet }
 
-    func update(_ label: String, _ count: Int, total: Int? = nil, fraction: Double? = nil) {
+    func update(_ label: String, _ count: Int, fraction: Double? = nil) {
         guard !quiet else { return }
         lock.lock()
         defer { lock.unlock() }
@@ -52,10 +52,6 @@ final class ProgressReporter: @unchecked Sendable {
                 line =
                     "\r\u{1B}[K\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
                     + "] \(Int(fraction * 100))%  \(count) rows"
-            } else if let total, total > 0 {
-                let frac = min(1, Double(count) / Double(total))
-                let filled = Int(frac * 30)
-                line = "\r\u{1B}[K\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled) + "] \(count)/\(total)"
             }
             FileHandle.standardError.write(Data(line.utf8))
         } else {
