@@ -1,4 +1,5 @@
 import Foundation
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 
@@ -14,7 +15,7 @@ enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
         case .sqlite:
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-store-\(UUID())").path
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let store = try SQLiteStore(path: dir + "/test.sqlite")
+            let store = try SQLiteStore(path: dir + "/test.sqlite", scoringModels: ScoringModelFile.parser)
             return StoreUnderTest(store: store) { try? FileManager.default.removeItem(atPath: dir) }
         }
     }

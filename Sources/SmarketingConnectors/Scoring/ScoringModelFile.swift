@@ -1,3 +1,4 @@
+import SmarketingStore
 import SmarketingCore
 import Yams
 
@@ -290,4 +291,9 @@ public enum ScoringModelFile {
             return rules
         }
     }
+}
+
+extension ScoringModelFile {
+    /// Reads stored model texts for the store (nil for a text that no longer reads).
+    public static let parser: ScoringModelParser = { text in try? read(text).get() }
 }

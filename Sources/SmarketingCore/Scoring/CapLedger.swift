@@ -39,6 +39,13 @@ public struct CapLedger: Sendable, Hashable, Codable {
     /// Creates an empty ledger.
     public init(caps: PointCaps) { self.caps = caps }
 
+    /// A stored ledger (entries in time order).
+    init(caps: PointCaps, entries: [Entry]) {
+        self.caps = caps
+        self.entries = entries
+        positiveTotal = entries.reduce(0) { $0 + max(0, $1.granted) }
+    }
+
     static let day: Int64 = 86_400_000
 
     static func dayIndex(_ t: Timestamp) -> Int64 { Int64((Double(t.milliseconds) / Double(day)).rounded(.down)) }

@@ -132,6 +132,9 @@ public struct EngagementState: Sendable, Hashable {
     /// An empty state.
     public init() {}
 
+    /// A stored state.
+    init(slots: [RuleEngagement?]) { self.slots = slots }
+
     /// The rules that matched so far, by rule id.
     public var rules: [String: RuleEngagement] {
         Dictionary(uniqueKeysWithValues: slots.compactMap { $0 }.map { ($0.ruleID, $0) })

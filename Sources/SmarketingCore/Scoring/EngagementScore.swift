@@ -21,6 +21,13 @@ public struct EngagementScore: Sendable, Hashable, Codable {
         self.halfLife = halfLife
     }
 
+    /// A stored score.
+    init(value: Double, reference: Timestamp, halfLife: Int64) {
+        self.value = value
+        self.reference = reference
+        self.halfLife = halfLife
+    }
+
     /// The decay factor over `delta` milliseconds (negative delta grows).
     public func factor(_ delta: Int64) -> Double { exp2(-Double(delta) / Double(halfLife)) }
 

@@ -135,3 +135,92 @@ public enum JSONObjectCheck {
         }
     }
 }
+
+extension JSONObjectCheck {
+    /// The top-level string members of a JSON object (`{"url": "/pricing", "n": 2}` gives
+    /// `["url": "/pricing"]`), or nil when the text is not an object. Scoring reads touch
+    /// properties with this for every ingested event; Foundation's decoder costs more than the
+    /// rest of the event.
+    public static func topLevelStrings(_ text: String) -> [String: String]? {
+        var copy = text
+        return copy.withUTF8 { bytes -> [String: String]? in
+            var p = Parser(bytes: bytes)
+            var out: [String: String] = [:]
+            p.skipSpace()
+            guard p.peek == UInt8(ascii: "{") else { return nil }
+            p.i += 1
+            p.skipSpace()
+            if p.peek == 125 { return out }
+            while true {
+                p.skipSpace()
+                guard let key = p.decodedString() else { return nil }
+                p.skipSpace()
+                guard p.peek == 58 else { return nil }
+                p.i += 1
+                p.skipSpace()
+                if p.peek == 34 {
+                    guard let value = p.decodedString() else { return nil }
+                    out[key] = value
+                } else {
+                    guard p.value(depth: 1) else { return nil }
+                }
+                p.skipSpace()
+                if p.peek == 44 {
+                    p.i += 1
+                    continue
+                }
+                guard p.peek == 125 else { return nil }
+                return out
+            }
+        }
+    }
+}
+
+extension JSONObjectCheck.Parser {
+    /// Reads a string and returns its value with escapes resolved.
+    mutating func decodedString() -> String? {
+        let start = i
+        guard string() else { return nil }
+        let raw = UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(i - 1)])
+        if !raw.contains(92) { return String(decoding: raw, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var k = 0
+        var pendingHigh: UInt32?
+        func append(_ scalar: UInt32) {
+            guard let u = Unicode.Scalar(scalar) else { return }
+            out.append(contentsOf: Array(String(Character(u)).utf8))
+        }
+        while k < raw.count {
+            let c = raw[k]
+            guard c == 92, k + 1 < raw.count else {
+                out.append(c)
+                k += 1
+                continue
+            }
+            let e = raw[k + 1]
+            k += 2
+            switch e {
+            case UInt8(ascii: "n"): out.append(10)
+            case UInt8(ascii: "t"): out.append(9)
+            case UInt8(ascii: "r"): out.append(13)
+            case UInt8(ascii: "b"): out.append(8)
+            case UInt8(ascii: "f"): out.append(12)
+            case UInt8(ascii: "u"):
+                guard k + 4 <= raw.count, let v = UInt32(String(decoding: UnsafeBufferPointer(rebasing: raw[k..<(k + 4)]), as: UTF8.self), radix: 16)
+                else { return nil }
+                k += 4
+                if (0xD800..<0xDC00).contains(v) {
+                    pendingHigh = v
+                } else if (0xDC00..<0xE000).contains(v), let high = pendingHigh {
+                    append(0x10000 + ((high - 0xD800) << 10) + (v - 0xDC00))
+                    pendingHigh = nil
+                } else {
+                    append(v)
+                }
+            default: out.append(e)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

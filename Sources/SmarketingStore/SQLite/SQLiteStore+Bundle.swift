@@ -95,6 +95,7 @@ extension SQLiteStore {
             WHERE \(updatable.map { "\($0) IS NOT excluded.\($0)" }.joined(separator: " OR "))
             """
         )
+        let history = r == .contacts ? try ImportedHistory(db) : nil
         let tracksIDs = Resource.allCases.contains { other in other.schema.fields.contains { $0.references == r } }
         var seenStrings: Set<String> = []
         var seenHashes: Set<Int> = []
@@ -165,7 +166,9 @@ extension SQLiteStore {
                 }
                 do {
                     upsert.bindInsert(r, row.values)
-                    changes += try upsert.execute()
+                    let changed = try upsert.execute()
+                    changes += changed
+                    if changed > 0, let history { try history.record(id, row.values) }
                     if tracksIDs { state.imported(r, id) }
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                     summary.rejected += 1
@@ -266,5 +269,41 @@ final class ImportState: @unchecked Sendable {
             return true
         }
         return false
+    }
+}
+
+/// Writes a contact's imported stage history (`became_*_at`, `recycled_at`) as transitions by
+/// the importer, replacing what an earlier import of the same contact wrote. Imported history is
+/// kept as it happened in the source system, never re-derived.
+struct ImportedHistory {
+    let remove: RawStatement
+    let insert: RawStatement
+    let columns: [(LifecycleStage, Int)]
+    let reasonIndex: Int
+
+    init(_ db: Database) throws {
+        remove = try RawStatement(db, "DELETE FROM lifecycle_transitions WHERE contact_id = ? AND actor = 'import'")
+        insert = try RawStatement(
+            db,
+            "INSERT INTO lifecycle_transitions(contact_id, from_stage, to_stage, at, actor, reason) VALUES (?, ?, ?, ?, 'import', ?)"
+        )
+        let schema = Resource.contacts.schema
+        columns = LifecycleStage.allCases.compactMap { stage in stage.historyColumn.flatMap { schema.index[$0] }.map { (stage, $0) } }
+        reasonIndex = schema.index["recycle_reason"]!
+    }
+
+    func record(_ contactID: String, _ values: [FieldValue]) throws {
+        var times: [LifecycleStage: Timestamp] = [:]
+        for (stage, i) in columns { if let t = values[i].timestamp { times[stage] = t } }
+        remove.bind(1, contactID)
+        _ = try remove.execute()
+        for t in Lifecycle.importedHistory(times, recycleReason: values[reasonIndex].text) {
+            insert.bind(1, contactID)
+            insert.bind(2, t.from?.rawValue)
+            insert.bind(3, t.to.rawValue)
+            insert.bind(4, .timestamp(t.at))
+            insert.bind(5, t.reason)
+            _ = try insert.execute()
+        }
     }
 }

@@ -74,6 +74,12 @@ extension SQLiteStore {
             )
             // Earlier merges into the removed record now point at the kept one.
             try db.execute(sql: "UPDATE contact_merges SET kept_id = ? WHERE kept_id = ?", arguments: [keepID, duplicateID])
+            // The duplicate's stage history joins the kept contact's; its score is rebuilt from
+            // the joined touches.
+            try db.execute(sql: "UPDATE lifecycle_transitions SET contact_id = ? WHERE contact_id = ?", arguments: [keepID, duplicateID])
+            try db.execute(sql: "UPDATE score_history SET contact_id = ? WHERE contact_id = ?", arguments: [keepID, duplicateID])
+            try db.execute(sql: "DELETE FROM contact_scores WHERE contact_id = ?", arguments: [duplicateID])
+            if let scorer = try self.activeScorer(db) { try Self.rescoreContact(db, scorer, keepID, at: at, event: "merge") }
             try Self.audit(
                 db,
                 actor,

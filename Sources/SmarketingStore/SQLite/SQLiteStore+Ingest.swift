@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import SmarketingCore
 
@@ -27,6 +28,7 @@ extension SQLiteStore {
                         }
                         return .rollback
                     }
+                    try context.flushScores()
                     result.committed = true
                     let accepted = result.outcomes.count { if case .accepted = $0 { true } else { false } }
                     if accepted > 0 {
@@ -56,6 +58,13 @@ struct IngestContext {
     var contactExists: [String: String?] = [:]
     var contactByEmail: [String: KnownContact] = [:]
     var referenceExists: [String: Bool] = [:]
+    var contentStage: [String: String?] = [:]
+    /// The active scorer (nil: scoring off).
+    let scorer: Scorer?
+    var pending: [String: PendingScore] = [:]
+    /// Contacts whose details the batch filled: graded again before their state is written.
+    var regrade: Set<String> = []
+    var dirty: Set<String> = []
     let insertTouchpoint: RawStatement
     let contactExistsQuery: RawStatement
     let touchpointExistsQuery: RawStatement
@@ -63,6 +72,7 @@ struct IngestContext {
     init(db: Database, store: SQLiteStore) throws {
         self.db = db
         self.store = store
+        scorer = try store.activeScorer(db)
         insertTouchpoint = try RawStatement(
             db,
             """
@@ -78,6 +88,10 @@ struct IngestContext {
         contactExists.removeAll(keepingCapacity: true)
         contactByEmail.removeAll(keepingCapacity: true)
         referenceExists.removeAll(keepingCapacity: true)
+        contentStage.removeAll(keepingCapacity: true)
+        pending.removeAll(keepingCapacity: true)
+        regrade.removeAll()
+        dirty.removeAll()
     }
 
     /// The id a contact id resolves to: itself, or the contact it was merged into.
@@ -131,9 +145,7 @@ struct IngestContext {
         insertTouchpoint.bind(8, event.actorID)
         insertTouchpoint.bind(9, event.properties)
         if try insertTouchpoint.execute() == 0 { return .duplicate }
-        for reaction in store.reactions {
-            for change in reaction.react(to: event, contactID: contactID) { try persist(change) }
-        }
+        try score(event, contactID: contactID)
         return .accepted(contactID: contactID)
     }
 
@@ -179,7 +191,11 @@ struct IngestContext {
         var updates: [String: FieldValue] = [:]
         for (name, value) in decision.fill { updates[name] = value }
         if let a = decision.attachAccountID { updates["account_id"] = .text(a) }
-        if !updates.isEmpty { try persist(.update(.contacts, id: decision.contactID, fields: updates)) }
+        if !updates.isEmpty {
+            try updateContact(decision.contactID, updates)
+            // Filled details can change the fit grade and the persona.
+            if scorer != nil, decision.newContact == nil { regrade.insert(decision.contactID) }
+        }
         var facts = known ?? KnownContact(id: decision.contactID, accountID: nil, filled: [])
         facts.filled.formUnion(updates.keys)
         if let a = decision.attachAccountID ?? decision.newContact.flatMap({ Record(.contacts, values: $0)["account_id"].text }) {
@@ -198,14 +214,135 @@ struct IngestContext {
         ).execute(arguments: StatementArguments(SQLiteStore.insertArguments(record)))
     }
 
-    func persist(_ change: RecordChange) throws {
-        switch change {
-        case .update(let resource, let id, let fields):
-            let names = fields.keys.sorted()
-            try db.execute(
-                sql: "UPDATE \(resource.rawValue) SET \(names.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
-                arguments: StatementArguments(names.map { SQLiteValue.database(fields[$0]!) } + [id.databaseValue])
-            )
-        }
+    func updateContact(_ id: String, _ fields: [String: FieldValue]) throws {
+        let names = fields.keys.sorted()
+        try db.execute(
+            sql: "UPDATE contacts SET \(names.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
+            arguments: StatementArguments(names.map { SQLiteValue.database(fields[$0]!) } + [id.databaseValue])
+        )
     }
+
+    // MARK: Scoring
+
+    /// Counts a stored touch into its contact's score (state kept in `pending` until the batch
+    /// ends, so a burst of events for one contact reads and writes its state once).
+    mutating func score(_ event: IncomingEvent, contactID: String) throws {
+        guard let scorer else { return }
+        let facts = try touchFacts(event, scorer)
+        if var p = pending[contactID] {
+            scorer.add(facts, to: &p.state)
+            if regrade.remove(contactID) != nil { try regradePending(&p, scorer, contactID) }
+            try decideMQL(&p, scorer, contactID)
+            pending[contactID] = p
+            return
+        }
+        let row = try Row.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT s.state, c.lifecycle_stage, c.recycled_at, c.persona_id, s.contact_id, s.persona_id
+                    FROM contacts c LEFT JOIN contact_scores s ON s.contact_id = c.id WHERE c.id = ?
+                    """
+            ),
+            arguments: [contactID]
+        )
+        guard let row else { return }
+        let stored = (row[0] as Data?).flatMap { ScoreCodec.decode([UInt8]($0), model: scorer.model) }
+        let hadScore = !row.hasNull(atIndex: 4)
+        var p = PendingScore(
+            state: stored ?? ContactScore(version: scorer.version, grade: scorer.model.fit.bands.lowest),
+            previousGrade: hadScore ? stored?.grade ?? "" : nil,
+            lastAssigned: row[5],
+            stage: (row[1] as String?).flatMap(LifecycleStage.init(rawValue:)),
+            recycledAt: (row[2] as Int64?).map(Timestamp.init(milliseconds:)),
+            storedPersona: row[3]
+        )
+        if let stored, stored.version == scorer.version {
+            scorer.add(facts, to: &p.state)
+            if regrade.remove(contactID) != nil { try regradePending(&p, scorer, contactID) }
+        } else {
+            // New contact, or scored under another version: from its whole history (this touch
+            // is already stored, so it is part of it).
+            guard let (profile, _, _, _) = try SQLiteStore.loadProfile(db, contactID) else { return }
+            var state = scorer.newState(profile, lastAssigned: hadScore ? p.lastAssigned : nil)
+            for t in try SQLiteStore.loadTouches(db, contactID, properties: scorer.needsProperties) { scorer.add(t, to: &state) }
+            p.state = state
+            regrade.remove(contactID)
+        }
+        try decideMQL(&p, scorer, contactID)
+        pending[contactID] = p
+    }
+
+    mutating func regradePending(_ p: inout PendingScore, _ scorer: Scorer, _ contactID: String) throws {
+        guard let (profile, _, _, _) = try SQLiteStore.loadProfile(db, contactID) else { return }
+        scorer.regrade(&p.state, profile, lastAssigned: p.lastAssigned)
+        dirty.insert(contactID)
+    }
+
+    /// Moves the contact to MQL when the rule holds at its latest touch.
+    mutating func decideMQL(_ p: inout PendingScore, _ scorer: Scorer, _ contactID: String) throws {
+        guard let at = p.state.latest else { return }
+        guard let move = scorer.mqlMove(stage: p.stage, recycledAt: p.recycledAt, state: p.state, at: at) else { return }
+        try SQLiteStore.recordTransition(db, contactID, move)
+        try SQLiteStore.history(db, contactID, p.state, at: at, event: "mql")
+        p.stage = .mql
+    }
+
+    /// Writes the batch's changed scores.
+    mutating func flushScores() throws {
+        guard scorer != nil else { return }
+        for (contactID, p) in pending {
+            try SQLiteStore.saveScore(db, contactID, p.state)
+            if !p.state.personaByHand, p.storedPersona != p.state.personaID {
+                try db.execute(sql: "UPDATE contacts SET persona_id = ? WHERE id = ?", arguments: [p.state.personaID, contactID])
+            }
+            if p.previousGrade != p.state.grade {
+                let at = p.state.latest ?? Timestamp(milliseconds: 0)
+                try SQLiteStore.history(db, contactID, p.state, at: at, event: p.previousGrade == nil ? "created" : "regrade")
+            }
+        }
+        pending.removeAll(keepingCapacity: true)
+        // Contacts regraded while a model apply runs are regraded again under the new model.
+        for id in dirty { try db.execute(sql: "INSERT OR IGNORE INTO scoring_dirty(contact_id) VALUES (?)", arguments: [id]) }
+        dirty.removeAll()
+        regrade.removeAll()
+    }
+
+    /// What the rules see of an event; content stages are cached per batch.
+    mutating func touchFacts(_ e: IncomingEvent, _ scorer: Scorer) throws -> TouchFacts {
+        var stage: String?
+        if let content = e.contentID {
+            if let cached = contentStage[content] {
+                stage = cached
+            } else {
+                stage = try String.fetchOne(db.cachedStatement(sql: "SELECT funnel_stage FROM content WHERE id = ?"), arguments: [content])
+                contentStage[content] = .some(stage)
+            }
+        }
+        var props: [String: String] = [:]
+        if scorer.needsProperties, let text = e.properties { props = JSONObjectCheck.topLevelStrings(text) ?? [:] }
+        return TouchFacts(
+            id: e.id,
+            at: e.occurredAt,
+            type: e.type,
+            channel: e.channel,
+            campaignID: e.campaignID,
+            contentID: e.contentID,
+            contentStage: stage,
+            properties: props,
+            actorID: e.actorID
+        )
+    }
+}
+
+/// A contact's score while a batch runs.
+struct PendingScore {
+    var state: ContactScore
+    /// The grade stored before the batch (nil: the contact had no score).
+    var previousGrade: String?
+    /// The persona scoring assigned before the batch.
+    var lastAssigned: String?
+    var stage: LifecycleStage?
+    var recycledAt: Timestamp?
+    /// The contact's persona_id column.
+    var storedPersona: String?
 }

@@ -88,6 +88,7 @@ extension SQLiteStore {
                 sql: "INSERT INTO \(record.resource.rawValue) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))",
                 arguments: StatementArguments(Self.insertArguments(record))
             )
+            try self.afterWrite(db, record.resource, old: nil, new: record, actor: actor, at: at)
             try Self.audit(db, actor, at, "create", record.resource.rawValue, id, Self.auditJSON(record))
         }
     }
@@ -117,6 +118,7 @@ extension SQLiteStore {
     public func update(_ resource: Resource, id: String, fields: [String: FieldValue], actor: Actor, at: Timestamp) async throws -> Record {
         try await pool.write { db in
             guard var record = try Self.fetch(db, resource, id: id) else { throw StoreError.notFound(resource, id) }
+            let old = record
             let schema = resource.schema
             var changed: [String: JSONValue] = [:]
             for (name, value) in fields {
@@ -141,8 +143,9 @@ extension SQLiteStore {
                 sql: "UPDATE \(resource.rawValue) SET \(cols.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
                 arguments: StatementArguments(args)
             )
+            try self.afterWrite(db, resource, old: old, new: record, actor: actor, at: at)
             try Self.audit(db, actor, at, "update", resource.rawValue, id, JSONValue.object(changed).compactText)
-            return record
+            return try Self.fetch(db, resource, id: id) ?? record
         }
     }
 
@@ -154,6 +157,10 @@ extension SQLiteStore {
                 try db.execute(sql: "DELETE FROM api_tokens WHERE user_id = ?", arguments: [id])
             }
             try db.execute(sql: "DELETE FROM \(resource.rawValue) WHERE id = ?", arguments: [id])
+            if resource == .contacts {
+                try db.execute(sql: "DELETE FROM contact_scores WHERE contact_id = ?", arguments: [id])
+            }
+            try self.afterWrite(db, resource, old: record, new: nil, actor: actor, at: at)
             try Self.audit(db, actor, at, "delete", resource.rawValue, id, Self.auditJSON(record))
         }
     }

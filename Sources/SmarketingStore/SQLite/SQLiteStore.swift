@@ -2,6 +2,7 @@ import CSQLiteTuning
 import Foundation
 import GRDB
 import SmarketingCore
+import Synchronization
 
 /// The embedded store: one SQLite file in WAL mode through GRDB.
 ///
@@ -10,19 +11,24 @@ import SmarketingCore
 /// per event.
 public final class SQLiteStore: FunnelStore {
     let pool: DatabasePool
-    let reactions: [any IngestReaction]
+    /// Reads stored scoring models; nil turns scoring off (the store then keeps no scores).
+    let modelParser: ScoringModelParser?
+    let scorerCache = Mutex<CachedScorer?>(nil)
+    /// One model apply at a time in this process.
+    let applying = Mutex(false)
     /// Makes ids for records the ingest creates.
     let makeID: @Sendable (String) -> String
 
     private let checkpointer: WALCheckpointer?
 
-    /// Opens (creating and migrating when needed) the database at `path`. With
+    /// Opens (creating and migrating when needed) the database at `path`. `scoringModels` reads
+    /// stored model files; with it, scores and MQL moves follow every change. With
     /// `backgroundCheckpoints` (the server), the WAL is copied into the main file by a background
     /// thread instead of inside commits, which keeps commit latency flat under load.
     public init(
         path: String,
         backgroundCheckpoints: Bool = false,
-        reactions: [any IngestReaction] = [],
+        scoringModels: ScoringModelParser? = nil,
         makeID: @escaping @Sendable (String) -> String = { prefix in prefix + "-" + UUID().uuidString.lowercased() }
     ) throws {
         _ = SQLiteStore.processSetup
@@ -36,7 +42,7 @@ public final class SQLiteStore: FunnelStore {
             if backgroundCheckpoints { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
         }
         pool = try DatabasePool(path: path, configuration: config)
-        self.reactions = reactions
+        self.modelParser = scoringModels
         self.makeID = makeID
         try SQLiteSchema.migrator.migrate(pool)
         checkpointer = backgroundCheckpoints ? try WALCheckpointer(path: path) : nil
@@ -164,6 +170,32 @@ enum SQLiteSchema {
                 sql: """
                     CREATE INDEX contacts_stage ON contacts(lifecycle_stage, id);
                     CREATE INDEX contacts_owner ON contacts(owner_id, id);
+                    """
+            )
+        }
+        m.registerMigration("v3 scoring and lifecycle") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE scoring_models (
+                        version INTEGER PRIMARY KEY, status TEXT NOT NULL, author TEXT NOT NULL, created_at INTEGER NOT NULL,
+                        applied_at INTEGER, comment TEXT NOT NULL, diff TEXT NOT NULL, text TEXT NOT NULL);
+                    CREATE TABLE contact_scores (
+                        contact_id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, fit REAL NOT NULL, grade TEXT NOT NULL,
+                        engagement REAL NOT NULL, latest INTEGER, persona_id TEXT, state BLOB NOT NULL);
+                    CREATE INDEX contact_scores_grade ON contact_scores(grade, contact_id);
+                    CREATE TABLE score_staging (
+                        contact_id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, fit REAL NOT NULL, grade TEXT NOT NULL,
+                        engagement REAL NOT NULL, latest INTEGER, persona_id TEXT, state BLOB NOT NULL,
+                        qualifies INTEGER NOT NULL, persona_automatic INTEGER NOT NULL);
+                    CREATE TABLE scoring_dirty (contact_id TEXT PRIMARY KEY NOT NULL);
+                    CREATE TABLE score_history (
+                        contact_id TEXT NOT NULL, at INTEGER NOT NULL, version INTEGER NOT NULL, fit REAL NOT NULL,
+                        grade TEXT NOT NULL, engagement REAL NOT NULL, event TEXT NOT NULL);
+                    CREATE INDEX score_history_contact ON score_history(contact_id, at);
+                    CREATE TABLE lifecycle_transitions (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, contact_id TEXT NOT NULL, from_stage TEXT, to_stage TEXT NOT NULL,
+                        at INTEGER NOT NULL, actor TEXT NOT NULL, reason TEXT, model_version INTEGER);
+                    CREATE INDEX lifecycle_transitions_contact ON lifecycle_transitions(contact_id, at);
                     """
             )
         }

@@ -57,7 +57,7 @@ struct Bench: AsyncParsableCommand {
             var accepted = 0
             for rep in 0..<common.reps {
                 let path = common.freshDatabase("ingest")
-                let store = try SQLiteStore(path: path)
+                let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser)
                 let readers = try Bundle.open(dir).filter { $0.resource != .touchpoints }
                 let setup = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
                 guard setup.committed else { throw CLIFailure("the bundle did not import: \(setup.problems.first?.description ?? "")") }
@@ -96,7 +96,7 @@ struct Bench: AsyncParsableCommand {
             var dbBytes = 0
             for rep in 0..<common.reps {
                 let path = common.freshDatabase("import")
-                let store = try SQLiteStore(path: path)
+                let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser)
                 let started = DispatchTime.now().uptimeNanoseconds
                 let readers = try Bundle.openReadingAhead(dir)
                 let result = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }

@@ -1,3 +1,4 @@
+import SmarketingConnectors
 import ArgumentParser
 import Foundation
 import SmarketingCore
@@ -22,7 +23,7 @@ struct WorkspaceOptions: ParsableArguments {
             throw CLIFailure("PostgreSQL databases are not supported yet; use a SQLite file path")
         }
         do {
-            return try SQLiteStore(path: path, backgroundCheckpoints: backgroundCheckpoints)
+            return try SQLiteStore(path: path, backgroundCheckpoints: backgroundCheckpoints, scoringModels: ScoringModelFile.parser)
         } catch {
             throw CLIFailure("cannot open the database \(path): \(error)")
         }

@@ -1,0 +1,208 @@
+import Foundation
+import GRDB
+import SmarketingCore
+
+extension SQLiteStore {
+    /// What a record write means for scores and stages, in the write's own transaction: contacts
+    /// and accounts are graded again, stage edits go through the lifecycle rules, opportunities
+    /// move their contacts, persona edits make every process reload the definitions.
+    func afterWrite(_ db: Database, _ resource: Resource, old: Record?, new: Record?, actor: Actor, at: Timestamp) throws {
+        switch resource {
+        case .contacts:
+            guard let new else { return }
+            let id = new.id
+            let oldStage = old.flatMap { LifecycleStage(rawValue: $0["lifecycle_stage"].text ?? "") }
+            let newStage = LifecycleStage(rawValue: new["lifecycle_stage"].text ?? "")
+            if let newStage, newStage != oldStage {
+                switch Lifecycle.move(from: oldStage, to: newStage, at: at, actor: .user(actor.userID), reason: new["recycle_reason"].text) {
+                case .success(let t): try Self.recordTransition(db, id, t)
+                case .failure(let refusal): throw StoreError.invalid(refusal.description)
+                }
+            }
+            if let scorer = try activeScorer(db) { try Self.rescoreContact(db, scorer, id, at: at, event: "regrade") }
+        case .accounts:
+            guard let scorer = try activeScorer(db), let new else { return }
+            for id in try String.fetchAll(db, sql: "SELECT id FROM contacts WHERE account_id = ?", arguments: [new.id]) {
+                try Self.rescoreContact(db, scorer, id, at: at, event: "regrade")
+            }
+        case .personas:
+            try Self.bumpPersonas(db)
+        case .opportunities:
+            guard let new else { return }
+            try opportunityMoves(db, new, actor: actor, at: at)
+        case .opportunityContacts:
+            guard let new, let oppID = new["opportunity_id"].text,
+                let opp = try Self.fetch(db, .opportunities, id: oppID)
+            else { return }
+            try opportunityMoves(db, opp, actor: actor, at: at)
+        default:
+            return
+        }
+    }
+
+    /// Creating an opportunity moves its contacts to opportunity; winning it, to customer.
+    func opportunityMoves(_ db: Database, _ opp: Record, actor: Actor, at: Timestamp) throws {
+        var contacts = try String.fetchAll(db, sql: "SELECT contact_id FROM opportunity_contacts WHERE opportunity_id = ?", arguments: [opp.id])
+        if let primary = opp["primary_contact_id"].text, !contacts.contains(primary) { contacts.append(primary) }
+        let created = opp["created_at"].timestamp ?? at
+        let won = opp["is_won"] == .bool(true)
+        for id in contacts {
+            try Self.moveForward(db, id, to: .opportunity, at: created, actor: .system("opportunity \(opp.id) created"))
+            if won {
+                try Self.moveForward(db, id, to: .customer, at: opp["closed_at"].timestamp ?? at, actor: .system("opportunity \(opp.id) won"))
+            }
+        }
+    }
+
+    /// Moves a contact forward when the lifecycle allows it; a contact already there or further
+    /// (or disqualified) stays where it is.
+    static func moveForward(_ db: Database, _ contactID: String, to target: LifecycleStage, at: Timestamp, actor: LifecycleActor) throws {
+        guard let stageText = try Row.fetchOne(db, sql: "SELECT lifecycle_stage FROM contacts WHERE id = ?", arguments: [contactID]) else { return }
+        let current = (stageText[0] as String?).flatMap(LifecycleStage.init(rawValue:))
+        if let c = current?.rank, let t = target.rank, c >= t { return }
+        if case .success(let t) = Lifecycle.move(from: current, to: target, at: at, actor: actor) { try recordTransition(db, contactID, t) }
+    }
+
+    // MARK: Reading scores
+
+    public func transitions(contactID: String) async throws -> [StoredTransition] {
+        try await pool.read { db in try Self.transitions(db, contactID) }
+    }
+
+    static func transitions(_ db: Database, _ contactID: String) throws -> [StoredTransition] {
+        try Row.fetchAll(
+            db,
+            sql: "SELECT from_stage, to_stage, at, actor, reason, model_version FROM lifecycle_transitions WHERE contact_id = ? ORDER BY at, seq",
+            arguments: [contactID]
+        ).map {
+            StoredTransition(from: $0[0], to: $0[1], at: Timestamp(milliseconds: $0[2]), actor: $0[3], reason: $0[4], modelVersion: $0[5])
+        }
+    }
+
+    /// Why a contact has its score now, or nil when there is no such contact. Throws when no model
+    /// is active.
+    public func scoreExplanation(contactID given: String, at now: Timestamp) async throws -> ScoreExplanation? {
+        try await pool.read { db in
+            guard let scorer = try self.activeScorer(db) else {
+                throw StoreError.invalid("no scoring model is active; apply one first (smarketing scoring apply FILE)")
+            }
+            var contactID = given
+            if try !Self.exists(db, .contacts, id: given) {
+                guard let kept = try String.fetchOne(db, sql: "SELECT kept_id FROM contact_merges WHERE removed_id = ?", arguments: [given]) else { return nil }
+                contactID = kept
+            }
+            guard let (profile, stage, _, _) = try Self.loadProfile(db, contactID) else { return nil }
+            let touches = try Self.loadTouches(db, contactID, properties: scorer.needsProperties)
+            let before = try Self.lastAssigned(db, contactID)
+            var state: ContactScore
+            if let data = try Data.fetchOne(db, sql: "SELECT state FROM contact_scores WHERE contact_id = ?", arguments: [contactID]),
+                let s = ScoreCodec.decode([UInt8](data), model: scorer.model), s.version == scorer.version
+            {
+                state = s
+            } else {
+                state = scorer.replay(profile, touches: touches, lastAssigned: before.found ? before.persona : nil)
+            }
+            var replay: [ScoreHistoryPoint] = []
+            var running = scorer.newState(profile, lastAssigned: before.found ? before.persona : nil)
+            for t in touches {
+                scorer.add(t, to: &running)
+                replay.append(
+                    ScoreHistoryPoint(
+                        at: t.at,
+                        version: scorer.version,
+                        fit: running.fitPoints,
+                        grade: running.grade,
+                        engagement: running.engagement.value(at: t.at),
+                        event: "touch"
+                    )
+                )
+            }
+            let parts: [EngagementPart] = state.engagement.slots.compactMap { slot in
+                guard let r = slot else { return nil }
+                return EngagementPart(
+                    rule: r.ruleID,
+                    count: r.count,
+                    rawPoints: r.rawPoints,
+                    cappedAway: r.cappedAway,
+                    grantedPoints: r.grantedPoints,
+                    halfLifeDays: Double(r.score.halfLife) / 86_400_000,
+                    contributionNow: r.score.value(at: now)
+                )
+            }
+            let history = try Row.fetchAll(
+                db,
+                sql: "SELECT at, version, fit, grade, engagement, event FROM score_history WHERE contact_id = ? ORDER BY at, rowid",
+                arguments: [contactID]
+            ).map { ScoreHistoryPoint(at: Timestamp(milliseconds: $0[0]), version: $0[1], fit: $0[2], grade: $0[3], engagement: $0[4], event: $0[5]) }
+            return ScoreExplanation(
+                contactID: contactID,
+                version: scorer.version,
+                at: now,
+                stage: stage?.rawValue,
+                fitPoints: state.fitPoints,
+                grade: state.grade,
+                fit: scorer.fit(profile, persona: state.personaID).contributions,
+                personaID: state.personaID,
+                personaReasons: state.personaReasons,
+                engagement: state.engagement.value(at: now),
+                engagementParts: parts,
+                qualifies: scorer.qualifies(state, at: now),
+                mqlRule: scorer.model.mqlText,
+                transitions: try Self.transitions(db, contactID),
+                history: history,
+                replay: Array(replay.suffix(500))
+            )
+        }
+    }
+
+    // MARK: Backtest input
+
+    /// Every contact's profile, touches in time order and the time it reached `target`.
+    public func backtestContacts(target: BacktestTarget) async throws -> [BacktestContact] {
+        try await pool.read { db in
+            var reached: [String: Timestamp] = [:]
+            func earliest(_ sql: String) throws {
+                for row in try Row.fetchAll(db, sql: sql) {
+                    let id: String = row[0]
+                    let t = Timestamp(milliseconds: row[1])
+                    if let known = reached[id], known <= t { continue }
+                    reached[id] = t
+                }
+            }
+            switch target {
+            case .opportunity:
+                try earliest("SELECT id, became_opportunity_at FROM contacts WHERE became_opportunity_at IS NOT NULL")
+                try earliest("SELECT oc.contact_id, min(o.created_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id GROUP BY 1")
+                try earliest("SELECT primary_contact_id, min(created_at) FROM opportunities WHERE primary_contact_id IS NOT NULL GROUP BY 1")
+            case .won:
+                try earliest("SELECT id, became_customer_at FROM contacts WHERE became_customer_at IS NOT NULL")
+                try earliest(
+                    "SELECT oc.contact_id, min(o.closed_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id WHERE o.is_won = 1 AND o.closed_at IS NOT NULL GROUP BY 1"
+                )
+                try earliest(
+                    "SELECT primary_contact_id, min(closed_at) FROM opportunities WHERE primary_contact_id IS NOT NULL AND is_won = 1 AND closed_at IS NOT NULL GROUP BY 1"
+                )
+            }
+            var touches: [String: [TouchFacts]] = [:]
+            let cursor = try Row.fetchCursor(db, sql: Self.touchSelect + " ORDER BY t.contact_id, t.occurred_at")
+            while let row = try cursor.next() { touches[row[0], default: []].append(Self.touch(row, properties: true)) }
+            let createdIndex = Resource.contacts.schema.index["created_at"]!
+            return try Row.fetchAll(db, sql: Self.profileSelect + " ORDER BY c.id").map { row in
+                let id: String = row[0]
+                let (profile, _, _, _) = Self.profile(row)
+                return BacktestContact(
+                    id: id,
+                    profile: profile,
+                    start: Timestamp(milliseconds: row[createdIndex]),
+                    touches: touches[id] ?? [],
+                    target: reached[id]
+                )
+            }
+        }
+    }
+
+    /// The MQLs per week the sales team can take: the sum of the sales users' capacity.
+    public func salesCapacity() async throws -> Double? {
+        try await pool.read { db in try Double.fetchOne(db, sql: "SELECT sum(capacity) FROM users WHERE team = 'sales' AND capacity IS NOT NULL") }
+    }
+}

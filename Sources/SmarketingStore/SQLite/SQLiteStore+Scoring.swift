@@ -1,0 +1,209 @@
+import Foundation
+import GRDB
+import SmarketingCore
+import Synchronization
+
+/// The scorer in use, cached per process and checked against the database once per transaction
+/// (another process may have applied a model or changed a persona).
+struct CachedScorer: Sendable {
+    var version: Int
+    var personasGeneration: String
+    var scorer: Scorer
+}
+
+/// One contact's fresh scoring result in a rescoring pass.
+struct Rescored {
+    var contactID: String
+    var state: ContactScore
+    var stage: LifecycleStage?
+    var recycledAt: Timestamp?
+    var storedPersona: String?
+    var profile: ContactProfile
+}
+
+extension Scorer {
+    /// Whether any rule looks at touch properties (else they are not parsed at all).
+    var needsProperties: Bool { model.engagement.rules.contains { $0.url != nil || !$0.properties.isEmpty } }
+}
+
+extension SQLiteStore {
+    static let scoringVersionKey = "scoring_version"
+    static let personasGenerationKey = "personas_generation"
+
+    /// The active scorer, or nil when no model has been applied (or the store cannot read models).
+    func activeScorer(_ db: Database) throws -> Scorer? {
+        guard let parser = modelParser else { return nil }
+        let rows = try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT key, value FROM settings WHERE key IN (?, ?)"),
+            arguments: [Self.scoringVersionKey, Self.personasGenerationKey]
+        )
+        var version: Int?
+        var generation = ""
+        for row in rows {
+            let key: String = row[0]
+            if key == Self.scoringVersionKey { version = Int(row[1] as String) } else { generation = row[1] }
+        }
+        guard let version else { return nil }
+        if let cached = scorerCache.withLock({ $0 }), cached.version == version, cached.personasGeneration == generation {
+            return cached.scorer
+        }
+        guard let text = try String.fetchOne(db, sql: "SELECT text FROM scoring_models WHERE version = ?", arguments: [version]),
+            let model = parser(text)
+        else { throw StoreError.invalid("the active scoring model (version \(version)) cannot be read") }
+        let scorer = Scorer(model: model, version: version, personas: try Self.personas(db))
+        scorerCache.withLock { $0 = CachedScorer(version: version, personasGeneration: generation, scorer: scorer) }
+        return scorer
+    }
+
+    /// The workspace's persona definitions (unknown rule keys are ignored here; the API reports them).
+    static func personas(_ db: Database) throws -> [PersonaDefinition] {
+        try Row.fetchAll(db, sql: "SELECT id, rules FROM personas ORDER BY id").map { row in
+            let id: String = row[0]
+            let text: String? = row[1]
+            let rules = text.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) } ?? .object([:])
+            return PersonaDefinition.from(id: id, rules: rules).0
+        }
+    }
+
+    /// Marks persona definitions changed, so every process reloads them.
+    static func bumpPersonas(_ db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            arguments: [personasGenerationKey, UUID().uuidString]
+        )
+    }
+
+    // MARK: Reading contacts and touches
+
+    static let profileSelect: String = {
+        let c = Resource.contacts.schema.fields.map { "c.\($0.name)" }
+        let a = Resource.accounts.schema.fields.map { "a.\($0.name)" }
+        return "SELECT \((c + a).joined(separator: ", ")) FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id"
+    }()
+
+    /// A contact's profile and stage from a `profileSelect` row.
+    static func profile(_ row: Row) -> (ContactProfile, LifecycleStage?, Timestamp?, String?) {
+        let cf = Resource.contacts.schema.fields
+        let af = Resource.accounts.schema.fields
+        var contact: [String: String] = [:]
+        var account: [String: String] = [:]
+        for (i, f) in cf.enumerated() where !row.hasNull(atIndex: i) {
+            contact[f.name] = SQLiteValue.field(row[i], f.type).csvText
+        }
+        for (i, f) in af.enumerated() where !row.hasNull(atIndex: cf.count + i) {
+            account[f.name] = SQLiteValue.field(row[cf.count + i], f.type).csvText
+        }
+        let stage = contact["lifecycle_stage"].flatMap(LifecycleStage.init(rawValue:))
+        let recycled = contact["recycled_at"].flatMap { try? Timestamp.parse($0).get() }
+        return (ContactProfile(contact: contact, account: account), stage, recycled, contact["persona_id"])
+    }
+
+    static func loadProfile(_ db: Database, _ contactID: String) throws -> (ContactProfile, LifecycleStage?, Timestamp?, String?)? {
+        try Row.fetchOne(db.cachedStatement(sql: profileSelect + " WHERE c.id = ?"), arguments: [contactID]).map(profile)
+    }
+
+    static let touchSelect = """
+        SELECT t.contact_id, t.id, t.occurred_at, t.type, t.channel, t.campaign_id, t.content_id, t.actor_id, t.properties, k.funnel_stage
+        FROM touchpoints t LEFT JOIN content k ON k.id = t.content_id
+        """
+
+    static func touch(_ row: Row, properties: Bool) -> TouchFacts {
+        var props: [String: String] = [:]
+        if properties, let text = row[8] as String? { props = JSONObjectCheck.topLevelStrings(text) ?? [:] }
+        return TouchFacts(
+            id: row[1],
+            at: Timestamp(milliseconds: row[2]),
+            type: row[3],
+            channel: row[4],
+            campaignID: row[5],
+            contentID: row[6],
+            contentStage: row[9],
+            properties: props,
+            actorID: row[7]
+        )
+    }
+
+    static func loadTouches(_ db: Database, _ contactID: String, properties: Bool) throws -> [TouchFacts] {
+        try Row.fetchAll(db.cachedStatement(sql: touchSelect + " WHERE t.contact_id = ? ORDER BY t.occurred_at, t.id"), arguments: [contactID])
+            .map { touch($0, properties: properties) }
+    }
+
+    // MARK: Writing scores, history and stage moves
+
+    static func saveScore(_ db: Database, _ contactID: String, _ s: ContactScore) throws {
+        let engagement = s.latest.map { s.engagement.value(at: $0) } ?? 0
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO contact_scores(contact_id, version, fit, grade, engagement, latest, persona_id, state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(contact_id) DO UPDATE SET version = excluded.version, fit = excluded.fit, grade = excluded.grade,
+                  engagement = excluded.engagement, latest = excluded.latest, persona_id = excluded.persona_id, state = excluded.state
+                """
+        ).execute(arguments: [
+            contactID, s.version, s.fitPoints, s.grade, engagement, s.latest?.milliseconds, s.assignedPersona, Data(ScoreCodec.encode(s)),
+        ])
+    }
+
+    static func history(_ db: Database, _ contactID: String, _ s: ContactScore, at: Timestamp, event: String) throws {
+        try db.cachedStatement(
+            sql: "INSERT INTO score_history(contact_id, at, version, fit, grade, engagement, event) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [contactID, at.milliseconds, s.version, s.fitPoints, s.grade, s.engagement.value(at: at), event])
+    }
+
+    static func actorText(_ a: LifecycleActor) -> String {
+        switch a {
+        case .rule(let r): return "rule:" + r
+        case .user(let u): return "user:" + u
+        case .importer: return "import"
+        case .connector(let c): return "connector:" + c
+        case .system(let s): return "system:" + s
+        }
+    }
+
+    /// Stores a stage move: the transition row and the contact's stage and `became_*_at` time
+    /// (an earlier recorded time is kept).
+    static func recordTransition(_ db: Database, _ contactID: String, _ t: LifecycleTransition) throws {
+        try db.cachedStatement(
+            sql: "INSERT INTO lifecycle_transitions(contact_id, from_stage, to_stage, at, actor, reason, model_version) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [contactID, t.from?.rawValue, t.to.rawValue, t.at.milliseconds, actorText(t.actor), t.reason, t.modelVersion])
+        var sets = ["lifecycle_stage = ?"]
+        var args: [(any DatabaseValueConvertible)?] = [t.to.rawValue]
+        if let column = t.to.historyColumn {
+            sets.append(t.to == .recycled ? "\(column) = ?" : "\(column) = coalesce(\(column), ?)")
+            args.append(t.at.milliseconds)
+        }
+        if t.to == .recycled {
+            sets.append("recycle_reason = ?")
+            args.append(t.reason)
+        }
+        args.append(contactID)
+        try db.execute(sql: "UPDATE contacts SET \(sets.joined(separator: ", ")) WHERE id = ?", arguments: StatementArguments(args))
+    }
+
+    /// The persona scoring last assigned to a contact (whatever model version stored it).
+    static func lastAssigned(_ db: Database, _ contactID: String) throws -> (found: Bool, persona: String?) {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT persona_id FROM contact_scores WHERE contact_id = ?"), arguments: [contactID])
+        else { return (false, nil) }
+        return (true, row[0])
+    }
+
+    /// Rescores one contact from scratch under `scorer` (after its profile changed or when its
+    /// stored state does not fit the model), stores it and makes the MQL move if due.
+    static func rescoreContact(_ db: Database, _ scorer: Scorer, _ contactID: String, at now: Timestamp, event: String) throws {
+        guard let (profile, stage, recycledAt, stored) = try loadProfile(db, contactID) else { return }
+        let before = try lastAssigned(db, contactID)
+        let previousGrade = try String.fetchOne(db, sql: "SELECT grade FROM contact_scores WHERE contact_id = ?", arguments: [contactID])
+        var state = scorer.newState(profile, lastAssigned: before.found ? before.persona : nil)
+        for t in try loadTouches(db, contactID, properties: scorer.needsProperties) { scorer.add(t, to: &state) }
+        try saveScore(db, contactID, state)
+        if !state.personaByHand, stored != state.personaID {
+            try db.execute(sql: "UPDATE contacts SET persona_id = ? WHERE id = ?", arguments: [state.personaID, contactID])
+        }
+        if previousGrade != state.grade { try history(db, contactID, state, at: now, event: event) }
+        if let move = scorer.mqlMove(stage: stage, recycledAt: recycledAt, state: state, at: now) {
+            try recordTransition(db, contactID, move)
+            try history(db, contactID, state, at: now, event: "mql")
+        }
+        try db.execute(sql: "INSERT OR IGNORE INTO scoring_dirty(contact_id) VALUES (?)", arguments: [contactID])
+    }
+}
