@@ -260,4 +260,32 @@ public protocol FunnelStore: Sendable {
     func setting(_ key: String) async throws -> String?
     /// Sets a workspace setting.
     func setSetting(_ key: String, _ value: String) async throws
+
+    // MARK: Scoring and lifecycle
+
+    /// The active scoring model version, if one was applied.
+    func activeScoringVersion() async throws -> ScoringVersion?
+    /// Every stored model version, newest first.
+    func scoringVersions() async throws -> [ScoringVersion]
+    /// A scorer for a candidate model with the workspace's personas.
+    func candidateScorer(_ model: ScoringModel, version: Int) async throws -> Scorer
+    /// What applying `model` would change now. Writes nothing.
+    func scoringDiff(_ model: ScoringModel, at: Timestamp, progress: (@Sendable (RescoreProgress) -> Void)?) async throws -> ScoreDiff
+    /// Stores a new version and rescores every contact; atomic (see the SQLite store).
+    func applyScoringModel(
+        text: String,
+        model: ScoringModel,
+        comment: String,
+        actor: Actor,
+        at: Timestamp,
+        progress: (@Sendable (RescoreProgress) -> Void)?
+    ) async throws -> ApplyResult
+    /// Why a contact has its score at `at` (nil: no such contact).
+    func scoreExplanation(contactID: String, at: Timestamp) async throws -> ScoreExplanation?
+    /// A contact's stored stage moves, oldest first.
+    func transitions(contactID: String) async throws -> [StoredTransition]
+    /// The history a backtest replays.
+    func backtestContacts(target: BacktestTarget) async throws -> [BacktestContact]
+    /// The sum of the sales users' capacity.
+    func salesCapacity() async throws -> Double?
 }

@@ -7,7 +7,7 @@ struct Smarketing: AsyncParsableCommand {
         commandName: "smarketing",
         abstract: "One shared funnel for marketing and sales.",
         subcommands: [
-            Serve.self, Demo.self, Import.self, Export.self, Contacts.self, TokenCommand.self, UserCommand.self, Scoring.self,
+            Serve.self, Demo.self, Import.self, Export.self, Contacts.self, TokenCommand.self, UserCommand.self, Scoring.self, Score.self,
             Bench.self,
         ]
     )

@@ -1,13 +1,14 @@
-import SmarketingConnectors
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingServer
 import SmarketingStore
+import Testing
 
 /// A workspace on a real SQLite file with one user and token per role, served on loopback.
 struct Fixture {
@@ -65,4 +66,23 @@ extension TestClientProtocol {
             Reply(status: r.status, headers: r.headers, text: String(buffer: r.body))
         }
     }
+}
+
+/// The shipped example model file.
+func exampleModelPath() -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("examples/scoring-model.yaml").path
+}
+
+/// Waits until a scoring job is done; fails the test when it fails or takes over 30 s.
+func waitForJob(_ client: some TestClientProtocol, _ id: String, token: String) async throws {
+    for _ in 0..<300 {
+        let r = try await client.call(.get, "/api/v1/scoring/jobs/" + id, token: token)
+        let status = r.json["status"] as? String
+        if status == "done" { return }
+        #expect(status == "running", "job \(id): \(r.text)")
+        if status != "running" { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    Issue.record("job \(id) did not finish in 30 s")
 }

@@ -68,6 +68,13 @@ struct OpenAPITests {
                     body: #"{"id":"ct-events","email":"events@else.example","created_at":"2026-01-01T00:00:00Z"}"#
                 ).status == .created
             )
+            // A model is active, so the scoring reads have something to show; its job id is the one read.
+            let model = try String(contentsOfFile: exampleModelPath(), encoding: .utf8)
+            let modelBody = String(decoding: try JSONEncoder().encode(["model": model]), as: UTF8.self)
+            let applied = try await client.call(.post, "/api/v1/scoring/apply?comment=first", token: admin, body: modelBody)
+            #expect(applied.status == .accepted, "\(applied.text)")
+            let jobID = try #require(applied.json["id"] as? String)
+            try await waitForJob(client, jobID, token: admin)
             var tokenID = ""
             let doc = try JSONDecoder().decode(JSONValue.self, from: Data(specReply.text.utf8))
             var validated = 0
@@ -76,6 +83,7 @@ struct OpenAPITests {
                 if let segment = op.path.split(separator: "/").dropFirst(2).first, let id = Self.ids[String(segment)] {
                     uri = uri.replacingOccurrences(of: "{id}", with: id == "TOKEN" ? tokenID : id)
                 }
+                uri = uri.replacingOccurrences(of: "/scoring/jobs/{id}", with: "/scoring/jobs/" + jobID)
                 var body: String?
                 switch (op.method, op.path) {
                 case ("post", "/api/v1/events"): body = #"{"id":"tp1","type":"page_view","occurred_at":"2026-01-03T00:00:00Z","contact_id":"ct-events"}"#
@@ -87,6 +95,7 @@ struct OpenAPITests {
                         body: #"{"id":"ct2","email":"A@acme.example","created_at":"2026-01-05T00:00:00Z"}"#
                     )
                     body = #"{"keep":"ct1","duplicate":"ct2"}"#
+                case ("post", let path) where path.hasPrefix("/api/v1/scoring/"): body = modelBody
                 case ("post", "/api/v1/tokens"): body = #"{"user_id":"u-viewer","role":"viewer"}"#
                 case ("post", "/api/v1/users/{id}/password"): body = #"{"password":"correct horse battery"}"#
                 case ("post", _): body = Self.createBodies[op.path]
@@ -183,4 +192,4 @@ extension OpenAPITests {
 }
 
 /// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9

@@ -1,5 +1,5 @@
-import SmarketingStore
 import SmarketingCore
+import SmarketingStore
 import Yams
 
 /// A problem in a model file, at a line and column.

@@ -49,4 +49,7 @@ public enum AccessPolicy {
 
     /// Whether `role` may manage users, tokens and read the audit log.
     public static func mayAdminister(_ role: AccessRole) -> Bool { role == .admin }
+
+    /// Whether `role` may change the scoring model (diff, apply).
+    public static func mayChangeScoring(_ role: AccessRole) -> Bool { role == .admin || role == .marketing }
 }

@@ -50,7 +50,8 @@ public enum ScoreCodec {
     public static func decode(_ bytes: [UInt8], model: ScoringModel) -> ContactScore? {
         var r = ByteReader(bytes: bytes)
         guard r.byte() == formatVersion, let version = r.int(), let fit = r.double(), let grade = r.string(),
-            let persona = r.optionalString(), let assigned = r.optionalString(), let byHand = r.byte(), let reasonCount = r.int(), reasonCount >= 0, reasonCount < 1000
+            let persona = r.optionalString(), let assigned = r.optionalString(), let byHand = r.byte(), let reasonCount = r.int(), reasonCount >= 0,
+            reasonCount < 1000
         else { return nil }
         var s = ContactScore(version: Int(version), fitPoints: fit, grade: grade, personaID: persona)
         s.assignedPersona = assigned

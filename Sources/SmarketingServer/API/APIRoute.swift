@@ -11,6 +11,8 @@ struct APIRoute: Sendable {
         case update(Resource)
         case delete(Resource)
         case opportunityContacts, ingest, duplicates, merge, createToken, revokeToken, setPassword, audit
+        case scoringModel, scoringVersions, scoringValidate, scoringDiff, scoringApply, scoringJob, scoringBacktest
+        case contactScore, contactTransitions
     }
 
     var method: HTTPRequest.Method
@@ -84,6 +86,57 @@ struct APIRoute: Sendable {
                 responses: [204, 400, 404, 422]
             ),
             APIRoute(method: .get, path: "/api/v1/audit", kind: .audit, summary: "The audit log, newest first (admin)", responses: [200]),
+            APIRoute(method: .get, path: "/api/v1/scoring/model", kind: .scoringModel, summary: "The active scoring model version", responses: [200, 404]),
+            APIRoute(method: .get, path: "/api/v1/scoring/versions", kind: .scoringVersions, summary: "Every scoring model version", responses: [200]),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/scoring/validate",
+                kind: .scoringValidate,
+                summary: "Check a model file (YAML body); every problem with line and column",
+                responses: [200, 400]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/scoring/diff",
+                kind: .scoringDiff,
+                summary: "What applying a model would change (marketing, admin); changes nothing",
+                responses: [200, 400, 422]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/scoring/apply",
+                kind: .scoringApply,
+                summary: "Store a model as a new version and rescore in the background (marketing, admin); ?comment=",
+                responses: [202, 400, 409, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/scoring/jobs/{id}",
+                kind: .scoringJob,
+                summary: "Progress and result of a model apply",
+                responses: [200, 404]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/scoring/backtest",
+                kind: .scoringBacktest,
+                summary: "Replay history through a model and the active one (?from, to, target, horizon, capacity)",
+                responses: [200, 400, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/contacts/{id}/score",
+                kind: .contactScore,
+                summary: "A contact's score explained: fit rules, engagement rules, history",
+                responses: [200, 404, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/contacts/{id}/transitions",
+                kind: .contactTransitions,
+                summary: "A contact's stage moves (from, to, at, actor, reason, model version)",
+                responses: [200, 404]
+            ),
         ]
         return routes
     }()

@@ -11,6 +11,7 @@ struct APIHandlers: Sendable {
     let committer: IngestCommitter
     let maxBodyBytes: Int
     let tokenCache: TokenCache
+    let jobs = ScoringJobs()
 
     func handle(_ route: APIRoute, _ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireActor()
@@ -111,6 +112,9 @@ struct APIHandlers: Sendable {
             let entries = try await store.audit(limit: max(1, min(limit, 1000)), before: before)
             let encoder = JSONEncoder()
             return RecordJSON.response(.ok, "{\"data\":" + String(decoding: try encoder.encode(entries), as: UTF8.self) + "}")
+        case .scoringModel, .scoringVersions, .scoringValidate, .scoringDiff, .scoringApply, .scoringJob, .scoringBacktest, .contactScore,
+            .contactTransitions:
+            return try await scoring(route, request, context, actor)
         }
     }
 

@@ -57,7 +57,8 @@ extension SQLiteStore {
     }
 
     /// Adds what a contact's rescoring means for a diff.
-    static func count(_ r: Rescored, current: (grade: String, assigned: String?, qualifies: Bool)?, scorer: Scorer, at now: Timestamp, into d: inout ScoreDiff) {
+    static func count(_ r: Rescored, current: (grade: String, assigned: String?, qualifies: Bool)?, scorer: Scorer, at now: Timestamp, into d: inout ScoreDiff)
+    {
         d.contacts += 1
         d.grades[r.state.grade, default: 0] += 1
         if let current {
@@ -103,7 +104,7 @@ extension SQLiteStore {
     // MARK: Model versions
 
     /// The scorer for a candidate model with the workspace's personas.
-    func candidateScorer(_ model: ScoringModel, version: Int) async throws -> Scorer {
+    public func candidateScorer(_ model: ScoringModel, version: Int) async throws -> Scorer {
         let personas = try await pool.read { db in try Self.personas(db) }
         return Scorer(model: model, version: version, personas: personas)
     }
@@ -161,11 +162,12 @@ extension SQLiteStore {
         at now: Timestamp,
         progress: (@Sendable (RescoreProgress) -> Void)?
     ) async throws -> ApplyResult {
-        guard applying.withLock({ busy in
-            if busy { return false }
-            busy = true
-            return true
-        })
+        guard
+            applying.withLock({ busy in
+                if busy { return false }
+                busy = true
+                return true
+            })
         else { throw StoreError.conflict("another scoring model is being applied; wait for it to finish") }
         defer { applying.withLock { $0 = false } }
         let started = DispatchTime.now().uptimeNanoseconds
@@ -258,7 +260,8 @@ extension SQLiteStore {
         var moved = 0
         let qualifying = try Row.fetchAll(
             db,
-            sql: "SELECT s.contact_id, s.state, c.lifecycle_stage, c.recycled_at FROM score_staging s JOIN contacts c ON c.id = s.contact_id WHERE s.qualifies = 1"
+            sql:
+                "SELECT s.contact_id, s.state, c.lifecycle_stage, c.recycled_at FROM score_staging s JOIN contacts c ON c.id = s.contact_id WHERE s.qualifies = 1"
         )
         for row in qualifying {
             guard let data = row[1] as Data?, let state = ScoreCodec.decode([UInt8](data), model: scorer.model),

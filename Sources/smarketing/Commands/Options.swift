@@ -1,6 +1,6 @@
-import SmarketingConnectors
 import ArgumentParser
 import Foundation
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 
