@@ -15,17 +15,20 @@ enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
         case .sqlite:
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-store-\(UUID())").path
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let store = try SQLiteStore(path: dir + "/test.sqlite", scoringModels: ScoringModelFile.parser)
-            return StoreUnderTest(store: store) { try? FileManager.default.removeItem(atPath: dir) }
+            let open: @Sendable () throws -> any FunnelStore = { try SQLiteStore(path: dir + "/test.sqlite", scoringModels: ScoringModelFile.parser) }
+            return StoreUnderTest(store: try open(), reopen: open) { try? FileManager.default.removeItem(atPath: dir) }
         }
     }
 }
 
 final class StoreUnderTest: Sendable {
     let store: any FunnelStore
+    /// Opens the same database again, as a restarted process would.
+    let reopen: @Sendable () throws -> any FunnelStore
     let cleanup: @Sendable () -> Void
-    init(store: any FunnelStore, cleanup: @escaping @Sendable () -> Void) {
+    init(store: any FunnelStore, reopen: @escaping @Sendable () throws -> any FunnelStore, cleanup: @escaping @Sendable () -> Void) {
         self.store = store
+        self.reopen = reopen
         self.cleanup = cleanup
     }
     deinit { cleanup() }
