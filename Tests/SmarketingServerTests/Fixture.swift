@@ -16,6 +16,8 @@ struct Fixture {
     let store: SQLiteStore
     var tokens: [AccessRole: String] = [:]
     static let clock = FixedClock(Timestamp(seconds: 1_767_225_600))
+    /// The fixed clock's time as ISO 8601.
+    static let nowText = "2026-01-01T00:00:00Z"
     static let actor = Actor(userID: "setup", role: .admin, via: "test")
 
     static func make() async throws -> Fixture {
