@@ -280,6 +280,8 @@ public protocol FunnelStore: Sendable {
         at: Timestamp,
         progress: (@Sendable (RescoreProgress) -> Void)?
     ) async throws -> ApplyResult
+    /// Scores every contact again under the active version (nil: no model active).
+    func rescoreAll(actor: Actor, at: Timestamp, progress: (@Sendable (RescoreProgress) -> Void)?) async throws -> ApplyResult?
     /// Why a contact has its score at `at` (nil: no such contact).
     func scoreExplanation(contactID: String, at: Timestamp) async throws -> ScoreExplanation?
     /// A contact's stored stage moves, oldest first.

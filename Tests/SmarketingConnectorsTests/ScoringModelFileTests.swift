@@ -89,3 +89,13 @@ struct ScoringModelFileTests {
         #expect(problems("") == ["1:1: the file is empty"])
     }
 }
+
+@Suite("Demo scoring model")
+struct DemoModelTests {
+    @Test("the model built into the binary is examples/scoring-model.yaml")
+    func sameAsExample() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples/scoring-model.yaml").path
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == DemoWorkspace.scoringModelText)
+    }
+}

@@ -88,7 +88,7 @@ struct CLITests {
         try bad.write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
         let run = try CLIRun.run(["scoring", "validate", dir + "/bad.yaml"])
         #expect(run.status == 1)
-        #expect(run.stderr.contains("bad.yaml:73:12: engagement rule \"webinar\": unknown touch type \"webinar_attend\""), "\(run.stderr)")
+        #expect(run.stderr.contains("bad.yaml:75:12: engagement rule \"webinar\": unknown touch type \"webinar_attend\""), "\(run.stderr)")
         #expect(run.stderr.contains("error: ") && run.stderr.contains("the model was not used"))
     }
 

@@ -41,7 +41,8 @@ struct ScoringAPITests {
                     .post,
                     "/api/v1/contacts",
                     token: f.tokens[.marketing],
-                    body: #"{"id":"ct1","email":"ann@acme.example","title":"CMO","country":"DE","account_id":"a1","created_at":"2026-01-01T00:00:00Z","lifecycle_stage":"lead"}"#
+                    body:
+                        #"{"id":"ct1","email":"ann@acme.example","title":"CMO","country":"DE","account_id":"a1","created_at":"2026-01-01T00:00:00Z","lifecycle_stage":"lead"}"#
                 ).status == .created
             )
             let diff = try await client.call(.post, "/api/v1/scoring/diff", token: f.tokens[.marketing], body: body)

@@ -27,7 +27,11 @@ struct ScoringConformanceTests {
                 at: t0
             )
         }
-        try await store.create(record(.content, ["id": .text("k1"), "title": .text("ROI"), "type": .text("whitepaper"), "funnel_stage": .text("bofu")]), actor: tester, at: t0)
+        try await store.create(
+            record(.content, ["id": .text("k1"), "title": .text("ROI"), "type": .text("whitepaper"), "funnel_stage": .text("bofu")]),
+            actor: tester,
+            at: t0
+        )
         let titles = ["CMO", "Head of Growth", "Engineer", "VP Marketing"]
         for i in 0..<contacts {
             var fields: [String: FieldValue] = [

@@ -60,7 +60,9 @@ public enum ScoreCodec {
             guard let reason = r.string() else { return nil }
             s.personaReasons.append(reason)
         }
-        guard let latest = r.int(), let slotCount = r.int(), slotCount == model.engagement.rules.count else { return nil }
+        // A state gets its slots when a rule first matches: fewer slots than rules is a state
+        // whose last rules never matched.
+        guard let latest = r.int(), let slotCount = r.int(), slotCount >= 0, slotCount <= model.engagement.rules.count else { return nil }
         s.latest = latest == Int64.min ? nil : Timestamp(milliseconds: latest)
         var slots: [RuleEngagement?] = []
         slots.reserveCapacity(Int(slotCount))
@@ -97,6 +99,8 @@ public enum ScoreCodec {
             )
         }
         guard r.atEnd else { return nil }
+        // A fingerprint of the rules would catch a changed model of the same size; the stored
+        // version number is what guarantees the model (a state is only decoded with its version).
         s.engagement = EngagementState(slots: slots)
         return s
     }

@@ -194,7 +194,7 @@ extension SQLiteStore {
             }
             let diffJSON = String(decoding: try JSONEncoder().encode(diff), as: UTF8.self)
             let (moved, caughtUp) = try await pool.write { db in
-                try self.switchModel(db, scorer, version: version, upTo: upTo, diffJSON: diffJSON, actor: actor, at: now)
+                try self.switchModel(db, scorer, version: version, upTo: upTo, diffJSON: diffJSON, actor: actor, at: now, activate: true)
             }
             return ApplyResult(
                 version: version,
@@ -211,6 +211,46 @@ extension SQLiteStore {
             }
             throw error
         }
+    }
+
+    /// Scores every contact again under the active version (after a bulk import, which writes
+    /// rows without scoring them). Same steps as an apply, without a new version; nil when no
+    /// model is active.
+    public func rescoreAll(actor: Actor, at now: Timestamp, progress: (@Sendable (RescoreProgress) -> Void)?) async throws -> ApplyResult? {
+        guard
+            applying.withLock({ busy in
+                if busy { return false }
+                busy = true
+                return true
+            })
+        else { throw StoreError.conflict("a scoring model is being applied; wait for it to finish") }
+        defer { applying.withLock { $0 = false } }
+        guard let scorer = try await pool.read({ db in try self.activeScorer(db) }) else { return nil }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let upTo = try await pool.write { db -> Int64 in
+            try db.execute(sql: "DELETE FROM score_staging; DELETE FROM scoring_dirty")
+            return try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid), 0) FROM touchpoints") ?? 0
+        }
+        var diff = ScoreDiff(currentVersion: scorer.version)
+        let rescored = try await rescorePass(scorer, upTo: upTo, progress: progress) { chunk in
+            let current = try await currentScores(chunk, active: scorer, at: now)
+            for r in chunk { Self.count(r, current: current[r.contactID], scorer: scorer, at: now, into: &diff) }
+            try await pool.write { db in
+                for r in chunk { try Self.stage(db, r.contactID, r.state, qualifies: scorer.qualifies(r.state, at: now)) }
+            }
+        }
+        let diffJSON = String(decoding: try JSONEncoder().encode(diff), as: UTF8.self)
+        let (moved, caughtUp) = try await pool.write { db in
+            try self.switchModel(db, scorer, version: scorer.version, upTo: upTo, diffJSON: diffJSON, actor: actor, at: now, activate: false)
+        }
+        return ApplyResult(
+            version: scorer.version,
+            diff: diff,
+            rescored: rescored,
+            movedToMQL: moved,
+            caughtUpEvents: caughtUp,
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        )
     }
 
     static func stage(_ db: Database, _ contactID: String, _ s: ContactScore, qualifies: Bool) throws {
@@ -230,7 +270,16 @@ extension SQLiteStore {
 
     /// The last step of an apply, in one transaction: replay what changed meanwhile, make the
     /// new scores current, move contacts that now qualify to MQL, activate the version.
-    func switchModel(_ db: Database, _ scorer: Scorer, version: Int, upTo: Int64, diffJSON: String, actor: Actor, at now: Timestamp) throws -> (Int, Int) {
+    func switchModel(
+        _ db: Database,
+        _ scorer: Scorer,
+        version: Int,
+        upTo: Int64,
+        diffJSON: String,
+        actor: Actor,
+        at now: Timestamp,
+        activate: Bool
+    ) throws -> (Int, Int) {
         // Contacts with touches stored since the pass began, and contacts whose details changed
         // meanwhile: scored again from their whole current history.
         let late = try String.fetchAll(db, sql: "SELECT DISTINCT contact_id FROM touchpoints WHERE rowid > ?", arguments: [upTo])
@@ -276,6 +325,10 @@ extension SQLiteStore {
             moved += 1
         }
         try db.execute(sql: "DELETE FROM score_staging; DELETE FROM scoring_dirty")
+        guard activate else {
+            try Self.audit(db, actor, now, "rescore", "scoring_models", String(version), diffJSON)
+            return (moved, caughtUpEvents)
+        }
         try db.execute(sql: "UPDATE scoring_models SET status = 'superseded' WHERE status = 'active'")
         try db.execute(
             sql: "UPDATE scoring_models SET status = 'active', applied_at = ?, diff = ? WHERE version = ?",

@@ -8,7 +8,7 @@ import SmarketingStore
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure ingest and import speed; prints JSON.",
-        subcommands: [Ingest.self, ImportSuite.self, ScoringSuite.self]
+        subcommands: [Ingest.self, ImportSuite.self, ScoringSuite.self, RescoringSuite.self]
     )
 
     struct Common: ParsableArguments {
@@ -47,6 +47,7 @@ struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Events/s through the full ingest pipeline (identity, dedup, reactions; durable commits).")
         @OptionGroup var common: Common
         @Option(help: "Events per batch (one transaction each).") var batch = 10_000
+        @Option(help: "Score every event under this model file (applied before timing).") var scoring: String?
 
         func run() async throws {
             let dir = try common.bundleDirectory()
@@ -61,6 +62,10 @@ struct Bench: AsyncParsableCommand {
                 let readers = try Bundle.open(dir).filter { $0.resource != .touchpoints }
                 let setup = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
                 guard setup.committed else { throw CLIFailure("the bundle did not import: \(setup.problems.first?.description ?? "")") }
+                if let scoring {
+                    let (text, model) = try readModel(scoring, json: true)
+                    _ = try await store.applyScoringModel(text: text, model: model, comment: "bench", actor: .cli, at: SystemClock().now(), progress: nil)
+                }
                 let actor = Actor(userID: "bench", role: .admin, via: "bench")
                 let started = DispatchTime.now().uptimeNanoseconds
                 var ok = 0
@@ -78,7 +83,15 @@ struct Bench: AsyncParsableCommand {
                 removeDatabase(path)
             }
             try printJSON(
-                BenchResult(suite: "ingest", items: events.count, accepted: accepted, times: times, dbBytes: dbBytes, bundle: dir, batch: batch)
+                BenchResult(
+                    suite: scoring == nil ? "ingest" : "ingest-scoring",
+                    items: events.count,
+                    accepted: accepted,
+                    times: times,
+                    dbBytes: dbBytes,
+                    bundle: dir,
+                    batch: batch
+                )
             )
         }
     }
@@ -251,4 +264,56 @@ func fileSize(_ path: String) -> Int { ((try? FileManager.default.attributesOfIt
 
 func removeDatabase(_ path: String) {
     for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+}
+
+extension Bench {
+    struct RescoringSuite: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rescoring",
+            abstract: "Seconds to apply a model (rescore every contact) and to backtest it, on the imported bundle."
+        )
+        @OptionGroup var common: Common
+        @Option(help: "The scoring model file.") var model = "examples/scoring-model.yaml"
+
+        func run() async throws {
+            let dir = try common.bundleDirectory()
+            let (text, scoring) = try readModel(model, json: true)
+            let path = common.freshDatabase("rescoring")
+            defer { removeDatabase(path) }
+            let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser)
+            let setup = try await store.importRows(try Bundle.open(dir), options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
+            guard setup.committed else { throw CLIFailure("the bundle did not import: \(setup.problems.first?.description ?? "")") }
+            let contacts = try await store.count(.contacts)
+            let touchpoints = try await store.count(.touchpoints)
+            var applyTimes: [Double] = []
+            var backtestTimes: [Double] = []
+            var auc: Double?
+            for rep in 0..<common.reps {
+                let r = try await store.applyScoringModel(text: text, model: scoring, comment: "bench", actor: .cli, at: SystemClock().now(), progress: nil)
+                applyTimes.append(r.seconds)
+                let started = DispatchTime.now().uptimeNanoseconds
+                let history = try await store.backtestContacts(target: .opportunity)
+                let from = history.map(\.start).min()!
+                let to = history.map { max($0.start, $0.touches.last?.at ?? $0.start) }.max()!.adding(milliseconds: 1)
+                let scorer = try await store.candidateScorer(scoring, version: 0)
+                let report = Backtest.run(history, scorer: scorer, options: BacktestOptions(from: from, to: to, horizon: 90 * 86_400_000))
+                auc = report.auc
+                backtestTimes.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                FileHandle.standardError.write(
+                    Data(
+                        "rep \(rep + 1): apply \(String(format: "%.2f", applyTimes.last!)) s, backtest \(String(format: "%.2f", backtestTimes.last!)) s\n".utf8
+                    )
+                )
+            }
+            var apply = BenchResult(suite: "apply", items: contacts, accepted: contacts, times: applyTimes, dbBytes: fileSize(path), bundle: dir)
+            apply.contacts = contacts
+            apply.touchpoints = touchpoints
+            var backtest = BenchResult(suite: "backtest", items: touchpoints, accepted: touchpoints, times: backtestTimes, dbBytes: 0, bundle: dir)
+            backtest.contacts = contacts
+            backtest.touchpoints = touchpoints
+            try printJSON(apply)
+            try printJSON(backtest)
+            if let auc { FileHandle.standardError.write(Data("backtest AUC (opportunity within 90 days): \(auc)\n".utf8)) }
+        }
+    }
 }

@@ -115,6 +115,22 @@ func importBundle(
         print(String(format: "%@ in %.1f s", result.committed ? "imported" : "nothing imported", Date().timeIntervalSince(started)))
         if skipInvalid, !result.rejectedRows.isEmpty, let report { print("rejected rows with reasons: \(report)") }
     }
+    // Imported rows are not scored one by one: with a model active, everyone is rescored once.
+    if result.committed {
+        let rescore = ProgressReporter(quiet: json || quiet)
+        if let r = try await store.rescoreAll(
+            actor: .cli,
+            at: SystemClock().now(),
+            progress: { p in
+                rescore.update("scoring", p.done, fraction: Double(p.done) / Double(max(1, p.total)))
+            }
+        ) {
+            rescore.finish()
+            if !json, !quiet {
+                print(String(format: "scored %d contacts under model version %d in %.1f s (%d became MQL)", r.rescored, r.version, r.seconds, r.movedToMQL))
+            }
+        }
+    }
     return result
 }
 

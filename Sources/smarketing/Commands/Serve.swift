@@ -34,6 +34,16 @@ struct Serve: AsyncParsableCommand {
                 _ = try DemoWorkspace(leads: demoLeads, seed: 1).write(to: dir)
                 let result = try await importBundle(dir, into: store, skipInvalid: false, report: nil, json: false, quiet: true)
                 guard result.committed else { throw CLIFailure("the demo bundle did not import: \(result.problems.first?.description ?? "unknown problem")") }
+                let text = DemoWorkspace.scoringModelText
+                guard let model = ScoringModelFile.parser(text) else { throw CLIFailure("the built-in demo scoring model does not read") }
+                _ = try await store.applyScoringModel(
+                    text: text,
+                    model: model,
+                    comment: "demo workspace model (examples/scoring-model.yaml)",
+                    actor: .cli,
+                    at: clock.now(),
+                    progress: nil
+                )
             }
             let admin = "u-admin"
             guard let adminRecord = try await store.get(.users, id: admin) else {
