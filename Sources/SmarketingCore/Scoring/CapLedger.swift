@@ -17,7 +17,8 @@ public struct PointCaps: Sendable, Hashable, Codable {
 
 /// The capped points of one rule for one contact, independent of arrival order.
 ///
-/// Definition: the rule's events are taken in time order (ties: smaller event id); each gets its
+/// Definition: the rule's events are taken in time order (ties: the smaller stable hash of the
+/// event id, `CapLedger.key`, so that a stored ledger needs no id text); each gets its
 /// points, cut to what is left under every cap of its day, its week and the total. An event that
 /// arrives late (earlier than events already counted) can change what later events got; the
 /// ledger returns every change as (time, delta) so an `EngagementScore` stays exact. Events after
@@ -26,9 +27,20 @@ public struct PointCaps: Sendable, Hashable, Codable {
 public struct CapLedger: Sendable, Hashable, Codable {
     public struct Entry: Sendable, Hashable, Codable {
         public var at: Timestamp
-        public var id: String
+        /// `CapLedger.key(eventID)`.
+        public var id: UInt64
         public var points: Double
         public var granted: Double
+    }
+
+    /// A stable 64-bit key of an event id (FNV-1a; Swift's own hash is seeded per process).
+    public static func key(_ id: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in id.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0100_0000_01b3
+        }
+        return h
     }
 
     public let caps: PointCaps
@@ -48,26 +60,43 @@ public struct CapLedger: Sendable, Hashable, Codable {
 
     static let day: Int64 = 86_400_000
 
-    static func dayIndex(_ t: Timestamp) -> Int64 { Int64((Double(t.milliseconds) / Double(day)).rounded(.down)) }
+    /// Floor division (days before 1970 count down).
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
+
+    static func dayIndex(_ t: Timestamp) -> Int64 { floorDiv(t.milliseconds, day) }
 
     /// ISO weeks start on Monday; 1970-01-01 was a Thursday.
-    static func weekIndex(_ t: Timestamp) -> Int64 { Int64((Double(dayIndex(t) + 3) / 7).rounded(.down)) }
+    static func weekIndex(_ t: Timestamp) -> Int64 { floorDiv(dayIndex(t) + 3, 7) }
 
     /// The points granted so far.
     public var grantedTotal: Double { entries.reduce(0) { $0 + $1.granted } }
 
     /// Counts an event; returns the changes to the granted points as (time, delta), the new event's
     /// own grant included.
-    public mutating func record(id: String, at: Timestamp, points: Double) -> [(Timestamp, Double)] {
+    public mutating func record(id eventID: String, at: Timestamp, points: Double) -> [(Timestamp, Double)] {
+        var changes: [(Timestamp, Double)] = []
+        record(id: eventID, at: at, points: points) { changes.append(($0, $1)) }
+        return changes
+    }
+
+    /// Counts an event and hands each change to `change` (nothing for a re-sent event); the
+    /// usual in-order event costs no allocation.
+    public mutating func record(id eventID: String, at: Timestamp, points: Double, _ change: (Timestamp, Double) -> Void) {
+        let id = Self.key(eventID)
         let entry = Entry(at: at, id: id, points: points, granted: 0)
         // Touches mostly arrive in time order: look for the place from the end.
         var position = entries.count
         while position > 0, (entries[position - 1].at, entries[position - 1].id) > (at, id) { position -= 1 }
         // A re-sent touch sits right before its place (same time and id).
-        if position > 0, entries[position - 1].at == at, entries[position - 1].id == id { return [] }
+        if position > 0, entries[position - 1].at == at, entries[position - 1].id == id { return }
+        entries.append(entry)
+        if position == entries.count - 1 {
+            change(at, grantLast())
+            return
+        }
+        entries.removeLast()
         entries.insert(entry, at: position)
-        if position == entries.count - 1 { return [(at, grantLast())] }
-        return regrant(from: position)
+        for (t, delta) in regrant(from: position) { change(t, delta) }
     }
 
     /// The usual case in constant time per window: the new entry is the latest, so only what its

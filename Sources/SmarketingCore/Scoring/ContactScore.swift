@@ -59,17 +59,27 @@ public struct ContactScore: Sendable, Hashable {
 }
 
 /// One model version at work: grades, assigns personas, adds touches and decides the MQL rule.
-/// Pure and deterministic; the store calls it inside its transactions.
-public struct Scorer: Sendable {
+/// Pure and deterministic; the store calls it inside its transactions. A class so that passing
+/// it around per event costs one reference count, not one per array of the model.
+public final class Scorer: Sendable {
     public let model: ScoringModel
     public let version: Int
     public let personas: [PersonaDefinition]
+    /// Grades best first, computed once.
+    let gradeOrder: [String]
+    /// Whether rules look at touch properties other than `url`.
+    public let needsPropertyMap: Bool
+    /// Whether any rule looks at the `url` property.
+    public let needsURL: Bool
 
     /// Creates a scorer for a model version and the workspace's personas.
     public init(model: ScoringModel, version: Int, personas: [PersonaDefinition]) {
         self.model = model
         self.version = version
         self.personas = personas.sorted { $0.id < $1.id }
+        gradeOrder = model.fit.bands.order
+        needsPropertyMap = model.engagement.rules.contains { !$0.properties.isEmpty }
+        needsURL = model.engagement.rules.contains { $0.url != nil }
     }
 
     /// The fit of a contact, with the persona it carries (`contact.persona_id` in rules).
@@ -107,7 +117,7 @@ public struct Scorer: Sendable {
 
     /// Counts a touch (constant time for touches in time order; see `CapLedger` for late ones).
     public func add(_ touch: TouchFacts, to state: inout ContactScore) {
-        state.engagement.apply(touch, model: model.engagement)
+        state.engagement.add(touch, model: model.engagement)
         if state.latest == nil || touch.at > state.latest! { state.latest = touch.at }
     }
 
@@ -122,7 +132,7 @@ public struct Scorer: Sendable {
                 fit: state.fitPoints,
                 grade: state.grade,
                 persona: state.personaID,
-                gradeOrder: model.fit.bands.order
+                gradeOrder: gradeOrder
             )
         )
     }

@@ -38,6 +38,42 @@ public struct TouchFacts: Sendable, Hashable {
         self.actorID = actorID
         self.lowercasedURL = properties["url"].map { Array($0.lowercased().utf8) }
     }
+
+    /// Creates facts whose only property the rules need is the url (no property map is built).
+    public init(
+        url: String?,
+        id: String,
+        at: Timestamp,
+        type: String,
+        channel: String?,
+        campaignID: String?,
+        contentID: String?,
+        contentStage: String?,
+        properties: [String: String],
+        actorID: String?
+    ) {
+        self.init(id: id, at: at, type: type, channel: channel, campaignID: campaignID, contentID: contentID, contentStage: contentStage, actorID: actorID)
+        self.properties = properties
+        self.lowercasedURL = url.map { TouchFacts.lowercasedBytes($0) }
+    }
+
+    /// ASCII letters lower-cased on the bytes; other text through Foundation.
+    static func lowercasedBytes(_ s: String) -> [UInt8] {
+        var bytes = Array(s.utf8)
+        for i in bytes.indices {
+            let b = bytes[i]
+            if b >= 0x80 { return Array(s.lowercased().utf8) }
+            if b >= 65, b <= 90 { bytes[i] = b + 32 }
+        }
+        return bytes
+    }
+}
+
+/// What of a touch the rules that can match it look at.
+public struct TouchNeeds: Sendable, Hashable {
+    public var url: Bool
+    public var properties: Bool
+    public var contentStage: Bool
 }
 
 /// An engagement rule: points for touches that match every condition given.
@@ -112,12 +148,16 @@ public struct EngagementRule: Sendable, Hashable {
 /// and the decayed contribution at any time.
 public struct RuleEngagement: Sendable, Hashable {
     public var ruleID: String
+    /// The rule's points per touch.
+    public var points: Double
     public var count = 0
-    public var rawPoints = 0.0
-    public var grantedPoints = 0.0
     public var score: EngagementScore
     public var ledger: CapLedger?
 
+    /// Points before caps: every matching touch at full points.
+    public var rawPoints: Double { Double(count) * points }
+    /// Points the caps let through.
+    public var grantedPoints: Double { ledger?.grantedTotal ?? rawPoints }
     /// Points the caps took away.
     public var cappedAway: Double { rawPoints - grantedPoints }
 }
@@ -143,39 +183,49 @@ public struct EngagementState: Sendable, Hashable {
     /// The engagement score at `t`.
     public func value(at t: Timestamp) -> Double { slots.reduce(0) { $0 + ($1?.score.value(at: t) ?? 0) } }
 
-    /// Applies a touch under `model`; returns the ids of the rules it matched.
+    /// Applies a touch under `model`; returns the ids of the rules it matched (for tests and
+    /// explanations; scoring uses `add`).
     @discardableResult
     public mutating func apply(_ touch: TouchFacts, model: EngagementModel) -> [String] {
+        let before = slots.map { $0?.count ?? 0 }
+        add(touch, model: model)
+        return slots.indices.compactMap { i in (slots[i]?.count ?? 0) > (i < before.count ? before[i] : 0) ? model.rules[i].id : nil }
+    }
+
+    /// Adds a touch under `model`: only the rules that can match its type are checked, and each
+    /// matching rule's slot changes in place.
+    public mutating func add(_ touch: TouchFacts, model: EngagementModel) {
         if slots.count < model.rules.count { slots += Array(repeating: nil, count: model.rules.count - slots.count) }
-        var matched: [String] = []
-        let typeID = model.typeIDs[touch.type]
-        for (i, rule) in model.rules.enumerated() where model.matches(i, touch, typeID: typeID) {
-            // Taken out of its slot while it changes, so its ledger is not copied.
-            var state =
-                slots[i]
-                ?? RuleEngagement(
+        let candidates = model.typeIDs[touch.type].map { model.rulesForType[$0] } ?? model.anyTypeRules
+        for i in candidates {
+            if let pattern = model.urlPatterns[i] {
+                guard let u = touch.lowercasedURL, pattern.matches(u) else { continue }
+            }
+            if model.hasOtherConditions[i], !model.rules[i].matchesOtherConditions(touch) { continue }
+            let points = model.rules[i].points
+            if slots[i] == nil {
+                let rule = model.rules[i]
+                slots[i] = RuleEngagement(
                     ruleID: rule.id,
+                    points: points,
                     score: EngagementScore(halfLife: rule.halfLife ?? model.halfLife),
                     ledger: rule.caps.isEmpty ? nil : CapLedger(caps: rule.caps)
                 )
-            slots[i] = nil
-            defer { slots[i] = state }
-            if state.ledger != nil {
-                let changes = state.ledger!.record(id: touch.id, at: touch.at, points: rule.points)
-                if changes.isEmpty { continue }  // a re-sent touch
-                for (t, delta) in changes {
-                    state.score.add(delta, at: t)
-                    state.grantedPoints += delta
-                }
-            } else {
-                state.score.add(rule.points, at: touch.at)
-                state.grantedPoints += rule.points
             }
-            state.count += 1
-            state.rawPoints += rule.points
-            matched.append(rule.id)
+            if slots[i]!.ledger != nil {
+                var accepted = false
+                var score = slots[i]!.score
+                slots[i]!.ledger!.record(id: touch.id, at: touch.at, points: points) { t, delta in
+                    accepted = true
+                    score.add(delta, at: t)
+                }
+                if !accepted { continue }  // a re-sent touch
+                slots[i]!.score = score
+            } else {
+                slots[i]!.score.add(points, at: touch.at)
+            }
+            slots[i]!.count += 1
         }
-        return matched
     }
 }
 
@@ -191,6 +241,14 @@ public struct EngagementModel: Sendable, Hashable {
     let allowedTypes: [[Bool]?]
     /// Per rule: the URL pattern, lower-cased and compiled.
     let urlPatterns: [GlobPattern?]
+    /// Per type number: the rules that may match a touch of that type, in rule order.
+    let rulesForType: [[Int]]
+    /// The rules that name no type (all a touch of an unnamed type can match).
+    let anyTypeRules: [Int]
+    /// Per rule: whether it has conditions besides type and url.
+    let hasOtherConditions: [Bool]
+    /// Per type number (and, last, for types no rule names): what the candidate rules look at.
+    let needsByType: [TouchNeeds]
 
     /// Creates a model.
     public init(rules: [EngagementRule], halfLife: Int64) {
@@ -207,7 +265,22 @@ public struct EngagementModel: Sendable, Hashable {
             }
         }
         urlPatterns = rules.map { $0.url.map { GlobPattern($0.lowercased()) } }
+        anyTypeRules = rules.indices.filter { rules[$0].types == nil }
+        rulesForType = (0..<ids.count).map { t in rules.indices.filter { rules[$0].types.map { types in types.contains { ids[$0] == t } } ?? true } }
+        hasOtherConditions = rules.map { r in r.channels != nil || r.campaigns != nil || r.contentStages != nil || !r.properties.isEmpty }
+        func needs(_ candidates: [Int]) -> TouchNeeds {
+            TouchNeeds(
+                url: candidates.contains { rules[$0].url != nil },
+                properties: candidates.contains { !rules[$0].properties.isEmpty },
+                contentStage: candidates.contains { rules[$0].contentStages != nil }
+            )
+        }
+        needsByType = rulesForType.map(needs) + [needs(anyTypeRules)]
     }
+
+    /// What the rules that can match a touch of `type` look at, so that a caller builds only
+    /// those facts (no url parsing for an email click when only page rules read urls).
+    public func needs(forType type: String) -> TouchNeeds { needsByType[typeIDs[type] ?? needsByType.count - 1] }
 
     /// Whether rule `i` matches the touch (`typeID`: the touch's type number, if any rule names it).
     func matches(_ i: Int, _ t: TouchFacts, typeID: Int?) -> Bool {

@@ -5,40 +5,49 @@
 /// names no rules — slot i is rule i of the model version stored beside it — so decoding needs
 /// that version's model.
 public enum ScoreCodec {
-    static let formatVersion: UInt8 = 1
+    static let formatVersion: UInt8 = 2
 
-    /// The bytes of a state.
+    /// The bytes of a state. Small on purpose — every ingested event rewrites its contact's
+    /// state, so its size is write volume: integers are varints, times are deltas, derived
+    /// numbers (raw and granted points, persona reasons) are not stored, ledger entries keep an
+    /// 8-byte id key and a one-byte grant unless a cap cut the touch part-way.
     public static func encode(_ s: ContactScore) -> [UInt8] {
         var w = ByteWriter()
         w.byte(formatVersion)
-        w.int(Int64(s.version))
+        w.varint(Int64(s.version))
         w.double(s.fitPoints)
         w.string(s.grade)
         w.optionalString(s.personaID)
         w.optionalString(s.assignedPersona)
         w.byte(s.personaByHand ? 1 : 0)
-        w.int(Int64(s.personaReasons.count))
-        for r in s.personaReasons { w.string(r) }
-        w.int(s.latest?.milliseconds ?? Int64.min)
-        w.int(Int64(s.engagement.slots.count))
+        let base = s.latest?.milliseconds ?? 0
+        w.byte(s.latest == nil ? 0 : 1)
+        w.varint(base)
+        w.varint(Int64(s.engagement.slots.count))
         for slot in s.engagement.slots {
             guard let r = slot else {
                 w.byte(0)
                 continue
             }
             w.byte(r.ledger == nil ? 1 : 2)
-            w.int(Int64(r.count))
-            w.double(r.rawPoints)
-            w.double(r.grantedPoints)
+            w.varint(Int64(r.count))
             w.double(r.score.value)
-            w.int(r.score.reference.milliseconds)
+            w.varint(r.score.reference.milliseconds - base)
             if let ledger = r.ledger {
-                w.int(Int64(ledger.entries.count))
+                w.varint(Int64(ledger.entries.count))
+                var previous = r.score.reference.milliseconds
                 for e in ledger.entries {
-                    w.int(e.at.milliseconds)
-                    w.string(e.id)
-                    w.double(e.points)
-                    w.double(e.granted)
+                    w.varint(e.at.milliseconds - previous)
+                    previous = e.at.milliseconds
+                    w.fixed(e.id)
+                    if e.granted == 0 {
+                        w.byte(0)
+                    } else if e.granted == e.points {
+                        w.byte(1)
+                    } else {
+                        w.byte(2)
+                        w.double(e.granted)
+                    }
                 }
             }
         }
@@ -46,24 +55,21 @@ public enum ScoreCodec {
     }
 
     /// The state stored in `bytes` under `model`, or nil when the bytes do not fit it (another
-    /// model, damaged data): the caller then rescores the contact from its history.
+    /// model, damaged data): the caller then rescores the contact from its history. Persona
+    /// reasons are not stored; `Scorer.regrade` gives them again.
     public static func decode(_ bytes: [UInt8], model: ScoringModel) -> ContactScore? {
         var r = ByteReader(bytes: bytes)
-        guard r.byte() == formatVersion, let version = r.int(), let fit = r.double(), let grade = r.string(),
-            let persona = r.optionalString(), let assigned = r.optionalString(), let byHand = r.byte(), let reasonCount = r.int(), reasonCount >= 0,
-            reasonCount < 1000
+        guard r.byte() == formatVersion, let version = r.varint(), let fit = r.double(), let grade = r.string(),
+            let persona = r.optionalString(), let assigned = r.optionalString(), let byHand = r.byte(), let hasLatest = r.byte(),
+            let base = r.varint()
         else { return nil }
         var s = ContactScore(version: Int(version), fitPoints: fit, grade: grade, personaID: persona)
         s.assignedPersona = assigned
         s.personaByHand = byHand == 1
-        for _ in 0..<reasonCount {
-            guard let reason = r.string() else { return nil }
-            s.personaReasons.append(reason)
-        }
+        s.latest = hasLatest == 1 ? Timestamp(milliseconds: base) : nil
         // A state gets its slots when a rule first matches: fewer slots than rules is a state
         // whose last rules never matched.
-        guard let latest = r.int(), let slotCount = r.int(), slotCount >= 0, slotCount <= model.engagement.rules.count else { return nil }
-        s.latest = latest == Int64.min ? nil : Timestamp(milliseconds: latest)
+        guard let slotCount = r.varint(), slotCount >= 0, slotCount <= model.engagement.rules.count else { return nil }
         var slots: [RuleEngagement?] = []
         slots.reserveCapacity(Int(slotCount))
         for i in 0..<Int(slotCount) {
@@ -73,34 +79,44 @@ public enum ScoreCodec {
                 continue
             }
             let rule = model.engagement.rules[i]
-            guard (kind == 2) == !rule.caps.isEmpty, let count = r.int(), let raw = r.double(), let granted = r.double(), let value = r.double(),
-                let reference = r.int()
-            else { return nil }
+            guard (kind == 2) == !rule.caps.isEmpty, let count = r.varint(), count >= 0, let value = r.double(), let offset = r.varint() else {
+                return nil
+            }
+            let reference = base + offset
             var ledger: CapLedger?
             if kind == 2 {
-                guard let n = r.int(), n >= 0, n <= Int64(bytes.count) else { return nil }
+                guard let n = r.varint(), n >= 0, n <= Int64(bytes.count) else { return nil }
                 var entries: [CapLedger.Entry] = []
                 entries.reserveCapacity(Int(n))
+                var at = reference
                 for _ in 0..<n {
-                    guard let at = r.int(), let id = r.string(), let points = r.double(), let g = r.double() else { return nil }
-                    entries.append(CapLedger.Entry(at: Timestamp(milliseconds: at), id: id, points: points, granted: g))
+                    guard let delta = r.varint(), let id = r.fixed(), let flag = r.byte() else { return nil }
+                    at += delta
+                    var granted = 0.0
+                    switch flag {
+                    case 0: break
+                    case 1: granted = rule.points
+                    case 2:
+                        guard let g = r.double() else { return nil }
+                        granted = g
+                    default: return nil
+                    }
+                    entries.append(CapLedger.Entry(at: Timestamp(milliseconds: at), id: id, points: rule.points, granted: granted))
                 }
                 ledger = CapLedger(caps: rule.caps, entries: entries)
             }
             slots.append(
                 RuleEngagement(
                     ruleID: rule.id,
+                    points: rule.points,
                     count: Int(count),
-                    rawPoints: raw,
-                    grantedPoints: granted,
                     score: EngagementScore(value: value, reference: Timestamp(milliseconds: reference), halfLife: rule.halfLife ?? model.engagement.halfLife),
                     ledger: ledger
                 )
             )
         }
         guard r.atEnd else { return nil }
-        // A fingerprint of the rules would catch a changed model of the same size; the stored
-        // version number is what guarantees the model (a state is only decoded with its version).
+        // The stored version number guarantees the model: a state is only decoded with its version.
         s.engagement = EngagementState(slots: slots)
         return s
     }
@@ -117,10 +133,22 @@ struct ByteWriter {
 
     mutating func double(_ v: Double) { int(Int64(bitPattern: v.bitPattern)) }
 
+    mutating func fixed(_ v: UInt64) { int(Int64(bitPattern: v)) }
+
+    /// A signed integer as a zigzag LEB128 varint (1 byte for −64…63).
+    mutating func varint(_ v: Int64) {
+        var u = UInt64(bitPattern: (v << 1) ^ (v >> 63))
+        while u >= 0x80 {
+            bytes.append(UInt8(u & 0x7F) | 0x80)
+            u >>= 7
+        }
+        bytes.append(UInt8(u))
+    }
+
     mutating func string(_ s: String) {
         var s = s
         s.withUTF8 { u in
-            int(Int64(u.count))
+            varint(Int64(u.count))
             bytes.append(contentsOf: u)
         }
     }
@@ -157,8 +185,23 @@ struct ByteReader {
 
     mutating func double() -> Double? { int().map { Double(bitPattern: UInt64(bitPattern: $0)) } }
 
+    mutating func fixed() -> UInt64? { int().map { UInt64(bitPattern: $0) } }
+
+    mutating func varint() -> Int64? {
+        var u: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < bytes.count, shift < 64 {
+            let b = bytes[i]
+            i += 1
+            u |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
+            shift += 7
+        }
+        return nil
+    }
+
     mutating func string() -> String? {
-        guard let n = int(), n >= 0, i + Int(n) <= bytes.count else { return nil }
+        guard let n = varint(), n >= 0, i + Int(n) <= bytes.count else { return nil }
         defer { i += Int(n) }
         return String(decoding: bytes[i..<(i + Int(n))], as: UTF8.self)
     }

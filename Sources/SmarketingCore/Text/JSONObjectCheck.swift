@@ -176,6 +176,42 @@ extension JSONObjectCheck {
     }
 }
 
+extension JSONObjectCheck {
+    /// One top-level string member of a JSON object (nil when absent, not a string, or the text
+    /// is not an object).
+    public static func topLevelString(_ text: String, key wanted: String) -> String? {
+        var copy = text
+        return copy.withUTF8 { bytes -> String? in
+            var p = Parser(bytes: bytes)
+            p.skipSpace()
+            guard p.peek == UInt8(ascii: "{") else { return nil }
+            p.i += 1
+            p.skipSpace()
+            if p.peek == 125 { return nil }
+            while true {
+                p.skipSpace()
+                guard let key = p.decodedString() else { return nil }
+                p.skipSpace()
+                guard p.peek == 58 else { return nil }
+                p.i += 1
+                p.skipSpace()
+                if p.peek == 34 {
+                    guard let value = p.decodedString() else { return nil }
+                    if key == wanted { return value }
+                } else {
+                    guard p.value(depth: 1) else { return nil }
+                }
+                p.skipSpace()
+                if p.peek == 44 {
+                    p.i += 1
+                    continue
+                }
+                return nil
+            }
+        }
+    }
+}
+
 extension JSONObjectCheck.Parser {
     /// Reads a string and returns its value with escapes resolved.
     mutating func decodedString() -> String? {

@@ -87,6 +87,46 @@ final class RawStatement {
         return nil
     }
 
+    func bind(_ index: Int32, _ value: Int64?) {
+        if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+    }
+
+    func bind(_ index: Int32, _ value: Double) { sqlite3_bind_double(handle, index, value) }
+
+    func bind(_ index: Int32, blob: [UInt8]) {
+        blob.withUnsafeBytes { b in _ = sqlite3_bind_blob(handle, index, b.baseAddress, Int32(b.count), RawStatement.transient) }
+    }
+
+    /// Runs a query and hands its first row (if any) to `body`, which reads the columns.
+    func firstRow<T>(_ body: (Row) throws -> T) throws -> T? {
+        defer { sqlite3_reset(handle) }
+        let rc = sqlite3_step(handle)
+        if rc == SQLITE_ROW { return try body(Row(handle: handle)) }
+        guard rc == SQLITE_DONE else { throw error(rc) }
+        return nil
+    }
+
+    /// The current row of a stepped statement; valid only inside `firstRow`.
+    struct Row {
+        let handle: OpaquePointer
+
+        func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
+
+        func text(_ i: Int32) -> String? {
+            guard let p = sqlite3_column_text(handle, i) else { return nil }
+            return String(cString: p)
+        }
+
+        func int64(_ i: Int32) -> Int64? { isNull(i) ? nil : sqlite3_column_int64(handle, i) }
+
+        func blob(_ i: Int32) -> [UInt8]? {
+            guard !isNull(i) else { return nil }
+            let n = Int(sqlite3_column_bytes(handle, i))
+            guard n > 0, let p = sqlite3_column_blob(handle, i) else { return [] }
+            return Array(UnsafeRawBufferPointer(start: p, count: n))
+        }
+    }
+
     private func error(_ rc: Int32) -> DatabaseError {
         DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(connection)), message: String(cString: sqlite3_errmsg(connection)), sql: sql)
     }

@@ -68,6 +68,9 @@ struct IngestContext {
     let insertTouchpoint: RawStatement
     let contactExistsQuery: RawStatement
     let touchpointExistsQuery: RawStatement
+    let stateQuery: RawStatement
+    let contactQuery: RawStatement
+    let saveState: RawStatement
 
     init(db: Database, store: SQLiteStore) throws {
         self.db = db
@@ -81,6 +84,9 @@ struct IngestContext {
             """
         )
         contactExistsQuery = try RawStatement(db, "SELECT 1 FROM contacts WHERE id = ?")
+        stateQuery = try RawStatement(db, "SELECT state, persona_id FROM contact_scores WHERE contact_id = ?")
+        contactQuery = try RawStatement(db, "SELECT lifecycle_stage, recycled_at, persona_id FROM contacts WHERE id = ?")
+        saveState = try RawStatement(db, SQLiteStore.saveScoreSQL)
         touchpointExistsQuery = try RawStatement(db, "SELECT 1 FROM touchpoints WHERE id = ?")
     }
 
@@ -229,41 +235,33 @@ struct IngestContext {
     mutating func score(_ event: IncomingEvent, contactID: String) throws {
         guard let scorer else { return }
         let facts = try touchFacts(event, scorer)
-        if var p = pending[contactID] {
+        // Taken out of the dictionary while it changes, so its arrays are not copied.
+        if var p = pending.removeValue(forKey: contactID) {
             scorer.add(facts, to: &p.state)
-            if regrade.remove(contactID) != nil { try regradePending(&p, scorer, contactID) }
+            if !regrade.isEmpty, regrade.remove(contactID) != nil { try regradePending(&p, scorer, contactID) }
             try decideMQL(&p, scorer, contactID)
             pending[contactID] = p
             return
         }
-        let row = try Row.fetchOne(
-            db.cachedStatement(
-                sql: """
-                    SELECT s.state, c.lifecycle_stage, c.recycled_at, c.persona_id, s.contact_id, s.persona_id
-                    FROM contacts c LEFT JOIN contact_scores s ON s.contact_id = c.id WHERE c.id = ?
-                    """
-            ),
-            arguments: [contactID]
-        )
-        guard let row else { return }
-        let stored = (row[0] as Data?).flatMap { ScoreCodec.decode([UInt8]($0), model: scorer.model) }
-        let hadScore = !row.hasNull(atIndex: 4)
+        // One lookup in the scores table; the contact row is read only when needed (a new or
+        // outdated score, a regrade, or an MQL rule that holds).
+        stateQuery.bind(1, contactID)
+        let loaded = try stateQuery.firstRow { row in (state: row.blob(0), lastAssigned: row.text(1)) }
+        let stored = loaded?.state.flatMap { ScoreCodec.decode($0, model: scorer.model) }
         var p = PendingScore(
             state: stored ?? ContactScore(version: scorer.version, grade: scorer.model.fit.bands.lowest),
-            previousGrade: hadScore ? stored?.grade ?? "" : nil,
-            lastAssigned: row[5],
-            stage: (row[1] as String?).flatMap(LifecycleStage.init(rawValue:)),
-            recycledAt: (row[2] as Int64?).map(Timestamp.init(milliseconds:)),
-            storedPersona: row[3]
+            previousGrade: loaded == nil ? nil : stored?.grade ?? "",
+            lastAssigned: loaded?.lastAssigned
         )
         if let stored, stored.version == scorer.version {
             scorer.add(facts, to: &p.state)
-            if regrade.remove(contactID) != nil { try regradePending(&p, scorer, contactID) }
+            if !regrade.isEmpty, regrade.remove(contactID) != nil { try regradePending(&p, scorer, contactID) }
         } else {
             // New contact, or scored under another version: from its whole history (this touch
             // is already stored, so it is part of it).
-            guard let (profile, _, _, _) = try SQLiteStore.loadProfile(db, contactID) else { return }
-            var state = scorer.newState(profile, lastAssigned: hadScore ? p.lastAssigned : nil)
+            guard let (profile, stage, recycledAt, persona) = try SQLiteStore.loadProfile(db, contactID) else { return }
+            p.contact = ContactStage(stage: stage, recycledAt: recycledAt, persona: persona)
+            var state = scorer.newState(profile, lastAssigned: loaded == nil ? nil : p.lastAssigned)
             for t in try SQLiteStore.loadTouches(db, contactID, properties: scorer.needsProperties) { scorer.add(t, to: &state) }
             p.state = state
             regrade.remove(contactID)
@@ -273,26 +271,47 @@ struct IngestContext {
     }
 
     mutating func regradePending(_ p: inout PendingScore, _ scorer: Scorer, _ contactID: String) throws {
-        guard let (profile, _, _, _) = try SQLiteStore.loadProfile(db, contactID) else { return }
+        guard let (profile, stage, recycledAt, persona) = try SQLiteStore.loadProfile(db, contactID) else { return }
+        p.contact = ContactStage(stage: stage, recycledAt: recycledAt, persona: persona)
         scorer.regrade(&p.state, profile, lastAssigned: p.lastAssigned)
         dirty.insert(contactID)
     }
 
     /// Moves the contact to MQL when the rule holds at its latest touch.
     mutating func decideMQL(_ p: inout PendingScore, _ scorer: Scorer, _ contactID: String) throws {
-        guard let at = p.state.latest else { return }
-        guard let move = scorer.mqlMove(stage: p.stage, recycledAt: p.recycledAt, state: p.state, at: at) else { return }
+        guard let at = p.state.latest, scorer.qualifies(p.state, at: at) else { return }
+        if p.contact == nil {
+            contactQuery.bind(1, contactID)
+            p.contact = try contactQuery.firstRow { row in
+                ContactStage(
+                    stage: row.text(0).flatMap(LifecycleStage.init(rawValue:)),
+                    recycledAt: row.int64(1).map(Timestamp.init(milliseconds:)),
+                    persona: row.text(2)
+                )
+            }
+        }
+        guard let c = p.contact, let move = scorer.mqlMove(stage: c.stage, recycledAt: c.recycledAt, state: p.state, at: at) else { return }
         try SQLiteStore.recordTransition(db, contactID, move)
         try SQLiteStore.history(db, contactID, p.state, at: at, event: "mql")
-        p.stage = .mql
+        p.contact?.stage = .mql
     }
 
     /// Writes the batch's changed scores.
     mutating func flushScores() throws {
         guard scorer != nil else { return }
         for (contactID, p) in pending {
-            try SQLiteStore.saveScore(db, contactID, p.state)
-            if !p.state.personaByHand, p.storedPersona != p.state.personaID {
+            let st = p.state
+            saveState.bind(1, contactID)
+            saveState.bind(2, Int64(st.version))
+            saveState.bind(3, st.fitPoints)
+            saveState.bind(4, st.grade)
+            saveState.bind(5, st.latest.map { st.engagement.value(at: $0) } ?? 0)
+            saveState.bind(6, st.latest?.milliseconds)
+            saveState.bind(7, st.assignedPersona)
+            saveState.bind(8, blob: ScoreCodec.encode(st))
+            try saveState.execute()
+            // The persona column changes only after a regrade or rescoring, which read it.
+            if let c = p.contact, !p.state.personaByHand, c.persona != p.state.personaID {
                 try db.execute(sql: "UPDATE contacts SET persona_id = ? WHERE id = ?", arguments: [p.state.personaID, contactID])
             }
             if p.previousGrade != p.state.grade {
@@ -307,10 +326,12 @@ struct IngestContext {
         regrade.removeAll()
     }
 
-    /// What the rules see of an event; content stages are cached per batch.
+    /// What the rules see of an event: only what the rules that can match its type look at
+    /// (content stages cached per batch, properties parsed only when read).
     mutating func touchFacts(_ e: IncomingEvent, _ scorer: Scorer) throws -> TouchFacts {
+        let needs = scorer.model.engagement.needs(forType: e.type)
         var stage: String?
-        if let content = e.contentID {
+        if needs.contentStage, let content = e.contentID {
             if let cached = contentStage[content] {
                 stage = cached
             } else {
@@ -319,8 +340,17 @@ struct IngestContext {
             }
         }
         var props: [String: String] = [:]
-        if scorer.needsProperties, let text = e.properties { props = JSONObjectCheck.topLevelStrings(text) ?? [:] }
+        var url: String?
+        if let text = e.properties {
+            if needs.properties {
+                props = JSONObjectCheck.topLevelStrings(text) ?? [:]
+                url = props["url"]
+            } else if needs.url {
+                url = JSONObjectCheck.topLevelString(text, key: "url")
+            }
+        }
         return TouchFacts(
+            url: url,
             id: e.id,
             at: e.occurredAt,
             type: e.type,
@@ -341,8 +371,14 @@ struct PendingScore {
     var previousGrade: String?
     /// The persona scoring assigned before the batch.
     var lastAssigned: String?
+    /// The contact's stage and persona column, once read.
+    var contact: ContactStage?
+}
+
+/// What the ingest reads of a contact row for scoring.
+struct ContactStage {
     var stage: LifecycleStage?
     var recycledAt: Timestamp?
     /// The contact's persona_id column.
-    var storedPersona: String?
+    var persona: String?
 }

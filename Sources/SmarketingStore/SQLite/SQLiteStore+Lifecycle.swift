@@ -102,6 +102,9 @@ extension SQLiteStore {
             } else {
                 state = scorer.replay(profile, touches: touches, lastAssigned: before.found ? before.persona : nil)
             }
+            // Persona reasons are not stored: matching the profile again gives them.
+            var persona = state
+            scorer.regrade(&persona, profile, lastAssigned: before.found ? before.persona : nil)
             var replay: [ScoreHistoryPoint] = []
             var running = scorer.newState(profile, lastAssigned: before.found ? before.persona : nil)
             for t in touches {
@@ -142,8 +145,8 @@ extension SQLiteStore {
                 fitPoints: state.fitPoints,
                 grade: state.grade,
                 fit: scorer.fit(profile, persona: state.personaID).contributions,
-                personaID: state.personaID,
-                personaReasons: state.personaReasons,
+                personaID: persona.personaID,
+                personaReasons: persona.personaReasons,
                 engagement: state.engagement.value(at: now),
                 engagementParts: parts,
                 qualifies: scorer.qualifies(state, at: now),

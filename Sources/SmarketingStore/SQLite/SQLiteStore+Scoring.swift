@@ -23,7 +23,7 @@ struct Rescored {
 
 extension Scorer {
     /// Whether any rule looks at touch properties (else they are not parsed at all).
-    var needsProperties: Bool { model.engagement.rules.contains { $0.url != nil || !$0.properties.isEmpty } }
+    var needsProperties: Bool { needsURL || needsPropertyMap }
 }
 
 extension SQLiteStore {
@@ -130,16 +130,16 @@ extension SQLiteStore {
 
     // MARK: Writing scores, history and stage moves
 
+    static let saveScoreSQL = """
+        INSERT INTO contact_scores(contact_id, version, fit, grade, engagement, latest, persona_id, state)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(contact_id) DO UPDATE SET version = excluded.version, fit = excluded.fit, grade = excluded.grade,
+          engagement = excluded.engagement, latest = excluded.latest, persona_id = excluded.persona_id, state = excluded.state
+        """
+
     static func saveScore(_ db: Database, _ contactID: String, _ s: ContactScore) throws {
         let engagement = s.latest.map { s.engagement.value(at: $0) } ?? 0
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO contact_scores(contact_id, version, fit, grade, engagement, latest, persona_id, state)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(contact_id) DO UPDATE SET version = excluded.version, fit = excluded.fit, grade = excluded.grade,
-                  engagement = excluded.engagement, latest = excluded.latest, persona_id = excluded.persona_id, state = excluded.state
-                """
-        ).execute(arguments: [
+        try db.cachedStatement(sql: saveScoreSQL).execute(arguments: [
             contactID, s.version, s.fitPoints, s.grade, engagement, s.latest?.milliseconds, s.assignedPersona, Data(ScoreCodec.encode(s)),
         ])
     }

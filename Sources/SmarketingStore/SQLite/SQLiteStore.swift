@@ -181,12 +181,12 @@ enum SQLiteSchema {
                         applied_at INTEGER, comment TEXT NOT NULL, diff TEXT NOT NULL, text TEXT NOT NULL);
                     CREATE TABLE contact_scores (
                         contact_id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, fit REAL NOT NULL, grade TEXT NOT NULL,
-                        engagement REAL NOT NULL, latest INTEGER, persona_id TEXT, state BLOB NOT NULL);
+                        engagement REAL NOT NULL, latest INTEGER, persona_id TEXT, state BLOB NOT NULL) WITHOUT ROWID;
                     CREATE INDEX contact_scores_grade ON contact_scores(grade, contact_id);
                     CREATE TABLE score_staging (
                         contact_id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, fit REAL NOT NULL, grade TEXT NOT NULL,
                         engagement REAL NOT NULL, latest INTEGER, persona_id TEXT, state BLOB NOT NULL,
-                        qualifies INTEGER NOT NULL, persona_automatic INTEGER NOT NULL);
+                        qualifies INTEGER NOT NULL, persona_automatic INTEGER NOT NULL) WITHOUT ROWID;
                     CREATE TABLE scoring_dirty (contact_id TEXT PRIMARY KEY NOT NULL);
                     CREATE TABLE score_history (
                         contact_id TEXT NOT NULL, at INTEGER NOT NULL, version INTEGER NOT NULL, fit REAL NOT NULL,

@@ -182,7 +182,7 @@ extension Bench {
             for rep in 0..<common.reps {
                 var states = [EngagementState](repeating: EngagementState(), count: contactIndex.count)
                 let started = DispatchTime.now().uptimeNanoseconds
-                for i in touches.indices { states[touches[i].contact].apply(touches[i].facts, model: scoring.engagement) }
+                for i in touches.indices { states[touches[i].contact].add(touches[i].facts, model: scoring.engagement) }
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
                 let now = Timestamp(milliseconds: touches.map(\.facts.at.milliseconds).max() ?? 0)
                 checksum = states.reduce(0) { $0 + $1.value(at: now) }
