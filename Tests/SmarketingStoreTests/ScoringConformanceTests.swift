@@ -184,4 +184,37 @@ struct ScoringConformanceTests {
             #expect(moves.last?.actor == "system:opportunity o1 won" && moves.last?.at == closed)
         }
     }
+
+    @Test("scores stay right when other writers change them between ingests (this process or another)", arguments: Backend.allCases)
+    func cachedScoresFollowOtherWriters(backend: Backend) async throws {
+        let sut = try backend.make()
+        let store = sut.store
+        try await workspace(store, contacts: 2)
+        let (text, model) = try Self.exampleModel()
+        _ = try await store.applyScoringModel(text: text, model: model, comment: "", actor: tester, at: t0, progress: nil)
+        func webinar(_ id: String) -> Result<IncomingEvent, EventRejection> {
+            EventPayload(fields: ["id": id, "type": "webinar_attended", "occurred_at": "2026-02-01T10:00:00Z", "contact_id": "c0"]).validate()
+        }
+        _ = try await store.ingest([IngestBatch(events: [webinar("w1")], atomic: true, actor: tester)], at: t0)
+        let before = try #require(try await store.scoreExplanation(contactID: "c0", at: t0))
+        // This process changes the contact's account: the next event must see the new fit.
+        _ = try await store.update(.accounts, id: "a1", fields: ["employees": .integer(10)], actor: tester, at: t0)
+        _ = try await store.ingest([IngestBatch(events: [webinar("w2")], atomic: true, actor: tester)], at: t0)
+        let afterEdit = try #require(try await store.scoreExplanation(contactID: "c0", at: t0))
+        #expect(afterEdit.fit.first { $0.ruleID == "company-size" }?.matched == false)
+        #expect(afterEdit.fitPoints == before.fitPoints - 25, "the stored state was graded again")
+        #expect(afterEdit.engagementParts.first { $0.rule == "webinar" }?.count == 2)
+        // Another process (a second store on the same file) adds an event in between.
+        let other = try sut.reopen()
+        _ = try await other.ingest([IngestBatch(events: [webinar("w3")], atomic: true, actor: tester)], at: t0)
+        _ = try await store.ingest([IngestBatch(events: [webinar("w4")], atomic: true, actor: tester)], at: t0)
+        let both = try #require(try await store.scoreExplanation(contactID: "c0", at: t0))
+        #expect(both.engagementParts.first { $0.rule == "webinar" }?.count == 4)
+        // A failed atomic batch leaves the stored score as it was.
+        let bad = IngestBatch(events: [webinar("w5"), .failure(EventRejection("malformed"))], atomic: true, actor: tester)
+        _ = try await store.ingest([bad], at: t0)
+        _ = try await store.ingest([IngestBatch(events: [webinar("w6")], atomic: true, actor: tester)], at: t0)
+        let last = try #require(try await store.scoreExplanation(contactID: "c0", at: t0))
+        #expect(last.engagementParts.first { $0.rule == "webinar" }?.count == 5)
+    }
 }

@@ -67,6 +67,8 @@ public final class Scorer: Sendable {
     public let personas: [PersonaDefinition]
     /// Grades best first, computed once.
     let gradeOrder: [String]
+    /// The MQL rule, cheap conditions first.
+    let mqlRule: MQLRule
     /// Whether rules look at touch properties other than `url`.
     public let needsPropertyMap: Bool
     /// Whether any rule looks at the `url` property.
@@ -78,6 +80,7 @@ public final class Scorer: Sendable {
         self.version = version
         self.personas = personas.sorted { $0.id < $1.id }
         gradeOrder = model.fit.bands.order
+        mqlRule = model.mql.cheapFirst
         needsPropertyMap = model.engagement.rules.contains { !$0.properties.isEmpty }
         needsURL = model.engagement.rules.contains { $0.url != nil }
     }
@@ -126,15 +129,11 @@ public final class Scorer: Sendable {
 
     /// Whether the MQL rule holds at `t`.
     public func qualifies(_ state: ContactScore, at t: Timestamp) -> Bool {
-        model.mql.holds(
-            MQLRule.Facts(
-                engagement: state.engagement.value(at: t),
-                fit: state.fitPoints,
-                grade: state.grade,
-                persona: state.personaID,
-                gradeOrder: gradeOrder
-            )
-        )
+        // Only the engagement goes into the closure: capturing the whole state copies it.
+        let engagement = state.engagement
+        return mqlRule.holds(
+            MQLRule.Facts(engagement: 0, fit: state.fitPoints, grade: state.grade, persona: state.personaID, gradeOrder: gradeOrder)
+        ) { engagement.value(at: t) }
     }
 
     /// The stage move the MQL rule makes for a contact in `stage`, if any. Only subscribers and

@@ -14,6 +14,8 @@ public struct TouchFacts: Sendable, Hashable {
     public var actorID: String?
     /// The `url` property lower-cased once, as UTF-8, for the rules' patterns.
     public var lowercasedURL: [UInt8]?
+    /// The type's number in the model + 1 when known (0: look it up; -1... never).
+    var typeNumber = 0
 
     /// Creates facts.
     public init(
@@ -39,9 +41,11 @@ public struct TouchFacts: Sendable, Hashable {
         self.lowercasedURL = properties["url"].map { Array($0.lowercased().utf8) }
     }
 
-    /// Creates facts whose only property the rules need is the url (no property map is built).
+    /// Creates facts whose only property the rules need is the url (no property map is built),
+    /// with the touch's type number in `model` looked up already.
     public init(
         url: String?,
+        typeNumber: Int?,
         id: String,
         at: Timestamp,
         type: String,
@@ -52,9 +56,17 @@ public struct TouchFacts: Sendable, Hashable {
         properties: [String: String],
         actorID: String?
     ) {
-        self.init(id: id, at: at, type: type, channel: channel, campaignID: campaignID, contentID: contentID, contentStage: contentStage, actorID: actorID)
+        self.id = id
+        self.at = at
+        self.type = type
+        self.channel = channel
+        self.campaignID = campaignID
+        self.contentID = contentID
+        self.contentStage = contentStage
         self.properties = properties
+        self.actorID = actorID
         self.lowercasedURL = url.map { TouchFacts.lowercasedBytes($0) }
+        self.typeNumber = typeNumber.map { $0 + 1 } ?? 0
     }
 
     /// ASCII letters lower-cased on the bytes; other text through Foundation.
@@ -196,7 +208,8 @@ public struct EngagementState: Sendable, Hashable {
     /// matching rule's slot changes in place.
     public mutating func add(_ touch: TouchFacts, model: EngagementModel) {
         if slots.count < model.rules.count { slots += Array(repeating: nil, count: model.rules.count - slots.count) }
-        let candidates = model.typeIDs[touch.type].map { model.rulesForType[$0] } ?? model.anyTypeRules
+        let typeID = touch.typeNumber > 0 ? touch.typeNumber - 1 : model.typeIDs[touch.type]
+        let candidates = typeID.map { model.rulesForType[$0] } ?? model.anyTypeRules
         for i in candidates {
             if let pattern = model.urlPatterns[i] {
                 guard let u = touch.lowercasedURL, pattern.matches(u) else { continue }
@@ -231,7 +244,7 @@ public struct EngagementState: Sendable, Hashable {
 
 /// The engagement part of a scoring model, with its rules compiled for matching: touch types
 /// become small integers looked up once per touch, URL patterns are lower-cased once.
-public struct EngagementModel: Sendable, Hashable {
+public final class EngagementModel: Sendable, Hashable {
     public let rules: [EngagementRule]
     /// Default half-life in milliseconds.
     public let halfLife: Int64
@@ -281,6 +294,12 @@ public struct EngagementModel: Sendable, Hashable {
     /// What the rules that can match a touch of `type` look at, so that a caller builds only
     /// those facts (no url parsing for an email click when only page rules read urls).
     public func needs(forType type: String) -> TouchNeeds { needsByType[typeIDs[type] ?? needsByType.count - 1] }
+
+    /// The type's number (nil: no rule names it) and what its candidate rules look at.
+    public func lookup(type: String) -> (number: Int?, needs: TouchNeeds) {
+        let n = typeIDs[type]
+        return (n, needsByType[n ?? needsByType.count - 1])
+    }
 
     /// Whether rule `i` matches the touch (`typeID`: the touch's type number, if any rule names it).
     func matches(_ i: Int, _ t: TouchFacts, typeID: Int?) -> Bool {

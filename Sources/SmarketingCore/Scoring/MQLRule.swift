@@ -44,6 +44,43 @@ public indirect enum MQLRule: Sendable, Hashable {
     static let numbers: Set<String> = ["engagement", "fit"]
     static let texts: Set<String> = ["grade", "persona"]
 
+    /// Whether the rule holds, computing the engagement only if a comparison needs it.
+    public func holds(_ f: Facts, engagement: () -> Double) -> Bool {
+        switch self {
+        case .and(let a, let b): return a.holds(f, engagement: engagement) && b.holds(f, engagement: engagement)
+        case .or(let a, let b): return a.holds(f, engagement: engagement) || b.holds(f, engagement: engagement)
+        case .not(let a): return !a.holds(f, engagement: engagement)
+        case .compare(let name, _, _) where name == "engagement":
+            var copy = f
+            copy.engagement = engagement()
+            return holds(copy)
+        default: return holds(f)
+        }
+    }
+
+    /// Whether the rule names the engagement score.
+    public var usesEngagement: Bool {
+        switch self {
+        case .and(let a, let b), .or(let a, let b): return a.usesEngagement || b.usesEngagement
+        case .not(let a): return a.usesEngagement
+        case .compare(let name, _, _): return name == "engagement"
+        case .text, .within: return false
+        }
+    }
+
+    /// The same rule with, in every `and` / `or`, the side that does not need the engagement
+    /// score first (same result; `and`/`or` have no side effects).
+    public var cheapFirst: MQLRule {
+        switch self {
+        case .and(let a, let b):
+            return a.usesEngagement && !b.usesEngagement ? .and(b.cheapFirst, a.cheapFirst) : .and(a.cheapFirst, b.cheapFirst)
+        case .or(let a, let b):
+            return a.usesEngagement && !b.usesEngagement ? .or(b.cheapFirst, a.cheapFirst) : .or(a.cheapFirst, b.cheapFirst)
+        case .not(let a): return .not(a.cheapFirst)
+        default: return self
+        }
+    }
+
     /// Whether the rule holds.
     public func holds(_ f: Facts) -> Bool {
         switch self {

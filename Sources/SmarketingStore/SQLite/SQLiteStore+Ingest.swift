@@ -1,15 +1,29 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import SmarketingCore
+import Synchronization
 
 extension SQLiteStore {
     public func ingest(_ batches: [IngestBatch], at: Timestamp) async throws -> [IngestBatchResult] {
+        do {
+            return try await ingestTransaction(batches, at: at)
+        } catch {
+            // The transaction may have failed after the score cache took its states.
+            scoreCache.withLock { $0 = ScoreCache() }
+            throw error
+        }
+    }
+
+    private func ingestTransaction(_ batches: [IngestBatch], at: Timestamp) async throws -> [IngestBatchResult] {
         try await pool.write { db in
             var results: [IngestBatchResult] = []
             results.reserveCapacity(batches.count)
             // Statements are prepared once per transaction; lookups are cached per batch only,
             // since a rolled-back batch may have created contacts that no longer exist.
             var context = try IngestContext(db: db, store: self)
+            context.cache = try self.takeScoreCache(db, version: context.scorer?.version)
+            defer { self.returnScoreCache(db, context.cache) }
             for batch in batches {
                 var result = IngestBatchResult(outcomes: [], committed: false)
                 try db.inSavepoint {
@@ -62,6 +76,10 @@ struct IngestContext {
     /// The active scorer (nil: scoring off).
     let scorer: Scorer?
     var pending: [String: PendingScore] = [:]
+    var currentID: String?
+    var currentScore: PendingScore?
+    /// Committed states of earlier transactions (see `ScoreCache`).
+    var cache = ScoreCache()
     /// Contacts whose details the batch filled: graded again before their state is written.
     var regrade: Set<String> = []
     var dirty: Set<String> = []
@@ -71,6 +89,7 @@ struct IngestContext {
     let stateQuery: RawStatement
     let contactQuery: RawStatement
     let saveState: RawStatement
+    let updateEngagement: RawStatement
 
     init(db: Database, store: SQLiteStore) throws {
         self.db = db
@@ -87,6 +106,7 @@ struct IngestContext {
         stateQuery = try RawStatement(db, "SELECT state, persona_id FROM contact_scores WHERE contact_id = ?")
         contactQuery = try RawStatement(db, "SELECT lifecycle_stage, recycled_at, persona_id FROM contacts WHERE id = ?")
         saveState = try RawStatement(db, SQLiteStore.saveScoreSQL)
+        updateEngagement = try RawStatement(db, "UPDATE contact_scores SET engagement = ?, latest = ?, state = ? WHERE contact_id = ?")
         touchpointExistsQuery = try RawStatement(db, "SELECT 1 FROM touchpoints WHERE id = ?")
     }
 
@@ -96,6 +116,8 @@ struct IngestContext {
         referenceExists.removeAll(keepingCapacity: true)
         contentStage.removeAll(keepingCapacity: true)
         pending.removeAll(keepingCapacity: true)
+        currentID = nil
+        currentScore = nil
         regrade.removeAll()
         dirty.removeAll()
     }
@@ -235,24 +257,44 @@ struct IngestContext {
     mutating func score(_ event: IncomingEvent, contactID: String) throws {
         guard let scorer else { return }
         let facts = try touchFacts(event, scorer)
+        // Events of one contact usually come together: the contact being scored stays out of
+        // the dictionary until another one comes.
+        if currentID == contactID, var p = currentScore {
+            currentScore = nil
+            scorer.add(facts, to: &p.state)
+            if !regrade.isEmpty, regrade.remove(contactID) != nil { try regradePending(&p, scorer, contactID) }
+            try decideMQL(&p, scorer, contactID)
+            currentScore = p
+            return
+        }
+        parkCurrent()
         // Taken out of the dictionary while it changes, so its arrays are not copied.
         if var p = pending.removeValue(forKey: contactID) {
             scorer.add(facts, to: &p.state)
             if !regrade.isEmpty, regrade.remove(contactID) != nil { try regradePending(&p, scorer, contactID) }
             try decideMQL(&p, scorer, contactID)
-            pending[contactID] = p
+            currentID = contactID
+            currentScore = p
             return
         }
         // One lookup in the scores table; the contact row is read only when needed (a new or
         // outdated score, a regrade, or an MQL rule that holds).
-        stateQuery.bind(1, contactID)
-        let loaded = try stateQuery.firstRow { row in (state: row.blob(0), lastAssigned: row.text(1)) }
-        let stored = loaded?.state.flatMap { ScoreCodec.decode($0, model: scorer.model) }
+        let loaded: (state: [UInt8]?, lastAssigned: String?)?
+        var stored: ContactScore?
+        if let hit = cache.entries[contactID] {
+            loaded = (nil, hit.lastAssigned)
+            stored = hit.state
+        } else {
+            stateQuery.bind(1, contactID)
+            loaded = try stateQuery.firstRow { row in (state: row.blob(0), lastAssigned: row.text(1)) }
+            stored = loaded?.state.flatMap { ScoreCodec.decode($0, model: scorer.model) }
+        }
         var p = PendingScore(
             state: stored ?? ContactScore(version: scorer.version, grade: scorer.model.fit.bands.lowest),
             previousGrade: loaded == nil ? nil : stored?.grade ?? "",
             lastAssigned: loaded?.lastAssigned
         )
+        if loaded != nil, let stored { p.previous = (stored.version, stored.fitPoints, stored.grade, stored.assignedPersona) }
         if let stored, stored.version == scorer.version {
             scorer.add(facts, to: &p.state)
             if !regrade.isEmpty, regrade.remove(contactID) != nil { try regradePending(&p, scorer, contactID) }
@@ -267,7 +309,15 @@ struct IngestContext {
             regrade.remove(contactID)
         }
         try decideMQL(&p, scorer, contactID)
-        pending[contactID] = p
+        currentID = contactID
+        currentScore = p
+    }
+
+    /// Puts the contact being scored back with the others.
+    mutating func parkCurrent() {
+        if let id = currentID, let p = currentScore { pending[id] = p }
+        currentID = nil
+        currentScore = nil
     }
 
     mutating func regradePending(_ p: inout PendingScore, _ scorer: Scorer, _ contactID: String) throws {
@@ -299,17 +349,28 @@ struct IngestContext {
     /// Writes the batch's changed scores.
     mutating func flushScores() throws {
         guard scorer != nil else { return }
+        parkCurrent()
         for (contactID, p) in pending {
             let st = p.state
-            saveState.bind(1, contactID)
-            saveState.bind(2, Int64(st.version))
-            saveState.bind(3, st.fitPoints)
-            saveState.bind(4, st.grade)
-            saveState.bind(5, st.latest.map { st.engagement.value(at: $0) } ?? 0)
-            saveState.bind(6, st.latest?.milliseconds)
-            saveState.bind(7, st.assignedPersona)
-            saveState.bind(8, blob: ScoreCodec.encode(st))
-            try saveState.execute()
+            if p.sameGrading {
+                // The usual case: only the engagement moved; the indexed columns stay as they are.
+                updateEngagement.bind(1, st.latest.map { st.engagement.value(at: $0) } ?? 0)
+                updateEngagement.bind(2, st.latest?.milliseconds)
+                updateEngagement.bind(3, blob: ScoreCodec.encode(st))
+                updateEngagement.bind(4, contactID)
+                try updateEngagement.execute()
+            } else {
+                saveState.bind(1, contactID)
+                saveState.bind(2, Int64(st.version))
+                saveState.bind(3, st.fitPoints)
+                saveState.bind(4, st.grade)
+                saveState.bind(5, st.latest.map { st.engagement.value(at: $0) } ?? 0)
+                saveState.bind(6, st.latest?.milliseconds)
+                saveState.bind(7, st.assignedPersona)
+                saveState.bind(8, blob: ScoreCodec.encode(st))
+                try saveState.execute()
+            }
+            cache.remember(contactID, st)
             // The persona column changes only after a regrade or rescoring, which read it.
             if let c = p.contact, !p.state.personaByHand, c.persona != p.state.personaID {
                 try db.execute(sql: "UPDATE contacts SET persona_id = ? WHERE id = ?", arguments: [p.state.personaID, contactID])
@@ -329,7 +390,7 @@ struct IngestContext {
     /// What the rules see of an event: only what the rules that can match its type look at
     /// (content stages cached per batch, properties parsed only when read).
     mutating func touchFacts(_ e: IncomingEvent, _ scorer: Scorer) throws -> TouchFacts {
-        let needs = scorer.model.engagement.needs(forType: e.type)
+        let (typeNumber, needs) = scorer.model.engagement.lookup(type: e.type)
         var stage: String?
         if needs.contentStage, let content = e.contentID {
             if let cached = contentStage[content] {
@@ -351,6 +412,7 @@ struct IngestContext {
         }
         return TouchFacts(
             url: url,
+            typeNumber: typeNumber,
             id: e.id,
             at: e.occurredAt,
             type: e.type,
@@ -369,6 +431,14 @@ struct PendingScore {
     var state: ContactScore
     /// The grade stored before the batch (nil: the contact had no score).
     var previousGrade: String?
+    /// The stored row holds this version, fit, grade and assigned persona already.
+    var sameGrading: Bool {
+        guard let previous, previousGrade != nil else { return false }
+        return previous.version == state.version && previous.fitPoints == state.fitPoints && previous.grade == state.grade
+            && previous.assignedPersona == state.assignedPersona
+    }
+    /// Version, fit, grade and assigned persona as stored before the batch.
+    var previous: (version: Int, fitPoints: Double, grade: String, assignedPersona: String?)?
     /// The persona scoring assigned before the batch.
     var lastAssigned: String?
     /// The contact's stage and persona column, once read.
@@ -381,4 +451,58 @@ struct ContactStage {
     var recycledAt: Timestamp?
     /// The contact's persona_id column.
     var persona: String?
+}
+
+/// Decoded scores of recently ingested contacts, kept between ingest transactions so that a
+/// contact's next event needs no lookup and no decoding.
+///
+/// Entries are exactly what the last committed ingest wrote. The cache is trusted only while
+/// nothing else wrote: it is dropped when another connection committed (`PRAGMA data_version`),
+/// when this connection changed anything outside an ingest (`sqlite3_total_changes64`: record
+/// edits, applies, merges, imports), when the model version changes, and when an ingest
+/// transaction fails.
+struct ScoreCache: Sendable {
+    struct Entry: Sendable {
+        var state: ContactScore
+        /// The persona the scores table says scoring assigned.
+        var lastAssigned: String?
+    }
+    var entries: [String: Entry] = [:]
+    var version: Int?
+    var dataVersion: Int64 = -1
+    var totalChanges: Int64 = -1
+    static let limit = 300_000
+
+    mutating func remember(_ contactID: String, _ state: ContactScore) {
+        if entries.count >= Self.limit, entries[contactID] == nil { entries.removeAll(keepingCapacity: true) }
+        entries[contactID] = Entry(state: state, lastAssigned: state.assignedPersona)
+    }
+}
+
+extension SQLiteStore {
+    /// The cache for one ingest transaction (the store keeps none while it runs), emptied when
+    /// it cannot be trusted.
+    func takeScoreCache(_ db: Database, version: Int?) throws -> ScoreCache {
+        var cache = scoreCache.withLock { c in
+            let taken = c
+            c = ScoreCache()
+            return taken
+        }
+        let dataVersion = try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+        let totalChanges = db.sqliteConnection.map { sqlite3_total_changes64($0) } ?? -1
+        if version == nil || cache.version != version || cache.dataVersion != dataVersion || cache.totalChanges != totalChanges {
+            cache = ScoreCache()
+        }
+        cache.version = version
+        cache.dataVersion = dataVersion
+        return cache
+    }
+
+    /// Keeps the cache for the next transaction, marking how many changes this connection had made.
+    func returnScoreCache(_ db: Database, _ cache: ScoreCache) {
+        var c = cache
+        c.totalChanges = db.sqliteConnection.map { sqlite3_total_changes64($0) } ?? -2
+        if c.version == nil { c = ScoreCache() }
+        scoreCache.withLock { $0 = c }
+    }
 }

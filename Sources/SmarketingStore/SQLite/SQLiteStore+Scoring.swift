@@ -177,7 +177,8 @@ extension SQLiteStore {
             args.append(t.reason)
         }
         args.append(contactID)
-        try db.execute(sql: "UPDATE contacts SET \(sets.joined(separator: ", ")) WHERE id = ?", arguments: StatementArguments(args))
+        // A handful of distinct texts (one per target stage): prepared once per connection.
+        try db.cachedStatement(sql: "UPDATE contacts SET \(sets.joined(separator: ", ")) WHERE id = ?").execute(arguments: StatementArguments(args))
     }
 
     /// The persona scoring last assigned to a contact (whatever model version stored it).

@@ -14,6 +14,8 @@ public final class SQLiteStore: FunnelStore {
     /// Reads stored scoring models; nil turns scoring off (the store then keeps no scores).
     let modelParser: ScoringModelParser?
     let scorerCache = Mutex<CachedScorer?>(nil)
+    /// Scores of recently ingested contacts (see `ScoreCache`).
+    let scoreCache = Mutex(ScoreCache())
     /// One model apply at a time in this process.
     let applying = Mutex(false)
     /// Makes ids for records the ingest creates.
