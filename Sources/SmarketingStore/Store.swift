@@ -286,8 +286,8 @@ public protocol FunnelStore: Sendable {
     func scoreExplanation(contactID: String, at: Timestamp) async throws -> ScoreExplanation?
     /// A contact's stored stage moves, oldest first.
     func transitions(contactID: String) async throws -> [StoredTransition]
-    /// The history a backtest replays.
-    func backtestContacts(target: BacktestTarget) async throws -> [BacktestContact]
+    /// The history a backtest replays (`attributes`: the profile attributes to read; nil: all).
+    func backtestContacts(target: BacktestTarget, attributes: Set<String>?) async throws -> [BacktestContact]
     /// The sum of the sales users' capacity.
     func salesCapacity() async throws -> Double?
 }

@@ -73,6 +73,8 @@ public final class Scorer: Sendable {
     public let needsPropertyMap: Bool
     /// Whether any rule looks at the `url` property.
     public let needsURL: Bool
+    /// The contact and account attributes fit rules and persona matching read.
+    public let attributes: Set<String>
 
     /// Creates a scorer for a model version and the workspace's personas.
     public init(model: ScoringModel, version: Int, personas: [PersonaDefinition]) {
@@ -83,6 +85,10 @@ public final class Scorer: Sendable {
         mqlRule = model.mql.cheapFirst
         needsPropertyMap = model.engagement.rules.contains { !$0.properties.isEmpty }
         needsURL = model.engagement.rules.contains { $0.url != nil }
+        attributes = Set(model.fit.rules.map(\.attribute)).union([
+            "contact.title", "contact.country", "contact.persona_id", "contact.account_id", "account.industry", "account.employees",
+            "account.country",
+        ])
     }
 
     /// The fit of a contact, with the persona it carries (`contact.persona_id` in rules).

@@ -91,7 +91,15 @@ extension APIHandlers {
                 .orThrow(Problem(.unprocessableContent, "target must be opportunity or won"))
             let horizon = try ScoringModel.duration(q.get("horizon") ?? "90d")
                 .orThrow(Problem(.unprocessableContent, "horizon must be a duration such as 90d or 12w"))
-            let contacts = try await store.backtestContacts(target: target)
+            let candidateScorer = try await store.candidateScorer(model, version: 0)
+            var activeScorer: Scorer?
+            if let active = try await store.activeScoringVersion(), let m = ScoringModelFile.parser(active.text) {
+                activeScorer = try await store.candidateScorer(m, version: active.version)
+            }
+            let contacts = try await store.backtestContacts(
+                target: target,
+                attributes: candidateScorer.attributes.union(activeScorer?.attributes ?? [])
+            )
             guard !contacts.isEmpty else { throw Problem(.unprocessableContent, "the workspace has no contacts to backtest") }
             let from = try q.get("from").map { try instant($0, "from") } ?? contacts.map(\.start).min()!
             let to =
@@ -101,11 +109,11 @@ extension APIHandlers {
             var capacity = q.get("capacity").flatMap(Double.init)
             if capacity == nil { capacity = try await store.salesCapacity() }
             let options = BacktestOptions(from: from, to: to, horizon: horizon, weeklyCapacity: capacity)
-            let candidate = Backtest.run(contacts, scorer: try await store.candidateScorer(model, version: 0), options: options)
+            let candidate = Backtest.run(contacts, scorer: candidateScorer, options: options)
             var current: BacktestJSON?
-            if let active = try await store.activeScoringVersion(), let m = ScoringModelFile.parser(active.text) {
-                var r = Backtest.run(contacts, scorer: try await store.candidateScorer(m, version: active.version), options: options)
-                r.modelVersion = active.version
+            if let activeScorer {
+                var r = Backtest.run(contacts, scorer: activeScorer, options: options)
+                r.modelVersion = activeScorer.version
                 current = BacktestJSON(r)
             }
             return try json(.ok, BacktestOut(from: from.iso8601, to: to.iso8601, target: target.rawValue, candidate: BacktestJSON(candidate), current: current))

@@ -161,7 +161,7 @@ extension SQLiteStore {
     // MARK: Backtest input
 
     /// Every contact's profile, touches in time order and the time it reached `target`.
-    public func backtestContacts(target: BacktestTarget) async throws -> [BacktestContact] {
+    public func backtestContacts(target: BacktestTarget, attributes: Set<String>?) async throws -> [BacktestContact] {
         try await pool.read { db in
             var reached: [String: Timestamp] = [:]
             func earliest(_ sql: String) throws {
@@ -192,7 +192,7 @@ extension SQLiteStore {
             let createdIndex = Resource.contacts.schema.index["created_at"]!
             return try Row.fetchAll(db, sql: Self.profileSelect + " ORDER BY c.id").map { row in
                 let id: String = row[0]
-                let (profile, _, _, _) = Self.profile(row)
+                let (profile, _, _, _) = Self.profile(row, only: attributes)
                 return BacktestContact(
                     id: id,
                     profile: profile,

@@ -27,7 +27,7 @@ extension SQLiteStore {
                 let profiles = try Row.fetchAll(
                     db.cachedStatement(sql: Self.profileSelect + " WHERE c.id > ? ORDER BY c.id LIMIT ?"),
                     arguments: [from, chunkSize]
-                ).map { row in (row[0] as String, Self.profile(row)) }
+                ).map { row in (row[0] as String, Self.profile(row, only: scorer.attributes)) }
                 guard let first = profiles.first?.0, let last = profiles.last?.0 else { return [] }
                 var assigned: [String: String?] = [:]
                 for row in try Row.fetchAll(

@@ -82,15 +82,21 @@ extension SQLiteStore {
     }()
 
     /// A contact's profile and stage from a `profileSelect` row.
-    static func profile(_ row: Row) -> (ContactProfile, LifecycleStage?, Timestamp?, String?) {
+    /// `only` limits the attributes read (the rest are left out of the profile): bulk passes
+    /// read just what the model looks at, since turning every column into text costs more than
+    /// scoring the contact.
+    static func profile(_ row: Row, only: Set<String>? = nil) -> (ContactProfile, LifecycleStage?, Timestamp?, String?) {
         let cf = Resource.contacts.schema.fields
         let af = Resource.accounts.schema.fields
         var contact: [String: String] = [:]
         var account: [String: String] = [:]
+        let always: Set<String> = ["lifecycle_stage", "recycled_at", "persona_id"]
         for (i, f) in cf.enumerated() where !row.hasNull(atIndex: i) {
+            if let only, !always.contains(f.name), !only.contains("contact." + f.name) { continue }
             contact[f.name] = SQLiteValue.field(row[i], f.type).csvText
         }
         for (i, f) in af.enumerated() where !row.hasNull(atIndex: cf.count + i) {
+            if let only, !only.contains("account." + f.name) { continue }
             account[f.name] = SQLiteValue.field(row[cf.count + i], f.type).csvText
         }
         let stage = contact["lifecycle_stage"].flatMap(LifecycleStage.init(rawValue:))
@@ -99,7 +105,7 @@ extension SQLiteStore {
     }
 
     static func loadProfile(_ db: Database, _ contactID: String) throws -> (ContactProfile, LifecycleStage?, Timestamp?, String?)? {
-        try Row.fetchOne(db.cachedStatement(sql: profileSelect + " WHERE c.id = ?"), arguments: [contactID]).map(profile)
+        try Row.fetchOne(db.cachedStatement(sql: profileSelect + " WHERE c.id = ?"), arguments: [contactID]).map { profile($0) }
     }
 
     static let touchSelect = """

@@ -26,7 +26,15 @@ extension Scoring {
             guard let horizonMs = ScoringModel.duration(horizon) else { throw CLIFailure("--horizon \"\(horizon)\" is not a duration such as 90d or 12w") }
             let store = try workspace.openStore()
             let started = DispatchTime.now().uptimeNanoseconds
-            let contacts = try await store.backtestContacts(target: target)
+            let candidateScorer = try await store.candidateScorer(model, version: 0)
+            var activeScorer: Scorer?
+            if let active = try await store.activeScoringVersion(), let activeModel = ScoringModelFile.parser(active.text) {
+                activeScorer = try await store.candidateScorer(activeModel, version: active.version)
+            }
+            let contacts = try await store.backtestContacts(
+                target: target,
+                attributes: candidateScorer.attributes.union(activeScorer?.attributes ?? [])
+            )
             guard !contacts.isEmpty else { throw CLIFailure("the workspace has no contacts to backtest") }
             let earliest = contacts.map(\.start).min()!
             let latest = contacts.map { max($0.start, $0.touches.last?.at ?? $0.start) }.max()!
@@ -36,13 +44,12 @@ extension Scoring {
             var weekly = capacity
             if weekly == nil { weekly = try await store.salesCapacity() }
             let options = BacktestOptions(from: fromT, to: toT, horizon: horizonMs, weeklyCapacity: weekly)
-            let candidateScorer = try await store.candidateScorer(model, version: 0)
             var candidate = SmarketingCore.Backtest.run(contacts, scorer: candidateScorer, options: options)
             candidate.modelVersion = nil
             var current: BacktestReport?
-            if let active = try await store.activeScoringVersion(), let activeModel = ScoringModelFile.parser(active.text) {
-                var r = SmarketingCore.Backtest.run(contacts, scorer: try await store.candidateScorer(activeModel, version: active.version), options: options)
-                r.modelVersion = active.version
+            if let activeScorer {
+                var r = SmarketingCore.Backtest.run(contacts, scorer: activeScorer, options: options)
+                r.modelVersion = activeScorer.version
                 current = r
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9

@@ -292,10 +292,10 @@ extension Bench {
                 let r = try await store.applyScoringModel(text: text, model: scoring, comment: "bench", actor: .cli, at: SystemClock().now(), progress: nil)
                 applyTimes.append(r.seconds)
                 let started = DispatchTime.now().uptimeNanoseconds
-                let history = try await store.backtestContacts(target: .opportunity)
+                let scorer = try await store.candidateScorer(scoring, version: 0)
+                let history = try await store.backtestContacts(target: .opportunity, attributes: scorer.attributes)
                 let from = history.map(\.start).min()!
                 let to = history.map { max($0.start, $0.touches.last?.at ?? $0.start) }.max()!.adding(milliseconds: 1)
-                let scorer = try await store.candidateScorer(scoring, version: 0)
                 let report = Backtest.run(history, scorer: scorer, options: BacktestOptions(from: from, to: to, horizon: 90 * 86_400_000))
                 auc = report.auc
                 backtestTimes.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
