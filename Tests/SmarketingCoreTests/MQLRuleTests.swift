@@ -56,3 +56,45 @@ struct MQLRuleTests {
         #expect(e.message.contains(message), "\(text): \(e)")
     }
 }
+
+@Suite("MQL rule evaluation order")
+struct MQLRuleOrderTests {
+    @Test("cheap conditions first and a lazily computed engagement give the same answer on random facts")
+    func cheapFirstIsEquivalent() throws {
+        let rules = [
+            "engagement >= 50 and grade in [A, B]", "grade >= B and engagement > 20 or fit >= 70", "not (engagement < 10) and persona == per-cmo",
+            "(engagement >= 30 or grade == A) and not grade == D", "engagement < 5 or engagement > 90",
+        ]
+        var rng = SeededRandom(seed: 3)
+        for text in rules {
+            let rule = try MQLRule.parse(text).get()
+            let reordered = rule.cheapFirst
+            for _ in 0..<300 {
+                let f = MQLRule.Facts(
+                    engagement: Double(rng.int(0...100)),
+                    fit: Double(rng.int(0...100)),
+                    grade: rng.element(["A", "B", "C", "D"]),
+                    persona: rng.element(["per-cmo", "per-ops", nil]),
+                    gradeOrder: ["A", "B", "C", "D"]
+                )
+                var asked = 0
+                let lazy = reordered.holds(f) {
+                    asked += 1
+                    return f.engagement
+                }
+                #expect(lazy == rule.holds(f), "\(text) with \(f.engagement) \(f.grade)")
+                if !rule.usesEngagement { #expect(asked == 0) }
+            }
+        }
+        // With the grade failing first, the engagement is never computed.
+        var asked = 0
+        let f = MQLRule.Facts(engagement: 99, fit: 0, grade: "D", persona: nil, gradeOrder: ["A", "B", "C", "D"])
+        #expect(
+            !(try MQLRule.parse("engagement >= 50 and grade in [A, B]").get().cheapFirst.holds(f) {
+                asked += 1
+                return 99
+            })
+        )
+        #expect(asked == 0)
+    }
+}
