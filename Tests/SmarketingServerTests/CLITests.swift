@@ -61,9 +61,9 @@ struct CLITests {
         let dups = try CLIRun.run(["contacts", "duplicates", "--database", db, "--json"])
         let pairs = try JSONSerialization.jsonObject(with: Data(dups.stdout.utf8)) as! [[String: String]]
         let pair = try #require(pairs.first { $0["reason"]!.hasPrefix("same email") })
-        let merge = try CLIRun.run(["contacts", "merge", pair["keepID"]!, pair["duplicateID"]!, "--database", db])
+        let merge = try CLIRun.run(["contacts", "merge", pair["keep_id"]!, pair["duplicate_id"]!, "--database", db])
         #expect(merge.status == 0 && merge.stdout.contains("merged"))
-        let twice = try CLIRun.run(["contacts", "merge", pair["keepID"]!, pair["duplicateID"]!, "--database", db])
+        let twice = try CLIRun.run(["contacts", "merge", pair["keep_id"]!, pair["duplicate_id"]!, "--database", db])
         #expect(twice.status == 1 && twice.stderr.hasPrefix("error: no contacts record"))
 
         let token = try CLIRun.run(["token", "create", "--user", "u-admin", "--role", "viewer", "--database", db])

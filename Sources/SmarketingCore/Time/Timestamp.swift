@@ -98,3 +98,21 @@ func pad(_ value: Int, _ width: Int) -> String {
     let s = String(value)
     return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
 }
+
+extension Timestamp {
+    /// JSON and other coders see an instant as ISO 8601 text in UTC (`2026-03-01T09:00:00Z`),
+    /// the form the API uses everywhere.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(iso8601)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        switch Timestamp.parse(text) {
+        case .success(let t): self = t
+        case .failure(let e): throw DecodingError.dataCorruptedError(in: c, debugDescription: "\(text) is not an ISO 8601 time: \(e)")
+        }
+    }
+}

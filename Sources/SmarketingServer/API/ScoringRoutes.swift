@@ -188,6 +188,7 @@ extension APIHandlers {
     func json<T: Encodable>(_ status: HTTPResponse.Status, _ value: T) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         return RecordJSON.response(status, String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }
