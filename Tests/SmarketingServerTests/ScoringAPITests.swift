@@ -88,4 +88,41 @@ struct ScoringAPITests {
             #expect(try await client.call(.post, "/api/v1/scoring/backtest", token: f.tokens[.viewer], body: body).status == .forbidden)
         }
     }
+
+    @Test("a new persona reaches existing contacts: they are matched and graded again in the background")
+    func personaChangesRegrade() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let model = try String(contentsOfFile: exampleModelPath(), encoding: .utf8)
+        let body = String(decoding: try JSONEncoder().encode(["model": model]), as: UTF8.self)
+        try await f.app().test(.live) { client in
+            let created = try await client.call(
+                .post,
+                "/api/v1/contacts",
+                token: f.tokens[.marketing],
+                body: #"{"id":"ct1","email":"ann@acme.example","title":"Chief Revenue Officer","created_at":"2026-01-01T00:00:00Z"}"#
+            )
+            #expect(created.status == .created)
+            let applied = try await client.call(.post, "/api/v1/scoring/apply", token: f.tokens[.admin], body: body)
+            try await waitForJob(client, applied.json["id"] as! String, token: f.tokens[.admin]!)
+            let before = try await client.call(.get, "/api/v1/contacts/ct1/score", token: f.tokens[.viewer])
+            #expect(before.json["persona"] == nil || before.json["persona"] is NSNull)
+            let persona = try await client.call(
+                .post,
+                "/api/v1/personas",
+                token: f.tokens[.marketing],
+                body: #"{"id":"per-cro","name":"CRO","rules":{"titles":["chief revenue*"]}}"#
+            )
+            #expect(persona.status == .created)
+            let job = try #require(persona.headers[HTTPField.Name("Smarketing-Rescore-Job")!])
+            try await waitForJob(client, String(job.split(separator: "/").last!), token: f.tokens[.marketing]!)
+            let after = try await client.call(.get, "/api/v1/contacts/ct1/score", token: f.tokens[.viewer])
+            #expect(after.json["persona"] as? String == "per-cro", "\(after.text)")
+            #expect((after.json["persona_reasons"] as? [String])?.first?.contains("chief revenue") == true)
+            let contact = try await client.call(.get, "/api/v1/contacts/ct1", token: f.tokens[.viewer])
+            #expect(contact.json["persona_id"] as? String == "per-cro")
+            let rules = try #require(after.json["fit_rules"] as? [[String: Any]])
+            #expect(rules.contains { $0["rule"] as? String == "buyer-persona" && $0["matched"] as? Bool == true })
+        }
+    }
 }

@@ -36,17 +36,22 @@ struct APIHandlers: Sendable {
             try await store.create(record, actor: actor, at: clock.now())
             var response = RecordJSON.response(.created, RecordJSON.encode(record))
             response.headers[.location] = route.path + "/" + record.id
+            if r == .personas { try await regradeForPersonas(&response, actor) }
             return response
         case .update(let r):
             try authorizeWrite(actor, r)
             let id = try pathID(context)
             let fields = try RecordJSON.fields(try await body(request), for: r)
             let record = try await store.update(r, id: id, fields: fields, actor: actor, at: clock.now())
-            return RecordJSON.response(.ok, RecordJSON.encode(record))
+            var response = RecordJSON.response(.ok, RecordJSON.encode(record))
+            if r == .personas { try await regradeForPersonas(&response, actor) }
+            return response
         case .delete(let r):
             try authorizeWrite(actor, r)
             try await store.delete(r, id: try pathID(context), actor: actor, at: clock.now())
-            return Response(status: .noContent)
+            var response = Response(status: .noContent)
+            if r == .personas { try await regradeForPersonas(&response, actor) }
+            return response
         case .opportunityContacts:
             let id = try pathID(context)
             guard try await store.get(.opportunities, id: id) != nil else { throw StoreError.notFound(.opportunities, id) }

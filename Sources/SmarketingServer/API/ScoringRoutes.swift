@@ -130,6 +130,37 @@ extension APIHandlers {
         }
     }
 
+    /// Persona definitions changed: with a model active, every contact is matched and graded
+    /// again in the background (the `Smarketing-Rescore-Job` header names the job).
+    func regradeForPersonas(_ response: inout Response, _ actor: Actor) async throws {
+        guard try await store.activeScoringVersion() != nil else { return }
+        let id = "job-" + UUID().uuidString.lowercased()
+        jobs.start(id)
+        let store = self.store
+        let jobs = self.jobs
+        let now = clock.now()
+        Task.detached {
+            do {
+                let result = try await store.rescoreAll(actor: actor, at: now) { p in
+                    jobs.update(id) {
+                        $0.done = p.done
+                        $0.total = p.total
+                    }
+                }
+                jobs.update(id) {
+                    $0.status = "done"
+                    $0.result = result
+                }
+            } catch {
+                jobs.update(id) {
+                    $0.status = "failed"
+                    $0.error = String(describing: error)
+                }
+            }
+        }
+        response.headers[HTTPField.Name("Smarketing-Rescore-Job")!] = "/api/v1/scoring/jobs/" + id
+    }
+
     struct ValidateOut: Encodable {
         struct P: Encodable {
             var line: Int
