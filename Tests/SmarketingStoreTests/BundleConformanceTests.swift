@@ -102,4 +102,26 @@ struct BundleConformanceTests {
         #expect(partial.rejectedRows.count == r.problems.count)
         #expect(partial.files.first { $0.file == "contacts.csv" }?.rejected == 4)
     }
+
+    @Test("imported became_*_at times are kept as the importer's history, once, never re-derived", arguments: Backend.allCases)
+    func importedHistory(backend: Backend) async throws {
+        let dir = Self.tempDir("history")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try """
+        id,email,created_at,lifecycle_stage,became_lead_at,became_mql_at,became_sal_at,recycled_at,recycle_reason
+        c1,a@x.example,2026-01-01T00:00:00Z,recycled,2026-01-01T00:00:00Z,2026-01-05T00:00:00Z,2026-01-06T00:00:00Z,2026-02-01T00:00:00Z,timing
+        c2,b@y.example,2026-01-02T00:00:00Z,lead,2026-01-02T00:00:00Z,,,,
+
+        """.write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
+        let sut = try backend.make()
+        #expect(try await Self.importDir(sut.store, dir).committed)
+        #expect(try await Self.importDir(sut.store, dir).committed)  // again: no second copy
+        let c1 = try await sut.store.transitions(contactID: "c1")
+        #expect(c1.map(\.to) == ["lead", "mql", "sal", "recycled"])
+        #expect(c1.map(\.from) == [nil, "lead", "mql", "sal"])
+        #expect(c1.allSatisfy { $0.actor == "import" } && c1.last?.reason == "timing")
+        #expect(c1[1].at == (try Timestamp.parse("2026-01-05T00:00:00Z").get()))
+        #expect(try await sut.store.transitions(contactID: "c2").map(\.to) == ["lead"])
+    }
 }
