@@ -43,7 +43,7 @@ public struct ContactScore: Sendable, Hashable {
     /// Whether a person chose the persona (matching then leaves it alone).
     public var personaByHand = false
     public var engagement: EngagementState
-    /// The time of the latest touch counted (nil: none yet).
+    /// The time of the latest touch of a type some rule looks at (nil: none yet).
     public var latest: Timestamp?
 
     /// Creates an empty state.
@@ -125,7 +125,10 @@ public final class Scorer: Sendable {
     }
 
     /// Counts a touch (constant time for touches in time order; see `CapLedger` for late ones).
+    /// `latest` follows only touches some rule could match (touches of other types change
+    /// nothing, and the ingest skips them).
     public func add(_ touch: TouchFacts, to state: inout ContactScore) {
+        guard model.engagement.anyRuleCanMatch(touch) else { return }
         state.engagement.add(touch, model: model.engagement)
         if state.latest == nil || touch.at > state.latest! { state.latest = touch.at }
     }

@@ -295,6 +295,18 @@ public final class EngagementModel: Sendable, Hashable {
     /// those facts (no url parsing for an email click when only page rules read urls).
     public func needs(forType type: String) -> TouchNeeds { needsByType[typeIDs[type] ?? needsByType.count - 1] }
 
+    /// Whether any rule could match the touch (its type number is used when known).
+    public func anyRuleCanMatch(_ touch: TouchFacts) -> Bool {
+        if touch.typeNumber > 0 { return !rulesForType[touch.typeNumber - 1].isEmpty }
+        return anyRuleCanMatch(type: touch.type)
+    }
+
+    /// Whether any rule could match a touch of `type`.
+    public func anyRuleCanMatch(type: String) -> Bool {
+        if let n = typeIDs[type] { return !rulesForType[n].isEmpty }
+        return !anyTypeRules.isEmpty
+    }
+
     /// The type's number (nil: no rule names it) and what its candidate rules look at.
     public func lookup(type: String) -> (number: Int?, needs: TouchNeeds) {
         let n = typeIDs[type]

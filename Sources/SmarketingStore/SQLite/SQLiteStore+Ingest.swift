@@ -83,6 +83,8 @@ struct IngestContext {
     /// Contacts whose details the batch filled: graded again before their state is written.
     var regrade: Set<String> = []
     var dirty: Set<String> = []
+    /// Contacts this batch created (they need a first score whatever their touch).
+    var created: Set<String> = []
     let insertTouchpoint: RawStatement
     let contactExistsQuery: RawStatement
     let touchpointExistsQuery: RawStatement
@@ -120,6 +122,7 @@ struct IngestContext {
         currentScore = nil
         regrade.removeAll()
         dirty.removeAll()
+        created.removeAll()
     }
 
     /// The id a contact id resolves to: itself, or the contact it was merged into.
@@ -215,7 +218,10 @@ struct IngestContext {
             newAccountID: store.makeID("acc")
         )
         if let account = decision.newAccount { try insert(Record(.accounts, values: account)) }
-        if let contact = decision.newContact { try insert(Record(.contacts, values: contact)) }
+        if let contact = decision.newContact {
+            try insert(Record(.contacts, values: contact))
+            created.insert(decision.contactID)
+        }
         var updates: [String: FieldValue] = [:]
         for (name, value) in decision.fill { updates[name] = value }
         if let a = decision.attachAccountID { updates["account_id"] = .text(a) }

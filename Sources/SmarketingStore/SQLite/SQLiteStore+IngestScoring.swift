@@ -11,6 +11,13 @@ extension IngestContext {
     /// ends, so a burst of events for one contact reads and writes its state once).
     mutating func score(_ event: IncomingEvent, contactID: String) throws {
         guard let scorer else { return }
+        // A touch no rule can match changes nothing for a contact that has its score already
+        // (every contact not created by this batch got one when it was created or imported).
+        if !scorer.model.engagement.anyRuleCanMatch(type: event.type), created.isEmpty || !created.contains(contactID),
+            regrade.isEmpty || !regrade.contains(contactID)
+        {
+            return
+        }
         let facts = try touchFacts(event, scorer)
         // Events of one contact usually come together: the contact being scored stays out of
         // the dictionary until another one comes.
