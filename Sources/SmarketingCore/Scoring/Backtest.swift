@@ -107,6 +107,15 @@ public struct BacktestReport: Sendable {
 /// the first moment its score reaches T; the MQL rule row uses the model's own rule instead.
 /// Weekly volume counts MQLs per ISO week (Monday, UTC) in [from, to).
 public enum Backtest {
+    /// The default replay period: from the first contact's creation to just after the latest
+    /// creation or touch (nil without contacts).
+    public static func period(of contacts: [BacktestContact]) -> (from: Timestamp, to: Timestamp)? {
+        guard let from = contacts.map(\.start).min(),
+            let last = contacts.map({ max($0.start, $0.touches.last?.at ?? $0.start) }).max()
+        else { return nil }
+        return (from, last.adding(milliseconds: 1))
+    }
+
     public static func run(_ contacts: [BacktestContact], scorer: Scorer, options o: BacktestOptions) -> BacktestReport {
         struct Seen {
             var id: String

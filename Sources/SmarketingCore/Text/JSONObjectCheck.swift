@@ -142,15 +142,41 @@ extension JSONObjectCheck {
     /// properties with this for every ingested event; Foundation's decoder costs more than the
     /// rest of the event.
     public static func topLevelStrings(_ text: String) -> [String: String]? {
+        var out: [String: String] = [:]
+        guard
+            walkTopLevelStrings(
+                text,
+                { key, value in
+                    out[key] = value
+                    return true
+                }
+            ) != nil
+        else { return nil }
+        return out
+    }
+
+    /// One top-level string member of a JSON object (nil when absent, not a string, or the text
+    /// is not an object).
+    public static func topLevelString(_ text: String, key wanted: String) -> String? {
+        var found: String?
+        _ = walkTopLevelStrings(text) { key, value in
+            if key == wanted { found = value }
+            return found == nil
+        }
+        return found
+    }
+
+    /// Hands each top-level string member of an object to `body` until it returns false; nil
+    /// when the text is not an object (as far as it was read).
+    static func walkTopLevelStrings(_ text: String, _ body: (String, String) -> Bool) -> Bool? {
         var copy = text
-        return copy.withUTF8 { bytes -> [String: String]? in
+        return copy.withUTF8 { bytes -> Bool? in
             var p = Parser(bytes: bytes)
-            var out: [String: String] = [:]
             p.skipSpace()
             guard p.peek == UInt8(ascii: "{") else { return nil }
             p.i += 1
             p.skipSpace()
-            if p.peek == 125 { return out }
+            if p.peek == 125 { return true }
             while true {
                 p.skipSpace()
                 guard let key = p.decodedString() else { return nil }
@@ -160,7 +186,7 @@ extension JSONObjectCheck {
                 p.skipSpace()
                 if p.peek == 34 {
                     guard let value = p.decodedString() else { return nil }
-                    out[key] = value
+                    if !body(key, value) { return true }
                 } else {
                     guard p.value(depth: 1) else { return nil }
                 }
@@ -170,43 +196,7 @@ extension JSONObjectCheck {
                     continue
                 }
                 guard p.peek == 125 else { return nil }
-                return out
-            }
-        }
-    }
-}
-
-extension JSONObjectCheck {
-    /// One top-level string member of a JSON object (nil when absent, not a string, or the text
-    /// is not an object).
-    public static func topLevelString(_ text: String, key wanted: String) -> String? {
-        var copy = text
-        return copy.withUTF8 { bytes -> String? in
-            var p = Parser(bytes: bytes)
-            p.skipSpace()
-            guard p.peek == UInt8(ascii: "{") else { return nil }
-            p.i += 1
-            p.skipSpace()
-            if p.peek == 125 { return nil }
-            while true {
-                p.skipSpace()
-                guard let key = p.decodedString() else { return nil }
-                p.skipSpace()
-                guard p.peek == 58 else { return nil }
-                p.i += 1
-                p.skipSpace()
-                if p.peek == 34 {
-                    guard let value = p.decodedString() else { return nil }
-                    if key == wanted { return value }
-                } else {
-                    guard p.value(depth: 1) else { return nil }
-                }
-                p.skipSpace()
-                if p.peek == 44 {
-                    p.i += 1
-                    continue
-                }
-                return nil
+                return true
             }
         }
     }

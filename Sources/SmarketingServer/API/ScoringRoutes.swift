@@ -52,29 +52,10 @@ extension APIHandlers {
             let text = try await modelText(request)
             let model = try parsedModel(text)
             let comment = request.uri.queryParameters.get("comment") ?? ""
-            let id = "job-" + UUID().uuidString.lowercased()
-            jobs.start(id)
             let store = self.store
-            let jobs = self.jobs
             let now = clock.now()
-            Task.detached {
-                do {
-                    let result = try await store.applyScoringModel(text: text, model: model, comment: comment, actor: actor, at: now) { p in
-                        jobs.update(id) {
-                            $0.done = p.done
-                            $0.total = p.total
-                        }
-                    }
-                    jobs.update(id) {
-                        $0.status = "done"
-                        $0.result = result
-                    }
-                } catch {
-                    jobs.update(id) {
-                        $0.status = "failed"
-                        $0.error = String(describing: error)
-                    }
-                }
+            let id = startJob { progress in
+                try await store.applyScoringModel(text: text, model: model, comment: comment, actor: actor, at: now, progress: progress)
             }
             var response = try json(.accepted, jobs.get(id)!)
             response.headers[.location] = "/api/v1/scoring/jobs/" + id
@@ -100,11 +81,11 @@ extension APIHandlers {
                 target: target,
                 attributes: candidateScorer.attributes.union(activeScorer?.attributes ?? [])
             )
-            guard !contacts.isEmpty else { throw Problem(.unprocessableContent, "the workspace has no contacts to backtest") }
-            let from = try q.get("from").map { try instant($0, "from") } ?? contacts.map(\.start).min()!
-            let to =
-                try q.get("to").map { try instant($0, "to") }
-                ?? contacts.map { max($0.start, $0.touches.last?.at ?? $0.start) }.max()!.adding(milliseconds: 1)
+            guard let period = Backtest.period(of: contacts) else {
+                throw Problem(.unprocessableContent, "the workspace has no contacts to backtest")
+            }
+            let from = try q.get("from").map { try instant($0, "from") } ?? period.from
+            let to = try q.get("to").map { try instant($0, "to") } ?? period.to
             guard from < to else { throw Problem(.unprocessableContent, "from must be before to") }
             var capacity = q.get("capacity").flatMap(Double.init)
             if capacity == nil { capacity = try await store.salesCapacity() }
@@ -130,18 +111,15 @@ extension APIHandlers {
         }
     }
 
-    /// Persona definitions changed: with a model active, every contact is matched and graded
-    /// again in the background (the `Smarketing-Rescore-Job` header names the job).
-    func regradeForPersonas(_ response: inout Response, _ actor: Actor) async throws {
-        guard try await store.activeScoringVersion() != nil else { return }
+    /// Runs a rescoring in the background as a job whose progress `GET /api/v1/scoring/jobs/{id}`
+    /// reports; returns the job id.
+    func startJob(_ work: @escaping @Sendable (@escaping @Sendable (RescoreProgress) -> Void) async throws -> ApplyResult?) -> String {
         let id = "job-" + UUID().uuidString.lowercased()
-        jobs.start(id)
-        let store = self.store
         let jobs = self.jobs
-        let now = clock.now()
+        jobs.start(id)
         Task.detached {
             do {
-                let result = try await store.rescoreAll(actor: actor, at: now) { p in
+                let result = try await work { p in
                     jobs.update(id) {
                         $0.done = p.done
                         $0.total = p.total
@@ -158,6 +136,16 @@ extension APIHandlers {
                 }
             }
         }
+        return id
+    }
+
+    /// Persona definitions changed: with a model active, every contact is matched and graded
+    /// again in the background (the `Smarketing-Rescore-Job` header names the job).
+    func regradeForPersonas(_ response: inout Response, _ actor: Actor) async throws {
+        guard try await store.activeScoringVersion() != nil else { return }
+        let store = self.store
+        let now = clock.now()
+        let id = startJob { progress in try await store.rescoreAll(actor: actor, at: now, progress: progress) }
         response.headers[HTTPField.Name("Smarketing-Rescore-Job")!] = "/api/v1/scoring/jobs/" + id
     }
 

@@ -162,13 +162,7 @@ extension SQLiteStore {
         at now: Timestamp,
         progress: (@Sendable (RescoreProgress) -> Void)?
     ) async throws -> ApplyResult {
-        guard
-            applying.withLock({ busy in
-                if busy { return false }
-                busy = true
-                return true
-            })
-        else { throw StoreError.conflict("another scoring model is being applied; wait for it to finish") }
+        try claimRescoring("another scoring model is being applied; wait for it to finish")
         defer { applying.withLock { $0 = false } }
         let started = DispatchTime.now().uptimeNanoseconds
         let active = try await pool.read { db in try self.activeScorer(db) }
@@ -184,25 +178,15 @@ extension SQLiteStore {
         }
         do {
             let scorer = try await candidateScorer(model, version: version)
-            var diff = ScoreDiff(currentVersion: active?.version)
-            let rescored = try await rescorePass(scorer, upTo: upTo, progress: progress) { chunk in
-                let current = try await currentScores(chunk, active: active, at: now)
-                for r in chunk { Self.count(r, current: current[r.contactID], scorer: scorer, at: now, into: &diff) }
-                try await pool.write { db in
-                    for r in chunk { try Self.stage(db, r.contactID, r.state, qualifies: scorer.qualifies(r.state, at: now)) }
-                }
-            }
-            let diffJSON = String(decoding: try JSONEncoder().encode(diff), as: UTF8.self)
-            let (moved, caughtUp) = try await pool.write { db in
-                try self.switchModel(db, scorer, version: version, upTo: upTo, diffJSON: diffJSON, actor: actor, at: now, activate: true)
-            }
-            return ApplyResult(
-                version: version,
-                diff: diff,
-                rescored: rescored,
-                movedToMQL: moved,
-                caughtUpEvents: caughtUp,
-                seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            return try await stagedRescore(
+                scorer,
+                comparedWith: active,
+                upTo: upTo,
+                actor: actor,
+                at: now,
+                activate: true,
+                started: started,
+                progress: progress
             )
         } catch {
             try? await pool.write { db in
@@ -217,13 +201,7 @@ extension SQLiteStore {
     /// rows without scoring them). Same steps as an apply, without a new version; nil when no
     /// model is active.
     public func rescoreAll(actor: Actor, at now: Timestamp, progress: (@Sendable (RescoreProgress) -> Void)?) async throws -> ApplyResult? {
-        guard
-            applying.withLock({ busy in
-                if busy { return false }
-                busy = true
-                return true
-            })
-        else { throw StoreError.conflict("a scoring model is being applied; wait for it to finish") }
+        try claimRescoring("a scoring model is being applied; wait for it to finish")
         defer { applying.withLock { $0 = false } }
         guard let scorer = try await pool.read({ db in try self.activeScorer(db) }) else { return nil }
         let started = DispatchTime.now().uptimeNanoseconds
@@ -231,9 +209,34 @@ extension SQLiteStore {
             try db.execute(sql: "DELETE FROM score_staging; DELETE FROM scoring_dirty")
             return try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid), 0) FROM touchpoints") ?? 0
         }
-        var diff = ScoreDiff(currentVersion: scorer.version)
+        return try await stagedRescore(scorer, comparedWith: scorer, upTo: upTo, actor: actor, at: now, activate: false, started: started, progress: progress)
+    }
+
+    /// Only one apply or rescoring runs at a time in this process.
+    func claimRescoring(_ busyMessage: String) throws {
+        let claimed = applying.withLock { busy in
+            if busy { return false }
+            busy = true
+            return true
+        }
+        guard claimed else { throw StoreError.conflict(busyMessage) }
+    }
+
+    /// The steps an apply and a rescoring share: score everyone into the staging table (counting
+    /// the diff against `active`), then switch in one transaction.
+    func stagedRescore(
+        _ scorer: Scorer,
+        comparedWith active: Scorer?,
+        upTo: Int64,
+        actor: Actor,
+        at now: Timestamp,
+        activate: Bool,
+        started: UInt64,
+        progress: (@Sendable (RescoreProgress) -> Void)?
+    ) async throws -> ApplyResult {
+        var diff = ScoreDiff(currentVersion: active?.version)
         let rescored = try await rescorePass(scorer, upTo: upTo, progress: progress) { chunk in
-            let current = try await currentScores(chunk, active: scorer, at: now)
+            let current = try await currentScores(chunk, active: active, at: now)
             for r in chunk { Self.count(r, current: current[r.contactID], scorer: scorer, at: now, into: &diff) }
             try await pool.write { db in
                 for r in chunk { try Self.stage(db, r.contactID, r.state, qualifies: scorer.qualifies(r.state, at: now)) }
@@ -241,7 +244,7 @@ extension SQLiteStore {
         }
         let diffJSON = String(decoding: try JSONEncoder().encode(diff), as: UTF8.self)
         let (moved, caughtUp) = try await pool.write { db in
-            try self.switchModel(db, scorer, version: scorer.version, upTo: upTo, diffJSON: diffJSON, actor: actor, at: now, activate: false)
+            try self.switchModel(db, scorer, version: scorer.version, upTo: upTo, diffJSON: diffJSON, actor: actor, at: now, activate: activate)
         }
         return ApplyResult(
             version: scorer.version,

@@ -35,11 +35,9 @@ extension Scoring {
                 target: target,
                 attributes: candidateScorer.attributes.union(activeScorer?.attributes ?? [])
             )
-            guard !contacts.isEmpty else { throw CLIFailure("the workspace has no contacts to backtest") }
-            let earliest = contacts.map(\.start).min()!
-            let latest = contacts.map { max($0.start, $0.touches.last?.at ?? $0.start) }.max()!
-            let fromT = try from.map { try day($0, "--from") } ?? earliest
-            let toT = try to.map { try day($0, "--to") } ?? latest.adding(milliseconds: 1)
+            guard let period = SmarketingCore.Backtest.period(of: contacts) else { throw CLIFailure("the workspace has no contacts to backtest") }
+            let fromT = try from.map { try day($0, "--from") } ?? period.from
+            let toT = try to.map { try day($0, "--to") } ?? period.to
             guard fromT < toT else { throw CLIFailure("--from must be before --to") }
             var weekly = capacity
             if weekly == nil { weekly = try await store.salesCapacity() }

@@ -294,9 +294,8 @@ extension Bench {
                 let started = DispatchTime.now().uptimeNanoseconds
                 let scorer = try await store.candidateScorer(scoring, version: 0)
                 let history = try await store.backtestContacts(target: .opportunity, attributes: scorer.attributes)
-                let from = history.map(\.start).min()!
-                let to = history.map { max($0.start, $0.touches.last?.at ?? $0.start) }.max()!.adding(milliseconds: 1)
-                let report = Backtest.run(history, scorer: scorer, options: BacktestOptions(from: from, to: to, horizon: 90 * 86_400_000))
+                guard let period = Backtest.period(of: history) else { throw CLIFailure("the bundle has no contacts") }
+                let report = Backtest.run(history, scorer: scorer, options: BacktestOptions(from: period.from, to: period.to, horizon: 90 * 86_400_000))
                 auc = report.auc
                 backtestTimes.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
                 FileHandle.standardError.write(
