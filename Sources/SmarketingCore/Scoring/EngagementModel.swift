@@ -29,16 +29,19 @@ public struct TouchFacts: Sendable, Hashable {
         properties: [String: String] = [:],
         actorID: String? = nil
     ) {
-        self.id = id
-        self.at = at
-        self.type = type
-        self.channel = channel
-        self.campaignID = campaignID
-        self.contentID = contentID
-        self.contentStage = contentStage
-        self.properties = properties
-        self.actorID = actorID
-        self.lowercasedURL = properties["url"].map { Array($0.lowercased().utf8) }
+        self.init(
+            url: properties["url"],
+            typeNumber: nil,
+            id: id,
+            at: at,
+            type: type,
+            channel: channel,
+            campaignID: campaignID,
+            contentID: contentID,
+            contentStage: contentStage,
+            properties: properties,
+            actorID: actorID
+        )
     }
 
     /// Creates facts whose only property the rules need is the url (no property map is built),
