@@ -78,11 +78,13 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case reference(String)
     /// The request is not valid for the store.
     case invalid(String)
+    /// Something other than a record is missing (a handover, a webhook subscription).
+    case missing(String)
 
     public var description: String {
         switch self {
         case .notFound(let r, let id): return "no \(r.rawValue) record with id \"\(id)\""
-        case .conflict(let m), .reference(let m), .invalid(let m): return m
+        case .conflict(let m), .reference(let m), .invalid(let m), .missing(let m): return m
         }
     }
 }

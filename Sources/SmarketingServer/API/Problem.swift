@@ -46,7 +46,7 @@ public struct Problem: HTTPResponseError, Sendable {
         case let p as Problem: return p
         case let e as StoreError:
             switch e {
-            case .notFound: return Problem(.notFound, e.description)
+            case .notFound, .missing: return Problem(.notFound, e.description)
             case .conflict, .reference: return Problem(.conflict, e.description)
             case .invalid: return Problem(.unprocessableContent, e.description)
             }

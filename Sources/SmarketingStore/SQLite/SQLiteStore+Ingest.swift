@@ -43,6 +43,10 @@ extension SQLiteStore {
                         return .rollback
                     }
                     try context.flushScores()
+                    try self.reactToTransitions(db, at: at)
+                    for (contactID, touchAt) in context.salesTouches {
+                        try self.salesTouch(db, contactID, touchAt: touchAt, at: at)
+                    }
                     result.committed = true
                     let accepted = result.outcomes.count { if case .accepted = $0 { true } else { false } }
                     if accepted > 0 {
@@ -85,6 +89,8 @@ struct IngestContext {
     var dirty: Set<String> = []
     /// Contacts this batch created (they need a first score whatever their touch).
     var created: Set<String> = []
+    /// Sales activities of this batch (contact, time), for the handover clocks.
+    var salesTouches: [(String, Timestamp)] = []
     let insertTouchpoint: RawStatement
     let contactExistsQuery: RawStatement
     let touchpointExistsQuery: RawStatement
@@ -120,6 +126,7 @@ struct IngestContext {
         pending.removeAll(keepingCapacity: true)
         currentID = nil
         currentScore = nil
+        salesTouches.removeAll()
         regrade.removeAll()
         dirty.removeAll()
         created.removeAll()
@@ -177,6 +184,7 @@ struct IngestContext {
         insertTouchpoint.bind(9, event.properties)
         if try insertTouchpoint.execute() == 0 { return .duplicate }
         try score(event, contactID: contactID)
+        if event.actorID != nil, HandoverRules.salesTouchTypes.contains(event.type) { salesTouches.append((contactID, event.occurredAt)) }
         return .accepted(contactID: contactID)
     }
 

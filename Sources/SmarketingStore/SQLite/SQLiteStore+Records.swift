@@ -89,6 +89,7 @@ extension SQLiteStore {
                 arguments: StatementArguments(Self.insertArguments(record))
             )
             try self.afterWrite(db, record.resource, old: nil, new: record, actor: actor, at: at)
+            try self.reactToTransitions(db, at: at)
             try Self.audit(db, actor, at, "create", record.resource.rawValue, id, Self.auditJSON(record))
         }
     }
@@ -144,6 +145,7 @@ extension SQLiteStore {
                 arguments: StatementArguments(args)
             )
             try self.afterWrite(db, resource, old: old, new: record, actor: actor, at: at)
+            try self.reactToTransitions(db, at: at)
             try Self.audit(db, actor, at, "update", resource.rawValue, id, JSONValue.object(changed).compactText)
             return try Self.fetch(db, resource, id: id) ?? record
         }
@@ -161,6 +163,7 @@ extension SQLiteStore {
                 try db.execute(sql: "DELETE FROM contact_scores WHERE contact_id = ?", arguments: [id])
             }
             try self.afterWrite(db, resource, old: record, new: nil, actor: actor, at: at)
+            try self.reactToTransitions(db, at: at)
             try Self.audit(db, actor, at, "delete", resource.rawValue, id, Self.auditJSON(record))
         }
     }

@@ -244,7 +244,9 @@ extension SQLiteStore {
         }
         let diffJSON = String(decoding: try JSONEncoder().encode(diff), as: UTF8.self)
         let (moved, caughtUp) = try await pool.write { db in
-            try self.switchModel(db, scorer, version: scorer.version, upTo: upTo, diffJSON: diffJSON, actor: actor, at: now, activate: activate)
+            let result = try self.switchModel(db, scorer, version: scorer.version, upTo: upTo, diffJSON: diffJSON, actor: actor, at: now, activate: activate)
+            try self.reactToTransitions(db, at: now)
+            return result
         }
         return ApplyResult(
             version: scorer.version,

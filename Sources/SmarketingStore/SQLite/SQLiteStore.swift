@@ -18,6 +18,9 @@ public final class SQLiteStore: FunnelStore {
     let scoreCache = Mutex(ScoreCache())
     /// One model apply at a time in this process.
     let applying = Mutex(false)
+    /// Reads stored handover configurations; nil turns routing and SLA clocks off.
+    let handoverParser: HandoverConfigParser?
+    let handoverCache = Mutex<(version: Int, config: HandoverConfig)?>(nil)
     /// Makes ids for records the ingest creates.
     let makeID: @Sendable (String) -> String
 
@@ -31,6 +34,7 @@ public final class SQLiteStore: FunnelStore {
         path: String,
         backgroundCheckpoints: Bool = false,
         scoringModels: ScoringModelParser? = nil,
+        handoverConfigs: HandoverConfigParser? = nil,
         makeID: @escaping @Sendable (String) -> String = { prefix in prefix + "-" + UUID().uuidString.lowercased() }
     ) throws {
         _ = SQLiteStore.processSetup
@@ -45,6 +49,7 @@ public final class SQLiteStore: FunnelStore {
         }
         pool = try DatabasePool(path: path, configuration: config)
         self.modelParser = scoringModels
+        self.handoverParser = handoverConfigs
         self.makeID = makeID
         try SQLiteSchema.migrator.migrate(pool)
         checkpointer = backgroundCheckpoints ? try WALCheckpointer(path: path) : nil
@@ -198,6 +203,47 @@ enum SQLiteSchema {
                         seq INTEGER PRIMARY KEY AUTOINCREMENT, contact_id TEXT NOT NULL, from_stage TEXT, to_stage TEXT NOT NULL,
                         at INTEGER NOT NULL, actor TEXT NOT NULL, reason TEXT, model_version INTEGER);
                     CREATE INDEX lifecycle_transitions_contact ON lifecycle_transitions(contact_id, at);
+                    """
+            )
+        }
+        m.registerMigration("v4 handover, SLA clocks, outbox") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE handover_configs (
+                        version INTEGER PRIMARY KEY, text TEXT NOT NULL, applied_at INTEGER NOT NULL, author TEXT NOT NULL,
+                        comment TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0);
+                    CREATE TABLE handovers (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT, contact_id TEXT NOT NULL, status TEXT NOT NULL, owner_id TEXT NOT NULL,
+                        queue TEXT, team TEXT, segment TEXT, policy TEXT, grade TEXT, channel TEXT, campaign_id TEXT,
+                        rule TEXT NOT NULL, routing TEXT NOT NULL, config_version INTEGER NOT NULL, created_at INTEGER NOT NULL,
+                        assigned_at INTEGER, answered_at INTEGER, first_touch_at INTEGER, closed_at INTEGER, reason TEXT, note TEXT);
+                    CREATE INDEX handovers_open_contact ON handovers(contact_id) WHERE status IN ('queued', 'assigned', 'accepted');
+                    CREATE INDEX handovers_owner ON handovers(owner_id, status);
+                    CREATE INDEX handovers_created ON handovers(created_at);
+                    CREATE TABLE sla_clocks (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT, handover_id INTEGER NOT NULL REFERENCES handovers(id),
+                        kind TEXT NOT NULL, owner_id TEXT, status TEXT NOT NULL, due_at INTEGER NOT NULL, next_at INTEGER,
+                        state TEXT NOT NULL);
+                    CREATE INDEX sla_clocks_next ON sla_clocks(next_at) WHERE next_at IS NOT NULL;
+                    CREATE INDEX sla_clocks_handover ON sla_clocks(handover_id);
+                    CREATE TABLE handover_log (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, handover_id INTEGER NOT NULL, at INTEGER NOT NULL,
+                        actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
+                    CREATE INDEX handover_log_handover ON handover_log(handover_id, seq);
+                    CREATE TABLE routing_counters (
+                        pool TEXT NOT NULL, user_id TEXT NOT NULL, assigned INTEGER NOT NULL, PRIMARY KEY (pool, user_id)) WITHOUT ROWID;
+                    CREATE TABLE transition_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+                    INSERT INTO transition_cursor(id, seq) VALUES (1, coalesce((SELECT max(seq) FROM lifecycle_transitions), 0));
+                    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, at INTEGER NOT NULL, payload TEXT NOT NULL);
+                    CREATE TABLE webhook_subscriptions (
+                        id TEXT PRIMARY KEY NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL, secret TEXT NOT NULL,
+                        format TEXT NOT NULL, active INTEGER NOT NULL, created_at INTEGER NOT NULL);
+                    CREATE TABLE webhook_deliveries (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT, subscription_id TEXT NOT NULL REFERENCES webhook_subscriptions(id),
+                        outbox_seq INTEGER NOT NULL REFERENCES outbox(seq), status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at INTEGER, last_status INTEGER, last_error TEXT, delivered_at INTEGER);
+                    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE status = 'pending';
+                    CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries(subscription_id, id);
                     """
             )
         }

@@ -1,0 +1,455 @@
+import Foundation
+import GRDB
+import SmarketingCore
+import Synchronization
+
+/// The handover inside write transactions: routing new MQLs, clocks, sales touches, escalation
+/// and the outbox. Everything here runs in the transaction of the change that caused it, so a
+/// change and its consequences (clocks, log, webhook deliveries) commit or roll back together.
+extension SQLiteStore {
+    static let openStatuses = "('queued', 'assigned', 'accepted')"
+
+    /// The active handover configuration (nil: none applied, or routing turned off).
+    func activeHandover(_ db: Database) throws -> (version: Int, config: HandoverConfig)? {
+        guard let parser = handoverParser else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT version, text FROM handover_configs WHERE active = 1")) else {
+            return nil
+        }
+        let version: Int = row[0]
+        if let c = handoverCache.withLock({ $0 }), c.version == version { return c }
+        // A stored text always read when it was applied; nil here would mean a newer binary reads
+        // it differently, and routing then stays off rather than routing by a guess.
+        guard let config = parser(row[1]) else { return nil }
+        handoverCache.withLock { $0 = (version, config) }
+        return (version, config)
+    }
+
+    /// Reacts to the stage moves recorded since the last call (in this or any earlier
+    /// transaction): opens handovers for new MQLs, closes open ones whose contact left, writes
+    /// `stage.changed` and `contact.mql` to the outbox. Imported history only moves the cursor.
+    func reactToTransitions(_ db: Database, at now: Timestamp) throws {
+        let cursor = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM transition_cursor WHERE id = 1")) ?? 0
+        let rows = try Row.fetchAll(
+            db.cachedStatement(
+                sql: "SELECT seq, contact_id, from_stage, to_stage, at, actor, reason FROM lifecycle_transitions WHERE seq > ? ORDER BY seq"
+            ),
+            arguments: [cursor]
+        )
+        guard let last = rows.last else { return }
+        let engine = try activeHandover(db)
+        var outbox = try Outbox(db)
+        for row in rows {
+            let contactID: String = row[1]
+            let to = LifecycleStage(rawValue: row[3]) ?? .lead
+            let actor: String = row[5]
+            if actor == "import" { continue }
+            let at = Timestamp(milliseconds: row[4])
+            try outbox.emit(
+                "stage.changed",
+                at: now,
+                ["contact_id": contactID, "from": row[2] as String?, "to": to.rawValue, "at": at.iso8601, "actor": actor, "reason": row[6] as String?]
+            )
+            switch to {
+            case .mql:
+                try outbox.emit("contact.mql", at: now, ["contact_id": contactID, "at": at.iso8601, "actor": actor])
+                if let engine { try openHandover(db, engine, contactID, at: now, outbox: &outbox) }
+            case .opportunity, .customer, .recycled, .disqualified:
+                try closeOpenHandover(db, contactID, reason: "contact became \(to.rawValue)", at: now, outbox: &outbox)
+            default:
+                break
+            }
+        }
+        try db.cachedStatement(sql: "UPDATE transition_cursor SET seq = ? WHERE id = 1").execute(arguments: [last[0] as Int64])
+    }
+
+    /// The attributes routing and policies read: the profile, plus grade and engagement.
+    static func handoverAttributes(_ db: Database, _ contactID: String) throws -> [String: String]? {
+        guard let (profile, _, _, _) = try loadProfile(db, contactID) else { return nil }
+        var attributes = profile.attributes
+        if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT grade, engagement FROM contact_scores WHERE contact_id = ?"), arguments: [contactID]) {
+            attributes["grade"] = row[0]
+            attributes["engagement"] = String(row[1] as Double)
+        }
+        return attributes
+    }
+
+    /// What routing knows about every rep the configuration names.
+    static func repLoads(_ db: Database, _ config: HandoverConfig, also: String?) throws -> [String: RepLoad] {
+        var ids = config.userIDs
+        if let also { ids.insert(also) }
+        var loads: [String: RepLoad] = [:]
+        for id in ids.sorted() {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT capacity FROM users WHERE id = ?"), arguments: [id]) else { continue }
+            let open =
+                try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT count(*) FROM handovers WHERE owner_id = ? AND status IN ('assigned', 'accepted')"),
+                    arguments: [id]
+                ) ?? 0
+            loads[id] = RepLoad(userID: id, capacity: (row[0] as Int64?).map { Int($0) }, open: open)
+        }
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT pool, user_id, assigned FROM routing_counters")) {
+            let user: String = row[1]
+            loads[user]?.assigned[row[0] as String] = row[2]
+        }
+        return loads
+    }
+
+    func openHandover(_ db: Database, _ engine: (version: Int, config: HandoverConfig), _ contactID: String, at now: Timestamp, outbox: inout Outbox) throws {
+        if try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT id FROM handovers WHERE contact_id = ? AND status IN \(Self.openStatuses)"),
+            arguments: [contactID]
+        ) != nil { return }
+        guard let attributes = try Self.handoverAttributes(db, contactID) else { return }
+        let config = engine.config
+        let accountOwner = attributes["account.owner_id"]
+        let loads = try Self.repLoads(db, config, also: accountOwner)
+        let opening = HandoverRules.open(config: config, attributes: attributes, accountOwner: accountOwner, loads: loads, at: now)
+        let d = opening.decision
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO handovers (contact_id, status, owner_id, queue, team, segment, policy, grade, channel, campaign_id, rule,
+                  routing, config_version, created_at, assigned_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            contactID, d.queue == nil ? HandoverStatus.assigned.rawValue : HandoverStatus.queued.rawValue, d.owner, d.queue, d.team,
+            opening.segment, opening.policy?.id, attributes["grade"], attributes["contact.source_channel"],
+            attributes["contact.source_campaign_id"], d.rule, Self.json(d), engine.version, now.milliseconds,
+            d.queue == nil ? now.milliseconds : nil,
+        ])
+        let id = db.lastInsertedRowID
+        if d.queue == nil, let team = d.team, d.rule != "fallback", config.router.rules.contains(where: { $0.id == d.rule && !Self.isAccountRule($0) }) {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO routing_counters(pool, user_id, assigned) VALUES (?, ?, 1)
+                    ON CONFLICT(pool, user_id) DO UPDATE SET assigned = assigned + 1
+                    """
+            ).execute(arguments: [team, d.owner])
+        }
+        for clock in opening.clocks { try insertClock(db, id, clock, owner: d.owner) }
+        try db.cachedStatement(sql: "UPDATE contacts SET owner_id = ?, assigned_at = ? WHERE id = ?").execute(arguments: [
+            d.owner, now.milliseconds, contactID,
+        ])
+        try log(db, id, at: now, actor: "rule:routing", action: d.queue == nil ? "assigned" : "queued", detail: Self.json(d))
+        try outbox.emit(
+            d.queue == nil ? "handover.assigned" : "handover.queued",
+            at: now,
+            [
+                "handover_id": id, "contact_id": contactID, "owner_id": d.owner, "queue": d.queue, "team": d.team, "rule": d.rule,
+                "segment": opening.segment, "policy": opening.policy?.id, "grade": attributes["grade"],
+                "due": opening.clocks.map { ["kind": $0.kind.rawValue, "due_at": $0.dueAt.iso8601] },
+            ]
+        )
+    }
+
+    static func isAccountRule(_ r: RoutingRule) -> Bool {
+        if case .accountOwner = r { return true }
+        return false
+    }
+
+    func closeOpenHandover(_ db: Database, _ contactID: String, reason: String, at now: Timestamp, outbox: inout Outbox) throws {
+        guard
+            let id = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM handovers WHERE contact_id = ? AND status IN \(Self.openStatuses)"),
+                arguments: [contactID]
+            )
+        else { return }
+        try cancelClocks(db, id, at: now, kinds: nil)
+        try db.execute(sql: "UPDATE handovers SET status = 'closed', closed_at = ?, note = coalesce(note, ?) WHERE id = ?", arguments: [now.milliseconds, reason, id])
+        try log(db, id, at: now, actor: "system", action: "closed", detail: Self.json(["reason": reason]))
+        try outbox.emit("handover.closed", at: now, ["handover_id": id, "contact_id": contactID, "reason": reason])
+    }
+
+    // MARK: Clocks
+
+    func insertClock(_ db: Database, _ handover: Int64, _ clock: SLAClock, owner: String?) throws {
+        try db.cachedStatement(
+            sql: "INSERT INTO sla_clocks (handover_id, kind, owner_id, status, due_at, next_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [
+            handover, clock.kind.rawValue, owner, clock.status.rawValue, clock.dueAt.milliseconds, clock.nextAction?.milliseconds,
+            Self.json(clock),
+        ])
+    }
+
+    func saveClock(_ db: Database, _ id: Int64, _ clock: SLAClock) throws {
+        try db.cachedStatement(sql: "UPDATE sla_clocks SET status = ?, due_at = ?, next_at = ?, state = ? WHERE id = ?").execute(arguments: [
+            clock.status.rawValue, clock.dueAt.milliseconds, clock.nextAction?.milliseconds, Self.json(clock), id,
+        ])
+    }
+
+    /// The clocks of a handover: (row id, owner, clock).
+    func clocks(_ db: Database, _ handover: Int64) throws -> [(id: Int64, owner: String?, clock: SLAClock)] {
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT id, owner_id, state FROM sla_clocks WHERE handover_id = ? ORDER BY id"), arguments: [handover])
+            .compactMap { row in
+                guard let clock = Self.decode(SLAClock.self, row[2]) else { return nil }
+                return (row[0], row[1], clock)
+            }
+    }
+
+    func cancelClocks(_ db: Database, _ handover: Int64, at: Timestamp, kinds: Set<ClockKind>?) throws {
+        for (id, _, var clock) in try clocks(db, handover) where clock.status == .running || clock.status == .paused {
+            if let kinds, !kinds.contains(clock.kind) { continue }
+            clock.cancel(at: at)
+            try saveClock(db, id, clock)
+        }
+    }
+
+    /// Applies a clock's effects: the log, the outbox and the policy's escalation actions.
+    func clockEffects(
+        _ db: Database,
+        _ handover: Int64,
+        _ clock: SLAClock,
+        owner: String?,
+        _ effects: [ClockEffect],
+        at now: Timestamp,
+        outbox: inout Outbox,
+        escalate: Bool,
+        run: inout DueRun
+    ) throws {
+        guard !effects.isEmpty else { return }
+        let engine = try activeHandover(db)
+        let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT contact_id, policy, team, status FROM handovers WHERE id = ?"),
+            arguments: [handover]
+        )
+        let contactID: String = row?[0] ?? ""
+        let policy = (row?[1] as String?).flatMap { id in engine?.config.policies.first { $0.id == id } }
+        let manager = owner.flatMap { engine?.config.team(of: $0)?.manager } ?? (row?[2] as String?).flatMap { engine?.config.teams[$0]?.manager }
+        for effect in effects {
+            switch effect {
+            case .warning(let at), .breached(let at):
+                let breach: Bool = { if case .breached = effect { return true } else { return false } }()
+                let actions = (breach ? policy?.onBreach : policy?.onWarning) ?? (breach ? [.notifyOwner, .notifyManager] : [.notifyOwner])
+                var notify: [String] = []
+                if actions.contains(.notifyOwner), let owner { notify.append(owner) }
+                if actions.contains(.notifyManager), let manager, !notify.contains(manager) { notify.append(manager) }
+                let type = breach ? "sla.breached" : "sla.warning"
+                try log(db, handover, at: now, actor: "system:sla", action: type, detail: Self.json(["clock": clock.kind.rawValue, "due_at": clock.dueAt.iso8601, "at": at.iso8601, "notify": notify]))
+                try outbox.emit(
+                    type,
+                    at: now,
+                    [
+                        "handover_id": handover, "contact_id": contactID, "clock": clock.kind.rawValue, "owner_id": owner,
+                        "due_at": clock.dueAt.iso8601, "notify": notify, "policy": policy?.id,
+                    ]
+                )
+                if breach { run.breaches += 1 } else { run.warnings += 1 }
+                guard escalate, let engine, (row?[3] as String?).flatMap(HandoverStatus.init(rawValue:))?.isOpen == true else { continue }
+                if actions.contains(.reassign), let owner {
+                    try reassign(db, engine, handover, to: nil, excluding: [owner], actor: "system:sla", at: now, outbox: &outbox)
+                    run.reassigned += 1
+                } else if actions.contains(.returnToQueue) {
+                    try requeue(db, engine, handover, actor: "system:sla", at: now, outbox: &outbox)
+                    run.requeued += 1
+                }
+            case .met(let at):
+                try log(db, handover, at: now, actor: "system:sla", action: "clock.met", detail: Self.json(["clock": clock.kind.rawValue, "at": at.iso8601]))
+            case .metLate(let at):
+                try log(db, handover, at: now, actor: "system:sla", action: "clock.met_late", detail: Self.json(["clock": clock.kind.rawValue, "at": at.iso8601]))
+            }
+        }
+    }
+
+    /// A sales touch (call, email, meeting, accept/reject activity) on a contact with an open
+    /// handover: counts towards its first-touch and follow-up clocks.
+    func salesTouch(_ db: Database, _ contactID: String, touchAt: Timestamp, at now: Timestamp) throws {
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT id, assigned_at FROM handovers WHERE contact_id = ? AND status IN ('assigned', 'accepted')"
+                ),
+                arguments: [contactID]
+            ),
+            let assignedAt = row[1] as Int64?, touchAt.milliseconds >= assignedAt
+        else { return }
+        let id: Int64 = row[0]
+        var outbox = try Outbox(db)
+        var run = DueRun()
+        for (clockID, owner, var clock) in try clocks(db, id) where HandoverRules.clocksCountingTouches.contains(clock.kind) {
+            guard clock.completedAt == nil, clock.status != .cancelled else { continue }
+            let effects = clock.record(at: touchAt)
+            try saveClock(db, clockID, clock)
+            try clockEffects(db, id, clock, owner: owner, effects, at: now, outbox: &outbox, escalate: false, run: &run)
+        }
+        try db.cachedStatement(sql: "UPDATE handovers SET first_touch_at = coalesce(first_touch_at, ?) WHERE id = ?").execute(arguments: [
+            touchAt.milliseconds, id,
+        ])
+    }
+
+    // MARK: Reassign and requeue
+
+    /// Gives an open handover to `to` (nil: routes it again, skipping `excluding`): the old
+    /// owner's running clocks are cancelled, the new owner's start now.
+    func reassign(
+        _ db: Database,
+        _ engine: (version: Int, config: HandoverConfig),
+        _ id: Int64,
+        to: String?,
+        excluding: Set<String>,
+        actor: String,
+        at now: Timestamp,
+        outbox: inout Outbox
+    ) throws {
+        guard let row = try Row.fetchOne(db, sql: "SELECT contact_id, owner_id, status, policy FROM handovers WHERE id = ?", arguments: [id]) else {
+            throw StoreError.invalid("no handover \(id)")
+        }
+        let contactID: String = row[0]
+        let previous: String = row[1]
+        let status = HandoverStatus(rawValue: row[2]) ?? .closed
+        guard status.isOpen else { throw StoreError.invalid("handover \(id) is \(status.rawValue); only open handovers can be reassigned") }
+        let config = engine.config
+        var decision: RoutingDecision
+        if let to {
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [to]) != nil else {
+                throw StoreError.invalid("no user \"\(to)\"")
+            }
+            decision = RoutingDecision(owner: to, queue: nil, rule: "manual", team: config.team(of: to)?.id, trail: ["manual: \(actor) chose \(to)"], candidates: [])
+        } else {
+            guard var attributes = try Self.handoverAttributes(db, contactID) else { return }
+            if let s = config.segment(of: attributes) { attributes["segment"] = s }
+            let loads = try Self.repLoads(db, config, also: attributes["account.owner_id"])
+            decision = config.router.route(
+                attributes: attributes,
+                accountOwner: attributes["account.owner_id"],
+                config: config,
+                loads: loads,
+                exclude: excluding,
+                at: now
+            )
+            if decision.queue != nil {
+                try requeue(db, engine, id, actor: actor, at: now, outbox: &outbox)
+                return
+            }
+        }
+        // The queue wait (assign clock) ends with an owner; the old owner's clocks stop.
+        var run = DueRun()
+        for (clockID, owner, var clock) in try clocks(db, id) where clock.status == .running || clock.status == .paused {
+            if clock.kind == .assign {
+                let effects = clock.complete(at: now)
+                try saveClock(db, clockID, clock)
+                try clockEffects(db, id, clock, owner: owner, effects, at: now, outbox: &outbox, escalate: false, run: &run)
+            } else {
+                clock.cancel(at: now)
+                try saveClock(db, clockID, clock)
+            }
+        }
+        let policy = (row[3] as String?).flatMap { p in config.policies.first { $0.id == p } }
+        if let policy {
+            for clock in HandoverRules.ownerClocks(policy, config.calendar(forOwner: decision.owner), now) {
+                try insertClock(db, id, clock, owner: decision.owner)
+            }
+        }
+        if let team = decision.team, decision.rule != "manual", decision.rule != "fallback",
+            config.router.rules.contains(where: { $0.id == decision.rule && !Self.isAccountRule($0) })
+        {
+            try db.execute(
+                sql: "INSERT INTO routing_counters(pool, user_id, assigned) VALUES (?, ?, 1) ON CONFLICT(pool, user_id) DO UPDATE SET assigned = assigned + 1",
+                arguments: [team, decision.owner]
+            )
+        }
+        try db.execute(
+            sql: "UPDATE handovers SET owner_id = ?, queue = NULL, team = ?, status = 'assigned', assigned_at = ?, rule = ?, routing = ? WHERE id = ?",
+            arguments: [decision.owner, decision.team, now.milliseconds, decision.rule, Self.json(decision), id]
+        )
+        try db.execute(sql: "UPDATE contacts SET owner_id = ?, assigned_at = ? WHERE id = ?", arguments: [decision.owner, now.milliseconds, contactID])
+        try log(db, id, at: now, actor: actor, action: "reassigned", detail: Self.json(["from": previous, "to": decision.owner, "routing": Self.jsonObject(decision)]))
+        try outbox.emit(
+            "handover.assigned",
+            at: now,
+            ["handover_id": id, "contact_id": contactID, "owner_id": decision.owner, "previous_owner_id": previous, "rule": decision.rule, "reassigned": true]
+        )
+    }
+
+    /// Puts an open handover back in the fallback queue; its assign clock starts again.
+    func requeue(_ db: Database, _ engine: (version: Int, config: HandoverConfig), _ id: Int64, actor: String, at now: Timestamp, outbox: inout Outbox) throws {
+        let config = engine.config
+        let row = try Row.fetchOne(db, sql: "SELECT contact_id, owner_id, policy FROM handovers WHERE id = ?", arguments: [id])
+        try cancelClocks(db, id, at: now, kinds: nil)
+        if let p = (row?[2] as String?).flatMap({ p in config.policies.first { $0.id == p } }),
+            let clock = HandoverRules.ownerClocksForQueue(p, config, now)
+        {
+            try insertClock(db, id, clock, owner: config.router.fallbackOwner)
+        }
+        try db.execute(
+            sql: "UPDATE handovers SET owner_id = ?, queue = ?, status = 'queued', assigned_at = NULL WHERE id = ?",
+            arguments: [config.router.fallbackOwner, config.router.fallbackQueue, id]
+        )
+        try db.execute(sql: "UPDATE contacts SET owner_id = ? WHERE id = ?", arguments: [config.router.fallbackOwner, row?[0] as String?])
+        try log(db, id, at: now, actor: actor, action: "returned_to_queue", detail: Self.json(["from": row?[1] as String?, "queue": config.router.fallbackQueue]))
+        try outbox.emit(
+            "handover.queued",
+            at: now,
+            ["handover_id": id, "contact_id": row?[0] as String?, "owner_id": config.router.fallbackOwner, "queue": config.router.fallbackQueue]
+        )
+    }
+
+    func log(_ db: Database, _ handover: Int64, at: Timestamp, actor: String, action: String, detail: String) throws {
+        try db.cachedStatement(sql: "INSERT INTO handover_log (handover_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)").execute(arguments: [
+            handover, at.milliseconds, actor, action, detail,
+        ])
+    }
+
+    // MARK: JSON helpers
+
+    static func json(_ value: some Encodable) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return (try? e.encode(value)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+    }
+
+    static func json(_ object: [String: Any?]) -> String {
+        let clean = object.compactMapValues { $0 }
+        guard let data = try? JSONSerialization.data(withJSONObject: clean, options: [.sortedKeys]) else { return "{}" }
+        return String(data: data, encoding: .utf8) ?? "{}"
+    }
+
+    static func jsonObject(_ value: some Encodable) -> Any {
+        (try? JSONSerialization.jsonObject(with: Data(json(value).utf8))) ?? [:]
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return try? d.decode(type, from: Data(text.utf8))
+    }
+}
+
+extension HandoverRules {
+    /// The assign clock a lead starts when it goes (back) to the queue.
+    static func ownerClocksForQueue(_ policy: SLAPolicy, _ config: HandoverConfig, _ at: Timestamp) -> SLAClock? {
+        guard let b = policy.assignWithin else { return nil }
+        let cal = config.router.fallbackCalendar.flatMap { config.calendars[$0] }
+        return SLAClock.start(.assign, at: at, budget: b.milliseconds, calendar: b.business ? (cal ?? .always()) : nil, warnBefore: policy.warnBefore)
+    }
+}
+
+/// The durable outbox: event rows and one pending delivery per subscription that wants the type,
+/// written in the transaction of the change.
+struct Outbox {
+    let db: Database
+    /// Active subscriptions and the event types they want (`*`: all).
+    let subscriptions: [(id: String, events: Set<String>)]
+
+    init(_ db: Database) throws {
+        self.db = db
+        subscriptions = try Row.fetchAll(db.cachedStatement(sql: "SELECT id, events FROM webhook_subscriptions WHERE active = 1")).map {
+            ($0[0], Set(($0[1] as String).split(separator: ",").map(String.init)))
+        }
+    }
+
+    /// Stores an event for every subscription that wants it (nothing when none does).
+    mutating func emit(_ type: String, at: Timestamp, _ data: [String: Any?]) throws {
+        let targets = subscriptions.filter { $0.events.contains(type) || $0.events.contains("*") }
+        guard !targets.isEmpty else { return }
+        try db.cachedStatement(sql: "INSERT INTO outbox (type, at, payload) VALUES (?, ?, ?)").execute(arguments: [
+            type, at.milliseconds, SQLiteStore.json(data),
+        ])
+        let seq = db.lastInsertedRowID
+        for t in targets {
+            try db.cachedStatement(
+                sql: "INSERT INTO webhook_deliveries (subscription_id, outbox_seq, status, next_attempt_at) VALUES (?, ?, 'pending', ?)"
+            ).execute(arguments: [t.id, seq, at.milliseconds])
+        }
+    }
+}

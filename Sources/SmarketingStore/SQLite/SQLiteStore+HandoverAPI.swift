@@ -1,0 +1,294 @@
+import Foundation
+import GRDB
+import SmarketingCore
+
+extension SQLiteStore {
+    // MARK: Configuration
+
+    public func applyHandoverConfig(text: String, config: HandoverConfig, comment: String, actor: Actor, at: Timestamp) async throws -> HandoverConfigVersion {
+        try await pool.write { db in
+            var unknown: [String] = []
+            for id in config.userIDs.sorted() where try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [id]) == nil {
+                unknown.append(id)
+            }
+            if !unknown.isEmpty {
+                throw StoreError.invalid("the configuration names users the workspace does not have: " + unknown.joined(separator: ", "))
+            }
+            let version = (try Int.fetchOne(db, sql: "SELECT max(version) FROM handover_configs") ?? 0) + 1
+            try db.execute(sql: "UPDATE handover_configs SET active = 0")
+            try db.execute(
+                sql: "INSERT INTO handover_configs (version, text, applied_at, author, comment, active) VALUES (?, ?, ?, ?, ?, 1)",
+                arguments: [version, text, at.milliseconds, actor.userID, comment]
+            )
+            try Self.audit(db, actor, at, "apply", "handover_config", String(version), Self.json(["comment": comment]))
+            return HandoverConfigVersion(version: version, appliedAt: at, author: actor.userID, comment: comment, active: true)
+        }
+    }
+
+    public func handoverConfigVersions() async throws -> [HandoverConfigVersion] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT version, applied_at, author, comment, active FROM handover_configs ORDER BY version DESC").map {
+                HandoverConfigVersion(version: $0[0], appliedAt: Timestamp(milliseconds: $0[1]), author: $0[2], comment: $0[3], active: $0[4])
+            }
+        }
+    }
+
+    public func activeHandoverConfigText() async throws -> (HandoverConfigVersion, String)? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT version, applied_at, author, comment, active, text FROM handover_configs WHERE active = 1").map {
+                (HandoverConfigVersion(version: $0[0], appliedAt: Timestamp(milliseconds: $0[1]), author: $0[2], comment: $0[3], active: true), $0[5])
+            }
+        }
+    }
+
+    // MARK: Handovers
+
+    static let handoverColumns = """
+        id, contact_id, status, owner_id, queue, team, segment, policy, grade, channel, campaign_id, rule, routing, config_version,
+        created_at, assigned_at, answered_at, first_touch_at, closed_at, reason, note
+        """
+
+    func view(_ db: Database, _ row: Row, at now: Timestamp, log withLog: Bool) throws -> HandoverView {
+        let id: Int64 = row[0]
+        let config = try activeHandover(db)?.config
+        func ts(_ i: Int) -> Timestamp? { (row[i] as Int64?).map { Timestamp(milliseconds: $0) } }
+        let clocks = try clocks(db, id).map { (cid, owner, c) -> StoredClock in
+            let calendar = c.business ? (config?.calendar(forOwner: c.kind == .assign ? nil : owner) ?? .always()) : nil
+            return StoredClock(
+                id: cid,
+                kind: c.kind,
+                status: c.status,
+                ownerID: owner,
+                startedAt: c.startedAt,
+                dueAt: c.dueAt,
+                warnAt: c.warnAt,
+                breachedAt: c.breachedAt,
+                completedAt: c.completedAt,
+                business: c.business,
+                budgetMs: c.budget,
+                remainingMs: c.completedAt == nil ? c.dueAt.milliseconds - now.milliseconds : 0,
+                remainingBusinessMs: c.completedAt == nil ? c.remaining(at: now, calendar: calendar) : 0,
+                goal: c.goal,
+                progress: c.progress
+            )
+        }
+        var log: [HandoverLogEntry]?
+        if withLog {
+            log = try Row.fetchAll(db, sql: "SELECT at, actor, action, detail FROM handover_log WHERE handover_id = ? ORDER BY seq", arguments: [id]).map {
+                HandoverLogEntry(at: Timestamp(milliseconds: $0[0]), actor: $0[1], action: $0[2], detail: $0[3])
+            }
+        }
+        return HandoverView(
+            id: id,
+            contactID: row[1],
+            status: HandoverStatus(rawValue: row[2]) ?? .closed,
+            ownerID: row[3],
+            queue: row[4],
+            team: row[5],
+            segment: row[6],
+            policy: row[7],
+            grade: row[8],
+            channel: row[9],
+            campaignID: row[10],
+            rule: row[11],
+            routing: Self.decode(RoutingDecision.self, row[12]),
+            configVersion: row[13],
+            createdAt: Timestamp(milliseconds: row[14]),
+            assignedAt: ts(15),
+            answeredAt: ts(16),
+            firstTouchAt: ts(17),
+            closedAt: ts(18),
+            reason: row[19],
+            note: row[20],
+            clocks: clocks,
+            log: log
+        )
+    }
+
+    public func handovers(_ q: HandoverQuery, at now: Timestamp) async throws -> [HandoverView] {
+        try await pool.read { db in
+            var sql = "SELECT \(Self.handoverColumns) FROM handovers WHERE id < ?"
+            var args: [(any DatabaseValueConvertible)?] = [q.before ?? Int64.max]
+            if let o = q.ownerID {
+                sql += " AND owner_id = ?"
+                args.append(o)
+            }
+            if let c = q.contactID {
+                sql += " AND contact_id = ?"
+                args.append(c)
+            }
+            if q.openOnly { sql += " AND status IN \(Self.openStatuses)" }
+            if let s = q.status {
+                sql += " AND status = ?"
+                args.append(s.rawValue)
+            }
+            sql += " ORDER BY id DESC LIMIT ?"
+            args.append(q.limit)
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { try self.view(db, $0, at: now, log: false) }
+        }
+    }
+
+    public func handover(id: Int64, at now: Timestamp) async throws -> HandoverView? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.handoverColumns) FROM handovers WHERE id = ?", arguments: [id]).map {
+                try self.view(db, $0, at: now, log: true)
+            }
+        }
+    }
+
+    /// Accept, qualify or reject: the handover, its clocks and the contact's stage change together.
+    public func actOnHandover(id: Int64, action: HandoverAction, note: String?, actor: Actor, at now: Timestamp) async throws -> HandoverView {
+        try await pool.write { db in
+            guard let engine = try self.activeHandover(db) else { throw StoreError.invalid("no handover configuration is active") }
+            guard let row = try Row.fetchOne(db, sql: "SELECT contact_id, status FROM handovers WHERE id = ?", arguments: [id]) else {
+                throw StoreError.missing("no handover \(id)")
+            }
+            let contactID: String = row[0]
+            let status = HandoverStatus(rawValue: row[1]) ?? .closed
+            let next: HandoverStatus
+            switch HandoverRules.apply(action, to: status, reasons: engine.config.reasons) {
+            case .success(let s): next = s
+            case .failure(let refusal): throw StoreError.invalid(refusal.description)
+            }
+            var outbox = try Outbox(db)
+            var run = DueRun()
+            for (clockID, owner, var clock) in try self.clocks(db, id) where HandoverRules.clocksMet(by: action).contains(clock.kind) {
+                let effects = clock.complete(at: now)
+                try self.saveClock(db, clockID, clock)
+                try self.clockEffects(db, id, clock, owner: owner, effects, at: now, outbox: &outbox, escalate: false, run: &run)
+            }
+            if !next.isOpen { try self.cancelClocks(db, id, at: now, kinds: nil) }
+            var reason: String?
+            if case .reject(let r) = action { reason = r }
+            try db.execute(
+                sql: """
+                    UPDATE handovers SET status = ?, answered_at = coalesce(answered_at, ?), first_touch_at = coalesce(first_touch_at, ?),
+                      closed_at = ?, reason = coalesce(?, reason), note = coalesce(?, note) WHERE id = ?
+                    """,
+                arguments: [next.rawValue, now.milliseconds, now.milliseconds, next.isOpen ? nil : now.milliseconds, reason, note, id]
+            )
+            let actionName: String
+            switch action {
+            case .accept: actionName = "accepted"
+            case .qualify: actionName = "qualified"
+            case .reject: actionName = "rejected"
+            }
+            try self.log(db, id, at: now, actor: "user:" + actor.userID, action: actionName, detail: Self.json(["reason": reason, "note": note]))
+            try outbox.emit(
+                "handover." + actionName,
+                at: now,
+                [
+                    "handover_id": id, "contact_id": contactID, "by": actor.userID, "reason": reason,
+                    "reason_label": reason.flatMap { engine.config.reasons[$0]?.label }, "note": note,
+                ]
+            )
+            // The contact's stage follows; a contact already further on stays where it is.
+            let stage = try String.fetchOne(db, sql: "SELECT lifecycle_stage FROM contacts WHERE id = ?", arguments: [contactID]).flatMap(LifecycleStage.init(rawValue:))
+            let target = HandoverRules.stage(after: action, reasons: engine.config.reasons)
+            let why = reason.map { r in "rejected by sales: " + (engine.config.reasons[r]?.label ?? r) + (note.map { " — " + $0 } ?? "") }
+            if case .success(let t) = Lifecycle.move(from: stage, to: target, at: now, actor: .user(actor.userID), reason: why ?? "handover \(id)") {
+                try Self.recordTransition(db, contactID, t)
+            }
+            try self.reactToTransitions(db, at: now)
+            guard let out = try Row.fetchOne(db, sql: "SELECT \(Self.handoverColumns) FROM handovers WHERE id = ?", arguments: [id]) else {
+                throw StoreError.missing("no handover \(id)")
+            }
+            return try self.view(db, out, at: now, log: true)
+        }
+    }
+
+    /// Gives a handover to a rep (`to`), or routes it again when `to` is nil.
+    public func reassignHandover(id: Int64, to: String?, actor: Actor, at now: Timestamp) async throws -> HandoverView {
+        try await pool.write { db in
+            guard let engine = try self.activeHandover(db) else { throw StoreError.invalid("no handover configuration is active") }
+            guard let owner = try String.fetchOne(db, sql: "SELECT owner_id FROM handovers WHERE id = ?", arguments: [id]) else {
+                throw StoreError.missing("no handover \(id)")
+            }
+            var outbox = try Outbox(db)
+            try self.reassign(db, engine, id, to: to, excluding: to == nil ? [owner] : [], actor: "user:" + actor.userID, at: now, outbox: &outbox)
+            guard let out = try Row.fetchOne(db, sql: "SELECT \(Self.handoverColumns) FROM handovers WHERE id = ?", arguments: [id]) else {
+                throw StoreError.missing("no handover \(id)")
+            }
+            return try self.view(db, out, at: now, log: true)
+        }
+    }
+
+    /// Whether `userID` manages the team that holds the handover's owner (or the queue).
+    public func manages(userID: String, handoverOwner: String) async throws -> Bool {
+        try await pool.read { db in
+            guard let config = try self.activeHandover(db)?.config else { return false }
+            if config.team(of: handoverOwner)?.manager == userID { return true }
+            if config.router.fallbackOwner == userID { return true }
+            return try String.fetchOne(db, sql: "SELECT manager_id FROM users WHERE id = ?", arguments: [handoverOwner]) == userID
+        }
+    }
+
+    // MARK: The breach service
+
+    /// Fires every warning and breach due at `now`, each exactly once: the clock's new state, the
+    /// log entry, the webhook deliveries and any escalation commit in one transaction, and the
+    /// due-clock index no longer lists the clock. Runs until no due clock is left.
+    public func processDueClocks(now: Timestamp, limit: Int = 500) async throws -> DueRun {
+        var total = DueRun()
+        while true {
+            let (run, more) = try await pool.write { db -> (DueRun, Bool) in
+                var run = DueRun()
+                let rows = try Row.fetchAll(
+                    db.cachedStatement(
+                        sql: "SELECT id, handover_id, owner_id, state FROM sla_clocks WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at, id LIMIT ?"
+                    ),
+                    arguments: [now.milliseconds, limit]
+                )
+                var outbox = try Outbox(db)
+                for row in rows {
+                    let clockID: Int64 = row[0]
+                    let handover: Int64 = row[1]
+                    // An escalation earlier in this run may have cancelled this clock.
+                    guard let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM sla_clocks WHERE id = ?"), arguments: [clockID]),
+                        var clock = Self.decode(SLAClock.self, state)
+                    else { continue }
+                    run.clocksSeen += 1
+                    let effects = clock.tick(now: now)
+                    try self.saveClock(db, clockID, clock)
+                    try self.clockEffects(db, handover, clock, owner: row[2], effects, at: now, outbox: &outbox, escalate: true, run: &run)
+                }
+                return (run, rows.count == limit)
+            }
+            total.clocksSeen += run.clocksSeen
+            total.warnings += run.warnings
+            total.breaches += run.breaches
+            total.reassigned += run.reassigned
+            total.requeued += run.requeued
+            if !more { break }
+        }
+        total.nextDue = try await nextDueClock()
+        return total
+    }
+
+    /// The earliest instant a clock needs the breach service.
+    public func nextDueClock() async throws -> Timestamp? {
+        try await pool.read { db in
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT min(next_at) FROM sla_clocks WHERE next_at IS NOT NULL")).map { Timestamp(milliseconds: $0) }
+        }
+    }
+
+    /// Pauses or resumes a handover's running clocks (a lead waiting on the customer).
+    public func pauseHandover(id: Int64, pause: Bool, actor: Actor, at now: Timestamp) async throws -> HandoverView {
+        try await pool.write { db in
+            let config = try self.activeHandover(db)?.config
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM handovers WHERE id = ? AND status IN \(Self.openStatuses)", arguments: [id]) != nil else {
+                throw StoreError.invalid("handover \(id) is not open")
+            }
+            for (clockID, owner, var clock) in try self.clocks(db, id) {
+                let cal = clock.business ? (config?.calendar(forOwner: clock.kind == .assign ? nil : owner) ?? .always()) : nil
+                if pause { clock.pause(at: now, calendar: cal) } else { clock.resume(at: now, calendar: cal) }
+                try self.saveClock(db, clockID, clock)
+            }
+            try self.log(db, id, at: now, actor: "user:" + actor.userID, action: pause ? "paused" : "resumed", detail: "{}")
+            guard let out = try Row.fetchOne(db, sql: "SELECT \(Self.handoverColumns) FROM handovers WHERE id = ?", arguments: [id]) else {
+                throw StoreError.missing("no handover \(id)")
+            }
+            return try self.view(db, out, at: now, log: true)
+        }
+    }
+}
