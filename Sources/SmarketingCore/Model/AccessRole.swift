@@ -52,4 +52,14 @@ public enum AccessPolicy {
 
     /// Whether `role` may change the scoring model (diff, apply).
     public static func mayChangeScoring(_ role: AccessRole) -> Bool { role == .admin || role == .marketing }
+
+    /// Whether `role` may change routing, SLA policies and calendars (the handover configuration).
+    /// RevOps works with the admin role.
+    public static func mayChangeHandover(_ role: AccessRole) -> Bool { role == .admin }
+
+    /// Whether `role` may manage webhook subscriptions and replay deliveries.
+    public static func mayManageWebhooks(_ role: AccessRole) -> Bool { role == .admin }
+
+    /// Whether `role` may act on handovers at all (owners, their managers, admins).
+    public static func mayWorkHandovers(_ role: AccessRole) -> Bool { role == .admin || role == .sales }
 }

@@ -4,7 +4,7 @@ import SmarketingCore
 
 /// One API route: what registers it and what documents it in OpenAPI, so the two cannot drift.
 struct APIRoute: Sendable {
-    enum Kind: Sendable {
+    enum Kind: Sendable, Equatable {
         case list(Resource)
         case get(Resource)
         case create(Resource)
@@ -13,6 +13,21 @@ struct APIRoute: Sendable {
         case opportunityContacts, ingest, duplicates, merge, createToken, revokeToken, setPassword, audit
         case scoringModel, scoringVersions, scoringValidate, scoringDiff, scoringApply, scoringJob, scoringBacktest
         case contactScore, contactTransitions
+        case handoverConfig, handoverVersions, handoverValidate, handoverApply
+        case handoverList, handoverGet, handoverAccept, handoverQualify, handoverReject, handoverReassign, handoverPause, handoverResume
+        case inbox, slaReport, acceptanceReport, commitments
+        case webhookList, webhookCreate, webhookDelete, webhookDeliveries, webhookReplay
+
+        /// Whether the handover routes handle this kind.
+        var isHandover: Bool {
+            switch self {
+            case .handoverConfig, .handoverVersions, .handoverValidate, .handoverApply, .handoverList, .handoverGet, .handoverAccept,
+                .handoverQualify, .handoverReject, .handoverReassign, .handoverPause, .handoverResume, .inbox, .slaReport, .acceptanceReport,
+                .commitments, .webhookList, .webhookCreate, .webhookDelete, .webhookDeliveries, .webhookReplay:
+                return true
+            default: return false
+            }
+        }
     }
 
     var method: HTTPRequest.Method
@@ -136,6 +151,102 @@ struct APIRoute: Sendable {
                 kind: .contactTransitions,
                 summary: "A contact's stage moves (from, to, at, actor, reason, model version)",
                 responses: [200, 404]
+            ),
+        ]
+        let h = "/api/v1/handovers/{id}"
+        routes += [
+            APIRoute(method: .get, path: "/api/v1/handover/config", kind: .handoverConfig, summary: "The active handover configuration (routing, SLA, calendars)", responses: [200, 404]),
+            APIRoute(method: .get, path: "/api/v1/handover/versions", kind: .handoverVersions, summary: "Every handover configuration version", responses: [200]),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/handover/validate",
+                kind: .handoverValidate,
+                summary: "Check a handover configuration (YAML body); every problem with line and column",
+                responses: [200, 400]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/handover/apply",
+                kind: .handoverApply,
+                summary: "Store a handover configuration as the new active version (admin); ?comment=",
+                responses: [200, 400, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/handovers",
+                kind: .handoverList,
+                summary: "Handovers, newest first (?owner, contact, status, open=true, limit, before)",
+                responses: [200, 422]
+            ),
+            APIRoute(method: .get, path: h, kind: .handoverGet, summary: "A handover: routing decision, SLA clocks, history", responses: [200, 404, 422]),
+            APIRoute(method: .post, path: h + "/accept", kind: .handoverAccept, summary: "Accept a handover (owner, manager, admin): the contact becomes SAL", responses: [200, 404, 422]),
+            APIRoute(method: .post, path: h + "/qualify", kind: .handoverQualify, summary: "Qualify a handover (owner, manager, admin): the contact becomes SQL", responses: [200, 404, 422]),
+            APIRoute(
+                method: .post,
+                path: h + "/reject",
+                kind: .handoverReject,
+                summary: "Reject a handover with a reason ({reason, note}): the contact is recycled or disqualified as the reason says",
+                responses: [200, 400, 404, 422]
+            ),
+            APIRoute(
+                method: .post,
+                path: h + "/reassign",
+                kind: .handoverReassign,
+                summary: "Give a handover to another rep ({owner_id}) or route it again ({}) (manager, admin)",
+                responses: [200, 400, 404, 422]
+            ),
+            APIRoute(method: .post, path: h + "/pause", kind: .handoverPause, summary: "Pause a handover's SLA clocks", responses: [200, 404, 422]),
+            APIRoute(method: .post, path: h + "/resume", kind: .handoverResume, summary: "Resume a handover's SLA clocks", responses: [200, 404, 422]),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/inbox",
+                kind: .inbox,
+                summary: "The calling rep's open handovers by urgency, with SLA countdowns and why each is hot (?user for managers, limit)",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/reports/sla",
+                kind: .slaReport,
+                summary: "SLA compliance and response times (?from, to, by=rep|team|segment|policy)",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/reports/acceptance",
+                kind: .acceptanceReport,
+                summary: "Acceptance rate and rejection reasons (?from, to, by=campaign|channel|segment|rep|team)",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/commitments",
+                kind: .commitments,
+                summary: "Marketing's MQL and pipeline commitments for a month: actual, projection, shortfall (?month=YYYY-MM)",
+                responses: [200, 422]
+            ),
+            APIRoute(method: .get, path: "/api/v1/webhooks", kind: .webhookList, summary: "Webhook subscriptions (admin)", responses: [200]),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/webhooks",
+                kind: .webhookCreate,
+                summary: "Subscribe a URL to event types ({url, events, format: json|slack, secret?}); the signing secret is shown once (admin)",
+                responses: [201, 400, 422]
+            ),
+            APIRoute(method: .delete, path: "/api/v1/webhooks/{id}", kind: .webhookDelete, summary: "Stop a subscription (admin)", responses: [204, 404]),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/webhooks/{id}/deliveries",
+                kind: .webhookDeliveries,
+                summary: "The delivery log of a subscription, newest first (?status=pending|delivered|failed, limit) (admin)",
+                responses: [200]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/webhooks/{id}/replay",
+                kind: .webhookReplay,
+                summary: "Send deliveries again ({delivery_id} or {from_seq}) (admin)",
+                responses: [200, 400, 404]
             ),
         ]
         return routes

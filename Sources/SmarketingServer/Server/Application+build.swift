@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import SmarketingCore
 import SmarketingStore
 
@@ -11,12 +12,19 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// Largest request body accepted (413 beyond).
     public var maxBodyBytes = 16 << 20
+    /// Run the SLA breach service and the webhook dispatcher beside the API.
+    public var backgroundServices = true
+    /// How often the breach service looks for due clocks.
+    public var slaInterval: Duration = .seconds(1)
+    /// How long the webhook dispatcher waits when nothing is due.
+    public var webhookInterval: Duration = .milliseconds(200)
 
     /// Creates a configuration.
-    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 16 << 20) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 16 << 20, backgroundServices: Bool = true) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
+        self.backgroundServices = backgroundServices
     }
 }
 
@@ -44,9 +52,15 @@ public func buildApplication(
             try await handlers.handle(route, request, context)
         }
     }
+    var services: [any Service] = []
+    if configuration.backgroundServices {
+        services.append(SLABreachService(store: store, clock: clock, interval: configuration.slaInterval, logger: logger))
+        services.append(WebhookDispatcher(store: store, clock: clock, interval: configuration.webhookInterval, logger: logger))
+    }
     return Application(
         responder: ProblemResponder(inner: router.buildResponder()),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "smarketing"),
+        services: services,
         logger: logger
     )
 }

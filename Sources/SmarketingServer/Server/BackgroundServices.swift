@@ -1,0 +1,200 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import SmarketingCore
+import SmarketingStore
+
+/// Finds SLA warnings and breaches as they fall due. Each pass asks the store for the clocks due
+/// now (an index range, so its cost follows the number of due clocks, not of open ones); the
+/// store fires each exactly once. A server that was down catches up on its first pass.
+public struct SLABreachService: Service {
+    let store: any FunnelStore
+    let clock: any WorkspaceClock
+    let interval: Duration
+    let logger: Logger
+
+    /// Creates the service; `interval` is the longest a due clock waits to be noticed.
+    public init(store: any FunnelStore, clock: any WorkspaceClock, interval: Duration = .seconds(1), logger: Logger) {
+        self.store = store
+        self.clock = clock
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let run = try await store.processDueClocks(now: clock.now(), limit: 500)
+                if run.warnings + run.breaches > 0 {
+                    logger.info(
+                        "SLA clocks",
+                        metadata: [
+                            "warnings": "\(run.warnings)", "breaches": "\(run.breaches)", "reassigned": "\(run.reassigned)",
+                            "requeued": "\(run.requeued)",
+                        ]
+                    )
+                }
+            } catch {
+                logger.error("SLA breach service: \(error)")
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+/// Delivers webhook events from the outbox: in order per subscription, signed, retried with
+/// exponential backoff; every attempt is recorded. Runs beside ingest, never inside it.
+public struct WebhookDispatcher: Service {
+    let store: any FunnelStore
+    let clock: any WorkspaceClock
+    let interval: Duration
+    let timeout: TimeAmount
+    let logger: Logger
+
+    /// Creates the dispatcher; `interval` is the pause when nothing is due.
+    public init(store: any FunnelStore, clock: any WorkspaceClock, interval: Duration = .milliseconds(200), timeout: TimeAmount = .seconds(5), logger: Logger) {
+        self.store = store
+        self.clock = clock
+        self.interval = interval
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var config = HTTPClient.Configuration()
+        config.timeout = .init(connect: .seconds(3), read: timeout)
+        config.redirectConfiguration = .disallow
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            var sent = 0
+            do {
+                sent = try await pass(client)
+            } catch {
+                logger.error("webhook dispatcher: \(error)")
+            }
+            if sent == 0 { try? await Task.sleep(for: interval) }
+        }
+        try? await client.shutdown()
+    }
+
+    /// One round: every due delivery, subscriptions in parallel, each in order. Returns how
+    /// many were attempted.
+    func pass(_ client: HTTPClient) async throws -> Int {
+        let due = try await store.dueDeliveries(now: clock.now(), perSubscription: 500)
+        guard !due.isEmpty else { return 0 }
+        let bySubscription = Dictionary(grouping: due, by: \.subscriptionID)
+        let attempts = await withTaskGroup(of: [DeliveryAttempt].self) { group in
+            for (_, list) in bySubscription {
+                group.addTask {
+                    var out: [DeliveryAttempt] = []
+                    for d in list {
+                        let a = await self.send(d, client)
+                        out.append(a)
+                        // Order: nothing newer goes out while an older delivery waits for a retry.
+                        if !a.ok { break }
+                    }
+                    return out
+                }
+            }
+            var all: [DeliveryAttempt] = []
+            for await part in group { all += part }
+            return all
+        }
+        try await store.recordDeliveries(attempts, at: clock.now())
+        let failed = attempts.filter { !$0.ok }.count
+        if failed > 0 { logger.warning("webhook deliveries failed, will retry", metadata: ["failed": "\(failed)"]) }
+        return attempts.count
+    }
+
+    func send(_ d: PendingDelivery, _ client: HTTPClient) async -> DeliveryAttempt {
+        let body = WebhookPayload.body(d)
+        let t = clock.now().milliseconds / 1000
+        var request = HTTPClientRequest(url: d.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "smarketing-webhooks/1")
+        request.headers.add(name: "Smarketing-Event", value: d.eventType)
+        request.headers.add(name: "Smarketing-Delivery", value: String(d.id))
+        request.headers.add(name: "Smarketing-Seq", value: String(d.seq))
+        request.headers.add(name: "Smarketing-Signature", value: WebhookSignature.header(secret: d.secret, timestamp: t, body: body))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            let code = Int(response.status.code)
+            return DeliveryAttempt(id: d.id, ok: (200..<300).contains(code), status: code, error: (200..<300).contains(code) ? nil : "HTTP \(code)")
+        } catch {
+            return DeliveryAttempt(id: d.id, ok: false, status: nil, error: String(describing: error))
+        }
+    }
+}
+
+/// Signatures of webhook deliveries.
+///
+/// Header `Smarketing-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+/// A receiver recomputes the HMAC over the timestamp, a dot and the raw body, compares in
+/// constant time, refuses timestamps more than five minutes away from its clock (replays), and
+/// drops a `Smarketing-Delivery` id it has already processed (retries may repeat a delivery).
+public enum WebhookSignature {
+    /// The header value for a body sent at `timestamp` (Unix seconds).
+    public static func header(secret: String, timestamp: Int64, body: [UInt8]) -> String {
+        "t=\(timestamp),v1=" + hex(mac(secret: secret, timestamp: timestamp, body: body))
+    }
+
+    static func mac(secret: String, timestamp: Int64, body: [UInt8]) -> [UInt8] {
+        var message = Array("\(timestamp).".utf8)
+        message += body
+        return Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Array(secret.utf8))))
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    /// Whether a header is valid for the body and fresh at `now` (Unix seconds).
+    public static func verify(header: String, secret: String, body: [UInt8], now: Int64, tolerance: Int64 = 300) -> Bool {
+        var t: Int64?
+        var v1: String?
+        for part in header.split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { continue }
+            if kv[0] == "t" { t = Int64(kv[1]) } else if kv[0] == "v1" { v1 = kv[1] }
+        }
+        guard let t, let v1, abs(now - t) <= tolerance else { return false }
+        let expected = Array(hex(mac(secret: secret, timestamp: t, body: body)).utf8)
+        let given = Array(v1.utf8)
+        guard expected.count == given.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<expected.count { diff |= expected[i] ^ given[i] }
+        return diff == 0
+    }
+}
+
+/// What a delivery's body holds.
+public enum WebhookPayload {
+    /// The envelope (`json`) or a Slack incoming-webhook message (`slack`).
+    static func body(_ d: PendingDelivery) -> [UInt8] {
+        if d.format == "slack" { return Array(slack(d).utf8) }
+        return Array("{\"id\":\"evt-\(d.seq)\",\"seq\":\(d.seq),\"type\":\(JSONValue.string(d.eventType).compactText),\"created_at\":\"\(d.at.iso8601)\",\"data\":\(d.payload)}".utf8)
+    }
+
+    /// A Slack message: one line of text with the essentials.
+    static func slack(_ d: PendingDelivery) -> String {
+        let data = (try? JSONSerialization.jsonObject(with: Data(d.payload.utf8))) as? [String: Any] ?? [:]
+        func s(_ k: String) -> String { data[k].map { "\($0)" } ?? "?" }
+        let text: String
+        switch d.eventType {
+        case "sla.breached": text = ":rotating_light: SLA breached: \(s("clock")) for contact \(s("contact_id")) (owner \(s("owner_id")), due \(s("due_at")))"
+        case "sla.warning": text = ":warning: SLA due soon: \(s("clock")) for contact \(s("contact_id")) (owner \(s("owner_id")), due \(s("due_at")))"
+        case "handover.assigned": text = ":inbox_tray: New lead \(s("contact_id")) for \(s("owner_id")) (rule \(s("rule")))"
+        case "handover.queued": text = ":hourglass: Lead \(s("contact_id")) waits in queue \(s("queue"))"
+        case "handover.rejected": text = ":x: Lead \(s("contact_id")) rejected by \(s("by")): \(s("reason_label"))"
+        case "handover.accepted", "handover.qualified": text = ":white_check_mark: Lead \(s("contact_id")) \(d.eventType.dropFirst(9)) by \(s("by"))"
+        case "contact.mql": text = ":star: \(s("contact_id")) became an MQL"
+        default: text = "\(d.eventType): \(d.payload)"
+        }
+        return "{\"text\":" + JSONValue.string(text).compactText + "}"
+    }
+}
