@@ -298,6 +298,8 @@ public protocol FunnelStore: Sendable {
     /// Stores a handover configuration as the new active version (refused when it names users
     /// the workspace does not have).
     func applyHandoverConfig(text: String, config: HandoverConfig, comment: String, actor: Actor, at: Timestamp) async throws -> HandoverConfigVersion
+    /// Opens handovers for contacts that are MQL but have none; returns how many.
+    func routeWaitingMQLs(at now: Timestamp) async throws -> Int
     /// Every stored configuration version, newest first.
     func handoverConfigVersions() async throws -> [HandoverConfigVersion]
     /// The active configuration's version and text.

@@ -23,7 +23,10 @@ struct Fixture {
     static func make() async throws -> Fixture {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-server-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var f = Fixture(dir: dir, store: try SQLiteStore(path: dir + "/api.sqlite", scoringModels: ScoringModelFile.parser))
+        var f = Fixture(
+            dir: dir,
+            store: try SQLiteStore(path: dir + "/api.sqlite", scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
+        )
         for role in AccessRole.allCases {
             var rec = Record(.users, values: Array(repeating: .null, count: Resource.users.schema.fields.count))
             rec["id"] = .text("u-\(role.rawValue)")

@@ -52,8 +52,9 @@ public struct BusinessCalendar: Sendable, Hashable {
         let early = offset(local - Self.day)
         let late = offset(local + Self.day)
         for o in [early, late] where offset(local - o) == o { return Timestamp(milliseconds: local - o) }
-        // In a gap neither maps back: the wall time does not exist; take the instant after the gap.
-        return Timestamp(milliseconds: local - late)
+        // In a gap neither maps back: the wall time does not exist. Read with the offset before
+        // the gap it lands as far after the gap as it was into it (02:30 → 03:30 on a spring-forward).
+        return Timestamp(milliseconds: local - early)
     }
 
     /// The open intervals of a local date as instants (empty on holidays and closed days).

@@ -173,7 +173,7 @@ public struct SLAPolicy: Sendable, Hashable {
 }
 
 /// A monthly commitment of marketing (MQLs or pipeline value), from the workspace's targets.
-public struct Commitment: Sendable, Hashable {
+public struct Commitment: Sendable, Hashable, Codable {
     public var metric: String
     public var segment: String?
     public var target: Double

@@ -97,9 +97,10 @@ public struct SLAClock: Sendable, Hashable, Codable {
         }
         guard let due = after(left) else { return false }
         dueAt = due
-        if warnBefore > 0, !warned {
-            warnAt = after(max(0, left - warnBefore))
-        } else if warnBefore == 0 {
+        // A warning needs time before it: a budget no longer than the warning span gets none.
+        if warnBefore > 0, !warned, left > warnBefore {
+            warnAt = after(left - warnBefore)
+        } else if !warned {
             warnAt = nil
         }
         return true

@@ -155,8 +155,20 @@ struct APIRoute: Sendable {
         ]
         let h = "/api/v1/handovers/{id}"
         routes += [
-            APIRoute(method: .get, path: "/api/v1/handover/config", kind: .handoverConfig, summary: "The active handover configuration (routing, SLA, calendars)", responses: [200, 404]),
-            APIRoute(method: .get, path: "/api/v1/handover/versions", kind: .handoverVersions, summary: "Every handover configuration version", responses: [200]),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/handover/config",
+                kind: .handoverConfig,
+                summary: "The active handover configuration (routing, SLA, calendars)",
+                responses: [200, 404]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/handover/versions",
+                kind: .handoverVersions,
+                summary: "Every handover configuration version",
+                responses: [200]
+            ),
             APIRoute(
                 method: .post,
                 path: "/api/v1/handover/validate",
@@ -179,8 +191,20 @@ struct APIRoute: Sendable {
                 responses: [200, 422]
             ),
             APIRoute(method: .get, path: h, kind: .handoverGet, summary: "A handover: routing decision, SLA clocks, history", responses: [200, 404, 422]),
-            APIRoute(method: .post, path: h + "/accept", kind: .handoverAccept, summary: "Accept a handover (owner, manager, admin): the contact becomes SAL", responses: [200, 404, 422]),
-            APIRoute(method: .post, path: h + "/qualify", kind: .handoverQualify, summary: "Qualify a handover (owner, manager, admin): the contact becomes SQL", responses: [200, 404, 422]),
+            APIRoute(
+                method: .post,
+                path: h + "/accept",
+                kind: .handoverAccept,
+                summary: "Accept a handover (owner, manager, admin): the contact becomes SAL",
+                responses: [200, 404, 422]
+            ),
+            APIRoute(
+                method: .post,
+                path: h + "/qualify",
+                kind: .handoverQualify,
+                summary: "Qualify a handover (owner, manager, admin): the contact becomes SQL",
+                responses: [200, 404, 422]
+            ),
             APIRoute(
                 method: .post,
                 path: h + "/reject",

@@ -22,9 +22,15 @@ extension APIHandlers {
             let text = try await modelText(request)
             switch HandoverConfigFile.read(text) {
             case .success(let c):
-                return try json(.ok, HandoverValidateOut(valid: true, teams: c.teams.count, calendars: c.calendars.count, policies: c.policies.count, problems: []))
+                return try json(
+                    .ok,
+                    HandoverValidateOut(valid: true, teams: c.teams.count, calendars: c.calendars.count, policies: c.policies.count, problems: [])
+                )
             case .failure(let p):
-                return try json(.ok, HandoverValidateOut(valid: false, problems: p.problems.map { .init(line: $0.line, column: $0.column, message: $0.message) }))
+                return try json(
+                    .ok,
+                    HandoverValidateOut(valid: false, problems: p.problems.map { .init(line: $0.line, column: $0.column, message: $0.message) })
+                )
             }
         case .handoverApply:
             guard AccessPolicy.mayChangeHandover(actor.role) else { throw forbidden(actor, "change routing and SLA policies") }
@@ -101,7 +107,7 @@ extension APIHandlers {
             let monthText = q.get("month") ?? String(now.utcDate.text.prefix(7))
             guard let month = LocalDate.parse(monthText + "-01") else { throw Problem(.unprocessableContent, "month must look like 2026-11") }
             let list = try await store.commitments(month: month, at: now)
-            return try json(.ok, CommitmentsOut(month: monthText, at: now, data: list.map(CommitmentJSON.init)))
+            return try json(.ok, CommitmentsOut(month: monthText, at: now, data: list))
         case .webhookList, .webhookCreate, .webhookDelete, .webhookDeliveries, .webhookReplay:
             guard AccessPolicy.mayManageWebhooks(actor.role) else { throw forbidden(actor, "manage webhooks") }
             return try await webhook(route, request, context, actor)
@@ -244,34 +250,13 @@ extension APIHandlers {
     struct CommitmentsOut: Encodable {
         var month: String
         var at: Timestamp
-        var data: [CommitmentJSON]
+        var data: [Commitment]
     }
 
     struct CreatedWebhook: Encodable {
         var subscription: WebhookSubscription
         /// Shown once; sign-check deliveries with it.
         var secret: String
-    }
-}
-
-/// A commitment as the API writes it.
-struct CommitmentJSON: Encodable {
-    var metric: String
-    var segment: String?
-    var target: Double
-    var actual: Double
-    var projected: Double
-    var elapsed: Double
-    var shortfall: Bool
-
-    init(_ c: Commitment) {
-        metric = c.metric
-        segment = c.segment
-        target = c.target
-        actual = c.actual
-        projected = (c.projected * 100).rounded() / 100
-        elapsed = (c.elapsed * 10000).rounded() / 10000
-        shortfall = c.shortfall
     }
 }
 

@@ -177,7 +177,10 @@ public enum WebhookPayload {
     /// The envelope (`json`) or a Slack incoming-webhook message (`slack`).
     static func body(_ d: PendingDelivery) -> [UInt8] {
         if d.format == "slack" { return Array(slack(d).utf8) }
-        return Array("{\"id\":\"evt-\(d.seq)\",\"seq\":\(d.seq),\"type\":\(JSONValue.string(d.eventType).compactText),\"created_at\":\"\(d.at.iso8601)\",\"data\":\(d.payload)}".utf8)
+        return Array(
+            "{\"id\":\"evt-\(d.seq)\",\"seq\":\(d.seq),\"type\":\(JSONValue.string(d.eventType).compactText),\"created_at\":\"\(d.at.iso8601)\",\"data\":\(d.payload)}"
+                .utf8
+        )
     }
 
     /// A Slack message: one line of text with the essentials.

@@ -98,7 +98,9 @@ extension SQLiteStore {
         if try Int64.fetchOne(
             db.cachedStatement(sql: "SELECT id FROM handovers WHERE contact_id = ? AND status IN \(Self.openStatuses)"),
             arguments: [contactID]
-        ) != nil { return }
+        ) != nil {
+            return
+        }
         guard let attributes = try Self.handoverAttributes(db, contactID) else { return }
         let config = engine.config
         let accountOwner = attributes["account.owner_id"]
@@ -155,7 +157,10 @@ extension SQLiteStore {
             )
         else { return }
         try cancelClocks(db, id, at: now, kinds: nil)
-        try db.execute(sql: "UPDATE handovers SET status = 'closed', closed_at = ?, note = coalesce(note, ?) WHERE id = ?", arguments: [now.milliseconds, reason, id])
+        try db.execute(
+            sql: "UPDATE handovers SET status = 'closed', closed_at = ?, note = coalesce(note, ?) WHERE id = ?",
+            arguments: [now.milliseconds, reason, id]
+        )
         try log(db, id, at: now, actor: "system", action: "closed", detail: Self.json(["reason": reason]))
         try outbox.emit("handover.closed", at: now, ["handover_id": id, "contact_id": contactID, "reason": reason])
     }
@@ -224,7 +229,14 @@ extension SQLiteStore {
                 if actions.contains(.notifyOwner), let owner { notify.append(owner) }
                 if actions.contains(.notifyManager), let manager, !notify.contains(manager) { notify.append(manager) }
                 let type = breach ? "sla.breached" : "sla.warning"
-                try log(db, handover, at: now, actor: "system:sla", action: type, detail: Self.json(["clock": clock.kind.rawValue, "due_at": clock.dueAt.iso8601, "at": at.iso8601, "notify": notify]))
+                try log(
+                    db,
+                    handover,
+                    at: now,
+                    actor: "system:sla",
+                    action: type,
+                    detail: Self.json(["clock": clock.kind.rawValue, "due_at": clock.dueAt.iso8601, "at": at.iso8601, "notify": notify])
+                )
                 try outbox.emit(
                     type,
                     at: now,
@@ -245,7 +257,14 @@ extension SQLiteStore {
             case .met(let at):
                 try log(db, handover, at: now, actor: "system:sla", action: "clock.met", detail: Self.json(["clock": clock.kind.rawValue, "at": at.iso8601]))
             case .metLate(let at):
-                try log(db, handover, at: now, actor: "system:sla", action: "clock.met_late", detail: Self.json(["clock": clock.kind.rawValue, "at": at.iso8601]))
+                try log(
+                    db,
+                    handover,
+                    at: now,
+                    actor: "system:sla",
+                    action: "clock.met_late",
+                    detail: Self.json(["clock": clock.kind.rawValue, "at": at.iso8601])
+                )
             }
         }
     }
@@ -303,7 +322,14 @@ extension SQLiteStore {
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [to]) != nil else {
                 throw StoreError.invalid("no user \"\(to)\"")
             }
-            decision = RoutingDecision(owner: to, queue: nil, rule: "manual", team: config.team(of: to)?.id, trail: ["manual: \(actor) chose \(to)"], candidates: [])
+            decision = RoutingDecision(
+                owner: to,
+                queue: nil,
+                rule: "manual",
+                team: config.team(of: to)?.id,
+                trail: ["manual: \(actor) chose \(to)"],
+                candidates: []
+            )
         } else {
             guard var attributes = try Self.handoverAttributes(db, contactID) else { return }
             if let s = config.segment(of: attributes) { attributes["segment"] = s }
@@ -352,7 +378,14 @@ extension SQLiteStore {
             arguments: [decision.owner, decision.team, now.milliseconds, decision.rule, Self.json(decision), id]
         )
         try db.execute(sql: "UPDATE contacts SET owner_id = ?, assigned_at = ? WHERE id = ?", arguments: [decision.owner, now.milliseconds, contactID])
-        try log(db, id, at: now, actor: actor, action: "reassigned", detail: Self.json(["from": previous, "to": decision.owner, "routing": Self.jsonObject(decision)]))
+        try log(
+            db,
+            id,
+            at: now,
+            actor: actor,
+            action: "reassigned",
+            detail: Self.json(["from": previous, "to": decision.owner, "routing": Self.jsonObject(decision)])
+        )
         try outbox.emit(
             "handover.assigned",
             at: now,
@@ -375,7 +408,14 @@ extension SQLiteStore {
             arguments: [config.router.fallbackOwner, config.router.fallbackQueue, id]
         )
         try db.execute(sql: "UPDATE contacts SET owner_id = ? WHERE id = ?", arguments: [config.router.fallbackOwner, row?[0] as String?])
-        try log(db, id, at: now, actor: actor, action: "returned_to_queue", detail: Self.json(["from": row?[1] as String?, "queue": config.router.fallbackQueue]))
+        try log(
+            db,
+            id,
+            at: now,
+            actor: actor,
+            action: "returned_to_queue",
+            detail: Self.json(["from": row?[1] as String?, "queue": config.router.fallbackQueue])
+        )
         try outbox.emit(
             "handover.queued",
             at: now,

@@ -25,6 +25,24 @@ extension SQLiteStore {
         }
     }
 
+    /// Opens handovers for contacts that are MQL now but have none (a team adopting routing, or
+    /// MQLs imported as history). Returns how many were opened.
+    public func routeWaitingMQLs(at now: Timestamp) async throws -> Int {
+        try await pool.write { db in
+            guard let engine = try self.activeHandover(db) else { throw StoreError.invalid("no handover configuration is active") }
+            let ids = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT c.id FROM contacts c WHERE c.lifecycle_stage = 'mql'
+                    AND NOT EXISTS (SELECT 1 FROM handovers h WHERE h.contact_id = c.id) ORDER BY c.became_mql_at, c.id
+                    """
+            )
+            var outbox = try Outbox(db)
+            for id in ids { try self.openHandover(db, engine, id, at: now, outbox: &outbox) }
+            return ids.count
+        }
+    }
+
     public func handoverConfigVersions() async throws -> [HandoverConfigVersion] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT version, applied_at, author, comment, active FROM handover_configs ORDER BY version DESC").map {
@@ -183,7 +201,9 @@ extension SQLiteStore {
                 ]
             )
             // The contact's stage follows; a contact already further on stays where it is.
-            let stage = try String.fetchOne(db, sql: "SELECT lifecycle_stage FROM contacts WHERE id = ?", arguments: [contactID]).flatMap(LifecycleStage.init(rawValue:))
+            let stage = try String.fetchOne(db, sql: "SELECT lifecycle_stage FROM contacts WHERE id = ?", arguments: [contactID]).flatMap(
+                LifecycleStage.init(rawValue:)
+            )
             let target = HandoverRules.stage(after: action, reasons: engine.config.reasons)
             let why = reason.map { r in "rejected by sales: " + (engine.config.reasons[r]?.label ?? r) + (note.map { " — " + $0 } ?? "") }
             if case .success(let t) = Lifecycle.move(from: stage, to: target, at: now, actor: .user(actor.userID), reason: why ?? "handover \(id)") {

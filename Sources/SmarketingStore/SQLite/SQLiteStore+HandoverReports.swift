@@ -89,7 +89,9 @@ extension SQLiteStore {
                 ScoreContribution(rule: $0.rule, kind: "engagement", points: ($0.contributionNow * 10).rounded() / 10)
             }
             shown[i].topContributions = Array(parts.sorted { $0.points.magnitude > $1.points.magnitude }.prefix(5))
-            if let top = shown[i].topContributions.first { shown[i].why.insert("top: \(top.rule) \(top.points >= 0 ? "+" : "")\(top.points)", at: min(2, shown[i].why.count)) }
+            if let top = shown[i].topContributions.first {
+                shown[i].why.insert("top: \(top.rule) \(top.points >= 0 ? "+" : "")\(top.points)", at: min(2, shown[i].why.count))
+            }
             if e.qualifies { shown[i].why.append("the MQL rule holds") }
         }
         return shown

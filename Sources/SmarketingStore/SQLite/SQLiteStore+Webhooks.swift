@@ -45,7 +45,11 @@ extension SQLiteStore {
         try await pool.write { db in
             try db.execute(sql: "UPDATE webhook_subscriptions SET active = 0 WHERE id = ?", arguments: [id])
             if db.changesCount == 0 { throw StoreError.missing("no webhook subscription \"\(id)\"") }
-            try db.execute(sql: "UPDATE webhook_deliveries SET status = 'failed', last_error = 'subscription deactivated' WHERE subscription_id = ? AND status = 'pending'", arguments: [id])
+            try db.execute(
+                sql:
+                    "UPDATE webhook_deliveries SET status = 'failed', last_error = 'subscription deactivated' WHERE subscription_id = ? AND status = 'pending'",
+                arguments: [id]
+            )
             try Self.audit(db, actor, at, "deactivate", "webhooks", id, "{}")
         }
     }
@@ -97,7 +101,8 @@ extension SQLiteStore {
             for a in attempts {
                 if a.ok {
                     try db.cachedStatement(
-                        sql: "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL, delivered_at = ?, next_attempt_at = NULL WHERE id = ?"
+                        sql:
+                            "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL, delivered_at = ?, next_attempt_at = NULL WHERE id = ?"
                     ).execute(arguments: [a.status, now.milliseconds, a.id])
                 } else {
                     let n = (try Int.fetchOne(db.cachedStatement(sql: "SELECT attempts FROM webhook_deliveries WHERE id = ?"), arguments: [a.id]) ?? 0) + 1

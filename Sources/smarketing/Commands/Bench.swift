@@ -58,7 +58,7 @@ struct Bench: AsyncParsableCommand {
             var accepted = 0
             for rep in 0..<common.reps {
                 let path = common.freshDatabase("ingest")
-                let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser)
+                let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
                 let readers = try Bundle.open(dir).filter { $0.resource != .touchpoints }
                 let setup = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
                 guard setup.committed else { throw CLIFailure("the bundle did not import: \(setup.problems.first?.description ?? "")") }
@@ -109,7 +109,7 @@ struct Bench: AsyncParsableCommand {
             var dbBytes = 0
             for rep in 0..<common.reps {
                 let path = common.freshDatabase("import")
-                let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser)
+                let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
                 let started = DispatchTime.now().uptimeNanoseconds
                 let readers = try Bundle.openReadingAhead(dir)
                 let result = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
@@ -280,7 +280,7 @@ extension Bench {
             let (text, scoring) = try readModel(model, json: true)
             let path = common.freshDatabase("rescoring")
             defer { removeDatabase(path) }
-            let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser)
+            let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
             let setup = try await store.importRows(try Bundle.open(dir), options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
             guard setup.committed else { throw CLIFailure("the bundle did not import: \(setup.problems.first?.description ?? "")") }
             let contacts = try await store.count(.contacts)

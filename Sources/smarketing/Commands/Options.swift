@@ -23,7 +23,12 @@ struct WorkspaceOptions: ParsableArguments {
             throw CLIFailure("PostgreSQL databases are not supported yet; use a SQLite file path")
         }
         do {
-            return try SQLiteStore(path: path, backgroundCheckpoints: backgroundCheckpoints, scoringModels: ScoringModelFile.parser)
+            return try SQLiteStore(
+                path: path,
+                backgroundCheckpoints: backgroundCheckpoints,
+                scoringModels: ScoringModelFile.parser,
+                handoverConfigs: HandoverConfigFile.parser
+            )
         } catch {
             throw CLIFailure("cannot open the database \(path): \(error)")
         }

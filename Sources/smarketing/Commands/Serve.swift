@@ -44,6 +44,19 @@ struct Serve: AsyncParsableCommand {
                     at: clock.now(),
                     progress: nil
                 )
+                let handoverText = DemoWorkspace.handoverConfigText
+                guard let handover = HandoverConfigFile.parser(handoverText) else {
+                    throw CLIFailure("the built-in demo handover configuration does not read")
+                }
+                _ = try await store.applyHandoverConfig(
+                    text: handoverText,
+                    config: handover,
+                    comment: "demo workspace routing and SLA (examples/handover.yaml)",
+                    actor: .cli,
+                    at: clock.now()
+                )
+                let routed = try await store.routeWaitingMQLs(at: clock.now())
+                print("routed \(routed) MQLs to sales (examples/handover.yaml)")
             }
             let admin = "u-admin"
             guard let adminRecord = try await store.get(.users, id: admin) else {
