@@ -84,6 +84,7 @@ let package = Package(
             dependencies: [
                 "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "SmarketingServer", "smarketing",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -75,6 +75,28 @@ struct OpenAPITests {
             #expect(applied.status == .accepted, "\(applied.text)")
             let jobID = try #require(applied.json["id"] as? String)
             try await waitForJob(client, jobID, token: admin)
+            // The handover: a configuration, a webhook subscription, and one handover per action
+            // (contacts moved to MQL by hand), so every handover route has an open one to act on.
+            let handoverConfig = #"""
+                calendars: {always: {timezone: UTC, hours: {every_day: "00:00-24:00"}}}
+                teams: {sales: {calendar: always, manager: u-admin, members: [u-sales]}}
+                reasons: {timing: {label: Timing, action: recycle}}
+                routing: [{id: pool, team: sales}]
+                fallback: {queue: triage, owner: u-admin}
+                sla: [{id: std, accept_within: 4h business, first_touch_within: 8h, warn_before: 1h}]
+                """#
+            let configReply = try await client.call(.post, "/api/v1/handover/apply", token: admin, body: handoverConfig, contentType: "application/yaml")
+            #expect(configReply.status == .ok, "\(configReply.text)")
+            var handoverIDs: [String: String] = [:]
+            for (i, action) in ["accept", "pause", "qualify", "reassign", "reject", "resume", "read"].enumerated() {
+                let body = #"{"id":"ct-h\#(i)","email":"h\#(i)@else.example","created_at":"2026-01-01T00:00:00Z","lifecycle_stage":"lead"}"#
+                #expect(try await client.call(.post, "/api/v1/contacts", token: admin, body: body).status == .created)
+                #expect(try await client.call(.patch, "/api/v1/contacts/ct-h\(i)", token: admin, body: #"{"lifecycle_stage":"mql"}"#).status == .ok)
+                let h = try await client.call(.get, "/api/v1/handovers?contact=ct-h\(i)", token: admin)
+                handoverIDs[action] = try #require(h.data.first?["id"] as? Int).description
+            }
+            let hook = try await client.call(.post, "/api/v1/webhooks", token: admin, body: #"{"url":"http://127.0.0.1:9/x","events":["*"]}"#)
+            let webhookID = try #require((hook.json["subscription"] as? [String: Any])?["id"] as? String)
             var tokenID = ""
             let doc = try JSONDecoder().decode(JSONValue.self, from: Data(specReply.text.utf8))
             var validated = 0
@@ -84,6 +106,11 @@ struct OpenAPITests {
                     uri = uri.replacingOccurrences(of: "{id}", with: id == "TOKEN" ? tokenID : id)
                 }
                 uri = uri.replacingOccurrences(of: "/scoring/jobs/{id}", with: "/scoring/jobs/" + jobID)
+                if op.path.hasPrefix("/api/v1/handovers/{id}") {
+                    let action = op.path.split(separator: "/").count > 4 ? String(op.path.split(separator: "/").last!) : "read"
+                    uri = uri.replacingOccurrences(of: "{id}", with: handoverIDs[action]!)
+                }
+                uri = uri.replacingOccurrences(of: "/webhooks/{id}", with: "/webhooks/" + webhookID)
                 var body: String?
                 switch (op.method, op.path) {
                 case ("post", "/api/v1/events"): body = #"{"id":"tp1","type":"page_view","occurred_at":"2026-01-03T00:00:00Z","contact_id":"ct-events"}"#
@@ -96,6 +123,12 @@ struct OpenAPITests {
                     )
                     body = #"{"keep":"ct1","duplicate":"ct2"}"#
                 case ("post", let path) where path.hasPrefix("/api/v1/scoring/"): body = modelBody
+                case ("post", let path) where path.hasPrefix("/api/v1/handover/"):
+                    body = String(decoding: try JSONEncoder().encode(["config": handoverConfig]), as: UTF8.self)
+                case ("post", "/api/v1/handovers/{id}/reject"): body = #"{"reason":"timing"}"#
+                case ("post", "/api/v1/handovers/{id}/reassign"): body = #"{"owner_id":"u-sales"}"#
+                case ("post", "/api/v1/webhooks"): body = #"{"url":"https://hooks.example/x","events":["sla.breached"],"format":"slack"}"#
+                case ("post", "/api/v1/webhooks/{id}/replay"): body = #"{"from_seq":1}"#
                 case ("post", "/api/v1/tokens"): body = #"{"user_id":"u-viewer","role":"viewer"}"#
                 case ("post", "/api/v1/users/{id}/password"): body = #"{"password":"correct horse battery"}"#
                 case ("post", _): body = Self.createBodies[op.path]
@@ -191,5 +224,6 @@ extension OpenAPITests {
     }
 }
 
-/// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9
+/// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz,
+/// 9 scoring routes, 21 handover, report and webhook routes.
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21

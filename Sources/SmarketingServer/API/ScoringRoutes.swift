@@ -176,13 +176,18 @@ extension APIHandlers {
         throw Problem(.unprocessableContent, "\(name) \"\(text)\" is not a date (YYYY-MM-DD) or an ISO 8601 time")
     }
 
-    /// The model file from the body: the YAML itself, or JSON `{"model": "<yaml>"}`.
+    /// A YAML file from the body (scoring model, handover configuration): the YAML itself, or JSON
+    /// `{"model": "<yaml>"}` / `{"config": "<yaml>"}`.
     func modelText(_ request: Request) async throws -> String {
         let buffer = try await body(request)
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else { throw Problem(.badRequest, "the model must be UTF-8 text") }
         if request.headers[.contentType]?.hasPrefix("application/json") == true {
-            guard let model = try jsonObject(buffer)["model"]?.string else {
-                throw Problem(.unprocessableContent, "send the model file as the body (YAML), or JSON {\"model\": \"<the YAML text>\"}")
+            let object = try jsonObject(buffer)
+            guard let model = object["model"]?.string ?? object["config"]?.string else {
+                throw Problem(
+                    .unprocessableContent,
+                    "send the file as the body (YAML), or JSON {\"model\": \"<the YAML text>\"} ({\"config\": …} for the handover)"
+                )
             }
             return model
         }

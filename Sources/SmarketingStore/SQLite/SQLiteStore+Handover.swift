@@ -431,10 +431,11 @@ extension SQLiteStore {
 
     // MARK: JSON helpers
 
+    /// Stored JSON (clock states, routing decisions) keeps Swift's own key names: converting
+    /// `userID` to snake case and back would not round-trip.
     static func json(_ value: some Encodable) -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
-        e.keyEncodingStrategy = .convertToSnakeCase
         return (try? e.encode(value)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
     }
 
@@ -449,9 +450,7 @@ extension SQLiteStore {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
-        let d = JSONDecoder()
-        d.keyDecodingStrategy = .convertFromSnakeCase
-        return try? d.decode(type, from: Data(text.utf8))
+        try? JSONDecoder().decode(type, from: Data(text.utf8))
     }
 }
 
