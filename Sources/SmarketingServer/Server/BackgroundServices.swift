@@ -72,7 +72,7 @@ public struct WebhookDispatcher: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             var sent = 0
             do {
-                sent = try await pass(client)
+                sent = try await pass(client).attempts
             } catch {
                 logger.error("webhook dispatcher: \(error)")
             }
@@ -81,11 +81,35 @@ public struct WebhookDispatcher: Service {
         try? await client.shutdown()
     }
 
+    /// Delivers everything due now and returns how many attempts were made (the CLI's
+    /// `webhooks deliver` and the benchmark; the server runs `run()` instead).
+    public func drain() async throws -> (attempts: Int, failed: Int) {
+        var config = HTTPClient.Configuration()
+        config.timeout = .init(connect: .seconds(3), read: timeout)
+        config.redirectConfiguration = .disallow
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        var total = 0
+        var failed = 0
+        do {
+            while true {
+                let (n, f) = try await pass(client)
+                total += n
+                failed += f
+                if n == 0 || n == f { break }
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try? await client.shutdown()
+        return (total, failed)
+    }
+
     /// One round: every due delivery, subscriptions in parallel, each in order. Returns how
-    /// many were attempted.
-    func pass(_ client: HTTPClient) async throws -> Int {
+    /// many were attempted and how many of them failed.
+    func pass(_ client: HTTPClient) async throws -> (attempts: Int, failed: Int) {
         let due = try await store.dueDeliveries(now: clock.now(), perSubscription: 500)
-        guard !due.isEmpty else { return 0 }
+        guard !due.isEmpty else { return (0, 0) }
         let bySubscription = Dictionary(grouping: due, by: \.subscriptionID)
         let attempts = await withTaskGroup(of: [DeliveryAttempt].self) { group in
             for (_, list) in bySubscription {
@@ -107,7 +131,7 @@ public struct WebhookDispatcher: Service {
         try await store.recordDeliveries(attempts, at: clock.now())
         let failed = attempts.filter { !$0.ok }.count
         if failed > 0 { logger.warning("webhook deliveries failed, will retry", metadata: ["failed": "\(failed)"]) }
-        return attempts.count
+        return (attempts.count, failed)
     }
 
     func send(_ d: PendingDelivery, _ client: HTTPClient) async -> DeliveryAttempt {

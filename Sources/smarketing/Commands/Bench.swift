@@ -8,7 +8,7 @@ import SmarketingStore
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure ingest and import speed; prints JSON.",
-        subcommands: [Ingest.self, ImportSuite.self, ScoringSuite.self, RescoringSuite.self]
+        subcommands: [Ingest.self, ImportSuite.self, ScoringSuite.self, RescoringSuite.self, SLASuite.self, WebhookSuite.self]
     )
 
     struct Common: ParsableArguments {
@@ -48,6 +48,7 @@ struct Bench: AsyncParsableCommand {
         @OptionGroup var common: Common
         @Option(help: "Events per batch (one transaction each).") var batch = 10_000
         @Option(help: "Score every event under this model file (applied before timing).") var scoring: String?
+        @Option(help: "Route new MQLs and start SLA clocks under this handover configuration (needs --scoring).") var handover: String?
 
         func run() async throws {
             let dir = try common.bundleDirectory()
@@ -56,6 +57,8 @@ struct Bench: AsyncParsableCommand {
             var times: [Double] = []
             var dbBytes = 0
             var accepted = 0
+            var handovers: Int?
+            if handover != nil, scoring == nil { throw CLIFailure("--handover needs --scoring: handovers open when the scoring model moves contacts to MQL") }
             for rep in 0..<common.reps {
                 let path = common.freshDatabase("ingest")
                 let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
@@ -65,6 +68,10 @@ struct Bench: AsyncParsableCommand {
                 if let scoring {
                     let (text, model) = try readModel(scoring, json: true)
                     _ = try await store.applyScoringModel(text: text, model: model, comment: "bench", actor: .cli, at: SystemClock().now(), progress: nil)
+                }
+                if let handover {
+                    let (text, config) = try readHandoverConfig(handover, json: true)
+                    _ = try await store.applyHandoverConfig(text: text, config: config, comment: "bench", actor: .cli, at: SystemClock().now())
                 }
                 let actor = Actor(userID: "bench", role: .admin, via: "bench")
                 let started = DispatchTime.now().uptimeNanoseconds
@@ -79,20 +86,27 @@ struct Bench: AsyncParsableCommand {
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
                 accepted = ok
                 dbBytes = fileSize(path) + fileSize(path + "-wal")
-                FileHandle.standardError.write(Data("rep \(rep + 1): \(ok) events in \(String(format: "%.2f", times.last!)) s\n".utf8))
+                var opened = ""
+                if handover != nil {
+                    let far = Timestamp(milliseconds: Int64.max / 2)
+                    let n = try await store.acceptanceReport(from: Timestamp(milliseconds: 0), to: far, by: .policy).reduce(0) { $0 + $1.handovers }
+                    handovers = n
+                    opened = ", \(n) handovers opened"
+                }
+                FileHandle.standardError.write(Data("rep \(rep + 1): \(ok) events in \(String(format: "%.2f", times.last!)) s\(opened)\n".utf8))
                 removeDatabase(path)
             }
-            try printJSON(
-                BenchResult(
-                    suite: scoring == nil ? "ingest" : "ingest-scoring",
-                    items: events.count,
-                    accepted: accepted,
-                    times: times,
-                    dbBytes: dbBytes,
-                    bundle: dir,
-                    batch: batch
-                )
+            var result = BenchResult(
+                suite: handover != nil ? "ingest-handover" : scoring == nil ? "ingest" : "ingest-scoring",
+                items: events.count,
+                accepted: accepted,
+                times: times,
+                dbBytes: dbBytes,
+                bundle: dir,
+                batch: batch
             )
+            result.handovers = handovers
+            try printJSON(result)
         }
     }
 
@@ -241,6 +255,7 @@ struct BenchResult: Encodable {
     var bundle: String
     var contacts: Int?
     var touchpoints: Int?
+    var handovers: Int?
 
     /// A suite's result from the seconds of each repetition: median, min and max.
     init(suite: String, items: Int, accepted: Int, times: [Double], dbBytes: Int, bundle: String, batch: Int? = nil) {
