@@ -297,6 +297,36 @@ struct HandoverConformanceTests {
         )
     }
 
+    @Test("a deal won announces opportunity.won once; a contact that reaches opportunity closes its handover", arguments: Backend.allCases)
+    func won(backend: Backend) async throws {
+        let sut = try backend.make()
+        let store = sut.store
+        try await workspace(store)
+        let h = try await mql(store, "c0", at: now)
+        try await store.create(record(.accounts, ["id": .text("a1"), "name": .text("Acme")]), actor: tester, at: now)
+        try await store.create(
+            record(
+                .opportunities,
+                [
+                    "id": .text("o1"), "account_id": .text("a1"), "created_at": .timestamp(now), "amount": .number(12_000),
+                    "primary_contact_id": .text("c0"),
+                ]
+            ),
+            actor: tester,
+            at: now
+        )
+        let closed = try #require(try await store.handover(id: h.id, at: now))
+        #expect(closed.status == .closed && closed.clocks.allSatisfy { $0.status == .cancelled })
+        _ = try await store.update(.opportunities, id: "o1", fields: ["is_won": .bool(true), "closed_at": .timestamp(now)], actor: tester, at: now)
+        _ = try await store.update(.opportunities, id: "o1", fields: ["name": .text("Acme deal")], actor: tester, at: now)
+        let types = try await store.deliveries(subscriptionID: nil, status: nil, limit: 100).map(\.eventType)
+        #expect(types.filter { $0 == "opportunity.won" }.count == 1)
+        #expect(types.contains("handover.closed"))
+        let due = try await store.dueDeliveries(now: now, perSubscription: 100)
+        let won = try #require(due.first { $0.eventType == "opportunity.won" })
+        #expect(won.payload.contains("\"amount\":12000") && won.payload.contains("\"opportunity_id\":\"o1\""))
+    }
+
     @Test("a configuration naming users the workspace lacks is refused whole", arguments: Backend.allCases)
     func refusals(backend: Backend) async throws {
         let sut = try backend.make()

@@ -18,7 +18,8 @@ extension SQLiteStore {
                     """
             )
             let clock = try db.makeStatement(
-                sql: "INSERT INTO sla_clocks (handover_id, kind, owner_id, status, due_at, next_at, state) VALUES (?, 'accept', 'bench-rep', 'running', ?, ?, ?)"
+                sql:
+                    "INSERT INTO sla_clocks (handover_id, kind, owner_id, status, due_at, next_at, state) VALUES (?, 'accept', 'bench-rep', 'running', ?, ?, ?)"
             )
             let encoder = JSONEncoder()
             for i in 0..<count {
@@ -50,7 +51,8 @@ extension SQLiteStore {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
-                sql: "EXPLAIN QUERY PLAN SELECT id, handover_id, owner_id, state FROM sla_clocks WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at, id LIMIT ?",
+                sql:
+                    "EXPLAIN QUERY PLAN SELECT id, handover_id, owner_id, state FROM sla_clocks WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at, id LIMIT ?",
                 arguments: [0, 500]
             ).map { $0["detail"] as String? ?? "" }.joined(separator: "; ")
         }
