@@ -136,6 +136,8 @@ public struct PendingDelivery: Sendable, Hashable {
     public var seq: Int64
     public var eventType: String
     public var at: Timestamp
+    /// What the event is about (a contact or deal id): deliveries of one subject keep their order.
+    public var subject: String
     /// The event's JSON object text.
     public var payload: String
     public var attempts: Int

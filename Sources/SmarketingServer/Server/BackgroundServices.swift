@@ -110,16 +110,20 @@ public struct WebhookDispatcher: Service {
     func pass(_ client: HTTPClient) async throws -> (attempts: Int, failed: Int) {
         let due = try await store.dueDeliveries(now: clock.now(), perSubscription: 500)
         guard !due.isEmpty else { return (0, 0) }
-        let bySubscription = Dictionary(grouping: due, by: \.subscriptionID)
+        // Lanes: per subscription, deliveries are spread over a few connections by subject; each
+        // lane sends in outbox order, so events about one subject arrive in order. A failure
+        // holds back the rest of its subject (they go after its retry); other subjects go on.
+        var lanes: [String: [PendingDelivery]] = [:]
+        for d in due { lanes[d.subscriptionID + "#" + String(Self.lane(d.subject)), default: []].append(d) }
         let attempts = await withTaskGroup(of: [DeliveryAttempt].self) { group in
-            for (_, list) in bySubscription {
+            for (_, list) in lanes {
                 group.addTask {
                     var out: [DeliveryAttempt] = []
-                    for d in list {
+                    var failedSubjects: Set<String> = []
+                    for d in list where !failedSubjects.contains(d.subject) {
                         let a = await self.send(d, client)
                         out.append(a)
-                        // Order: nothing newer goes out while an older delivery waits for a retry.
-                        if !a.ok { break }
+                        if !a.ok { failedSubjects.insert(d.subject) }
                     }
                     return out
                 }
@@ -132,6 +136,16 @@ public struct WebhookDispatcher: Service {
         let failed = attempts.filter { !$0.ok }.count
         if failed > 0 { logger.warning("webhook deliveries failed, will retry", metadata: ["failed": "\(failed)"]) }
         return (attempts.count, failed)
+    }
+
+    /// Connections per subscription (AsyncHTTPClient keeps up to 8 per host).
+    static let lanesPerSubscription = 8
+
+    /// The lane of a subject: FNV-1a of its bytes, so a subject always takes the same lane.
+    static func lane(_ subject: String) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in subject.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return Int(h % UInt64(lanesPerSubscription))
     }
 
     func send(_ d: PendingDelivery, _ client: HTTPClient) async -> DeliveryAttempt {

@@ -35,12 +35,12 @@ extension SQLiteStore {
     /// Writes `count` outbox events with a pending delivery each for one subscription.
     public func benchSeedDeliveries(subscriptionID: String, count: Int, at now: Timestamp) async throws {
         try await pool.write { db in
-            let event = try db.makeStatement(sql: "INSERT INTO outbox (type, at, payload) VALUES ('stage.changed', ?, ?)")
+            let event = try db.makeStatement(sql: "INSERT INTO outbox (type, at, subject, payload) VALUES ('stage.changed', ?, ?, ?)")
             let delivery = try db.makeStatement(
                 sql: "INSERT INTO webhook_deliveries (subscription_id, outbox_seq, status, next_attempt_at) VALUES (?, ?, 'pending', ?)"
             )
             for i in 0..<count {
-                try event.execute(arguments: [now.milliseconds, "{\"contact_id\":\"bench-\(i)\",\"from\":\"lead\",\"to\":\"mql\"}"])
+                try event.execute(arguments: [now.milliseconds, "bench-\(i % 1000)", "{\"contact_id\":\"bench-\(i % 1000)\",\"from\":\"lead\",\"to\":\"mql\"}"])
                 try delivery.execute(arguments: [subscriptionID, db.lastInsertedRowID, now.milliseconds])
             }
         }

@@ -481,8 +481,10 @@ struct Outbox {
     mutating func emit(_ type: String, at: Timestamp, _ data: [String: Any?]) throws {
         let targets = subscriptions.filter { $0.events.contains(type) || $0.events.contains("*") }
         guard !targets.isEmpty else { return }
-        try db.cachedStatement(sql: "INSERT INTO outbox (type, at, payload) VALUES (?, ?, ?)").execute(arguments: [
-            type, at.milliseconds, SQLiteStore.json(data),
+        // The subject orders deliveries: events about one contact (or deal) arrive in order.
+        let subject = (data["contact_id"] ?? data["opportunity_id"] ?? nil).map { "\($0)" } ?? ""
+        try db.cachedStatement(sql: "INSERT INTO outbox (type, at, subject, payload) VALUES (?, ?, ?, ?)").execute(arguments: [
+            type, at.milliseconds, subject, SQLiteStore.json(data),
         ])
         let seq = db.lastInsertedRowID
         for t in targets {

@@ -54,8 +54,9 @@ extension SQLiteStore {
         }
     }
 
-    /// Deliveries to send now, in outbox order per subscription. A subscription whose oldest
-    /// pending delivery waits for a retry sends nothing newer until it went through (ordering).
+    /// Deliveries to send now, in outbox order per subscription. Deliveries about one subject
+    /// (contact or deal) keep their order: while an older one waits for a retry, newer ones about
+    /// the same subject wait too; other subjects go ahead.
     public func dueDeliveries(now: Timestamp, perSubscription: Int = 200) async throws -> [PendingDelivery] {
         try await pool.read { db in
             var out: [PendingDelivery] = []
@@ -64,15 +65,21 @@ extension SQLiteStore {
                 let rows = try Row.fetchAll(
                     db.cachedStatement(
                         sql: """
-                            SELECT d.id, d.next_attempt_at, o.seq, o.type, o.at, o.payload, d.attempts FROM webhook_deliveries d
+                            SELECT d.id, d.next_attempt_at, o.seq, o.type, o.at, o.payload, d.attempts, o.subject FROM webhook_deliveries d
                             JOIN outbox o ON o.seq = d.outbox_seq
                             WHERE d.subscription_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT ?
                             """
                     ),
                     arguments: [sub[0] as String, perSubscription]
                 )
+                var waiting: Set<String> = []
                 for row in rows {
-                    guard let next = row[1] as Int64?, next <= now.milliseconds else { break }
+                    let subject: String = row[7]
+                    if waiting.contains(subject) { continue }
+                    guard let next = row[1] as Int64?, next <= now.milliseconds else {
+                        waiting.insert(subject)
+                        continue
+                    }
                     out.append(
                         PendingDelivery(
                             id: row[0],
@@ -83,6 +90,7 @@ extension SQLiteStore {
                             seq: row[2],
                             eventType: row[3],
                             at: Timestamp(milliseconds: row[4]),
+                            subject: subject,
                             payload: row[5],
                             attempts: row[6]
                         )

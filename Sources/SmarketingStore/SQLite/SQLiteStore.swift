@@ -234,7 +234,9 @@ enum SQLiteSchema {
                         pool TEXT NOT NULL, user_id TEXT NOT NULL, assigned INTEGER NOT NULL, PRIMARY KEY (pool, user_id)) WITHOUT ROWID;
                     CREATE TABLE transition_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
                     INSERT INTO transition_cursor(id, seq) VALUES (1, coalesce((SELECT max(seq) FROM lifecycle_transitions), 0));
-                    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, at INTEGER NOT NULL, payload TEXT NOT NULL);
+                    CREATE TABLE outbox (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, at INTEGER NOT NULL, subject TEXT NOT NULL,
+                        payload TEXT NOT NULL);
                     CREATE TABLE webhook_subscriptions (
                         id TEXT PRIMARY KEY NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL, secret TEXT NOT NULL,
                         format TEXT NOT NULL, active INTEGER NOT NULL, created_at INTEGER NOT NULL);
@@ -242,7 +244,7 @@ enum SQLiteSchema {
                         id INTEGER PRIMARY KEY AUTOINCREMENT, subscription_id TEXT NOT NULL REFERENCES webhook_subscriptions(id),
                         outbox_seq INTEGER NOT NULL REFERENCES outbox(seq), status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
                         next_attempt_at INTEGER, last_status INTEGER, last_error TEXT, delivered_at INTEGER);
-                    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE status = 'pending';
+                    CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(subscription_id, id) WHERE status = 'pending';
                     CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries(subscription_id, id);
                     """
             )
