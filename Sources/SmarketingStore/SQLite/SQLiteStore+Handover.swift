@@ -73,19 +73,24 @@ extension SQLiteStore {
         return attributes
     }
 
-    /// What routing knows about every rep the configuration names.
+    /// What routing knows about every rep the configuration names (three queries, whatever the
+    /// number of reps).
     static func repLoads(_ db: Database, _ config: HandoverConfig, also: String?) throws -> [String: RepLoad] {
         var ids = config.userIDs
         if let also { ids.insert(also) }
+        let list = ids.sorted()
+        let marks = list.map { _ in "?" }.joined(separator: ", ")
         var loads: [String: RepLoad] = [:]
-        for id in ids.sorted() {
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT capacity FROM users WHERE id = ?"), arguments: [id]) else { continue }
-            let open =
-                try Int.fetchOne(
-                    db.cachedStatement(sql: "SELECT count(*) FROM handovers WHERE owner_id = ? AND status IN ('assigned', 'accepted')"),
-                    arguments: [id]
-                ) ?? 0
-            loads[id] = RepLoad(userID: id, capacity: (row[0] as Int64?).map { Int($0) }, open: open)
+        for row in try Row.fetchAll(db, sql: "SELECT id, capacity FROM users WHERE id IN (\(marks))", arguments: StatementArguments(list)) {
+            let id: String = row[0]
+            loads[id] = RepLoad(userID: id, capacity: (row[1] as Int64?).map { Int($0) }, open: 0)
+        }
+        for row in try Row.fetchAll(
+            db,
+            sql: "SELECT owner_id, count(*) FROM handovers WHERE owner_id IN (\(marks)) AND status IN ('assigned', 'accepted') GROUP BY owner_id",
+            arguments: StatementArguments(list)
+        ) {
+            loads[row[0] as String]?.open = row[1]
         }
         for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT pool, user_id, assigned FROM routing_counters")) {
             let user: String = row[1]
@@ -269,30 +274,42 @@ extension SQLiteStore {
         }
     }
 
-    /// A sales touch (call, email, meeting, accept/reject activity) on a contact with an open
-    /// handover: counts towards its first-touch and follow-up clocks.
-    func salesTouch(_ db: Database, _ contactID: String, touchAt: Timestamp, at now: Timestamp) throws {
-        guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(
-                    sql: "SELECT id, assigned_at FROM handovers WHERE contact_id = ? AND status IN ('assigned', 'accepted')"
-                ),
-                arguments: [contactID]
-            ),
-            let assignedAt = row[1] as Int64?, touchAt.milliseconds >= assignedAt
-        else { return }
-        let id: Int64 = row[0]
+    /// Sales touches (call, email, meeting, accept/reject activity) of a batch: those on contacts
+    /// with an open, assigned handover count towards its first-touch and follow-up clocks. One
+    /// query finds the contacts with a handover (most have none).
+    func salesTouches(_ db: Database, _ touches: [(contactID: String, at: Timestamp)], at now: Timestamp) throws {
+        guard !touches.isEmpty else { return }
+        let contacts = Array(Set(touches.map(\.contactID))).sorted()
+        var open: [String: (id: Int64, assignedAt: Int64)] = [:]
+        for chunk in stride(from: 0, to: contacts.count, by: 500).map({ Array(contacts[$0..<min(contacts.count, $0 + 500)]) }) {
+            // The status list is the partial index's own, so SQLite uses the index (it does not
+            // prove that a narrower list implies the index's condition, and would scan the table).
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT contact_id, id, assigned_at, status FROM handovers
+                    WHERE contact_id IN (\(chunk.map { _ in "?" }.joined(separator: ", "))) AND status IN \(Self.openStatuses)
+                    """,
+                arguments: StatementArguments(chunk)
+            ) where row[3] as String != HandoverStatus.queued.rawValue {
+                if let assigned = row[2] as Int64? { open[row[0]] = (row[1], assigned) }
+            }
+        }
+        guard !open.isEmpty else { return }
         var outbox = try Outbox(db)
         var run = DueRun()
-        for (clockID, owner, var clock) in try clocks(db, id) where HandoverRules.clocksCountingTouches.contains(clock.kind) {
-            guard clock.completedAt == nil, clock.status != .cancelled else { continue }
-            let effects = clock.record(at: touchAt)
-            try saveClock(db, clockID, clock)
-            try clockEffects(db, id, clock, owner: owner, effects, at: now, outbox: &outbox, escalate: false, run: &run)
+        for t in touches.sorted(by: { $0.at < $1.at }) {
+            guard let h = open[t.contactID], t.at.milliseconds >= h.assignedAt else { continue }
+            for (clockID, owner, var clock) in try clocks(db, h.id) where HandoverRules.clocksCountingTouches.contains(clock.kind) {
+                guard clock.completedAt == nil, clock.status != .cancelled else { continue }
+                let effects = clock.record(at: t.at)
+                try saveClock(db, clockID, clock)
+                try clockEffects(db, h.id, clock, owner: owner, effects, at: now, outbox: &outbox, escalate: false, run: &run)
+            }
+            try db.cachedStatement(sql: "UPDATE handovers SET first_touch_at = min(coalesce(first_touch_at, ?), ?) WHERE id = ?").execute(arguments: [
+                t.at.milliseconds, t.at.milliseconds, h.id,
+            ])
         }
-        try db.cachedStatement(sql: "UPDATE handovers SET first_touch_at = coalesce(first_touch_at, ?) WHERE id = ?").execute(arguments: [
-            touchAt.milliseconds, id,
-        ])
     }
 
     // MARK: Reassign and requeue

@@ -44,9 +44,7 @@ extension SQLiteStore {
                     }
                     try context.flushScores()
                     try self.reactToTransitions(db, at: at)
-                    for (contactID, touchAt) in context.salesTouches {
-                        try self.salesTouch(db, contactID, touchAt: touchAt, at: at)
-                    }
+                    try self.salesTouches(db, context.salesTouches, at: at)
                     result.committed = true
                     let accepted = result.outcomes.count { if case .accepted = $0 { true } else { false } }
                     if accepted > 0 {
