@@ -34,6 +34,39 @@ struct CLIRun {
 struct CLITests {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-cli-\(UUID())").path
 
+    @Test("handover: validate with line and column, apply with routing of waiting MQLs, list, inbox, reports, sla-run, refusals")
+    func handover() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = dir + "/h.sqlite"
+        let bundle = dir + "/bundle"
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        #expect(try CLIRun.run(["demo", "--leads", "1500", "--seed", "3", "--out", bundle]).status == 0)
+        #expect(try CLIRun.run(["import", "bundle", bundle, "--database", db]).status == 0)
+        let valid = try CLIRun.run(["handover", "validate", root + "/examples/handover.yaml"])
+        #expect(valid.status == 0 && valid.stdout.contains("valid — 2 calendars, 2 teams, 4 routing rules, 2 SLA policies"), "\(valid.stderr)")
+        let bad = dir + "/bad.yaml"
+        try "calendars:\n  x: {timezone: Mars/Base, hours: {weekdays: \"09:00-17:00\"}}\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let refused = try CLIRun.run(["handover", "validate", bad])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains(bad + ":2:17: calendar \"x\": unknown time zone \"Mars/Base\""), "\(refused.stderr)")
+        #expect(refused.stderr.hasSuffix("the configuration was not used\n"))
+        let applied = try CLIRun.run(["handover", "apply", root + "/examples/handover.yaml", "--comment", "test", "--route-waiting", "--database", db])
+        #expect(applied.status == 0 && applied.stdout.contains("handover configuration version 1 is active;"), "\(applied.stderr)")
+        let versions = try CLIRun.run(["handover", "versions", "--database", db, "--json"])
+        let list = try JSONSerialization.jsonObject(with: Data(versions.stdout.utf8)) as? [[String: Any]]
+        #expect(list?.first?["comment"] as? String == "test" && list?.first?["active"] as? Bool == true)
+        #expect(try CLIRun.run(["handover", "list", "--open", "--database", db, "--json"]).status == 0)
+        #expect(try CLIRun.run(["inbox", "--user", "u-sdr-1", "--database", db]).status == 0)
+        let sla = try CLIRun.run(["report", "sla", "--from", "2026-01-01", "--to", "2027-01-01", "--by", "team", "--database", db, "--json"])
+        #expect(sla.status == 0 && sla.stdout.hasPrefix("["), "\(sla.stderr)")
+        let run = try CLIRun.run(["handover", "sla-run", "--database", db])
+        #expect(run.status == 0 && run.stdout.hasPrefix("clocks due: "))
+        let missing = try CLIRun.run(["handover", "accept", "999", "--as", "u-sdr-1", "--database", db])
+        #expect(missing.status == 1 && missing.stderr == "error: no handover 999\n", "\(missing.stderr)")
+        let badBy = try CLIRun.run(["report", "sla", "--by", "planet", "--database", db])
+        #expect(badBy.status == 2)
+    }
+
     @Test("demo → import → re-import → export → duplicates → merge → token, with exit codes")
     func workflow() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
