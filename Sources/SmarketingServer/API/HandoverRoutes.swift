@@ -201,16 +201,7 @@ extension APIHandlers {
 
     /// The configuration, or 422 with every problem (line and column) and nothing applied.
     func parsedHandover(_ text: String) throws -> HandoverConfig {
-        switch HandoverConfigFile.read(text) {
-        case .success(let c): return c
-        case .failure(let p):
-            let list = p.problems.map { "{\"line\":\($0.line),\"column\":\($0.column),\"message\":\(JSONValue.string($0.message).compactText)}" }
-            throw Problem(
-                .unprocessableContent,
-                "the configuration has \(p.problems.count) problem(s), first: \(p.problems.first.map { "line \($0.line), column \($0.column): \($0.message)" } ?? "-"); nothing was applied",
-                extensions: [("problems", "[" + list.joined(separator: ",") + "]")]
-            )
-        }
+        try parsedYAML(text, what: "the configuration", HandoverConfigFile.read)
     }
 
     struct ConfigOut: Encodable {

@@ -197,13 +197,18 @@ extension APIHandlers {
 
     /// The model, or 422 with every problem (line and column) and nothing applied.
     func parsedModel(_ text: String) throws -> ScoringModel {
-        switch ScoringModelFile.read(text) {
-        case .success(let m): return m
+        try parsedYAML(text, what: "the model", ScoringModelFile.read)
+    }
+
+    /// A YAML file checked by `read`, or 422 listing every problem with line and column.
+    func parsedYAML<T>(_ text: String, what: String, _ read: (String) -> Result<T, ModelFileProblems>) throws -> T {
+        switch read(text) {
+        case .success(let value): return value
         case .failure(let p):
             let list = p.problems.map { "{\"line\":\($0.line),\"column\":\($0.column),\"message\":\(JSONValue.string($0.message).compactText)}" }
             throw Problem(
                 .unprocessableContent,
-                "the model has \(p.problems.count) problem(s), first: \(p.problems.first.map { "line \($0.line), column \($0.column): \($0.message)" } ?? "-"); nothing was applied",
+                "\(what) has \(p.problems.count) problem(s), first: \(p.problems.first.map { "line \($0.line), column \($0.column): \($0.message)" } ?? "-"); nothing was applied",
                 extensions: [("problems", "[" + list.joined(separator: ",") + "]")]
             )
         }

@@ -189,21 +189,7 @@ func storeCall<T>(_ body: () async throws -> T) async throws -> T {
 }
 
 func readHandoverConfig(_ file: String, json: Bool) throws -> (String, HandoverConfig) {
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CLIFailure("cannot read \(file) as UTF-8 text") }
-    switch HandoverConfigFile.read(text) {
-    case .success(let c): return (text, c)
-    case .failure(let p):
-        if json {
-            struct Out: Encodable {
-                var valid = false
-                var problems: [[String: String]]
-            }
-            try printJSON(Out(problems: p.problems.map { ["line": String($0.line), "column": String($0.column), "message": $0.message] }))
-        } else {
-            for problem in p.problems { FileHandle.standardError.write(Data("\(file):\(problem)\n".utf8)) }
-        }
-        throw CLIFailure("\(file) has \(p.problems.count) problem(s); the configuration was not used")
-    }
+    try readYAMLFile(file, json: json, what: "the configuration", HandoverConfigFile.read)
 }
 
 /// `1h 05m`, `-2d 3h` (overdue).

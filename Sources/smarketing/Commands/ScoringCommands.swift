@@ -98,22 +98,31 @@ struct Scoring: AsyncParsableCommand {
 
 /// Reads and checks a model file; problems go to stderr with line and column.
 func readModel(_ file: String, json: Bool) throws -> (String, ScoringModel) {
+    try readYAMLFile(file, json: json, what: "the model", ScoringModelFile.read)
+}
+
+/// `--json` output for a file with problems.
+struct InvalidFileJSON: Encodable {
+    var valid = false
+    var problems: [[String: String]]
+}
+
+/// Reads a YAML file (scoring model, handover configuration) and checks it with `read`; every
+/// problem goes to stderr as `file:line:column: message` (or JSON with `--json`), and the command
+/// fails in one sentence.
+func readYAMLFile<T>(_ file: String, json: Bool, what: String, _ read: (String) -> Result<T, ModelFileProblems>) throws -> (String, T) {
     guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
         throw CLIFailure("cannot read \(file) as UTF-8 text")
     }
-    switch ScoringModelFile.read(text) {
-    case .success(let model): return (text, model)
+    switch read(text) {
+    case .success(let value): return (text, value)
     case .failure(let p):
         if json {
-            struct Out: Encodable {
-                var valid = false
-                var problems: [[String: String]]
-            }
-            try printJSON(Out(problems: p.problems.map { ["line": String($0.line), "column": String($0.column), "message": $0.message] }))
+            try printJSON(InvalidFileJSON(problems: p.problems.map { ["line": String($0.line), "column": String($0.column), "message": $0.message] }))
         } else {
             for problem in p.problems { FileHandle.standardError.write(Data("\(file):\(problem)\n".utf8)) }
         }
-        throw CLIFailure("\(file) has \(p.problems.count) problem(s); the model was not used")
+        throw CLIFailure("\(file) has \(p.problems.count) problem(s); \(what) was not used")
     }
 }
 
