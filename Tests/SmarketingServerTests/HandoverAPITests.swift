@@ -278,4 +278,50 @@ struct HandoverAPITests {
         #expect(list.map(\.status) == ["pending", "pending"] && list.map(\.eventType) == ["stage.changed", "stage.changed"])
         #expect(list[1].attempts >= 3 && list[1].lastError != nil && list[0].attempts == 0)
     }
+
+    @Test("a slow receiver times out: the attempt is recorded as failed and retried, nothing is lost")
+    func slowReceiver() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let clock = ManualClock(try Timestamp.parse("2026-03-02T10:00:00Z").get())
+        let router = Router()
+        router.post("/slow") { _, _ -> Response in
+            try await Task.sleep(for: .seconds(3))
+            return Response(status: .ok)
+        }
+        let port = Mutex<Int?>(nil)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
+            logger: Logger(label: "slow")
+        )
+        let server = Task { try await app.runService() }
+        defer { server.cancel() }
+        var listening: Int?
+        for _ in 0..<200 where listening == nil {
+            listening = port.withLock { $0 }
+            if listening == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let sub = try await f.store.createWebhook(
+            url: "http://127.0.0.1:\(try #require(listening))/slow",
+            events: ["stage.changed"],
+            format: "json",
+            secret: "0123456789abcdef",
+            actor: Fixture.actor,
+            at: clock.now()
+        )
+        var rec = Record(.contacts, values: Array(repeating: .null, count: Resource.contacts.schema.fields.count))
+        rec["id"] = .text("ct8")
+        rec["email"] = .text("s@y.example")
+        rec["created_at"] = .timestamp(clock.now())
+        rec["lifecycle_stage"] = .text("lead")
+        try await f.store.create(rec, actor: Fixture.actor, at: clock.now())
+        let dispatcher = WebhookDispatcher(store: f.store, clock: clock, interval: .milliseconds(20), timeout: .milliseconds(300), logger: Logger(label: "t"))
+        let (attempts, failed) = try await dispatcher.drain()
+        #expect(attempts == 1 && failed == 1)
+        let d = try #require(try await f.store.deliveries(subscriptionID: sub.id, status: nil, limit: 10).first)
+        #expect(d.status == "pending" && d.attempts == 1 && d.lastStatus == nil && d.lastError != nil)
+        #expect(d.nextAttemptAt == clock.now().adding(milliseconds: 1000))
+    }
 }
