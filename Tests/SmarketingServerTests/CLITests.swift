@@ -63,6 +63,8 @@ struct CLITests {
         #expect(run.status == 0 && run.stdout.hasPrefix("clocks due: "))
         let missing = try CLIRun.run(["handover", "accept", "999", "--as", "u-sdr-1", "--database", db])
         #expect(missing.status == 1 && missing.stderr == "error: no handover 999\n", "\(missing.stderr)")
+        let pause = try CLIRun.run(["handover", "pause", "999", "--database", db])
+        #expect(pause.status == 1 && pause.stderr == "error: handover 999 is not open\n", "\(pause.stderr)")
         let badBy = try CLIRun.run(["report", "sla", "--by", "planet", "--database", db])
         #expect(badBy.status == 2)
     }

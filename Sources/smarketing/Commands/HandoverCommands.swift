@@ -8,7 +8,8 @@ struct Handover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The handover: routing and SLA configuration, handovers, acceptance, the breach service.",
         subcommands: [
-            Validate.self, Apply.self, Versions.self, List.self, Show.self, Accept.self, Qualify.self, Reject.self, Reassign.self, RunSLA.self,
+            Validate.self, Apply.self, Versions.self, List.self, Show.self, Accept.self, Qualify.self, Reject.self, Reassign.self, Pause.self,
+            Resume.self, RunSLA.self,
         ]
     )
 
@@ -146,6 +147,22 @@ struct Handover: AsyncParsableCommand {
         }
     }
 
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pause a handover's SLA clocks (the lead waits on the customer).")
+        @Argument(help: "The handover id.") var id: Int64
+        @Option(name: .customLong("as"), help: "Who pauses.") var user = "cli"
+        @OptionGroup var workspace: WorkspaceOptions
+        func run() async throws { try await pauseOrResume(id, pause: true, user, workspace) }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a handover's SLA clocks; due times move by the paused span.")
+        @Argument(help: "The handover id.") var id: Int64
+        @Option(name: .customLong("as"), help: "Who resumes.") var user = "cli"
+        @OptionGroup var workspace: WorkspaceOptions
+        func run() async throws { try await pauseOrResume(id, pause: false, user, workspace) }
+    }
+
     struct RunSLA: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sla-run",
@@ -162,6 +179,15 @@ struct Handover: AsyncParsableCommand {
             )
         }
     }
+}
+
+func pauseOrResume(_ id: Int64, pause: Bool, _ user: String, _ workspace: WorkspaceOptions) async throws {
+    let now = SystemClock().now()
+    let h = try await storeCall {
+        try await workspace.openStore().pauseHandover(id: id, pause: pause, actor: Actor(userID: user, role: .admin, via: "cli"), at: now)
+    }
+    if workspace.json { return try printJSON(h) }
+    printHandover(h, now)
 }
 
 func answer(_ action: HandoverAction, _ act: Handover.ActOptions, _ workspace: WorkspaceOptions) async throws {
