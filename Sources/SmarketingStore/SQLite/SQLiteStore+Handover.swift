@@ -53,7 +53,8 @@ extension SQLiteStore {
             case .mql:
                 try outbox.emit("contact.mql", at: now, ["contact_id": contactID, "at": at.iso8601, "actor": actor])
                 if let engine { try openHandover(db, engine, contactID, at: now, outbox: &outbox) }
-            case .opportunity, .customer, .recycled, .disqualified:
+            case .sql, .opportunity, .customer, .recycled, .disqualified:
+                // (The handover's own answers close it first; this is a contact moved another way.)
                 try closeOpenHandover(db, contactID, reason: "contact became \(to.rawValue)", at: now, outbox: &outbox)
             default:
                 break
