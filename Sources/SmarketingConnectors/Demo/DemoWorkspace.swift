@@ -448,7 +448,11 @@ public struct DemoWorkspace {
                 ocW.write([oid, id, "decision_maker"])
                 summary.opportunityContacts += 1
                 if let a = accountIndex, let others = contactsOfAccount[a], others.count > 1, rng.chance(0.35) {
-                    for other in Set((0..<rng.int(1...2)).map { _ in rng.element(others) }) where other != id {
+                    // In drawing order without repeats: a Set's order differs between instances
+                    // (per-instance hash seeds), and the bundle must be the same for the same seed.
+                    var picked: [String] = []
+                    for other in (0..<rng.int(1...2)).map({ _ in rng.element(others) }) where !picked.contains(other) { picked.append(other) }
+                    for other in picked where other != id {
                         ocW.write([oid, other, rng.element(["influencer", "champion", "technical_buyer"])])
                         summary.opportunityContacts += 1
                     }
