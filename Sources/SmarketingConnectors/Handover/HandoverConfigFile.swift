@@ -10,23 +10,7 @@ import Yams
 public enum HandoverConfigFile {
     /// The configuration, or every problem found.
     public static func read(_ text: String) -> Result<HandoverConfig, ModelFileProblems> {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                return .failure(ModelFileProblems([ModelFileProblem(line: 1, column: 1, message: "the file is empty")]))
-            }
-            root = node
-        } catch let e as YamlError {
-            return .failure(ModelFileProblems([ScoringModelFile.yamlProblem(e)]))
-        } catch {
-            return .failure(ModelFileProblems([ModelFileProblem(line: 1, column: 1, message: "\(error)")]))
-        }
-        var reader = ScoringModelFile.Reader()
-        let config = reader.handover(root)
-        if let config, reader.problems.isEmpty { return .success(config) }
-        return .failure(
-            ModelFileProblems(reader.problems.isEmpty ? [ModelFileProblem(line: 1, column: 1, message: "the configuration is incomplete")] : reader.problems)
-        )
+        ScoringModelFile.readYAML(text, incomplete: "the configuration is incomplete") { reader, root in reader.handover(root) }
     }
 
     /// Reads stored configuration texts for the store (nil for a text that no longer reads).
@@ -161,7 +145,7 @@ extension ScoringModelFile.Reader {
                 for item in list.sequence ?? [] {
                     guard let span = entries(item, "an absence", allowed: ["from", "to"]) else { continue }
                     guard let f = span["from"]?.value.scalar?.string, let t = span["to"]?.value.scalar?.string,
-                        let from = instant(f), let to = instant(t), from < to
+                        let from = Timestamp.parse(dateOrInstant: f), let to = Timestamp.parse(dateOrInstant: t), from < to
                     else {
                         problem(item, "rep \"\(id)\": an absence needs from < to (dates or ISO 8601 instants)")
                         continue
@@ -173,11 +157,6 @@ extension ScoringModelFile.Reader {
             out[id] = settings
         }
         return out
-    }
-
-    func instant(_ text: String) -> Timestamp? {
-        if let d = LocalDate.parse(text) { return d.startUTC }
-        return try? Timestamp.parse(text).get()
     }
 
     mutating func reasonList(_ node: Node) -> [RejectReason] {

@@ -30,6 +30,12 @@ public struct ModelFileProblems: Error, Sendable, Hashable {
 public enum ScoringModelFile {
     /// The model, or every problem found.
     public static func read(_ text: String) -> Result<ScoringModel, ModelFileProblems> {
+        readYAML(text, incomplete: "the model is incomplete") { reader, root in reader.model(root) }
+    }
+
+    /// Composes a YAML text and reads its root with `body`: the value, or every problem with its
+    /// line and column (YAML syntax problems included). Shared by the project's YAML files.
+    static func readYAML<T>(_ text: String, incomplete: String, _ body: (inout Reader, Node) -> T?) -> Result<T, ModelFileProblems> {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -42,11 +48,9 @@ public enum ScoringModelFile {
             return .failure(ModelFileProblems([ModelFileProblem(line: 1, column: 1, message: "\(error)")]))
         }
         var reader = Reader()
-        let model = reader.model(root)
-        if let model, reader.problems.isEmpty { return .success(model) }
-        return .failure(
-            ModelFileProblems(reader.problems.isEmpty ? [ModelFileProblem(line: 1, column: 1, message: "the model is incomplete")] : reader.problems)
-        )
+        let value = body(&reader, root)
+        if let value, reader.problems.isEmpty { return .success(value) }
+        return .failure(ModelFileProblems(reader.problems.isEmpty ? [ModelFileProblem(line: 1, column: 1, message: incomplete)] : reader.problems))
     }
 
     static func yamlProblem(_ e: YamlError) -> ModelFileProblem {

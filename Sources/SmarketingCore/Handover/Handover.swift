@@ -58,12 +58,26 @@ public enum HandoverRules {
         var clocks: [SLAClock] = []
         if let policy {
             if decision.queue != nil {
-                if let assign = start(.assign, policy, config.router.fallbackCalendar.flatMap { config.calendars[$0] }, at) { clocks.append(assign) }
+                clocks = queueClock(policy, config, at).map { [$0] } ?? []
             } else {
                 clocks = ownerClocks(policy, config.calendar(forOwner: decision.owner), at)
             }
         }
         return Opening(decision: decision, segment: segment, policy: policy, clocks: clocks)
+    }
+
+    /// The calendar a clock counts business time on: the queue's for the assign clock, else the
+    /// owner's team's; wall-clock clocks have none. A business clock without a configured
+    /// calendar (or configuration) counts around the clock.
+    public static func calendar(for clock: SLAClock, owner: String?, config: HandoverConfig?) -> BusinessCalendar? {
+        guard clock.business else { return nil }
+        return config?.calendar(forOwner: clock.kind == .assign ? nil : owner) ?? .always()
+    }
+
+    /// The assign clock a lead starts when it enters (or returns to) the queue, on the queue's
+    /// calendar.
+    public static func queueClock(_ policy: SLAPolicy, _ config: HandoverConfig, _ at: Timestamp) -> SLAClock? {
+        start(.assign, policy, config.router.fallbackCalendar.flatMap { config.calendars[$0] }, at)
     }
 
     /// The clocks an owner starts on receiving a lead.
@@ -116,6 +130,34 @@ public enum HandoverRules {
 
     /// The clocks an action completes: any answer meets `accept` and `first_touch`.
     public static func clocksMet(by action: HandoverAction) -> Set<ClockKind> { [.accept, .firstTouch] }
+
+    /// What a warning or breach asks for under a policy: who is told (owner, then manager, once
+    /// each) and whether the lead moves. Without a policy: warnings tell the owner, breaches the
+    /// owner and the manager.
+    public struct Escalation: Sendable, Hashable {
+        public var notify: [String]
+        public var reassign: Bool
+        public var returnToQueue: Bool
+    }
+
+    /// The escalation of a warning (`breach` false) or a breach.
+    public static func escalation(_ policy: SLAPolicy?, breach: Bool, owner: String?, manager: String?) -> Escalation {
+        let actions = (breach ? policy?.onBreach : policy?.onWarning) ?? (breach ? [.notifyOwner, .notifyManager] : [.notifyOwner])
+        var notify: [String] = []
+        if actions.contains(.notifyOwner), let owner { notify.append(owner) }
+        if actions.contains(.notifyManager), let manager, !notify.contains(manager) { notify.append(manager) }
+        let reassign = actions.contains(.reassign) && owner != nil
+        return Escalation(notify: notify, reassign: reassign, returnToQueue: !reassign && actions.contains(.returnToQueue))
+    }
+
+    /// Whether a contact reaching `stage` another way than through its handover's answers ends
+    /// the handover (qualified, in a deal, or out of the funnel).
+    public static func closesHandover(_ stage: LifecycleStage) -> Bool {
+        switch stage {
+        case .sql, .opportunity, .customer, .recycled, .disqualified: return true
+        case .subscriber, .lead, .mql, .sal: return false
+        }
+    }
 
     /// The clocks a sales touch counts towards.
     public static let clocksCountingTouches: Set<ClockKind> = [.firstTouch, .followUp]

@@ -201,7 +201,10 @@ public struct Commitment: Sendable, Hashable, Codable {
 /// Read from a versioned file (see `examples/handover.yaml`); this is its checked form.
 public struct HandoverConfig: Sendable {
     public var calendars: [String: BusinessCalendar]
-    public var teams: [String: SalesTeam]
+    public let teams: [String: SalesTeam]
+    /// Each rep's team (the first, by team id, listing them), built once: routing asks it for
+    /// every member of a pool on every decision.
+    let teamOf: [String: String]
     public var reasons: [String: RejectReason]
     /// In file order.
     public var reasonOrder: [String]
@@ -223,6 +226,11 @@ public struct HandoverConfig: Sendable {
     ) {
         self.calendars = calendars
         self.teams = teams
+        var teamOf: [String: String] = [:]
+        for t in teams.values.sorted(by: { $0.id < $1.id }) {
+            for m in t.members where teamOf[m] == nil { teamOf[m] = t.id }
+        }
+        self.teamOf = teamOf
         self.reasons = Dictionary(reasons.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.reasonOrder = reasons.map(\.id)
         self.segments = segments
@@ -243,7 +251,7 @@ public struct HandoverConfig: Sendable {
 
     /// The team a rep belongs to (the first listing them).
     public func team(of user: String) -> SalesTeam? {
-        teams.values.sorted { $0.id < $1.id }.first { $0.members.contains(user) }
+        teamOf[user].flatMap { teams[$0] }
     }
 
     /// The calendar SLA business time is counted on for an owner: their team's.
@@ -251,6 +259,11 @@ public struct HandoverConfig: Sendable {
         guard let user else { return router.fallbackCalendar.flatMap { calendars[$0] } }
         if let t = team(of: user) { return calendars[t.calendar] }
         return router.fallbackCalendar.flatMap { calendars[$0] }
+    }
+
+    /// The manager to tell about a handover: the owner's team's, else the handover team's.
+    public func manager(owner: String?, team: String?) -> String? {
+        owner.flatMap { self.team(of: $0)?.manager } ?? team.flatMap { teams[$0]?.manager }
     }
 
     /// The calendar a rep works by: their own, else their team's.

@@ -54,16 +54,20 @@ public struct RoutingDecision: Sendable, Hashable, Codable {
     public var queue: String?
     /// The rule that decided (`fallback` when none did).
     public var rule: String
-    /// The team whose pool was used, if any.
+    /// The team of the owner (or of the pool that chose them), if any.
     public var team: String?
+    /// The team whose round-robin chose the owner (nil for the account owner, a manual choice or
+    /// the queue): its memory of who is next counts this lead.
+    public var pool: String?
     /// Every rule tried, in order, and what it said.
     public var trail: [String]
     /// The reps the deciding pool (or earlier pools) considered.
     public var candidates: [RoutingCandidate]
 
     /// Creates a decision.
-    public init(owner: String, queue: String?, rule: String, team: String?, trail: [String], candidates: [RoutingCandidate]) {
+    public init(owner: String, queue: String?, rule: String, team: String?, pool: String? = nil, trail: [String], candidates: [RoutingCandidate]) {
         self.owner = owner
+        self.pool = pool
         self.queue = queue
         self.rule = rule
         self.team = team
@@ -170,7 +174,7 @@ public struct Router: Sendable, Hashable {
                     }
                     considered += pool
                     trail.append("\(id): \(when.text) → team \(teamID), \(best.user) is next")
-                    return RoutingDecision(owner: best.user, queue: nil, rule: id, team: teamID, trail: trail, candidates: considered)
+                    return RoutingDecision(owner: best.user, queue: nil, rule: id, team: teamID, pool: teamID, trail: trail, candidates: considered)
                 }
                 considered += pool
                 trail.append("\(id): \(when.text) → team \(teamID), nobody available")

@@ -102,6 +102,13 @@ extension Timestamp {
         return .success(Timestamp(milliseconds: secs * 1000 + Int64(millis)))
     }
 
+    /// A period bound as people write it: a date (`2026-03-01`, its UTC midnight) or an ISO 8601
+    /// instant. Nil when it is neither.
+    public static func parse(dateOrInstant text: String) -> Timestamp? {
+        if let d = LocalDate.parse(text) { return d.startUTC }
+        return try? parse(text).get()
+    }
+
     /// `YYYY-MM-DDTHH:MM:SSZ`, with `.fff` only when the instant has milliseconds.
     public var iso8601: String {
         let date = utcDate

@@ -171,8 +171,7 @@ extension APIHandlers {
     }
 
     func instant(_ text: String, _ name: String) throws -> Timestamp {
-        if let d = LocalDate.parse(text) { return d.startUTC }
-        if case .success(let t) = Timestamp.parse(text) { return t }
+        if let t = Timestamp.parse(dateOrInstant: text) { return t }
         throw Problem(.unprocessableContent, "\(name) \"\(text)\" is not a date (YYYY-MM-DD) or an ISO 8601 time")
     }
 

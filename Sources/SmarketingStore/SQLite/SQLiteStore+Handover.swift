@@ -53,9 +53,9 @@ extension SQLiteStore {
             case .mql:
                 try outbox.emit("contact.mql", at: now, ["contact_id": contactID, "at": at.iso8601, "actor": actor])
                 if let engine { try openHandover(db, engine, contactID, at: now, outbox: &outbox) }
-            case .sql, .opportunity, .customer, .recycled, .disqualified:
+            case let stage where HandoverRules.closesHandover(stage):
                 // (The handover's own answers close it first; this is a contact moved another way.)
-                try closeOpenHandover(db, contactID, reason: "contact became \(to.rawValue)", at: now, outbox: &outbox)
+                try closeOpenHandover(db, contactID, reason: "contact became \(stage.rawValue)", at: now, outbox: &outbox)
             default:
                 break
             }
@@ -126,14 +126,7 @@ extension SQLiteStore {
             d.queue == nil ? now.milliseconds : nil,
         ])
         let id = db.lastInsertedRowID
-        if d.queue == nil, let team = d.team, d.rule != "fallback", config.router.rules.contains(where: { $0.id == d.rule && !Self.isAccountRule($0) }) {
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO routing_counters(pool, user_id, assigned) VALUES (?, ?, 1)
-                    ON CONFLICT(pool, user_id) DO UPDATE SET assigned = assigned + 1
-                    """
-            ).execute(arguments: [team, d.owner])
-        }
+        try countAssignment(db, d)
         for clock in opening.clocks { try insertClock(db, id, clock, owner: d.owner) }
         try db.cachedStatement(sql: "UPDATE contacts SET owner_id = ?, assigned_at = ? WHERE id = ?").execute(arguments: [
             d.owner, now.milliseconds, contactID,
@@ -150,9 +143,15 @@ extension SQLiteStore {
         )
     }
 
-    static func isAccountRule(_ r: RoutingRule) -> Bool {
-        if case .accountOwner = r { return true }
-        return false
+    /// The round-robin's memory: one more lead for the owner in the pool that chose them.
+    func countAssignment(_ db: Database, _ d: RoutingDecision) throws {
+        guard let pool = d.pool else { return }
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO routing_counters(pool, user_id, assigned) VALUES (?, ?, 1)
+                ON CONFLICT(pool, user_id) DO UPDATE SET assigned = assigned + 1
+                """
+        ).execute(arguments: [pool, d.owner])
     }
 
     func closeOpenHandover(_ db: Database, _ contactID: String, reason: String, at now: Timestamp, outbox: inout Outbox) throws {
@@ -217,60 +216,59 @@ extension SQLiteStore {
         escalate: Bool,
         run: inout DueRun
     ) throws {
-        guard !effects.isEmpty else { return }
-        let engine = try activeHandover(db)
-        let row = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT contact_id, policy, team, status FROM handovers WHERE id = ?"),
-            arguments: [handover]
-        )
-        let contactID: String = row?[0] ?? ""
-        let policy = (row?[1] as String?).flatMap { id in engine?.config.policies.first { $0.id == id } }
-        let manager = owner.flatMap { engine?.config.team(of: $0)?.manager } ?? (row?[2] as String?).flatMap { engine?.config.teams[$0]?.manager }
         for effect in effects {
+            let breach: Bool
+            let at: Timestamp
             switch effect {
-            case .warning(let at), .breached(let at):
-                let breach: Bool = { if case .breached = effect { return true } else { return false } }()
-                let actions = (breach ? policy?.onBreach : policy?.onWarning) ?? (breach ? [.notifyOwner, .notifyManager] : [.notifyOwner])
-                var notify: [String] = []
-                if actions.contains(.notifyOwner), let owner { notify.append(owner) }
-                if actions.contains(.notifyManager), let manager, !notify.contains(manager) { notify.append(manager) }
-                let type = breach ? "sla.breached" : "sla.warning"
-                try log(
-                    db,
-                    handover,
-                    at: now,
-                    actor: "system:sla",
-                    action: type,
-                    detail: Self.json(["clock": clock.kind.rawValue, "due_at": clock.dueAt.iso8601, "at": at.iso8601, "notify": notify])
-                )
-                try outbox.emit(
-                    type,
-                    at: now,
-                    [
-                        "handover_id": handover, "contact_id": contactID, "clock": clock.kind.rawValue, "owner_id": owner,
-                        "due_at": clock.dueAt.iso8601, "notify": notify, "policy": policy?.id,
-                    ]
-                )
-                if breach { run.breaches += 1 } else { run.warnings += 1 }
-                guard escalate, let engine, (row?[3] as String?).flatMap(HandoverStatus.init(rawValue:))?.isOpen == true else { continue }
-                if actions.contains(.reassign), let owner {
-                    try reassign(db, engine, handover, to: nil, excluding: [owner], actor: "system:sla", at: now, outbox: &outbox)
-                    run.reassigned += 1
-                } else if actions.contains(.returnToQueue) {
-                    try requeue(db, engine, handover, actor: "system:sla", at: now, outbox: &outbox)
-                    run.requeued += 1
-                }
-            case .met(let at):
-                try log(db, handover, at: now, actor: "system:sla", action: "clock.met", detail: Self.json(["clock": clock.kind.rawValue, "at": at.iso8601]))
-            case .metLate(let at):
+            case .met(let t):
+                try log(db, handover, at: now, actor: "system:sla", action: "clock.met", detail: Self.json(["clock": clock.kind.rawValue, "at": t.iso8601]))
+                continue
+            case .metLate(let t):
                 try log(
                     db,
                     handover,
                     at: now,
                     actor: "system:sla",
                     action: "clock.met_late",
-                    detail: Self.json(["clock": clock.kind.rawValue, "at": at.iso8601])
+                    detail: Self.json(["clock": clock.kind.rawValue, "at": t.iso8601])
                 )
+                continue
+            case .warning(let t): (breach, at) = (false, t)
+            case .breached(let t): (breach, at) = (true, t)
+            }
+            // Read per alert: an escalation just before may have changed the handover.
+            let engine = try activeHandover(db)
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT contact_id, policy, team, status FROM handovers WHERE id = ?"),
+                arguments: [handover]
+            )
+            let policy = (row?[1] as String?).flatMap { id in engine?.config.policies.first { $0.id == id } }
+            let e = HandoverRules.escalation(policy, breach: breach, owner: owner, manager: engine?.config.manager(owner: owner, team: row?[2]))
+            let type = breach ? "sla.breached" : "sla.warning"
+            try log(
+                db,
+                handover,
+                at: now,
+                actor: "system:sla",
+                action: type,
+                detail: Self.json(["clock": clock.kind.rawValue, "due_at": clock.dueAt.iso8601, "at": at.iso8601, "notify": e.notify])
+            )
+            try outbox.emit(
+                type,
+                at: now,
+                [
+                    "handover_id": handover, "contact_id": (row?[0] as String?) ?? "", "clock": clock.kind.rawValue, "owner_id": owner,
+                    "due_at": clock.dueAt.iso8601, "notify": e.notify, "policy": policy?.id,
+                ]
+            )
+            if breach { run.breaches += 1 } else { run.warnings += 1 }
+            guard escalate, let engine, (row?[3] as String?).flatMap(HandoverStatus.init(rawValue:))?.isOpen == true else { continue }
+            if e.reassign, let owner {
+                try reassign(db, engine, handover, to: nil, excluding: [owner], actor: "system:sla", at: now, outbox: &outbox)
+                run.reassigned += 1
+            } else if e.returnToQueue {
+                try requeue(db, engine, handover, actor: "system:sla", at: now, outbox: &outbox)
+                run.requeued += 1
             }
         }
     }
@@ -383,14 +381,7 @@ extension SQLiteStore {
                 try insertClock(db, id, clock, owner: decision.owner)
             }
         }
-        if let team = decision.team, decision.rule != "manual", decision.rule != "fallback",
-            config.router.rules.contains(where: { $0.id == decision.rule && !Self.isAccountRule($0) })
-        {
-            try db.execute(
-                sql: "INSERT INTO routing_counters(pool, user_id, assigned) VALUES (?, ?, 1) ON CONFLICT(pool, user_id) DO UPDATE SET assigned = assigned + 1",
-                arguments: [team, decision.owner]
-            )
-        }
+        try countAssignment(db, decision)
         try db.execute(
             sql: "UPDATE handovers SET owner_id = ?, queue = NULL, team = ?, status = 'assigned', assigned_at = ?, rule = ?, routing = ? WHERE id = ?",
             arguments: [decision.owner, decision.team, now.milliseconds, decision.rule, Self.json(decision), id]
@@ -416,9 +407,7 @@ extension SQLiteStore {
         let config = engine.config
         let row = try Row.fetchOne(db, sql: "SELECT contact_id, owner_id, policy FROM handovers WHERE id = ?", arguments: [id])
         try cancelClocks(db, id, at: now, kinds: nil)
-        if let p = (row?[2] as String?).flatMap({ p in config.policies.first { $0.id == p } }),
-            let clock = HandoverRules.ownerClocksForQueue(p, config, now)
-        {
+        if let p = (row?[2] as String?).flatMap({ p in config.policies.first { $0.id == p } }), let clock = HandoverRules.queueClock(p, config, now) {
             try insertClock(db, id, clock, owner: config.router.fallbackOwner)
         }
         try db.execute(
@@ -469,15 +458,6 @@ extension SQLiteStore {
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
         try? JSONDecoder().decode(type, from: Data(text.utf8))
-    }
-}
-
-extension HandoverRules {
-    /// The assign clock a lead starts when it goes (back) to the queue.
-    static func ownerClocksForQueue(_ policy: SLAPolicy, _ config: HandoverConfig, _ at: Timestamp) -> SLAClock? {
-        guard let b = policy.assignWithin else { return nil }
-        let cal = config.router.fallbackCalendar.flatMap { config.calendars[$0] }
-        return SLAClock.start(.assign, at: at, budget: b.milliseconds, calendar: b.business ? (cal ?? .always()) : nil, warnBefore: policy.warnBefore)
     }
 }
 

@@ -66,12 +66,13 @@ extension SQLiteStore {
         created_at, assigned_at, answered_at, first_touch_at, closed_at, reason, note
         """
 
-    func view(_ db: Database, _ row: Row, at now: Timestamp, log withLog: Bool) throws -> HandoverView {
+    /// A handover row as the API shows it; `config` is the active configuration, read once by
+    /// the caller for a whole list.
+    func view(_ db: Database, _ row: Row, config: HandoverConfig?, at now: Timestamp, log withLog: Bool) throws -> HandoverView {
         let id: Int64 = row[0]
-        let config = try activeHandover(db)?.config
         func ts(_ i: Int) -> Timestamp? { (row[i] as Int64?).map { Timestamp(milliseconds: $0) } }
         let clocks = try clocks(db, id).map { (cid, owner, c) -> StoredClock in
-            let calendar = c.business ? (config?.calendar(forOwner: c.kind == .assign ? nil : owner) ?? .always()) : nil
+            let calendar = HandoverRules.calendar(for: c, owner: owner, config: config)
             return StoredClock(
                 id: cid,
                 kind: c.kind,
@@ -123,6 +124,12 @@ extension SQLiteStore {
         )
     }
 
+    /// One handover with its history (nil: no such handover).
+    func view(_ db: Database, id: Int64, at now: Timestamp) throws -> HandoverView? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.handoverColumns) FROM handovers WHERE id = ?", arguments: [id]) else { return nil }
+        return try view(db, row, config: try activeHandover(db)?.config, at: now, log: true)
+    }
+
     public func handovers(_ q: HandoverQuery, at now: Timestamp) async throws -> [HandoverView] {
         try await pool.read { db in
             var sql = "SELECT \(Self.handoverColumns) FROM handovers WHERE id < ?"
@@ -142,15 +149,14 @@ extension SQLiteStore {
             }
             sql += " ORDER BY id DESC LIMIT ?"
             args.append(q.limit)
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { try self.view(db, $0, at: now, log: false) }
+            let config = try self.activeHandover(db)?.config
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { try self.view(db, $0, config: config, at: now, log: false) }
         }
     }
 
     public func handover(id: Int64, at now: Timestamp) async throws -> HandoverView? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.handoverColumns) FROM handovers WHERE id = ?", arguments: [id]).map {
-                try self.view(db, $0, at: now, log: true)
-            }
+            try self.view(db, id: id, at: now)
         }
     }
 
@@ -210,10 +216,8 @@ extension SQLiteStore {
                 try Self.recordTransition(db, contactID, t)
             }
             try self.reactToTransitions(db, at: now)
-            guard let out = try Row.fetchOne(db, sql: "SELECT \(Self.handoverColumns) FROM handovers WHERE id = ?", arguments: [id]) else {
-                throw StoreError.missing("no handover \(id)")
-            }
-            return try self.view(db, out, at: now, log: true)
+            guard let out = try self.view(db, id: id, at: now) else { throw StoreError.missing("no handover \(id)") }
+            return out
         }
     }
 
@@ -226,10 +230,8 @@ extension SQLiteStore {
             }
             var outbox = try Outbox(db)
             try self.reassign(db, engine, id, to: to, excluding: to == nil ? [owner] : [], actor: "user:" + actor.userID, at: now, outbox: &outbox)
-            guard let out = try Row.fetchOne(db, sql: "SELECT \(Self.handoverColumns) FROM handovers WHERE id = ?", arguments: [id]) else {
-                throw StoreError.missing("no handover \(id)")
-            }
-            return try self.view(db, out, at: now, log: true)
+            guard let out = try self.view(db, id: id, at: now) else { throw StoreError.missing("no handover \(id)") }
+            return out
         }
     }
 
@@ -300,15 +302,13 @@ extension SQLiteStore {
                 throw StoreError.invalid("handover \(id) is not open")
             }
             for (clockID, owner, var clock) in try self.clocks(db, id) {
-                let cal = clock.business ? (config?.calendar(forOwner: clock.kind == .assign ? nil : owner) ?? .always()) : nil
+                let cal = HandoverRules.calendar(for: clock, owner: owner, config: config)
                 if pause { clock.pause(at: now, calendar: cal) } else { clock.resume(at: now, calendar: cal) }
                 try self.saveClock(db, clockID, clock)
             }
             try self.log(db, id, at: now, actor: "user:" + actor.userID, action: pause ? "paused" : "resumed", detail: "{}")
-            guard let out = try Row.fetchOne(db, sql: "SELECT \(Self.handoverColumns) FROM handovers WHERE id = ?", arguments: [id]) else {
-                throw StoreError.missing("no handover \(id)")
-            }
-            return try self.view(db, out, at: now, log: true)
+            guard let out = try self.view(db, id: id, at: now) else { throw StoreError.missing("no handover \(id)") }
+            return out
         }
     }
 }

@@ -15,9 +15,10 @@ extension SQLiteStore {
                 sql: "SELECT \(Self.handoverColumns) FROM handovers WHERE owner_id = ? AND status IN \(Self.openStatuses) ORDER BY id",
                 arguments: [userID]
             )
+            let config = try self.activeHandover(db)?.config
             var out: [InboxItem] = []
             for row in rows {
-                let h = try self.view(db, row, at: now, log: false)
+                let h = try self.view(db, row, config: config, at: now, log: false)
                 let next = h.clocks.filter { $0.status == .running }.map(\.dueAt).min()
                 guard
                     let c = try Row.fetchOne(

@@ -36,8 +36,8 @@ extension Scoring {
                 attributes: candidateScorer.attributes.union(activeScorer?.attributes ?? [])
             )
             guard let period = SmarketingCore.Backtest.period(of: contacts) else { throw CLIFailure("the workspace has no contacts to backtest") }
-            let fromT = try from.map { try day($0, "--from") } ?? period.from
-            let toT = try to.map { try day($0, "--to") } ?? period.to
+            let fromT = try from.map { try dateOrInstant($0, "--from") } ?? period.from
+            let toT = try to.map { try dateOrInstant($0, "--to") } ?? period.to
             guard fromT < toT else { throw CLIFailure("--from must be before --to") }
             var weekly = capacity
             if weekly == nil { weekly = try await store.salesCapacity() }
@@ -91,11 +91,6 @@ extension Scoring {
             if let csv { print("\nwrote \(candidate.scores.count) rows to \(csv)") }
         }
 
-        func day(_ text: String, _ option: String) throws -> Timestamp {
-            if let d = LocalDate.parse(text) { return d.startUTC }
-            if case .success(let t) = Timestamp.parse(text) { return t }
-            throw CLIFailure("\(option) \"\(text)\" is not a date (YYYY-MM-DD) or an ISO 8601 time")
-        }
     }
 }
 

@@ -284,13 +284,8 @@ struct Report: AsyncParsableCommand {
         @Option(help: "End, exclusive (default: now).") var to: String?
 
         func period() throws -> (Timestamp, Timestamp) {
-            func parse(_ s: String, _ name: String) throws -> Timestamp {
-                if let d = LocalDate.parse(s) { return d.startUTC }
-                if case .success(let t) = Timestamp.parse(s) { return t }
-                throw CLIFailure("--\(name) \"\(s)\" is not a date (YYYY-MM-DD) or an ISO 8601 time")
-            }
-            let end = try to.map { try parse($0, "to") } ?? SystemClock().now()
-            let start = try from.map { try parse($0, "from") } ?? end.adding(milliseconds: -30 * 86_400_000)
+            let end = try to.map { try dateOrInstant($0, "--to") } ?? SystemClock().now()
+            let start = try from.map { try dateOrInstant($0, "--from") } ?? end.adding(milliseconds: -30 * 86_400_000)
             guard start < end else { throw CLIFailure("--from must be before --to") }
             return (start, end)
         }

@@ -126,6 +126,14 @@ func readYAMLFile<T>(_ file: String, json: Bool, what: String, _ read: (String) 
     }
 }
 
+/// A date (YYYY-MM-DD) or an ISO 8601 instant given to `option`.
+func dateOrInstant(_ text: String, _ option: String) throws -> Timestamp {
+    guard let t = Timestamp.parse(dateOrInstant: text) else {
+        throw CLIFailure("\(option) \"\(text)\" is not a date (YYYY-MM-DD) or an ISO 8601 time")
+    }
+    return t
+}
+
 func instant(_ text: String?) throws -> Timestamp {
     guard let text else { return SystemClock().now() }
     switch Timestamp.parse(text) {
