@@ -227,14 +227,6 @@ public struct SLAReportRow: Sendable, Codable, Hashable {
     public var responseMeanHours: Double?
 }
 
-/// Counts of clocks by outcome.
-public struct ClockTally: Sendable, Codable, Hashable {
-    public var met = 0
-    public var breached = 0
-    public var running = 0
-    public var cancelled = 0
-}
-
 /// Acceptance of one group's handovers.
 public struct AcceptanceRow: Sendable, Codable, Hashable {
     public var group: String

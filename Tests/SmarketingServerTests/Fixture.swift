@@ -25,7 +25,7 @@ struct Fixture {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var f = Fixture(
             dir: dir,
-            store: try SQLiteStore(path: dir + "/api.sqlite", scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
+            store: try SQLiteStore.workspace(path: dir + "/api.sqlite")
         )
         for role in AccessRole.allCases {
             var rec = Record(.users, values: Array(repeating: .null, count: Resource.users.schema.fields.count))

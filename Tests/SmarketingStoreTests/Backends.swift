@@ -16,7 +16,7 @@ enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-store-\(UUID())").path
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let open: @Sendable () throws -> any FunnelStore = {
-                try SQLiteStore(path: dir + "/test.sqlite", scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
+                try SQLiteStore.workspace(path: dir + "/test.sqlite")
             }
             return StoreUnderTest(store: try open(), reopen: open) { try? FileManager.default.removeItem(atPath: dir) }
         }

@@ -55,15 +55,44 @@ extension ScoringModelFile.Reader {
         )
     }
 
-    mutating func calendarsMap(_ node: Node) -> [String: BusinessCalendar] {
+    typealias Entries = [String: (key: Node, value: Node)]
+
+    /// The items of a mapping keyed by name (`teams: {sdr: {…}}`), each with its allowed entries.
+    mutating func keyedItems(_ node: Node, mustBe: String, kind: String, allowed: [String]) -> [(id: String, node: Node, entries: Entries)] {
         guard let mapping = node.mapping else {
-            problem(node, "calendars must map names to calendars")
-            return [:]
+            problem(node, mustBe)
+            return []
         }
-        var out: [String: BusinessCalendar] = [:]
+        var out: [(String, Node, Entries)] = []
         for (k, v) in mapping {
-            guard let id = k.string else { continue }
-            guard let e = entries(v, "calendar \"\(id)\"", allowed: ["timezone", "hours", "holidays"]) else { continue }
+            guard let id = k.string, let e = entries(v, "\(kind) \"\(id)\"", allowed: allowed) else { continue }
+            out.append((id, v, e))
+        }
+        return out
+    }
+
+    /// The items of a list that name themselves with `id` (each id once), with their allowed entries.
+    mutating func listedItems(_ node: Node, mustBe: String, item what: String, allowed: [String]) -> [(id: String, node: Node, entries: Entries)] {
+        guard let seq = node.sequence else {
+            problem(node, mustBe)
+            return []
+        }
+        var out: [(String, Node, Entries)] = []
+        var seen: Set<String> = []
+        for item in seq {
+            guard let e = entries(item, what, allowed: allowed), let id = e["id"]?.value.scalar?.string else {
+                problem(item, "\(what) needs an id")
+                continue
+            }
+            unique(id, &seen, item)
+            out.append((id, item, e))
+        }
+        return out
+    }
+
+    mutating func calendarsMap(_ node: Node) -> [String: BusinessCalendar] {
+        var out: [String: BusinessCalendar] = [:]
+        for (id, v, e) in keyedItems(node, mustBe: "calendars must map names to calendars", kind: "calendar", allowed: ["timezone", "hours", "holidays"]) {
             var zone = TimeZone(identifier: "UTC")!
             if let z = e["timezone"]?.value {
                 if let name = z.scalar?.string, let tz = TimeZone(identifier: name) {
@@ -106,14 +135,8 @@ extension ScoringModelFile.Reader {
     }
 
     mutating func teamsMap(_ node: Node, calendars: [String: BusinessCalendar]) -> [String: SalesTeam] {
-        guard let mapping = node.mapping else {
-            problem(node, "teams must map names to teams")
-            return [:]
-        }
         var out: [String: SalesTeam] = [:]
-        for (k, v) in mapping {
-            guard let id = k.string else { continue }
-            guard let e = entries(v, "team \"\(id)\"", allowed: ["calendar", "manager", "members"]) else { continue }
+        for (id, v, e) in keyedItems(node, mustBe: "teams must map names to teams", kind: "team", allowed: ["calendar", "manager", "members"]) {
             guard let calNode = e["calendar"]?.value, let cal = calNode.scalar?.string else {
                 problem(v, "team \"\(id)\" needs a calendar")
                 continue
@@ -127,14 +150,8 @@ extension ScoringModelFile.Reader {
     }
 
     mutating func repsMap(_ node: Node, calendars: [String: BusinessCalendar]) -> [String: RepSettings] {
-        guard let mapping = node.mapping else {
-            problem(node, "reps must map user ids to settings")
-            return [:]
-        }
         var out: [String: RepSettings] = [:]
-        for (k, v) in mapping {
-            guard let id = k.string else { continue }
-            guard let e = entries(v, "rep \"\(id)\"", allowed: ["calendar", "out_of_office"]) else { continue }
+        for (id, _, e) in keyedItems(node, mustBe: "reps must map user ids to settings", kind: "rep", allowed: ["calendar", "out_of_office"]) {
             var settings = RepSettings()
             if let c = e["calendar"]?.value {
                 let name = c.scalar?.string ?? ""
@@ -160,14 +177,8 @@ extension ScoringModelFile.Reader {
     }
 
     mutating func reasonList(_ node: Node) -> [RejectReason] {
-        guard let mapping = node.mapping else {
-            problem(node, "reasons must map reason ids to {label, action}")
-            return []
-        }
         var out: [RejectReason] = []
-        for (k, v) in mapping {
-            guard let id = k.string else { continue }
-            guard let e = entries(v, "reason \"\(id)\"", allowed: ["label", "action"]) else { continue }
+        for (id, v, e) in keyedItems(node, mustBe: "reasons must map reason ids to {label, action}", kind: "reason", allowed: ["label", "action"]) {
             let actionNode = e["action"]?.value
             guard let a = actionNode?.scalar?.string, let action = RejectAction(rawValue: a) else {
                 problem(actionNode ?? v, "reason \"\(id)\": action must be recycle or disqualify")
@@ -175,7 +186,7 @@ extension ScoringModelFile.Reader {
             }
             out.append(RejectReason(id: id, label: e["label"]?.value.scalar?.string ?? id, action: action))
         }
-        if out.isEmpty { problem(node, "reasons needs at least one reason") }
+        if out.isEmpty, node.mapping != nil { problem(node, "reasons needs at least one reason") }
         return out
     }
 
@@ -213,38 +224,17 @@ extension ScoringModelFile.Reader {
     }
 
     mutating func segmentList(_ node: Node) -> [Segment] {
-        guard let seq = node.sequence else {
-            problem(node, "segments must be a list of {id, when}")
-            return []
-        }
         var out: [Segment] = []
-        var seen: Set<String> = []
-        for item in seq {
-            guard let e = entries(item, "a segment", allowed: ["id", "when"]), let id = e["id"]?.value.scalar?.string else {
-                problem(item, "a segment needs an id")
-                continue
-            }
-            unique(id, &seen, item)
+        for (id, _, e) in listedItems(node, mustBe: "segments must be a list of {id, when}", item: "a segment", allowed: ["id", "when"]) {
             out.append(Segment(id: id, when: e["when"].map { conditions($0.value, "segment \"\(id)\"") } ?? Conditions()))
         }
         return out
     }
 
     mutating func routingList(_ node: Node, teams: [String: SalesTeam]) -> [RoutingRule] {
-        guard let seq = node.sequence else {
-            problem(node, "routing must be a list of rules")
-            return []
-        }
         var out: [RoutingRule] = []
-        var seen: Set<String> = []
-        for item in seq {
-            guard let e = entries(item, "a routing rule", allowed: ["id", "account_owner", "when", "team"]),
-                let id = e["id"]?.value.scalar?.string
-            else {
-                problem(item, "a routing rule needs an id")
-                continue
-            }
-            unique(id, &seen, item)
+        let allowed = ["id", "account_owner", "when", "team"]
+        for (id, item, e) in listedItems(node, mustBe: "routing must be a list of rules", item: "a routing rule", allowed: allowed) {
             if e["account_owner"]?.value.scalar?.string == "true" {
                 if e["team"] != nil || e["when"] != nil { problem(item, "routing rule \"\(id)\": account_owner takes no team or when") }
                 out.append(.accountOwner(id: id))
@@ -290,21 +280,11 @@ extension ScoringModelFile.Reader {
     }
 
     mutating func policyList(_ node: Node) -> [SLAPolicy] {
-        guard let seq = node.sequence else {
-            problem(node, "sla must be a list of policies")
-            return []
-        }
         var out: [SLAPolicy] = []
-        var seen: Set<String> = []
         let keys = [
             "id", "when", "assign_within", "accept_within", "first_touch_within", "follow_up", "warn_before", "on_warning", "on_breach",
         ]
-        for item in seq {
-            guard let e = entries(item, "an SLA policy", allowed: keys), let id = e["id"]?.value.scalar?.string else {
-                problem(item, "an SLA policy needs an id")
-                continue
-            }
-            unique(id, &seen, item)
+        for (id, item, e) in listedItems(node, mustBe: "sla must be a list of policies", item: "an SLA policy", allowed: keys) {
             var p = SLAPolicy(id: id)
             p.when = e["when"].map { conditions($0.value, "SLA policy \"\(id)\"") } ?? Conditions()
             p.assignWithin = e["assign_within"].flatMap { budget($0.value, "assign_within") }

@@ -183,6 +183,47 @@ public enum HandoverRefusal: Error, Sendable, Hashable, CustomStringConvertible 
     }
 }
 
+/// Counts of clocks by outcome.
+public struct ClockTally: Sendable, Codable, Hashable {
+    public var met = 0
+    public var breached = 0
+    public var running = 0
+    public var cancelled = 0
+
+    /// Creates an empty tally.
+    public init() {}
+
+    /// Counts a clock in its status (paused ones count as running).
+    public mutating func count(_ status: ClockStatus) {
+        switch status {
+        case .met: met += 1
+        case .breached: breached += 1
+        case .running, .paused: running += 1
+        case .cancelled: cancelled += 1
+        }
+    }
+}
+
+/// The SLA figures of the reports, as definitions.
+public enum SLAMetrics {
+    /// When the owner first acted on a handover: an answer or a sales touch, whichever came first.
+    public static func respondedAt(answeredAt: Timestamp?, firstTouchAt: Timestamp?) -> Timestamp? {
+        [answeredAt, firstTouchAt].compactMap { $0 }.min()
+    }
+
+    /// Met ÷ (met + breached) over the decided clocks (nil when none is decided).
+    public static func compliance(_ tallies: some Sequence<ClockTally>) -> Double? {
+        let met = tallies.reduce(0) { $0 + $1.met }
+        let breached = tallies.reduce(0) { $0 + $1.breached }
+        return met + breached > 0 ? Double(met) / Double(met + breached) : nil
+    }
+
+    /// Accepted ÷ (accepted + rejected) (nil when nothing was answered).
+    public static func acceptanceRate(accepted: Int, rejected: Int) -> Double? {
+        accepted + rejected > 0 ? Double(accepted) / Double(accepted + rejected) : nil
+    }
+}
+
 /// Percentiles as the KPI definitions use them (linear interpolation between order statistics).
 public enum Percentile {
     /// The p-th percentile (0…1) of sorted values (nil when empty).

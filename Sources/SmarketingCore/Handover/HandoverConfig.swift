@@ -185,6 +185,16 @@ public struct Commitment: Sendable, Hashable, Codable {
     /// Whether the projection falls short of the target.
     public var shortfall: Bool
 
+    /// The UTC month of `month` as `[start, end)` and the share of it that has passed at `now`
+    /// (0…1): the window commitments count in and the rate they project at.
+    public static func window(month: LocalDate, at now: Timestamp) -> (start: Timestamp, end: Timestamp, elapsed: Double) {
+        let first = LocalDate(year: month.year, month: month.month, day: 1)
+        let start = first.startUTC
+        let end = first.adding(days: LocalDate.daysIn(month: month.month, year: month.year)).startUTC
+        let elapsed = Double(min(max(now, start), end).milliseconds - start.milliseconds) / Double(end.milliseconds - start.milliseconds)
+        return (start, end, elapsed)
+    }
+
     /// Projects `actual` from the elapsed share of the month.
     public init(metric: String, segment: String?, target: Double, actual: Double, elapsed: Double) {
         self.metric = metric

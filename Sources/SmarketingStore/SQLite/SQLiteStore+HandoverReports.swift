@@ -146,10 +146,7 @@ extension SQLiteStore {
             clocks[c[0], default: []].append((kind, c[2], status))
         }
         return rows.map { r in
-            let answered = (r[10] as Int64?)
-            let touched = (r[11] as Int64?)
-            let responded = [answered, touched].compactMap { $0 }.min()
-            return ReportHandover(
+            ReportHandover(
                 id: r[0],
                 keys: [
                     .rep: r[1], .team: (r[2] as String?) ?? "(none)", .segment: (r[3] as String?) ?? "(none)",
@@ -159,7 +156,10 @@ extension SQLiteStore {
                 reason: r[8],
                 owner: r[1],
                 assignedAt: (r[9] as Int64?).map { Timestamp(milliseconds: $0) },
-                respondedAt: responded.map { Timestamp(milliseconds: $0) },
+                respondedAt: SLAMetrics.respondedAt(
+                    answeredAt: (r[10] as Int64?).map { Timestamp(milliseconds: $0) },
+                    firstTouchAt: (r[11] as Int64?).map { Timestamp(milliseconds: $0) }
+                ),
                 clocks: (clocks[r[0]] ?? []).map { (kind: $0.0, owner: $0.1, status: $0.2) }
             )
         }
@@ -180,14 +180,7 @@ extension SQLiteStore {
                     let key = by == .rep ? (c.owner ?? h.owner) : h.keys[by]!
                     var g = groups[key] ?? ([], [:], [], [])
                     g.ids.insert(h.id)
-                    var t = g.tally[c.kind.rawValue] ?? ClockTally()
-                    switch c.status {
-                    case .met: t.met += 1
-                    case .breached: t.breached += 1
-                    case .running, .paused: t.running += 1
-                    case .cancelled: t.cancelled += 1
-                    }
-                    g.tally[c.kind.rawValue] = t
+                    g.tally[c.kind.rawValue, default: ClockTally()].count(c.status)
                     groups[key] = g
                 }
                 let key = h.keys[by]!
@@ -202,15 +195,13 @@ extension SQLiteStore {
             }
             return groups.keys.sorted().map { key in
                 let g = groups[key]!
-                let met = g.tally.values.reduce(0) { $0 + $1.met }
-                let breached = g.tally.values.reduce(0) { $0 + $1.breached }
                 let wall = g.wall.sorted()
                 let business = g.business.sorted()
                 return SLAReportRow(
                     group: key,
                     handovers: g.ids.count,
                     clocks: g.tally,
-                    compliance: met + breached > 0 ? Double(met) / Double(met + breached) : nil,
+                    compliance: SLAMetrics.compliance(g.tally.values),
                     answered: wall.count,
                     responseMedianBusinessHours: Percentile.of(sorted: business, 0.5),
                     responseP90BusinessHours: Percentile.of(sorted: business, 0.9),
@@ -244,7 +235,7 @@ extension SQLiteStore {
             }
             return rows.keys.sorted().map { k in
                 var r = rows[k]!
-                if r.accepted + r.rejected > 0 { r.acceptanceRate = Double(r.accepted) / Double(r.accepted + r.rejected) }
+                r.acceptanceRate = SLAMetrics.acceptanceRate(accepted: r.accepted, rejected: r.rejected)
                 return r
             }
         }
@@ -258,15 +249,13 @@ extension SQLiteStore {
     /// configuration's segments; a target without a segment counts everything.
     public func commitments(month: LocalDate, at now: Timestamp) async throws -> [Commitment] {
         try await pool.read { db in
-            let start = LocalDate(year: month.year, month: month.month, day: 1)
-            let end = start.adding(days: LocalDate.daysIn(month: month.month, year: month.year))
-            let (a, b) = (start.startUTC.milliseconds, end.startUTC.milliseconds)
-            let elapsed = Double(min(max(now.milliseconds, a), b) - a) / Double(b - a)
+            let window = Commitment.window(month: month, at: now)
+            let (a, b, elapsed) = (window.start.milliseconds, window.end.milliseconds, window.elapsed)
             let config = try self.activeHandover(db)?.config
             let targets = try Row.fetchAll(
                 db,
                 sql: "SELECT metric, segment, value FROM targets WHERE period = ? AND metric IN ('mqls', 'pipeline') ORDER BY metric, segment",
-                arguments: [String(start.text.prefix(7))]
+                arguments: [String(window.start.utcDate.text.prefix(7))]
             )
             guard !targets.isEmpty else { return [] }
             var segmentOf: [String: String] = [:]

@@ -28,11 +28,7 @@ struct Bench: AsyncParsableCommand {
             return dir
         }
 
-        func freshDatabase(_ name: String) -> String {
-            let path = (workDir as NSString).appendingPathComponent("smarketing-bench-\(name)-\(getpid()).sqlite")
-            removeDatabase(path)
-            return path
-        }
+        func freshDatabase(_ name: String) -> String { freshBenchDatabase(name, in: workDir) }
     }
 
     static var build: String {
@@ -61,7 +57,7 @@ struct Bench: AsyncParsableCommand {
             if handover != nil, scoring == nil { throw CLIFailure("--handover needs --scoring: handovers open when the scoring model moves contacts to MQL") }
             for rep in 0..<common.reps {
                 let path = common.freshDatabase("ingest")
-                let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
+                let store = try SQLiteStore.workspace(path: path)
                 let readers = try Bundle.open(dir).filter { $0.resource != .touchpoints }
                 let setup = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
                 guard setup.committed else { throw CLIFailure("the bundle did not import: \(setup.problems.first?.description ?? "")") }
@@ -123,7 +119,7 @@ struct Bench: AsyncParsableCommand {
             var dbBytes = 0
             for rep in 0..<common.reps {
                 let path = common.freshDatabase("import")
-                let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
+                let store = try SQLiteStore.workspace(path: path)
                 let started = DispatchTime.now().uptimeNanoseconds
                 let readers = try Bundle.openReadingAhead(dir)
                 let result = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
@@ -277,6 +273,13 @@ struct BenchResult: Encodable {
 
 func fileSize(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
 
+/// A path for a new benchmark database in `workDir` (any old one there removed).
+func freshBenchDatabase(_ name: String, in workDir: String) -> String {
+    let path = (workDir as NSString).appendingPathComponent("smarketing-bench-\(name)-\(getpid()).sqlite")
+    removeDatabase(path)
+    return path
+}
+
 func removeDatabase(_ path: String) {
     for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
 }
@@ -295,7 +298,7 @@ extension Bench {
             let (text, scoring) = try readModel(model, json: true)
             let path = common.freshDatabase("rescoring")
             defer { removeDatabase(path) }
-            let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
+            let store = try SQLiteStore.workspace(path: path)
             let setup = try await store.importRows(try Bundle.open(dir), options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
             guard setup.committed else { throw CLIFailure("the bundle did not import: \(setup.problems.first?.description ?? "")") }
             let contacts = try await store.count(.contacts)

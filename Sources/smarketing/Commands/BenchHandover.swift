@@ -20,10 +20,9 @@ extension Bench {
         @Option(help: "Directory for the temporary database.") var workDir = FileManager.default.temporaryDirectory.path
 
         func run() async throws {
-            let path = (workDir as NSString).appendingPathComponent("smarketing-bench-sla-\(getpid()).sqlite")
-            removeDatabase(path)
+            let path = freshBenchDatabase("sla", in: workDir)
             defer { removeDatabase(path) }
-            let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
+            let store = try SQLiteStore.workspace(path: path)
             let now = SystemClock().now()
             let day: Int64 = 86_400_000
             FileHandle.standardError.write(Data("writing \(clocks) open clocks …\n".utf8))
@@ -83,10 +82,9 @@ extension Bench {
         @Option(help: "Directory for the temporary database.") var workDir = FileManager.default.temporaryDirectory.path
 
         func run() async throws {
-            let path = (workDir as NSString).appendingPathComponent("smarketing-bench-webhooks-\(getpid()).sqlite")
-            removeDatabase(path)
+            let path = freshBenchDatabase("webhooks", in: workDir)
             defer { removeDatabase(path) }
-            let store = try SQLiteStore(path: path, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
+            let store = try SQLiteStore.workspace(path: path)
             // The receiver: a loopback HTTP server in this process that answers 204.
             let router = Router()
             router.post("/hook") { _, _ in Response(status: .noContent) }

@@ -23,12 +23,7 @@ struct WorkspaceOptions: ParsableArguments {
             throw CLIFailure("PostgreSQL databases are not supported yet; use a SQLite file path")
         }
         do {
-            return try SQLiteStore(
-                path: path,
-                backgroundCheckpoints: backgroundCheckpoints,
-                scoringModels: ScoringModelFile.parser,
-                handoverConfigs: HandoverConfigFile.parser
-            )
+            return try SQLiteStore.workspace(path: path, backgroundCheckpoints: backgroundCheckpoints)
         } catch {
             throw CLIFailure("cannot open the database \(path): \(error)")
         }
