@@ -342,4 +342,12 @@ public protocol FunnelStore: Sendable {
     func deliveries(subscriptionID: String?, status: String?, limit: Int) async throws -> [WebhookDelivery]
     /// Queues deliveries again.
     func replayDeliveries(subscriptionID: String, fromSeq: Int64?, deliveryID: Int64?, actor: Actor, at now: Timestamp) async throws -> Int
+
+    // KPIs
+    /// The KPI set of a period from the incremental aggregates.
+    func kpis(_ query: KPIQuery) async throws -> KPIReport
+    /// Recomputes the aggregates from the raw history (rolled back) and compares.
+    func verifyKPIs() async throws -> KPIVerification
+    /// Recomputes the aggregates from the raw history.
+    func rebuildKPIs() async throws
 }

@@ -9,7 +9,7 @@ extension SQLiteStore {
     /// Writes `count` open handovers, each with one running accept clock, due evenly spread over
     /// `[dueFrom, dueFrom + spreadMs)`.
     public func benchSeedOpenClocks(count: Int, dueFrom: Timestamp, spreadMs: Int64, at now: Timestamp) async throws {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             let template = SLAClock.start(.accept, at: now, budget: 3_600_000, calendar: nil)!
             let handover = try db.makeStatement(
                 sql: """
@@ -34,7 +34,7 @@ extension SQLiteStore {
 
     /// Writes `count` outbox events with a pending delivery each for one subscription.
     public func benchSeedDeliveries(subscriptionID: String, count: Int, at now: Timestamp) async throws {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             let event = try db.makeStatement(sql: "INSERT INTO outbox (type, at, subject, payload) VALUES ('stage.changed', ?, ?, ?)")
             let delivery = try db.makeStatement(
                 sql: "INSERT INTO webhook_deliveries (subscription_id, outbox_seq, status, next_attempt_at) VALUES (?, ?, 'pending', ?)"

@@ -26,6 +26,7 @@ extension SQLiteStore {
                     try self.importAll(db, sources, options: options, actor: actor, at: at, state: state, progress: progress)
                     // Imported stage history is history: it opens no handovers and sends no webhooks.
                     try db.execute(sql: "UPDATE transition_cursor SET seq = coalesce((SELECT max(seq) FROM lifecycle_transitions), 0) WHERE id = 1")
+                    try self.refreshKPIs(db)
                     return .commit
                 }
             }

@@ -6,7 +6,7 @@ extension SQLiteStore {
     // MARK: Configuration
 
     public func applyHandoverConfig(text: String, config: HandoverConfig, comment: String, actor: Actor, at: Timestamp) async throws -> HandoverConfigVersion {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             var unknown: [String] = []
             for id in config.userIDs.sorted() where try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [id]) == nil {
                 unknown.append(id)
@@ -28,7 +28,7 @@ extension SQLiteStore {
     /// Opens handovers for contacts that are MQL now but have none (a team adopting routing, or
     /// MQLs imported as history). Returns how many were opened.
     public func routeWaitingMQLs(at now: Timestamp) async throws -> Int {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             guard let engine = try self.activeHandover(db) else { throw StoreError.invalid("no handover configuration is active") }
             let ids = try String.fetchAll(
                 db,
@@ -162,7 +162,7 @@ extension SQLiteStore {
 
     /// Accept, qualify or reject: the handover, its clocks and the contact's stage change together.
     public func actOnHandover(id: Int64, action: HandoverAction, note: String?, actor: Actor, at now: Timestamp) async throws -> HandoverView {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             guard let engine = try self.activeHandover(db) else { throw StoreError.invalid("no handover configuration is active") }
             guard let row = try Row.fetchOne(db, sql: "SELECT contact_id, status FROM handovers WHERE id = ?", arguments: [id]) else {
                 throw StoreError.missing("no handover \(id)")
@@ -223,7 +223,7 @@ extension SQLiteStore {
 
     /// Gives a handover to a rep (`to`), or routes it again when `to` is nil.
     public func reassignHandover(id: Int64, to: String?, actor: Actor, at now: Timestamp) async throws -> HandoverView {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             guard let engine = try self.activeHandover(db) else { throw StoreError.invalid("no handover configuration is active") }
             guard let owner = try String.fetchOne(db, sql: "SELECT owner_id FROM handovers WHERE id = ?", arguments: [id]) else {
                 throw StoreError.missing("no handover \(id)")
@@ -253,7 +253,7 @@ extension SQLiteStore {
     public func processDueClocks(now: Timestamp, limit: Int = 500) async throws -> DueRun {
         var total = DueRun()
         while true {
-            let (run, more) = try await pool.write { db -> (DueRun, Bool) in
+            let (run, more) = try await writeRefreshingKPIs { db -> (DueRun, Bool) in
                 var run = DueRun()
                 let rows = try Row.fetchAll(
                     db.cachedStatement(
@@ -296,7 +296,7 @@ extension SQLiteStore {
 
     /// Pauses or resumes a handover's running clocks (a lead waiting on the customer).
     public func pauseHandover(id: Int64, pause: Bool, actor: Actor, at now: Timestamp) async throws -> HandoverView {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             let config = try self.activeHandover(db)?.config
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM handovers WHERE id = ? AND status IN \(Self.openStatuses)", arguments: [id]) != nil else {
                 throw StoreError.invalid("handover \(id) is not open")

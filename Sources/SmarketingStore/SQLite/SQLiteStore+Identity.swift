@@ -54,7 +54,7 @@ extension SQLiteStore {
 
     public func mergeContacts(keep keepID: String, duplicate duplicateID: String, actor: Actor, at: Timestamp) async throws -> Record {
         guard keepID != duplicateID else { throw StoreError.invalid("a contact cannot be merged into itself") }
-        return try await pool.write { db in
+        return try await writeRefreshingKPIs { db in
             guard var keep = try Self.fetch(db, .contacts, id: keepID) else { throw StoreError.notFound(.contacts, keepID) }
             guard let dup = try Self.fetch(db, .contacts, id: duplicateID) else { throw StoreError.notFound(.contacts, duplicateID) }
             let merged = ContactMerge.merge(keep: keep.values, duplicate: dup.values)
@@ -124,7 +124,7 @@ extension SQLiteStore {
 
     public func createToken(userID: String, role: AccessRole, name: String, hash: String, actor: Actor, at: Timestamp) async throws -> String {
         let id = makeID("tok")
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             guard try Self.exists(db, .users, id: userID) else { throw StoreError.notFound(.users, userID) }
             try db.execute(
                 sql: "INSERT INTO api_tokens(id, user_id, role, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -149,7 +149,7 @@ extension SQLiteStore {
     }
 
     public func revokeToken(id: String, actor: Actor, at: Timestamp) async throws {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             try db.execute(sql: "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [at.milliseconds, id])
             guard db.changesCount == 1 else { throw StoreError.invalid("no active token with id \"\(id)\"") }
             try Self.audit(db, actor, at, "revoke", "api_tokens", id, "{}")
@@ -157,7 +157,7 @@ extension SQLiteStore {
     }
 
     public func setPasswordHash(userID: String, hash: String, actor: Actor, at: Timestamp) async throws {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [hash, userID])
             guard db.changesCount == 1 else { throw StoreError.notFound(.users, userID) }
             try Self.audit(db, actor, at, "set_password", "users", userID, "{}")

@@ -16,7 +16,7 @@ extension SQLiteStore {
     }
 
     private func ingestTransaction(_ batches: [IngestBatch], at: Timestamp) async throws -> [IngestBatchResult] {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             var results: [IngestBatchResult] = []
             results.reserveCapacity(batches.count)
             // Statements are prepared once per transaction; lookups are cached per batch only,

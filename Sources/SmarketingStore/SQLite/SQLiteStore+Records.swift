@@ -76,7 +76,7 @@ extension SQLiteStore {
     }
 
     public func create(_ record: Record, actor: Actor, at: Timestamp) async throws {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             let id = record.id
             if try Self.exists(db, record.resource, id: id) {
                 throw StoreError.conflict("a \(record.resource.rawValue) record with id \"\(id)\" exists")
@@ -117,7 +117,7 @@ extension SQLiteStore {
     }
 
     public func update(_ resource: Resource, id: String, fields: [String: FieldValue], actor: Actor, at: Timestamp) async throws -> Record {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             guard var record = try Self.fetch(db, resource, id: id) else { throw StoreError.notFound(resource, id) }
             let old = record
             let schema = resource.schema
@@ -152,7 +152,7 @@ extension SQLiteStore {
     }
 
     public func delete(_ resource: Resource, id: String, actor: Actor, at: Timestamp) async throws {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             guard let record = try Self.fetch(db, resource, id: id) else { throw StoreError.notFound(resource, id) }
             try Self.checkNotReferenced(db, resource, id: id)
             if resource == .users {

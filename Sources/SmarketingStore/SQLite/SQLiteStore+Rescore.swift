@@ -166,7 +166,7 @@ extension SQLiteStore {
         defer { applying.withLock { $0 = false } }
         let started = DispatchTime.now().uptimeNanoseconds
         let active = try await pool.read { db in try self.activeScorer(db) }
-        let (version, upTo) = try await pool.write { db -> (Int, Int64) in
+        let (version, upTo) = try await writeRefreshingKPIs { db -> (Int, Int64) in
             try db.execute(sql: "UPDATE scoring_models SET status = 'failed' WHERE status = 'applying'")
             let version = (try Int.fetchOne(db, sql: "SELECT max(version) FROM scoring_models") ?? 0) + 1
             try db.execute(
@@ -189,7 +189,7 @@ extension SQLiteStore {
                 progress: progress
             )
         } catch {
-            try? await pool.write { db in
+            try? await writeRefreshingKPIs { db in
                 try db.execute(sql: "UPDATE scoring_models SET status = 'failed' WHERE version = ?", arguments: [version])
                 try db.execute(sql: "DELETE FROM score_staging")
             }
@@ -205,7 +205,7 @@ extension SQLiteStore {
         defer { applying.withLock { $0 = false } }
         guard let scorer = try await pool.read({ db in try self.activeScorer(db) }) else { return nil }
         let started = DispatchTime.now().uptimeNanoseconds
-        let upTo = try await pool.write { db -> Int64 in
+        let upTo = try await writeRefreshingKPIs { db -> Int64 in
             try db.execute(sql: "DELETE FROM score_staging; DELETE FROM scoring_dirty")
             return try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid), 0) FROM touchpoints") ?? 0
         }
@@ -238,12 +238,12 @@ extension SQLiteStore {
         let rescored = try await rescorePass(scorer, upTo: upTo, progress: progress) { chunk in
             let current = try await currentScores(chunk, active: active, at: now)
             for r in chunk { Self.count(r, current: current[r.contactID], scorer: scorer, at: now, into: &diff) }
-            try await pool.write { db in
+            try await writeRefreshingKPIs { db in
                 for r in chunk { try Self.stage(db, r.contactID, r.state, qualifies: scorer.qualifies(r.state, at: now)) }
             }
         }
         let diffJSON = String(decoding: try JSONEncoder().encode(diff), as: UTF8.self)
-        let (moved, caughtUp) = try await pool.write { db in
+        let (moved, caughtUp) = try await writeRefreshingKPIs { db in
             let result = try self.switchModel(db, scorer, version: scorer.version, upTo: upTo, diffJSON: diffJSON, actor: actor, at: now, activate: activate)
             try self.reactToTransitions(db, at: now)
             return result

@@ -13,7 +13,7 @@ extension SQLiteStore {
     }
 
     public func createWebhook(url: String, events: [String], format: String, secret: String, actor: Actor, at: Timestamp) async throws -> WebhookSubscription {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             let id = self.makeID("wh")
             try db.execute(
                 sql: "INSERT INTO webhook_subscriptions (id, url, events, secret, format, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
@@ -42,7 +42,7 @@ extension SQLiteStore {
 
     /// Stops a subscription: no new deliveries; pending ones are left as they are (replayable).
     public func deactivateWebhook(id: String, actor: Actor, at: Timestamp) async throws {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             try db.execute(sql: "UPDATE webhook_subscriptions SET active = 0 WHERE id = ?", arguments: [id])
             if db.changesCount == 0 { throw StoreError.missing("no webhook subscription \"\(id)\"") }
             try db.execute(
@@ -105,7 +105,7 @@ extension SQLiteStore {
     /// the last attempt.
     public func recordDeliveries(_ attempts: [DeliveryAttempt], at now: Timestamp) async throws {
         guard !attempts.isEmpty else { return }
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             for a in attempts {
                 if a.ok {
                     try db.cachedStatement(
@@ -162,7 +162,7 @@ extension SQLiteStore {
     /// Sends deliveries again: one (`deliveryID`), or every delivery of a subscription from an
     /// outbox sequence number on. Returns how many were queued.
     public func replayDeliveries(subscriptionID: String, fromSeq: Int64?, deliveryID: Int64?, actor: Actor, at now: Timestamp) async throws -> Int {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM webhook_subscriptions WHERE id = ?", arguments: [subscriptionID]) != nil else {
                 throw StoreError.missing("no webhook subscription \"\(subscriptionID)\"")
             }

@@ -65,6 +65,16 @@ public final class SQLiteStore: FunnelStore {
         try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
     }
 
+    /// A write transaction that brings the KPI aggregates up to date with its changes before it
+    /// commits (see `refreshKPIs`). Every write of the store goes through here.
+    func writeRefreshingKPIs<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.write { db in
+            let result = try updates(db)
+            try self.refreshKPIs(db)
+            return result
+        }
+    }
+
     // MARK: Settings and audit
 
     public func setting(_ key: String) async throws -> String? {
@@ -72,7 +82,7 @@ public final class SQLiteStore: FunnelStore {
     }
 
     public func setSetting(_ key: String, _ value: String) async throws {
-        try await pool.write { db in
+        try await writeRefreshingKPIs { db in
             try db.execute(
                 sql: "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 arguments: [key, value]
@@ -248,6 +258,9 @@ enum SQLiteSchema {
                     CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries(subscription_id, id);
                     """
             )
+        }
+        m.registerMigration("v5 KPI aggregates") { db in
+            try db.execute(sql: SQLiteStore.kpiSchema)
         }
         return m
     }

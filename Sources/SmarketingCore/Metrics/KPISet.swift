@@ -1,0 +1,316 @@
+/// A period of the KPI calendar: local days `[fromDay, toDay)`.
+public struct KPIPeriod: Sendable, Hashable {
+    public var from: LocalDate
+    public var to: LocalDate
+
+    public init(from: LocalDate, to: LocalDate) {
+        self.from = from
+        self.to = to
+    }
+
+    public var fromDay: Int64 { from.daysSinceEpoch }
+    public var toDay: Int64 { to.daysSinceEpoch }
+    public var days: Int64 { toDay - fromDay }
+
+    /// The period of the same length just before this one.
+    public var previous: KPIPeriod {
+        KPIPeriod(from: LocalDate(daysSinceEpoch: fromDay - days), to: from)
+    }
+}
+
+/// A target row (`targets.csv`): a month, a metric, a value, optionally a segment.
+public struct KPITarget: Sendable, Hashable {
+    public var year: Int
+    public var month: Int
+    public var metric: String
+    public var value: Double
+    public var segment: String?
+
+    public init(year: Int, month: Int, metric: String, value: Double, segment: String?) {
+        self.year = year
+        self.month = month
+        self.metric = metric
+        self.value = value
+        self.segment = segment
+    }
+
+    /// The target of `metric` over `period`: per month the row without a segment, else the sum
+    /// of its segment rows (or only `segment`'s rows when given); months partly inside the
+    /// period count pro rata by days. nil when no row applies.
+    public static func total(_ rows: [KPITarget], metric: String, period: KPIPeriod, segment: String? = nil) -> Double? {
+        var months: [Int: (all: Double?, segments: Double, bySegment: Double?)] = [:]
+        for r in rows where r.metric == metric {
+            let k = r.year * 12 + r.month - 1
+            var m = months[k] ?? (nil, 0, nil)
+            if let s = r.segment, !s.isEmpty {
+                m.segments += r.value
+                if s == segment { m.bySegment = (m.bySegment ?? 0) + r.value }
+            } else {
+                m.all = (m.all ?? 0) + r.value
+            }
+            months[k] = m
+        }
+        guard !months.isEmpty else { return nil }
+        var total = 0.0
+        var any = false
+        for (k, m) in months {
+            let start = LocalDate(year: k / 12, month: k % 12 + 1, day: 1).daysSinceEpoch
+            let end = LocalDate(year: (k + 1) / 12, month: (k + 1) % 12 + 1, day: 1).daysSinceEpoch
+            let overlap = min(end, period.toDay) - max(start, period.fromDay)
+            guard overlap > 0 else { continue }
+            let v: Double?
+            if segment != nil { v = m.bySegment } else { v = m.all ?? m.segments }
+            guard let v else { continue }
+            any = true
+            total += v * Double(overlap) / Double(end - start)
+        }
+        return any || segment == nil ? total : nil
+    }
+}
+
+/// The cells of one cut value summed over a period's days: per metric a tally, plus per-label
+/// tallies (lost reasons) and the sample values with their counts (percentiles).
+public struct KPICellSums: Sendable, Equatable {
+    public var tallies: [KPIMetric: KPITally] = [:]
+    public var labels: [KPIMetric: [String: Int64]] = [:]
+    public var samples: [KPIMetric: [Int64: Int64]] = [:]
+
+    public init() {}
+
+    public mutating func add(_ metric: KPIMetric, label: String, value: Int64, _ t: KPITally) {
+        tallies[metric, default: KPITally()] = tallies[metric, default: KPITally()] + t
+        if !label.isEmpty { labels[metric, default: [:]][label, default: 0] += t.count }
+        if metric.isSample { samples[metric, default: [:]][value, default: 0] += t.count }
+    }
+
+    public func count(_ m: KPIMetric) -> Int64 { tallies[m]?.count ?? 0 }
+    public func total(_ m: KPIMetric) -> Int64 { tallies[m]?.total ?? 0 }
+
+    /// The p-th percentile (linear interpolation) of a sample metric, divided by `unit`.
+    public func percentile(_ m: KPIMetric, _ p: Double, unit: Double) -> Double? {
+        guard let s = samples[m], !s.isEmpty else { return nil }
+        let sorted = s.sorted { $0.key < $1.key }
+        let n = sorted.reduce(Int64(0)) { $0 + $1.value }
+        guard n > 0 else { return nil }
+        let pos = p * Double(n - 1)
+        let lo = Int64(pos.rounded(.down))
+        func at(_ i: Int64) -> Double {
+            var seen: Int64 = 0
+            for (v, c) in sorted {
+                seen += c
+                if i < seen { return Double(v) }
+            }
+            return Double(sorted.last!.key)
+        }
+        let a = at(lo)
+        let b = at(min(lo + 1, n - 1))
+        return (a + (b - a) * (pos - Double(lo))) / unit
+    }
+}
+
+/// The KPI values of one cut value for one period (JSON schema `smarketing-kpis/1`, see
+/// docs/KPIS.md). Ratios with a zero denominator are nil.
+public struct KPIValues: Sendable, Equatable, Codable {
+    public struct Rate: Sendable, Equatable, Codable {
+        public var population: Int64
+        public var converted: Int64
+        public var rate: Double?
+
+        public init(population: Int64, converted: Int64, rate: Double?) {
+            self.population = population
+            self.converted = converted
+            self.rate = rate
+        }
+    }
+    public struct LeadToOpportunity: Sendable, Equatable, Codable {
+        public var mqlCohort: Rate
+        public var leadCohort: Rate
+    }
+    public struct WinRate: Sendable, Equatable, Codable {
+        public var won: Int64
+        public var lost: Int64
+        public var rate: Double?
+        /// Of the opportunities created in the period, the share won by now.
+        public var cohort: Rate
+    }
+    public struct ResponseTime: Sendable, Equatable, Codable {
+        public var assignedMqls: Int64
+        public var answered: Int64
+        public var unanswered: Int64
+        public var medianHours: Double?
+        public var p90Hours: Double?
+        public var meanHours: Double?
+        public var businessMedianHours: Double?
+        public var businessP90Hours: Double?
+        public var businessMeanHours: Double?
+        public var slaHours: Double
+        /// Share of all assigned MQLs answered within `slaHours` (unanswered ones are breaches).
+        public var slaCompliance: Double?
+    }
+    public struct DealVelocity: Sendable, Equatable, Codable {
+        public var won: Int64
+        public var withMarketingTouch: Int64
+        public var withoutMarketingTouch: Int64
+        public var medianDays: Double?
+        public var meanDays: Double?
+        public var wonRevenue: Double
+        public var avgCycleDays: Double?
+    }
+    public struct SalesVelocity: Sendable, Equatable, Codable {
+        public var openOpportunities: Int64
+        public var winRate: Double?
+        public var avgWonAmount: Double?
+        public var avgCycleDays: Double?
+        public var valuePerDay: Double?
+    }
+    public struct CAC: Sendable, Equatable, Codable {
+        public var marketingSpend: Double
+        public var salesCost: Double
+        public var newCustomers: Int64
+        public var cac: Double?
+        public var otherCategoryRows: Int64
+    }
+    public struct PipelineCoverage: Sendable, Equatable, Codable {
+        public var openPipeline: Double
+        public var weightedPipeline: Double
+        public var openOpportunitiesInPeriod: Int64
+        public var revenueTarget: Double?
+        public var wonRevenue: Double
+        public var coverage: Double?
+        public var weightedCoverage: Double?
+    }
+    public struct MQLVolume: Sendable, Equatable, Codable {
+        public var mqls: Int64
+        public var target: Double?
+        public var ratio: Double?
+        public var costPerMql: Double?
+    }
+
+    public var leadToOpportunity: LeadToOpportunity
+    public var winRate: WinRate
+    public var leadResponseTime: ResponseTime
+    public var dealVelocity: DealVelocity
+    public var salesVelocity: SalesVelocity
+    /// Spend, new customers and CAC; new customers are only known in total, so cuts other than
+    /// all leave `cac` nil.
+    public var cac: CAC
+    public var pipelineCoverage: PipelineCoverage
+    public var mqlVolume: MQLVolume
+    /// MQL→SAL acceptance: of the MQLs of the period, the share sales accepted.
+    public var mqlAcceptance: Rate
+    /// Opportunities lost in the period per lost reason, most frequent first.
+    public var lostReasons: [ReasonCount]
+
+    public struct ReasonCount: Sendable, Equatable, Codable {
+        public var reason: String
+        public var count: Int64
+    }
+
+    static func ratio(_ a: Int64, _ b: Int64) -> Double? { b == 0 ? nil : Double(a) / Double(b) }
+    static func ratio(_ a: Double, _ b: Double) -> Double? { b == 0 ? nil : a / b }
+
+    /// The KPI values from the period's cells, the open opportunities now (`open`), targets and
+    /// settings.
+    public static func compute(
+        period p: KPICellSums,
+        open: KPICellSums,
+        revenueTarget: Double?,
+        mqlTarget: Double?,
+        slaHours: Double,
+        customersKnown: Bool
+    ) -> KPIValues {
+        let hour = 3_600_000.0
+        let day = 86_400_000.0
+        let mqls = p.count(.mqls)
+        let leads = p.count(.leads)
+        let won = p.count(.won)
+        let lost = p.count(.lost)
+        let winRate = ratio(won, won + lost)
+        let answered = p.count(.response)
+        let assigned = p.count(.assigned)
+        let wonRevenue = Money.amount(p.total(.won))
+        let avgCycle = won == 0 ? nil : Double(p.total(.wonCycle)) / Double(won) / day
+        let avgWon = won == 0 ? nil : wonRevenue / Double(won)
+        let openCount = open.count(.openOpportunities)
+        var valuePerDay: Double?
+        if let winRate, let avgWon, let avgCycle, avgCycle != 0 { valuePerDay = Double(openCount) * winRate * avgWon / avgCycle }
+        let marketing = Money.amount(p.total(.spendMarketing))
+        let sales = Money.amount(p.total(.spendSales))
+        let newCustomers = p.count(.newCustomers)
+        let pipeline = Money.amount(p.total(.openPipeline))
+        let weighted = Money.amount(p.total(.openPipelineWeighted)) / 100
+        let gap = revenueTarget.map { $0 - wonRevenue }
+        let withTouch = p.count(.velocity)
+        return KPIValues(
+            leadToOpportunity: LeadToOpportunity(
+                mqlCohort: Rate(population: mqls, converted: p.count(.mqlsConverted), rate: ratio(p.count(.mqlsConverted), mqls)),
+                leadCohort: Rate(population: leads, converted: p.count(.leadsConverted), rate: ratio(p.count(.leadsConverted), leads))
+            ),
+            winRate: WinRate(
+                won: won,
+                lost: lost,
+                rate: winRate,
+                cohort: Rate(
+                    population: p.count(.oppsCreated),
+                    converted: p.count(.oppsCreatedWon),
+                    rate: ratio(p.count(.oppsCreatedWon), p.count(.oppsCreated))
+                )
+            ),
+            leadResponseTime: ResponseTime(
+                assignedMqls: assigned,
+                answered: answered,
+                unanswered: assigned - answered,
+                medianHours: p.percentile(.response, 0.5, unit: hour),
+                p90Hours: p.percentile(.response, 0.9, unit: hour),
+                meanHours: answered == 0 ? nil : Double(p.total(.response)) / Double(answered) / hour,
+                businessMedianHours: p.percentile(.responseBusiness, 0.5, unit: hour),
+                businessP90Hours: p.percentile(.responseBusiness, 0.9, unit: hour),
+                businessMeanHours: p.count(.responseBusiness) == 0
+                    ? nil : Double(p.total(.responseBusiness)) / Double(p.count(.responseBusiness)) / hour,
+                slaHours: slaHours,
+                slaCompliance: ratio(p.count(.responseInSLA), assigned)
+            ),
+            dealVelocity: DealVelocity(
+                won: won,
+                withMarketingTouch: withTouch,
+                withoutMarketingTouch: p.count(.wonWithoutTouch),
+                medianDays: p.percentile(.velocity, 0.5, unit: day),
+                meanDays: withTouch == 0 ? nil : Double(p.total(.velocity)) / Double(withTouch) / day,
+                wonRevenue: wonRevenue,
+                avgCycleDays: avgCycle
+            ),
+            salesVelocity: SalesVelocity(
+                openOpportunities: openCount,
+                winRate: winRate,
+                avgWonAmount: avgWon,
+                avgCycleDays: avgCycle,
+                valuePerDay: valuePerDay
+            ),
+            cac: CAC(
+                marketingSpend: marketing,
+                salesCost: sales,
+                newCustomers: newCustomers,
+                cac: customersKnown ? ratio(marketing + sales, Double(newCustomers)) : nil,
+                otherCategoryRows: p.count(.spendOther)
+            ),
+            pipelineCoverage: PipelineCoverage(
+                openPipeline: pipeline,
+                weightedPipeline: weighted,
+                openOpportunitiesInPeriod: p.count(.openPipeline),
+                revenueTarget: revenueTarget,
+                wonRevenue: wonRevenue,
+                coverage: gap.flatMap { $0 > 0 ? pipeline / $0 : nil },
+                weightedCoverage: gap.flatMap { $0 > 0 ? weighted / $0 : nil }
+            ),
+            mqlVolume: MQLVolume(
+                mqls: mqls,
+                target: mqlTarget,
+                ratio: mqlTarget.flatMap { ratio(Double(mqls), $0) },
+                costPerMql: ratio(marketing, Double(mqls))
+            ),
+            mqlAcceptance: Rate(population: mqls, converted: p.count(.mqlsAccepted), rate: ratio(p.count(.mqlsAccepted), mqls)),
+            lostReasons: (p.labels[.lostReason] ?? [:]).map { ReasonCount(reason: $0.key, count: $0.value) }
+                .sorted { ($1.count, $0.reason) < ($0.count, $1.reason) }
+        )
+    }
+}

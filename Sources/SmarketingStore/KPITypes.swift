@@ -1,0 +1,63 @@
+import SmarketingCore
+
+/// What a KPI read asks for: a period of local days and the cuts to group by (each cut is
+/// reported on its own, side by side with the total).
+public struct KPIQuery: Sendable, Hashable {
+    public var period: KPIPeriod
+    public var by: [KPIDimension]
+
+    public init(period: KPIPeriod, by: [KPIDimension] = []) {
+        self.period = period
+        self.by = by.filter { $0 != .all }
+    }
+}
+
+/// The KPI set of a period beside the previous period of the same length (JSON schema
+/// `smarketing-kpis/1`, documented in docs/KPIS.md).
+public struct KPIReport: Sendable, Equatable, Codable {
+    public struct Period: Sendable, Equatable, Codable {
+        public var from: String
+        public var to: String
+        public var timeZone: String
+    }
+    /// One cut value: its KPIs now and in the previous period.
+    public struct Group: Sendable, Equatable, Codable {
+        public var key: String
+        public var current: KPIValues
+        public var previous: KPIValues
+    }
+
+    public var schema = "smarketing-kpis/1"
+    public var period: Period
+    public var previousPeriod: Period
+    public var total: Group
+    /// Per requested cut (`channel`, `campaign`, …) its values, sorted by key.
+    public var by: [String: [Group]]
+}
+
+/// One difference between the stored aggregates and a recomputation from the raw tables.
+public struct KPIMismatch: Sendable, Equatable, Codable {
+    public var metric: String
+    public var dimension: String
+    public var key: String
+    public var day: Int64
+    public var label: String
+    public var value: Int64
+    public var stored: KPITallyJSON
+    public var recomputed: KPITallyJSON
+}
+
+/// A tally in JSON.
+public struct KPITallyJSON: Sendable, Equatable, Codable {
+    public var count: Int64
+    public var total: Int64
+}
+
+/// The result of `kpi verify`.
+public struct KPIVerification: Sendable, Equatable, Codable {
+    public var cells: Int
+    public var recomputedCells: Int
+    public var mismatches: [KPIMismatch]
+    public var seconds: Double
+    public var agrees: Bool { mismatches.isEmpty }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import GRDB
+import SmarketingCore
+
+/// Reading the KPI set from the aggregates: a handful of index range reads per metric and cut,
+/// proportional to the days and cut values asked for, never to the history.
+extension SQLiteStore {
+    /// Metrics read over a period (everything except the open-now cells).
+    static let periodMetrics = KPIMetric.allCases.filter { $0 != .openOpportunities }
+
+    /// The KPI set of `query`.
+    public func kpis(_ query: KPIQuery) async throws -> KPIReport {
+        try await pool.read { db in try self.kpis(db, query) }
+    }
+
+    func kpis(_ db: Database, _ query: KPIQuery) throws -> KPIReport {
+        let settings = try Self.kpiSettings(db)
+        let targets = try Self.targets(db)
+        let current = try Self.cellSums(db, query.period, by: query.by)
+        let previous = try Self.cellSums(db, query.period.previous, by: query.by)
+        let open = try Self.openSums(db, by: query.by)
+        func values(_ sums: [String: KPICellSums], _ key: String, _ dim: KPIDimension, _ p: KPIPeriod) -> KPIValues {
+            let segment = dim == .segment ? key : nil
+            let known = dim == .all || dim == .segment
+            return KPIValues.compute(
+                period: sums[key] ?? KPICellSums(),
+                open: open[dim]?[key] ?? KPICellSums(),
+                revenueTarget: known ? KPITarget.total(targets, metric: "revenue", period: p, segment: segment) : nil,
+                mqlTarget: known ? KPITarget.total(targets, metric: "mqls", period: p, segment: segment) : nil,
+                slaHours: settings.slaHours,
+                customersKnown: dim == .all
+            )
+        }
+        func group(_ dim: KPIDimension, _ key: String) -> KPIReport.Group {
+            KPIReport.Group(
+                key: key,
+                current: values(current[dim] ?? [:], key, dim, query.period),
+                previous: values(previous[dim] ?? [:], key, dim, query.period.previous)
+            )
+        }
+        var by: [String: [KPIReport.Group]] = [:]
+        for dim in query.by {
+            let keys = Set((current[dim] ?? [:]).keys).union((previous[dim] ?? [:]).keys).union((open[dim] ?? [:]).keys)
+            by[dim.rawValue] = keys.sorted().map { group(dim, $0) }
+        }
+        let tz = settings.calendar.timeZone.identifier
+        return KPIReport(
+            period: .init(from: query.period.from.text, to: query.period.to.text, timeZone: tz),
+            previousPeriod: .init(from: query.period.previous.from.text, to: query.period.previous.to.text, timeZone: tz),
+            total: group(.all, "all"),
+            by: by
+        )
+    }
+
+    /// The period's cells per cut and cut value.
+    static func cellSums(_ db: Database, _ period: KPIPeriod, by: [KPIDimension]) throws -> [KPIDimension: [String: KPICellSums]] {
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT key, label, value, sum(n), sum(total) FROM kpi_cells
+                WHERE metric = ? AND dim = ? AND day >= ? AND day < ? GROUP BY key, label, value
+                """
+        )
+        var out: [KPIDimension: [String: KPICellSums]] = [:]
+        for dim in [KPIDimension.all] + by {
+            var sums: [String: KPICellSums] = [:]
+            for metric in periodMetrics {
+                let rows = try Row.fetchCursor(statement, arguments: [metric.rawValue, dim.rawValue, period.fromDay, period.toDay])
+                while let r = try rows.next() {
+                    sums[r[0], default: KPICellSums()].add(metric, label: r[1], value: r[2], KPITally(count: r[3], total: r[4]))
+                }
+            }
+            out[dim] = sums
+        }
+        return out
+    }
+
+    /// The open opportunities now, per cut and cut value.
+    static func openSums(_ db: Database, by: [KPIDimension]) throws -> [KPIDimension: [String: KPICellSums]] {
+        let statement = try db.cachedStatement(
+            sql: "SELECT key, sum(n), sum(total) FROM kpi_cells WHERE metric = 'open_opportunities' AND dim = ? AND day = 0 GROUP BY key"
+        )
+        var out: [KPIDimension: [String: KPICellSums]] = [:]
+        for dim in [KPIDimension.all] + by {
+            let rows = try Row.fetchCursor(statement, arguments: [dim.rawValue])
+            while let r = try rows.next() {
+                out[dim, default: [:]][r[0], default: KPICellSums()].add(.openOpportunities, label: "", value: 0, KPITally(count: r[1], total: r[2]))
+            }
+        }
+        return out
+    }
+
+    static func targets(_ db: Database) throws -> [KPITarget] {
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT period, metric, value, segment FROM targets")).compactMap { r in
+            let period: String = r[0]
+            let parts = period.split(separator: "-")
+            guard parts.count == 2, let y = Int(parts[0]), let m = Int(parts[1]), (1...12).contains(m) else { return nil }
+            return KPITarget(year: y, month: m, metric: r[1], value: r[2], segment: r[3])
+        }
+    }
+
+    /// Recomputes every aggregate from the raw tables in a transaction that is rolled back, and
+    /// compares the result cell by cell with the stored aggregates.
+    public func verifyKPIs() async throws -> KPIVerification {
+        let started = Date()
+        return try await pool.writeWithoutTransaction { db in
+            var result: KPIVerification?
+            try db.inTransaction {
+                try self.refreshKPIs(db)  // whatever is pending belongs to the stored state
+                let stored = try Self.allCells(db)
+                let engine = try self.activeHandover(db)
+                try self.rebuildKPIs(db, settings: try Self.kpiSettings(db), config: engine?.config)
+                let fresh = try Self.allCells(db)
+                var mismatches: [KPIMismatch] = []
+                for k in Set(stored.keys).union(fresh.keys).sorted() {
+                    let a = stored[k] ?? KPITally()
+                    let b = fresh[k] ?? KPITally()
+                    guard a != b else { continue }
+                    mismatches.append(
+                        KPIMismatch(
+                            metric: k.metric.rawValue,
+                            dimension: k.dimension.rawValue,
+                            key: k.key,
+                            day: k.day,
+                            label: k.label,
+                            value: k.value,
+                            stored: KPITallyJSON(count: a.count, total: a.total),
+                            recomputed: KPITallyJSON(count: b.count, total: b.total)
+                        )
+                    )
+                }
+                result = KPIVerification(
+                    cells: stored.count,
+                    recomputedCells: fresh.count,
+                    mismatches: mismatches,
+                    seconds: Date().timeIntervalSince(started)
+                )
+                return .rollback
+            }
+            return result!
+        }
+    }
+
+    /// Rebuilds every aggregate from the raw tables (after changing settings outside the store,
+    /// or to repair what `verifyKPIs` reports).
+    public func rebuildKPIs() async throws {
+        try await pool.write { db in
+            let engine = try self.activeHandover(db)
+            let settings = try Self.kpiSettings(db)
+            try self.rebuildKPIs(db, settings: settings, config: engine?.config)
+            try db.execute(
+                sql: "UPDATE kpi_state SET built_with = ? WHERE id = 1",
+                arguments: [Self.kpiBuildKey(settings, handoverVersion: engine?.version)]
+            )
+        }
+    }
+
+    static func allCells(_ db: Database) throws -> [KPIKey: KPITally] {
+        var out: [KPIKey: KPITally] = [:]
+        let rows = try Row.fetchCursor(db, sql: "SELECT metric, dim, key, day, label, value, n, total FROM kpi_cells")
+        while let r = try rows.next() {
+            guard let m = KPIMetric(rawValue: r[0]), let d = KPIDimension(rawValue: r[1]) else { continue }
+            out[KPIKey(m, d, r[2], day: r[3], label: r[4], value: r[5])] = KPITally(count: r[6], total: r[7])
+        }
+        return out
+    }
+}

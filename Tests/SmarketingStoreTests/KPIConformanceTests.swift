@@ -1,0 +1,446 @@
+import Foundation
+import GRDB
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingStore
+import Testing
+
+@Suite("Store conformance: KPI aggregates")
+struct KPIConformanceTests {
+    static func tempDir(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("smk-kpi-\(name)-\(UUID())").path
+    }
+
+    static func importDir(_ store: any FunnelStore, _ dir: String) async throws {
+        let r = try await store.importRows(try Bundle.open(dir), options: ImportOptions(), actor: tester, at: t0) { _ in }
+        #expect(r.committed && r.problems.isEmpty)
+    }
+
+    static var all: ListQuery {
+        var q = ListQuery()
+        q.limit = 1000
+        return q
+    }
+
+    static let q2 = KPIPeriod(from: LocalDate(year: 2025, month: 4, day: 1), to: LocalDate(year: 2025, month: 7, day: 1))
+
+    @Test("the KPIs of a generated bundle equal independent SQL over the raw bundle", arguments: Backend.allCases)
+    func independentSQL(backend: Backend) async throws {
+        let dir = Self.tempDir("sql")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try DemoWorkspace(leads: 3000, seed: 11).write(to: dir)
+        let sut = try backend.make()
+        try await Self.importDir(sut.store, dir)
+        let report = try await sut.store.kpis(KPIQuery(period: Self.q2, by: [.channel]))
+        let raw = try RawBundle(dir)
+        for (channel, got) in [(nil, report.total.current)] + (report.by["channel"] ?? []).map { ($0.key, $0.current) } {
+            let want = try raw.kpis(Self.q2, channel: channel)
+            let label = channel ?? "total"
+            #expect(got.leadToOpportunity.mqlCohort == want.mqlCohort, "\(label)")
+            #expect(got.leadToOpportunity.leadCohort == want.leadCohort, "\(label)")
+            #expect(got.winRate.won == want.won && got.winRate.lost == want.lost, "\(label)")
+            #expect(got.winRate.cohort == want.cohort, "\(label)")
+            #expect(got.leadResponseTime.assignedMqls == want.assigned && got.leadResponseTime.answered == want.responses.count, "\(label)")
+            #expect(close(got.leadResponseTime.medianHours, quantile(want.responses, 0.5)), "\(label)")
+            #expect(close(got.leadResponseTime.p90Hours, quantile(want.responses, 0.9)), "\(label)")
+            #expect(close(got.leadResponseTime.meanHours, mean(want.responses)), "\(label)")
+            #expect(
+                close(got.leadResponseTime.slaCompliance, want.assigned == 0 ? nil : Double(want.responses.filter { $0 <= 24 }.count) / Double(want.assigned))
+            )
+            #expect(got.dealVelocity.withMarketingTouch == want.velocity.count && got.dealVelocity.won == want.won, "\(label)")
+            #expect(close(got.dealVelocity.medianDays, quantile(want.velocity, 0.5)), "\(label)")
+            #expect(close(got.dealVelocity.meanDays, mean(want.velocity)), "\(label)")
+            #expect(close(got.dealVelocity.wonRevenue, want.wonRevenue), "\(label)")
+            #expect(close(got.dealVelocity.avgCycleDays, mean(want.cycles)), "\(label)")
+            #expect(got.mqlAcceptance.converted == want.accepted, "\(label)")
+        }
+        let want = try raw.kpis(Self.q2, channel: nil)
+        let total = report.total.current
+        #expect(total.cac.newCustomers == want.newCustomers)
+        #expect(close(total.cac.marketingSpend, want.marketingSpend) && close(total.cac.salesCost, want.salesCost))
+        #expect(total.salesVelocity.openOpportunities == want.openNow)
+        #expect(close(total.pipelineCoverage.openPipeline, want.openPipeline))
+        #expect(close(total.pipelineCoverage.revenueTarget, want.revenueTarget))
+        #expect(close(total.mqlVolume.target, want.mqlTarget))
+        // Nothing pending or drifting: the stored aggregates are exactly a rebuild's.
+        #expect(try await sut.store.verifyKPIs().agrees)
+    }
+
+    @Test("incremental aggregates equal a rebuild after random changes in random order", arguments: Backend.allCases)
+    func randomChanges(backend: Backend) async throws {
+        let dir = Self.tempDir("rand")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try DemoWorkspace(leads: 400, seed: 4).write(to: dir)
+        for seed in UInt64(1)...3 {
+            let sut = try backend.make()
+            try await Self.importDir(sut.store, dir)
+            var rng = SeededRandom(seed: seed)
+            var contacts = try await sut.store.list(.contacts, Self.all).records.compactMap { $0["id"].text }
+            let deals = try await sut.store.list(.opportunities, Self.all).records.compactMap { $0["id"].text }
+            let channels = ["email", "webinar", "paid_search", "referral"]
+            for step in 0..<40 {
+                let c = contacts[rng.int(0...(contacts.count - 1))]
+                let d = deals[rng.int(0...(deals.count - 1))]
+                let at = t0.adding(milliseconds: Int64(rng.int(-400...0)) * 86_400_000)
+                switch rng.int(0...8) {
+                case 0:  // a sales touch and a marketing touch, in a random order within the batch
+                    var events: [Result<IncomingEvent, EventRejection>] = [
+                        .success(IncomingEvent(id: "k\(seed)-\(step)-s", type: "call", occurredAt: at, actorID: "u-sales-mgr", contact: .id(c))),
+                        .success(IncomingEvent(id: "k\(seed)-\(step)-m", type: "page_view", occurredAt: at, channel: channels[step % 4], contact: .id(c))),
+                    ]
+                    if rng.chance(0.5) { events.reverse() }
+                    _ = try await sut.store.ingest([IngestBatch(events: events, atomic: true, actor: tester)], at: t0)
+                case 1:
+                    _ = try await sut.store.update(.contacts, id: c, fields: ["source_channel": .text(channels[rng.int(0...3)])], actor: tester, at: t0)
+                case 2:
+                    _ = try await sut.store.update(
+                        .contacts,
+                        id: c,
+                        fields: ["assigned_at": .timestamp(at), "owner_id": rng.chance(0.5) ? .text("u-sales-mgr") : .null],
+                        actor: tester,
+                        at: t0
+                    )
+                case 3:
+                    _ = try await sut.store.update(
+                        .opportunities,
+                        id: d,
+                        fields: [
+                            "is_won": rng.chance(0.5) ? .bool(true) : .bool(false), "closed_at": .timestamp(at),
+                            "amount": .number(Double(rng.int(1...90)) * 1000.5),
+                        ],
+                        actor: tester,
+                        at: t0
+                    )
+                case 4:
+                    _ = try await sut.store.update(
+                        .opportunities,
+                        id: d,
+                        fields: ["is_won": .null, "expected_close_date": .date(at.utcDate)],
+                        actor: tester,
+                        at: t0
+                    )
+                case 5:
+                    try await sut.store.create(
+                        record(.opportunityContacts, ["opportunity_id": .text(d), "contact_id": .text(c), "role": .text("champion")]),
+                        actor: tester,
+                        at: t0
+                    )
+                case 6:
+                    try await sut.store.create(
+                        record(
+                            .costs,
+                            [
+                                "date": .date(at.utcDate), "category": .text(rng.chance(0.7) ? "marketing" : "sales"),
+                                "amount": .number(Double(rng.int(1...500)) + 0.1),
+                                "campaign_id": .null,
+                            ]
+                        ),
+                        actor: tester,
+                        at: t0
+                    )
+                case 7:
+                    let other = contacts[rng.int(0...(contacts.count - 1))]
+                    if other != c {
+                        _ = try await sut.store.mergeContacts(keep: c, duplicate: other, actor: tester, at: t0)
+                        contacts.removeAll { $0 == other }
+                    }
+                default:  // a contact leaves a deal
+                    var q = Self.all
+                    q.equals = ["opportunity_id": .text(d)]
+                    if let link = try await sut.store.list(.opportunityContacts, q).records.first {
+                        try await sut.store.delete(.opportunityContacts, id: Resource.opportunityContacts.schema.recordID(link.values), actor: tester, at: t0)
+                    }
+                }
+                if step % 10 == 9 {
+                    let v = try await sut.store.verifyKPIs()
+                    #expect(v.agrees, "seed \(seed) step \(step): \(v.mismatches.prefix(3))")
+                }
+            }
+        }
+    }
+
+    @Test("the same events in two orders give the same KPIs")
+    func eventOrder() async throws {
+        let dir = Self.tempDir("order")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try DemoWorkspace(leads: 300, seed: 8).write(to: dir)
+        var rng = SeededRandom(seed: 99)
+        var events: [IncomingEvent] = []
+        for i in 0..<400 {
+            let at = t0.adding(milliseconds: -Int64(rng.int(0...300)) * 86_400_000 - Int64(rng.int(0...86_000)) * 1000)
+            let contact = "ct-\(rng.int(1...300))"
+            let sales = rng.chance(0.4)
+            events.append(
+                IncomingEvent(
+                    id: "o-\(i)",
+                    type: sales ? ["call", "email_sent", "meeting"][i % 3] : "page_view",
+                    occurredAt: at,
+                    channel: sales ? nil : "email",
+                    actorID: sales ? "u-1" : nil,
+                    contact: .id(contact)
+                )
+            )
+        }
+        var reports: [KPIReport] = []
+        for order in [events, events.reversed(), events.shuffled(using: &rng)] {
+            let sut = try Backend.sqlite.make()
+            try await Self.importDir(sut.store, dir)
+            for chunk in stride(from: 0, to: order.count, by: 37) {
+                let batch = order[chunk..<min(chunk + 37, order.count)].map { Result<IncomingEvent, EventRejection>.success($0) }
+                _ = try await sut.store.ingest([IngestBatch(events: batch, atomic: false, actor: tester)], at: t0)
+            }
+            #expect(try await sut.store.verifyKPIs().agrees)
+            reports.append(
+                try await sut.store.kpis(
+                    KPIQuery(
+                        period: KPIPeriod(from: LocalDate(year: 2025, month: 1, day: 1), to: LocalDate(year: 2026, month: 1, day: 1)),
+                        by: [.channel, .owner]
+                    )
+                )
+            )
+        }
+        #expect(reports[0] == reports[1] && reports[1] == reports[2])
+    }
+}
+
+func close(_ a: Double?, _ b: Double?) -> Bool {
+    switch (a, b) {
+    case (nil, nil): return true
+    case (let a?, let b?): return abs(a - b) <= 1e-9 * max(1, abs(b))
+    default: return false
+    }
+}
+
+func mean(_ v: [Double]) -> Double? { v.isEmpty ? nil : v.reduce(0, +) / Double(v.count) }
+
+/// Linear-interpolated quantile (numpy's default), written out here so the check does not use
+/// the product's own percentile code.
+func quantile(_ values: [Double], _ p: Double) -> Double? {
+    let v = values.sorted()
+    guard !v.isEmpty else { return nil }
+    let h = p * Double(v.count - 1)
+    let i = Int(h)
+    return i + 1 < v.count ? v[i] + (h - Double(i)) * (v[i + 1] - v[i]) : v[i]
+}
+
+/// The raw bundle in a plain SQLite database (every column text, as in the files), queried with
+/// SQL written from PRODUCT.md's definitions and the peers' choices — independent of the
+/// product's import, facts and aggregates.
+struct RawBundle {
+    let db: DatabaseQueue
+
+    init(_ dir: String) throws {
+        db = try DatabaseQueue()
+        try db.write { db in
+            for file in ["contacts", "touchpoints", "opportunities", "opportunity_contacts", "costs", "campaigns", "targets"] {
+                let path = dir + "/" + file + ".csv"
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+                let rows = RawBundle.parse(text)
+                guard let header = rows.first else { continue }
+                try db.execute(sql: "CREATE TABLE \(file) (\(header.map { "\"\($0)\" TEXT" }.joined(separator: ", ")))")
+                let insert = try db.makeStatement(sql: "INSERT INTO \(file) VALUES (\(header.map { _ in "?" }.joined(separator: ", ")))")
+                for r in rows.dropFirst() where r.count == header.count {
+                    try insert.execute(arguments: StatementArguments(r.map { $0.isEmpty ? nil : $0 }))
+                }
+            }
+        }
+    }
+
+    /// RFC 4180 fields (quotes, doubled quotes, commas and newlines inside quotes).
+    static func parse(_ text: String) -> [[String]] {
+        var rows: [[String]] = []
+        var row: [String] = []
+        var field = ""
+        var quoted = false
+        var chars = Array(text.unicodeScalars)
+        if chars.first == "\u{FEFF}" { chars.removeFirst() }
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if quoted {
+                if c == "\"" {
+                    if i + 1 < chars.count, chars[i + 1] == "\"" {
+                        field.unicodeScalars.append("\"")
+                        i += 1
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    field.unicodeScalars.append(c)
+                }
+            } else if c == "\"" {
+                quoted = true
+            } else if c == "," {
+                row.append(field)
+                field = ""
+            } else if c == "\n" || c == "\r" {
+                if c == "\r", i + 1 < chars.count, chars[i + 1] == "\n" { i += 1 }
+                row.append(field)
+                rows.append(row)
+                row = []
+                field = ""
+            } else {
+                field.unicodeScalars.append(c)
+            }
+            i += 1
+        }
+        if !field.isEmpty || !row.isEmpty {
+            row.append(field)
+            rows.append(row)
+        }
+        return rows
+    }
+
+    struct Figures {
+        var mqlCohort: KPIValues.Rate
+        var leadCohort: KPIValues.Rate
+        var won: Int64
+        var lost: Int64
+        var cohort: KPIValues.Rate
+        var assigned: Int64
+        var responses: [Double]
+        var velocity: [Double]
+        var cycles: [Double]
+        var wonRevenue: Double
+        var accepted: Int64
+        var newCustomers: Int64
+        var marketingSpend: Double
+        var salesCost: Double
+        var openNow: Int64
+        var openPipeline: Double
+        var revenueTarget: Double?
+        var mqlTarget: Double?
+    }
+
+    static func rate(_ n: Int64, _ c: Int64) -> KPIValues.Rate { .init(population: n, converted: c, rate: n == 0 ? nil : Double(c) / Double(n)) }
+
+    /// The figures of `[from, to)` (UTC days) for all contacts or one source channel.
+    func kpis(_ period: KPIPeriod, channel: String?) throws -> Figures {
+        let f = "'\(period.from.text)'"
+        let t = "'\(period.to.text)'"
+        func ms(_ col: String) -> String { "CAST(round((julianday(\(col)) - 2440587.5) * 86400000) AS INTEGER)" }
+        let F = "\(ms(f))"
+        let T = "\(ms(t))"
+        let ch = channel.map { "coalesce(source_channel, '(none)') = '\($0.replacingOccurrences(of: "'", with: "''"))'" } ?? "1"
+        return try db.read { db in
+            let persons = """
+                WITH dc AS (SELECT opportunity_id AS oid, contact_id AS cid FROM opportunity_contacts
+                            UNION SELECT id, primary_contact_id FROM opportunities WHERE primary_contact_id IS NOT NULL),
+                p AS (
+                  SELECT c.*, \(ms("c.became_mql_at")) AS mql, \(ms("c.assigned_at")) AS asg, c.became_sal_at IS NOT NULL AS sal,
+                         coalesce(\(ms("c.became_lead_at")), CASE WHEN c.lifecycle_stage = 'subscriber' THEN NULL ELSE \(ms("c.created_at")) END) AS lead,
+                         coalesce(\(ms("c.became_opportunity_at")),
+                                  (SELECT min(\(ms("o.created_at"))) FROM dc JOIN opportunities o ON o.id = dc.oid WHERE dc.cid = c.id)) AS opp
+                  FROM contacts c WHERE \(ch))
+                """
+            let cohorts = try Row.fetchOne(
+                db,
+                sql: persons + """
+                    SELECT count(*) FILTER (WHERE mql >= \(F) AND mql < \(T)),
+                           count(*) FILTER (WHERE mql >= \(F) AND mql < \(T) AND opp IS NOT NULL),
+                           count(*) FILTER (WHERE lead >= \(F) AND lead < \(T)),
+                           count(*) FILTER (WHERE lead >= \(F) AND lead < \(T) AND opp IS NOT NULL),
+                           count(*) FILTER (WHERE mql >= \(F) AND mql < \(T) AND sal),
+                           count(*) FILTER (WHERE mql IS NOT NULL AND asg >= \(F) AND asg < \(T))
+                    FROM p
+                    """
+            )!
+            let responses = try Double.fetchAll(
+                db,
+                sql: persons + """
+                    , r AS (SELECT p.asg, (SELECT min(\(ms("t.occurred_at"))) FROM touchpoints t WHERE t.contact_id = p.id AND t.actor_id IS NOT NULL
+                              AND t.type IN ('call', 'email_sent', 'meeting', 'sales_accept', 'sales_reject')
+                              AND \(ms("t.occurred_at")) >= p.asg) AS first FROM p WHERE p.mql IS NOT NULL AND p.asg >= \(F) AND p.asg < \(T))
+                    SELECT (first - asg) / 3600000.0 FROM r WHERE first IS NOT NULL
+                    """
+            )
+            // A deal's channel: its primary contact's source channel, else its earliest-created contact's.
+            let deals = """
+                WITH dc AS (SELECT opportunity_id AS oid, contact_id AS cid FROM opportunity_contacts
+                            UNION SELECT id, primary_contact_id FROM opportunities WHERE primary_contact_id IS NOT NULL),
+                d AS (
+                  SELECT o.*, \(ms("o.created_at")) AS cr, \(ms("o.closed_at")) AS cl, coalesce(o.amount, 0) + 0.0 AS amt,
+                    coalesce((SELECT coalesce(source_channel, '(none)') FROM contacts WHERE id = o.primary_contact_id),
+                             (SELECT coalesce(c.source_channel, '(none)') FROM dc JOIN contacts c ON c.id = dc.cid WHERE dc.oid = o.id
+                              ORDER BY \(ms("c.created_at")), c.id LIMIT 1), '(none)') AS source_channel
+                  FROM opportunities o)
+                """
+            let deal = try Row.fetchOne(
+                db,
+                sql: deals + """
+                    SELECT count(*) FILTER (WHERE is_won = 'true' AND cl >= \(F) AND cl < \(T)),
+                           count(*) FILTER (WHERE is_won = 'false' AND cl >= \(F) AND cl < \(T)),
+                           count(*) FILTER (WHERE cr >= \(F) AND cr < \(T)),
+                           count(*) FILTER (WHERE cr >= \(F) AND cr < \(T) AND is_won = 'true' AND cl IS NOT NULL),
+                           coalesce(sum(amt) FILTER (WHERE is_won = 'true' AND cl >= \(F) AND cl < \(T)), 0)
+                    FROM d WHERE \(ch)
+                    """
+            )!
+            let velocity = try Double?.fetchAll(
+                db,
+                sql: deals + """
+                    SELECT (d.cl - (SELECT min(\(ms("t.occurred_at"))) FROM dc JOIN touchpoints t ON t.contact_id = dc.cid
+                                    WHERE dc.oid = d.id AND t.actor_id IS NULL AND \(ms("t.occurred_at")) <= d.cl)) / 86400000.0
+                    FROM d WHERE is_won = 'true' AND cl >= \(F) AND cl < \(T) AND \(ch)
+                    """
+            ).compactMap { $0 }
+            let cycles = try Double.fetchAll(
+                db,
+                sql: deals + "SELECT (cl - cr) / 86400000.0 FROM d WHERE is_won = 'true' AND cl >= \(F) AND cl < \(T) AND \(ch)"
+            )
+            let totals = try Row.fetchOne(
+                db,
+                sql: deals + """
+                    SELECT (SELECT count(*) FROM (SELECT account_id, min(cl) AS first FROM d WHERE is_won = 'true' AND cl IS NOT NULL GROUP BY account_id)
+                            WHERE first >= \(F) AND first < \(T)),
+                           (SELECT coalesce(sum(amount + 0.0), 0) FROM costs WHERE category = 'marketing' AND date >= \(f) AND date < \(t)),
+                           (SELECT coalesce(sum(amount + 0.0), 0) FROM costs WHERE category = 'sales' AND date >= \(f) AND date < \(t)),
+                           (SELECT count(*) FROM d WHERE is_won IS NULL),
+                           (SELECT coalesce(sum(amt), 0) FROM d WHERE is_won IS NULL AND expected_close_date >= \(f) AND expected_close_date < \(t))
+                    """
+            )!
+            func target(_ metric: String) throws -> Double? {
+                var total = 0.0
+                var any = false
+                for r in try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT period, CASE WHEN count(*) FILTER (WHERE segment IS NULL) > 0 THEN sum(value + 0.0) FILTER (WHERE segment IS NULL)
+                               ELSE sum(value + 0.0) END FROM targets WHERE metric = ? GROUP BY period
+                        """,
+                    arguments: [metric]
+                ) {
+                    let month: String = r[0]
+                    let parts = month.split(separator: "-").compactMap { Int($0) }
+                    let start = LocalDate(year: parts[0], month: parts[1], day: 1).daysSinceEpoch
+                    let end = (parts[1] == 12 ? LocalDate(year: parts[0] + 1, month: 1, day: 1) : LocalDate(year: parts[0], month: parts[1] + 1, day: 1))
+                        .daysSinceEpoch
+                    let overlap = min(end, period.toDay) - max(start, period.fromDay)
+                    any = true
+                    if overlap > 0 { total += (r[1] as Double) * Double(overlap) / Double(end - start) }
+                }
+                return any ? total : nil
+            }
+            return Figures(
+                mqlCohort: Self.rate(cohorts[0], cohorts[1]),
+                leadCohort: Self.rate(cohorts[2], cohorts[3]),
+                won: deal[0],
+                lost: deal[1],
+                cohort: Self.rate(deal[2], deal[3]),
+                assigned: cohorts[5],
+                responses: responses,
+                velocity: velocity,
+                cycles: cycles,
+                wonRevenue: deal[4],
+                accepted: cohorts[4],
+                newCustomers: totals[0],
+                marketingSpend: totals[1],
+                salesCost: totals[2],
+                openNow: totals[3],
+                openPipeline: totals[4],
+                revenueTarget: try target("revenue"),
+                mqlTarget: try target("mqls")
+            )
+        }
+    }
+}
