@@ -85,6 +85,7 @@ let package = Package(
                 "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "SmarketingServer", "smarketing",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

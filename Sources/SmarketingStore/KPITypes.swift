@@ -61,3 +61,25 @@ public struct KPIVerification: Sendable, Equatable, Codable {
     public var seconds: Double
     public var agrees: Bool { mismatches.isEmpty }
 }
+
+/// One record behind a KPI figure: which record, on which day it counted, and what it added.
+public struct KPIRecord: Sendable, Equatable, Codable {
+    public var resource: String
+    public var id: String
+    public var day: String
+    public var label: String?
+    /// The sample value (response ms, velocity ms) or the amount added (cents, ms), if any.
+    public var value: Int64?
+    public var total: Int64?
+}
+
+/// The records behind one KPI cell over a period.
+public struct KPIRecordPage: Sendable, Equatable, Codable {
+    public var metric: String
+    public var dimension: String
+    public var key: String
+    public var from: String
+    public var to: String
+    public var count: Int
+    public var data: [KPIRecord]
+}

@@ -346,8 +346,12 @@ public protocol FunnelStore: Sendable {
     // KPIs
     /// The KPI set of a period from the incremental aggregates.
     func kpis(_ query: KPIQuery) async throws -> KPIReport
+    /// A number that grows with every committed change of the KPI aggregates.
+    func kpiVersion() async throws -> Int64
     /// Recomputes the aggregates from the raw history (rolled back) and compares.
     func verifyKPIs() async throws -> KPIVerification
     /// Recomputes the aggregates from the raw history.
     func rebuildKPIs() async throws
+    /// The records counted in one metric's cells of a period under one cut value.
+    func kpiRecords(metric: KPIMetric, period: KPIPeriod, dimension: KPIDimension, key: String, label: String?, limit: Int) async throws -> KPIRecordPage
 }

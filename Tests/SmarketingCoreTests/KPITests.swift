@@ -218,6 +218,9 @@ struct KPITests {
         #expect(KPITarget.total(rows, metric: "revenue", period: p) == nil)
         #expect(KPITarget.total(rows, metric: "mqls", period: p, segment: "mid") == nil)
         #expect(p.previous == KPIPeriod(from: LocalDate(year: 2026, month: 3, day: 22), to: LocalDate(year: 2026, month: 4, day: 16)))
+        // whole months: the same number of months before (Q1 → Q4 of the year before, not 90 days)
+        let q1 = KPIPeriod(from: LocalDate(year: 2026, month: 1, day: 1), to: LocalDate(year: 2026, month: 4, day: 1))
+        #expect(q1.previous == KPIPeriod(from: LocalDate(year: 2025, month: 10, day: 1), to: LocalDate(year: 2026, month: 1, day: 1)))
     }
 
     @Test("percentiles of counted samples equal those of the expanded list")

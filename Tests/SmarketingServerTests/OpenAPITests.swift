@@ -135,11 +135,15 @@ struct OpenAPITests {
                 case ("patch", _): body = "{}"
                 default: break
                 }
+                if op.path == "/api/v1/stream" { uri += "?once=true" }
+                if op.path == "/api/v1/kpis/{id}/records" { uri = "/api/v1/kpis/mqls/records" }
                 let r = try await client.call(HTTPRequest.Method(op.method.uppercased())!, uri, token: admin, body: body)
                 #expect(op.statuses.contains(Int(r.status.code)), "\(op.method) \(uri) answered \(r.status.code): \(r.text)")
                 #expect(r.status.code < 300, "\(op.method) \(uri) should succeed with valid input: \(r.text)")
                 if op.path == "/api/v1/tokens", op.method == "post" { tokenID = r.json["id"] as? String ?? "" }
-                if r.status.code < 300, r.status != .noContent {
+                if op.path == "/api/v1/stream" {
+                    #expect(r.headers[.contentType] == "text/event-stream" && r.text.hasPrefix("retry: 1000\nid: "), "\(r.text.prefix(200))")
+                } else if r.status.code < 300, r.status != .noContent {
                     #expect(r.headers[.contentType] == "application/json")
                     // The body has the documented shape: documented keys only, each of a documented type.
                     if let schema = Self.responseSchema(doc, op.path, op.method, Int(r.status.code)) {
@@ -226,4 +230,4 @@ extension OpenAPITests {
 
 /// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz,
 /// 9 scoring routes, 21 handover, report and webhook routes.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 3

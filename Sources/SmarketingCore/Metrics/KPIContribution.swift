@@ -45,6 +45,17 @@ public enum KPIMetric: String, Sendable, CaseIterable, Hashable, Codable {
     /// Cost rows of another category (counted, never summed).
     case spendOther = "spend_other"
 
+    /// The kind of record a metric counts.
+    public var source: Resource {
+        switch self {
+        case .leads, .leadsConverted, .mqls, .mqlsConverted, .mqlsAccepted, .assigned, .response, .responseBusiness, .responseInSLA:
+            return .contacts
+        case .newCustomers: return .accounts
+        case .spendMarketing, .spendSales, .spendOther: return .costs
+        default: return .opportunities
+        }
+    }
+
     /// Metrics whose `value` holds a sample for percentiles.
     public var isSample: Bool { self == .response || self == .responseBusiness || self == .velocity }
 }

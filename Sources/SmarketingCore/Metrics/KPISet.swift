@@ -12,9 +12,15 @@ public struct KPIPeriod: Sendable, Hashable {
     public var toDay: Int64 { to.daysSinceEpoch }
     public var days: Int64 { toDay - fromDay }
 
-    /// The period of the same length just before this one.
+    /// The period just before this one: as many calendar months when this one is whole months
+    /// (a quarter → the previous quarter), else as many days.
     public var previous: KPIPeriod {
-        KPIPeriod(from: LocalDate(daysSinceEpoch: fromDay - days), to: from)
+        if from.day == 1 && to.day == 1 {
+            let months = (to.year * 12 + to.month) - (from.year * 12 + from.month)
+            let start = from.year * 12 + (from.month - 1) - months
+            return KPIPeriod(from: LocalDate(year: start / 12, month: start % 12 + 1, day: 1), to: from)
+        }
+        return KPIPeriod(from: LocalDate(daysSinceEpoch: fromDay - days), to: from)
     }
 }
 

@@ -17,6 +17,7 @@ struct APIRoute: Sendable {
         case handoverList, handoverGet, handoverAccept, handoverQualify, handoverReject, handoverReassign, handoverPause, handoverResume
         case inbox, slaReport, acceptanceReport, commitments
         case webhookList, webhookCreate, webhookDelete, webhookDeliveries, webhookReplay
+        case kpis, kpiRecords, stream
 
         /// Whether the handover routes handle this kind.
         var isHandover: Bool {
@@ -271,6 +272,29 @@ struct APIRoute: Sendable {
                 kind: .webhookReplay,
                 summary: "Send deliveries again ({delivery_id} or {from_seq}) (admin)",
                 responses: [200, 400, 404]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/kpis",
+                kind: .kpis,
+                summary:
+                    "The shared KPI set of [from, to) beside the previous period and targets (?from, to=YYYY-MM-DD, by=channel,campaign,persona,segment,owner,team)",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/kpis/{id}/records",
+                kind: .kpiRecords,
+                summary:
+                    "The records behind a KPI figure: {id} is a metric (mqls, mqls_converted, assigned, response, won, lost, velocity, open_pipeline, spend_marketing, …) (?from, to, by, key, label, limit)",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/stream",
+                kind: .stream,
+                summary: "Server-sent events: the KPI set (?from, to, by) now and again within a second of every committed change to it",
+                responses: [200, 422]
             ),
         ]
         return routes

@@ -75,6 +75,18 @@ enum OpenAPIDocument {
         case .audit:
             query("limit", "entries (default 100)")
             query("before", "entries with seq below this")
+        case .kpis, .stream, .kpiRecords:
+            query("from", "first day YYYY-MM-DD (default: the current quarter's)")
+            query("to", "the day after the last, YYYY-MM-DD")
+            if route.kind == .kpiRecords {
+                query("by", "the cut: all, channel, campaign, persona, segment, owner or team")
+                query("key", "the cut's value (required with by)")
+                query("label", "only cells with this label (a lost reason)")
+                query("limit", "at most this many records (default 100)")
+            } else {
+                query("by", "cuts, comma-separated: channel, campaign, persona, segment, owner, team")
+            }
+            if route.kind == .stream { query("once", "true: send the current KPIs and end the stream") }
         default: break
         }
         return params
@@ -87,6 +99,8 @@ enum OpenAPIDocument {
             var response: [String: JSONValue] = ["description": .string(description)]
             if code >= 400 {
                 response["content"] = .object(["application/problem+json": .object(["schema": ref("Problem")])])
+            } else if route.kind == .stream {
+                response["content"] = .object(["text/event-stream": .object(["schema": .object(["type": .string("string")])])])
             } else if code != 204 {
                 response["content"] = jsonContent(successSchema(route))
             }

@@ -28,7 +28,7 @@ extension SQLiteStore {
             metric TEXT NOT NULL, dim TEXT NOT NULL, day INTEGER NOT NULL, key TEXT NOT NULL, label TEXT NOT NULL,
             value INTEGER NOT NULL, n INTEGER NOT NULL, total INTEGER NOT NULL,
             PRIMARY KEY (metric, dim, day, key, label, value)) WITHOUT ROWID;
-        CREATE TABLE kpi_state (id INTEGER PRIMARY KEY CHECK (id = 1), built_with TEXT);
+        CREATE TABLE kpi_state (id INTEGER PRIMARY KEY CHECK (id = 1), built_with TEXT, version INTEGER NOT NULL DEFAULT 0);
         INSERT INTO kpi_state(id, built_with) VALUES (1, NULL);
         CREATE INDEX opportunity_contacts_opportunity ON opportunity_contacts(opportunity_id);
         CREATE INDEX opportunities_primary ON opportunities(primary_contact_id);
@@ -171,11 +171,15 @@ struct KPICellDelta {
         let prune = try db.cachedStatement(
             sql: "DELETE FROM kpi_cells WHERE metric = ? AND dim = ? AND day = ? AND key = ? AND label = ? AND value = ? AND n = 0 AND total = 0"
         )
+        var changed = false
         for (k, v) in cells where !v.isZero {
             let args: StatementArguments = [k.metric.rawValue, k.dimension.rawValue, k.day, k.key, k.label, k.value]
             try upsert.execute(arguments: args + [v.count, v.total])
             if v.count < 0 || v.total < 0 { try prune.execute(arguments: args) }
+            changed = true
         }
+        // Live dashboards poll this number (one row read) to know when to read the KPIs again.
+        if changed { try db.cachedStatement(sql: "UPDATE kpi_state SET version = version + 1 WHERE id = 1").execute() }
     }
 }
 

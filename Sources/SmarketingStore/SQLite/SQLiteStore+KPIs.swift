@@ -8,6 +8,11 @@ extension SQLiteStore {
     /// Metrics read over a period (everything except the open-now cells).
     static let periodMetrics = KPIMetric.allCases.filter { $0 != .openOpportunities }
 
+    /// A number that grows with every committed change of the KPI aggregates.
+    public func kpiVersion() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db.cachedStatement(sql: "SELECT version FROM kpi_state WHERE id = 1")) ?? 0 }
+    }
+
     /// The KPI set of `query`.
     public func kpis(_ query: KPIQuery) async throws -> KPIReport {
         try await pool.read { db in try self.kpis(db, query) }
@@ -150,6 +155,68 @@ extension SQLiteStore {
             try db.execute(
                 sql: "UPDATE kpi_state SET built_with = ? WHERE id = 1",
                 arguments: [Self.kpiBuildKey(settings, handoverVersion: engine?.version)]
+            )
+        }
+    }
+
+    /// The records behind a figure: every record whose contribution has a cell of `metric` under
+    /// `dimension` = `key` in the period (for open opportunities: now), found by the same
+    /// contribution function that fills the aggregates, so the list always matches the figure.
+    public func kpiRecords(
+        metric: KPIMetric,
+        period: KPIPeriod,
+        dimension: KPIDimension,
+        key: String,
+        label: String?,
+        limit: Int
+    ) async throws
+        -> KPIRecordPage
+    {
+        try await pool.read { db in
+            let settings = try Self.kpiSettings(db)
+            let kind: String
+            switch metric.source {
+            case .contacts: kind = "c"
+            case .accounts: kind = "a"
+            case .costs: kind = "k"
+            default: kind = "d"
+            }
+            var found: [KPIRecord] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, facts FROM kpi_facts WHERE kind = ?", arguments: [kind])
+            while let r = try rows.next() {
+                let text: String = r[1]
+                let contribution: KPIContribution?
+                switch kind {
+                case "c": contribution = KPIFactsCodec.contact(text).map { KPIContribution.of($0, calendar: settings.calendar, slaMs: settings.slaMs) }
+                case "d": contribution = KPIFactsCodec.deal(text).map { KPIContribution.of($0, calendar: settings.calendar) }
+                case "a": contribution = KPIContribution.account(firstWonAt: Int64(text).map(Timestamp.init(milliseconds:)), calendar: settings.calendar)
+                default: contribution = KPIFactsCodec.cost(text).map(KPIContribution.of)
+                }
+                for (k, v) in contribution?.cells ?? [:]
+                where k.metric == metric && k.dimension == dimension && k.key == key && (label == nil || k.label == label)
+                    && (metric == .openOpportunities || (k.day >= period.fromDay && k.day < period.toDay))
+                {
+                    found.append(
+                        KPIRecord(
+                            resource: metric.source.rawValue,
+                            id: r[0],
+                            day: metric == .openOpportunities ? "now" : LocalDate(daysSinceEpoch: k.day).text,
+                            label: k.label.isEmpty ? nil : k.label,
+                            value: metric.isSample ? k.value : nil,
+                            total: v.total == 0 ? nil : v.total
+                        )
+                    )
+                }
+            }
+            found.sort { ($0.day, $0.id) < ($1.day, $1.id) }
+            return KPIRecordPage(
+                metric: metric.rawValue,
+                dimension: dimension.rawValue,
+                key: key,
+                from: period.from.text,
+                to: period.to.text,
+                count: found.count,
+                data: Array(found.prefix(limit))
             )
         }
     }

@@ -1,0 +1,123 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+import SmarketingCore
+import SmarketingStore
+
+extension APIHandlers {
+    /// `/api/v1/kpis`, `/api/v1/kpis/{metric}/records` and the live `/api/v1/stream`. Every role
+    /// reads the shared numbers.
+    func kpi(_ route: APIRoute, _ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let q = request.uri.queryParameters
+        let query = try kpiQuery(from: q.get("from"), to: q.get("to"), by: q.get("by"))
+        switch route.kind {
+        case .kpis:
+            return try json(.ok, try await store.kpis(query))
+        case .kpiRecords:
+            let name = try pathID(context)
+            let metric = try KPIMetric(rawValue: name).orThrow(
+                Problem(.unprocessableContent, "no KPI metric \(name); one of " + KPIMetric.allCases.map(\.rawValue).joined(separator: ", "))
+            )
+            let dimension = try KPIDimension(rawValue: q.get("by") ?? "all").orThrow(
+                Problem(.unprocessableContent, "by must be one of " + KPIDimension.allCases.map(\.rawValue).joined(separator: ", "))
+            )
+            guard dimension == .all || q.get("key") != nil else {
+                throw Problem(.unprocessableContent, "key is required with by (the \(dimension.rawValue) whose records to list)")
+            }
+            let limit = max(1, min(Int(q.get("limit") ?? "") ?? 100, 10_000))
+            let page = try await store.kpiRecords(
+                metric: metric,
+                period: query.period,
+                dimension: dimension,
+                key: dimension == .all ? "all" : q.get("key")!,
+                label: q.get("label"),
+                limit: limit
+            )
+            return try json(.ok, page)
+        default:
+            return try stream(query, once: q.get("once") == "true")
+        }
+    }
+
+    /// A period of local days from `from`/`to` (YYYY-MM-DD; default: the current quarter) and
+    /// the cuts of `by`; a bad value is a 422 naming it.
+    func kpiQuery(from: String?, to: String?, by: String?) throws -> KPIQuery {
+        let start: LocalDate
+        if let from {
+            start = try LocalDate.parse(from).orThrow(Problem(.unprocessableContent, "from must be a date YYYY-MM-DD, not \(from)"))
+        } else {
+            let today = clock.now().utcDate
+            start = LocalDate(year: today.year, month: (today.month - 1) / 3 * 3 + 1, day: 1)
+        }
+        let end: LocalDate
+        if let to {
+            end = try LocalDate.parse(to).orThrow(Problem(.unprocessableContent, "to must be a date YYYY-MM-DD, not \(to)"))
+        } else {
+            let m = (start.month - 1) / 3 * 3 + 4
+            end = m > 12 ? LocalDate(year: start.year + 1, month: m - 12, day: 1) : LocalDate(year: start.year, month: m, day: 1)
+        }
+        guard start < end else { throw Problem(.unprocessableContent, "from must be before to (the period is [from, to))") }
+        guard end.daysSinceEpoch - start.daysSinceEpoch <= 3660 else { throw Problem(.unprocessableContent, "a period is at most ten years") }
+        var dims: [KPIDimension] = []
+        for part in (by ?? "").split(separator: ",") where part != "all" {
+            dims.append(
+                try KPIDimension(rawValue: String(part)).orThrow(
+                    Problem(.unprocessableContent, "by takes channel, campaign, persona, segment, owner or team, not \(part)")
+                )
+            )
+        }
+        return KPIQuery(period: KPIPeriod(from: start, to: end), by: dims)
+    }
+
+    /// Server-sent events: `event: kpis` with the report now, then again whenever a committed
+    /// change alters it. Each connection polls the aggregates' version (one row) every 250 ms,
+    /// which works the same with several server instances on one database; a comment line every
+    /// 15 s keeps proxies from closing the connection. `once` sends the first report and ends.
+    func stream(_ query: KPIQuery, once: Bool) throws -> Response {
+        let store = self.store
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let body = ResponseBody { writer in
+            var lastVersion = try await store.kpiVersion()
+            var lastText = String(decoding: try encoder.encode(try await store.kpis(query)), as: UTF8.self)
+            try await writer.write(ByteBuffer(string: "retry: 1000\nid: \(lastVersion)\nevent: kpis\ndata: \(lastText)\n\n"))
+            if once { return try await writer.finish(nil) }
+            var quiet = 0
+            // An hour per connection: EventSource reconnects by itself, and a server shutting down
+            // is never held longer than that by a forgotten tab.
+            for _ in 0..<(4 * 3600) {
+                // A server shutting down ends its streams at once (the browser reconnects elsewhere).
+                if Task.isShuttingDownGracefully { break }
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
+                } catch is CancellationError {
+                    break
+                }
+                let version = try await store.kpiVersion()
+                quiet += 1
+                if version != lastVersion {
+                    lastVersion = version
+                    let text = String(decoding: try encoder.encode(try await store.kpis(query)), as: UTF8.self)
+                    if text != lastText {
+                        lastText = text
+                        quiet = 0
+                        try await writer.write(ByteBuffer(string: "id: \(version)\nevent: kpis\ndata: \(text)\n\n"))
+                    }
+                }
+                if quiet >= 60 {
+                    quiet = 0
+                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: body
+        )
+    }
+}

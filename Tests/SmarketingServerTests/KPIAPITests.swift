@@ -1,0 +1,112 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingServer
+import SmarketingStore
+import Testing
+
+@Suite("KPIs over HTTP")
+struct KPIAPITests {
+    @Test("the KPI set, its records and problems; a live stream pushes a committed change within a second")
+    func kpisAndStream() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let demo = FileManager.default.temporaryDirectory.appendingPathComponent("smk-kpi-demo-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: demo) }
+        _ = try DemoWorkspace(leads: 600, seed: 2).write(to: demo)
+        let imported = try await f.store.importRows(try Bundle.open(demo), options: ImportOptions(), actor: Fixture.actor, at: Fixture.clock.now()) { _ in }
+        #expect(imported.committed)
+        try await f.app().test(.live) { client in
+            let viewer = f.tokens[.viewer]!
+            let r = try await client.call(.get, "/api/v1/kpis?from=2025-01-01&to=2025-07-01&by=channel,owner", token: viewer)
+            #expect(r.status == .ok, "\(r.text)")
+            let report = try JSONDecoder.snake.decode(KPIReport.self, from: Data(r.text.utf8))
+            #expect(report.schema == "smarketing-kpis/1" && report.previousPeriod.from == "2024-07-01")
+            #expect(report.by["channel"]?.isEmpty == false && report.by["owner"]?.isEmpty == false)
+            let mqls = report.total.current.mqlVolume.mqls
+            #expect(mqls > 0)
+            // The records behind the figure are exactly as many as the figure.
+            let records = try await client.call(.get, "/api/v1/kpis/mqls/records?from=2025-01-01&to=2025-07-01&limit=10000", token: viewer)
+            #expect(records.status == .ok)
+            #expect(records.json["count"] as? Int == Int(mqls) && records.data.count == Int(mqls))
+            let email = try #require(report.by["channel"]?.first { $0.key == "email" })
+            let byEmail = try await client.call(.get, "/api/v1/kpis/mqls/records?from=2025-01-01&to=2025-07-01&by=channel&key=email&limit=1", token: viewer)
+            #expect(byEmail.json["count"] as? Int == Int(email.current.mqlVolume.mqls) && byEmail.data.count == 1)
+            // Problems
+            for (uri, fragment) in [
+                ("/api/v1/kpis?from=2025-13-01", "from must be a date"),
+                ("/api/v1/kpis?from=2025-02-01&to=2025-01-01", "from must be before to"),
+                ("/api/v1/kpis?by=planet", "by takes channel"),
+                ("/api/v1/kpis/nonsense/records", "no KPI metric nonsense"),
+                ("/api/v1/kpis/mqls/records?by=channel", "key is required"),
+            ] {
+                let bad = try await client.call(.get, uri, token: viewer)
+                #expect(bad.status == .unprocessableContent && bad.headers[.contentType] == "application/problem+json", "\(uri)")
+                #expect((bad.json["detail"] as? String)?.contains(fragment) == true, "\(uri): \(bad.text)")
+            }
+            #expect(try await client.call(.get, "/api/v1/kpis", token: nil).status == .unauthorized)
+
+            // Live: a stream on one connection, a won deal committed on another.
+            let port = try #require(client.port)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/stream?from=2025-10-01&to=2026-01-01")
+            request.headers.add(name: "Authorization", value: "Bearer \(viewer)")
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            #expect(response.status == .ok && response.headers["content-type"].first == "text/event-stream")
+            var events = EventReader(response.body)
+            let first = try #require(try await events.next())
+            let before = try JSONDecoder.snake.decode(KPIReport.self, from: Data(first.utf8)).total.current
+            let deal =
+                #"{"id":"opp-live","account_id":"\#(try await anyAccount(f.store))","created_at":"2025-10-02T00:00:00Z","amount":12345,"is_won":true,"closed_at":"2025-11-15T10:00:00Z"}"#
+            let started = ContinuousClock.now
+            #expect(try await client.call(.post, "/api/v1/opportunities", token: f.tokens[.admin]!, body: deal).status == .created)
+            let second = try #require(try await events.next())
+            let elapsed = ContinuousClock.now - started
+            let after = try JSONDecoder.snake.decode(KPIReport.self, from: Data(second.utf8)).total.current
+            #expect(after.winRate.won == before.winRate.won + 1)
+            #expect(abs(after.dealVelocity.wonRevenue - before.dealVelocity.wonRevenue - 12345) < 1e-6)
+            #expect(elapsed < .seconds(1), "pushed after \(elapsed)")
+        }
+    }
+
+    func anyAccount(_ store: SQLiteStore) async throws -> String {
+        var q = ListQuery()
+        q.limit = 1
+        return try #require(try await store.list(.accounts, q).records.first?["id"].text)
+    }
+}
+
+/// Reads `data:` payloads of server-sent events from a streamed body.
+struct EventReader {
+    var iterator: HTTPClientResponse.Body.AsyncIterator
+    var buffer = ""
+
+    init(_ body: HTTPClientResponse.Body) { iterator = body.makeAsyncIterator() }
+
+    mutating func next() async throws -> String? {
+        while true {
+            if let end = buffer.range(of: "\n\n") {
+                let event = String(buffer[..<end.lowerBound])
+                buffer.removeSubrange(..<end.upperBound)
+                let data = event.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { $0.dropFirst(6) }.joined(separator: "\n")
+                if !data.isEmpty { return data }
+                continue
+            }
+            guard let chunk = try await iterator.next() else { return nil }
+            buffer += String(buffer: chunk)
+        }
+    }
+}
+
+extension JSONDecoder {
+    static var snake: JSONDecoder {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }
+}
