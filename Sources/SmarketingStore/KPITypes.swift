@@ -14,7 +14,7 @@ public struct KPIQuery: Sendable, Hashable {
 
 /// The KPI set of a period beside the previous period of the same length (JSON schema
 /// `smarketing-kpis/1`, documented in docs/KPIS.md).
-public struct KPIReport: Sendable, Equatable, Codable {
+public struct KPIReport: Sendable, Equatable, Codable, ExplicitNullEncodable {
     public struct Period: Sendable, Equatable, Codable {
         public var from: String
         public var to: String
@@ -63,7 +63,7 @@ public struct KPIVerification: Sendable, Equatable, Codable {
 }
 
 /// One record behind a KPI figure: which record, on which day it counted, and what it added.
-public struct KPIRecord: Sendable, Equatable, Codable {
+public struct KPIRecord: Sendable, Equatable, Codable, ExplicitNullEncodable {
     public var resource: String
     public var id: String
     public var day: String

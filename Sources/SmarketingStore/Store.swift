@@ -352,6 +352,8 @@ public protocol FunnelStore: Sendable {
     func verifyKPIs() async throws -> KPIVerification
     /// Recomputes the aggregates from the raw history.
     func rebuildKPIs() async throws
+    /// Won deals with their paths, journeys and spend for the attribution models.
+    func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs
     /// The records counted in one metric's cells of a period under one cut value.
     func kpiRecords(metric: KPIMetric, period: KPIPeriod, dimension: KPIDimension, key: String, label: String?, limit: Int) async throws -> KPIRecordPage
 }

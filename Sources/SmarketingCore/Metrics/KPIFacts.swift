@@ -169,6 +169,19 @@ public struct KPICalendar: Sendable, Hashable {
 
     public init(timeZone: TimeZone = TimeZone(identifier: "UTC")!) { self.timeZone = timeZone }
 
+    /// The instant a local day starts (its local midnight; after a DST gap at midnight, the
+    /// first instant of the day).
+    public func start(ofDay day: Int64) -> Timestamp {
+        var t = day * 86_400_000
+        for _ in 0..<3 {
+            let offset = Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(t) / 1000))) * 1000
+            t = day * 86_400_000 - offset
+        }
+        while self.day(Timestamp(milliseconds: t)) < day { t += 60_000 }
+        while self.day(Timestamp(milliseconds: t - 1)) == day { t -= 60_000 }
+        return Timestamp(milliseconds: t)
+    }
+
     /// The local day of an instant.
     public func day(_ t: Timestamp) -> Int64 {
         let offset = Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(t.milliseconds) / 1000))) * 1000

@@ -116,8 +116,8 @@ public struct KPICellSums: Sendable, Equatable {
 
 /// The KPI values of one cut value for one period (JSON schema `smarketing-kpis/1`, see
 /// docs/KPIS.md). Ratios with a zero denominator are nil.
-public struct KPIValues: Sendable, Equatable, Codable {
-    public struct Rate: Sendable, Equatable, Codable {
+public struct KPIValues: Sendable, Equatable, Codable, ExplicitNullEncodable {
+    public struct Rate: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var population: Int64
         public var converted: Int64
         public var rate: Double?
@@ -128,18 +128,18 @@ public struct KPIValues: Sendable, Equatable, Codable {
             self.rate = rate
         }
     }
-    public struct LeadToOpportunity: Sendable, Equatable, Codable {
+    public struct LeadToOpportunity: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var mqlCohort: Rate
         public var leadCohort: Rate
     }
-    public struct WinRate: Sendable, Equatable, Codable {
+    public struct WinRate: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var won: Int64
         public var lost: Int64
         public var rate: Double?
         /// Of the opportunities created in the period, the share won by now.
         public var cohort: Rate
     }
-    public struct ResponseTime: Sendable, Equatable, Codable {
+    public struct ResponseTime: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var assignedMqls: Int64
         public var answered: Int64
         public var unanswered: Int64
@@ -153,7 +153,7 @@ public struct KPIValues: Sendable, Equatable, Codable {
         /// Share of all assigned MQLs answered within `slaHours` (unanswered ones are breaches).
         public var slaCompliance: Double?
     }
-    public struct DealVelocity: Sendable, Equatable, Codable {
+    public struct DealVelocity: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var won: Int64
         public var withMarketingTouch: Int64
         public var withoutMarketingTouch: Int64
@@ -162,21 +162,21 @@ public struct KPIValues: Sendable, Equatable, Codable {
         public var wonRevenue: Double
         public var avgCycleDays: Double?
     }
-    public struct SalesVelocity: Sendable, Equatable, Codable {
+    public struct SalesVelocity: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var openOpportunities: Int64
         public var winRate: Double?
         public var avgWonAmount: Double?
         public var avgCycleDays: Double?
         public var valuePerDay: Double?
     }
-    public struct CAC: Sendable, Equatable, Codable {
+    public struct CAC: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var marketingSpend: Double
         public var salesCost: Double
         public var newCustomers: Int64
         public var cac: Double?
         public var otherCategoryRows: Int64
     }
-    public struct PipelineCoverage: Sendable, Equatable, Codable {
+    public struct PipelineCoverage: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var openPipeline: Double
         public var weightedPipeline: Double
         public var openOpportunitiesInPeriod: Int64
@@ -185,7 +185,7 @@ public struct KPIValues: Sendable, Equatable, Codable {
         public var coverage: Double?
         public var weightedCoverage: Double?
     }
-    public struct MQLVolume: Sendable, Equatable, Codable {
+    public struct MQLVolume: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var mqls: Int64
         public var target: Double?
         public var ratio: Double?
@@ -207,7 +207,7 @@ public struct KPIValues: Sendable, Equatable, Codable {
     /// Opportunities lost in the period per lost reason, most frequent first.
     public var lostReasons: [ReasonCount]
 
-    public struct ReasonCount: Sendable, Equatable, Codable {
+    public struct ReasonCount: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var reason: String
         public var count: Int64
     }

@@ -19,7 +19,9 @@ extension SQLiteStore {
 
     static let kpiSchema = """
         CREATE TABLE kpi_dirty (kind TEXT NOT NULL, id TEXT NOT NULL);
-        CREATE TABLE kpi_facts (kind TEXT NOT NULL, id TEXT NOT NULL, facts TEXT NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID;
+        CREATE TABLE kpi_facts (
+            kind TEXT NOT NULL, id TEXT NOT NULL, facts TEXT NOT NULL, responded_at INTEGER,
+            PRIMARY KEY (kind, id)) WITHOUT ROWID;
         CREATE TABLE kpi_deal_contacts (
             contact_id TEXT NOT NULL, opportunity_id TEXT NOT NULL, won_closed_at INTEGER,
             PRIMARY KEY (contact_id, opportunity_id)) WITHOUT ROWID;
@@ -44,7 +46,10 @@ extension SQLiteStore {
             INSERT INTO kpi_dirty VALUES ('c', OLD.id); END;
         CREATE TRIGGER kpi_touchpoints_sales AFTER INSERT ON touchpoints
             WHEN NEW.actor_id IS NOT NULL AND NEW.type IN \(salesTouchTypes) BEGIN
-            INSERT INTO kpi_dirty VALUES ('c', NEW.contact_id); END;
+            INSERT INTO kpi_dirty SELECT 'c', NEW.contact_id FROM contacts c
+                WHERE c.id = NEW.contact_id AND c.became_mql_at IS NOT NULL AND c.assigned_at <= NEW.occurred_at
+                AND NOT EXISTS (SELECT 1 FROM kpi_facts f WHERE f.kind = 'c' AND f.id = NEW.contact_id AND f.responded_at <= NEW.occurred_at);
+            END;
         CREATE TRIGGER kpi_touchpoints_marketing AFTER INSERT ON touchpoints WHEN NEW.actor_id IS NULL BEGIN
             INSERT INTO kpi_dirty SELECT 'd', opportunity_id FROM kpi_deal_contacts
                 WHERE contact_id = NEW.contact_id AND won_closed_at >= NEW.occurred_at; END;
@@ -220,10 +225,13 @@ struct KPIRefresh {
         return out
     }
 
-    /// Replaces the stored facts of one record (nil: the record is gone).
-    func store(_ kind: String, _ id: String, _ facts: String?) throws {
+    /// Replaces the stored facts of one record (nil: the record is gone). `respondedAt` lets the
+    /// sales-touch trigger skip touches that cannot change a contact's first response.
+    func store(_ kind: String, _ id: String, _ facts: String?, respondedAt: Timestamp? = nil) throws {
         if let facts {
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO kpi_facts(kind, id, facts) VALUES (?, ?, ?)").execute(arguments: [kind, id, facts])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO kpi_facts(kind, id, facts, responded_at) VALUES (?, ?, ?, ?)").execute(
+                arguments: [kind, id, facts, respondedAt?.milliseconds]
+            )
         } else if incremental {
             try db.cachedStatement(sql: "DELETE FROM kpi_facts WHERE kind = ? AND id = ?").execute(arguments: [kind, id])
         }
@@ -309,7 +317,7 @@ struct KPIRefresh {
                     to: KPIContribution.of(facts, calendar: settings.calendar, slaMs: settings.slaMs)
                 )
             )
-            try store("c", id, text)
+            try store("c", id, text, respondedAt: responded)
             if incremental { changedCuts.append(id) }
         }
         for (id, text) in old where !found.contains(id) {

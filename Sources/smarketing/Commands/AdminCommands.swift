@@ -21,14 +21,40 @@ struct Contacts: AsyncParsableCommand {
     }
 
     struct Merge: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Merge contact B into contact A (A is kept).")
+        static let configuration = CommandConfiguration(
+            abstract: "Merge contact B into contact A (A is kept), or every pair with the same email (--same-email)."
+        )
         @OptionGroup var workspace: WorkspaceOptions
-        @Argument(help: "The contact to keep.") var keep: String
-        @Argument(help: "The duplicate to merge into it.") var duplicate: String
+        @Argument(help: "The contact to keep.") var keep: String?
+        @Argument(help: "The duplicate to merge into it.") var duplicate: String?
+        @Flag(help: "Merge every contact whose email equals an earlier-created one's into that one.") var sameEmail = false
+
+        func validate() throws {
+            if sameEmail != (keep == nil && duplicate == nil) { throw ValidationError("give KEEP and DUPLICATE, or --same-email alone") }
+            if !sameEmail && (keep == nil || duplicate == nil) { throw ValidationError("give both KEEP and DUPLICATE") }
+        }
 
         func run() async throws {
+            let store = try workspace.openStore()
+            if sameEmail {
+                var merged = 0
+                while true {
+                    let pairs = try await store.duplicateContacts(limit: 1000).filter { $0.reason.hasPrefix("same email") }
+                    if pairs.isEmpty { break }
+                    var seen = Set<String>()
+                    for p in pairs where !seen.contains(p.keepID) && !seen.contains(p.duplicateID) {
+                        seen.insert(p.keepID)
+                        seen.insert(p.duplicateID)
+                        _ = try await store.mergeContacts(keep: p.keepID, duplicate: p.duplicateID, actor: .cli, at: SystemClock().now())
+                        merged += 1
+                    }
+                }
+                if workspace.json { return try printJSON(["merged": merged]) }
+                return print("merged \(merged) contact(s) into an earlier record with the same email")
+            }
+            guard let keep, let duplicate else { return }
             do {
-                let kept = try await workspace.openStore().mergeContacts(keep: keep, duplicate: duplicate, actor: .cli, at: SystemClock().now())
+                let kept = try await store.mergeContacts(keep: keep, duplicate: duplicate, actor: .cli, at: SystemClock().now())
                 if workspace.json { return try printJSON(["kept": kept.id, "merged": duplicate]) }
                 print("merged \(duplicate) into \(kept.id)")
             } catch let e as StoreError {

@@ -2,12 +2,91 @@ import ArgumentParser
 import Foundation
 import SmarketingConnectors
 import SmarketingCore
+import SmarketingStore
 
 struct Attribution: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Multi-touch attribution.",
-        subcommands: [Markov.self]
+        abstract: "Multi-touch attribution of won deals: rule-based, Markov and Shapley models.",
+        subcommands: [Run.self, Markov.self],
+        defaultSubcommand: Run.self
     )
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Credit for the deals won in [--from, --to) per channel, campaign or content, with spend and ROMI (the default subcommand)."
+        )
+        @Option(help: "first_touch, last_touch, lead_creation, linear, u_shaped, w_shaped, full_path, time_decay, markov, shapley, or all.")
+        var model = "all"
+        @Option(help: "channel, campaign or content.") var by: AttributionCut = .channel
+        @Option(help: "First day (YYYY-MM-DD; default: the first day of the current quarter).") var from: String?
+        @Option(help: "Day after the last (exclusive).") var to: String?
+        @Option(help: "Touches up to this many days before the close count.") var lookbackDays = 365
+        @Option(help: "Half-life of the time-decay model, in days.") var halfLifeDays = 7.0
+        @Option(help: "table, json or csv.") var format: KPI.Format = .table
+        @OptionGroup var workspace: WorkspaceOptions
+
+        func run() async throws {
+            let models: [AttributionModel]
+            if model == "all" {
+                models = AttributionModel.allCases
+            } else {
+                models = try model.split(separator: ",").map { name in
+                    guard let m = AttributionModel(rawValue: String(name)) else {
+                        throw CLIFailure("--model takes " + AttributionModel.allCases.map(\.rawValue).joined(separator: ", ") + " or all, not \(name)")
+                    }
+                    return m
+                }
+            }
+            guard lookbackDays > 0, halfLifeDays > 0 else { throw CLIFailure("--lookback-days and --half-life-days must be positive") }
+            let period = try KPI.query(from: from, to: to, by: nil).period
+            let store = try workspace.openStore()
+            let inputs = try await store.attributionInputs(
+                period: period,
+                lookbackDays: lookbackDays,
+                journeys: models.contains(.markov) || models.contains(.shapley)
+            )
+            let report = AttributionReport.build(
+                from: period.from.text,
+                to: period.to.text,
+                by: by,
+                models: models,
+                deals: inputs.deals,
+                journeys: inputs.journeys,
+                spend: inputs.spend[by] ?? [:],
+                marketingSpend: inputs.marketingSpend,
+                lookbackDays: lookbackDays,
+                halfLife: Int64(halfLifeDays * 86_400_000)
+            )
+            switch workspace.json ? .json : format {
+            case .json: try printJSON(report)
+            case .csv:
+                print("model,\(by.rawValue),revenue,deals,spend,romi,removal_effect")
+                for m in report.models {
+                    for r in m.rows {
+                        func f(_ v: Double?) -> String { v.map { String($0) } ?? "" }
+                        print([m.model, r.label, String(r.revenue), String(r.deals), f(r.spend), f(r.romi), f(r.removalEffect)].map(KPIText.csvField).joined(separator: ","))
+                    }
+                }
+            case .table:
+                print(
+                    "Deals won \(report.from) – \(report.to): \(report.dealsWon), revenue \(KPIText.number(report.revenueWon)); with a marketing path \(report.dealsWithPath) (unattributed \(KPIText.number(report.revenueUnattributed))); marketing spend \(KPIText.number(report.marketingSpend))"
+                )
+                for m in report.models {
+                    print("\n\(m.model)" + (m.conversionProbability.map { "  (journeys \(report.journeys ?? 0), P(conversion) \(String(format: "%.4f", $0)))" } ?? ""))
+                    print(KPIText.pad(by.rawValue, 28) + KPIText.left("revenue", 14) + KPIText.left("deals", 9) + KPIText.left("spend", 13) + KPIText.left("ROMI", 9) + (m.model == "markov" ? KPIText.left("removal", 10) : ""))
+                    for r in m.rows.prefix(25) {
+                        print(
+                            KPIText.pad(r.label, 28) + KPIText.left(KPIText.number(r.revenue), 14) + KPIText.left(KPIText.number(r.deals), 9)
+                                + KPIText.left(KPIText.number(r.spend), 13) + KPIText.left(KPIText.number(r.romi), 9)
+                                + (r.removalEffect.map { KPIText.left(String(format: "%.4f", $0), 10) } ?? "")
+                        )
+                    }
+                    if m.rows.count > 25 { print("… \(m.rows.count - 25) more (use --format csv or json)") }
+                }
+            }
+        }
+    }
 
     struct Markov: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -60,3 +139,4 @@ struct Attribution: AsyncParsableCommand {
         }
     }
 }
+extension AttributionCut: ExpressibleByArgument {}

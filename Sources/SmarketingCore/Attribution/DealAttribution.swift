@@ -1,0 +1,117 @@
+/// A marketing touch on a deal's path.
+public struct PathTouch: Sendable, Hashable {
+    public var id: String
+    public var at: Timestamp
+    public var contact: String
+    /// The touch's channel, else its campaign's; `(none)` when neither.
+    public var channel: String
+    public var campaign: String
+    public var content: String
+
+    public init(id: String, at: Timestamp, contact: String, channel: String?, campaign: String?, content: String?) {
+        self.id = id
+        self.at = at
+        self.contact = contact
+        self.channel = channel ?? KPIDimension.none
+        self.campaign = campaign ?? KPIDimension.none
+        self.content = content ?? KPIDimension.none
+    }
+
+    /// The label of this touch under a cut.
+    public func label(_ by: AttributionCut) -> String {
+        switch by {
+        case .channel: return channel
+        case .campaign: return campaign
+        case .content: return content
+        }
+    }
+}
+
+/// What credit is reported by.
+public enum AttributionCut: String, Sendable, Hashable, CaseIterable, Codable {
+    case channel, campaign, content
+}
+
+/// A won deal with the marketing touches of its contacts (PRODUCT.md: at or before the close,
+/// within the look-back window), and each contact's lead time.
+public struct DealPath: Sendable, Hashable {
+    public var dealID: String
+    public var amountCents: Int64
+    public var createdAt: Timestamp
+    public var closedAt: Timestamp
+    /// Ordered by (instant, id).
+    public var touches: [PathTouch]
+    /// `became_lead_at`, else `created_at`, per contact of the deal.
+    public var leadTimes: [String: Timestamp]
+
+    public init(dealID: String, amountCents: Int64, createdAt: Timestamp, closedAt: Timestamp, touches: [PathTouch], leadTimes: [String: Timestamp]) {
+        self.dealID = dealID
+        self.amountCents = amountCents
+        self.createdAt = createdAt
+        self.closedAt = closedAt
+        self.touches = touches.sorted { ($0.at, $0.id) < ($1.at, $1.id) }
+        self.leadTimes = leadTimes
+    }
+
+    /// The positions of the path (nil for an empty path): OC is the last touch at or before the
+    /// opportunity's creation, else the first after it; LC is, for the contact with the earliest
+    /// lead time (ties: the earlier touch), its own last touch at or before that time, else its
+    /// first own touch after it.
+    public var attributionPath: AttributionPath? {
+        guard !touches.isEmpty else { return nil }
+        let oc = touches.lastIndex { $0.at <= createdAt } ?? 0
+        var best: (lead: Timestamp, index: Int)?
+        var byContact: [String: [Int]] = [:]
+        for (i, t) in touches.enumerated() { byContact[t.contact, default: []].append(i) }
+        for (contact, indices) in byContact {
+            guard let lead = leadTimes[contact] else { continue }
+            let own = indices.last { touches[$0].at <= lead } ?? indices[0]
+            if best == nil || (lead, own) < (best!.lead, best!.index) { best = (lead, own) }
+        }
+        return AttributionPath(times: touches.map(\.at), leadCreation: best?.index ?? 0, opportunityCreation: oc, close: closedAt)
+    }
+}
+
+/// The credit one label receives: revenue and (fractional) deals.
+public struct AttributionCredit: Sendable, Hashable, Codable {
+    public var label: String
+    public var revenue: Double
+    public var deals: Double
+
+    public init(label: String, revenue: Double, deals: Double) {
+        self.label = label
+        self.revenue = revenue
+        self.deals = deals
+    }
+}
+
+/// Every attribution model of PRODUCT.md by name.
+public enum AttributionModel: String, Sendable, Hashable, CaseIterable, Codable {
+    case firstTouch = "first_touch", lastTouch = "last_touch", leadCreation = "lead_creation", linear
+    case uShaped = "u_shaped", wShaped = "w_shaped", fullPath = "full_path", timeDecay = "time_decay"
+    case markov, shapley
+
+    public var rule: RuleModel? { RuleModel(rawValue: rawValue) }
+}
+
+/// Rule-based credit for deals.
+public enum DealAttribution {
+    /// Credit per label of `by` under a rule model: each deal's amount and one deal split by the
+    /// model's weights over its path. Deals with an empty path are not credited (the caller
+    /// reports them as unattributed).
+    public static func credit(_ deals: [DealPath], model: RuleModel, by: AttributionCut, halfLife: Int64 = RuleAttribution.defaultHalfLife)
+        -> [String: (revenueCents: Double, deals: Double)]
+    {
+        var out: [String: (revenueCents: Double, deals: Double)] = [:]
+        for d in deals {
+            guard let path = d.attributionPath else { continue }
+            let w = RuleAttribution.weights(model, path, halfLife: halfLife)
+            for (i, t) in d.touches.enumerated() where w[i] != 0 {
+                let label = t.label(by)
+                let old = out[label] ?? (0, 0)
+                out[label] = (old.revenueCents + Double(d.amountCents) * w[i], old.deals + w[i])
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import GRDB
+import SmarketingCore
+
+/// What the attribution models read from the store.
+public struct AttributionInputs: Sendable {
+    /// Deals won in the period with their paths.
+    public var deals: [DealPath]
+    /// Journeys for the data-driven models (empty unless asked for).
+    public var journeys: [ContactJourney]
+    /// Marketing spend of the period per campaign and per channel.
+    public var spend: [AttributionCut: [String: Double]]
+    public var marketingSpend: Double
+}
+
+extension SQLiteStore {
+    /// Won deals of the period with the marketing touches of their contacts at or before the
+    /// close and within `lookbackDays` before it; with `journeys`, every contact's journey whose
+    /// conversion (reaching an opportunity) falls in the period, or, for contacts that never
+    /// converted, whose last marketing touch does.
+    public func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs {
+        try await pool.read { db in
+            let settings = try Self.kpiSettings(db)
+            let from = settings.calendar.start(ofDay: period.fromDay).milliseconds
+            let to = settings.calendar.start(ofDay: period.toDay).milliseconds
+            var campaignChannel: [String: String] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT id, channel FROM campaigns") { campaignChannel[r[0]] = r[1] }
+            func touch(_ r: Row, contact: String) -> PathTouch {
+                let campaign: String? = r[3]
+                return PathTouch(
+                    id: r[0],
+                    at: Timestamp(milliseconds: r[1]),
+                    contact: contact,
+                    channel: (r[2] as String?) ?? campaign.flatMap { campaignChannel[$0] },
+                    campaign: campaign,
+                    content: r[4]
+                )
+            }
+            // Won deals and their contacts (roles ∪ primary).
+            var deals: [DealPath] = []
+            let wonRows = try Row.fetchAll(
+                db,
+                sql: "SELECT id, amount, created_at, closed_at, primary_contact_id FROM opportunities WHERE is_won = 1 AND closed_at >= ? AND closed_at < ? ORDER BY id",
+                arguments: [from, to]
+            )
+            let members = try db.cachedStatement(sql: "SELECT contact_id FROM opportunity_contacts WHERE opportunity_id = ?")
+            let lead = try db.cachedStatement(sql: "SELECT coalesce(became_lead_at, created_at) FROM contacts WHERE id = ?")
+            let touches = try db.cachedStatement(
+                sql: """
+                    SELECT id, occurred_at, channel, campaign_id, content_id FROM touchpoints
+                    WHERE contact_id = ? AND occurred_at >= ? AND occurred_at <= ? AND actor_id IS NULL
+                    """
+            )
+            let lookback = Int64(lookbackDays) * 86_400_000
+            for r in wonRows {
+                let id: String = r[0]
+                let closed: Int64 = r[3]
+                var contacts = try String.fetchAll(members, arguments: [id])
+                if let p: String = r[4], !contacts.contains(p) { contacts.append(p) }
+                var path: [PathTouch] = []
+                var leads: [String: Timestamp] = [:]
+                for c in contacts {
+                    guard let l = try Int64.fetchOne(lead, arguments: [c]) else { continue }
+                    leads[c] = Timestamp(milliseconds: l)
+                    for t in try Row.fetchAll(touches, arguments: [c, closed - lookback, closed]) { path.append(touch(t, contact: c)) }
+                }
+                deals.append(
+                    DealPath(
+                        dealID: id,
+                        amountCents: Money.cents(r[1]),
+                        createdAt: Timestamp(milliseconds: r[2]),
+                        closedAt: Timestamp(milliseconds: closed),
+                        touches: path,
+                        leadTimes: leads
+                    )
+                )
+            }
+            // Journeys: one pass over the marketing touches in contact order.
+            var list: [ContactJourney] = []
+            if journeys {
+                var converted: [String: Int64] = [:]
+                for sql in [
+                    "SELECT id, became_opportunity_at FROM contacts WHERE became_opportunity_at IS NOT NULL",
+                    "SELECT oc.contact_id, min(o.created_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id GROUP BY 1",
+                    "SELECT primary_contact_id, min(created_at) FROM opportunities WHERE primary_contact_id IS NOT NULL GROUP BY 1",
+                ] {
+                    for r in try Row.fetchAll(db, sql: sql) {
+                        let id: String = r[0]
+                        let t: Int64 = r[1]
+                        if let known = converted[id], known <= t { continue }
+                        converted[id] = t
+                    }
+                }
+                var current: String?
+                var path: [PathTouch] = []
+                func flush() {
+                    guard let c = current, let last = path.last else { return }
+                    let conv = converted[c]
+                    let end = conv ?? last.at.milliseconds
+                    if end >= from && end < to {
+                        list.append(ContactJourney(touches: path, convertedAt: conv.map(Timestamp.init(milliseconds:))))
+                    }
+                }
+                let cursor = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT id, occurred_at, channel, campaign_id, content_id, contact_id FROM touchpoints
+                        WHERE actor_id IS NULL ORDER BY contact_id, occurred_at, id
+                        """
+                )
+                while let r = try cursor.next() {
+                    let c: String = r[5]
+                    if c != current {
+                        flush()
+                        current = c
+                        path.removeAll(keepingCapacity: true)
+                    }
+                    path.append(touch(r, contact: c))
+                }
+                flush()
+            }
+            var spend: [AttributionCut: [String: Double]] = [:]
+            var total = 0.0
+            let cells = try db.cachedStatement(
+                sql: "SELECT key, sum(total) FROM kpi_cells WHERE metric = 'spend_marketing' AND dim = ? AND day >= ? AND day < ? GROUP BY key"
+            )
+            for (cut, dim) in [(AttributionCut.campaign, "campaign"), (.channel, "channel")] {
+                for r in try Row.fetchAll(cells, arguments: [dim, period.fromDay, period.toDay]) { spend[cut, default: [:]][r[0]] = Money.amount(r[1]) }
+            }
+            for r in try Row.fetchAll(cells, arguments: ["all", period.fromDay, period.toDay]) { total += Money.amount(r[1]) }
+            return AttributionInputs(deals: deals, journeys: list, spend: spend, marketingSpend: total)
+        }
+    }
+}
