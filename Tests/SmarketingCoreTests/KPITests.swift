@@ -241,4 +241,20 @@ struct KPITests {
             }
         }
     }
+
+    @Test("the JSON keeps every key: unknown figures are null, not missing")
+    func explicitNulls() throws {
+        let empty = KPIValues.compute(period: KPICellSums(), open: KPICellSums(), revenueTarget: nil, mqlTarget: nil, slaHours: 24, customersKnown: false)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let object = try JSONSerialization.jsonObject(with: encoder.encode(empty)) as! [String: Any]
+        let response = object["lead_response_time"] as! [String: Any]
+        #expect(response["median_hours"] is NSNull && response["sla_compliance"] is NSNull)
+        #expect((object["pipeline_coverage"] as! [String: Any])["revenue_target"] is NSNull)
+        #expect(Set(object.keys).count == 10)
+        // and it reads back
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        #expect(try decoder.decode(KPIValues.self, from: encoder.encode(empty)) == empty)
+    }
 }

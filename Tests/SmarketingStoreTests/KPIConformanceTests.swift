@@ -159,6 +159,34 @@ struct KPIConformanceTests {
         }
     }
 
+    @Test("verify finds a damaged aggregate and rebuild repairs it")
+    func verifyFindsDrift() async throws {
+        let dir = Self.tempDir("drift")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try DemoWorkspace(leads: 200, seed: 5).write(to: dir)
+        let path = Self.tempDir("drift-db") + ".sqlite"
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        let store = try SQLiteStore.workspace(path: path)
+        try await Self.importDir(store, dir)
+        #expect(try await store.verifyKPIs().agrees)
+        // Damage one cell behind the store's back.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE kpi_cells SET n = n + 1 WHERE (metric, dim, day, key, label, value) =
+                      (SELECT metric, dim, day, key, label, value FROM kpi_cells WHERE metric = 'mqls' AND dim = 'all' LIMIT 1)
+                    """
+            )
+        }
+        try queue.close()
+        let broken = try await store.verifyKPIs()
+        #expect(broken.mismatches.count == 1 && broken.mismatches.first?.metric == "mqls")
+        #expect(broken.mismatches.first.map { $0.stored.count == $0.recomputed.count + 1 } == true)
+        try await store.rebuildKPIs()
+        #expect(try await store.verifyKPIs().agrees)
+    }
+
     @Test("the same events in two orders give the same KPIs")
     func eventOrder() async throws {
         let dir = Self.tempDir("order")

@@ -87,8 +87,14 @@ public struct AttributionCredit: Sendable, Hashable, Codable {
 
 /// Every attribution model of PRODUCT.md by name.
 public enum AttributionModel: String, Sendable, Hashable, CaseIterable, Codable {
-    case firstTouch = "first_touch", lastTouch = "last_touch", leadCreation = "lead_creation", linear
-    case uShaped = "u_shaped", wShaped = "w_shaped", fullPath = "full_path", timeDecay = "time_decay"
+    case firstTouch = "first_touch"
+    case lastTouch = "last_touch"
+    case leadCreation = "lead_creation"
+    case linear
+    case uShaped = "u_shaped"
+    case wShaped = "w_shaped"
+    case fullPath = "full_path"
+    case timeDecay = "time_decay"
     case markov, shapley
 
     public var rule: RuleModel? { RuleModel(rawValue: rawValue) }
@@ -99,7 +105,12 @@ public enum DealAttribution {
     /// Credit per label of `by` under a rule model: each deal's amount and one deal split by the
     /// model's weights over its path. Deals with an empty path are not credited (the caller
     /// reports them as unattributed).
-    public static func credit(_ deals: [DealPath], model: RuleModel, by: AttributionCut, halfLife: Int64 = RuleAttribution.defaultHalfLife)
+    public static func credit(
+        _ deals: [DealPath],
+        model: RuleModel,
+        by: AttributionCut,
+        halfLife: Int64 = RuleAttribution.defaultHalfLife
+    )
         -> [String: (revenueCents: Double, deals: Double)]
     {
         var out: [String: (revenueCents: Double, deals: Double)] = [:]

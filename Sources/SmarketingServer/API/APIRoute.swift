@@ -17,7 +17,7 @@ struct APIRoute: Sendable {
         case handoverList, handoverGet, handoverAccept, handoverQualify, handoverReject, handoverReassign, handoverPause, handoverResume
         case inbox, slaReport, acceptanceReport, commitments
         case webhookList, webhookCreate, webhookDelete, webhookDeliveries, webhookReplay
-        case kpis, kpiRecords, stream
+        case kpis, kpiRecords, stream, attribution
 
         /// Whether the handover routes handle this kind.
         var isHandover: Bool {
@@ -287,6 +287,14 @@ struct APIRoute: Sendable {
                 kind: .kpiRecords,
                 summary:
                     "The records behind a KPI figure: {id} is a metric (mqls, mqls_converted, assigned, response, won, lost, velocity, open_pipeline, spend_marketing, …) (?from, to, by, key, label, limit)",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/attribution",
+                kind: .attribution,
+                summary:
+                    "Credit for deals won in [from, to) per model (?model=all|linear,w_shaped,markov,…, by=channel|campaign|content, from, to, lookback_days, half_life_days)",
                 responses: [200, 422]
             ),
             APIRoute(

@@ -11,6 +11,7 @@ extension APIHandlers {
     /// reads the shared numbers.
     func kpi(_ route: APIRoute, _ request: Request, _ context: AppRequestContext) async throws -> Response {
         let q = request.uri.queryParameters
+        if route.kind == .attribution { return try await attribution(q) }
         let query = try kpiQuery(from: q.get("from"), to: q.get("to"), by: q.get("by"))
         switch route.kind {
         case .kpis:
@@ -39,6 +40,43 @@ extension APIHandlers {
         default:
             return try stream(query, once: q.get("once") == "true")
         }
+    }
+
+    /// `/api/v1/attribution`: the report of `AttributionReport.build` for the asked models.
+    func attribution(_ q: Parameters) async throws -> Response {
+        let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+        let models: [AttributionModel]
+        let modelText = q.get("model") ?? "all"
+        if modelText == "all" {
+            models = AttributionModel.allCases
+        } else {
+            models = try modelText.split(separator: ",").map { name in
+                try AttributionModel(rawValue: String(name)).orThrow(
+                    Problem(.unprocessableContent, "model takes all or " + AttributionModel.allCases.map(\.rawValue).joined(separator: ", ") + ", not \(name)")
+                )
+            }
+        }
+        let by = try AttributionCut(rawValue: q.get("by") ?? "channel").orThrow(Problem(.unprocessableContent, "by must be channel, campaign or content"))
+        let lookback = try Int(q.get("lookback_days") ?? "365").flatMap { $0 > 0 ? $0 : nil }.orThrow(
+            Problem(.unprocessableContent, "lookback_days must be a positive whole number of days")
+        )
+        let halfLife = try Double(q.get("half_life_days") ?? "7").flatMap { $0 > 0 && $0.isFinite ? $0 : nil }.orThrow(
+            Problem(.unprocessableContent, "half_life_days must be a positive number of days")
+        )
+        let inputs = try await store.attributionInputs(period: period, lookbackDays: lookback, journeys: models.contains(.markov) || models.contains(.shapley))
+        let report = AttributionReport.build(
+            from: period.from.text,
+            to: period.to.text,
+            by: by,
+            models: models,
+            deals: inputs.deals,
+            journeys: inputs.journeys,
+            spend: inputs.spend[by] ?? [:],
+            marketingSpend: inputs.marketingSpend,
+            lookbackDays: lookback,
+            halfLife: Int64(halfLife * 86_400_000)
+        )
+        return try json(.ok, report)
     }
 
     /// A period of local days from `from`/`to` (YYYY-MM-DD; default: the current quarter) and

@@ -75,6 +75,13 @@ enum OpenAPIDocument {
         case .audit:
             query("limit", "entries (default 100)")
             query("before", "entries with seq below this")
+        case .attribution:
+            query("model", "all (default) or comma-separated: " + AttributionModel.allCases.map(\.rawValue).joined(separator: ", "))
+            query("by", "channel (default), campaign or content")
+            query("from", "first day YYYY-MM-DD (default: the current quarter's)")
+            query("to", "the day after the last, YYYY-MM-DD")
+            query("lookback_days", "touches up to this many days before the close count (default 365)")
+            query("half_life_days", "half-life of the time-decay model (default 7)")
         case .kpis, .stream, .kpiRecords:
             query("from", "first day YYYY-MM-DD (default: the current quarter's)")
             query("to", "the day after the last, YYYY-MM-DD")

@@ -40,7 +40,8 @@ extension SQLiteStore {
             var deals: [DealPath] = []
             let wonRows = try Row.fetchAll(
                 db,
-                sql: "SELECT id, amount, created_at, closed_at, primary_contact_id FROM opportunities WHERE is_won = 1 AND closed_at >= ? AND closed_at < ? ORDER BY id",
+                sql:
+                    "SELECT id, amount, created_at, closed_at, primary_contact_id FROM opportunities WHERE is_won = 1 AND closed_at >= ? AND closed_at < ? ORDER BY id",
                 arguments: [from, to]
             )
             let members = try db.cachedStatement(sql: "SELECT contact_id FROM opportunity_contacts WHERE opportunity_id = ?")

@@ -65,7 +65,11 @@ struct Attribution: AsyncParsableCommand {
                 for m in report.models {
                     for r in m.rows {
                         func f(_ v: Double?) -> String { v.map { String($0) } ?? "" }
-                        print([m.model, r.label, String(r.revenue), String(r.deals), f(r.spend), f(r.romi), f(r.removalEffect)].map(KPIText.csvField).joined(separator: ","))
+                        print(
+                            [m.model, r.label, String(r.revenue), String(r.deals), f(r.spend), f(r.romi), f(r.removalEffect)].map(KPIText.csvField).joined(
+                                separator: ","
+                            )
+                        )
                     }
                 }
             case .table:
@@ -73,8 +77,14 @@ struct Attribution: AsyncParsableCommand {
                     "Deals won \(report.from) – \(report.to): \(report.dealsWon), revenue \(KPIText.number(report.revenueWon)); with a marketing path \(report.dealsWithPath) (unattributed \(KPIText.number(report.revenueUnattributed))); marketing spend \(KPIText.number(report.marketingSpend))"
                 )
                 for m in report.models {
-                    print("\n\(m.model)" + (m.conversionProbability.map { "  (journeys \(report.journeys ?? 0), P(conversion) \(String(format: "%.4f", $0)))" } ?? ""))
-                    print(KPIText.pad(by.rawValue, 28) + KPIText.left("revenue", 14) + KPIText.left("deals", 9) + KPIText.left("spend", 13) + KPIText.left("ROMI", 9) + (m.model == "markov" ? KPIText.left("removal", 10) : ""))
+                    print(
+                        "\n\(m.model)"
+                            + (m.conversionProbability.map { "  (journeys \(report.journeys ?? 0), P(conversion) \(String(format: "%.4f", $0)))" } ?? "")
+                    )
+                    print(
+                        KPIText.pad(by.rawValue, 28) + KPIText.left("revenue", 14) + KPIText.left("deals", 9) + KPIText.left("spend", 13)
+                            + KPIText.left("ROMI", 9) + (m.model == "markov" ? KPIText.left("removal", 10) : "")
+                    )
                     for r in m.rows.prefix(25) {
                         print(
                             KPIText.pad(r.label, 28) + KPIText.left(KPIText.number(r.revenue), 14) + KPIText.left(KPIText.number(r.deals), 9)

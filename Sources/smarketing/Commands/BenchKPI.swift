@@ -29,7 +29,8 @@ extension Bench {
                 if !FileManager.default.fileExists(atPath: path) {
                     FileHandle.standardError.write(Data("importing \(dir) into \(path)\n".utf8))
                     let store = try SQLiteStore.workspace(path: path)
-                    let r = try await store.importRows(try Bundle.openReadingAhead(dir), options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
+                    let r = try await store.importRows(try Bundle.openReadingAhead(dir), options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in
+                    }
                     guard r.committed else { throw CLIFailure("the bundle did not import: \(r.problems.first?.description ?? "")") }
                     try await store.checkpoint()
                 }
