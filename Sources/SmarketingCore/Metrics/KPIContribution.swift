@@ -102,9 +102,16 @@ public struct KPITally: Sendable, Hashable {
 
 /// The aggregate cells one record adds to.
 public struct KPIContribution: Sendable, Equatable {
-    public var cells: [KPIKey: KPITally] = [:]
+    /// Each cell once (a record adds to a metric once per cut); an array, not a dictionary,
+    /// because a rebuild computes millions of these and only the accumulator needs hashing.
+    public private(set) var entries: [(key: KPIKey, tally: KPITally)] = []
 
     public init() {}
+
+    /// The cells as a dictionary.
+    public var cells: [KPIKey: KPITally] { Dictionary(entries.map { ($0.key, $0.tally) }, uniquingKeysWith: +) }
+
+    public static func == (a: KPIContribution, b: KPIContribution) -> Bool { a.cells == b.cells }
 
     /// Adds a tally to every cut of `cuts` in `dimensions`.
     mutating func add(
@@ -116,17 +123,13 @@ public struct KPIContribution: Sendable, Equatable {
         value: Int64 = 0,
         total: Int64 = 0
     ) {
-        for d in dimensions {
-            cells[KPIKey(metric, d, cuts[d], day: day, label: label, value: value), default: KPITally()] =
-                cells[KPIKey(metric, d, cuts[d], day: day, label: label, value: value), default: KPITally()]
-                + KPITally(count: 1, total: total)
-        }
+        for d in dimensions { entries.append((KPIKey(metric, d, cuts[d], day: day, label: label, value: value), KPITally(count: 1, total: total))) }
     }
 
     /// What changes when a record goes from `old` to `new`: new − old, without zero cells.
     public static func delta(from old: KPIContribution, to new: KPIContribution) -> [KPIKey: KPITally] {
         var d = new.cells
-        for (k, v) in old.cells { d[k, default: KPITally()] = d[k, default: KPITally()] - v }
+        for (k, v) in old.entries { d[k, default: KPITally()] = d[k, default: KPITally()] - v }
         return d.filter { !$0.value.isZero }
     }
 

@@ -23,10 +23,11 @@ extension SQLiteStore {
                 try db.execute(sql: "PRAGMA foreign_keys = OFF")
                 defer { try? db.execute(sql: "PRAGMA foreign_keys = ON") }
                 try db.inTransaction {
+                    try Self.dropKPITriggers(db)
                     try self.importAll(db, sources, options: options, actor: actor, at: at, state: state, progress: progress)
                     // Imported stage history is history: it opens no handovers and sends no webhooks.
                     try db.execute(sql: "UPDATE transition_cursor SET seq = coalesce((SELECT max(seq) FROM lifecycle_transitions), 0) WHERE id = 1")
-                    try self.refreshKPIs(db)
+                    try self.restoreKPITriggersAndRebuild(db)
                     return .commit
                 }
             }

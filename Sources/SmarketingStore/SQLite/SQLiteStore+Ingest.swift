@@ -45,6 +45,7 @@ extension SQLiteStore {
                     try context.flushScores()
                     try self.reactToTransitions(db, at: at)
                     try self.salesTouches(db, context.salesTouches, at: at)
+                    try Self.noteTouchesForKPIs(db, sales: context.salesTouches, marketing: context.marketingTouches)
                     result.committed = true
                     let accepted = result.outcomes.count { if case .accepted = $0 { true } else { false } }
                     if accepted > 0 {
@@ -89,6 +90,8 @@ struct IngestContext {
     var created: Set<String> = []
     /// Sales activities of this batch (contact, time), for the handover clocks.
     var salesTouches: [(String, Timestamp)] = []
+    /// Per contact, its earliest marketing touch of the batch (for the KPI aggregates).
+    var marketingTouches: [String: Int64] = [:]
     let insertTouchpoint: RawStatement
     let contactExistsQuery: RawStatement
     let touchpointExistsQuery: RawStatement
@@ -125,6 +128,7 @@ struct IngestContext {
         currentID = nil
         currentScore = nil
         salesTouches.removeAll()
+        marketingTouches.removeAll()
         regrade.removeAll()
         dirty.removeAll()
         created.removeAll()
@@ -183,6 +187,7 @@ struct IngestContext {
         if try insertTouchpoint.execute() == 0 { return .duplicate }
         try score(event, contactID: contactID)
         if event.actorID != nil, HandoverRules.salesTouchTypes.contains(event.type) { salesTouches.append((contactID, event.occurredAt)) }
+        if event.actorID == nil { marketingTouches[contactID] = min(marketingTouches[contactID] ?? .max, event.occurredAt.milliseconds) }
         return .accepted(contactID: contactID)
     }
 

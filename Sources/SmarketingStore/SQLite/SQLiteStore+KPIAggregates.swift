@@ -36,7 +36,11 @@ extension SQLiteStore {
         CREATE INDEX opportunities_primary ON opportunities(primary_contact_id);
         CREATE INDEX handovers_contact ON handovers(contact_id, id);
         CREATE INDEX costs_campaign ON costs(campaign_id);
+        """ + kpiTriggers
 
+    /// The triggers that note changed records. A bundle import drops them for its transaction
+    /// and rebuilds the aggregates at its end instead (one set-based pass beats a note per row).
+    static let kpiTriggers = """
         CREATE TRIGGER kpi_contacts_insert AFTER INSERT ON contacts BEGIN
             INSERT INTO kpi_dirty VALUES ('c', NEW.id); END;
         CREATE TRIGGER kpi_contacts_update AFTER UPDATE OF created_at, lifecycle_stage, became_lead_at, became_mql_at,
@@ -44,15 +48,6 @@ extension SQLiteStore {
             INSERT INTO kpi_dirty VALUES ('c', NEW.id), ('c', OLD.id); END;
         CREATE TRIGGER kpi_contacts_delete AFTER DELETE ON contacts BEGIN
             INSERT INTO kpi_dirty VALUES ('c', OLD.id); END;
-        CREATE TRIGGER kpi_touchpoints_sales AFTER INSERT ON touchpoints
-            WHEN NEW.actor_id IS NOT NULL AND NEW.type IN \(salesTouchTypes) BEGIN
-            INSERT INTO kpi_dirty SELECT 'c', NEW.contact_id FROM contacts c
-                WHERE c.id = NEW.contact_id AND c.became_mql_at IS NOT NULL AND c.assigned_at <= NEW.occurred_at
-                AND NOT EXISTS (SELECT 1 FROM kpi_facts f WHERE f.kind = 'c' AND f.id = NEW.contact_id AND f.responded_at <= NEW.occurred_at);
-            END;
-        CREATE TRIGGER kpi_touchpoints_marketing AFTER INSERT ON touchpoints WHEN NEW.actor_id IS NULL BEGIN
-            INSERT INTO kpi_dirty SELECT 'd', opportunity_id FROM kpi_deal_contacts
-                WHERE contact_id = NEW.contact_id AND won_closed_at >= NEW.occurred_at; END;
         CREATE TRIGGER kpi_touchpoints_update AFTER UPDATE ON touchpoints BEGIN
             INSERT INTO kpi_dirty VALUES ('c', OLD.contact_id), ('c', NEW.contact_id);
             INSERT INTO kpi_dirty SELECT 'd', opportunity_id FROM kpi_deal_contacts
@@ -91,6 +86,44 @@ extension SQLiteStore {
         CREATE TRIGGER kpi_handovers_segment AFTER UPDATE OF segment ON handovers BEGIN
             INSERT INTO kpi_dirty VALUES ('c', NEW.contact_id); END;
         """
+
+    /// Notes the records new touches may change (the ingest calls this per batch instead of a
+    /// trigger on every touch insert: a trigger makes SQLite keep a statement journal for each
+    /// insert, which cost more than the insert itself). A sales touch can only change the first
+    /// response of an assigned MQL that has none at or before it; a marketing touch only the
+    /// first marketing touch of its contact's won deals closed at or after it.
+    static func noteTouchesForKPIs(_ db: Database, sales: [(String, Timestamp)], marketing: [String: Int64]) throws {
+        let salesNote = try db.cachedStatement(
+            sql: """
+                INSERT INTO kpi_dirty SELECT 'c', c.id FROM contacts c
+                WHERE c.id = ?1 AND c.became_mql_at IS NOT NULL AND c.assigned_at <= ?2
+                AND NOT EXISTS (SELECT 1 FROM kpi_facts f WHERE f.kind = 'c' AND f.id = ?1 AND f.responded_at <= ?2)
+                """
+        )
+        for (contact, at) in sales { try salesNote.execute(arguments: [contact, at.milliseconds]) }
+        let marketingNote = try db.cachedStatement(
+            sql: "INSERT INTO kpi_dirty SELECT 'd', opportunity_id FROM kpi_deal_contacts WHERE contact_id = ? AND won_closed_at >= ?"
+        )
+        for (contact, at) in marketing { try marketingNote.execute(arguments: [contact, at]) }
+    }
+
+    /// Drops the change triggers (inside an import's transaction).
+    static func dropKPITriggers(_ db: Database) throws {
+        for name in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'kpi\\_%' ESCAPE '\\'") {
+            try db.execute(sql: "DROP TRIGGER \(name)")
+        }
+    }
+
+    /// Puts the triggers back and rebuilds every aggregate (the end of an import's transaction).
+    func restoreKPITriggersAndRebuild(_ db: Database) throws {
+        try db.execute(sql: Self.kpiTriggers)
+        let settings = try Self.kpiSettings(db)
+        let engine = try activeHandover(db)
+        try rebuildKPIs(db, settings: settings, config: engine?.config)
+        try db.cachedStatement(sql: "UPDATE kpi_state SET built_with = ? WHERE id = 1").execute(
+            arguments: [Self.kpiBuildKey(settings, handoverVersion: engine?.version)]
+        )
+    }
 
     /// What the aggregates were built with; a different value (another time zone, response
     /// target or team layout) makes the next refresh rebuild them.
@@ -140,7 +173,7 @@ extension SQLiteStore {
         )
         var delta = KPICellDelta()
         try KPIRefresh(db, settings: settings, config: config, incremental: false).run(into: &delta)
-        try delta.write(db)
+        try delta.insertAll(db)
     }
 }
 
@@ -166,21 +199,75 @@ struct KPICellDelta {
         for (k, v) in d { cells[k, default: KPITally()] = cells[k, default: KPITally()] + v }
     }
 
+    /// new − old straight into the accumulator (cells present in both cancel out there).
+    mutating func add(from old: KPIContribution?, to new: KPIContribution?) {
+        for (k, v) in new?.entries ?? [] { cells[k, default: KPITally()] = cells[k, default: KPITally()] + v }
+        for (k, v) in old?.entries ?? [] { cells[k, default: KPITally()] = cells[k, default: KPITally()] - v }
+    }
+
+    /// Writes into an empty `kpi_cells` (a rebuild): plain inserts in key order, which SQLite
+    /// appends to the B-tree instead of searching for each.
+    func insertAll(_ db: Database) throws {
+        // Bound by hand: GRDB's argument arrays cost more than the insert itself at this volume.
+        let insert = try RawStatement(db, "INSERT INTO kpi_cells(metric, dim, day, key, label, value, n, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        // SQLite's BINARY order: enum names by their bytes, then day, then key bytes (Swift's
+        // String < is Unicode-aware and far slower, and orders differently).
+        let metricRank = Dictionary(
+            uniqueKeysWithValues: KPIMetric.allCases.sorted { $0.rawValue.utf8.lexicographicallyPrecedes($1.rawValue.utf8) }.enumerated().map { ($1, $0) }
+        )
+        let dimRank = Dictionary(
+            uniqueKeysWithValues: KPIDimension.allCases.sorted { $0.rawValue.utf8.lexicographicallyPrecedes($1.rawValue.utf8) }.enumerated().map { ($1, $0) }
+        )
+        let rows = cells.filter { !$0.value.isZero }.map { (m: metricRank[$0.key.metric]!, d: dimRank[$0.key.dimension]!, cell: $0) }.sorted { a, b in
+            if a.m != b.m { return a.m < b.m }
+            if a.d != b.d { return a.d < b.d }
+            let x = a.cell.key
+            let y = b.cell.key
+            if x.day != y.day { return x.day < y.day }
+            if x.key != y.key { return x.key.utf8.lexicographicallyPrecedes(y.key.utf8) }
+            if x.label != y.label { return x.label.utf8.lexicographicallyPrecedes(y.label.utf8) }
+            return x.value < y.value
+        }.map(\.cell)
+        for (k, v) in rows {
+            insert.bind(1, k.metric.rawValue)
+            insert.bind(2, k.dimension.rawValue)
+            insert.bind(3, k.day)
+            insert.bind(4, k.key)
+            insert.bind(5, k.label)
+            insert.bind(6, k.value)
+            insert.bind(7, v.count)
+            insert.bind(8, v.total)
+            _ = try insert.execute()
+        }
+        if !rows.isEmpty { try db.cachedStatement(sql: "UPDATE kpi_state SET version = version + 1 WHERE id = 1").execute() }
+    }
+
     func write(_ db: Database) throws {
-        let upsert = try db.cachedStatement(
-            sql: """
-                INSERT INTO kpi_cells(metric, dim, day, key, label, value, n, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(metric, dim, day, key, label, value) DO UPDATE SET n = n + excluded.n, total = total + excluded.total
-                """
+        // Bound by hand; RETURNING tells whether a cell fell to zero, so emptied cells are removed
+        // without a second search for every negative delta.
+        let upsert = try RawStatement(
+            db,
+            """
+            INSERT INTO kpi_cells(metric, dim, day, key, label, value, n, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(metric, dim, day, key, label, value) DO UPDATE SET n = n + excluded.n, total = total + excluded.total
+            RETURNING n = 0 AND total = 0
+            """
         )
         let prune = try db.cachedStatement(
             sql: "DELETE FROM kpi_cells WHERE metric = ? AND dim = ? AND day = ? AND key = ? AND label = ? AND value = ? AND n = 0 AND total = 0"
         )
         var changed = false
         for (k, v) in cells where !v.isZero {
-            let args: StatementArguments = [k.metric.rawValue, k.dimension.rawValue, k.day, k.key, k.label, k.value]
-            try upsert.execute(arguments: args + [v.count, v.total])
-            if v.count < 0 || v.total < 0 { try prune.execute(arguments: args) }
+            upsert.bind(1, k.metric.rawValue)
+            upsert.bind(2, k.dimension.rawValue)
+            upsert.bind(3, k.day)
+            upsert.bind(4, k.key)
+            upsert.bind(5, k.label)
+            upsert.bind(6, k.value)
+            upsert.bind(7, v.count)
+            upsert.bind(8, v.total)
+            let emptied: Int64? = try upsert.firstRow { (row: RawStatement.Row) -> Int64 in row.int64(0) ?? 0 }
+            if emptied == 1 { try prune.execute(arguments: [k.metric.rawValue, k.dimension.rawValue, k.day, k.key, k.label, k.value]) }
             changed = true
         }
         // Live dashboards poll this number (one row read) to know when to read the KPIs again.
@@ -321,9 +408,7 @@ struct KPIRefresh {
             if incremental { changedCuts.append(id) }
         }
         for (id, text) in old where !found.contains(id) {
-            if let f = KPIFactsCodec.contact(text) {
-                delta.add(KPIContribution.delta(from: KPIContribution.of(f, calendar: settings.calendar, slaMs: settings.slaMs), to: KPIContribution()))
-            }
+            if let f = KPIFactsCodec.contact(text) { delta.add(from: KPIContribution.of(f, calendar: settings.calendar, slaMs: settings.slaMs), to: nil) }
             try store("c", id, nil)
             changedCuts.append(id)
         }
@@ -443,7 +528,7 @@ struct KPIRefresh {
             let text = KPIFactsCodec.encode(facts)
             if old[id] == text { continue }
             let before = old[id].flatMap(KPIFactsCodec.deal).map { KPIContribution.of($0, calendar: settings.calendar) }
-            delta.add(KPIContribution.delta(from: before ?? KPIContribution(), to: KPIContribution.of(facts, calendar: settings.calendar)))
+            delta.add(from: before, to: KPIContribution.of(facts, calendar: settings.calendar))
             try store("d", id, text)
         }
         for (id, text) in old where deals[id] == nil {
@@ -476,10 +561,8 @@ struct KPIRefresh {
             if old[id] == text { continue }
             let before = old[id].flatMap(Int64.init).map(Timestamp.init(milliseconds:))
             delta.add(
-                KPIContribution.delta(
-                    from: KPIContribution.account(firstWonAt: before, calendar: settings.calendar),
-                    to: KPIContribution.account(firstWonAt: t, calendar: settings.calendar)
-                )
+                from: KPIContribution.account(firstWonAt: before, calendar: settings.calendar),
+                to: KPIContribution.account(firstWonAt: t, calendar: settings.calendar)
             )
             try store("a", id, text)
         }
@@ -505,8 +588,7 @@ struct KPIRefresh {
         for id in ids {
             let text = now[id].map(KPIFactsCodec.encode)
             if old[id] == text { continue }
-            let before = old[id].flatMap(KPIFactsCodec.cost).map(KPIContribution.of) ?? KPIContribution()
-            delta.add(KPIContribution.delta(from: before, to: now[id].map(KPIContribution.of) ?? KPIContribution()))
+            delta.add(from: old[id].flatMap(KPIFactsCodec.cost).map(KPIContribution.of), to: now[id].map(KPIContribution.of))
             try store("k", id, text)
         }
         try db.execute(sql: "DELETE FROM kpi_dirty WHERE kind = 'k'")

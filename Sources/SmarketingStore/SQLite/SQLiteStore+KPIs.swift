@@ -192,7 +192,7 @@ extension SQLiteStore {
                 case "a": contribution = KPIContribution.account(firstWonAt: Int64(text).map(Timestamp.init(milliseconds:)), calendar: settings.calendar)
                 default: contribution = KPIFactsCodec.cost(text).map(KPIContribution.of)
                 }
-                for (k, v) in contribution?.cells ?? [:]
+                for (k, v) in contribution?.entries ?? []
                 where k.metric == metric && k.dimension == dimension && k.key == key && (label == nil || k.label == label)
                     && (metric == .openOpportunities || (k.day >= period.fromDay && k.day < period.toDay))
                 {
