@@ -352,6 +352,15 @@ public protocol FunnelStore: Sendable {
     func verifyKPIs() async throws -> KPIVerification
     /// Recomputes the aggregates from the raw history.
     func rebuildKPIs() async throws
+    /// The attribution report of `models` for the deals won in `period`.
+    func attribution(
+        period: KPIPeriod,
+        by: AttributionCut,
+        models: [AttributionModel],
+        lookbackDays: Int,
+        halfLifeDays: Double
+    ) async throws
+        -> AttributionReport
     /// Won deals with their paths, journeys and spend for the attribution models.
     func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs
     /// The records counted in one metric's cells of a period under one cut value.

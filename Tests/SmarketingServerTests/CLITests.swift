@@ -1,4 +1,5 @@
 import Foundation
+import SmarketingCore
 import Testing
 
 /// Runs the real `smarketing` binary.
@@ -109,6 +110,46 @@ struct CLITests {
         #expect(try CLIRun.run(["token", "create", "--user", "ghost", "--role", "admin", "--database", db]).status == 1)
         #expect(try CLIRun.run(["no-such-command"]).status == 2)
         #expect(try CLIRun.run(["demo", "--leads", "0", "--out", out]).status == 2)
+    }
+
+    @Test("kpi in three formats, kpi verify, attribution, and one-sentence refusals")
+    func kpiAndAttribution() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = dir + "/kpi.sqlite"
+        let bundle = dir + "/bundle"
+        #expect(try CLIRun.run(["demo", "--leads", "800", "--seed", "4", "--out", bundle]).status == 0)
+        #expect(try CLIRun.run(["import", "bundle", bundle, "--database", db]).status == 0)
+        let merged = try CLIRun.run(["contacts", "merge", "--same-email", "--database", db])
+        #expect(merged.status == 0 && merged.stdout.contains("merged"), "\(merged.stderr)")
+        let json = try CLIRun.run(["kpi", "--from", "2025-01-01", "--to", "2025-07-01", "--by", "channel,persona", "--format", "json", "--database", db])
+        #expect(json.status == 0, "\(json.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        #expect(report["schema"] as? String == "smarketing-kpis/1")
+        let by = report["by"] as! [String: Any]
+        #expect(by["channel"] != nil && by["persona"] != nil)
+        let total = (report["total"] as! [String: Any])["current"] as! [String: Any]
+        #expect(((total["mql_volume"] as! [String: Any])["mqls"] as! Int) > 0)
+        let table = try CLIRun.run(["kpi", "--from", "2025-01-01", "--to", "2025-07-01", "--database", db])
+        #expect(table.status == 0 && table.stdout.contains("Win rate") && table.stdout.contains("previous"))
+        let csv = try CLIRun.run(["kpi", "--from", "2025-01-01", "--to", "2025-07-01", "--format", "csv", "--database", db])
+        #expect(csv.stdout.hasPrefix("dimension,key,period,from,to,figure,value\n"))
+        #expect(csv.stdout.contains("all,all,current,2025-01-01,2025-07-01,lead_response_time.median_hours,"))
+        let verify = try CLIRun.run(["kpi", "verify", "--database", db])
+        #expect(verify.status == 0 && verify.stdout.contains("agree"), "\(verify.stdout)\(verify.stderr)")
+        let attribution = try CLIRun.run(["attribution", "--from", "2025-01-01", "--to", "2026-01-01", "--by", "campaign", "--format", "csv", "--database", db])
+        #expect(attribution.status == 0, "\(attribution.stderr)")
+        let lines = attribution.stdout.split(separator: "\n")
+        #expect(lines.first == "model,campaign,revenue,deals,spend,romi,removal_effect")
+        #expect(Set(lines.dropFirst().map { String($0.split(separator: ",")[0]) }) == Set(AttributionModel.allCases.map(\.rawValue)))
+        for (arguments, sentence) in [
+            (["kpi", "--by", "planet", "--database", db], "--by takes channel"),
+            (["kpi", "--from", "2025-02-30", "--database", db], "--from must be a date"),
+            (["kpi", "--from", "2025-03-01", "--to", "2025-02-01", "--database", db], "--from must be before --to"),
+            (["attribution", "--model", "magic", "--database", db], "--model takes all or"),
+        ] {
+            let r = try CLIRun.run(arguments)
+            #expect(r.status == 1 && r.stderr.contains(sentence), "\(arguments): \(r.stderr)")
+        }
     }
 
     @Test("scoring validate accepts the example model and names the problems of a bad one")

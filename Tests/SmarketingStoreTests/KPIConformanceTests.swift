@@ -472,3 +472,89 @@ struct RawBundle {
         }
     }
 }
+
+@Suite("Store conformance: attribution of won deals")
+struct AttributionConformanceTests {
+    @Test(
+        "a hand-computed deal: positions across two contacts, touches after the close or before the look-back left out, an empty path unattributed",
+        arguments: Backend.allCases
+    )
+    func handComputed(backend: Backend) async throws {
+        let sut = try backend.make()
+        let s = sut.store
+        try await seed(s)  // a1, cmp1 (email); c1 created 2026-01-01 (lead), c2 created 2026-01-02
+        func touch(_ id: String, _ contact: String, _ at: String, _ channel: String, sales: Bool = false) -> Result<IncomingEvent, EventRejection> {
+            .success(
+                IncomingEvent(
+                    id: id,
+                    type: sales ? "call" : "page_view",
+                    occurredAt: try! Timestamp.parse(at).get(),
+                    channel: channel,
+                    actorID: sales ? "u1" : nil,
+                    contact: .id(contact)
+                )
+            )
+        }
+        _ = try await s.ingest(
+            [
+                IngestBatch(
+                    events: [
+                        touch("t0", "c1", "2024-12-01T00:00:00Z", "display"),  // more than 365 days before the close: out
+                        touch("t1", "c1", "2025-12-20T00:00:00Z", "paid_search"),  // FT; LC of c1 (last at or before its lead time 2026-01-01)
+                        touch("t2", "c2", "2026-01-10T00:00:00Z", "webinar"),  // OC (last at or before the deal's creation 2026-01-15)
+                        touch("t3", "c1", "2026-01-20T00:00:00Z", "email"),  // rest
+                        touch("t4", "c2", "2026-02-01T00:00:00Z", "email"),  // CW (last before the close)
+                        touch("t5", "c1", "2026-02-01T12:00:00Z", "email", sales: true),  // a sales touch: not marketing
+                        touch("t6", "c2", "2026-03-01T00:00:00Z", "referral"),  // after the close: out
+                    ],
+                    atomic: true,
+                    actor: tester
+                )
+            ],
+            at: t0
+        )
+        try await s.create(
+            record(
+                .opportunities,
+                [
+                    "id": .text("o1"), "account_id": .text("a1"), "created_at": ts("2026-01-15T00:00:00Z"), "amount": .number(1000),
+                    "primary_contact_id": .text("c1"), "closed_at": ts("2026-02-02T00:00:00Z"), "is_won": .bool(true),
+                ]
+            ),
+            actor: tester,
+            at: t0
+        )
+        try await s.create(record(.opportunityContacts, ["opportunity_id": .text("o1"), "contact_id": .text("c2")]), actor: tester, at: t0)
+        try await s.create(
+            record(
+                .opportunities,
+                [
+                    "id": .text("o2"), "account_id": .text("a1"), "created_at": ts("2026-01-15T00:00:00Z"), "amount": .number(500),
+                    "closed_at": ts("2026-02-03T00:00:00Z"), "is_won": .bool(true),
+                ]
+            ),
+            actor: tester,
+            at: t0
+        )
+        let period = KPIPeriod(from: LocalDate(year: 2026, month: 2, day: 1), to: LocalDate(year: 2026, month: 3, day: 1))
+        let r = try await s.attribution(period: period, by: .channel, models: AttributionModel.allCases, lookbackDays: 365, halfLifeDays: 7)
+        #expect(r.dealsWon == 2 && r.dealsWithPath == 1 && r.revenueWon == 1500 && r.revenueUnattributed == 500)
+        func revenue(_ model: String) -> [String: Double] {
+            Dictionary(uniqueKeysWithValues: (r.models.first { $0.model == model }?.rows ?? []).filter { $0.revenue != 0 }.map { ($0.label, $0.revenue) })
+        }
+        func near(_ a: [String: Double], _ b: [String: Double]) -> Bool { a.count == b.count && a.allSatisfy { abs($0.value - (b[$0.key] ?? .nan)) < 1e-9 } }
+        // path: t1 paid_search (FT, LC), t2 webinar (OC), t3 email, t4 email (CW)
+        #expect(near(revenue("first_touch"), ["paid_search": 1000]))
+        #expect(near(revenue("last_touch"), ["email": 1000]))
+        #expect(near(revenue("lead_creation"), ["paid_search": 1000]))
+        #expect(near(revenue("linear"), ["paid_search": 250, "webinar": 250, "email": 500]))
+        // U: FT+LC 80% on t1, the rest 20% over t2, t3, t4
+        #expect(near(revenue("u_shaped"), ["paid_search": 800, "webinar": 200 / 3, "email": 400 / 3]))
+        // W: t1 60%, t2 30%, 10% over t3 and t4
+        #expect(near(revenue("w_shaped"), ["paid_search": 600, "webinar": 300, "email": 100]))
+        // full path: t1 45%, t2 22.5%, t4 22.5%, t3 the 10%
+        #expect(near(revenue("full_path"), ["paid_search": 450, "webinar": 225, "email": 325]))
+        let markov = try #require(r.models.first { $0.model == "markov" })
+        #expect(abs(markov.rows.reduce(0) { $0 + $1.revenue } - 1000) < 1e-9)  // data-driven models share the attributed revenue
+    }
+}

@@ -98,6 +98,27 @@ public enum AttributionModel: String, Sendable, Hashable, CaseIterable, Codable 
     case markov, shapley
 
     public var rule: RuleModel? { RuleModel(rawValue: rawValue) }
+
+    /// `all` or comma-separated model names; the error names the bad one and the choices.
+    public static func list(_ text: String) -> Result<[AttributionModel], AttributionModelError> {
+        if text == "all" { return .success(allCases) }
+        var out: [AttributionModel] = []
+        for name in text.split(separator: ",") {
+            guard let m = AttributionModel(rawValue: String(name)) else {
+                return .failure(AttributionModelError(message: "takes all or " + allCases.map(\.rawValue).joined(separator: ", ") + ", not \(name)"))
+            }
+            out.append(m)
+        }
+        return .success(out)
+    }
+
+    /// Whether any of `models` needs contact journeys (the data-driven ones).
+    public static func needsJourneys(_ models: [AttributionModel]) -> Bool { models.contains(.markov) || models.contains(.shapley) }
+}
+
+/// A bad model list, as the end of a sentence ("--model takes …").
+public struct AttributionModelError: Error, Sendable {
+    public var message: String
 }
 
 /// Rule-based credit for deals.

@@ -46,15 +46,9 @@ extension APIHandlers {
     func attribution(_ q: Parameters) async throws -> Response {
         let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
         let models: [AttributionModel]
-        let modelText = q.get("model") ?? "all"
-        if modelText == "all" {
-            models = AttributionModel.allCases
-        } else {
-            models = try modelText.split(separator: ",").map { name in
-                try AttributionModel(rawValue: String(name)).orThrow(
-                    Problem(.unprocessableContent, "model takes all or " + AttributionModel.allCases.map(\.rawValue).joined(separator: ", ") + ", not \(name)")
-                )
-            }
+        switch AttributionModel.list(q.get("model") ?? "all") {
+        case .success(let m): models = m
+        case .failure(let e): throw Problem(.unprocessableContent, "model " + e.message)
         }
         let by = try AttributionCut(rawValue: q.get("by") ?? "channel").orThrow(Problem(.unprocessableContent, "by must be channel, campaign or content"))
         let lookback = try Int(q.get("lookback_days") ?? "365").flatMap { $0 > 0 ? $0 : nil }.orThrow(
@@ -63,19 +57,7 @@ extension APIHandlers {
         let halfLife = try Double(q.get("half_life_days") ?? "7").flatMap { $0 > 0 && $0.isFinite ? $0 : nil }.orThrow(
             Problem(.unprocessableContent, "half_life_days must be a positive number of days")
         )
-        let inputs = try await store.attributionInputs(period: period, lookbackDays: lookback, journeys: models.contains(.markov) || models.contains(.shapley))
-        let report = AttributionReport.build(
-            from: period.from.text,
-            to: period.to.text,
-            by: by,
-            models: models,
-            deals: inputs.deals,
-            journeys: inputs.journeys,
-            spend: inputs.spend[by] ?? [:],
-            marketingSpend: inputs.marketingSpend,
-            lookbackDays: lookback,
-            halfLife: Int64(halfLife * 86_400_000)
-        )
+        let report = try await store.attribution(period: period, by: by, models: models, lookbackDays: lookback, halfLifeDays: halfLife)
         return try json(.ok, report)
     }
 

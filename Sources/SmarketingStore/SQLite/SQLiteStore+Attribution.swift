@@ -14,10 +14,36 @@ public struct AttributionInputs: Sendable {
 }
 
 extension SQLiteStore {
+    /// The attribution report of `models` for the deals won in `period`.
+    public func attribution(
+        period: KPIPeriod,
+        by: AttributionCut,
+        models: [AttributionModel],
+        lookbackDays: Int,
+        halfLifeDays: Double
+    ) async throws
+        -> AttributionReport
+    {
+        let inputs = try await attributionInputs(period: period, lookbackDays: lookbackDays, journeys: AttributionModel.needsJourneys(models))
+        return AttributionReport.build(
+            from: period.from.text,
+            to: period.to.text,
+            by: by,
+            models: models,
+            deals: inputs.deals,
+            journeys: inputs.journeys,
+            spend: inputs.spend[by] ?? [:],
+            marketingSpend: inputs.marketingSpend,
+            lookbackDays: lookbackDays,
+            halfLife: Int64(halfLifeDays * 86_400_000)
+        )
+    }
+
     /// Won deals of the period with the marketing touches of their contacts at or before the
     /// close and within `lookbackDays` before it; with `journeys`, every contact's journey whose
-    /// conversion (reaching an opportunity) falls in the period, or, for contacts that never
-    /// converted, whose last marketing touch does.
+    /// conversion (reaching an opportunity) — or, for contacts that never converted, whose last
+    /// marketing touch — falls in the period or the look-back window before it (the same span
+    /// the won deals' touches come from).
     public func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs {
         try await pool.read { db in
             let settings = try Self.kpiSettings(db)
@@ -98,7 +124,7 @@ extension SQLiteStore {
                     guard let c = current, let last = path.last else { return }
                     let conv = converted[c]
                     let end = conv ?? last.at.milliseconds
-                    if end >= from && end < to {
+                    if end >= from - lookback && end < to {
                         list.append(ContactJourney(touches: path, convertedAt: conv.map(Timestamp.init(milliseconds:))))
                     }
                 }

@@ -28,35 +28,18 @@ struct Attribution: AsyncParsableCommand {
 
         func run() async throws {
             let models: [AttributionModel]
-            if model == "all" {
-                models = AttributionModel.allCases
-            } else {
-                models = try model.split(separator: ",").map { name in
-                    guard let m = AttributionModel(rawValue: String(name)) else {
-                        throw CLIFailure("--model takes " + AttributionModel.allCases.map(\.rawValue).joined(separator: ", ") + " or all, not \(name)")
-                    }
-                    return m
-                }
+            switch AttributionModel.list(model) {
+            case .success(let m): models = m
+            case .failure(let e): throw CLIFailure("--model " + e.message)
             }
             guard lookbackDays > 0, halfLifeDays > 0 else { throw CLIFailure("--lookback-days and --half-life-days must be positive") }
             let period = try KPI.query(from: from, to: to, by: nil).period
-            let store = try workspace.openStore()
-            let inputs = try await store.attributionInputs(
+            let report = try await workspace.openStore().attribution(
                 period: period,
-                lookbackDays: lookbackDays,
-                journeys: models.contains(.markov) || models.contains(.shapley)
-            )
-            let report = AttributionReport.build(
-                from: period.from.text,
-                to: period.to.text,
                 by: by,
                 models: models,
-                deals: inputs.deals,
-                journeys: inputs.journeys,
-                spend: inputs.spend[by] ?? [:],
-                marketingSpend: inputs.marketingSpend,
                 lookbackDays: lookbackDays,
-                halfLife: Int64(halfLifeDays * 86_400_000)
+                halfLifeDays: halfLifeDays
             )
             switch workspace.json ? .json : format {
             case .json: try printJSON(report)
