@@ -185,6 +185,25 @@ struct KPIConformanceTests {
         #expect(broken.mismatches.first.map { $0.stored.count == $0.recomputed.count + 1 } == true)
         try await store.rebuildKPIs()
         #expect(try await store.verifyKPIs().agrees)
+        // The reporting view BI tools read gives the same numbers as the KPI set.
+        let period = KPIPeriod(from: LocalDate(year: 2025, month: 1, day: 1), to: LocalDate(year: 2026, month: 1, day: 1))
+        let report = try await store.kpis(KPIQuery(period: period))
+        let reader = try DatabaseQueue(path: path)
+        let (mqls, won) = try await reader.read { db in
+            (
+                try Int64.fetchOne(
+                    db,
+                    sql: "SELECT sum(count) FROM reporting_kpi_cells WHERE metric = 'mqls' AND cut = 'all' AND day >= '2025-01-01' AND day < '2026-01-01'"
+                ) ?? 0,
+                try Int64.fetchOne(
+                    db,
+                    sql: "SELECT sum(total) FROM reporting_kpi_cells WHERE metric = 'won' AND cut = 'all' AND day >= '2025-01-01' AND day < '2026-01-01'"
+                ) ?? 0
+            )
+        }
+        try reader.close()
+        #expect(mqls == report.total.current.mqlVolume.mqls && mqls > 0)
+        #expect(Double(won) / 100 == report.total.current.dealVelocity.wonRevenue)
     }
 
     @Test("the same events in two orders give the same KPIs")

@@ -262,6 +262,21 @@ enum SQLiteSchema {
         m.registerMigration("v5 KPI aggregates") { db in
             try db.execute(sql: SQLiteStore.kpiSchema)
         }
+        m.registerMigration("v6 reporting views") { db in
+            // A stable, documented view for BI tools (docs/KPIS.md, "Reporting view"): the
+            // aggregate cells with the local day as a date.
+            try db.execute(
+                sql: """
+                    CREATE VIEW reporting_kpi_cells AS
+                    SELECT metric, dim AS cut, key AS cut_value, date(day * 86400, 'unixepoch') AS day, label,
+                           value AS sample_value, n AS count, total
+                    FROM kpi_cells WHERE metric <> 'open_opportunities';
+                    CREATE VIEW reporting_open_pipeline AS
+                    SELECT dim AS cut, key AS cut_value, n AS open_opportunities, total AS amount_cents
+                    FROM kpi_cells WHERE metric = 'open_opportunities';
+                    """
+            )
+        }
         return m
     }
 }
