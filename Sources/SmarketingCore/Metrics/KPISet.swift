@@ -8,6 +8,48 @@ public struct KPIPeriod: Sendable, Hashable {
         self.to = to
     }
 
+    /// The calendar quarter a date falls in.
+    public static func quarter(containing d: LocalDate) -> KPIPeriod {
+        let first = (d.month - 1) / 3 * 3 + 1
+        return KPIPeriod(from: LocalDate(year: d.year, month: first, day: 1), to: quarterEnd(LocalDate(year: d.year, month: first, day: 1)))
+    }
+
+    /// The first day after the quarter `d` falls in.
+    static func quarterEnd(_ d: LocalDate) -> LocalDate {
+        let m = (d.month - 1) / 3 * 3 + 4
+        return m > 12 ? LocalDate(year: d.year + 1, month: m - 12, day: 1) : LocalDate(year: d.year, month: m, day: 1)
+    }
+
+    /// Why a period could not be read; callers phrase it with their own parameter names.
+    public enum Problem: Error, Sendable, Equatable {
+        /// `from` (true) or `to` (false) is not a date.
+        case notADate(from: Bool, text: String)
+        case notBefore
+        case tooLong
+    }
+
+    /// A period from optional `from`/`to` dates (YYYY-MM-DD): no `from` = the quarter of
+    /// `today`; no `to` = the end of `from`'s quarter; at most ten years.
+    public static func parse(from: String?, to: String?, today: LocalDate) -> Result<KPIPeriod, Problem> {
+        let start: LocalDate
+        if let from {
+            guard let d = LocalDate.parse(from) else { return .failure(.notADate(from: true, text: from)) }
+            start = d
+        } else {
+            start = quarter(containing: today).from
+        }
+        let end: LocalDate
+        if let to {
+            guard let d = LocalDate.parse(to) else { return .failure(.notADate(from: false, text: to)) }
+            end = d
+        } else {
+            end = quarterEnd(start)
+        }
+        guard start < end else { return .failure(.notBefore) }
+        guard end.daysSinceEpoch - start.daysSinceEpoch <= 3660 else { return .failure(.tooLong) }
+        return .success(KPIPeriod(from: start, to: end))
+    }
+
     public var fromDay: Int64 { from.daysSinceEpoch }
     public var toDay: Int64 { to.daysSinceEpoch }
     public var days: Int64 { toDay - fromDay }

@@ -64,22 +64,13 @@ extension APIHandlers {
     /// A period of local days from `from`/`to` (YYYY-MM-DD; default: the current quarter) and
     /// the cuts of `by`; a bad value is a 422 naming it.
     func kpiQuery(from: String?, to: String?, by: String?) throws -> KPIQuery {
-        let start: LocalDate
-        if let from {
-            start = try LocalDate.parse(from).orThrow(Problem(.unprocessableContent, "from must be a date YYYY-MM-DD, not \(from)"))
-        } else {
-            let today = clock.now().utcDate
-            start = LocalDate(year: today.year, month: (today.month - 1) / 3 * 3 + 1, day: 1)
+        let period: KPIPeriod
+        switch KPIPeriod.parse(from: from, to: to, today: clock.now().utcDate) {
+        case .success(let p): period = p
+        case .failure(.notADate(let isFrom, let text)): throw Problem(.unprocessableContent, "\(isFrom ? "from" : "to") must be a date YYYY-MM-DD, not \(text)")
+        case .failure(.notBefore): throw Problem(.unprocessableContent, "from must be before to (the period is [from, to))")
+        case .failure(.tooLong): throw Problem(.unprocessableContent, "a period is at most ten years")
         }
-        let end: LocalDate
-        if let to {
-            end = try LocalDate.parse(to).orThrow(Problem(.unprocessableContent, "to must be a date YYYY-MM-DD, not \(to)"))
-        } else {
-            let m = (start.month - 1) / 3 * 3 + 4
-            end = m > 12 ? LocalDate(year: start.year + 1, month: m - 12, day: 1) : LocalDate(year: start.year, month: m, day: 1)
-        }
-        guard start < end else { throw Problem(.unprocessableContent, "from must be before to (the period is [from, to))") }
-        guard end.daysSinceEpoch - start.daysSinceEpoch <= 3660 else { throw Problem(.unprocessableContent, "a period is at most ten years") }
         var dims: [KPIDimension] = []
         for part in (by ?? "").split(separator: ",") where part != "all" {
             dims.append(
@@ -88,7 +79,7 @@ extension APIHandlers {
                 )
             )
         }
-        return KPIQuery(period: KPIPeriod(from: start, to: end), by: dims)
+        return KPIQuery(period: period, by: dims)
     }
 
     /// Server-sent events: `event: kpis` with the report now, then again whenever a committed

@@ -105,19 +105,7 @@ extension SQLiteStore {
             // Journeys: one pass over the marketing touches in contact order.
             var list: [ContactJourney] = []
             if journeys {
-                var converted: [String: Int64] = [:]
-                for sql in [
-                    "SELECT id, became_opportunity_at FROM contacts WHERE became_opportunity_at IS NOT NULL",
-                    "SELECT oc.contact_id, min(o.created_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id GROUP BY 1",
-                    "SELECT primary_contact_id, min(created_at) FROM opportunities WHERE primary_contact_id IS NOT NULL GROUP BY 1",
-                ] {
-                    for r in try Row.fetchAll(db, sql: sql) {
-                        let id: String = r[0]
-                        let t: Int64 = r[1]
-                        if let known = converted[id], known <= t { continue }
-                        converted[id] = t
-                    }
-                }
+                let converted = try Self.reached(.opportunity, db)
                 var current: String?
                 var path: [PathTouch] = []
                 func flush() {

@@ -15,7 +15,8 @@ import SmarketingCore
 /// the incremental and the from-scratch path share one derivation; `verifyKPIs` runs a rebuild
 /// in a transaction it rolls back and compares the cells.
 extension SQLiteStore {
-    static let salesTouchTypes = "('call', 'email_sent', 'meeting', 'sales_accept', 'sales_reject')"
+    /// The core's sales activity types as an SQL list.
+    static let salesTouchTypes = "(" + HandoverRules.salesTouchTypes.sorted().map { "'\($0)'" }.joined(separator: ", ") + ")"
 
     static let kpiSchema = """
         CREATE TABLE kpi_dirty (kind TEXT NOT NULL, id TEXT NOT NULL);
@@ -194,10 +195,6 @@ public struct KPISettings: Sendable, Hashable {
 /// Cell changes collected over a refresh and written at its end.
 struct KPICellDelta {
     var cells: [KPIKey: KPITally] = [:]
-
-    mutating func add(_ d: [KPIKey: KPITally]) {
-        for (k, v) in d { cells[k, default: KPITally()] = cells[k, default: KPITally()] + v }
-    }
 
     /// new − old straight into the accumulator (cells present in both cancel out there).
     mutating func add(from old: KPIContribution?, to new: KPIContribution?) {
@@ -398,12 +395,7 @@ struct KPIRefresh {
             let before = old[id]
             if before == text { continue }
             let oldContribution = before.flatMap(KPIFactsCodec.contact).map { KPIContribution.of($0, calendar: settings.calendar, slaMs: settings.slaMs) }
-            delta.add(
-                KPIContribution.delta(
-                    from: oldContribution ?? KPIContribution(),
-                    to: KPIContribution.of(facts, calendar: settings.calendar, slaMs: settings.slaMs)
-                )
-            )
+            delta.add(from: oldContribution, to: KPIContribution.of(facts, calendar: settings.calendar, slaMs: settings.slaMs))
             try store("c", id, text, respondedAt: responded)
             if incremental { changedCuts.append(id) }
         }
@@ -533,7 +525,7 @@ struct KPIRefresh {
         }
         for (id, text) in old where deals[id] == nil {
             if let f = KPIFactsCodec.deal(text) {
-                delta.add(KPIContribution.delta(from: KPIContribution.of(f, calendar: settings.calendar), to: KPIContribution()))
+                delta.add(from: KPIContribution.of(f, calendar: settings.calendar), to: nil)
             }
             try store("d", id, nil)
         }

@@ -176,28 +176,7 @@ extension SQLiteStore {
     public func backtestContacts(target: BacktestTarget, attributes: Set<String>?) async throws -> [BacktestContact] {
         try await pool.read { db in
             var reached: [String: Timestamp] = [:]
-            func earliest(_ sql: String) throws {
-                for row in try Row.fetchAll(db, sql: sql) {
-                    let id: String = row[0]
-                    let t = Timestamp(milliseconds: row[1])
-                    if let known = reached[id], known <= t { continue }
-                    reached[id] = t
-                }
-            }
-            switch target {
-            case .opportunity:
-                try earliest("SELECT id, became_opportunity_at FROM contacts WHERE became_opportunity_at IS NOT NULL")
-                try earliest("SELECT oc.contact_id, min(o.created_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id GROUP BY 1")
-                try earliest("SELECT primary_contact_id, min(created_at) FROM opportunities WHERE primary_contact_id IS NOT NULL GROUP BY 1")
-            case .won:
-                try earliest("SELECT id, became_customer_at FROM contacts WHERE became_customer_at IS NOT NULL")
-                try earliest(
-                    "SELECT oc.contact_id, min(o.closed_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id WHERE o.is_won = 1 AND o.closed_at IS NOT NULL GROUP BY 1"
-                )
-                try earliest(
-                    "SELECT primary_contact_id, min(closed_at) FROM opportunities WHERE primary_contact_id IS NOT NULL AND is_won = 1 AND closed_at IS NOT NULL GROUP BY 1"
-                )
-            }
+            for (id, t) in try Self.reached(target, db) { reached[id] = Timestamp(milliseconds: t) }
             var touches: [String: [TouchFacts]] = [:]
             let cursor = try Row.fetchCursor(db, sql: Self.touchSelect + " ORDER BY t.contact_id, t.occurred_at")
             while let row = try cursor.next() { touches[row[0], default: []].append(Self.touch(row, properties: true)) }
@@ -214,6 +193,36 @@ extension SQLiteStore {
                 )
             }
         }
+    }
+
+    /// When each contact reached `target` (PRODUCT.md): the `became_*_at` time, else the
+    /// creation (opportunity) or winning close (won) of the first deal it is a contact or the
+    /// primary contact of — whichever is earliest.
+    static func reached(_ target: BacktestTarget, _ db: Database) throws -> [String: Int64] {
+        var reached: [String: Int64] = [:]
+        func earliest(_ sql: String) throws {
+            for row in try Row.fetchAll(db, sql: sql) {
+                let id: String = row[0]
+                let t: Int64 = row[1]
+                if let known = reached[id], known <= t { continue }
+                reached[id] = t
+            }
+        }
+        switch target {
+        case .opportunity:
+            try earliest("SELECT id, became_opportunity_at FROM contacts WHERE became_opportunity_at IS NOT NULL")
+            try earliest("SELECT oc.contact_id, min(o.created_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id GROUP BY 1")
+            try earliest("SELECT primary_contact_id, min(created_at) FROM opportunities WHERE primary_contact_id IS NOT NULL GROUP BY 1")
+        case .won:
+            try earliest("SELECT id, became_customer_at FROM contacts WHERE became_customer_at IS NOT NULL")
+            try earliest(
+                "SELECT oc.contact_id, min(o.closed_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id WHERE o.is_won = 1 AND o.closed_at IS NOT NULL GROUP BY 1"
+            )
+            try earliest(
+                "SELECT primary_contact_id, min(closed_at) FROM opportunities WHERE primary_contact_id IS NOT NULL AND is_won = 1 AND closed_at IS NOT NULL GROUP BY 1"
+            )
+        }
+        return reached
     }
 
     /// The MQLs per week the sales team can take: the sum of the sales users' capacity.

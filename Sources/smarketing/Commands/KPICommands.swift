@@ -75,24 +75,12 @@ struct KPI: AsyncParsableCommand {
 
     /// The period and cuts of the options; a bad value is one clear sentence.
     static func query(from: String?, to: String?, by: String?) throws -> KPIQuery {
-        let start: LocalDate
-        if let from {
-            guard let d = LocalDate.parse(from) else { throw CLIFailure("--from must be a date YYYY-MM-DD, not \(from)") }
-            start = d
-        } else {
-            let today = SystemClock().now().utcDate
-            start = LocalDate(year: today.year, month: (today.month - 1) / 3 * 3 + 1, day: 1)
+        switch KPIPeriod.parse(from: from, to: to, today: SystemClock().now().utcDate) {
+        case .success(let period): return KPIQuery(period: period, by: try dimensions(by))
+        case .failure(.notADate(let isFrom, let text)): throw CLIFailure("--\(isFrom ? "from" : "to") must be a date YYYY-MM-DD, not \(text)")
+        case .failure(.notBefore): throw CLIFailure("--from must be before --to (the period is [from, to))")
+        case .failure(.tooLong): throw CLIFailure("a period is at most ten years")
         }
-        let end: LocalDate
-        if let to {
-            guard let d = LocalDate.parse(to) else { throw CLIFailure("--to must be a date YYYY-MM-DD, not \(to)") }
-            end = d
-        } else {
-            let m = (start.month - 1) / 3 * 3 + 4
-            end = m > 12 ? LocalDate(year: start.year + 1, month: m - 12, day: 1) : LocalDate(year: start.year, month: m, day: 1)
-        }
-        guard start < end else { throw CLIFailure("--from must be before --to (the period is [from, to))") }
-        return KPIQuery(period: KPIPeriod(from: start, to: end), by: try dimensions(by))
     }
 
     static func dimensions(_ by: String?) throws -> [KPIDimension] {
