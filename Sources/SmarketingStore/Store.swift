@@ -363,6 +363,8 @@ public protocol FunnelStore: Sendable {
         -> AttributionReport
     /// Won deals with their paths, journeys and spend for the attribution models.
     func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs
+    /// The funnel of the period's leads and where they get lost (stuck and stale as of `now`).
+    func funnel(period: KPIPeriod, by: KPIDimension, options: FunnelOptions, now: Timestamp) async throws -> FunnelReport
     /// The records counted in one metric's cells of a period under one cut value.
     func kpiRecords(metric: KPIMetric, period: KPIPeriod, dimension: KPIDimension, key: String, label: String?, limit: Int) async throws -> KPIRecordPage
 }

@@ -61,7 +61,11 @@ struct KPITests {
         #expect(KPIContribution.of(subscriber, calendar: utc, slaMs: 24 * hour).cells.isEmpty)
         var promoted = subscriber
         promoted.becameLeadAt = t("2026-03-01T00:00:00Z")
-        #expect(KPIContribution.of(promoted, calendar: utc, slaMs: 24 * hour).cells.keys.allSatisfy { $0.metric == .leads && $0.day == d("2026-03-01") })
+        #expect(
+            KPIContribution.of(promoted, calendar: utc, slaMs: 24 * hour).cells.keys.filter { !$0.metric.isFunnel }.allSatisfy {
+                $0.metric == .leads && $0.day == d("2026-03-01")
+            }
+        )
     }
 
     @Test("days are local days of the workspace time zone")
@@ -114,7 +118,9 @@ struct KPITests {
         #expect(d[KPIKey(.mqls, .channel, "email", day: self.d("2026-01-10"))] == KPITally(count: -1))
         #expect(d[KPIKey(.mqls, .channel, "webinar", day: self.d("2026-01-10"))] == KPITally(count: 1))
         #expect(d[KPIKey(.mqls, .all, "all", day: self.d("2026-01-10"))] == nil)
-        #expect(d.count == 4)  // leads and MQLs, each out of email and into webinar
+        #expect(d.filter { !$0.key.metric.isFunnel }.count == 4)  // leads and MQLs, each out of email and into webinar
+        // funnel: the cohort's furthest stage, entering lead and MQL, time as a lead — each moved too
+        #expect(d.count == 12)
     }
 
     @Test("the KPI set of a hand-computed quarter")

@@ -141,7 +141,14 @@ struct CLITests {
         let lines = attribution.stdout.split(separator: "\n")
         #expect(lines.first == "model,campaign,revenue,deals,spend,romi,removal_effect")
         #expect(Set(lines.dropFirst().map { String($0.split(separator: ",")[0]) }) == Set(AttributionModel.allCases.map(\.rawValue)))
+        let funnel = try CLIRun.run(["funnel", "--from", "2025-01-01", "--to", "2025-07-01", "--by", "channel", "--database", db])
+        #expect(funnel.status == 0 && funnel.stdout.contains("stage          reached") && funnel.stdout.contains("• The biggest step loss"), "\(funnel.stderr)")
+        let funnelJSON = try CLIRun.run(["funnel", "--from", "2025-01-01", "--to", "2025-07-01", "--format", "json", "--database", db])
+        let leaks = try JSONSerialization.jsonObject(with: Data(funnelJSON.stdout.utf8)) as! [String: Any]
+        #expect(leaks["schema"] as? String == "smarketing-funnel/1" && leaks["by"] as? String == "segment")
         for (arguments, sentence) in [
+            (["funnel", "--by", "planet", "--database", db], "--by takes segment"),
+            (["funnel", "--confidence", "1.5", "--database", db], "--confidence must be"),
             (["kpi", "--by", "planet", "--database", db], "--by takes channel"),
             (["kpi", "--from", "2025-02-30", "--database", db], "--from must be a date"),
             (["kpi", "--from", "2025-03-01", "--to", "2025-02-01", "--database", db], "--from must be before --to"),

@@ -52,6 +52,31 @@ struct KPIAPITests {
             }
             #expect(try await client.call(.get, "/api/v1/kpis", token: nil).status == .unauthorized)
 
+            // The funnel and its leaks in one call: the cohort agrees with the KPI set's lead cohort.
+            let leaks = try await client.call(.get, "/api/v1/funnel/leaks?from=2025-01-01&to=2025-07-01&by=channel&stale_days=7", token: viewer)
+            #expect(leaks.status == .ok, "\(leaks.text)")
+            let funnel = try JSONDecoder.snake.decode(FunnelReport.self, from: Data(leaks.text.utf8))
+            #expect(funnel.schema == "smarketing-funnel/1" && funnel.by == "channel" && funnel.settings.staleDays == 7)
+            #expect(funnel.total.cohort.map(\.stage) == ["lead", "mql", "sal", "sql", "opportunity", "customer"])
+            #expect(funnel.total.cohort[0].reached == report.total.current.leadToOpportunity.leadCohort.population)
+            #expect(funnel.total.cohort[4].reached == report.total.current.leadToOpportunity.leadCohort.converted)
+            #expect(funnel.total.sla.assigned == report.total.current.leadResponseTime.assignedMqls)
+            #expect(funnel.groups.map(\.key) == (report.by["channel"] ?? []).map(\.key).filter { k in funnel.groups.contains { $0.key == k } })
+            #expect(funnel.groups.reduce(0) { $0 + $1.cohort[0].reached } == funnel.total.cohort[0].reached)
+            #expect(funnel.dropOff.count == 5 && !funnel.findings.isEmpty)
+            #expect(leaks.text.contains("\"p_value\":"))  // nulls are written, not left out
+            for (uri, fragment) in [
+                ("/api/v1/funnel/leaks?by=planet", "by takes segment"),
+                ("/api/v1/funnel/leaks?stuck_days=0", "stuck_days must be"),
+                ("/api/v1/funnel/leaks?confidence=2", "confidence must be"),
+                ("/api/v1/funnel/leaks?to=2024-01-01&from=2025-01-01", "from must be before to"),
+            ] {
+                let bad = try await client.call(.get, uri, token: viewer)
+                #expect(bad.status == .unprocessableContent && bad.headers[.contentType] == "application/problem+json", "\(uri)")
+                #expect((bad.json["detail"] as? String)?.contains(fragment) == true, "\(uri): \(bad.text)")
+            }
+            #expect(try await client.call(.get, "/api/v1/funnel/leaks", token: nil).status == .unauthorized)
+
             // Live: a stream on one connection, a won deal committed on another.
             let port = try #require(client.port)
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/stream?from=2025-10-01&to=2026-01-01")

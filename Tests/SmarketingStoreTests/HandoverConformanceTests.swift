@@ -172,6 +172,16 @@ struct HandoverConformanceTests {
         #expect(c1["lifecycle_stage"] == .text("recycled") && c1["recycle_reason"] == .text("rejected by sales: Bad timing — next quarter"))
         let last = try #require(try await store.transitions(contactID: "c1").last)
         #expect(last.actor == "user:r1")
+        // The funnel: six leads, two reached MQL, c0 got to SQL, c1 was recycled for the configured reason.
+        let funnel = try await store.funnel(
+            period: KPIPeriod(from: LocalDate(year: 2026, month: 1, day: 1), to: LocalDate(year: 2026, month: 4, day: 1)),
+            by: .all,
+            options: FunnelOptions(),
+            now: now
+        )
+        #expect(Array(funnel.total.cohort.map(\.reached).prefix(4)) == [6, 2, 1, 1])
+        #expect(funnel.total.recycled.map { "\($0.reason): \($0.count)" } == ["timing: 1"])
+        #expect(funnel.total.timeInStage.first { $0.stage == "sal" }?.left == 1)
         // Reports: the accepted one met its clocks; acceptance by campaign counts the reason.
         let acceptance = try await store.acceptanceReport(from: t0, to: now.adding(milliseconds: 86_400_000), by: .campaign)
         #expect(acceptance.map(\.group) == ["cmp1"])

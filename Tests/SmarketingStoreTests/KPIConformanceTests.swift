@@ -62,6 +62,15 @@ struct KPIConformanceTests {
         #expect(close(total.pipelineCoverage.openPipeline, want.openPipeline))
         #expect(close(total.pipelineCoverage.revenueTarget, want.revenueTarget))
         #expect(close(total.mqlVolume.target, want.mqlTarget))
+        // The funnel of the same quarter: the cohort's stages reached and the stage entries.
+        let funnel = try await sut.store.funnel(period: Self.q2, by: .channel, options: FunnelOptions(), now: t0)
+        for (channel, got) in [(nil, funnel.total)] + funnel.groups.map { ($0.key, $0) } {
+            let want = try raw.funnel(Self.q2, channel: channel)
+            #expect(got.cohort.map(\.reached) == want.reached, "\(channel ?? "total")")
+            #expect(got.period.map(\.entered) == want.entered, "\(channel ?? "total")")
+        }
+        #expect(funnel.total.cohort[0].reached == report.total.current.leadToOpportunity.leadCohort.population)
+        #expect(funnel.total.cohort[4].reached == report.total.current.leadToOpportunity.leadCohort.converted)
         // Nothing pending or drifting: the stored aggregates are exactly a rebuild's.
         #expect(try await sut.store.verifyKPIs().agrees)
     }
@@ -82,7 +91,7 @@ struct KPIConformanceTests {
                 let c = contacts[rng.int(0...(contacts.count - 1))]
                 let d = deals[rng.int(0...(deals.count - 1))]
                 let at = t0.adding(milliseconds: Int64(rng.int(-400...0)) * 86_400_000)
-                switch rng.int(0...8) {
+                switch rng.int(0...9) {
                 case 0:  // a sales touch and a marketing touch, in a random order within the batch
                     var events: [Result<IncomingEvent, EventRejection>] = [
                         .success(IncomingEvent(id: "k\(seed)-\(step)-s", type: "call", occurredAt: at, actorID: "u-sales-mgr", contact: .id(c))),
@@ -144,6 +153,12 @@ struct KPIConformanceTests {
                         _ = try await sut.store.mergeContacts(keep: c, duplicate: other, actor: tester, at: t0)
                         contacts.removeAll { $0 == other }
                     }
+                case 8:  // a stage move (the funnel's cells: reached, entered, time in stage, stuck, stale)
+                    let stage = ["mql", "sal", "sql", "customer", "recycled", "disqualified"][rng.int(0...5)]
+                    var fields: [String: FieldValue] = ["lifecycle_stage": .text(stage)]
+                    if ["sal", "sql", "customer"].contains(stage) { fields["became_\(stage)_at"] = .timestamp(at) }
+                    // a backward move is refused and writes nothing
+                    _ = try? await sut.store.update(.contacts, id: c, fields: fields, actor: tester, at: t0)
                 default:  // a contact leaves a deal
                     var q = Self.all
                     q.equals = ["opportunity_id": .text(d)]
@@ -360,6 +375,42 @@ struct RawBundle {
     }
 
     static func rate(_ n: Int64, _ c: Int64) -> KPIValues.Rate { .init(population: n, converted: c, rate: n == 0 ? nil : Double(c) / Double(n)) }
+
+    /// The funnel of the leads of `[from, to)`: per stage (lead … customer) how many reached at
+    /// least it (its time, a later stage's time or being in it now), and how many entered it in
+    /// the period (by its time).
+    func funnel(_ period: KPIPeriod, channel: String?) throws -> (reached: [Int64], entered: [Int64]) {
+        func ms(_ col: String) -> String { "CAST(round((julianday(\(col)) - 2440587.5) * 86400000) AS INTEGER)" }
+        let F = ms("'\(period.from.text)'")
+        let T = ms("'\(period.to.text)'")
+        let ch = channel.map { "coalesce(source_channel, '(none)') = '\($0.replacingOccurrences(of: "'", with: "''"))'" } ?? "1"
+        return try db.read { db in
+            let p = """
+                WITH dc AS (SELECT opportunity_id AS oid, contact_id AS cid FROM opportunity_contacts
+                            UNION SELECT id, primary_contact_id FROM opportunities WHERE primary_contact_id IS NOT NULL),
+                p AS (
+                  SELECT c.lifecycle_stage AS st,
+                         coalesce(\(ms("c.became_lead_at")), CASE WHEN c.lifecycle_stage = 'subscriber' THEN NULL ELSE \(ms("c.created_at")) END) AS s0,
+                         \(ms("c.became_mql_at")) AS s1, \(ms("c.became_sal_at")) AS s2, \(ms("c.became_sql_at")) AS s3,
+                         coalesce(\(ms("c.became_opportunity_at")),
+                                  (SELECT min(\(ms("o.created_at"))) FROM dc JOIN opportunities o ON o.id = dc.oid WHERE dc.cid = c.id)) AS s4,
+                         \(ms("c.became_customer_at")) AS s5
+                  FROM contacts c WHERE \(ch)),
+                r AS (SELECT *, CASE WHEN s5 IS NOT NULL OR st = 'customer' THEN 5 WHEN s4 IS NOT NULL OR st = 'opportunity' THEN 4
+                                     WHEN s3 IS NOT NULL OR st = 'sql' THEN 3 WHEN s2 IS NOT NULL OR st = 'sal' THEN 2
+                                     WHEN s1 IS NOT NULL OR st = 'mql' THEN 1 ELSE 0 END AS furthest FROM p)
+                """
+            var reached: [Int64] = []
+            var entered: [Int64] = []
+            for i in 0..<6 {
+                reached.append(
+                    try Int64.fetchOne(db, sql: p + "SELECT count(*) FROM r WHERE s0 >= \(F) AND s0 < \(T) AND furthest >= \(i)") ?? 0
+                )
+                entered.append(try Int64.fetchOne(db, sql: p + "SELECT count(*) FROM r WHERE s0 IS NOT NULL AND s\(i) >= \(F) AND s\(i) < \(T)") ?? 0)
+            }
+            return (reached, entered)
+        }
+    }
 
     /// The figures of `[from, to)` (UTC days) for all contacts or one source channel.
     func kpis(_ period: KPIPeriod, channel: String?) throws -> Figures {

@@ -44,11 +44,29 @@ public enum KPIMetric: String, Sendable, CaseIterable, Hashable, Codable {
     case spendSales = "spend_sales"
     /// Cost rows of another category (counted, never summed).
     case spendOther = "spend_other"
+    // the funnel (contacts; see Funnel.swift)
+    /// On the lead day (cohort): `label` = the furthest funnel stage reached.
+    case funnelReached = "funnel_reached"
+    /// On the day a stage was entered: `label` = the stage.
+    case stageEntered = "stage_entered"
+    /// On the day a stage was left for the next one reached: `label` = the stage left, `value` =
+    /// its time-in-stage bucket, total = the time in ms.
+    case stageTime = "stage_time"
+    /// Contacts in an open stage now, on the day they entered it: `label` = the stage.
+    case inStage = "in_stage"
+    /// Contacts with sales now (MQL, SAL, SQL), on the day of their last sales action (else of
+    /// becoming MQL): `label` = the stage. Stale = before a cut-off day.
+    case salesIdle = "sales_idle"
+    /// Contacts now recycled / disqualified, on the day they moved there: `label` = the reason.
+    case recycledReason = "recycled_reason"
+    case disqualifiedReason = "disqualified_reason"
 
     /// The kind of record a metric counts.
     public var source: Resource {
         switch self {
         case .leads, .leadsConverted, .mqls, .mqlsConverted, .mqlsAccepted, .assigned, .response, .responseBusiness, .responseInSLA:
+            return .contacts
+        case .funnelReached, .stageEntered, .stageTime, .inStage, .salesIdle, .recycledReason, .disqualifiedReason:
             return .contacts
         case .newCustomers: return .accounts
         case .spendMarketing, .spendSales, .spendOther: return .costs
@@ -58,6 +76,14 @@ public enum KPIMetric: String, Sendable, CaseIterable, Hashable, Codable {
 
     /// Metrics whose `value` holds a sample for percentiles.
     public var isSample: Bool { self == .response || self == .responseBusiness || self == .velocity }
+
+    /// The funnel's metrics (read by the funnel report, not by the KPI set).
+    public var isFunnel: Bool {
+        switch self {
+        case .funnelReached, .stageEntered, .stageTime, .inStage, .salesIdle, .recycledReason, .disqualifiedReason: return true
+        default: return false
+        }
+    }
 }
 
 /// One aggregate cell: a metric on a day under one cut value (and a label or sample value).
@@ -114,7 +140,7 @@ public struct KPIContribution: Sendable, Equatable {
     public static func == (a: KPIContribution, b: KPIContribution) -> Bool { a.cells == b.cells }
 
     /// Adds a tally to every cut of `cuts` in `dimensions`.
-    mutating func add(
+    public mutating func add(
         _ metric: KPIMetric,
         day: Int64,
         cuts: KPICuts,
@@ -163,6 +189,7 @@ public struct KPIContribution: Sendable, Equatable {
                 }
             }
         }
+        out.addFunnel(c, calendar: calendar)
         return out
     }
 

@@ -43,6 +43,16 @@ public struct ContactKPIFacts: Sendable, Hashable {
     /// The business time from assignment to the response on the owner's calendar (ms).
     public var responseBusinessMs: Int64?
     public var cuts: KPICuts
+    /// `became_sql_at` and `became_customer_at` (the funnel's later stages).
+    public var sqlAt: Timestamp?
+    public var customerAt: Timestamp?
+    /// For a contact now `recycled` or `disqualified`: when it last moved there and why (the
+    /// rejecting handover's configured reason, else the contact's `recycle_reason`, else the
+    /// transition's).
+    public var exitAt: Timestamp?
+    public var exitReason: String?
+    /// The latest sales action on the contact (any time), for stale leads.
+    public var lastSalesAt: Timestamp?
 
     public init(
         createdAt: Timestamp,
@@ -54,8 +64,18 @@ public struct ContactKPIFacts: Sendable, Hashable {
         assignedAt: Timestamp? = nil,
         respondedAt: Timestamp? = nil,
         responseBusinessMs: Int64? = nil,
-        cuts: KPICuts = KPICuts()
+        cuts: KPICuts = KPICuts(),
+        sqlAt: Timestamp? = nil,
+        customerAt: Timestamp? = nil,
+        exitAt: Timestamp? = nil,
+        exitReason: String? = nil,
+        lastSalesAt: Timestamp? = nil
     ) {
+        self.sqlAt = sqlAt
+        self.customerAt = customerAt
+        self.exitAt = exitAt
+        self.exitReason = exitReason
+        self.lastSalesAt = lastSalesAt
         self.createdAt = createdAt
         self.stage = stage
         self.becameLeadAt = becameLeadAt

@@ -17,7 +17,7 @@ struct APIRoute: Sendable {
         case handoverList, handoverGet, handoverAccept, handoverQualify, handoverReject, handoverReassign, handoverPause, handoverResume
         case inbox, slaReport, acceptanceReport, commitments
         case webhookList, webhookCreate, webhookDelete, webhookDeliveries, webhookReplay
-        case kpis, kpiRecords, stream, attribution
+        case kpis, kpiRecords, stream, attribution, funnel
 
         /// Whether the handover routes handle this kind.
         var isHandover: Bool {
@@ -295,6 +295,14 @@ struct APIRoute: Sendable {
                 kind: .attribution,
                 summary:
                     "Credit for deals won in [from, to) per model (?model=all|linear,w_shaped,markov,…, by=channel|campaign|content, from, to, lookback_days, half_life_days)",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/funnel/leaks",
+                kind: .funnel,
+                summary:
+                    "Where leads get lost: the period's lead cohort by stage, stage entries, time in stage, drop-off per cut value with a significance test, stuck and stale leads, SLA breaches, rejection reasons (?from, to, by, stuck_days, stale_days, confidence)",
                 responses: [200, 422]
             ),
             APIRoute(

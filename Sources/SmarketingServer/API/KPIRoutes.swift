@@ -12,6 +12,7 @@ extension APIHandlers {
     func kpi(_ route: APIRoute, _ request: Request, _ context: AppRequestContext) async throws -> Response {
         let q = request.uri.queryParameters
         if route.kind == .attribution { return try await attribution(q) }
+        if route.kind == .funnel { return try await funnel(q) }
         let query = try kpiQuery(from: q.get("from"), to: q.get("to"), by: q.get("by"))
         switch route.kind {
         case .kpis:
@@ -59,6 +60,24 @@ extension APIHandlers {
         )
         let report = try await store.attribution(period: period, by: by, models: models, lookbackDays: lookback, halfLifeDays: halfLife)
         return try json(.ok, report)
+    }
+
+    /// `/api/v1/funnel/leaks`: the funnel report of the period's leads.
+    func funnel(_ q: Parameters) async throws -> Response {
+        let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+        let by = try KPIDimension(rawValue: q.get("by") ?? "segment").orThrow(
+            Problem(.unprocessableContent, "by takes segment, channel, campaign, persona, owner, team or all, not \(q.get("by") ?? "")")
+        )
+        func days(_ name: String, _ fallback: Int) throws -> Int {
+            try Int(q.get(name) ?? String(fallback)).flatMap { (1...3650).contains($0) ? $0 : nil }.orThrow(
+                Problem(.unprocessableContent, "\(name) must be a whole number of days from 1 to 3650")
+            )
+        }
+        let confidence = try Double(q.get("confidence") ?? "0.95").flatMap { (0.5...0.999).contains($0) ? $0 : nil }.orThrow(
+            Problem(.unprocessableContent, "confidence must be a number from 0.5 to 0.999")
+        )
+        let options = FunnelOptions(stuckDays: try days("stuck_days", 30), staleDays: try days("stale_days", 14), confidence: confidence)
+        return try json(.ok, try await store.funnel(period: period, by: by, options: options, now: clock.now()))
     }
 
     /// A period of local days from `from`/`to` (YYYY-MM-DD; default: the current quarter) and

@@ -82,6 +82,13 @@ enum OpenAPIDocument {
             query("to", "the day after the last, YYYY-MM-DD")
             query("lookback_days", "touches up to this many days before the close count (default 365)")
             query("half_life_days", "half-life of the time-decay model (default 7)")
+        case .funnel:
+            query("from", "first day of the lead cohort YYYY-MM-DD (default: the current quarter's)")
+            query("to", "the day after the last, YYYY-MM-DD")
+            query("by", "the cut whose values are tested against the rest: segment (default), channel, campaign, persona, owner, team or all")
+            query("stuck_days", "stuck: no stage move for more than this many days (default 30)")
+            query("stale_days", "stale: an MQL, SAL or SQL without a sales action for more than this many days (default 14)")
+            query("confidence", "confidence of the drop-off flags, 0.5–0.999 (default 0.95)")
         case .kpis, .stream, .kpiRecords:
             query("from", "first day YYYY-MM-DD (default: the current quarter's)")
             query("to", "the day after the last, YYYY-MM-DD")

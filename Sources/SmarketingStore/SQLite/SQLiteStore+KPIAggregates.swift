@@ -39,14 +39,20 @@ extension SQLiteStore {
         CREATE INDEX costs_campaign ON costs(campaign_id);
         """ + kpiTriggers
 
+    /// The contact columns KPI facts derive from.
+    static let kpiContactsUpdateTrigger = """
+        CREATE TRIGGER kpi_contacts_update AFTER UPDATE OF created_at, lifecycle_stage, became_lead_at, became_mql_at,
+            became_sal_at, became_sql_at, became_opportunity_at, became_customer_at, recycled_at, recycle_reason, assigned_at,
+            source_channel, source_campaign_id, persona_id, owner_id ON contacts BEGIN
+            INSERT INTO kpi_dirty VALUES ('c', NEW.id), ('c', OLD.id); END;
+        """
+
     /// The triggers that note changed records. A bundle import drops them for its transaction
     /// and rebuilds the aggregates at its end instead (one set-based pass beats a note per row).
     static let kpiTriggers = """
         CREATE TRIGGER kpi_contacts_insert AFTER INSERT ON contacts BEGIN
             INSERT INTO kpi_dirty VALUES ('c', NEW.id); END;
-        CREATE TRIGGER kpi_contacts_update AFTER UPDATE OF created_at, lifecycle_stage, became_lead_at, became_mql_at,
-            became_sal_at, became_opportunity_at, assigned_at, source_channel, source_campaign_id, persona_id, owner_id ON contacts BEGIN
-            INSERT INTO kpi_dirty VALUES ('c', NEW.id), ('c', OLD.id); END;
+        \(kpiContactsUpdateTrigger)
         CREATE TRIGGER kpi_contacts_delete AFTER DELETE ON contacts BEGIN
             INSERT INTO kpi_dirty VALUES ('c', OLD.id); END;
         CREATE TRIGGER kpi_touchpoints_update AFTER UPDATE ON touchpoints BEGIN
@@ -91,14 +97,18 @@ extension SQLiteStore {
     /// Notes the records new touches may change (the ingest calls this per batch instead of a
     /// trigger on every touch insert: a trigger makes SQLite keep a statement journal for each
     /// insert, which cost more than the insert itself). A sales touch can only change the first
-    /// response of an assigned MQL that has none at or before it; a marketing touch only the
+    /// response of an assigned MQL that has none at or before it, or the day of the last sales
+    /// action of a lead with sales (stale leads); a marketing touch only the
     /// first marketing touch of its contact's won deals closed at or after it.
     static func noteTouchesForKPIs(_ db: Database, sales: [(String, Timestamp)], marketing: [String: Int64]) throws {
         let salesNote = try db.cachedStatement(
             sql: """
                 INSERT INTO kpi_dirty SELECT 'c', c.id FROM contacts c
-                WHERE c.id = ?1 AND c.became_mql_at IS NOT NULL AND c.assigned_at <= ?2
-                AND NOT EXISTS (SELECT 1 FROM kpi_facts f WHERE f.kind = 'c' AND f.id = ?1 AND f.responded_at <= ?2)
+                WHERE c.id = ?1 AND (
+                  (c.became_mql_at IS NOT NULL AND c.assigned_at <= ?2
+                   AND NOT EXISTS (SELECT 1 FROM kpi_facts f WHERE f.kind = 'c' AND f.id = ?1 AND f.responded_at <= ?2))
+                  OR (c.lifecycle_stage IN ('mql', 'sal', 'sql')
+                   AND NOT EXISTS (SELECT 1 FROM kpi_facts f WHERE f.kind = 'c' AND f.id = ?1 AND f.idle_until > ?2)))
                 """
         )
         for (contact, at) in sales { try salesNote.execute(arguments: [contact, at.milliseconds]) }
@@ -128,8 +138,12 @@ extension SQLiteStore {
 
     /// What the aggregates were built with; a different value (another time zone, response
     /// target or team layout) makes the next refresh rebuild them.
+    /// The version of the derived facts and cells; a new one rebuilds stored aggregates on the
+    /// next write (2: the funnel's stages, exits and sales idle days).
+    static let factsVersion = 2
+
     static func kpiBuildKey(_ s: KPISettings, handoverVersion: Int?) -> String {
-        "tz=\(s.calendar.timeZone.identifier);sla_ms=\(s.slaMs);handover=\(handoverVersion.map(String.init) ?? "-")"
+        "facts=\(factsVersion);tz=\(s.calendar.timeZone.identifier);sla_ms=\(s.slaMs);handover=\(handoverVersion.map(String.init) ?? "-")"
     }
 
     /// The workspace's KPI settings (`workspace.timezone`, `kpi.sla_hours`).
@@ -311,11 +325,12 @@ struct KPIRefresh {
 
     /// Replaces the stored facts of one record (nil: the record is gone). `respondedAt` lets the
     /// sales-touch trigger skip touches that cannot change a contact's first response.
-    func store(_ kind: String, _ id: String, _ facts: String?, respondedAt: Timestamp? = nil) throws {
+    /// `idleUntil` (the end of the local day of a stale-able lead's last sales action) lets it
+    /// skip sales touches that cannot move the lead's `sales_idle` cell.
+    func store(_ kind: String, _ id: String, _ facts: String?, respondedAt: Timestamp? = nil, idleUntil: Timestamp? = nil) throws {
         if let facts {
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO kpi_facts(kind, id, facts, responded_at) VALUES (?, ?, ?, ?)").execute(
-                arguments: [kind, id, facts, respondedAt?.milliseconds]
-            )
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO kpi_facts(kind, id, facts, responded_at, idle_until) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [kind, id, facts, respondedAt?.milliseconds, idleUntil?.milliseconds])
         } else if incremental {
             try db.cachedStatement(sql: "DELETE FROM kpi_facts WHERE kind = ? AND id = ?").execute(arguments: [kind, id])
         }
@@ -364,6 +379,17 @@ struct KPIRefresh {
                        c.became_opportunity_at, c.assigned_at, c.source_channel, c.source_campaign_id, c.persona_id, c.owner_id,
                        CASE WHEN c.assigned_at IS NOT NULL AND c.became_mql_at IS NOT NULL THEN
                          (SELECT min(t.occurred_at) FROM touchpoints t WHERE t.contact_id = c.id AND t.occurred_at >= c.assigned_at
+                            AND t.actor_id IS NOT NULL AND t.type IN \(SQLiteStore.salesTouchTypes)) END,
+                       c.became_sql_at, c.became_customer_at,
+                       CASE WHEN c.lifecycle_stage IN ('recycled', 'disqualified') THEN coalesce(
+                         (SELECT l.at || char(31) || coalesce(
+                             (SELECT h.reason FROM handovers h WHERE h.contact_id = c.id AND h.status = 'rejected' AND h.closed_at >= l.at
+                              ORDER BY h.id DESC LIMIT 1), c.recycle_reason, l.reason, '')
+                          FROM lifecycle_transitions l WHERE l.contact_id = c.id AND l.to_stage = c.lifecycle_stage
+                          ORDER BY l.at DESC, l.seq DESC LIMIT 1),
+                         CASE WHEN c.recycled_at IS NOT NULL THEN c.recycled_at || char(31) || coalesce(c.recycle_reason, '') END) END,
+                       CASE WHEN c.lifecycle_stage IN ('mql', 'sal', 'sql') THEN
+                         (SELECT max(t.occurred_at) FROM touchpoints t WHERE t.contact_id = c.id
                             AND t.actor_id IS NOT NULL AND t.type IN \(SQLiteStore.salesTouchTypes)) END
                 FROM contacts c WHERE c.id IN (\(scope))
                 """
@@ -379,6 +405,13 @@ struct KPIRefresh {
             if let assigned, let responded, let calendar = config?.calendar(forOwner: owner) {
                 business = calendar.businessTime(from: assigned, to: responded)
             }
+            var exitAt: Timestamp?
+            var exitReason: String?
+            if let exit: String = r[15] {
+                let parts = exit.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
+                exitAt = Int64(parts[0]).map(Timestamp.init(milliseconds:))
+                exitReason = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : nil
+            }
             let facts = ContactKPIFacts(
                 createdAt: Timestamp(milliseconds: r[1]),
                 stage: r[2],
@@ -389,14 +422,20 @@ struct KPIRefresh {
                 assignedAt: assigned,
                 respondedAt: responded,
                 responseBusinessMs: business,
-                cuts: KPICuts([.channel: r[8], .campaign: r[9], .persona: r[10], .segment: segment[id], .owner: owner, .team: team(owner)])
+                cuts: KPICuts([.channel: r[8], .campaign: r[9], .persona: r[10], .segment: segment[id], .owner: owner, .team: team(owner)]),
+                sqlAt: Self.ts(r[13]),
+                customerAt: Self.ts(r[14]),
+                exitAt: exitAt,
+                exitReason: exitReason,
+                lastSalesAt: Self.ts(r[16])
             )
             let text = KPIFactsCodec.encode(facts)
             let before = old[id]
             if before == text { continue }
             let oldContribution = before.flatMap(KPIFactsCodec.contact).map { KPIContribution.of($0, calendar: settings.calendar, slaMs: settings.slaMs) }
             delta.add(from: oldContribution, to: KPIContribution.of(facts, calendar: settings.calendar, slaMs: settings.slaMs))
-            try store("c", id, text, respondedAt: responded)
+            let idleUntil = facts.salesIdleSince.map { settings.calendar.start(ofDay: settings.calendar.day($0.since) + 1) }
+            try store("c", id, text, respondedAt: responded, idleUntil: idleUntil)
             if incremental { changedCuts.append(id) }
         }
         for (id, text) in old where !found.contains(id) {
@@ -610,12 +649,12 @@ enum KPIFactsCodec {
             t(c.createdAt), c.stage ?? "", t(c.becameLeadAt), t(c.mqlAt), t(c.salAt), t(c.opportunityAt), t(c.assignedAt), t(c.respondedAt),
             i(c.responseBusinessMs),
         ]
-            + cuts(c.cuts)).joined(separator: String(sep))
+            + cuts(c.cuts) + [t(c.sqlAt), t(c.customerAt), t(c.exitAt), c.exitReason ?? "", t(c.lastSalesAt)]).joined(separator: String(sep))
     }
 
     static func contact(_ text: String) -> ContactKPIFacts? {
         let f = text.split(separator: sep, omittingEmptySubsequences: false)
-        guard f.count == 15, let created = ts(f[0]) else { return nil }
+        guard f.count == 20, let created = ts(f[0]) else { return nil }
         return ContactKPIFacts(
             createdAt: created,
             stage: s(f[1]),
@@ -626,7 +665,12 @@ enum KPIFactsCodec {
             assignedAt: ts(f[6]),
             respondedAt: ts(f[7]),
             responseBusinessMs: Int64(f[8]),
-            cuts: cuts(f[9...])
+            cuts: cuts(f[9..<15]),
+            sqlAt: ts(f[15]),
+            customerAt: ts(f[16]),
+            exitAt: ts(f[17]),
+            exitReason: s(f[18]),
+            lastSalesAt: ts(f[19])
         )
     }
 

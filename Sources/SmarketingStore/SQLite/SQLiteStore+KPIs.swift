@@ -6,7 +6,7 @@ import SmarketingCore
 /// proportional to the days and cut values asked for, never to the history.
 extension SQLiteStore {
     /// Metrics read over a period (everything except the open-now cells).
-    static let periodMetrics = KPIMetric.allCases.filter { $0 != .openOpportunities }
+    static let periodMetrics = KPIMetric.allCases.filter { $0 != .openOpportunities && !$0.isFunnel }
 
     /// A number that grows with every committed change of the KPI aggregates.
     public func kpiVersion() async throws -> Int64 {

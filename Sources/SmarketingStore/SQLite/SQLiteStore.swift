@@ -277,6 +277,17 @@ enum SQLiteSchema {
                     """
             )
         }
+        m.registerMigration("v7 funnel aggregates") { db in
+            // The funnel's facts: later stages and the stale-lead skip column; the next write
+            // rebuilds the aggregates (the facts version is part of their build key).
+            try db.execute(
+                sql: """
+                    ALTER TABLE kpi_facts ADD COLUMN idle_until INTEGER;
+                    DROP TRIGGER IF EXISTS kpi_contacts_update;
+                    """
+            )
+            try db.execute(sql: SQLiteStore.kpiContactsUpdateTrigger)
+        }
         return m
     }
 }
