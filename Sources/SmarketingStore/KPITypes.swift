@@ -5,10 +5,13 @@ import SmarketingCore
 public struct KPIQuery: Sendable, Hashable {
     public var period: KPIPeriod
     public var by: [KPIDimension]
+    /// The instant the snapshot figures (stale leads) are read at; nil leaves them out.
+    public var asOf: Timestamp?
 
-    public init(period: KPIPeriod, by: [KPIDimension] = []) {
+    public init(period: KPIPeriod, by: [KPIDimension] = [], asOf: Timestamp? = nil) {
         self.period = period
         self.by = by.filter { $0 != .all }
+        self.asOf = asOf
     }
 }
 

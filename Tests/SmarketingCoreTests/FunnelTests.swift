@@ -99,6 +99,45 @@ struct FunnelTests {
         #expect(ContactKPIFacts(createdAt: t("2026-02-01T00:00:00Z"), stage: "customer").furthestStage == .customer)
     }
 
+    @Test("the KPI set carries mean time in stage, rejection reasons and the stale snapshot")
+    func kpiSetFigures() {
+        var p = KPICellSums()
+        let contacts = [
+            ContactKPIFacts(createdAt: t("2026-01-05T00:00:00Z"), stage: "mql", mqlAt: t("2026-01-07T00:00:00Z")),  // 2 days a lead
+            ContactKPIFacts(createdAt: t("2026-01-05T00:00:00Z"), stage: "sal", mqlAt: t("2026-01-09T00:00:00Z"), salAt: t("2026-01-09T06:00:00Z")),
+            ContactKPIFacts(
+                createdAt: t("2026-01-05T00:00:00Z"),
+                stage: "disqualified",
+                exitAt: t("2026-01-20T00:00:00Z"),
+                exitReason: "student"
+            ),
+        ]
+        for c in contacts {
+            for (k, v) in KPIContribution.of(c, calendar: utc, slaMs: 0).cells
+            where k.dimension == .all && !k.metric.isFunnel
+                || k.dimension == .all
+                    && [.stageTime, .recycledReason, .disqualifiedReason].contains(k.metric)
+            {
+                p.add(k.metric, label: k.label, value: k.value, v)
+            }
+        }
+        let v = KPIValues.compute(
+            period: p,
+            open: KPICellSums(),
+            revenueTarget: nil,
+            mqlTarget: nil,
+            slaHours: 24,
+            customersKnown: true,
+            staleLeads: .init(days: 14, count: 3)
+        )
+        #expect(v.timeInStage.map(\.stage) == ["lead", "mql", "sal", "sql", "opportunity"])
+        #expect(v.timeInStage[0].left == 2 && v.timeInStage[0].meanDays == 3)  // 2 and 4 days
+        #expect(v.timeInStage[1].left == 1 && v.timeInStage[1].meanDays == 0.25)
+        #expect(v.timeInStage[2].meanDays == nil)
+        #expect(v.rejectionReasons == [.init(outcome: "disqualified", reason: "student", count: 1)])
+        #expect(v.staleLeads == .init(days: 14, count: 3))
+    }
+
     @Test("time-in-stage buckets: edges belong to the bucket above")
     func buckets() {
         #expect(StageTimeBucket.index(ms: 0) == 0)

@@ -257,7 +257,8 @@ struct KPITests {
         let response = object["lead_response_time"] as! [String: Any]
         #expect(response["median_hours"] is NSNull && response["sla_compliance"] is NSNull)
         #expect((object["pipeline_coverage"] as! [String: Any])["revenue_target"] is NSNull)
-        #expect(Set(object.keys).count == 10)
+        #expect(Set(object.keys).count == 13)
+        #expect(object["stale_leads"] is NSNull)
         // and it reads back
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase

@@ -122,12 +122,15 @@ public struct KPICellSums: Sendable, Equatable {
     public var tallies: [KPIMetric: KPITally] = [:]
     public var labels: [KPIMetric: [String: Int64]] = [:]
     public var samples: [KPIMetric: [Int64: Int64]] = [:]
+    /// Time in stage per stage left: count and total ms.
+    public var stageTimes: [String: KPITally] = [:]
 
     public init() {}
 
     public mutating func add(_ metric: KPIMetric, label: String, value: Int64, _ t: KPITally) {
         tallies[metric, default: KPITally()] = tallies[metric, default: KPITally()] + t
         if !label.isEmpty { labels[metric, default: [:]][label, default: 0] += t.count }
+        if metric == .stageTime { stageTimes[label, default: KPITally()] = stageTimes[label, default: KPITally()] + t }
         if metric.isSample { samples[metric, default: [:]][value, default: 0] += t.count }
     }
 
@@ -248,10 +251,38 @@ public struct KPIValues: Sendable, Equatable, Codable, ExplicitNullEncodable {
     public var mqlAcceptance: Rate
     /// Opportunities lost in the period per lost reason, most frequent first.
     public var lostReasons: [ReasonCount]
+    /// Leads recycled or disqualified in the period (and still there) per reason, most frequent first.
+    public var rejectionReasons: [RejectionCount]
+    /// Per funnel stage, the leads that left it for a later stage in the period and their mean
+    /// time in it (the distribution is in the funnel report).
+    public var timeInStage: [StageTime]
+    /// MQLs, SALs and SQLs without a sales action for more than `days` days as of the read —
+    /// a snapshot of now, so only the current period has it (nil for the previous one and for
+    /// reads without an instant).
+    public var staleLeads: StaleLeads?
 
     public struct ReasonCount: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var reason: String
         public var count: Int64
+    }
+    public struct RejectionCount: Sendable, Equatable, Codable, ExplicitNullEncodable {
+        /// `recycled` or `disqualified`.
+        public var outcome: String
+        public var reason: String
+        public var count: Int64
+    }
+    public struct StageTime: Sendable, Equatable, Codable, ExplicitNullEncodable {
+        public var stage: String
+        public var left: Int64
+        public var meanDays: Double?
+    }
+    public struct StaleLeads: Sendable, Equatable, Codable, ExplicitNullEncodable {
+        public var days: Int
+        public var count: Int64
+        public init(days: Int, count: Int64) {
+            self.days = days
+            self.count = count
+        }
     }
 
     static func ratio(_ a: Int64, _ b: Int64) -> Double? { b == 0 ? nil : Double(a) / Double(b) }
@@ -265,7 +296,8 @@ public struct KPIValues: Sendable, Equatable, Codable, ExplicitNullEncodable {
         revenueTarget: Double?,
         mqlTarget: Double?,
         slaHours: Double,
-        customersKnown: Bool
+        customersKnown: Bool,
+        staleLeads: StaleLeads? = nil
     ) -> KPIValues {
         let hour = 3_600_000.0
         let day = 86_400_000.0
@@ -358,7 +390,15 @@ public struct KPIValues: Sendable, Equatable, Codable, ExplicitNullEncodable {
             ),
             mqlAcceptance: Rate(population: mqls, converted: p.count(.mqlsAccepted), rate: ratio(p.count(.mqlsAccepted), mqls)),
             lostReasons: (p.labels[.lostReason] ?? [:]).map { ReasonCount(reason: $0.key, count: $0.value) }
-                .sorted { ($1.count, $0.reason) < ($0.count, $1.reason) }
+                .sorted { ($1.count, $0.reason) < ($0.count, $1.reason) },
+            rejectionReasons: [("recycled", KPIMetric.recycledReason), ("disqualified", .disqualifiedReason)].flatMap { outcome, metric in
+                (p.labels[metric] ?? [:]).filter { $0.value != 0 }.map { RejectionCount(outcome: outcome, reason: $0.key, count: $0.value) }
+            }.sorted { ($1.count, $0.outcome, $0.reason) < ($0.count, $1.outcome, $1.reason) },
+            timeInStage: FunnelStage.allCases.dropLast().map { stage in
+                let t = p.stageTimes[stage.rawValue] ?? KPITally()
+                return StageTime(stage: stage.rawValue, left: t.count, meanDays: t.count == 0 ? nil : Double(t.total) / Double(t.count) / day)
+            },
+            staleLeads: staleLeads
         )
     }
 }

@@ -98,7 +98,7 @@ extension APIHandlers {
                 )
             )
         }
-        return KPIQuery(period: period, by: dims)
+        return KPIQuery(period: period, by: dims, asOf: clock.now())
     }
 
     /// Server-sent events: `event: kpis` with the report now, then again whenever a committed
@@ -107,12 +107,19 @@ extension APIHandlers {
     /// 15 s keeps proxies from closing the connection. `once` sends the first report and ends.
     func stream(_ query: KPIQuery, once: Bool) throws -> Response {
         let store = self.store
+        let clock = self.clock
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let body = ResponseBody { writer in
             var lastVersion = try await store.kpiVersion()
-            var lastText = String(decoding: try encoder.encode(try await store.kpis(query)), as: UTF8.self)
+            // Stale leads are a snapshot: every read is as of its own instant.
+            func read() async throws -> String {
+                var q = query
+                q.asOf = clock.now()
+                return String(decoding: try encoder.encode(try await store.kpis(q)), as: UTF8.self)
+            }
+            var lastText = try await read()
             try await writer.write(ByteBuffer(string: "retry: 1000\nid: \(lastVersion)\nevent: kpis\ndata: \(lastText)\n\n"))
             if once { return try await writer.finish(nil) }
             var quiet = 0
@@ -130,7 +137,7 @@ extension APIHandlers {
                 quiet += 1
                 if version != lastVersion {
                     lastVersion = version
-                    let text = String(decoding: try encoder.encode(try await store.kpis(query)), as: UTF8.self)
+                    let text = try await read()
                     if text != lastText {
                         lastText = text
                         quiet = 0

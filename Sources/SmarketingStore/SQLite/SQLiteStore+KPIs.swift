@@ -6,7 +6,8 @@ import SmarketingCore
 /// proportional to the days and cut values asked for, never to the history.
 extension SQLiteStore {
     /// Metrics read over a period (everything except the open-now cells).
-    static let periodMetrics = KPIMetric.allCases.filter { $0 != .openOpportunities && !$0.isFunnel }
+    static let periodMetrics =
+        KPIMetric.allCases.filter { $0 != .openOpportunities && !$0.isFunnel } + [.stageTime, .recycledReason, .disqualifiedReason]
 
     /// A number that grows with every committed change of the KPI aggregates.
     public func kpiVersion() async throws -> Int64 {
@@ -24,6 +25,8 @@ extension SQLiteStore {
         let current = try Self.cellSums(db, query.period, by: query.by)
         let previous = try Self.cellSums(db, query.period.previous, by: query.by)
         let open = try Self.openSums(db, by: query.by)
+        let staleDays = try Self.staleDays(db)
+        let stale = try query.asOf.map { try Self.staleCounts(db, before: settings.calendar.day($0) - Int64(staleDays), by: query.by) }
         func values(_ sums: [String: KPICellSums], _ key: String, _ dim: KPIDimension, _ p: KPIPeriod) -> KPIValues {
             let segment = dim == .segment ? key : nil
             let known = dim == .all || dim == .segment
@@ -33,7 +36,8 @@ extension SQLiteStore {
                 revenueTarget: known ? KPITarget.total(targets, metric: "revenue", period: p, segment: segment) : nil,
                 mqlTarget: known ? KPITarget.total(targets, metric: "mqls", period: p, segment: segment) : nil,
                 slaHours: settings.slaHours,
-                customersKnown: dim == .all
+                customersKnown: dim == .all,
+                staleLeads: p == query.period ? stale.map { KPIValues.StaleLeads(days: staleDays, count: $0[dim]?[key] ?? 0) } : nil
             )
         }
         func group(_ dim: KPIDimension, _ key: String) -> KPIReport.Group {
@@ -75,6 +79,23 @@ extension SQLiteStore {
                 }
             }
             out[dim] = sums
+        }
+        return out
+    }
+
+    /// `kpi.stale_days`: stale = no sales action for more than this many days (default 14).
+    static func staleDays(_ db: Database) throws -> Int {
+        let text = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = 'kpi.stale_days'"))
+        return text.flatMap(Int.init).flatMap { (1...3650).contains($0) ? $0 : nil } ?? 14
+    }
+
+    /// Leads with sales idle since before `before` (a local day), per cut and cut value.
+    static func staleCounts(_ db: Database, before: Int64, by: [KPIDimension]) throws -> [KPIDimension: [String: Int64]] {
+        let statement = try db.cachedStatement(sql: "SELECT key, sum(n) FROM kpi_cells WHERE metric = 'sales_idle' AND dim = ? AND day < ? GROUP BY key")
+        var out: [KPIDimension: [String: Int64]] = [:]
+        for dim in [KPIDimension.all] + by {
+            let rows = try Row.fetchCursor(statement, arguments: [dim.rawValue, before])
+            while let r = try rows.next() { out[dim, default: [:]][r[0]] = r[1] }
         }
         return out
     }

@@ -76,7 +76,7 @@ struct KPI: AsyncParsableCommand {
     /// The period and cuts of the options; a bad value is one clear sentence.
     static func query(from: String?, to: String?, by: String?) throws -> KPIQuery {
         switch KPIPeriod.parse(from: from, to: to, today: SystemClock().now().utcDate) {
-        case .success(let period): return KPIQuery(period: period, by: try dimensions(by))
+        case .success(let period): return KPIQuery(period: period, by: try dimensions(by), asOf: SystemClock().now())
         case .failure(.notADate(let isFrom, let text)): throw CLIFailure("--\(isFrom ? "from" : "to") must be a date YYYY-MM-DD, not \(text)")
         case .failure(.notBefore): throw CLIFailure("--from must be before --to (the period is [from, to))")
         case .failure(.tooLong): throw CLIFailure("a period is at most ten years")
@@ -184,6 +184,11 @@ enum KPIText {
         }
         let lost = report.total.current.lostReasons.prefix(5).map { "\($0.reason) \($0.count)" }.joined(separator: ", ")
         if !lost.isEmpty { out += "Lost reasons: \(lost)\n" }
+        let rejected = report.total.current.rejectionReasons.prefix(5).map { "\($0.outcome): \($0.reason) \($0.count)" }.joined(separator: ", ")
+        if !rejected.isEmpty { out += "Rejection reasons: \(rejected)\n" }
+        let stages = report.total.current.timeInStage.filter { $0.left > 0 }.map { "\($0.stage) \(number($0.meanDays, 1))" }.joined(separator: ", ")
+        if !stages.isEmpty { out += "Mean days in stage: \(stages)\n" }
+        if let stale = report.total.current.staleLeads { out += "Stale leads (no sales action > \(stale.days) d, now): \(stale.count)\n" }
         for dim in report.by.keys.sorted() {
             out += "\nby \(dim)\n"
             out +=
