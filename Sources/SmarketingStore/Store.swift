@@ -365,6 +365,9 @@ public protocol FunnelStore: Sendable {
     func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs
     /// The funnel of the period's leads and where they get lost (stuck and stale as of `now`).
     func funnel(period: KPIPeriod, by: KPIDimension, options: FunnelOptions, now: Timestamp) async throws -> FunnelReport
+    /// Touch types, content and campaigns whose presence on the paths of the contacts that
+    /// reached `from` in the period goes with lower conversion to the next stage.
+    func conversionKillers(period: KPIPeriod, from: FunnelStage, options: KillerOptions, now: Timestamp) async throws -> KillerReport
     /// The records counted in one metric's cells of a period under one cut value.
     func kpiRecords(metric: KPIMetric, period: KPIPeriod, dimension: KPIDimension, key: String, label: String?, limit: Int) async throws -> KPIRecordPage
 }

@@ -146,7 +146,10 @@ struct CLITests {
         let funnelJSON = try CLIRun.run(["funnel", "--from", "2025-01-01", "--to", "2025-07-01", "--format", "json", "--database", db])
         let leaks = try JSONSerialization.jsonObject(with: Data(funnelJSON.stdout.utf8)) as! [String: Any]
         #expect(leaks["schema"] as? String == "smarketing-funnel/1" && leaks["by"] as? String == "segment")
+        let killers = try CLIRun.run(["funnel", "killers", "--from", "2025-01-01", "--to", "2025-07-01", "--min-paths", "5", "--database", db])
+        #expect(killers.status == 0 && killers.stdout.contains("reached mql") && killers.stdout.contains("Markov by channel"), "\(killers.stderr)")
         for (arguments, sentence) in [
+            (["funnel", "killers", "--stage", "won", "--database", db], "--stage takes lead"),
             (["funnel", "--by", "planet", "--database", db], "--by takes segment"),
             (["funnel", "--confidence", "1.5", "--database", db], "--confidence must be"),
             (["kpi", "--by", "planet", "--database", db], "--by takes channel"),

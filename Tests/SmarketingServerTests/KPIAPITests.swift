@@ -76,6 +76,21 @@ struct KPIAPITests {
                 #expect((bad.json["detail"] as? String)?.contains(fragment) == true, "\(uri): \(bad.text)")
             }
             #expect(try await client.call(.get, "/api/v1/funnel/leaks", token: nil).status == .unauthorized)
+            // Conversion killers of the half-year's MQLs.
+            let k = try await client.call(.get, "/api/v1/funnel/killers?from=2025-01-01&to=2025-07-01&stage=mql&min_paths=5", token: viewer)
+            #expect(k.status == .ok, "\(k.text)")
+            let killers = try JSONDecoder.snake.decode(KillerReport.self, from: Data(k.text.utf8))
+            #expect(killers.schema == "smarketing-killers/1" && killers.from == "mql" && killers.to == "sal")
+            #expect(killers.paths > 0 && killers.paths <= funnel.total.period[1].entered && killers.converted <= killers.paths)
+            #expect(killers.features.allSatisfy { $0.pathsWith >= 5 } && !killers.markov.isEmpty)
+            #expect(killers.killers.allSatisfy { $0.flagged && ($0.pAdjusted ?? 1) < 0.05 })
+            for (uri, fragment) in [
+                ("/api/v1/funnel/killers?stage=customer", "stage takes lead"),
+                ("/api/v1/funnel/killers?min_paths=0", "min_paths must be"),
+            ] {
+                let bad = try await client.call(.get, uri, token: viewer)
+                #expect(bad.status == .unprocessableContent && (bad.json["detail"] as? String)?.contains(fragment) == true, "\(uri): \(bad.text)")
+            }
 
             // Live: a stream on one connection, a won deal committed on another.
             let port = try #require(client.port)

@@ -71,6 +71,12 @@ struct KPIConformanceTests {
         }
         #expect(funnel.total.cohort[0].reached == report.total.current.leadToOpportunity.leadCohort.population)
         #expect(funnel.total.cohort[4].reached == report.total.current.leadToOpportunity.leadCohort.converted)
+        // Conversion killers of the quarter's MQLs: the paths, their conversions and one feature's paths.
+        let killers = try await sut.store.conversionKillers(period: Self.q2, from: .mql, options: KillerOptions(minPaths: 5), now: t0)
+        let paths = try raw.killerPaths(Self.q2, now: t0, type: "form_submit")
+        #expect(killers.paths == paths.paths && killers.converted == paths.converted)
+        #expect(killers.features.first { $0.kind == "type" && $0.value == "form_submit" }?.pathsWith == paths.withType)
+        #expect(killers.paths > 0 && killers.features.contains(where: \.tested))
         // Nothing pending or drifting: the stored aggregates are exactly a rebuild's.
         #expect(try await sut.store.verifyKPIs().agrees)
     }
@@ -409,6 +415,44 @@ struct RawBundle {
                 entered.append(try Int64.fetchOne(db, sql: p + "SELECT count(*) FROM r WHERE s0 IS NOT NULL AND s\(i) >= \(F) AND s\(i) < \(T)") ?? 0)
             }
             return (reached, entered)
+        }
+    }
+
+    /// The conversion-killer paths of the contacts that became MQL in `[from, to)`: those with a
+    /// marketing touch at or before their next stage (any later stage's time; converted without
+    /// one, or not converted: up to `now`), how many converted, and how many have a touch of `type`.
+    func killerPaths(_ period: KPIPeriod, now: Timestamp, type: String) throws -> (paths: Int64, converted: Int64, withType: Int64) {
+        func ms(_ col: String) -> String { "CAST(round((julianday(\(col)) - 2440587.5) * 86400000) AS INTEGER)" }
+        let F = ms("'\(period.from.text)'")
+        let T = ms("'\(period.to.text)'")
+        let far = "9000000000000000"
+        return try db.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    WITH dc AS (SELECT opportunity_id AS oid, contact_id AS cid FROM opportunity_contacts
+                                UNION SELECT id, primary_contact_id FROM opportunities WHERE primary_contact_id IS NOT NULL),
+                    p AS (
+                      SELECT c.id, c.lifecycle_stage AS st, \(ms("c.became_mql_at")) AS s1, \(ms("c.became_sal_at")) AS s2,
+                             \(ms("c.became_sql_at")) AS s3,
+                             coalesce(\(ms("c.became_opportunity_at")),
+                                      (SELECT min(\(ms("o.created_at"))) FROM dc JOIN opportunities o ON o.id = dc.oid WHERE dc.cid = c.id)) AS s4,
+                             \(ms("c.became_customer_at")) AS s5
+                      FROM contacts c),
+                    q AS (
+                      SELECT id, s2 IS NOT NULL OR s3 IS NOT NULL OR s4 IS NOT NULL OR s5 IS NOT NULL
+                                 OR st IN ('sal', 'sql', 'opportunity', 'customer') AS conv,
+                             min(coalesce(s2, \(far)), coalesce(s3, \(far)), coalesce(s4, \(far)), coalesce(s5, \(far))) AS nxt
+                      FROM p WHERE s1 >= \(F) AND s1 < \(T)),
+                    r AS (SELECT id, conv, CASE WHEN conv AND nxt < \(far) THEN nxt ELSE \(now.milliseconds) END AS upto FROM q)
+                    SELECT count(*), coalesce(sum(conv), 0),
+                           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM touchpoints t WHERE t.contact_id = r.id AND t.actor_id IS NULL
+                                                          AND t.type = ? AND \(ms("t.occurred_at")) <= r.upto))
+                    FROM r WHERE EXISTS (SELECT 1 FROM touchpoints t WHERE t.contact_id = r.id AND t.actor_id IS NULL AND \(ms("t.occurred_at")) <= r.upto)
+                    """,
+                arguments: [type]
+            )!
+            return (row[0], row[1], row[2])
         }
     }
 

@@ -37,10 +37,15 @@ public enum MarkovAttribution {
         /// P(conversion) from the start of the full chain.
         public var conversionProbability: Double
         public var totalConversions: Double
+        /// With `renormalized`: 1 − P(conversion when each state's transitions into the label are
+        /// dropped and the rest renormalised) ÷ P(conversion) — "the journeys would have gone on
+        /// elsewhere". Negative when the label leads to null more than its alternatives do (a
+        /// conversion killer); a state whose only exit is the label ends in null.
+        public var renormalizedEffects: [Double] = []
     }
 
     /// Exact removal effects of the labels of `paths` (empty paths are ignored).
-    public static func exact(_ paths: [JourneyPath]) -> Result {
+    public static func exact(_ paths: [JourneyPath], renormalized: Bool = false) -> Result {
         let labels = Array(Set(paths.flatMap(\.labels))).sorted()
         let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
         let k = labels.count
@@ -62,29 +67,34 @@ public enum MarkovAttribution {
             conv[ids.last!] += p.conversions
             out[ids.last!] += w
         }
-        func probability(removing removed: Int?) -> Double {
+        func probability(removing removed: Int?, renormalize: Bool = false) -> Double {
             // (I − Q) x = R, written into one augmented matrix.
             var m = [Double](repeating: 0, count: n * (n + 1))
             for i in 0..<n {
                 m[i * (n + 1) + i] = 1
-                guard i != removed, out[i] > 0 else { continue }
+                let total = renormalize ? out[i] - (removed.map { counts[i * n + $0] } ?? 0) : out[i]
+                guard i != removed, total > 0 else { continue }
                 for j in 0..<n where j != removed && counts[i * n + j] != 0 {
-                    m[i * (n + 1) + j] -= counts[i * n + j] / out[i]
+                    m[i * (n + 1) + j] -= counts[i * n + j] / total
                 }
-                m[i * (n + 1) + n] = conv[i] / out[i]
+                m[i * (n + 1) + n] = conv[i] / total
             }
             return solve(&m, n)[k]
         }
         let base = probability(removing: nil)
         let effects = (0..<k).map { c in base > 0 ? 1 - probability(removing: c) / base : 0 }
         let sum = effects.reduce(0, +)
-        return Result(
+        var result = Result(
             labels: labels,
             removalEffects: effects,
             attributed: effects.map { sum > 0 ? total * $0 / sum : 0 },
             conversionProbability: base,
             totalConversions: total
         )
+        if renormalized {
+            result.renormalizedEffects = (0..<k).map { c in base > 0 ? 1 - probability(removing: c, renormalize: true) / base : 0 }
+        }
+        return result
     }
 
     /// Solves the n × n system in the augmented row-major matrix by Gaussian elimination with

@@ -17,7 +17,7 @@ struct APIRoute: Sendable {
         case handoverList, handoverGet, handoverAccept, handoverQualify, handoverReject, handoverReassign, handoverPause, handoverResume
         case inbox, slaReport, acceptanceReport, commitments
         case webhookList, webhookCreate, webhookDelete, webhookDeliveries, webhookReplay
-        case kpis, kpiRecords, stream, attribution, funnel
+        case kpis, kpiRecords, stream, attribution, funnel, killers
 
         /// Whether the handover routes handle this kind.
         var isHandover: Bool {
@@ -303,6 +303,14 @@ struct APIRoute: Sendable {
                 kind: .funnel,
                 summary:
                     "Where leads get lost: the period's lead cohort by stage, stage entries, time in stage, drop-off per cut value with a significance test, stuck and stale leads, SLA breaches, rejection reasons (?from, to, by, stuck_days, stale_days, confidence)",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/funnel/killers",
+                kind: .killers,
+                summary:
+                    "Conversion killers: touch types, content and campaigns whose presence on the paths of the contacts that reached a stage in [from, to) goes with lower conversion to the next stage than comparable paths without them, with effect size and confidence; negative Markov removal effects (?from, to, stage, confidence, min_paths)",
                 responses: [200, 422]
             ),
             APIRoute(

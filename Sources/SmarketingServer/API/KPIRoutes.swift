@@ -13,6 +13,7 @@ extension APIHandlers {
         let q = request.uri.queryParameters
         if route.kind == .attribution { return try await attribution(q) }
         if route.kind == .funnel { return try await funnel(q) }
+        if route.kind == .killers { return try await killers(q) }
         let query = try kpiQuery(from: q.get("from"), to: q.get("to"), by: q.get("by"))
         switch route.kind {
         case .kpis:
@@ -78,6 +79,27 @@ extension APIHandlers {
         )
         let options = FunnelOptions(stuckDays: try days("stuck_days", 30), staleDays: try days("stale_days", 14), confidence: confidence)
         return try json(.ok, try await store.funnel(period: period, by: by, options: options, now: clock.now()))
+    }
+
+    /// `/api/v1/funnel/killers`: the conversion killers of one step.
+    func killers(_ q: Parameters) async throws -> Response {
+        let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+        let stage = try FunnelStage(rawValue: q.get("stage") ?? "mql").flatMap { $0 == .customer ? nil : $0 }.orThrow(
+            Problem(.unprocessableContent, "stage takes lead, mql, sal, sql or opportunity, not \(q.get("stage") ?? "")")
+        )
+        let confidence = try Double(q.get("confidence") ?? "0.95").flatMap { (0.5...0.999).contains($0) ? $0 : nil }.orThrow(
+            Problem(.unprocessableContent, "confidence must be a number from 0.5 to 0.999")
+        )
+        let minPaths = try Int(q.get("min_paths") ?? "20").flatMap { (1...1_000_000).contains($0) ? $0 : nil }.orThrow(
+            Problem(.unprocessableContent, "min_paths must be a whole number from 1 to 1000000")
+        )
+        let report = try await store.conversionKillers(
+            period: period,
+            from: stage,
+            options: KillerOptions(confidence: confidence, minPaths: minPaths),
+            now: clock.now()
+        )
+        return try json(.ok, report)
     }
 
     /// A period of local days from `from`/`to` (YYYY-MM-DD; default: the current quarter) and

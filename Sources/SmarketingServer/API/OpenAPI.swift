@@ -89,6 +89,12 @@ enum OpenAPIDocument {
             query("stuck_days", "stuck: no stage move for more than this many days (default 30)")
             query("stale_days", "stale: an MQL, SAL or SQL without a sales action for more than this many days (default 14)")
             query("confidence", "confidence of the drop-off flags, 0.5–0.999 (default 0.95)")
+        case .killers:
+            query("from", "first day YYYY-MM-DD of reaching the stage (default: the current quarter's)")
+            query("to", "the day after the last, YYYY-MM-DD")
+            query("stage", "the step's first stage: lead, mql (default), sal, sql or opportunity; converted = reached a later stage")
+            query("confidence", "confidence of the flags, 0.5–0.999 (default 0.95)")
+            query("min_paths", "test a feature only with at least this many paths with and without it (default 20)")
         case .kpis, .stream, .kpiRecords:
             query("from", "first day YYYY-MM-DD (default: the current quarter's)")
             query("to", "the day after the last, YYYY-MM-DD")

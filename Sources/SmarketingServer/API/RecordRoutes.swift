@@ -120,7 +120,7 @@ struct APIHandlers: Sendable {
         case .scoringModel, .scoringVersions, .scoringValidate, .scoringDiff, .scoringApply, .scoringJob, .scoringBacktest, .contactScore,
             .contactTransitions:
             return try await scoring(route, request, context, actor)
-        case .kpis, .kpiRecords, .stream, .attribution, .funnel:
+        case .kpis, .kpiRecords, .stream, .attribution, .funnel, .killers:
             return try await kpi(route, request, context)
         default:
             return try await handover(route, request, context, actor)

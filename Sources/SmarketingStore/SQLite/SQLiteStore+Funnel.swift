@@ -51,3 +51,62 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    /// The conversion killers of one step: the contacts that reached `from` in the period (by
+    /// the same facts as the funnel), each with the marketing touches of its path up to its
+    /// next stage (or up to `now` if it has not moved on). Reads every contact's stored facts and
+    /// the touches of the step's contacts — an analysis, not a dashboard read.
+    public func conversionKillers(period: KPIPeriod, from stage: FunnelStage, options: KillerOptions, now: Timestamp) async throws -> KillerReport {
+        try await pool.read { db in
+            let calendar = try Self.kpiSettings(db).calendar
+            let start = calendar.start(ofDay: period.fromDay)
+            let end = calendar.start(ofDay: period.toDay)
+            var campaignChannel: [String: String] = [:]
+            var names: [KillerFeature: String] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT id, channel, name FROM campaigns") {
+                campaignChannel[r[0]] = r[1]
+                names[KillerFeature(.campaign, r[0])] = r[2]
+            }
+            for r in try Row.fetchAll(db, sql: "SELECT id, title FROM content") { names[KillerFeature(.content, r[0])] = r[1] }
+            let touches = try db.cachedStatement(
+                sql: """
+                    SELECT occurred_at, type, content_id, campaign_id, channel FROM touchpoints
+                    WHERE contact_id = ? AND actor_id IS NULL AND occurred_at <= ? ORDER BY occurred_at, id
+                    """
+            )
+            var paths: [KillerPath] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, facts FROM kpi_facts WHERE kind = 'c'")
+            while let r = try rows.next() {
+                guard let facts = KPIFactsCodec.contact(r[1]) else { continue }
+                let times = facts.stageTimes
+                guard let at = times.first(where: { $0.stage == stage })?.at, at >= start, at < end,
+                    let furthest = facts.furthestStage
+                else { continue }
+                let converted = furthest > stage
+                let until = converted ? (times.first { $0.stage > stage }?.at ?? now) : now
+                var features = Set<KillerFeature>()
+                var channels: [String] = []
+                var count = 0
+                let cursor = try Row.fetchCursor(touches, arguments: [r[0] as String, until.milliseconds])
+                while let t = try cursor.next() {
+                    count += 1
+                    features.insert(KillerFeature(.type, t[1]))
+                    if let content: String = t[2] { features.insert(KillerFeature(.content, content)) }
+                    let campaign: String? = t[3]
+                    if let campaign { features.insert(KillerFeature(.campaign, campaign)) }
+                    channels.append((t[4] as String?) ?? campaign.flatMap { campaignChannel[$0] } ?? KPIDimension.none)
+                }
+                paths.append(KillerPath(converted: converted, features: features, touches: count, channels: channels))
+            }
+            return KillerReport.build(
+                period: .init(from: period.from.text, to: period.to.text, timeZone: calendar.timeZone.identifier),
+                asOf: now.iso8601,
+                from: stage,
+                paths: paths,
+                names: names,
+                options: options
+            )
+        }
+    }
+}
