@@ -146,6 +146,19 @@ struct CLITests {
         let funnelJSON = try CLIRun.run(["funnel", "--from", "2025-01-01", "--to", "2025-07-01", "--format", "json", "--database", db])
         let leaks = try JSONSerialization.jsonObject(with: Data(funnelJSON.stdout.utf8)) as! [String: Any]
         #expect(leaks["schema"] as? String == "smarketing-funnel/1" && leaks["by"] as? String == "segment")
+        // Exports for BI: the per-record facts (one row per contact) and monthly KPI sets.
+        let facts = try CLIRun.run(["export", "facts", "--kind", "contacts", "--database", db])
+        let factLines = facts.stdout.split(separator: "\n")
+        #expect(facts.status == 0 && factLines.first?.hasPrefix("id,created_at,stage,lead_at,mql_at") == true, "\(facts.stderr)")
+        let exported = try CLIRun.run(["export", "bundle", dir + "/again", "--json", "--database", db])
+        let counts = try JSONSerialization.jsonObject(with: Data(exported.stdout.utf8)) as! [String: Int]
+        #expect(factLines.count - 1 == counts["contacts.csv"]!, "one row per contact")
+        let monthly = try CLIRun.run(["export", "kpis", "--from", "2025-01-01", "--to", "2025-04-01", "--grain", "month", "--database", db])
+        #expect(monthly.status == 0 && monthly.stdout.hasPrefix("dimension,key,period,from,to,figure,value\n"), "\(monthly.stderr)")
+        for month in ["2025-01-01,2025-02-01", "2025-02-01,2025-03-01", "2025-03-01,2025-04-01"] {
+            #expect(monthly.stdout.contains("all,all,current,\(month),mql_volume.mqls,"), "\(month)")
+        }
+        #expect(try CLIRun.run(["export", "facts", "--kind", "planets", "--database", db]).stderr.contains("--kind takes contacts"))
         let killers = try CLIRun.run(["funnel", "killers", "--from", "2025-01-01", "--to", "2025-07-01", "--min-paths", "5", "--database", db])
         #expect(killers.status == 0 && killers.stdout.contains("reached mql") && killers.stdout.contains("Markov by channel"), "\(killers.stderr)")
         for (arguments, sentence) in [

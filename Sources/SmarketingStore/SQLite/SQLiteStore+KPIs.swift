@@ -252,3 +252,71 @@ extension SQLiteStore {
         return out
     }
 }
+
+/// Which records' KPI facts to export.
+public enum KPIFactsKind: String, Sendable, CaseIterable {
+    case contacts, opportunities, costs
+}
+
+extension SQLiteStore {
+    /// The header of `kind`'s facts export.
+    public static func kpiFactsHeader(_ kind: KPIFactsKind) -> [String] {
+        let cuts = ["channel", "campaign", "persona", "segment", "owner", "team"]
+        switch kind {
+        case .contacts:
+            return [
+                "id", "created_at", "stage", "lead_at", "mql_at", "sal_at", "sql_at", "opportunity_at", "customer_at", "assigned_at",
+                "responded_at", "response_business_ms", "exit_at", "exit_reason", "last_sales_at",
+            ] + cuts
+        case .opportunities:
+            return [
+                "id", "created_at", "closed_at", "is_won", "amount_cents", "expected_close_date", "probability_percent", "lost_reason",
+                "first_marketing_touch_at",
+            ] + cuts
+        case .costs: return ["id", "date", "category", "amount_cents", "campaign", "channel"]
+        }
+    }
+
+    /// Streams the stored KPI facts of every record of `kind` — exactly what the aggregates are
+    /// built from, one row per record in id order, instants in ISO 8601 UTC, dates as local
+    /// dates of the workspace — to `row`. Returns the number of rows.
+    @discardableResult
+    public func kpiFacts(_ kind: KPIFactsKind, row: @Sendable ([String]) throws -> Void) async throws -> Int {
+        try await pool.read { db in
+            let code = ["contacts": "c", "opportunities": "d", "costs": "k"][kind.rawValue]!
+            func t(_ x: Timestamp?) -> String { x?.iso8601 ?? "" }
+            func day(_ x: Int64?) -> String { x.map { LocalDate(daysSinceEpoch: $0).text } ?? "" }
+            let cuts: [KPIDimension] = [.channel, .campaign, .persona, .segment, .owner, .team]
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, facts FROM kpi_facts WHERE kind = ? ORDER BY id", arguments: [code])
+            var n = 0
+            while let r = try rows.next() {
+                let id: String = r[0]
+                let text: String = r[1]
+                switch kind {
+                case .contacts:
+                    guard let f = KPIFactsCodec.contact(text) else { continue }
+                    try row(
+                        [
+                            id, t(f.createdAt), f.stage ?? "", t(f.leadAt), t(f.mqlAt), t(f.salAt), t(f.sqlAt), t(f.opportunityAt), t(f.customerAt),
+                            t(f.assignedAt), t(f.respondedAt), f.responseBusinessMs.map(String.init) ?? "", t(f.exitAt), f.exitReason ?? "",
+                            t(f.lastSalesAt),
+                        ] + cuts.map { f.cuts[$0] }
+                    )
+                case .opportunities:
+                    guard let f = KPIFactsCodec.deal(text) else { continue }
+                    try row(
+                        [
+                            id, t(f.createdAt), t(f.closedAt), f.isWon.map { $0 ? "true" : "false" } ?? "", String(f.amountCents), day(f.expectedCloseDay),
+                            String(f.probabilityPercent), f.lostReason ?? "", t(f.firstMarketingTouchAt),
+                        ] + cuts.map { f.cuts[$0] }
+                    )
+                case .costs:
+                    guard let f = KPIFactsCodec.cost(text) else { continue }
+                    try row([id, day(f.day), f.category, String(f.amountCents), f.campaign ?? "", f.channel ?? ""])
+                }
+                n += 1
+            }
+            return n
+        }
+    }
+}

@@ -139,7 +139,7 @@ extension String {
 }
 
 struct Export: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Export data.", subcommands: [ExportBundle.self])
+    static let configuration = CommandConfiguration(abstract: "Export data.", subcommands: [ExportBundle.self, ExportKPIs.self, ExportFacts.self])
 }
 
 struct ExportBundle: AsyncParsableCommand {
