@@ -7,11 +7,15 @@ public struct KPIQuery: Sendable, Hashable {
     public var by: [KPIDimension]
     /// The instant the snapshot figures (stale leads) are read at; nil leaves them out.
     public var asOf: Timestamp?
+    /// Attribution models whose ROMI to add (empty: none; it runs the attribution of the
+    /// period's won deals, so it costs what `attribution` costs).
+    public var romiModels: [AttributionModel]
 
-    public init(period: KPIPeriod, by: [KPIDimension] = [], asOf: Timestamp? = nil) {
+    public init(period: KPIPeriod, by: [KPIDimension] = [], asOf: Timestamp? = nil, romiModels: [AttributionModel] = []) {
         self.period = period
         self.by = by.filter { $0 != .all }
         self.asOf = asOf
+        self.romiModels = romiModels
     }
 }
 
@@ -36,6 +40,20 @@ public struct KPIReport: Sendable, Equatable, Codable, ExplicitNullEncodable {
     public var total: Group
     /// Per requested cut (`channel`, `campaign`, …) its values, sorted by key.
     public var by: [String: [Group]]
+    /// ROMI per attribution model for the period (only when asked: `romi=`), in total and, when
+    /// `by` has `channel` or `campaign`, per value of those; nil when not asked.
+    public var romi: [ModelROMI]? = nil
+
+    /// One model's ROMI: (revenue attributed to marketing for the deals won in the period −
+    /// marketing spend) ÷ marketing spend.
+    public struct ModelROMI: Sendable, Equatable, Codable, ExplicitNullEncodable {
+        public var model: String
+        public var revenueAttributed: Double
+        public var marketingSpend: Double
+        public var romi: Double?
+        public var byChannel: [AttributionReport.Row]?
+        public var byCampaign: [AttributionReport.Row]?
+    }
 }
 
 /// One difference between the stored aggregates and a recomputation from the raw tables.

@@ -38,8 +38,17 @@ struct KPIAPITests {
             let email = try #require(report.by["channel"]?.first { $0.key == "email" })
             let byEmail = try await client.call(.get, "/api/v1/kpis/mqls/records?from=2025-01-01&to=2025-07-01&by=channel&key=email&limit=1", token: viewer)
             #expect(byEmail.json["count"] as? Int == Int(email.current.mqlVolume.mqls) && byEmail.data.count == 1)
+            // ROMI per attribution model beside the KPIs, equal to the attribution report's.
+            let withROMI = try await client.call(.get, "/api/v1/kpis?from=2025-01-01&to=2025-07-01&by=channel&romi=linear,markov", token: viewer)
+            let romi = try #require(try JSONDecoder.snake.decode(KPIReport.self, from: Data(withROMI.text.utf8)).romi)
+            let attribution = try await client.call(.get, "/api/v1/attribution?from=2025-01-01&to=2025-07-01&by=channel&model=linear,markov", token: viewer)
+            let models = try JSONDecoder.snake.decode(AttributionReport.self, from: Data(attribution.text.utf8)).models
+            #expect(romi.map(\.model) == ["linear", "markov"] && romi.map(\.romi) == models.map(\.romi))
+            #expect(romi[0].byChannel == models[0].rows && romi[0].byCampaign == nil)
+            #expect(report.romi == nil)  // only when asked
             // Problems
             for (uri, fragment) in [
+                ("/api/v1/kpis?romi=magic", "romi takes all or"),
                 ("/api/v1/kpis?from=2025-13-01", "from must be a date"),
                 ("/api/v1/kpis?from=2025-02-01&to=2025-01-01", "from must be before to"),
                 ("/api/v1/kpis?by=planet", "by takes channel"),

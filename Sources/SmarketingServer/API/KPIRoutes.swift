@@ -17,7 +17,14 @@ extension APIHandlers {
         let query = try kpiQuery(from: q.get("from"), to: q.get("to"), by: q.get("by"))
         switch route.kind {
         case .kpis:
-            return try json(.ok, try await store.kpis(query))
+            var withROMI = query
+            if let romi = q.get("romi") {
+                switch AttributionModel.list(romi) {
+                case .success(let m): withROMI.romiModels = m
+                case .failure(let e): throw Problem(.unprocessableContent, "romi " + e.message)
+                }
+            }
+            return try json(.ok, try await store.kpis(withROMI))
         case .kpiRecords:
             let name = try pathID(context)
             let metric = try KPIMetric(rawValue: name).orThrow(

@@ -107,6 +107,7 @@ enum OpenAPIDocument {
                 query("by", "cuts, comma-separated: channel, campaign, persona, segment, owner, team")
             }
             if route.kind == .stream { query("once", "true: send the current KPIs and end the stream") }
+            if route.kind == .kpis { query("romi", "attribution models whose ROMI to add: all or comma-separated (runs the period's attribution)") }
         default: break
         }
         return params

@@ -16,7 +16,38 @@ extension SQLiteStore {
 
     /// The KPI set of `query`.
     public func kpis(_ query: KPIQuery) async throws -> KPIReport {
-        try await pool.read { db in try self.kpis(db, query) }
+        var report = try await pool.read { db in try self.kpis(db, query) }
+        guard !query.romiModels.isEmpty else { return report }
+        // ROMI per model from the attribution of the period's won deals (one read of the inputs,
+        // one report per cut asked).
+        let inputs = try await attributionInputs(period: query.period, lookbackDays: 365, journeys: AttributionModel.needsJourneys(query.romiModels))
+        func build(_ cut: AttributionCut) -> AttributionReport {
+            AttributionReport.build(
+                from: query.period.from.text,
+                to: query.period.to.text,
+                by: cut,
+                models: query.romiModels,
+                deals: inputs.deals,
+                journeys: inputs.journeys,
+                spend: inputs.spend[cut] ?? [:],
+                marketingSpend: inputs.marketingSpend,
+                lookbackDays: 365,
+                halfLife: 7 * 86_400_000
+            )
+        }
+        let channel = build(.channel)
+        let campaign = query.by.contains(.campaign) ? build(.campaign) : nil
+        report.romi = channel.models.map { m in
+            KPIReport.ModelROMI(
+                model: m.model,
+                revenueAttributed: m.revenueAttributed,
+                marketingSpend: channel.marketingSpend,
+                romi: m.romi,
+                byChannel: query.by.contains(.channel) ? m.rows : nil,
+                byCampaign: campaign?.models.first { $0.model == m.model }?.rows
+            )
+        }
+        return report
     }
 
     func kpis(_ db: Database, _ query: KPIQuery) throws -> KPIReport {

@@ -23,10 +23,17 @@ struct KPI: AsyncParsableCommand {
         @Option(help: "Day after the last (YYYY-MM-DD, exclusive; default: the end of --from's quarter).") var to: String?
         @Option(help: "Cuts, comma-separated: channel, campaign, persona, segment, owner, team.") var by: String?
         @Option(help: "table, json or csv.") var format: Format = .table
+        @Option(help: "Attribution models whose ROMI to add: all or comma-separated (linear, w_shaped, markov, …).") var romi: String?
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
-            let query = try KPI.query(from: from, to: to, by: by)
+            var query = try KPI.query(from: from, to: to, by: by)
+            if let romi {
+                switch AttributionModel.list(romi) {
+                case .success(let m): query.romiModels = m
+                case .failure(let e): throw CLIFailure("--romi " + e.message)
+                }
+            }
             let report = try await workspace.openStore().kpis(query)
             switch workspace.json ? .json : format {
             case .json: try printJSON(report)
@@ -189,6 +196,9 @@ enum KPIText {
         let stages = report.total.current.timeInStage.filter { $0.left > 0 }.map { "\($0.stage) \(number($0.meanDays, 1))" }.joined(separator: ", ")
         if !stages.isEmpty { out += "Mean days in stage: \(stages)\n" }
         if let stale = report.total.current.staleLeads { out += "Stale leads (no sales action > \(stale.days) d, now): \(stale.count)\n" }
+        if let romi = report.romi {
+            out += "ROMI by attribution model: " + romi.map { "\($0.model) \(number($0.romi))" }.joined(separator: ", ") + "\n"
+        }
         for dim in report.by.keys.sorted() {
             out += "\nby \(dim)\n"
             out +=
