@@ -248,6 +248,33 @@ struct KPITests {
         }
     }
 
+    @Test("sorted runs: encode/decode round trip, count changes, merges; percentiles over runs equal those over cells")
+    func sortedRuns() {
+        var random = SeededRandom(seed: 9)
+        for _ in 0..<50 {
+            let values = (0..<random.int(0...300)).map { _ in Int64(random.int(0...5_000_000)) - (random.chance(0.1) ? 1_000_000 : 0) }.sorted()
+            #expect(SortedRuns.decode(SortedRuns.encode(values)) == values)
+            var changes: [Int64: Int64] = [:]
+            for v in values.prefix(5) { changes[v, default: 0] -= 1 }
+            changes[42, default: 0] += 2
+            var expected = values
+            for v in values.prefix(5) { expected.remove(at: expected.firstIndex(of: v)!) }
+            expected += [42, 42]
+            #expect(SortedRuns.apply(values, changes) == expected.sorted())
+            let split = random.int(0...values.count)
+            #expect(SortedRuns.merge([Array(values[..<split]), [], Array(values[split...])].map { $0.sorted() }) == values)
+            // a percentile from a run plus day cells equals the one from cells alone
+            var cells = KPICellSums()
+            var mixed = KPICellSums()
+            for v in values { cells.add(.response, label: "", value: v, KPITally(count: 1, total: v)) }
+            mixed.add(.response, run: Array(values[..<split]), KPITally(count: Int64(split), total: values[..<split].reduce(0, +)))
+            for v in values[split...] { mixed.add(.response, label: "", value: v, KPITally(count: 1, total: v)) }
+            #expect(cells.percentile(.response, 0.5, unit: 1) == mixed.percentile(.response, 0.5, unit: 1))
+            #expect(cells.percentile(.response, 0.9, unit: 1) == mixed.percentile(.response, 0.9, unit: 1))
+            #expect(cells.tallies == mixed.tallies)
+        }
+    }
+
     @Test("the JSON keeps every key: unknown figures are null, not missing")
     func explicitNulls() throws {
         let empty = KPIValues.compute(period: KPICellSums(), open: KPICellSums(), revenueTarget: nil, mqlTarget: nil, slaHours: 24, customersKnown: false)

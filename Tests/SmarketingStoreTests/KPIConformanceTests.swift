@@ -62,6 +62,17 @@ struct KPIConformanceTests {
         #expect(close(total.pipelineCoverage.openPipeline, want.openPipeline))
         #expect(close(total.pipelineCoverage.revenueTarget, want.revenueTarget))
         #expect(close(total.mqlVolume.target, want.mqlTarget))
+        // A period of partial months (days from the day cells, whole months from the month roll-ups).
+        let odd = KPIPeriod(from: LocalDate(year: 2025, month: 3, day: 17), to: LocalDate(year: 2025, month: 8, day: 9))
+        let oddReport = try await sut.store.kpis(KPIQuery(period: odd, by: [.channel]))
+        for (channel, got) in [(nil, oddReport.total.current)] + (oddReport.by["channel"] ?? []).map { ($0.key, $0.current) } {
+            let want = try raw.kpis(odd, channel: channel)
+            #expect(got.leadToOpportunity.mqlCohort == want.mqlCohort && got.winRate.won == want.won, "\(channel ?? "total")")
+            #expect(close(got.leadResponseTime.medianHours, quantile(want.responses, 0.5)), "\(channel ?? "total")")
+            #expect(close(got.leadResponseTime.p90Hours, quantile(want.responses, 0.9)), "\(channel ?? "total")")
+            #expect(close(got.dealVelocity.medianDays, quantile(want.velocity, 0.5)), "\(channel ?? "total")")
+            #expect(close(got.dealVelocity.wonRevenue, want.wonRevenue), "\(channel ?? "total")")
+        }
         // The funnel of the same quarter: the cohort's stages reached and the stage entries.
         let funnel = try await sut.store.funnel(period: Self.q2, by: .channel, options: FunnelOptions(), now: t0)
         for (channel, got) in [(nil, funnel.total)] + funnel.groups.map { ($0.key, $0) } {

@@ -122,6 +122,9 @@ public struct KPICellSums: Sendable, Equatable {
     public var tallies: [KPIMetric: KPITally] = [:]
     public var labels: [KPIMetric: [String: Int64]] = [:]
     public var samples: [KPIMetric: [Int64: Int64]] = [:]
+    /// Sorted runs of sample values (a month's samples read whole), merged with `samples` for
+    /// percentiles.
+    public var runs: [KPIMetric: [[Int64]]] = [:]
     /// Time in stage per stage left: count and total ms.
     public var stageTimes: [String: KPITally] = [:]
 
@@ -134,28 +137,121 @@ public struct KPICellSums: Sendable, Equatable {
         if metric.isSample { samples[metric, default: [:]][value, default: 0] += t.count }
     }
 
+    /// Adds a month's tally and its sorted sample values (the month roll-up of a sample metric).
+    public mutating func add(_ metric: KPIMetric, run: [Int64], _ t: KPITally) {
+        tallies[metric, default: KPITally()] = tallies[metric, default: KPITally()] + t
+        if !run.isEmpty { runs[metric, default: []].append(run) }
+    }
+
     public func count(_ m: KPIMetric) -> Int64 { tallies[m]?.count ?? 0 }
     public func total(_ m: KPIMetric) -> Int64 { tallies[m]?.total ?? 0 }
 
     /// The p-th percentile (linear interpolation) of a sample metric, divided by `unit`.
     public func percentile(_ m: KPIMetric, _ p: Double, unit: Double) -> Double? {
-        guard let s = samples[m], !s.isEmpty else { return nil }
-        let sorted = s.sorted { $0.key < $1.key }
-        let n = sorted.reduce(Int64(0)) { $0 + $1.value }
-        guard n > 0 else { return nil }
-        let pos = p * Double(n - 1)
-        let lo = Int64(pos.rounded(.down))
-        func at(_ i: Int64) -> Double {
-            var seen: Int64 = 0
-            for (v, c) in sorted {
-                seen += c
-                if i < seen { return Double(v) }
-            }
-            return Double(sorted.last!.key)
+        var all = runs[m] ?? []
+        if let s = samples[m], !s.isEmpty {
+            var run: [Int64] = []
+            for (v, c) in s.sorted(by: { $0.key < $1.key }) where c > 0 { run.append(contentsOf: repeatElement(v, count: Int(c))) }
+            all.append(run)
         }
-        let a = at(lo)
-        let b = at(min(lo + 1, n - 1))
+        let sorted = SortedRuns.merge(all)
+        guard !sorted.isEmpty else { return nil }
+        let n = sorted.count
+        let pos = p * Double(n - 1)
+        let lo = Int(pos.rounded(.down))
+        let a = Double(sorted[lo])
+        let b = Double(sorted[min(lo + 1, n - 1)])
         return (a + (b - a) * (pos - Double(lo))) / unit
+    }
+}
+
+/// Sorted runs of integers: merging, and a compact encoding for stored month samples (zigzag
+/// varints of the differences). Written by hand: a few lines, and no package in the dependency
+/// list encodes integer lists.
+public enum SortedRuns {
+    /// One sorted array from sorted arrays (pairwise merges, smallest first).
+    public static func merge(_ runs: [[Int64]]) -> [Int64] {
+        var queue = runs.filter { !$0.isEmpty }.sorted { $0.count < $1.count }
+        guard !queue.isEmpty else { return [] }
+        while queue.count > 1 {
+            let a = queue.removeFirst()
+            let b = queue.removeFirst()
+            var out: [Int64] = []
+            out.reserveCapacity(a.count + b.count)
+            var i = 0
+            var j = 0
+            while i < a.count && j < b.count {
+                if a[i] <= b[j] {
+                    out.append(a[i])
+                    i += 1
+                } else {
+                    out.append(b[j])
+                    j += 1
+                }
+            }
+            out.append(contentsOf: a[i...])
+            out.append(contentsOf: b[j...])
+            let at = queue.firstIndex { $0.count >= out.count } ?? queue.count
+            queue.insert(out, at: at)
+        }
+        return queue[0]
+    }
+
+    /// Applies count changes (value → +n / −n) to a sorted run; a removal of a value not in the
+    /// run is ignored (it cannot happen when the run and the changes come from the same cells).
+    public static func apply(_ run: [Int64], _ changes: [Int64: Int64]) -> [Int64] {
+        var adds: [Int64] = []
+        var removes: [Int64: Int64] = [:]
+        for (v, c) in changes {
+            if c > 0 { adds.append(contentsOf: repeatElement(v, count: Int(c))) } else if c < 0 { removes[v] = -c }
+        }
+        var kept: [Int64] = []
+        kept.reserveCapacity(run.count)
+        for v in run {
+            if let r = removes[v], r > 0 {
+                removes[v] = r - 1
+                continue
+            }
+            kept.append(v)
+        }
+        return adds.isEmpty ? kept : merge([kept, adds.sorted()])
+    }
+
+    public static func encode(_ run: [Int64]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(run.count * 3)
+        var previous: Int64 = 0
+        for v in run {
+            let d = v &- previous
+            previous = v
+            var z = UInt64(bitPattern: (d << 1) ^ (d >> 63))
+            while z >= 0x80 {
+                out.append(UInt8(z & 0x7F) | 0x80)
+                z >>= 7
+            }
+            out.append(UInt8(z))
+        }
+        return out
+    }
+
+    public static func decode(_ bytes: some Collection<UInt8>) -> [Int64] {
+        var out: [Int64] = []
+        var previous: Int64 = 0
+        var z: UInt64 = 0
+        var shift: UInt64 = 0
+        for b in bytes {
+            z |= UInt64(b & 0x7F) << shift
+            if b & 0x80 != 0 {
+                shift += 7
+                continue
+            }
+            let d = Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
+            previous = previous &+ d
+            out.append(previous)
+            z = 0
+            shift = 0
+        }
+        return out
     }
 }
 

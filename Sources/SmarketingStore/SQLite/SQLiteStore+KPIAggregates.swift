@@ -139,8 +139,8 @@ extension SQLiteStore {
     /// What the aggregates were built with; a different value (another time zone, response
     /// target or team layout) makes the next refresh rebuild them.
     /// The version of the derived facts and cells; a new one rebuilds stored aggregates on the
-    /// next write (2: the funnel's stages, exits and sales idle days).
-    static let factsVersion = 2
+    /// next write (2: the funnel's stages, exits and sales idle days; 3: month roll-ups).
+    static let factsVersion = 3
 
     static func kpiBuildKey(_ s: KPISettings, handoverVersion: Int?) -> String {
         "facts=\(factsVersion);tz=\(s.calendar.timeZone.identifier);sla_ms=\(s.slaMs);handover=\(handoverVersion.map(String.init) ?? "-")"
@@ -180,6 +180,7 @@ extension SQLiteStore {
         try db.execute(
             sql: """
                 DELETE FROM kpi_cells; DELETE FROM kpi_facts; DELETE FROM kpi_deal_contacts; DELETE FROM kpi_dirty;
+                DELETE FROM kpi_months; DELETE FROM kpi_month_samples;
                 INSERT INTO kpi_dirty SELECT 'c', id FROM contacts;
                 INSERT INTO kpi_dirty SELECT 'd', id FROM opportunities;
                 INSERT INTO kpi_dirty SELECT DISTINCT 'a', account_id FROM opportunities;
@@ -250,6 +251,7 @@ struct KPICellDelta {
             insert.bind(8, v.total)
             _ = try insert.execute()
         }
+        try KPIMonthDelta(cells).write(db)
         if !rows.isEmpty { try db.cachedStatement(sql: "UPDATE kpi_state SET version = version + 1 WHERE id = 1").execute() }
     }
 
@@ -281,6 +283,7 @@ struct KPICellDelta {
             if emptied == 1 { try prune.execute(arguments: [k.metric.rawValue, k.dimension.rawValue, k.day, k.key, k.label, k.value]) }
             changed = true
         }
+        try KPIMonthDelta(cells).write(db)
         // Live dashboards poll this number (one row read) to know when to read the KPIs again.
         if changed { try db.cachedStatement(sql: "UPDATE kpi_state SET version = version + 1 WHERE id = 1").execute() }
     }

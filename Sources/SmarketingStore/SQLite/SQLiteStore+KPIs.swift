@@ -92,7 +92,8 @@ extension SQLiteStore {
         )
     }
 
-    /// The period's cells per cut and cut value.
+    /// The period's cells per cut and cut value: whole months from the month roll-ups, the days
+    /// of partial months from the day cells.
     static func cellSums(_ db: Database, _ period: KPIPeriod, by: [KPIDimension]) throws -> [KPIDimension: [String: KPICellSums]] {
         let statement = try db.cachedStatement(
             sql: """
@@ -100,13 +101,35 @@ extension SQLiteStore {
                 WHERE metric = ? AND dim = ? AND day >= ? AND day < ? GROUP BY key, label, value
                 """
         )
+        let counters = try db.cachedStatement(
+            sql: "SELECT key, label, sum(n), sum(total) FROM kpi_months WHERE metric = ? AND dim = ? AND month >= ? AND month < ? GROUP BY key, label"
+        )
+        let samples = try db.cachedStatement(
+            sql: "SELECT key, n, total, samples FROM kpi_month_samples WHERE metric = ? AND dim = ? AND month >= ? AND month < ?"
+        )
+        let (days, months) = split(period)
         var out: [KPIDimension: [String: KPICellSums]] = [:]
         for dim in [KPIDimension.all] + by {
             var sums: [String: KPICellSums] = [:]
             for metric in periodMetrics {
-                let rows = try Row.fetchCursor(statement, arguments: [metric.rawValue, dim.rawValue, period.fromDay, period.toDay])
-                while let r = try rows.next() {
-                    sums[r[0], default: KPICellSums()].add(metric, label: r[1], value: r[2], KPITally(count: r[3], total: r[4]))
+                for (from, to) in days {
+                    let rows = try Row.fetchCursor(statement, arguments: [metric.rawValue, dim.rawValue, from, to])
+                    while let r = try rows.next() {
+                        sums[r[0], default: KPICellSums()].add(metric, label: r[1], value: r[2], KPITally(count: r[3], total: r[4]))
+                    }
+                }
+                guard let (first, last) = months else { continue }
+                if metric.isSample {
+                    let rows = try Row.fetchCursor(samples, arguments: [metric.rawValue, dim.rawValue, first, last])
+                    while let r = try rows.next() {
+                        let run = try r.withUnsafeData(atIndex: 3) { data in data.map { SortedRuns.decode($0) } ?? [] }
+                        sums[r[0], default: KPICellSums()].add(metric, run: run, KPITally(count: r[1], total: r[2]))
+                    }
+                } else {
+                    let rows = try Row.fetchCursor(counters, arguments: [metric.rawValue, dim.rawValue, first, last])
+                    while let r = try rows.next() {
+                        sums[r[0], default: KPICellSums()].add(metric, label: r[1], value: 0, KPITally(count: r[2], total: r[3]))
+                    }
                 }
             }
             out[dim] = sums
@@ -164,9 +187,11 @@ extension SQLiteStore {
             try db.inTransaction {
                 try self.refreshKPIs(db)  // whatever is pending belongs to the stored state
                 let stored = try Self.allCells(db)
+                let storedMonths = try Self.allMonths(db)
                 let engine = try self.activeHandover(db)
                 try self.rebuildKPIs(db, settings: try Self.kpiSettings(db), config: engine?.config)
                 let fresh = try Self.allCells(db)
+                let freshMonths = try Self.allMonths(db)
                 var mismatches: [KPIMismatch] = []
                 for k in Set(stored.keys).union(fresh.keys).sorted() {
                     let a = stored[k] ?? KPITally()
@@ -182,6 +207,26 @@ extension SQLiteStore {
                             value: k.value,
                             stored: KPITallyJSON(count: a.count, total: a.total),
                             recomputed: KPITallyJSON(count: b.count, total: b.total)
+                        )
+                    )
+                }
+                // The month roll-ups must be exactly the roll-up of the day cells.
+                for k in Set(storedMonths.keys).union(freshMonths.keys).sorted() {
+                    let a = storedMonths[k]
+                    let b = freshMonths[k]
+                    guard a?.0 != b?.0 || a?.1 != b?.1 else { continue }
+                    let parts = k.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+                    let month = Int64(parts[2]) ?? 0
+                    mismatches.append(
+                        KPIMismatch(
+                            metric: parts[0],
+                            dimension: parts[1],
+                            key: parts[3],
+                            day: Self.firstDay(ofMonth: month),
+                            label: "month roll-up " + parts[4] + (a?.0 == b?.0 ? " (sample values differ)" : ""),
+                            value: 0,
+                            stored: KPITallyJSON(count: a?.0.count ?? 0, total: a?.0.total ?? 0),
+                            recomputed: KPITallyJSON(count: b?.0.count ?? 0, total: b?.0.total ?? 0)
                         )
                     )
                 }

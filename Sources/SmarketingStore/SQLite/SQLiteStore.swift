@@ -288,6 +288,10 @@ enum SQLiteSchema {
             )
             try db.execute(sql: SQLiteStore.kpiContactsUpdateTrigger)
         }
+        m.registerMigration("v8 KPI month roll-ups") { db in
+            // Filled by the next write's rebuild (the facts version is part of the build key).
+            try db.execute(sql: SQLiteStore.kpiMonthSchema)
+        }
         return m
     }
 }

@@ -1,0 +1,153 @@
+import Foundation
+import GRDB
+import SmarketingCore
+
+/// Month roll-ups of the metrics the KPI set reads, so a read of whole months touches one row per
+/// metric, cut value and month instead of one per day (and one per distinct sample value).
+///
+/// `kpi_months` holds the counters (count and total per label); `kpi_month_samples` holds, per
+/// sample metric (response times, velocity), the month's tally and *all* its sample values as one
+/// sorted, delta-encoded run — percentiles stay exact. Both are derived from the same cell deltas
+/// as `kpi_cells`, in the same transaction; a rebuild recomputes them, and `verifyKPIs` compares
+/// them too. A period reads its whole months here and its partial months' days from `kpi_cells`.
+extension SQLiteStore {
+    static let kpiMonthSchema = """
+        CREATE TABLE kpi_months (
+            metric TEXT NOT NULL, dim TEXT NOT NULL, month INTEGER NOT NULL, key TEXT NOT NULL, label TEXT NOT NULL,
+            n INTEGER NOT NULL, total INTEGER NOT NULL,
+            PRIMARY KEY (metric, dim, month, key, label)) WITHOUT ROWID;
+        CREATE TABLE kpi_month_samples (
+            metric TEXT NOT NULL, dim TEXT NOT NULL, month INTEGER NOT NULL, key TEXT NOT NULL,
+            n INTEGER NOT NULL, total INTEGER NOT NULL, samples BLOB NOT NULL,
+            PRIMARY KEY (metric, dim, month, key)) WITHOUT ROWID;
+        """
+
+    /// Months are numbered year × 12 + (month − 1).
+    static func month(ofDay day: Int64) -> Int64 {
+        let d = LocalDate(daysSinceEpoch: day)
+        return Int64(d.year) * 12 + Int64(d.month - 1)
+    }
+
+    static func firstDay(ofMonth m: Int64) -> Int64 {
+        LocalDate(year: Int(m / 12), month: Int(m % 12) + 1, day: 1).daysSinceEpoch
+    }
+
+    /// The metrics rolled up: those the KPI set reads over a period.
+    static let rolledUp = Set(periodMetrics)
+
+    /// A period as its leading partial days, its whole months and its trailing partial days.
+    static func split(_ p: KPIPeriod) -> (days: [(Int64, Int64)], months: (Int64, Int64)?) {
+        var first = month(ofDay: p.fromDay)
+        if firstDay(ofMonth: first) < p.fromDay { first += 1 }
+        let last = month(ofDay: p.toDay)  // the month containing `to` is whole only up to `to`'s first day
+        guard first < last, firstDay(ofMonth: first) < p.toDay else { return ([(p.fromDay, p.toDay)], nil) }
+        var days: [(Int64, Int64)] = []
+        if p.fromDay < firstDay(ofMonth: first) { days.append((p.fromDay, firstDay(ofMonth: first))) }
+        if firstDay(ofMonth: last) < p.toDay { days.append((firstDay(ofMonth: last), p.toDay)) }
+        return (days, (first, last))
+    }
+
+    /// Every month roll-up as comparable text (for `verifyKPIs`).
+    static func allMonths(_ db: Database) throws -> [String: (KPITally, String)] {
+        var out: [String: (KPITally, String)] = [:]
+        for r in try Row.fetchAll(db, sql: "SELECT metric, dim, month, key, label, n, total FROM kpi_months") {
+            let k = [r[0], r[1], String(r[2] as Int64), r[3], r[4]].joined(separator: "|")
+            out[k] = (KPITally(count: r[5], total: r[6]), "")
+        }
+        for r in try Row.fetchAll(db, sql: "SELECT metric, dim, month, key, n, total, samples FROM kpi_month_samples") {
+            let k = [r[0], r[1], String(r[2] as Int64), r[3], "(samples)"].joined(separator: "|")
+            let blob: Data = r[6]
+            out[k] = (KPITally(count: r[4], total: r[5]), blob.base64EncodedString())
+        }
+        return out
+    }
+}
+
+/// The month roll-up changes of a cell delta.
+struct KPIMonthDelta {
+    struct CounterKey: Hashable {
+        var metric: KPIMetric
+        var dim: KPIDimension
+        var month: Int64
+        var key: String
+        var label: String
+    }
+    struct SampleKey: Hashable {
+        var metric: KPIMetric
+        var dim: KPIDimension
+        var month: Int64
+        var key: String
+    }
+    var counters: [CounterKey: KPITally] = [:]
+    var samples: [SampleKey: (tally: KPITally, changes: [Int64: Int64])] = [:]
+
+    init(_ cells: [KPIKey: KPITally]) {
+        var months: [Int64: Int64] = [:]
+        for (k, v) in cells where !v.isZero && SQLiteStore.rolledUp.contains(k.metric) {
+            let m: Int64
+            if let known = months[k.day] {
+                m = known
+            } else {
+                m = SQLiteStore.month(ofDay: k.day)
+                months[k.day] = m
+            }
+            if k.metric.isSample {
+                let key = SampleKey(metric: k.metric, dim: k.dimension, month: m, key: k.key)
+                var entry = samples[key] ?? (KPITally(), [:])
+                entry.tally = entry.tally + v
+                entry.changes[k.value, default: 0] += v.count
+                samples[key] = entry
+            } else {
+                let key = CounterKey(metric: k.metric, dim: k.dimension, month: m, key: k.key, label: k.label)
+                counters[key] = (counters[key] ?? KPITally()) + v
+            }
+        }
+    }
+
+    func write(_ db: Database) throws {
+        let upsert = try RawStatement(
+            db,
+            """
+            INSERT INTO kpi_months(metric, dim, month, key, label, n, total) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(metric, dim, month, key, label) DO UPDATE SET n = n + excluded.n, total = total + excluded.total
+            RETURNING n = 0 AND total = 0
+            """
+        )
+        let prune = try db.cachedStatement(
+            sql: "DELETE FROM kpi_months WHERE metric = ? AND dim = ? AND month = ? AND key = ? AND label = ? AND n = 0 AND total = 0"
+        )
+        for (k, v) in counters where !v.isZero {
+            upsert.bind(1, k.metric.rawValue)
+            upsert.bind(2, k.dim.rawValue)
+            upsert.bind(3, k.month)
+            upsert.bind(4, k.key)
+            upsert.bind(5, k.label)
+            upsert.bind(6, v.count)
+            upsert.bind(7, v.total)
+            let emptied: Int64? = try upsert.firstRow { (row: RawStatement.Row) -> Int64 in row.int64(0) ?? 0 }
+            if emptied == 1 { try prune.execute(arguments: [k.metric.rawValue, k.dim.rawValue, k.month, k.key, k.label]) }
+        }
+        let read = try db.cachedStatement(sql: "SELECT n, total, samples FROM kpi_month_samples WHERE metric = ? AND dim = ? AND month = ? AND key = ?")
+        let store = try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO kpi_month_samples(metric, dim, month, key, n, total, samples) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        let delete = try db.cachedStatement(sql: "DELETE FROM kpi_month_samples WHERE metric = ? AND dim = ? AND month = ? AND key = ?")
+        for (k, change) in samples where !change.tally.isZero || change.changes.contains(where: { $0.value != 0 }) {
+            let args: StatementArguments = [k.metric.rawValue, k.dim.rawValue, k.month, k.key]
+            var tally = KPITally()
+            var run: [Int64] = []
+            if let row = try Row.fetchOne(read, arguments: args) {
+                tally = KPITally(count: row[0], total: row[1])
+                let blob: Data = row[2]
+                run = SortedRuns.decode(blob)
+            }
+            tally = tally + change.tally
+            run = SortedRuns.apply(run, change.changes)
+            if tally.isZero && run.isEmpty {
+                try delete.execute(arguments: args)
+            } else {
+                try store.execute(arguments: args + [tally.count, tally.total, Data(SortedRuns.encode(run))])
+            }
+        }
+    }
+}
