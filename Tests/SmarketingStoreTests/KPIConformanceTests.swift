@@ -81,6 +81,14 @@ struct KPIConformanceTests {
             #expect(got.period.map(\.entered) == want.entered, "\(channel ?? "total")")
         }
         #expect(funnel.total.cohort[0].reached == report.total.current.leadToOpportunity.leadCohort.population)
+        // Stale leads: the KPI set reads them from month roll-ups, the funnel from day cells.
+        for staleDays in ["14", "45", "400"] {
+            try await sut.store.setSetting("kpi.stale_days", staleDays)
+            let asOf = try await sut.store.kpis(KPIQuery(period: Self.q2, asOf: t0)).total.current.staleLeads
+            let days = Int(staleDays)!
+            let leaks = try await sut.store.funnel(period: Self.q2, by: .all, options: FunnelOptions(staleDays: days), now: t0)
+            #expect(asOf?.count == leaks.total.stale.reduce(0) { $0 + $1.count } && asOf?.days == days, "\(staleDays)")
+        }
         #expect(funnel.total.cohort[4].reached == report.total.current.leadToOpportunity.leadCohort.converted)
         // Conversion killers of the quarter's MQLs: the paths, their conversions and one feature's paths.
         let killers = try await sut.store.conversionKillers(period: Self.q2, from: .mql, options: KillerOptions(minPaths: 5), now: t0)

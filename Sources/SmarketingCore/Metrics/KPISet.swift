@@ -154,13 +154,12 @@ public struct KPICellSums: Sendable, Equatable {
             for (v, c) in s.sorted(by: { $0.key < $1.key }) where c > 0 { run.append(contentsOf: repeatElement(v, count: Int(c))) }
             all.append(run)
         }
-        let sorted = SortedRuns.merge(all)
-        guard !sorted.isEmpty else { return nil }
-        let n = sorted.count
+        let n = all.reduce(0) { $0 + $1.count }
+        guard n > 0 else { return nil }
         let pos = p * Double(n - 1)
         let lo = Int(pos.rounded(.down))
-        let a = Double(sorted[lo])
-        let b = Double(sorted[min(lo + 1, n - 1)])
+        let a = Double(SortedRuns.element(lo, of: all))
+        let b = lo + 1 < n ? Double(SortedRuns.element(lo + 1, of: all)) : a
         return (a + (b - a) * (pos - Double(lo))) / unit
     }
 }
@@ -195,6 +194,32 @@ public enum SortedRuns {
             queue.insert(out, at: at)
         }
         return queue[0]
+    }
+
+    /// The k-th smallest (0-based) of the union of sorted runs, without merging them: a binary
+    /// search over the value range, counting with binary searches in each run.
+    public static func element(_ k: Int, of runs: [[Int64]]) -> Int64 {
+        var lo = runs.compactMap(\.first).min()!
+        var hi = runs.compactMap(\.last).max()!
+        // the smallest x with count(≤ x) > k
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            var count = 0
+            for r in runs { count += upperBound(r, mid) }
+            if count > k { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
+    }
+
+    /// The number of elements ≤ x in a sorted run.
+    static func upperBound(_ r: [Int64], _ x: Int64) -> Int {
+        var lo = 0
+        var hi = r.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if r[mid] <= x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 
     /// Applies count changes (value → +n / −n) to a sorted run; a removal of a value not in the
@@ -235,7 +260,12 @@ public enum SortedRuns {
     }
 
     public static func decode(_ bytes: some Collection<UInt8>) -> [Int64] {
+        bytes.withContiguousStorageIfAvailable { decode(UnsafeRawBufferPointer($0)) } ?? Array(bytes).withUnsafeBytes { decode($0) }
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer) -> [Int64] {
         var out: [Int64] = []
+        out.reserveCapacity(bytes.count / 2)
         var previous: Int64 = 0
         var z: UInt64 = 0
         var shift: UInt64 = 0

@@ -139,8 +139,8 @@ extension SQLiteStore {
     /// What the aggregates were built with; a different value (another time zone, response
     /// target or team layout) makes the next refresh rebuild them.
     /// The version of the derived facts and cells; a new one rebuilds stored aggregates on the
-    /// next write (2: the funnel's stages, exits and sales idle days; 3: month roll-ups).
-    static let factsVersion = 3
+    /// next write (2: the funnel's stages, exits and sales idle days; 3, 4: month roll-ups).
+    static let factsVersion = 4
 
     static func kpiBuildKey(_ s: KPISettings, handoverVersion: Int?) -> String {
         "facts=\(factsVersion);tz=\(s.calendar.timeZone.identifier);sla_ms=\(s.slaMs);handover=\(handoverVersion.map(String.init) ?? "-")"

@@ -32,8 +32,9 @@ extension SQLiteStore {
         LocalDate(year: Int(m / 12), month: Int(m % 12) + 1, day: 1).daysSinceEpoch
     }
 
-    /// The metrics rolled up: those the KPI set reads over a period.
-    static let rolledUp = Set(periodMetrics)
+    /// The metrics rolled up: those the KPI set reads over a period, and the sales-idle days its
+    /// stale leads count before a cut-off.
+    static let rolledUp = Set(periodMetrics + [.salesIdle])
 
     /// A period as its leading partial days, its whole months and its trailing partial days.
     static func split(_ p: KPIPeriod) -> (days: [(Int64, Int64)], months: (Int64, Int64)?) {

@@ -93,43 +93,45 @@ extension SQLiteStore {
     }
 
     /// The period's cells per cut and cut value: whole months from the month roll-ups, the days
-    /// of partial months from the day cells.
+    /// of partial months from the day cells. Three statements per cut, no grouping in SQL (the
+    /// sums are additive, so rows are added as they come).
     static func cellSums(_ db: Database, _ period: KPIPeriod, by: [KPIDimension]) throws -> [KPIDimension: [String: KPICellSums]] {
-        let statement = try db.cachedStatement(
-            sql: """
-                SELECT key, label, value, sum(n), sum(total) FROM kpi_cells
-                WHERE metric = ? AND dim = ? AND day >= ? AND day < ? GROUP BY key, label, value
-                """
+        let counterList = periodMetrics.filter { !$0.isSample }.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        let sampleList = periodMetrics.filter(\.isSample).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        let allList = counterList + ", " + sampleList
+        let dayCells = try db.cachedStatement(
+            sql: "SELECT metric, key, label, value, n, total FROM kpi_cells WHERE metric IN (\(allList)) AND dim = ? AND day >= ? AND day < ?"
         )
         let counters = try db.cachedStatement(
-            sql: "SELECT key, label, sum(n), sum(total) FROM kpi_months WHERE metric = ? AND dim = ? AND month >= ? AND month < ? GROUP BY key, label"
+            sql: "SELECT metric, key, label, n, total FROM kpi_months WHERE metric IN (\(counterList)) AND dim = ? AND month >= ? AND month < ?"
         )
         let samples = try db.cachedStatement(
-            sql: "SELECT key, n, total, samples FROM kpi_month_samples WHERE metric = ? AND dim = ? AND month >= ? AND month < ?"
+            sql: "SELECT metric, key, n, total, samples FROM kpi_month_samples WHERE metric IN (\(sampleList)) AND dim = ? AND month >= ? AND month < ?"
         )
+        var metrics: [String: KPIMetric] = [:]
+        for m in KPIMetric.allCases { metrics[m.rawValue] = m }
         let (days, months) = split(period)
         var out: [KPIDimension: [String: KPICellSums]] = [:]
         for dim in [KPIDimension.all] + by {
             var sums: [String: KPICellSums] = [:]
-            for metric in periodMetrics {
-                for (from, to) in days {
-                    let rows = try Row.fetchCursor(statement, arguments: [metric.rawValue, dim.rawValue, from, to])
-                    while let r = try rows.next() {
-                        sums[r[0], default: KPICellSums()].add(metric, label: r[1], value: r[2], KPITally(count: r[3], total: r[4]))
-                    }
+            for (from, to) in days {
+                let rows = try Row.fetchCursor(dayCells, arguments: [dim.rawValue, from, to])
+                while let r = try rows.next() {
+                    guard let metric = metrics[r[0]] else { continue }
+                    sums[r[1], default: KPICellSums()].add(metric, label: r[2], value: r[3], KPITally(count: r[4], total: r[5]))
                 }
-                guard let (first, last) = months else { continue }
-                if metric.isSample {
-                    let rows = try Row.fetchCursor(samples, arguments: [metric.rawValue, dim.rawValue, first, last])
-                    while let r = try rows.next() {
-                        let run = try r.withUnsafeData(atIndex: 3) { data in data.map { SortedRuns.decode($0) } ?? [] }
-                        sums[r[0], default: KPICellSums()].add(metric, run: run, KPITally(count: r[1], total: r[2]))
-                    }
-                } else {
-                    let rows = try Row.fetchCursor(counters, arguments: [metric.rawValue, dim.rawValue, first, last])
-                    while let r = try rows.next() {
-                        sums[r[0], default: KPICellSums()].add(metric, label: r[1], value: 0, KPITally(count: r[2], total: r[3]))
-                    }
+            }
+            if let (first, last) = months {
+                let rows = try Row.fetchCursor(counters, arguments: [dim.rawValue, first, last])
+                while let r = try rows.next() {
+                    guard let metric = metrics[r[0]] else { continue }
+                    sums[r[1], default: KPICellSums()].add(metric, label: r[2], value: 0, KPITally(count: r[3], total: r[4]))
+                }
+                let blobs = try Row.fetchCursor(samples, arguments: [dim.rawValue, first, last])
+                while let r = try blobs.next() {
+                    guard let metric = metrics[r[0]] else { continue }
+                    let run = try r.withUnsafeData(atIndex: 4) { data in data.map { d in d.withUnsafeBytes { SortedRuns.decode($0) } } ?? [] }
+                    sums[r[1], default: KPICellSums()].add(metric, run: run, KPITally(count: r[2], total: r[3]))
                 }
             }
             out[dim] = sums
@@ -144,12 +146,18 @@ extension SQLiteStore {
     }
 
     /// Leads with sales idle since before `before` (a local day), per cut and cut value.
+    /// (The months before `before`'s month from the roll-ups, its days from the day cells.)
     static func staleCounts(_ db: Database, before: Int64, by: [KPIDimension]) throws -> [KPIDimension: [String: Int64]] {
-        let statement = try db.cachedStatement(sql: "SELECT key, sum(n) FROM kpi_cells WHERE metric = 'sales_idle' AND dim = ? AND day < ? GROUP BY key")
+        let days = try db.cachedStatement(sql: "SELECT key, n FROM kpi_cells WHERE metric = 'sales_idle' AND dim = ? AND day >= ? AND day < ?")
+        let months = try db.cachedStatement(sql: "SELECT key, n FROM kpi_months WHERE metric = 'sales_idle' AND dim = ? AND month < ?")
+        let month = month(ofDay: before)
         var out: [KPIDimension: [String: Int64]] = [:]
         for dim in [KPIDimension.all] + by {
-            let rows = try Row.fetchCursor(statement, arguments: [dim.rawValue, before])
-            while let r = try rows.next() { out[dim, default: [:]][r[0]] = r[1] }
+            let reads: [(Statement, StatementArguments)] = [(days, [dim.rawValue, firstDay(ofMonth: month), before]), (months, [dim.rawValue, month])]
+            for (statement, arguments) in reads {
+                let rows = try Row.fetchCursor(statement, arguments: arguments)
+                while let r = try rows.next() { out[dim, default: [:]][r[0], default: 0] += r[1] as Int64 }
+            }
         }
         return out
     }
