@@ -8,7 +8,9 @@ import SmarketingStore
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure ingest and import speed; prints JSON.",
-        subcommands: [Ingest.self, ImportSuite.self, ScoringSuite.self, RescoringSuite.self, SLASuite.self, WebhookSuite.self, KPISuite.self]
+        subcommands: [
+            Ingest.self, ImportSuite.self, ScoringSuite.self, RescoringSuite.self, SLASuite.self, WebhookSuite.self, KPISuite.self, AttributionSuite.self,
+        ]
     )
 
     struct Common: ParsableArguments {

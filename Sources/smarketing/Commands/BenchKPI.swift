@@ -87,3 +87,72 @@ extension Bench {
         }
     }
 }
+
+extension Bench {
+    /// Latency of the attribution report (in process, the data in the workspace: the same footing
+    /// as DuckDB's query time with its data loaded).
+    struct AttributionSuite: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "attribution",
+            abstract: "Latency of the attribution report of a period (rule-based models by default) on an existing workspace."
+        )
+        @Option(help: "The workspace database to read.") var database: String
+        @Option(help: "First day of the period.") var from = "2025-01-01"
+        @Option(help: "Day after the last.") var to = "2026-01-01"
+        @Option(help: "channel, campaign or content.") var by = "campaign"
+        @Option(help: "Models: all, rules (the eight rule-based ones) or a comma-separated list.") var model = "rules"
+        @Option(help: "Reports to time (after 3 untimed).") var runs = 20
+
+        func run() async throws {
+            let period = try KPI.query(from: from, to: to, by: nil).period
+            guard let cut = AttributionCut(rawValue: by) else { throw CLIFailure("--by takes channel, campaign or content, not \(by)") }
+            let models: [AttributionModel]
+            if model == "rules" {
+                models = AttributionModel.allCases.filter { !AttributionModel.needsJourneys([$0]) }
+            } else {
+                switch AttributionModel.list(model) {
+                case .success(let m): models = m
+                case .failure(let e): throw CLIFailure("--model " + e.message)
+                }
+            }
+            let store = try SQLiteStore.workspace(path: database)
+            func once() async throws -> AttributionReport {
+                try await store.attribution(period: period, by: cut, models: models, lookbackDays: 365, halfLifeDays: 7)
+            }
+            for _ in 0..<3 { _ = try await once() }
+            var latencies: [Double] = []
+            var deals = 0
+            for _ in 0..<runs {
+                let t = DispatchTime.now().uptimeNanoseconds
+                deals = try await once().dealsWon
+                latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+            }
+            latencies.sort()
+            struct Out: Encodable {
+                var suite = "attribution"
+                var models: [String]
+                var by: String
+                var period: String
+                var deals_won: Int
+                var runs: Int
+                var p50_ms: Double
+                var min_ms: Double
+                var max_ms: Double
+                var peak_rss_bytes: Int
+            }
+            try printJSON(
+                Out(
+                    models: models.map(\.rawValue),
+                    by: by,
+                    period: "\(from)..\(to)",
+                    deals_won: deals,
+                    runs: runs,
+                    p50_ms: latencies[latencies.count / 2],
+                    min_ms: latencies.first!,
+                    max_ms: latencies.last!,
+                    peak_rss_bytes: peakRSSBytes()
+                )
+            )
+        }
+    }
+}
