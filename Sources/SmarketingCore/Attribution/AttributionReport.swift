@@ -22,22 +22,40 @@ public struct ContactJourney: Sendable, Hashable {
         guard !labels.isEmpty else { return nil }
         return JourneyPath(labels: labels, conversions: convertedAt == nil ? 0 : 1, nulls: convertedAt == nil ? 1 : 0)
     }
+}
 
-    /// Journeys aggregated by path (the input of Markov and Shapley).
-    public static func aggregate(_ journeys: [ContactJourney], by: AttributionCut) -> (paths: [JourneyPath], skippedConverters: Int) {
-        var counts: [[String]: (Double, Double)] = [:]
-        var skipped = 0
-        for j in journeys {
-            guard let p = j.path(by) else {
-                if j.convertedAt != nil { skipped += 1 }
+/// Journeys aggregated by path under every cut while they are read, so only the distinct paths
+/// are held, never every contact's touches (a workspace of millions of journeys fits in the
+/// memory of its distinct paths).
+public struct JourneyAggregate: Sendable {
+    var counts: [AttributionCut: [[String]: (Double, Double)]] = [:]
+    var skipped: [AttributionCut: Int] = [:]
+
+    public init() {}
+
+    public mutating func add(_ journey: ContactJourney) {
+        for cut in AttributionCut.allCases {
+            guard let p = journey.path(cut) else {
+                if journey.convertedAt != nil { skipped[cut, default: 0] += 1 }
                 continue
             }
-            let old = counts[p.labels] ?? (0, 0)
-            counts[p.labels] = (old.0 + p.conversions, old.1 + p.nulls)
+            let old = counts[cut]?[p.labels] ?? (0, 0)
+            counts[cut, default: [:]][p.labels] = (old.0 + p.conversions, old.1 + p.nulls)
         }
-        let paths = counts.map { JourneyPath(labels: $0.key, conversions: $0.value.0, nulls: $0.value.1) }
+    }
+
+    /// The aggregated paths under `cut` (sorted) and the converters without a touch before
+    /// their conversion (skipped).
+    public func paths(_ cut: AttributionCut) -> (paths: [JourneyPath], skippedConverters: Int) {
+        let paths = (counts[cut] ?? [:]).map { JourneyPath(labels: $0.key, conversions: $0.value.0, nulls: $0.value.1) }
             .sorted { $0.labels.lexicographicallyPrecedes($1.labels) }
-        return (paths, skipped)
+        return (paths, skipped[cut] ?? 0)
+    }
+
+    public static func of(_ journeys: [ContactJourney]) -> JourneyAggregate {
+        var a = JourneyAggregate()
+        for j in journeys { a.add(j) }
+        return a
     }
 }
 
@@ -87,7 +105,7 @@ public struct AttributionReport: Sendable, Equatable, Codable, ExplicitNullEncod
         by: AttributionCut,
         models: [AttributionModel],
         deals: [DealPath],
-        journeys: [ContactJourney],
+        journeys: JourneyAggregate,
         spend: [String: Double],
         marketingSpend: Double,
         lookbackDays: Int,
@@ -108,7 +126,7 @@ public struct AttributionReport: Sendable, Equatable, Codable, ExplicitNullEncod
                     rows.append(Row(label: label, revenue: c.revenueCents / 100, deals: c.deals))
                 }
             } else {
-                let (paths, skippedConverters) = ContactJourney.aggregate(journeys, by: by)
+                let (paths, skippedConverters) = journeys.paths(by)
                 journeyCount = paths.reduce(0) { $0 + Int($1.conversions + $1.nulls) }
                 skipped = skippedConverters
                 let shares: [String: Double]

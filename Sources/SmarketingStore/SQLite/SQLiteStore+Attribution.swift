@@ -6,8 +6,8 @@ import SmarketingCore
 public struct AttributionInputs: Sendable {
     /// Deals won in the period with their paths.
     public var deals: [DealPath]
-    /// Journeys for the data-driven models (empty unless asked for).
-    public var journeys: [ContactJourney]
+    /// Journeys for the data-driven models, aggregated by path (empty unless asked for).
+    public var journeys: JourneyAggregate
     /// Marketing spend of the period per campaign and per channel.
     public var spend: [AttributionCut: [String: Double]]
     public var marketingSpend: Double
@@ -103,7 +103,7 @@ extension SQLiteStore {
                 )
             }
             // Journeys: one pass over the marketing touches in contact order.
-            var list: [ContactJourney] = []
+            var list = JourneyAggregate()
             if journeys {
                 let converted = try Self.reached(.opportunity, db)
                 var current: String?
@@ -113,7 +113,7 @@ extension SQLiteStore {
                     let conv = converted[c]
                     let end = conv ?? last.at.milliseconds
                     if end >= from - lookback && end < to {
-                        list.append(ContactJourney(touches: path, convertedAt: conv.map(Timestamp.init(milliseconds:))))
+                        list.add(ContactJourney(touches: path, convertedAt: conv.map(Timestamp.init(milliseconds:))))
                     }
                 }
                 let cursor = try Row.fetchCursor(
