@@ -116,13 +116,14 @@ public struct AttributionReport: Sendable, Equatable, Codable, ExplicitNullEncod
         let attributed = withPath.reduce(0.0) { $0 + Money.amount($1.amountCents) }
         func romi(_ revenue: Double, _ spend: Double?) -> Double? { spend.flatMap { $0 > 0 ? (revenue - $0) / $0 : nil } }
         var results: [ModelResult] = []
+        let rules = DealAttribution.credit(withPath, models: models.compactMap(\.rule), by: by, halfLife: halfLife)
         var journeyCount: Int?
         var skipped: Int?
         for model in models {
             var rows: [Row] = []
             var result = ModelResult(model: model.rawValue, rows: [], revenueAttributed: attributed, romi: romi(attributed, marketingSpend))
             if let rule = model.rule {
-                for (label, c) in DealAttribution.credit(withPath, model: rule, by: by, halfLife: halfLife) {
+                for (label, c) in rules[rule] ?? [:] {
                     rows.append(Row(label: label, revenue: c.revenueCents / 100, deals: c.deals))
                 }
             } else {

@@ -134,15 +134,55 @@ public enum DealAttribution {
     )
         -> [String: (revenueCents: Double, deals: Double)]
     {
-        var out: [String: (revenueCents: Double, deals: Double)] = [:]
+        credit(deals, models: [model], by: by, halfLife: halfLife)[model] ?? [:]
+    }
+
+    /// The credit of several rule models in one pass: each deal's path positions and each
+    /// touch's label are worked out once, and credit is summed in arrays indexed by label (the
+    /// same order of additions as one model at a time, so the sums are identical).
+    public static func credit(
+        _ deals: [DealPath],
+        models: [RuleModel],
+        by: AttributionCut,
+        halfLife: Int64 = RuleAttribution.defaultHalfLife
+    )
+        -> [RuleModel: [String: (revenueCents: Double, deals: Double)]]
+    {
+        var ids: [String: Int] = [:]
+        var labels: [String] = []
+        var revenue = [[Double]](repeating: [], count: models.count)
+        var count = [[Double]](repeating: [], count: models.count)
+        var credited = [[Bool]](repeating: [], count: models.count)
         for d in deals {
             guard let path = d.attributionPath else { continue }
-            let w = RuleAttribution.weights(model, path, halfLife: halfLife)
-            for (i, t) in d.touches.enumerated() where w[i] != 0 {
-                let label = t.label(by)
-                let old = out[label] ?? (0, 0)
-                out[label] = (old.revenueCents + Double(d.amountCents) * w[i], old.deals + w[i])
+            let touchLabels = d.touches.map { t -> Int in
+                let l = t.label(by)
+                if let i = ids[l] { return i }
+                ids[l] = labels.count
+                labels.append(l)
+                for m in models.indices {
+                    revenue[m].append(0)
+                    count[m].append(0)
+                    credited[m].append(false)
+                }
+                return labels.count - 1
             }
+            let amount = Double(d.amountCents)
+            for (m, model) in models.enumerated() {
+                let w = RuleAttribution.weights(model, path, halfLife: halfLife)
+                for i in w.indices where w[i] != 0 {
+                    let l = touchLabels[i]
+                    revenue[m][l] += amount * w[i]
+                    count[m][l] += w[i]
+                    credited[m][l] = true
+                }
+            }
+        }
+        var out: [RuleModel: [String: (revenueCents: Double, deals: Double)]] = [:]
+        for (m, model) in models.enumerated() {
+            var credit: [String: (revenueCents: Double, deals: Double)] = [:]
+            for l in labels.indices where credited[m][l] { credit[labels[l]] = (revenue[m][l], count[m][l]) }
+            out[model] = credit
         }
         return out
     }
