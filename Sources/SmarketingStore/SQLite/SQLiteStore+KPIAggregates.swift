@@ -187,7 +187,10 @@ extension SQLiteStore {
                 INSERT INTO kpi_dirty SELECT 'k', id FROM costs;
                 """
         )
-        var delta = KPICellDelta()
+        // Written in sorted chunks of ~1M cells (setting `kpi.rebuild_chunk_cells`), so a
+        // rebuild's memory stays bounded whatever the workspace's size.
+        let chunk = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = 'kpi.rebuild_chunk_cells'")).flatMap(Int.init)
+        var delta = KPICellDelta(flushLimit: max(1, chunk ?? 1_000_000))
         try KPIRefresh(db, settings: settings, config: config, incremental: false).run(into: &delta)
         try delta.insertAll(db)
     }
@@ -210,6 +213,15 @@ public struct KPISettings: Sendable, Hashable {
 /// Cell changes collected over a refresh and written at its end.
 struct KPICellDelta {
     var cells: [KPIKey: KPITally] = [:]
+    /// A rebuild writes its cells whenever there are more than this many (nil: at the end).
+    var flushLimit: Int? = nil
+
+    /// Writes the cells so far (adding to what is stored) when there are more than the limit.
+    mutating func flushIfLarge(_ db: Database) throws {
+        guard let flushLimit, cells.count > flushLimit else { return }
+        try insertAll(db)
+        cells.removeAll(keepingCapacity: true)
+    }
 
     /// new − old straight into the accumulator (cells present in both cancel out there).
     mutating func add(from old: KPIContribution?, to new: KPIContribution?) {
@@ -217,11 +229,17 @@ struct KPICellDelta {
         for (k, v) in old?.entries ?? [] { cells[k, default: KPITally()] = cells[k, default: KPITally()] - v }
     }
 
-    /// Writes into an empty `kpi_cells` (a rebuild): plain inserts in key order, which SQLite
-    /// appends to the B-tree instead of searching for each.
+    /// Writes a rebuild's cells in key order, adding to cells an earlier chunk wrote (inserts in
+    /// key order mostly append to the B-tree instead of searching for each).
     func insertAll(_ db: Database) throws {
         // Bound by hand: GRDB's argument arrays cost more than the insert itself at this volume.
-        let insert = try RawStatement(db, "INSERT INTO kpi_cells(metric, dim, day, key, label, value, n, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        let insert = try RawStatement(
+            db,
+            """
+            INSERT INTO kpi_cells(metric, dim, day, key, label, value, n, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(metric, dim, day, key, label, value) DO UPDATE SET n = n + excluded.n, total = total + excluded.total
+            """
+        )
         // SQLite's BINARY order: enum names by their bytes, then day, then key bytes (Swift's
         // String < is Unicode-aware and far slower, and orders differently).
         let metricRank = Dictionary(
@@ -437,6 +455,7 @@ struct KPIRefresh {
             if before == text { continue }
             let oldContribution = before.flatMap(KPIFactsCodec.contact).map { KPIContribution.of($0, calendar: settings.calendar, slaMs: settings.slaMs) }
             delta.add(from: oldContribution, to: KPIContribution.of(facts, calendar: settings.calendar, slaMs: settings.slaMs))
+            try delta.flushIfLarge(db)
             let idleUntil = facts.salesIdleSince.map { settings.calendar.start(ofDay: settings.calendar.day($0.since) + 1) }
             try store("c", id, text, respondedAt: responded, idleUntil: idleUntil)
             if incremental { changedCuts.append(id) }
@@ -563,6 +582,7 @@ struct KPIRefresh {
             if old[id] == text { continue }
             let before = old[id].flatMap(KPIFactsCodec.deal).map { KPIContribution.of($0, calendar: settings.calendar) }
             delta.add(from: before, to: KPIContribution.of(facts, calendar: settings.calendar))
+            try delta.flushIfLarge(db)
             try store("d", id, text)
         }
         for (id, text) in old where deals[id] == nil {
