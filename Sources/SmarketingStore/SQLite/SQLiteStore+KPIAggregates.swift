@@ -193,6 +193,7 @@ extension SQLiteStore {
         var delta = KPICellDelta(flushLimit: max(1, chunk ?? 1_000_000))
         try KPIRefresh(db, settings: settings, config: config, incremental: false).run(into: &delta)
         try delta.insertAll(db)
+        try Self.rollUpMonths(db)
     }
 }
 
@@ -269,7 +270,7 @@ struct KPICellDelta {
             insert.bind(8, v.total)
             _ = try insert.execute()
         }
-        try KPIMonthDelta(cells).write(db)
+        // (The month roll-ups are filled from the cells at the rebuild's end.)
         if !rows.isEmpty { try db.cachedStatement(sql: "UPDATE kpi_state SET version = version + 1 WHERE id = 1").execute() }
     }
 

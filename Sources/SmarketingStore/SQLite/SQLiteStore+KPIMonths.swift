@@ -48,6 +48,78 @@ extension SQLiteStore {
         return (days, (first, last))
     }
 
+    /// Fills the (empty) month roll-ups from the day cells in one ordered pass — a rebuild's
+    /// end: each roll-up row written once, in key order, so the tables stay compact (rewriting
+    /// a month's sample run once per chunk scattered its pages).
+    static func rollUpMonths(_ db: Database) throws {
+        func bytes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+        let counterInsert = try RawStatement(db, "INSERT INTO kpi_months(metric, dim, month, key, label, n, total) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        let sampleInsert = try RawStatement(
+            db,
+            "INSERT INTO kpi_month_samples(metric, dim, month, key, n, total, samples) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        let read = try db.makeStatement(sql: "SELECT day, key, label, value, n, total FROM kpi_cells WHERE metric = ? AND dim = ?")
+        for metric in rolledUp.sorted(by: { bytes($0.rawValue, $1.rawValue) }) {
+            for dim in KPIDimension.allCases.sorted(by: { bytes($0.rawValue, $1.rawValue) }) {
+                var month: Int64?
+                var counters: [String: [String: KPITally]] = [:]
+                var samples: [String: (KPITally, [Int64])] = [:]
+                func flush() throws {
+                    guard let month else { return }
+                    for key in counters.keys.sorted(by: bytes) {
+                        for (label, t) in counters[key]!.sorted(by: { bytes($0.key, $1.key) }) where !t.isZero {
+                            counterInsert.bind(1, metric.rawValue)
+                            counterInsert.bind(2, dim.rawValue)
+                            counterInsert.bind(3, month)
+                            counterInsert.bind(4, key)
+                            counterInsert.bind(5, label)
+                            counterInsert.bind(6, t.count)
+                            counterInsert.bind(7, t.total)
+                            _ = try counterInsert.execute()
+                        }
+                    }
+                    for key in samples.keys.sorted(by: bytes) {
+                        let (t, values) = samples[key]!
+                        sampleInsert.bind(1, metric.rawValue)
+                        sampleInsert.bind(2, dim.rawValue)
+                        sampleInsert.bind(3, month)
+                        sampleInsert.bind(4, key)
+                        sampleInsert.bind(5, t.count)
+                        sampleInsert.bind(6, t.total)
+                        sampleInsert.bind(7, blob: SortedRuns.encode(values.sorted()))
+                        _ = try sampleInsert.execute()
+                    }
+                    counters.removeAll(keepingCapacity: true)
+                    samples.removeAll(keepingCapacity: true)
+                }
+                let rows = try Row.fetchCursor(read, arguments: [metric.rawValue, dim.rawValue])  // in day order (the primary key's)
+                var lastDay: Int64?
+                while let r = try rows.next() {
+                    let day: Int64 = r[0]
+                    if day != lastDay {
+                        lastDay = day
+                        let m = self.month(ofDay: day)
+                        if m != month {
+                            try flush()
+                            month = m
+                        }
+                    }
+                    let key: String = r[1]
+                    let t = KPITally(count: r[4], total: r[5])
+                    if metric.isSample {
+                        var entry = samples[key] ?? (KPITally(), [])
+                        entry.0 = entry.0 + t
+                        entry.1.append(contentsOf: repeatElement(r[3] as Int64, count: Int(max(0, t.count))))
+                        samples[key] = entry
+                    } else {
+                        counters[key, default: [:]][r[2], default: KPITally()] = counters[key, default: [:]][r[2], default: KPITally()] + t
+                    }
+                }
+                try flush()
+            }
+        }
+    }
+
     /// Every month roll-up as comparable text (for `verifyKPIs`).
     static func allMonths(_ db: Database) throws -> [String: (KPITally, String)] {
         var out: [String: (KPITally, String)] = [:]
