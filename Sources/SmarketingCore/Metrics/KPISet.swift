@@ -264,24 +264,26 @@ public enum SortedRuns {
     }
 
     public static func decode(_ bytes: UnsafeRawBufferPointer) -> [Int64] {
-        var out: [Int64] = []
-        out.reserveCapacity(bytes.count / 2)
-        var previous: Int64 = 0
-        var z: UInt64 = 0
-        var shift: UInt64 = 0
-        for b in bytes {
-            z |= UInt64(b & 0x7F) << shift
-            if b & 0x80 != 0 {
-                shift += 7
-                continue
+        // Every value takes at least one byte: the byte count bounds the output.
+        Array(unsafeUninitializedCapacity: bytes.count) { out, initialized in
+            var n = 0
+            var previous: Int64 = 0
+            var z: UInt64 = 0
+            var shift: UInt64 = 0
+            for b in bytes {
+                z |= UInt64(b & 0x7F) &<< shift
+                if b & 0x80 != 0 {
+                    shift &+= 7
+                    continue
+                }
+                previous = previous &+ Int64(bitPattern: (z &>> 1) ^ (0 &- (z & 1)))
+                out[n] = previous
+                n &+= 1
+                z = 0
+                shift = 0
             }
-            let d = Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
-            previous = previous &+ d
-            out.append(previous)
-            z = 0
-            shift = 0
+            initialized = n
         }
-        return out
     }
 }
 
