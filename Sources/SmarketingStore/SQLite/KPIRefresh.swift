@@ -93,9 +93,11 @@ struct KPIRefresh {
             sql: """
                 SELECT c.id, c.created_at, c.lifecycle_stage, c.became_lead_at, c.became_mql_at, c.became_sal_at,
                        c.became_opportunity_at, c.assigned_at, c.source_channel, c.source_campaign_id, c.persona_id, c.owner_id,
+                       -- first / last sales action: ORDER BY … LIMIT 1 walks the (contact, time) index and
+                       -- stops at the first match (min()/max() with extra conditions read every touch)
                        CASE WHEN c.assigned_at IS NOT NULL AND c.became_mql_at IS NOT NULL THEN
-                         (SELECT min(t.occurred_at) FROM touchpoints t WHERE t.contact_id = c.id AND t.occurred_at >= c.assigned_at
-                            AND t.actor_id IS NOT NULL AND t.type IN \(SQLiteStore.salesTouchTypes)) END,
+                         (SELECT t.occurred_at FROM touchpoints t WHERE t.contact_id = c.id AND t.occurred_at >= c.assigned_at
+                            AND t.actor_id IS NOT NULL AND t.type IN \(SQLiteStore.salesTouchTypes) ORDER BY t.occurred_at LIMIT 1) END,
                        c.became_sql_at, c.became_customer_at,
                        CASE WHEN c.lifecycle_stage IN ('recycled', 'disqualified') THEN coalesce(
                          (SELECT l.at || char(31) || coalesce(
@@ -105,8 +107,8 @@ struct KPIRefresh {
                           ORDER BY l.at DESC, l.seq DESC LIMIT 1),
                          CASE WHEN c.recycled_at IS NOT NULL THEN c.recycled_at || char(31) || coalesce(c.recycle_reason, '') END) END,
                        CASE WHEN c.lifecycle_stage IN ('mql', 'sal', 'sql') THEN
-                         (SELECT max(t.occurred_at) FROM touchpoints t WHERE t.contact_id = c.id
-                            AND t.actor_id IS NOT NULL AND t.type IN \(SQLiteStore.salesTouchTypes)) END
+                         (SELECT t.occurred_at FROM touchpoints t WHERE t.contact_id = c.id
+                            AND t.actor_id IS NOT NULL AND t.type IN \(SQLiteStore.salesTouchTypes) ORDER BY t.occurred_at DESC LIMIT 1) END
                 FROM contacts c WHERE c.id IN (\(scope))
                 """
         )
