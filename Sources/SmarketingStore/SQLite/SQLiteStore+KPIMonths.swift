@@ -201,25 +201,29 @@ struct KPIMonthDelta {
             if emptied == 1 { try prune.execute(arguments: [k.metric.rawValue, k.dim.rawValue, k.month, k.key, k.label]) }
         }
         let read = try db.cachedStatement(sql: "SELECT n, total, samples FROM kpi_month_samples WHERE metric = ? AND dim = ? AND month = ? AND key = ?")
-        let store = try db.cachedStatement(
-            sql: "INSERT OR REPLACE INTO kpi_month_samples(metric, dim, month, key, n, total, samples) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        let insert = try db.cachedStatement(
+            sql: "INSERT INTO kpi_month_samples(metric, dim, month, key, n, total, samples) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        // An update in place (REPLACE would delete the row and insert it again).
+        let update = try db.cachedStatement(
+            sql: "UPDATE kpi_month_samples SET n = ?5, total = ?6, samples = ?7 WHERE metric = ?1 AND dim = ?2 AND month = ?3 AND key = ?4"
         )
         let delete = try db.cachedStatement(sql: "DELETE FROM kpi_month_samples WHERE metric = ? AND dim = ? AND month = ? AND key = ?")
         for (k, change) in samples where !change.tally.isZero || change.changes.contains(where: { $0.value != 0 }) {
             let args: StatementArguments = [k.metric.rawValue, k.dim.rawValue, k.month, k.key]
             var tally = KPITally()
             var run: [Int64] = []
-            if let row = try Row.fetchOne(read, arguments: args) {
+            let row = try Row.fetchOne(read, arguments: args)
+            if let row {
                 tally = KPITally(count: row[0], total: row[1])
-                let blob: Data = row[2]
-                run = SortedRuns.decode(blob)
+                run = try row.withUnsafeData(atIndex: 2) { data in data.map { d in d.withUnsafeBytes { SortedRuns.decode($0) } } ?? [] }
             }
             tally = tally + change.tally
             run = SortedRuns.apply(run, change.changes)
             if tally.isZero && run.isEmpty {
-                try delete.execute(arguments: args)
+                if row != nil { try delete.execute(arguments: args) }
             } else {
-                try store.execute(arguments: args + [tally.count, tally.total, Data(SortedRuns.encode(run))])
+                try (row == nil ? insert : update).execute(arguments: args + [tally.count, tally.total, Data(SortedRuns.encode(run))])
             }
         }
     }
