@@ -51,18 +51,23 @@ struct KPICellDelta {
             return x.value < y.value
         }.map(\.cell)
         for (k, v) in rows {
-            insert.bind(1, k.metric.rawValue)
-            insert.bind(2, k.dimension.rawValue)
-            insert.bind(3, k.day)
-            insert.bind(4, k.key)
-            insert.bind(5, k.label)
-            insert.bind(6, k.value)
-            insert.bind(7, v.count)
-            insert.bind(8, v.total)
+            Self.bind(insert, k, v)
             _ = try insert.execute()
         }
         // (The month roll-ups are filled from the cells at the rebuild's end.)
         if !rows.isEmpty { try db.cachedStatement(sql: "UPDATE kpi_state SET version = version + 1 WHERE id = 1").execute() }
+    }
+
+    /// Binds a cell to the eight parameters (metric, dim, day, key, label, value, n, total).
+    static func bind(_ statement: RawStatement, _ k: KPIKey, _ v: KPITally) {
+        statement.bind(1, k.metric.rawValue)
+        statement.bind(2, k.dimension.rawValue)
+        statement.bind(3, k.day)
+        statement.bind(4, k.key)
+        statement.bind(5, k.label)
+        statement.bind(6, k.value)
+        statement.bind(7, v.count)
+        statement.bind(8, v.total)
     }
 
     func write(_ db: Database) throws {
@@ -81,14 +86,7 @@ struct KPICellDelta {
         )
         var changed = false
         for (k, v) in cells where !v.isZero {
-            upsert.bind(1, k.metric.rawValue)
-            upsert.bind(2, k.dimension.rawValue)
-            upsert.bind(3, k.day)
-            upsert.bind(4, k.key)
-            upsert.bind(5, k.label)
-            upsert.bind(6, k.value)
-            upsert.bind(7, v.count)
-            upsert.bind(8, v.total)
+            Self.bind(upsert, k, v)
             let emptied: Int64? = try upsert.firstRow { (row: RawStatement.Row) -> Int64 in row.int64(0) ?? 0 }
             if emptied == 1 { try prune.execute(arguments: [k.metric.rawValue, k.dimension.rawValue, k.day, k.key, k.label, k.value]) }
             changed = true
