@@ -22,11 +22,7 @@ public struct KPIQuery: Sendable, Hashable {
 /// The KPI set of a period beside the previous period of the same length (JSON schema
 /// `smarketing-kpis/1`, documented in docs/KPIS.md).
 public struct KPIReport: Sendable, Equatable, Codable, ExplicitNullEncodable {
-    public struct Period: Sendable, Equatable, Codable {
-        public var from: String
-        public var to: String
-        public var timeZone: String
-    }
+    public typealias Period = ReportPeriod
     /// One cut value: its KPIs now and in the previous period.
     public struct Group: Sendable, Equatable, Codable {
         public var key: String

@@ -82,6 +82,9 @@ public struct AttributionReport: Sendable, Equatable, Codable, ExplicitNullEncod
         public var romi: Double?
     }
 
+    /// PRODUCT.md's default look-back: touches up to 365 days before the close.
+    public static let defaultLookbackDays = 365
+
     public var schema = "smarketing-attribution/1"
     public var from: String
     public var to: String

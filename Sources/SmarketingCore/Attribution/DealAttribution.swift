@@ -17,6 +17,11 @@ public struct PathTouch: Sendable, Hashable {
         self.content = content ?? KPIDimension.none
     }
 
+    /// A touch's channel: its own, else its campaign's (nil: neither).
+    public static func channel(own: String?, campaign: String?, campaignChannels: [String: String]) -> String? {
+        own ?? campaign.flatMap { campaignChannels[$0] }
+    }
+
     /// The label of this touch under a cut.
     public func label(_ by: AttributionCut) -> String {
         switch by {

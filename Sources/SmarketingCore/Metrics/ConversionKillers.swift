@@ -46,6 +46,8 @@ public struct KillerOptions: Sendable, Hashable {
         self.confidence = confidence
         self.minPaths = minPaths
     }
+
+    public static let minPathsRange = 1...1_000_000
 }
 
 /// Touchpoint types, content and campaigns whose presence on a path goes with lower conversion to
@@ -223,7 +225,7 @@ public struct KillerReport: Sendable, Equatable, Codable, ExplicitNullEncodable 
         }
         let markov = conv > 0 ? markovEffects(paths, confidence: options.confidence) : []
         let killers = rows.filter(\.flagged).sorted { ($0.riskDifference ?? 0, $0.kind, $0.value) < ($1.riskDifference ?? 0, $1.kind, $1.value) }
-        let next = FunnelStage.allCases.first { $0 > from }?.rawValue ?? "customer"
+        let next = (from.next ?? from).rawValue
         var report = KillerReport(
             period: period,
             asOf: asOf,

@@ -8,6 +8,9 @@ public enum FunnelStage: String, Sendable, CaseIterable, Codable, Comparable {
     public var rank: Int { Self.allCases.firstIndex(of: self)! }
     public static func < (a: FunnelStage, b: FunnelStage) -> Bool { a.rank < b.rank }
 
+    /// The stage after this one (nil for `customer`, the funnel's end): a step's far side.
+    public var next: FunnelStage? { rank + 1 < Self.allCases.count ? Self.allCases[rank + 1] : nil }
+
     /// Stages a contact waits in for its next move (stuck = no move for N days). From the
     /// opportunity on, deals carry the movement (the pipeline review's aging).
     public static let open: [FunnelStage] = [.lead, .mql, .sal, .sql]

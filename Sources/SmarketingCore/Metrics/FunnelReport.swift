@@ -14,21 +14,17 @@ public struct FunnelOptions: Sendable, Hashable {
         self.staleDays = staleDays
         self.confidence = confidence
     }
+
+    /// The day thresholds (stuck, stale) a workspace may ask for.
+    public static let daysRange = 1...3650
+    /// The confidences a report may be asked at (funnel drop-off and conversion killers).
+    public static let confidenceRange = 0.5...0.999
 }
 
 /// "Where do our leads get lost?" in one document (JSON schema `smarketing-funnel/1`, see
 /// docs/KPIS.md).
 public struct FunnelReport: Sendable, Equatable, Codable, ExplicitNullEncodable {
-    public struct Period: Sendable, Equatable, Codable {
-        public var from: String
-        public var to: String
-        public var timeZone: String
-        public init(from: String, to: String, timeZone: String) {
-            self.from = from
-            self.to = to
-            self.timeZone = timeZone
-        }
-    }
+    public typealias Period = ReportPeriod
     public struct Settings: Sendable, Equatable, Codable {
         public var stuckDays: Int
         public var staleDays: Int
@@ -150,7 +146,8 @@ public struct FunnelReport: Sendable, Equatable, Codable, ExplicitNullEncodable 
         let stages = FunnelStage.allCases
         var tests = 0
         var drops: [DropOff] = []
-        for (a, b) in zip(stages, stages.dropFirst()) {
+        for a in stages {
+            guard let b = a.next else { continue }
             let na = total.reached(a)
             let nb = total.reached(b)
             var rows: [SegmentDrop] = []
@@ -205,7 +202,7 @@ public struct FunnelReport: Sendable, Equatable, Codable, ExplicitNullEncodable 
         return out
     }
 
-    static func ratio(_ a: Int64, _ b: Int64) -> Double? { b == 0 ? nil : Double(a) / Double(b) }
+    static func ratio(_ a: Int64, _ b: Int64) -> Double? { KPIValues.ratio(a, b) }
 
     static func group(_ key: String, _ s: FunnelSums) -> Group {
         let stages = FunnelStage.allCases

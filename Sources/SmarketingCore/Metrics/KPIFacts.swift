@@ -209,3 +209,21 @@ public struct KPICalendar: Sendable, Hashable {
         return local >= 0 ? local / 86_400_000 : (local - 86_399_999) / 86_400_000
     }
 }
+
+/// A period as reports write it: its first day, the day after its last, and the workspace time
+/// zone its days are in (the `period` object of every report schema).
+public struct ReportPeriod: Sendable, Equatable, Codable {
+    public var from: String
+    public var to: String
+    public var timeZone: String
+
+    public init(from: String, to: String, timeZone: String) {
+        self.from = from
+        self.to = to
+        self.timeZone = timeZone
+    }
+
+    public init(_ p: KPIPeriod, calendar: KPICalendar) {
+        self.init(from: p.from.text, to: p.to.text, timeZone: calendar.timeZone.identifier)
+    }
+}

@@ -54,13 +54,23 @@ public struct KPIPeriod: Sendable, Hashable {
     public var toDay: Int64 { to.daysSinceEpoch }
     public var days: Int64 { toDay - fromDay }
 
+    /// The period cut at calendar month boundaries (the first and last pieces may be partial).
+    public var monthly: [KPIPeriod] {
+        var out: [KPIPeriod] = []
+        var start = from
+        while start < to {
+            let next = LocalDate(monthIndex: start.monthIndex + 1)
+            out.append(KPIPeriod(from: start, to: min(next, to)))
+            start = next
+        }
+        return out
+    }
+
     /// The period just before this one: as many calendar months when this one is whole months
     /// (a quarter → the previous quarter), else as many days.
     public var previous: KPIPeriod {
         if from.day == 1 && to.day == 1 {
-            let months = (to.year * 12 + to.month) - (from.year * 12 + from.month)
-            let start = from.year * 12 + (from.month - 1) - months
-            return KPIPeriod(from: LocalDate(year: start / 12, month: start % 12 + 1, day: 1), to: from)
+            return KPIPeriod(from: LocalDate(monthIndex: 2 * from.monthIndex - to.monthIndex), to: from)
         }
         return KPIPeriod(from: LocalDate(daysSinceEpoch: fromDay - days), to: from)
     }
@@ -88,7 +98,7 @@ public struct KPITarget: Sendable, Hashable {
     public static func total(_ rows: [KPITarget], metric: String, period: KPIPeriod, segment: String? = nil) -> Double? {
         var months: [Int: (all: Double?, segments: Double, bySegment: Double?)] = [:]
         for r in rows where r.metric == metric {
-            let k = r.year * 12 + r.month - 1
+            let k = LocalDate(year: r.year, month: r.month, day: 1).monthIndex
             var m = months[k] ?? (nil, 0, nil)
             if let s = r.segment, !s.isEmpty {
                 m.segments += r.value
@@ -102,8 +112,8 @@ public struct KPITarget: Sendable, Hashable {
         var total = 0.0
         var any = false
         for (k, m) in months {
-            let start = LocalDate(year: k / 12, month: k % 12 + 1, day: 1).daysSinceEpoch
-            let end = LocalDate(year: (k + 1) / 12, month: (k + 1) % 12 + 1, day: 1).daysSinceEpoch
+            let start = LocalDate(monthIndex: k).daysSinceEpoch
+            let end = LocalDate(monthIndex: k + 1).daysSinceEpoch
             let overlap = min(end, period.toDay) - max(start, period.fromDay)
             guard overlap > 0 else { continue }
             let v: Double?

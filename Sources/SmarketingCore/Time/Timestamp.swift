@@ -71,6 +71,14 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable {
         self.init(year: Int(yoe + era * 400 + (m <= 2 ? 1 : 0)), month: Int(m), day: Int(d))
     }
 
+    /// The month as one number: year × 12 + (month − 1), so months add and compare as integers.
+    public var monthIndex: Int { year * 12 + month - 1 }
+
+    /// The first day of the month numbered `monthIndex` (see `monthIndex`).
+    public init(monthIndex m: Int) {
+        self.init(year: m >= 0 ? m / 12 : (m - 11) / 12, month: ((m % 12) + 12) % 12 + 1, day: 1)
+    }
+
     /// Midnight UTC at the start of this date.
     public var startUTC: Timestamp { Timestamp(milliseconds: daysSinceEpoch * 86_400_000) }
 

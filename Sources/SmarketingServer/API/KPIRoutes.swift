@@ -60,10 +60,12 @@ extension APIHandlers {
         case .failure(let e): throw Problem(.unprocessableContent, "model " + e.message)
         }
         let by = try AttributionCut(rawValue: q.get("by") ?? "channel").orThrow(Problem(.unprocessableContent, "by must be channel, campaign or content"))
-        let lookback = try Int(q.get("lookback_days") ?? "365").flatMap { $0 > 0 ? $0 : nil }.orThrow(
+        let lookback = try Int(q.get("lookback_days") ?? String(AttributionReport.defaultLookbackDays)).flatMap { $0 > 0 ? $0 : nil }.orThrow(
             Problem(.unprocessableContent, "lookback_days must be a positive whole number of days")
         )
-        let halfLife = try Double(q.get("half_life_days") ?? "7").flatMap { $0 > 0 && $0.isFinite ? $0 : nil }.orThrow(
+        let halfLife = try Double(q.get("half_life_days") ?? String(Double(RuleAttribution.defaultHalfLife) / 86_400_000)).flatMap {
+            $0 > 0 && $0.isFinite ? $0 : nil
+        }.orThrow(
             Problem(.unprocessableContent, "half_life_days must be a positive number of days")
         )
         let report = try await store.attribution(period: period, by: by, models: models, lookbackDays: lookback, halfLifeDays: halfLife)
@@ -76,34 +78,44 @@ extension APIHandlers {
         let by = try KPIDimension(rawValue: q.get("by") ?? "segment").orThrow(
             Problem(.unprocessableContent, "by takes segment, channel, campaign, persona, owner, team or all, not \(q.get("by") ?? "")")
         )
+        let defaults = FunnelOptions()
+        let range = FunnelOptions.daysRange
         func days(_ name: String, _ fallback: Int) throws -> Int {
-            try Int(q.get(name) ?? String(fallback)).flatMap { (1...3650).contains($0) ? $0 : nil }.orThrow(
-                Problem(.unprocessableContent, "\(name) must be a whole number of days from 1 to 3650")
+            try Int(q.get(name) ?? String(fallback)).flatMap { range.contains($0) ? $0 : nil }.orThrow(
+                Problem(.unprocessableContent, "\(name) must be a whole number of days from \(range.lowerBound) to \(range.upperBound)")
             )
         }
-        let confidence = try Double(q.get("confidence") ?? "0.95").flatMap { (0.5...0.999).contains($0) ? $0 : nil }.orThrow(
-            Problem(.unprocessableContent, "confidence must be a number from 0.5 to 0.999")
+        let options = FunnelOptions(
+            stuckDays: try days("stuck_days", defaults.stuckDays),
+            staleDays: try days("stale_days", defaults.staleDays),
+            confidence: try confidence(q)
         )
-        let options = FunnelOptions(stuckDays: try days("stuck_days", 30), staleDays: try days("stale_days", 14), confidence: confidence)
         return try json(.ok, try await store.funnel(period: period, by: by, options: options, now: clock.now()))
+    }
+
+    /// `confidence` of the funnel reports (default and bounds from `FunnelOptions`).
+    func confidence(_ q: Parameters) throws -> Double {
+        let range = FunnelOptions.confidenceRange
+        return try Double(q.get("confidence") ?? String(FunnelOptions().confidence)).flatMap { range.contains($0) ? $0 : nil }.orThrow(
+            Problem(.unprocessableContent, "confidence must be a number from \(range.lowerBound) to \(range.upperBound)")
+        )
     }
 
     /// `/api/v1/funnel/killers`: the conversion killers of one step.
     func killers(_ q: Parameters) async throws -> Response {
         let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
-        let stage = try FunnelStage(rawValue: q.get("stage") ?? "mql").flatMap { $0 == .customer ? nil : $0 }.orThrow(
+        // A step needs a next stage: every stage but the funnel's last.
+        let stage = try FunnelStage(rawValue: q.get("stage") ?? "mql").flatMap { $0.next == nil ? nil : $0 }.orThrow(
             Problem(.unprocessableContent, "stage takes lead, mql, sal, sql or opportunity, not \(q.get("stage") ?? "")")
         )
-        let confidence = try Double(q.get("confidence") ?? "0.95").flatMap { (0.5...0.999).contains($0) ? $0 : nil }.orThrow(
-            Problem(.unprocessableContent, "confidence must be a number from 0.5 to 0.999")
-        )
-        let minPaths = try Int(q.get("min_paths") ?? "20").flatMap { (1...1_000_000).contains($0) ? $0 : nil }.orThrow(
-            Problem(.unprocessableContent, "min_paths must be a whole number from 1 to 1000000")
+        let range = KillerOptions.minPathsRange
+        let minPaths = try Int(q.get("min_paths") ?? String(KillerOptions().minPaths)).flatMap { range.contains($0) ? $0 : nil }.orThrow(
+            Problem(.unprocessableContent, "min_paths must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         )
         let report = try await store.conversionKillers(
             period: period,
             from: stage,
-            options: KillerOptions(confidence: confidence, minPaths: minPaths),
+            options: KillerOptions(confidence: try confidence(q), minPaths: minPaths),
             now: clock.now()
         )
         return try json(.ok, report)

@@ -24,19 +24,36 @@ extension SQLiteStore {
     ) async throws
         -> AttributionReport
     {
+        try await attribution(period: period, by: [by], models: models, lookbackDays: lookbackDays, halfLifeDays: halfLifeDays)[by]!
+    }
+
+    /// The attribution reports of several cuts from one read of the inputs.
+    public func attribution(
+        period: KPIPeriod,
+        by cuts: [AttributionCut],
+        models: [AttributionModel],
+        lookbackDays: Int = AttributionReport.defaultLookbackDays,
+        halfLifeDays: Double = Double(RuleAttribution.defaultHalfLife) / 86_400_000
+    ) async throws
+        -> [AttributionCut: AttributionReport]
+    {
         let inputs = try await attributionInputs(period: period, lookbackDays: lookbackDays, journeys: AttributionModel.needsJourneys(models))
-        return AttributionReport.build(
-            from: period.from.text,
-            to: period.to.text,
-            by: by,
-            models: models,
-            deals: inputs.deals,
-            journeys: inputs.journeys,
-            spend: inputs.spend[by] ?? [:],
-            marketingSpend: inputs.marketingSpend,
-            lookbackDays: lookbackDays,
-            halfLife: Int64(halfLifeDays * 86_400_000)
-        )
+        var out: [AttributionCut: AttributionReport] = [:]
+        for cut in cuts {
+            out[cut] = AttributionReport.build(
+                from: period.from.text,
+                to: period.to.text,
+                by: cut,
+                models: models,
+                deals: inputs.deals,
+                journeys: inputs.journeys,
+                spend: inputs.spend[cut] ?? [:],
+                marketingSpend: inputs.marketingSpend,
+                lookbackDays: lookbackDays,
+                halfLife: Int64(halfLifeDays * 86_400_000)
+            )
+        }
+        return out
     }
 
     /// Won deals of the period with the marketing touches of their contacts at or before the
@@ -57,7 +74,7 @@ extension SQLiteStore {
                     id: r[0],
                     at: Timestamp(milliseconds: r[1]),
                     contact: contact,
-                    channel: (r[2] as String?) ?? campaign.flatMap { campaignChannel[$0] },
+                    channel: PathTouch.channel(own: r[2], campaign: campaign, campaignChannels: campaignChannel),
                     campaign: campaign,
                     content: r[4]
                 )

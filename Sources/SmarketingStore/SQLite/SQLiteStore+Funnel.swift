@@ -40,7 +40,7 @@ extension SQLiteStore {
                 sums[dim] = out
             }
             return FunnelReport.build(
-                period: .init(from: period.from.text, to: period.to.text, timeZone: calendar.timeZone.identifier),
+                period: ReportPeriod(period, calendar: calendar),
                 asOf: now.iso8601,
                 by: by,
                 total: sums[.all]?["all"] ?? FunnelSums(),
@@ -95,12 +95,12 @@ extension SQLiteStore {
                     if let content: String = t[2] { features.insert(KillerFeature(.content, content)) }
                     let campaign: String? = t[3]
                     if let campaign { features.insert(KillerFeature(.campaign, campaign)) }
-                    channels.append((t[4] as String?) ?? campaign.flatMap { campaignChannel[$0] } ?? KPIDimension.none)
+                    channels.append(PathTouch.channel(own: t[4], campaign: campaign, campaignChannels: campaignChannel) ?? KPIDimension.none)
                 }
                 paths.append(KillerPath(converted: converted, features: features, touches: count, channels: channels))
             }
             return KillerReport.build(
-                period: .init(from: period.from.text, to: period.to.text, timeZone: calendar.timeZone.identifier),
+                period: ReportPeriod(period, calendar: calendar),
                 asOf: now.iso8601,
                 from: stage,
                 paths: paths,

@@ -22,15 +22,10 @@ extension SQLiteStore {
             PRIMARY KEY (metric, dim, month, key)) WITHOUT ROWID;
         """
 
-    /// Months are numbered year × 12 + (month − 1).
-    static func month(ofDay day: Int64) -> Int64 {
-        let d = LocalDate(daysSinceEpoch: day)
-        return Int64(d.year) * 12 + Int64(d.month - 1)
-    }
+    /// Months are numbered as `LocalDate.monthIndex`.
+    static func month(ofDay day: Int64) -> Int64 { Int64(LocalDate(daysSinceEpoch: day).monthIndex) }
 
-    static func firstDay(ofMonth m: Int64) -> Int64 {
-        LocalDate(year: Int(m / 12), month: Int(m % 12) + 1, day: 1).daysSinceEpoch
-    }
+    static func firstDay(ofMonth m: Int64) -> Int64 { LocalDate(monthIndex: Int(m)).daysSinceEpoch }
 
     /// The metrics rolled up: those the KPI set reads over a period, and the sales-idle days its
     /// stale leads count before a cut-off.

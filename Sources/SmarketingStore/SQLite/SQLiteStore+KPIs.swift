@@ -18,25 +18,15 @@ extension SQLiteStore {
     public func kpis(_ query: KPIQuery) async throws -> KPIReport {
         var report = try await pool.read { db in try self.kpis(db, query) }
         guard !query.romiModels.isEmpty else { return report }
-        // ROMI per model from the attribution of the period's won deals (one read of the inputs,
-        // one report per cut asked).
-        let inputs = try await attributionInputs(period: query.period, lookbackDays: 365, journeys: AttributionModel.needsJourneys(query.romiModels))
-        func build(_ cut: AttributionCut) -> AttributionReport {
-            AttributionReport.build(
-                from: query.period.from.text,
-                to: query.period.to.text,
-                by: cut,
-                models: query.romiModels,
-                deals: inputs.deals,
-                journeys: inputs.journeys,
-                spend: inputs.spend[cut] ?? [:],
-                marketingSpend: inputs.marketingSpend,
-                lookbackDays: 365,
-                halfLife: 7 * 86_400_000
-            )
-        }
-        let channel = build(.channel)
-        let campaign = query.by.contains(.campaign) ? build(.campaign) : nil
+        // ROMI per model from the attribution of the period's won deals (default look-back and
+        // half-life; one read of the inputs, one report per cut asked).
+        let reports = try await attribution(
+            period: query.period,
+            by: query.by.contains(.campaign) ? [.channel, .campaign] : [.channel],
+            models: query.romiModels
+        )
+        let channel = reports[.channel]!
+        let campaign = reports[.campaign]
         report.romi = channel.models.map { m in
             KPIReport.ModelROMI(
                 model: m.model,
@@ -83,10 +73,9 @@ extension SQLiteStore {
             let keys = Set((current[dim] ?? [:]).keys).union((previous[dim] ?? [:]).keys).union((open[dim] ?? [:]).keys)
             by[dim.rawValue] = keys.sorted().map { group(dim, $0) }
         }
-        let tz = settings.calendar.timeZone.identifier
         return KPIReport(
-            period: .init(from: query.period.from.text, to: query.period.to.text, timeZone: tz),
-            previousPeriod: .init(from: query.period.previous.from.text, to: query.period.previous.to.text, timeZone: tz),
+            period: ReportPeriod(query.period, calendar: settings.calendar),
+            previousPeriod: ReportPeriod(query.period.previous, calendar: settings.calendar),
             total: group(.all, "all"),
             by: by
         )
@@ -96,20 +85,10 @@ extension SQLiteStore {
     /// of partial months from the day cells. Three statements per cut, no grouping in SQL (the
     /// sums are additive, so rows are added as they come).
     static func cellSums(_ db: Database, _ period: KPIPeriod, by: [KPIDimension]) throws -> [KPIDimension: [String: KPICellSums]] {
-        let counterList = periodMetrics.filter { !$0.isSample }.map { "'\($0.rawValue)'" }.joined(separator: ", ")
-        let sampleList = periodMetrics.filter(\.isSample).map { "'\($0.rawValue)'" }.joined(separator: ", ")
-        let allList = counterList + ", " + sampleList
-        let dayCells = try db.cachedStatement(
-            sql: "SELECT metric, key, label, value, n, total FROM kpi_cells WHERE metric IN (\(allList)) AND dim = ? AND day >= ? AND day < ?"
-        )
-        let counters = try db.cachedStatement(
-            sql: "SELECT metric, key, label, n, total FROM kpi_months WHERE metric IN (\(counterList)) AND dim = ? AND month >= ? AND month < ?"
-        )
-        let samples = try db.cachedStatement(
-            sql: "SELECT metric, key, n, total, samples FROM kpi_month_samples WHERE metric IN (\(sampleList)) AND dim = ? AND month >= ? AND month < ?"
-        )
-        var metrics: [String: KPIMetric] = [:]
-        for m in KPIMetric.allCases { metrics[m.rawValue] = m }
+        let dayCells = try db.cachedStatement(sql: KPIReadSQL.dayCells)
+        let counters = try db.cachedStatement(sql: KPIReadSQL.monthCounters)
+        let samples = try db.cachedStatement(sql: KPIReadSQL.monthSamples)
+        let metrics = KPIReadSQL.metrics
         let (days, months) = split(period)
         var out: [KPIDimension: [String: KPICellSums]] = [:]
         for dim in [KPIDimension.all] + by {
@@ -142,7 +121,7 @@ extension SQLiteStore {
     /// `kpi.stale_days`: stale = no sales action for more than this many days (default 14).
     static func staleDays(_ db: Database) throws -> Int {
         let text = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = 'kpi.stale_days'"))
-        return text.flatMap(Int.init).flatMap { (1...3650).contains($0) ? $0 : nil } ?? 14
+        return text.flatMap(Int.init).flatMap { FunnelOptions.daysRange.contains($0) ? $0 : nil } ?? FunnelOptions().staleDays
     }
 
     /// Leads with sales idle since before `before` (a local day), per cut and cut value.
@@ -403,4 +382,18 @@ extension SQLiteStore {
             return n
         }
     }
+}
+
+/// The KPI read's statements and metric names, built once.
+enum KPIReadSQL {
+    static func list(_ metrics: [KPIMetric]) -> String { metrics.map { "'\($0.rawValue)'" }.joined(separator: ", ") }
+    static let counterMetrics = SQLiteStore.periodMetrics.filter { !$0.isSample }
+    static let sampleMetrics = SQLiteStore.periodMetrics.filter(\.isSample)
+    static let dayCells =
+        "SELECT metric, key, label, value, n, total FROM kpi_cells WHERE metric IN (\(list(counterMetrics + sampleMetrics))) AND dim = ? AND day >= ? AND day < ?"
+    static let monthCounters =
+        "SELECT metric, key, label, n, total FROM kpi_months WHERE metric IN (\(list(counterMetrics))) AND dim = ? AND month >= ? AND month < ?"
+    static let monthSamples =
+        "SELECT metric, key, n, total, samples FROM kpi_month_samples WHERE metric IN (\(list(sampleMetrics))) AND dim = ? AND month >= ? AND month < ?"
+    static let metrics = Dictionary(uniqueKeysWithValues: KPIMetric.allCases.map { ($0.rawValue, $0) })
 }

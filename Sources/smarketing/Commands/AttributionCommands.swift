@@ -21,8 +21,8 @@ struct Attribution: AsyncParsableCommand {
         @Option(help: "channel, campaign or content.") var by: AttributionCut = .channel
         @Option(help: "First day (YYYY-MM-DD; default: the first day of the current quarter).") var from: String?
         @Option(help: "Day after the last (exclusive).") var to: String?
-        @Option(help: "Touches up to this many days before the close count.") var lookbackDays = 365
-        @Option(help: "Half-life of the time-decay model, in days.") var halfLifeDays = 7.0
+        @Option(help: "Touches up to this many days before the close count.") var lookbackDays = AttributionReport.defaultLookbackDays
+        @Option(help: "Half-life of the time-decay model, in days.") var halfLifeDays = Double(RuleAttribution.defaultHalfLife) / 86_400_000
         @Option(help: "table, json or csv.") var format: KPI.Format = .table
         @OptionGroup var workspace: WorkspaceOptions
 

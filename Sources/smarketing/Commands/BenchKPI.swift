@@ -117,7 +117,7 @@ extension Bench {
             }
             let store = try SQLiteStore.workspace(path: database)
             func once() async throws -> AttributionReport {
-                try await store.attribution(period: period, by: cut, models: models, lookbackDays: 365, halfLifeDays: 7)
+                try await store.attribution(period: period, by: [cut], models: models)[cut]!
             }
             for _ in 0..<3 { _ = try await once() }
             var latencies: [Double] = []

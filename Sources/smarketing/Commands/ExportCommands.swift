@@ -51,16 +51,7 @@ struct ExportKPIs: AsyncParsableCommand {
 
     func run() async throws {
         let query = try KPI.query(from: from, to: to, by: by)
-        var periods = [query.period]
-        if grain == .month {
-            periods = []
-            var start = query.period.from
-            while start < query.period.to {
-                let next = start.month == 12 ? LocalDate(year: start.year + 1, month: 1, day: 1) : LocalDate(year: start.year, month: start.month + 1, day: 1)
-                periods.append(KPIPeriod(from: start, to: min(next, query.period.to)))
-                start = next
-            }
-        }
+        let periods = grain == .month ? query.period.monthly : [query.period]
         let store = try workspace.openStore()
         let output = try CSVOutput(path: out)
         var reports: [KPIReport] = []
@@ -72,11 +63,8 @@ struct ExportKPIs: AsyncParsableCommand {
                 reports.append(report)
                 continue
             }
-            if i == 0 { output.row(["dimension", "key", "period", "from", "to", "figure", "value"]) }
-            for (d, k, which, f, v) in try KPIText.figures(report) {
-                let span = which == "current" ? report.period : report.previousPeriod
-                output.row([d, k, which, span.from, span.to, f, v])
-            }
+            if i == 0 { output.row(KPIText.csvHeader) }
+            for row in try KPIText.csvRows(report) { output.row(row) }
         }
         if format == .json {
             let encoder = JSONEncoder()

@@ -13,6 +13,12 @@ struct Funnel: AsyncParsableCommand {
         defaultSubcommand: Leaks.self
     )
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
+
+    /// `--confidence` of both subcommands (bounds from `FunnelOptions`).
+    static func checkConfidence(_ c: Double) throws {
+        let range = FunnelOptions.confidenceRange
+        guard range.contains(c) else { throw CLIFailure("--confidence must be from \(range.lowerBound) to \(range.upperBound)") }
+    }
 }
 
 extension Funnel {
@@ -27,9 +33,9 @@ extension Funnel {
         @Option(help: "Day after the last (YYYY-MM-DD, exclusive; default: the end of --from's quarter).") var to: String?
         @Option(help: "The cut whose values are tested against the rest: segment, channel, campaign, persona, owner, team or all.")
         var by: String = "segment"
-        @Option(help: "Stuck: no stage move for more than this many days.") var stuckDays: Int = 30
-        @Option(help: "Stale: an MQL, SAL or SQL without a sales action for more than this many days.") var staleDays: Int = 14
-        @Option(help: "Confidence of the drop-off flags (0.5–0.999; Bonferroni over the tests made).") var confidence: Double = 0.95
+        @Option(help: "Stuck: no stage move for more than this many days.") var stuckDays: Int = FunnelOptions().stuckDays
+        @Option(help: "Stale: an MQL, SAL or SQL without a sales action for more than this many days.") var staleDays: Int = FunnelOptions().staleDays
+        @Option(help: "Confidence of the drop-off flags (0.5–0.999; Bonferroni over the tests made).") var confidence: Double = FunnelOptions().confidence
         @Option(help: "table or json.") var format: Format = .table
         @OptionGroup var workspace: WorkspaceOptions
 
@@ -38,10 +44,11 @@ extension Funnel {
             guard let dim = KPIDimension(rawValue: by) else {
                 throw CLIFailure("--by takes segment, channel, campaign, persona, owner, team or all, not \(by)")
             }
-            guard (1...3650).contains(stuckDays), (1...3650).contains(staleDays) else {
-                throw CLIFailure("--stuck-days and --stale-days must be from 1 to 3650")
+            let days = FunnelOptions.daysRange
+            guard days.contains(stuckDays), days.contains(staleDays) else {
+                throw CLIFailure("--stuck-days and --stale-days must be from \(days.lowerBound) to \(days.upperBound)")
             }
-            guard (0.5...0.999).contains(confidence) else { throw CLIFailure("--confidence must be from 0.5 to 0.999") }
+            try Funnel.checkConfidence(confidence)
             let options = FunnelOptions(stuckDays: stuckDays, staleDays: staleDays, confidence: confidence)
             let report = try await workspace.openStore().funnel(period: period, by: dim, options: options, now: SystemClock().now())
             switch workspace.json ? .json : format {
@@ -95,18 +102,18 @@ extension Funnel {
         @Option(help: "First day of reaching the stage (YYYY-MM-DD; default: the first day of the current quarter).") var from: String?
         @Option(help: "Day after the last (YYYY-MM-DD, exclusive; default: the end of --from's quarter).") var to: String?
         @Option(help: "The step's first stage: lead, mql, sal, sql or opportunity (converted = reached a later stage).") var stage: String = "mql"
-        @Option(help: "Confidence of the flags (0.5–0.999; Bonferroni over the features tested).") var confidence: Double = 0.95
-        @Option(help: "Test a feature only with at least this many paths with it and without it.") var minPaths: Int = 20
+        @Option(help: "Confidence of the flags (0.5–0.999; Bonferroni over the features tested).") var confidence: Double = KillerOptions().confidence
+        @Option(help: "Test a feature only with at least this many paths with it and without it.") var minPaths: Int = KillerOptions().minPaths
         @Option(help: "table or json.") var format: Format = .table
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
             let period = try KPI.query(from: from, to: to, by: nil).period
-            guard let step = FunnelStage(rawValue: stage), step != .customer else {
+            guard let step = FunnelStage(rawValue: stage), step.next != nil else {
                 throw CLIFailure("--stage takes lead, mql, sal, sql or opportunity, not \(stage)")
             }
-            guard (0.5...0.999).contains(confidence) else { throw CLIFailure("--confidence must be from 0.5 to 0.999") }
-            guard minPaths >= 1 else { throw CLIFailure("--min-paths must be at least 1") }
+            try Funnel.checkConfidence(confidence)
+            guard minPaths >= KillerOptions.minPathsRange.lowerBound else { throw CLIFailure("--min-paths must be at least 1") }
             let report = try await workspace.openStore().conversionKillers(
                 period: period,
                 from: step,

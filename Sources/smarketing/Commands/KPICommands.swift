@@ -143,13 +143,18 @@ enum KPIText {
         s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
-    static func csv(_ report: KPIReport) throws -> String {
-        var out = "dimension,key,period,from,to,figure,value\n"
-        for (d, k, p, f, v) in try figures(report) {
+    static let csvHeader = ["dimension", "key", "period", "from", "to", "figure", "value"]
+
+    /// The long-format rows of a report (`csvHeader`'s columns).
+    static func csvRows(_ report: KPIReport) throws -> [[String]] {
+        try figures(report).map { d, k, p, f, v in
             let span = p == "current" ? report.period : report.previousPeriod
-            out += [d, k, p, span.from, span.to, f, v].map(csvField).joined(separator: ",") + "\n"
+            return [d, k, p, span.from, span.to, f, v]
         }
-        return out
+    }
+
+    static func csv(_ report: KPIReport) throws -> String {
+        ([csvHeader] + (try csvRows(report))).map { $0.map(csvField).joined(separator: ",") + "\n" }.joined()
     }
 
     static func number(_ v: Double?, _ digits: Int = 2) -> String { v.map { String(format: "%.\(digits)f", $0) } ?? "-" }
