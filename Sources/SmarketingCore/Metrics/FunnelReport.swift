@@ -68,10 +68,7 @@ public struct FunnelReport: Sendable, Equatable, Codable, ExplicitNullEncodable 
         public var stage: String
         public var count: Int64
     }
-    public struct Reason: Sendable, Equatable, Codable {
-        public var reason: String
-        public var count: Int64
-    }
+    public typealias Reason = KPIValues.ReasonCount
     public struct SLA: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var assigned: Int64
         public var answeredInTime: Int64
@@ -247,7 +244,7 @@ public struct FunnelReport: Sendable, Equatable, Codable, ExplicitNullEncodable 
             )
         }
         func reasons(_ d: [String: Int64]) -> [Reason] {
-            d.filter { $0.value != 0 }.map { Reason(reason: $0.key, count: $0.value) }.sorted { ($1.count, $0.reason) < ($0.count, $1.reason) }
+            Reason.ranked(d.filter { $0.value != 0 })
         }
         return Group(
             key: key,

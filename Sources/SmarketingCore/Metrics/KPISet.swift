@@ -402,6 +402,11 @@ public struct KPIValues: Sendable, Equatable, Codable, ExplicitNullEncodable {
     public struct ReasonCount: Sendable, Equatable, Codable, ExplicitNullEncodable {
         public var reason: String
         public var count: Int64
+
+        /// Counts per reason, most frequent first (ties by reason).
+        public static func ranked(_ counts: [String: Int64]) -> [ReasonCount] {
+            counts.map { ReasonCount(reason: $0.key, count: $0.value) }.sorted { ($1.count, $0.reason) < ($0.count, $1.reason) }
+        }
     }
     public struct RejectionCount: Sendable, Equatable, Codable, ExplicitNullEncodable {
         /// `recycled` or `disqualified`.
@@ -527,8 +532,7 @@ public struct KPIValues: Sendable, Equatable, Codable, ExplicitNullEncodable {
                 costPerMql: ratio(marketing, Double(mqls))
             ),
             mqlAcceptance: Rate(population: mqls, converted: p.count(.mqlsAccepted), rate: ratio(p.count(.mqlsAccepted), mqls)),
-            lostReasons: (p.labels[.lostReason] ?? [:]).map { ReasonCount(reason: $0.key, count: $0.value) }
-                .sorted { ($1.count, $0.reason) < ($0.count, $1.reason) },
+            lostReasons: ReasonCount.ranked(p.labels[.lostReason] ?? [:]),
             rejectionReasons: [("recycled", KPIMetric.recycledReason), ("disqualified", .disqualifiedReason)].flatMap { outcome, metric in
                 (p.labels[metric] ?? [:]).filter { $0.value != 0 }.map { RejectionCount(outcome: outcome, reason: $0.key, count: $0.value) }
             }.sorted { ($1.count, $0.outcome, $0.reason) < ($0.count, $1.outcome, $1.reason) },
