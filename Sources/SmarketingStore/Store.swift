@@ -370,4 +370,20 @@ public protocol FunnelStore: Sendable {
     func conversionKillers(period: KPIPeriod, from: FunnelStage, options: KillerOptions, now: Timestamp) async throws -> KillerReport
     /// The records counted in one metric's cells of a period under one cut value.
     func kpiRecords(metric: KPIMetric, period: KPIPeriod, dimension: KPIDimension, key: String, label: String?, limit: Int) async throws -> KPIRecordPage
+
+    // The web app
+    /// Stores a new browser session.
+    func createWebSession(_ session: WebSession) async throws
+    /// The unexpired session with this hash; expired ones are removed on the way.
+    func webSession(idHash: String, now: Timestamp) async throws -> WebSession?
+    /// Ends a session (logout).
+    func deleteWebSession(idHash: String) async throws
+    /// Every API token, newest first (never the token).
+    func tokens() async throws -> [TokenInfo]
+    /// The lead list, newest first.
+    func leads(_ query: LeadQuery, now: Timestamp) async throws -> LeadPage
+    /// Open opportunities by stage and owner, aging and slipped close dates at `now` (`today` in the workspace zone).
+    func pipelineReview(today: LocalDate, now: Timestamp, slippedLimit: Int) async throws -> PipelineReview
+    /// How often each content asset was touched, by marketing and sales.
+    func contentUsage() async throws -> [ContentUsage]
 }

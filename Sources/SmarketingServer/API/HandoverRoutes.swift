@@ -123,25 +123,13 @@ extension APIHandlers {
             return try json(.ok, ["data": try await store.webhooks()])
         case .webhookCreate:
             let o = try jsonObject(try await body(request))
-            guard let url = o["url"]?.string, let u = URL(string: url), let scheme = u.scheme, ["http", "https"].contains(scheme), u.host != nil else {
-                throw Problem(.unprocessableContent, "url must be an http or https URL")
-            }
             var events: [String] = []
             switch o["events"] {
             case .array(let a)?: events = a.compactMap(\.string)
             case .string(let s)?: events = [s]
             default: break
             }
-            guard !events.isEmpty else {
-                throw Problem(.unprocessableContent, "events must list event types (or \"*\"): " + WebhookEvents.all.joined(separator: ", "))
-            }
-            for e in events where e != "*" && !WebhookEvents.all.contains(e) {
-                throw Problem(.unprocessableContent, "unknown event type \"\(e)\" (known: \(WebhookEvents.all.joined(separator: ", ")))")
-            }
-            let format = o["format"]?.string ?? "json"
-            guard ["json", "slack"].contains(format) else { throw Problem(.unprocessableContent, "format must be json or slack") }
-            let secret = o["secret"]?.string ?? "whsec_" + SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
-            guard secret.count >= 16 else { throw Problem(.unprocessableContent, "a secret needs at least 16 characters") }
+            let (url, format, secret) = try WebhookInput.check(url: o["url"]?.string, events: events, format: o["format"]?.string, secret: o["secret"]?.string)
             let sub = try await store.createWebhook(url: url, events: events, format: format, secret: secret, actor: actor, at: now)
             return try json(.created, CreatedWebhook(subscription: sub, secret: secret))
         case .webhookDelete:
@@ -257,4 +245,26 @@ public enum WebhookEvents {
         "contact.mql", "stage.changed", "handover.assigned", "handover.queued", "handover.accepted", "handover.qualified", "handover.rejected",
         "handover.closed", "sla.warning", "sla.breached", "opportunity.won",
     ]
+}
+
+/// The checks of a new webhook subscription, shared by the API and the settings page.
+enum WebhookInput {
+    /// The URL, format and signing secret (a new random one when none is given), or a problem
+    /// naming the field.
+    static func check(url: String?, events: [String], format: String?, secret: String?) throws -> (url: String, format: String, secret: String) {
+        guard let url, let u = URL(string: url), let scheme = u.scheme, ["http", "https"].contains(scheme), u.host != nil else {
+            throw Problem(.unprocessableContent, "url must be an http or https URL")
+        }
+        guard !events.isEmpty else {
+            throw Problem(.unprocessableContent, "events must list event types (or \"*\"): " + WebhookEvents.all.joined(separator: ", "))
+        }
+        for e in events where e != "*" && !WebhookEvents.all.contains(e) {
+            throw Problem(.unprocessableContent, "unknown event type \"\(e)\" (known: \(WebhookEvents.all.joined(separator: ", ")))")
+        }
+        let format = format ?? "json"
+        guard ["json", "slack"].contains(format) else { throw Problem(.unprocessableContent, "format must be json or slack") }
+        let secret = secret ?? "whsec_" + SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
+        guard secret.count >= 16 else { throw Problem(.unprocessableContent, "a secret needs at least 16 characters") }
+        return (url, format, secret)
+    }
 }

@@ -77,7 +77,10 @@ struct ProblemResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
             let response = try await inner.respond(to: request, context: context)
             // The router answers its own errors (unknown route, body too large) without a
             // problem body; give them one.
-            if response.status.code >= 400, response.headers[.contentType] != "application/problem+json" {
+            // Web pages answer their errors as HTML pages of their own.
+            if response.status.code >= 400, response.headers[.contentType] != "application/problem+json",
+                response.headers[.contentType]?.hasPrefix("text/html") != true
+            {
                 var problem = Problem.from(HTTPError(response.status))
                 problem.headers = response.headers
                 problem.headers[.contentLength] = nil

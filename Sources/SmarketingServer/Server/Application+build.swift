@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var slaInterval: Duration = .seconds(1)
     /// How long the webhook dispatcher waits when nothing is due.
     public var webhookInterval: Duration = .milliseconds(200)
+    /// Mark session cookies `Secure` (set when the server is reached over HTTPS, e.g. behind a proxy).
+    public var secureCookies = false
 
     /// Creates a configuration.
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 16 << 20, backgroundServices: Bool = true) {
@@ -46,6 +48,7 @@ public func buildApplication(
         maxBodyBytes: configuration.maxBodyBytes,
         tokenCache: tokenCache
     )
+    WebApp(store: store, clock: clock, api: handlers, secureCookies: configuration.secureCookies).register(on: router)
     let api = router.group().add(middleware: AuthMiddleware(store: store, cache: tokenCache))
     for route in APIRoute.all {
         api.on(RouterPath(route.path), method: route.method) { request, context in

@@ -292,6 +292,16 @@ enum SQLiteSchema {
             // Filled by the next write's rebuild (the facts version is part of the build key).
             try db.execute(sql: SQLiteStore.kpiMonthSchema)
         }
+        m.registerMigration("v9 web sessions") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE web_sessions (
+                        id_hash TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        role TEXT NOT NULL, csrf TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+                    CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+                    """
+            )
+        }
         return m
     }
 }

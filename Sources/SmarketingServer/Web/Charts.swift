@@ -1,0 +1,189 @@
+import Foundation
+
+/// SVG charts rendered on the server: no script, no downloaded library. Every mark has a
+/// `<title>` (its value on hover and for screen readers) and every chart a table beside it.
+enum SVGChart {
+    /// One labelled value.
+    struct Item {
+        var label: String
+        var value: Double
+        /// The value as shown (formatted by the caller).
+        var text: String
+        /// A second, lighter bar behind this one (a target, a previous value).
+        var reference: Double? = nil
+        var referenceText: String? = nil
+    }
+
+    /// Escapes text for HTML and SVG.
+    static func esc(_ s: String) -> String {
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for c in s {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    static func num(_ d: Double) -> String { String(format: "%.1f", d) }
+
+    /// A small line of values (nil gaps are skipped) for a KPI tile.
+    static func sparkline(_ values: [Double?], labels: [String], title: String) -> String {
+        let w = 120.0
+        let h = 32.0
+        let known = values.compactMap { $0 }
+        guard known.count >= 2, let lo = known.min(), let hi = known.max() else {
+            return "<svg class=\"spark\" viewBox=\"0 0 120 32\" role=\"img\" aria-label=\"\(esc(title)): not enough data\"><title>\(esc(title)): not enough data</title></svg>"
+        }
+        let span = hi - lo == 0 ? 1 : hi - lo
+        let step = values.count > 1 ? w / Double(values.count - 1) : 0
+        var points: [String] = []
+        var dots = ""
+        for (i, v) in values.enumerated() {
+            guard let v else { continue }
+            let x = Double(i) * step
+            let y = h - 3 - (v - lo) / span * (h - 6)
+            points.append("\(num(x)),\(num(y))")
+            let label = i < labels.count ? labels[i] : ""
+            dots += "<circle cx=\"\(num(x))\" cy=\"\(num(y))\" r=\"2\"><title>\(esc(label)): \(esc(Fmt.compact(v)))</title></circle>"
+        }
+        return """
+            <svg class="spark" viewBox="-3 0 126 32" role="img" aria-label="\(esc(title)), last \(values.count) months">\
+            <title>\(esc(title)), last \(values.count) months</title>\
+            <polyline fill="none" points="\(points.joined(separator: " "))"/>\(dots)</svg>
+            """
+    }
+
+    /// Horizontal bars with the label left and the value right; a reference value draws as a tick.
+    static func bars(_ items: [Item], title: String, unit: String = "") -> String {
+        guard !items.isEmpty else { return "<p class=\"empty\">No data in this period.</p>" }
+        let maxValue = max(items.map { max($0.value, $0.reference ?? 0) }.max() ?? 1, 1e-9)
+        let rowH = 26.0
+        let labelW = 170.0
+        let barW = 300.0
+        let height = Double(items.count) * rowH + 8
+        var svg = "<svg class=\"chart bars\" viewBox=\"0 0 \(Int(labelW + barW + 110)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
+        for (i, item) in items.enumerated() {
+            let y = 4 + Double(i) * rowH
+            let wv = max(0, item.value) / maxValue * barW
+            svg += "<g><title>\(esc(item.label)): \(esc(item.text))\(item.referenceText.map { " (\(esc($0)))" } ?? "")</title>"
+            svg += "<text x=\"\(num(labelW - 6))\" y=\"\(num(y + 16))\" text-anchor=\"end\" class=\"label\">\(esc(Fmt.truncate(item.label, 26)))</text>"
+            svg += "<rect x=\"\(num(labelW))\" y=\"\(num(y + 3))\" width=\"\(num(max(wv, 1)))\" height=\"\(num(rowH - 8))\" rx=\"2\" class=\"bar\"/>"
+            if let r = item.reference {
+                let x = labelW + max(0, r) / maxValue * barW
+                svg += "<line x1=\"\(num(x))\" x2=\"\(num(x))\" y1=\"\(num(y))\" y2=\"\(num(y + rowH - 2))\" class=\"ref\"/>"
+            }
+            svg += "<text x=\"\(num(labelW + wv + 6))\" y=\"\(num(y + 16))\" class=\"value\">\(esc(item.text))</text></g>"
+        }
+        svg += "</svg>"
+        return svg + table(items, title: title)
+    }
+
+    /// The funnel: one centred bar per stage, its width the share of the first stage, with the
+    /// step conversion between stages.
+    static func funnel(_ items: [Item], steps: [String], title: String) -> String {
+        guard let first = items.first, first.value > 0 else { return "<p class=\"empty\">No leads in this period.</p>" }
+        let rowH = 34.0
+        let width = 520.0
+        let height = Double(items.count) * rowH + 4
+        var svg = "<svg class=\"chart funnel\" viewBox=\"0 0 \(Int(width + 200)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
+        for (i, item) in items.enumerated() {
+            let y = 2 + Double(i) * rowH
+            let w = max(2, item.value / first.value * width)
+            let x = (width - w) / 2
+            let step = i < steps.count ? steps[i] : ""
+            svg += "<g><title>\(esc(item.label)): \(esc(item.text))\(step.isEmpty ? "" : ", " + esc(step))</title>"
+            svg += "<rect x=\"\(num(x))\" y=\"\(num(y))\" width=\"\(num(w))\" height=\"\(num(rowH - 6))\" rx=\"3\" class=\"bar stage\(i % 7)\"/>"
+            svg += "<text x=\"\(num(width / 2))\" y=\"\(num(y + 19))\" text-anchor=\"middle\" class=\"inbar\">\(esc(item.label)) · \(esc(item.text))</text>"
+            if !step.isEmpty { svg += "<text x=\"\(num(width + 10))\" y=\"\(num(y + 19))\" class=\"value\">\(esc(step))</text>" }
+            svg += "</g>"
+        }
+        svg += "</svg>"
+        return svg + table(items, title: title, extra: steps)
+    }
+
+    /// A line over time (a score history): x labels are dates, y from 0 to the maximum.
+    static func line(_ points: [(label: String, value: Double)], title: String, unit: String) -> String {
+        guard points.count >= 2 else { return "<p class=\"empty\">Not enough history to draw.</p>" }
+        let w = 560.0
+        let h = 160.0
+        let left = 40.0
+        let maxV = max(points.map(\.value).max() ?? 1, 1)
+        let step = w / Double(points.count - 1)
+        var svg = "<svg class=\"chart line\" viewBox=\"0 0 \(Int(w + left + 20)) \(Int(h + 40))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
+        for t in 0...4 {
+            let v = maxV * Double(t) / 4
+            let y = h - v / maxV * h + 10
+            svg += "<line x1=\"\(num(left))\" x2=\"\(num(left + w))\" y1=\"\(num(y))\" y2=\"\(num(y))\" class=\"grid\"/>"
+            svg += "<text x=\"\(num(left - 4))\" y=\"\(num(y + 4))\" text-anchor=\"end\" class=\"axis\">\(esc(Fmt.compact(v)))</text>"
+        }
+        var coords: [String] = []
+        var dots = ""
+        for (i, p) in points.enumerated() {
+            let x = left + Double(i) * step
+            let y = h - p.value / maxV * h + 10
+            coords.append("\(num(x)),\(num(y))")
+            dots += "<circle cx=\"\(num(x))\" cy=\"\(num(y))\" r=\"3\"><title>\(esc(p.label)): \(esc(Fmt.compact(p.value))) \(esc(unit))</title></circle>"
+        }
+        svg += "<polyline fill=\"none\" points=\"\(coords.joined(separator: " "))\"/>\(dots)"
+        svg += "<text x=\"\(num(left))\" y=\"\(num(h + 30))\" class=\"axis\">\(esc(points.first!.label))</text>"
+        svg += "<text x=\"\(num(left + w))\" y=\"\(num(h + 30))\" text-anchor=\"end\" class=\"axis\">\(esc(points.last!.label))</text></svg>"
+        let rows = points.map { "<tr><td>\(esc($0.label))</td><td>\(esc(Fmt.compact($0.value)))</td></tr>" }.joined()
+        return svg + "<details class=\"fallback\"><summary>\(esc(title)) as a table</summary><table><thead><tr><th>When</th><th>\(esc(unit))</th></tr></thead><tbody>\(rows)</tbody></table></details>"
+    }
+
+    /// The table behind a chart, folded away under it.
+    static func table(_ items: [Item], title: String, extra: [String] = []) -> String {
+        var rows = ""
+        for (i, it) in items.enumerated() {
+            rows += "<tr><td>\(esc(it.label))</td><td>\(esc(it.text))</td>"
+            if !extra.isEmpty { rows += "<td>\(esc(i < extra.count ? extra[i] : ""))</td>" }
+            if items.contains(where: { $0.referenceText != nil }) { rows += "<td>\(esc(it.referenceText ?? ""))</td>" }
+            rows += "</tr>"
+        }
+        return "<details class=\"fallback\"><summary>\(esc(title)) as a table</summary><table><tbody>\(rows)</tbody></table></details>"
+    }
+}
+
+/// How numbers look on the pages.
+enum Fmt {
+    static func percent(_ d: Double?) -> String { d.map { String(format: "%.1f%%", $0 * 100) } ?? "—" }
+    static func money(_ d: Double?) -> String {
+        guard let d, d.isFinite else { return "—" }
+        let a = abs(d)
+        let sign = d < 0 ? "−" : ""
+        if a >= 1_000_000 { return sign + String(format: "$%.2fM", a / 1_000_000) }
+        if a >= 10_000 { return sign + String(format: "$%.0fk", a / 1_000) }
+        return sign + String(format: "$%.0f", a)
+    }
+    static func hours(_ d: Double?) -> String { d.map { $0 < 1 ? String(format: "%.0f min", $0 * 60) : String(format: "%.1f h", $0) } ?? "—" }
+    static func days(_ d: Double?) -> String { d.map { String(format: "%.1f d", $0) } ?? "—" }
+    static func ratio(_ d: Double?) -> String { d.map { String(format: "%.2f×", $0) } ?? "—" }
+    static func int(_ i: Int64) -> String { grouped(String(i)) }
+    static func int(_ i: Int) -> String { grouped(String(i)) }
+    static func compact(_ d: Double) -> String {
+        let a = abs(d)
+        if a >= 1_000_000 { return String(format: "%.2fM", d / 1_000_000) }
+        if a >= 10_000 { return String(format: "%.1fk", d / 1_000) }
+        if a == a.rounded() { return String(format: "%.0f", d) }
+        return String(format: a < 1 ? "%.3f" : "%.1f", d)
+    }
+    static func truncate(_ s: String, _ n: Int) -> String { s.count <= n ? s : String(s.prefix(n - 1)) + "…" }
+    static func grouped(_ s: String) -> String {
+        var digits = Array(s)
+        let negative = digits.first == "-"
+        if negative { digits.removeFirst() }
+        var out: [Character] = []
+        for (i, c) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (negative ? "−" : "") + String(out)
+    }
+}

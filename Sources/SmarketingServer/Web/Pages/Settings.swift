@@ -1,0 +1,254 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingStore
+
+extension WebApp {
+    /// The settings sections and who may open them: admins all, marketing the scoring model.
+    static let settingsSections: [(id: String, label: String)] = [
+        ("users", "Users and roles"), ("tokens", "API tokens"), ("webhooks", "Webhooks"), ("scoring", "Scoring model"), ("routing", "Routing and SLA"),
+        ("targets", "Targets"),
+    ]
+
+    static func maySee(_ user: WebUser, section: String) -> Bool {
+        section == "scoring" ? AccessPolicy.mayChangeScoring(user.role) : AccessPolicy.mayAdminister(user.role)
+    }
+
+    @Sendable func settings(_ user: WebUser, _ request: Request, _ context: AppRequestContext) async throws -> PageOut {
+        guard let section = context.parameters.get("section") else {
+            guard let first = Self.settingsSections.first(where: { Self.maySee(user, section: $0.id) }) else {
+                throw Problem(.forbidden, "Settings are for admins (and the scoring model for marketing); your role is \(user.role.rawValue).")
+            }
+            return .response(redirect("/settings/" + first.id))
+        }
+        var extra: [String: Any] = [:]
+        let q = request.uri.queryParameters
+        if section == "scoring", let job = q.get("job"), let j = api.jobs.get(job) {
+            extra["job"] = ["id": j.id, "status": j.status, "done": j.done, "total": j.total, "error": j.error ?? "", "running": j.status == "running"]
+        }
+        if section == "webhooks", let id = q.get("deliveries") { extra["deliveriesOf"] = id }
+        return try await settingsPage(user, section, extra)
+    }
+
+    /// Renders a settings section; `extra` carries a form's errors, its submitted values and
+    /// one-time secrets.
+    func settingsPage(_ user: WebUser, _ section: String, _ extra: [String: Any], status: HTTPResponse.Status = .ok) async throws -> PageOut {
+        guard Self.settingsSections.contains(where: { $0.id == section }) else { throw Problem(.notFound, "There is no settings section “\(section)”.") }
+        guard Self.maySee(user, section: section) else { throw Problem(.forbidden, "Your role (\(user.role.rawValue)) may not open these settings.") }
+        var data = extra
+        data["csrf"] = user.session.csrf
+        data["tabs"] = Self.settingsSections.filter { Self.maySee(user, section: $0.id) }.map { ["id": $0.id, "label": $0.label, "current": $0.id == section] }
+        data["section"] = Self.settingsSections.first { $0.id == section }!.label
+        data["is_" + section] = true
+        let users = try await cache.users(store)
+        let userOptions = users.map { ["id": $0.id, "label": ($0["name"].text ?? $0.id) + " <" + ($0["email"].text ?? "") + ">"] }
+        switch section {
+        case "users":
+            data["users"] = users.map { u -> [String: Any] in
+                let role = u["access_role"].text ?? AccessRole.defaultFor(team: u["team"].text).rawValue
+                return [
+                    "id": u.id, "name": u["name"].text ?? u.id, "email": u["email"].text ?? "", "team": u["team"].text ?? "",
+                    "roles": AccessRole.allCases.map { ["value": $0.rawValue, "selected": $0.rawValue == role] },
+                ]
+            }
+        case "tokens":
+            data["tokens"] = try await store.tokens().map { t -> [String: Any] in
+                [
+                    "id": t.id, "name": t.name, "user": users.first { $0.id == t.userID }?["name"].text ?? t.userID, "role": t.role.rawValue,
+                    "created": Self.dateTime(t.createdAt), "revoked": t.revokedAt.map(Self.dateTime) as Any,
+                ]
+            }
+            data["userOptions"] = userOptions
+            data["roles"] = AccessRole.allCases.map(\.rawValue)
+        case "webhooks":
+            let hooks = try await store.webhooks()
+            data["hooks"] = hooks.map { ["id": $0.id, "url": $0.url, "events": $0.events.joined(separator: ", "), "format": $0.format, "active": $0.active] }
+            data["events"] = WebhookEvents.all.joined(separator: ", ")
+            if let id = extra["deliveriesOf"] as? String {
+                data["deliveries"] = try await store.deliveries(subscriptionID: id, status: nil, limit: 50).map { d -> [String: Any] in
+                    [
+                        "id": d.id, "event": d.eventType, "status": d.status, "attempts": d.attempts, "code": d.lastStatus.map(String.init) ?? "",
+                        "error": d.lastError ?? "", "delivered": d.deliveredAt.map(Self.dateTime) ?? "",
+                    ]
+                }
+                data["deliveriesURL"] = hooks.first { $0.id == id }?.url ?? id
+            }
+        case "scoring":
+            let active = try await store.activeScoringVersion()
+            if data["model"] == nil { data["model"] = active?.text ?? "" }
+            data["active"] = active.map { ["version": $0.version, "author": $0.author, "comment": $0.comment] } as Any
+            data["versions"] = try await store.scoringVersions().suffix(10).reversed().map {
+                ["version": $0.version, "status": $0.status, "author": $0.author, "comment": $0.comment, "at": Self.dateTime($0.appliedAt ?? $0.createdAt)]
+            }
+        case "routing":
+            let active = try await store.activeHandoverConfigText()
+            if data["config"] == nil { data["config"] = active?.1 ?? "" }
+            data["active"] = active.map { ["version": $0.0.version, "author": $0.0.author, "comment": $0.0.comment] } as Any
+            data["versions"] = try await store.handoverConfigVersions().suffix(10).reversed().map {
+                ["version": $0.version, "author": $0.author, "comment": $0.comment, "at": Self.dateTime($0.appliedAt), "active": $0.active]
+            }
+        default:  // targets
+            var tq = ListQuery()
+            tq.limit = 500
+            tq.sort = "period"
+            tq.descending = true
+            data["targets"] = try await store.list(.targets, tq).records.map {
+                ["period": $0["period"].csvText, "metric": $0["metric"].text ?? "", "value": Fmt.compact($0["value"].double ?? 0), "segment": $0["segment"].text ?? ""]
+            }
+            data["metrics"] = ["mqls", "revenue", "pipeline"].map { ["value": $0, "selected": $0 == (extra["metric"] as? String)] }
+        }
+        return .html(view("settings", data), title: "Settings · " + (data["section"] as! String), status: status)
+    }
+
+    /// `POST /settings/{section}/{action}`.
+    func settingsAction(_ form: FormBody, _ context: AppRequestContext, _ user: WebUser) async throws -> Response {
+        let section = context.parameters.get("section") ?? ""
+        let action = context.parameters.get("action") ?? ""
+        guard Self.maySee(user, section: section) else { throw Problem(.forbidden, "Your role (\(user.role.rawValue)) may not change these settings.") }
+        let now = clock.now()
+        let back = "/settings/" + section
+        func page(_ extra: [String: Any], _ status: HTTPResponse.Status = .unprocessableContent) async throws -> Response {
+            guard case .html(let html, let title, let s) = try await settingsPage(user, section, extra, status: status) else { return redirect(back) }
+            return render(user, title: title ?? "Settings", path: back, body: html, flash: nil, status: s)
+        }
+        switch (section, action) {
+        case ("users", "role"):
+            guard let id = form["user_id"], let role = form["access_role"].flatMap(AccessRole.init(rawValue:)) else {
+                return try await page(["roleError": "Choose a user and a role."])
+            }
+            _ = try await store.update(.users, id: id, fields: ["access_role": .text(role.rawValue)], actor: user.actor, at: now)
+            cache.forgetUsers()
+            return redirect(back + "?ok=" + Self.query("\(id) is now \(role.rawValue)."))
+        case ("users", "password"):
+            guard let id = form["user_id"] else { return try await page(["passwordError": "Choose a user."]) }
+            let password = form.raw("password") ?? ""
+            guard password.count >= 10 else {
+                return try await page(["passwordError": "A password needs at least 10 characters.", "passwordUser": id])
+            }
+            try await store.setPasswordHash(userID: id, hash: PasswordHash.make(password), actor: user.actor, at: now)
+            return redirect(back + "?ok=" + Self.query("Password of \(id) set."))
+        case ("tokens", "create"):
+            guard let uid = form["user_id"], let role = form["role"].flatMap(AccessRole.init(rawValue:)) else {
+                return try await page(["tokenError": "Choose a user and a role."])
+            }
+            guard let name = form["name"] else { return try await page(["tokenError": "Give the token a name (what uses it)."]) }
+            let token = APIToken.generate()
+            _ = try await store.createToken(userID: uid, role: role, name: name, hash: APIToken.hash(token), actor: user.actor, at: now)
+            // Shown once, on this response only; the store keeps its hash.
+            return try await page(["newToken": token, "newTokenName": name], .created)
+        case ("tokens", "revoke"):
+            guard let id = form["id"] else { return redirect(back) }
+            try await store.revokeToken(id: id, actor: user.actor, at: now)
+            api.tokenCache.clear()
+            return redirect(back + "?ok=" + Self.query("Token revoked."))
+        case ("webhooks", "create"):
+            let events = (form["events"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
+            do {
+                let (url, format, secret) = try WebhookInput.check(url: form["url"], events: events, format: form["format"], secret: nil)
+                let sub = try await store.createWebhook(url: url, events: events, format: format, secret: secret, actor: user.actor, at: now)
+                return try await page(["newSecret": secret, "newHook": sub.url], .created)
+            } catch let p as Problem {
+                let field = p.detail.hasPrefix("url") ? "urlError" : p.detail.hasPrefix("format") ? "formatError" : "eventsError"
+                return try await page([field: p.detail, "formURL": form["url"] ?? "", "formEvents": form["events"] ?? ""])
+            }
+        case ("webhooks", "delete"):
+            guard let id = form["id"] else { return redirect(back) }
+            try await store.deactivateWebhook(id: id, actor: user.actor, at: now)
+            return redirect(back + "?ok=" + Self.query("Subscription stopped."))
+        case ("scoring", _):
+            let text = form.raw("model") ?? ""
+            guard let model = try scoringProblems(text) else {
+                return try await page(["model": text, "problems": Self.problemRows(ScoringModelFile.read(text)), "invalid": true])
+            }
+            switch action {
+            case "apply":
+                let store = self.store
+                let comment = form["comment"] ?? "applied in the web app"
+                let actor = user.actor
+                let id = api.startJob { progress in try await store.applyScoringModel(text: text, model: model, comment: comment, actor: actor, at: now, progress: progress) }
+                return redirect(back + "?job=" + id + "&ok=" + Self.query("Applying the model; contacts are being rescored."))
+            case "preview":
+                let diff = try await store.scoringDiff(model, at: now, progress: nil)
+                return try await page(
+                    [
+                        "model": text, "valid": true,
+                        "diff": [
+                            "contacts": Fmt.int(diff.contacts), "gradeChanged": Fmt.int(diff.gradeChanged), "newMQLs": Fmt.int(diff.newMQLs),
+                            "stop": Fmt.int(diff.stopQualifying), "personaChanged": Fmt.int(diff.personaChanged),
+                            "moves": diff.gradeMoves.sorted { $0.key < $1.key }.map { ["move": $0.key, "count": Fmt.int($0.value)] },
+                        ],
+                    ],
+                    .ok
+                )
+            default:
+                return try await page(["model": text, "valid": true], .ok)
+            }
+        case ("routing", _):
+            let text = form.raw("config") ?? ""
+            switch HandoverConfigFile.read(text) {
+            case .failure(let p):
+                return try await page(["config": text, "problems": p.problems.map { ["line": $0.line, "column": $0.column, "message": $0.message] }, "invalid": true])
+            case .success(let config):
+                if action == "apply" {
+                    _ = try await store.applyHandoverConfig(text: text, config: config, comment: form["comment"] ?? "applied in the web app", actor: user.actor, at: now)
+                    return redirect(back + "?ok=" + Self.query("Routing and SLA configuration applied."))
+                }
+                let old = (try await store.activeHandoverConfigText())?.1 ?? ""
+                return try await page(
+                    [
+                        "config": text, "valid": true, "summary": "\(config.teams.count) teams, \(config.calendars.count) calendars, \(config.policies.count) SLA policies",
+                        "diffLines": Self.lineDiff(old, text), "hasDiff": old != text,
+                    ],
+                    .ok
+                )
+            }
+        case ("targets", "save"):
+            var errors: [String: Any] = ["formPeriod": form["period"] ?? "", "formValue": form["value"] ?? "", "formSegment": form["segment"] ?? "", "metric": form["metric"] ?? ""]
+            let period = form["period"] ?? ""
+            if LocalDate.parse(period + "-01") == nil { errors["periodError"] = "A month such as 2026-12." }
+            let value = form["value"].flatMap(Double.init)
+            if value == nil || !(value!.isFinite) || value! < 0 { errors["valueError"] = "A number of at least 0." }
+            let metric = form["metric"] ?? ""
+            if !["mqls", "revenue", "pipeline"].contains(metric) { errors["metricError"] = "Choose mqls, revenue or pipeline." }
+            guard errors.count == 4, let value else { return try await page(errors) }
+            var record = Record(.targets, values: Array(repeating: .null, count: Resource.targets.schema.fields.count))
+            record["period"] = .text(period)
+            record["metric"] = .text(metric)
+            record["value"] = .number(value)
+            if let s = form["segment"] { record["segment"] = .text(s) }
+            if try await store.get(.targets, id: record.id) != nil {
+                _ = try await store.update(.targets, id: record.id, fields: ["value": .number(value)], actor: user.actor, at: now)
+            } else {
+                try await store.create(record, actor: user.actor, at: now)
+            }
+            return redirect(back + "?ok=" + Self.query("Target \(metric) \(period) saved."))
+        default:
+            throw Problem(.notFound, "No such settings action.")
+        }
+    }
+
+    /// The model when the text reads; nil when it has problems.
+    func scoringProblems(_ text: String) throws -> ScoringModel? {
+        if case .success(let m) = ScoringModelFile.read(text) { return m }
+        return nil
+    }
+
+    static func problemRows(_ r: Result<ScoringModel, ModelFileProblems>) -> [[String: Any]] {
+        guard case .failure(let p) = r else { return [] }
+        return p.problems.map { ["line": $0.line, "column": $0.column, "message": $0.message] }
+    }
+
+    /// The changed lines between two texts (the standard library's diff), for a preview.
+    static func lineDiff(_ old: String, _ new: String) -> [[String: Any]] {
+        let a = old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let b = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        return b.difference(from: a).map { change -> [String: Any] in
+            switch change {
+            case .insert(let offset, let line, _): return ["sign": "+", "line": line, "no": offset + 1, "add": true]
+            case .remove(let offset, let line, _): return ["sign": "−", "line": line, "no": offset + 1, "add": false]
+            }
+        }
+    }
+}

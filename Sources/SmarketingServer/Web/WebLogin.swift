@@ -1,0 +1,132 @@
+import Foundation
+import Synchronization
+import HTTPTypes
+import Hummingbird
+import SmarketingCore
+import SmarketingStore
+
+extension WebApp {
+    /// The sign-in form; it sets the double-submit cookie its hidden field must match.
+    func loginPage(_ request: Request, error: String?, email: String?, status: HTTPResponse.Status = .ok) async throws -> Response {
+        if error == nil, let user = try await signedIn(request) { return redirect(Self.home(user)) }
+        let token = WebCookies.secret()
+        let next = request.uri.queryParameters.get("next") ?? ""
+        let body = view("login", ["csrf": token, "error": error as Any, "email": email ?? "", "next": next])
+        var response = render(nil, title: "Sign in", path: "/login", body: body, flash: nil, status: status)
+        response.headers.append(HTTPField(name: .setCookie, value: WebCookies.set(WebCookies.login, token, maxAge: 3600, secure: secureCookies)))
+        return response
+    }
+
+    func login(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let form = try await formBody(request)
+        let email = form["email"] ?? ""
+        guard let sent = form["_csrf"], let cookie = WebCookies.value(request, WebCookies.login), WebCookies.same(sent, cookie) else {
+            return try await loginPage(request, error: "The sign-in form expired. Please try again.", email: email, status: .forbidden)
+        }
+        let now = clock.now()
+        let key = EmailAddress.key(email)
+        let keys = ["email:" + (key ?? email.lowercased()), "ip:" + (context.remoteAddress ?? "?")]
+        if let wait = limiter.retryAfter(keys, now: now) {
+            var r = try await loginPage(
+                request,
+                error: "Too many failed sign-ins. Try again in \(wait / 60 + 1) minutes.",
+                email: email,
+                status: .tooManyRequests
+            )
+            r.headers[.retryAfter] = String(wait)
+            return r
+        }
+        guard let key, let password = form.raw("password"), !password.isEmpty, let user = try await store.passwordHash(emailKey: key),
+            PasswordHash.verify(password, hash: user.hash)
+        else {
+            limiter.fail(keys, now: now)
+            return try await loginPage(request, error: "Email or password is wrong.", email: email, status: .unauthorized)
+        }
+        limiter.succeed(keys)
+        let secret = WebCookies.secret()
+        let session = WebSession(
+            idHash: APIToken.hash(secret),
+            userID: user.userID,
+            role: user.role,
+            csrf: WebCookies.secret(),
+            createdAt: now,
+            expiresAt: now.adding(milliseconds: WebCookies.lifetime)
+        )
+        try await store.createWebSession(session)
+        cache.forgetUsers()
+        var target = form["next"] ?? ""
+        // Only a path on this site: never an absolute URL someone put into the link.
+        if !target.hasPrefix("/") || target.hasPrefix("//") || target.hasPrefix("/login") { target = "" }
+        if target.isEmpty {
+            let users = try await cache.users(store)
+            let manages = user.role == .admin || users.contains { $0["manager_id"].text == user.userID }
+            target = Self.home(WebUser(actor: Actor(userID: user.userID, role: user.role, via: "session"), session: session, name: "", email: "", isManager: manages))
+        }
+        return redirect(
+            target,
+            cookies: [
+                WebCookies.set(WebCookies.session, secret, maxAge: WebCookies.lifetime / 1000, secure: secureCookies),
+                WebCookies.set(WebCookies.login, "", maxAge: 0, secure: secureCookies),
+            ]
+        )
+    }
+
+    func logout(_ request: Request) async throws -> Response {
+        let form = try await formBody(request)
+        if let secret = WebCookies.value(request, WebCookies.session),
+            let session = try await store.webSession(idHash: APIToken.hash(secret), now: clock.now())
+        {
+            guard let sent = form["_csrf"], WebCookies.same(sent, session.csrf) else { return redirect("/") }
+            try await store.deleteWebSession(idHash: session.idHash)
+        }
+        return redirect("/login?ok=Signed+out.", cookies: [WebCookies.set(WebCookies.session, "", maxAge: 0, secure: secureCookies)])
+    }
+}
+
+/// Reads the pages repeat and that change rarely: the user list for a few seconds, and
+/// attribution results until the aggregates' version moves (any committed change).
+final class WebCache: Sendable {
+    private struct State {
+        var usersAt: UInt64 = 0
+        var users: [Record] = []
+        var values: [String: (version: Int64, value: any Sendable)] = [:]
+        var slow: (version: Int64, at: UInt64) = (-1, 0)
+    }
+    private let state = Mutex(State())
+
+    func users(_ store: any FunnelStore) async throws -> [Record] {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let hit = state.withLock({ s in now - s.usersAt < 5_000_000_000 && !s.users.isEmpty ? s.users : nil }) { return hit }
+        var q = ListQuery()
+        q.limit = 10_000
+        let list = try await store.list(.users, q).records
+        state.withLock {
+            $0.users = list
+            $0.usersAt = now
+        }
+        return list
+    }
+
+    func forgetUsers() { state.withLock { $0.usersAt = 0 } }
+
+    /// `version`, but held for at least `seconds` after it last moved: for results that cost
+    /// too much to recompute after every write.
+    func slowVersion(_ version: Int64, seconds: Double) -> Int64 {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return state.withLock { s in
+            if s.slow.version < 0 || (version != s.slow.version && Double(now - s.slow.at) >= seconds * 1e9) { s.slow = (version, now) }
+            return s.slow.version
+        }
+    }
+
+    /// The value for `key` computed at aggregates version `version`, or a new one from `make`.
+    func value<T: Sendable>(_ key: String, version: Int64, _ make: () async throws -> T) async throws -> T {
+        if let hit = state.withLock({ s in s.values[key].flatMap { $0.version == version ? $0.value as? T : nil } }) { return hit }
+        let v = try await make()
+        state.withLock { s in
+            if s.values.count > 256 { s.values.removeAll() }
+            s.values[key] = (version, v)
+        }
+        return v
+    }
+}

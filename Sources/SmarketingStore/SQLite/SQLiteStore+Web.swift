@@ -1,0 +1,226 @@
+import Foundation
+import GRDB
+import SmarketingCore
+
+extension SQLiteStore {
+    // MARK: Sessions
+
+    public func createWebSession(_ s: WebSession) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM web_sessions WHERE expires_at <= ?", arguments: [s.createdAt.milliseconds])
+            try db.execute(
+                sql: "INSERT INTO web_sessions(id_hash, user_id, role, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [s.idHash, s.userID, s.role.rawValue, s.csrf, s.createdAt.milliseconds, s.expiresAt.milliseconds]
+            )
+        }
+    }
+
+    public func webSession(idHash: String, now: Timestamp) async throws -> WebSession? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT user_id, role, csrf, created_at, expires_at FROM web_sessions WHERE id_hash = ? AND expires_at > ?"),
+                    arguments: [idHash, now.milliseconds]
+                ), let role = AccessRole(rawValue: row[1])
+            else { return nil }
+            return WebSession(
+                idHash: idHash,
+                userID: row[0],
+                role: role,
+                csrf: row[2],
+                createdAt: Timestamp(milliseconds: row[3]),
+                expiresAt: Timestamp(milliseconds: row[4])
+            )
+        }
+    }
+
+    public func deleteWebSession(idHash: String) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM web_sessions WHERE id_hash = ?", arguments: [idHash]) }
+    }
+
+    public func tokens() async throws -> [TokenInfo] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, user_id, role, name, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC, id").compactMap { row in
+                guard let role = AccessRole(rawValue: row[2]) else { return nil }
+                let revoked: Int64? = row[5]
+                return TokenInfo(
+                    id: row[0],
+                    userID: row[1],
+                    role: role,
+                    name: row[3],
+                    createdAt: Timestamp(milliseconds: row[4]),
+                    revokedAt: revoked.map(Timestamp.init(milliseconds:))
+                )
+            }
+        }
+    }
+
+    // MARK: Leads
+
+    public func leads(_ q: LeadQuery, now: Timestamp) async throws -> LeadPage {
+        var conditions: [String] = []
+        var args: [(any DatabaseValueConvertible)?] = []
+        if let text = q.search?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
+            if text.contains("@"), let key = EmailAddress.key(text) {
+                // An email: the index on the normalised address.
+                conditions.append("c.email_key = ?")
+                args.append(key)
+            } else {
+                let like = "%" + text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
+                conditions.append("(lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?)")
+                args += [like, like]
+            }
+        }
+        if let v = q.stage {
+            conditions.append("c.lifecycle_stage = ?")
+            args.append(v)
+        }
+        if let v = q.ownerID {
+            conditions.append("c.owner_id = ?")
+            args.append(v)
+        }
+        if let v = q.grade {
+            conditions.append("s.grade = ?")
+            args.append(v)
+        }
+        if let v = q.personaID {
+            conditions.append("coalesce(s.persona_id, c.persona_id) = ?")
+            args.append(v)
+        }
+        if let v = q.campaignID {
+            conditions.append("c.source_campaign_id = ?")
+            args.append(v)
+        }
+        if let days = q.staleDays {
+            // Stale: handed to sales (MQL, SAL, SQL) and no sales touch in the last `days` days.
+            let cutoff = now.milliseconds - Int64(days) * 86_400_000
+            conditions.append(
+                """
+                c.lifecycle_stage IN ('mql', 'sal', 'sql') AND coalesce(c.assigned_at, c.became_mql_at, c.created_at) < ?
+                AND NOT EXISTS (SELECT 1 FROM touchpoints t WHERE t.contact_id = c.id AND t.occurred_at >= ? AND t.actor_id IS NOT NULL)
+                """
+            )
+            args += [cutoff, cutoff]
+        }
+        if let after = q.after, let bar = after.firstIndex(of: "|"), let at = Int64(after[..<bar]) {
+            conditions.append("(c.created_at < ? OR (c.created_at = ? AND c.id < ?))")
+            args += [at, at, String(after[after.index(after: bar)...])]
+        }
+        let limit = max(1, min(q.limit, 500))
+        let sql = """
+            SELECT c.id, c.first_name, c.last_name, c.email, c.title, a.name, c.lifecycle_stage, c.owner_id, u.name,
+                   s.grade, s.engagement, coalesce(s.persona_id, c.persona_id), c.source_campaign_id, c.created_at
+            FROM contacts c
+            LEFT JOIN contact_scores s ON s.contact_id = c.id
+            LEFT JOIN accounts a ON a.id = c.account_id
+            LEFT JOIN users u ON u.id = c.owner_id
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            ORDER BY c.created_at DESC, c.id DESC LIMIT \(limit + 1)
+            """
+        let arguments = StatementArguments(args)
+        return try await pool.read { db in
+            var rows = try Row.fetchAll(db, sql: sql, arguments: arguments).map { r -> LeadRow in
+                let first: String? = r[1]
+                let last: String? = r[2]
+                let name = [first, last].compactMap { $0 }.joined(separator: " ")
+                return LeadRow(
+                    id: r[0],
+                    name: name,
+                    email: r[3],
+                    title: r[4],
+                    accountName: r[5],
+                    stage: r[6],
+                    ownerID: r[7],
+                    ownerName: r[8],
+                    grade: r[9],
+                    engagement: r[10],
+                    personaID: r[11],
+                    campaignID: r[12],
+                    createdAt: Timestamp(milliseconds: r[13])
+                )
+            }
+            var next: String?
+            if rows.count > limit {
+                rows.removeLast()
+                if let last = rows.last { next = "\(last.createdAt.milliseconds)|\(last.id)" }
+            }
+            return LeadPage(rows: rows, next: next)
+        }
+    }
+
+    // MARK: Pipeline
+
+    public func pipelineReview(today: LocalDate, now: Timestamp, slippedLimit: Int) async throws -> PipelineReview {
+        let nowMs = now.milliseconds
+        let todayText = today.text
+        return try await pool.read { db in
+            func groups(_ column: String) throws -> [PipelineReview.Group] {
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT coalesce(\(column), '(none)'), count(*), coalesce(sum(amount), 0), avg((? - created_at) / 86400000.0),
+                               sum(expected_close_date IS NOT NULL AND expected_close_date < ?)
+                        FROM opportunities WHERE closed_at IS NULL GROUP BY 1 ORDER BY 3 DESC
+                        """,
+                    arguments: [nowMs, todayText]
+                ).map { PipelineReview.Group(key: $0[0], count: $0[1], amount: $0[2], meanAgeDays: $0[3] ?? 0, slipped: $0[4]) }
+            }
+            let byStage = try groups("stage")
+            let byOwner = try groups("owner_id")
+            let day: Int64 = 86_400_000
+            let agingRow = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT sum(created_at > ?), sum(created_at <= ? AND created_at > ?), sum(created_at <= ? AND created_at > ?), sum(created_at <= ?)
+                    FROM opportunities WHERE closed_at IS NULL
+                    """,
+                arguments: [nowMs - 30 * day, nowMs - 30 * day, nowMs - 90 * day, nowMs - 90 * day, nowMs - 180 * day, nowMs - 180 * day]
+            )
+            let labels = ["< 30 days", "30–90 days", "90–180 days", "≥ 180 days"]
+            let aging = labels.enumerated().map { i, l in PipelineReview.AgeBucket(label: l, count: (agingRow?[i] as Int?) ?? 0) }
+            let slipped = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT o.id, coalesce(o.name, o.id), a.name, o.stage, o.owner_id, o.amount, o.expected_close_date, (? - o.created_at) / 86400000.0
+                    FROM opportunities o LEFT JOIN accounts a ON a.id = o.account_id
+                    WHERE o.closed_at IS NULL AND o.expected_close_date < ?
+                    ORDER BY o.amount DESC, o.id LIMIT ?
+                    """,
+                arguments: [nowMs, todayText, slippedLimit]
+            ).map { r in
+                PipelineReview.Deal(
+                    id: r[0],
+                    name: r[1],
+                    accountName: r[2],
+                    stage: r[3],
+                    ownerID: r[4],
+                    amount: r[5],
+                    expectedClose: (r[6] as String?).flatMap(LocalDate.parse),
+                    ageDays: r[7]
+                )
+            }
+            return PipelineReview(
+                byStage: byStage,
+                byOwner: byOwner,
+                aging: aging,
+                slipped: slipped,
+                openCount: byStage.reduce(0) { $0 + $1.count },
+                openAmount: byStage.reduce(0) { $0 + $1.amount }
+            )
+        }
+    }
+
+    // MARK: Content
+
+    public func contentUsage() async throws -> [ContentUsage] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT content_id, sum(actor_id IS NULL), sum(actor_id IS NOT NULL), count(DISTINCT contact_id)
+                    FROM touchpoints WHERE content_id IS NOT NULL GROUP BY content_id
+                    """
+            ).map { ContentUsage(contentID: $0[0], marketingTouches: $0[1], salesTouches: $0[2], contacts: $0[3]) }
+        }
+    }
+}
