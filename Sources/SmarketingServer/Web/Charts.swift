@@ -39,7 +39,8 @@ enum SVGChart {
         let h = 32.0
         let known = values.compactMap { $0 }
         guard known.count >= 2, let lo = known.min(), let hi = known.max() else {
-            return "<svg class=\"spark\" viewBox=\"0 0 120 32\" role=\"img\" aria-label=\"\(esc(title)): not enough data\"><title>\(esc(title)): not enough data</title></svg>"
+            return
+                "<svg class=\"spark\" viewBox=\"0 0 120 32\" role=\"img\" aria-label=\"\(esc(title)): not enough data\"><title>\(esc(title)): not enough data</title></svg>"
         }
         let span = hi - lo == 0 ? 1 : hi - lo
         let step = values.count > 1 ? w / Double(values.count - 1) : 0
@@ -68,7 +69,8 @@ enum SVGChart {
         let labelW = 170.0
         let barW = 300.0
         let height = Double(items.count) * rowH + 8
-        var svg = "<svg class=\"chart bars\" viewBox=\"0 0 \(Int(labelW + barW + 110)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
+        var svg =
+            "<svg class=\"chart bars\" viewBox=\"0 0 \(Int(labelW + barW + 110)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
         for (i, item) in items.enumerated() {
             let y = 4 + Double(i) * rowH
             let wv = max(0, item.value) / maxValue * barW
@@ -92,7 +94,8 @@ enum SVGChart {
         let rowH = 34.0
         let width = 520.0
         let height = Double(items.count) * rowH + 4
-        var svg = "<svg class=\"chart funnel\" viewBox=\"0 0 \(Int(width + 200)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
+        var svg =
+            "<svg class=\"chart funnel\" viewBox=\"0 0 \(Int(width + 200)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
         for (i, item) in items.enumerated() {
             let y = 2 + Double(i) * rowH
             let w = max(2, item.value / first.value * width)
@@ -116,7 +119,8 @@ enum SVGChart {
         let left = 40.0
         let maxV = max(points.map(\.value).max() ?? 1, 1)
         let step = w / Double(points.count - 1)
-        var svg = "<svg class=\"chart line\" viewBox=\"0 0 \(Int(w + left + 20)) \(Int(h + 40))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
+        var svg =
+            "<svg class=\"chart line\" viewBox=\"0 0 \(Int(w + left + 20)) \(Int(h + 40))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
         for t in 0...4 {
             let v = maxV * Double(t) / 4
             let y = h - v / maxV * h + 10
@@ -135,7 +139,8 @@ enum SVGChart {
         svg += "<text x=\"\(num(left))\" y=\"\(num(h + 30))\" class=\"axis\">\(esc(points.first!.label))</text>"
         svg += "<text x=\"\(num(left + w))\" y=\"\(num(h + 30))\" text-anchor=\"end\" class=\"axis\">\(esc(points.last!.label))</text></svg>"
         let rows = points.map { "<tr><td>\(esc($0.label))</td><td>\(esc(Fmt.compact($0.value)))</td></tr>" }.joined()
-        return svg + "<details class=\"fallback\"><summary>\(esc(title)) as a table</summary><table><thead><tr><th>When</th><th>\(esc(unit))</th></tr></thead><tbody>\(rows)</tbody></table></details>"
+        return svg
+            + "<details class=\"fallback\"><summary>\(esc(title)) as a table</summary><table><thead><tr><th>When</th><th>\(esc(unit))</th></tr></thead><tbody>\(rows)</tbody></table></details>"
     }
 
     /// The table behind a chart, folded away under it.

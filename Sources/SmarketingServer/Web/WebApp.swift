@@ -136,11 +136,22 @@ struct WebApp: Sendable {
         switch user.role {
         case .sales:
             items = [("/inbox", "Inbox"), ("/leads", "Leads"), ("/pipeline", "Pipeline"), ("/", "Dashboard"), ("/content", "Content")]
-            if user.isManager { items = [("/", "Dashboard"), ("/inbox", "Inbox"), ("/leads", "Leads"), ("/pipeline", "Pipeline"), ("/campaigns", "Campaigns"), ("/content", "Content")] }
+            if user.isManager {
+                items = [
+                    ("/", "Dashboard"), ("/inbox", "Inbox"), ("/leads", "Leads"), ("/pipeline", "Pipeline"), ("/campaigns", "Campaigns"),
+                    ("/content", "Content"),
+                ]
+            }
         case .marketing:
-            items = [("/campaigns", "Campaigns"), ("/", "Dashboard"), ("/leads", "Leads"), ("/personas", "Personas"), ("/content", "Content"), ("/settings/scoring", "Scoring")]
+            items = [
+                ("/campaigns", "Campaigns"), ("/", "Dashboard"), ("/leads", "Leads"), ("/personas", "Personas"), ("/content", "Content"),
+                ("/settings/scoring", "Scoring"),
+            ]
         case .admin:
-            items = [("/", "Dashboard"), ("/inbox", "Inbox"), ("/leads", "Leads"), ("/campaigns", "Campaigns"), ("/pipeline", "Pipeline"), ("/personas", "Personas"), ("/content", "Content"), ("/settings", "Settings")]
+            items = [
+                ("/", "Dashboard"), ("/inbox", "Inbox"), ("/leads", "Leads"), ("/campaigns", "Campaigns"), ("/pipeline", "Pipeline"), ("/personas", "Personas"),
+                ("/content", "Content"), ("/settings", "Settings"),
+            ]
         case .viewer:
             items = [("/", "Dashboard"), ("/leads", "Leads"), ("/campaigns", "Campaigns"), ("/pipeline", "Pipeline"), ("/content", "Content")]
         }
@@ -164,10 +175,37 @@ struct WebApp: Sendable {
             data["user"] = ["name": user.name, "role": user.role.rawValue, "csrf": user.session.csrf, "nav": nav]
         }
         if let (text, good) = flash { data["flash"] = ["text": text, "bad": !good] }
-        return htmlResponse(templates.render(data, withTemplate: "layout") ?? "", status: status)
+        return htmlResponse(templates.render(Self.dropNils(data), withTemplate: "layout") ?? "", status: status)
     }
 
-    func view(_ name: String, _ data: [String: Any]) -> String { templates.render(data, withTemplate: name) ?? "" }
+    func view(_ name: String, _ data: [String: Any]) -> String { templates.render(Self.dropNils(data), withTemplate: name) ?? "" }
+
+    /// The data without absent optionals: mustache would print `nil` for them and treat them as
+    /// a true section.
+    static func dropNils(_ value: Any) -> Any {
+        switch value {
+        case let d as [String: Any]:
+            var out: [String: Any] = [:]
+            for (k, v) in d where !isNil(v) { out[k] = dropNils(v) }
+            return out
+        case let a as [[String: Any]]:
+            return a.map { dropNils($0) }
+        default:
+            if let unwrapped = unwrap(value) { return unwrapped }
+            return value
+        }
+    }
+
+    static func isNil(_ v: Any) -> Bool {
+        let m = Mirror(reflecting: v)
+        return m.displayStyle == .optional && m.children.isEmpty
+    }
+
+    static func unwrap(_ v: Any) -> Any? {
+        let m = Mirror(reflecting: v)
+        guard m.displayStyle == .optional, let first = m.children.first else { return nil }
+        return dropNils(first.value)
+    }
 
     func errorPage(_ user: WebUser?, _ status: HTTPResponse.Status, _ detail: String) -> Response {
         let body = view("error", ["status": Int(status.code), "reason": status.reasonPhrase, "detail": detail])

@@ -1,9 +1,9 @@
 import Foundation
-import Synchronization
 import HTTPTypes
 import Hummingbird
 import SmarketingCore
 import SmarketingStore
+import Synchronization
 
 extension WebApp {
     /// The sign-in form; it sets the double-submit cookie its hidden field must match.
@@ -60,7 +60,9 @@ extension WebApp {
         if target.isEmpty {
             let users = try await cache.users(store)
             let manages = user.role == .admin || users.contains { $0["manager_id"].text == user.userID }
-            target = Self.home(WebUser(actor: Actor(userID: user.userID, role: user.role, via: "session"), session: session, name: "", email: "", isManager: manages))
+            target = Self.home(
+                WebUser(actor: Actor(userID: user.userID, role: user.role, via: "session"), session: session, name: "", email: "", isManager: manages)
+            )
         }
         return redirect(
             target,

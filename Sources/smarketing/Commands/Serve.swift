@@ -31,7 +31,11 @@ struct Serve: AsyncParsableCommand {
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smarketing-demo-\(getpid())").path
                 defer { try? FileManager.default.removeItem(atPath: dir) }
                 print("creating a demo workspace with \(demoLeads) leads in \(workspace.databasePath) …")
-                _ = try DemoWorkspace(leads: demoLeads, seed: 1).write(to: dir)
+                // The demo's two years of history end today, so the dashboard's default period
+                // (this quarter) and the inbox have data.
+                var generator = DemoWorkspace(leads: demoLeads, seed: 1)
+                generator.start = clock.now().utcDate.adding(days: -generator.days)
+                _ = try generator.write(to: dir)
                 let result = try await importBundle(dir, into: store, skipInvalid: false, report: nil, json: false, quiet: true)
                 guard result.committed else { throw CLIFailure("the demo bundle did not import: \(result.problems.first?.description ?? "unknown problem")") }
                 let text = DemoWorkspace.scoringModelText

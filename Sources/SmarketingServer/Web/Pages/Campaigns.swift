@@ -31,7 +31,9 @@ extension WebApp {
         }.sorted { $0.0 > $1.0 }.map(\.1)
         let data: [String: Any] = [
             "from": dq.period.from.text, "to": dq.period.to.text, "rows": rows, "model": dq.model.rawValue, "query": dq.query,
-            "models": Self.dashboardModels.map { ["value": $0.rawValue, "label": $0.rawValue.replacingOccurrences(of: "_", with: " "), "selected": $0 == dq.model] },
+            "models": Self.dashboardModels.map {
+                ["value": $0.rawValue, "label": $0.rawValue.replacingOccurrences(of: "_", with: " "), "selected": $0 == dq.model]
+            },
             "errFrom": dq.errors["from"] as Any, "errTo": dq.errors["to"] as Any,
         ]
         return .html(view("campaigns", data), status: dq.errors.isEmpty ? .ok : .unprocessableContent)
@@ -59,14 +61,20 @@ extension WebApp {
         }
         let perModel = attribution.models.map { m -> SVGChart.Item in
             let row = m.rows.first { $0.label == id }
-            return .init(label: m.model.replacingOccurrences(of: "_", with: " "), value: row?.revenue ?? 0, text: "\(Fmt.money(row?.revenue)) · ROMI \(Fmt.ratio(row?.romi))")
+            return .init(
+                label: m.model.replacingOccurrences(of: "_", with: " "),
+                value: row?.revenue ?? 0,
+                text: "\(Fmt.money(row?.revenue)) · ROMI \(Fmt.ratio(row?.romi))"
+            )
         }
         func pair(_ f: (KPIValues) -> String) -> [String: String] { ["now": v.map { f($0.current) } ?? "—", "before": v.map { f($0.previous) } ?? "—"] }
         let figures: [(String, [String: String])] = [
             ("Spend", pair { Fmt.money($0.cac.marketingSpend) }), ("Leads created", pair { Fmt.int($0.leadToOpportunity.leadCohort.population) }),
             ("MQLs", pair { Fmt.int($0.mqlVolume.mqls) }), ("Cost per MQL", pair { Fmt.money($0.mqlVolume.costPerMql) }),
-            ("MQL → SAL acceptance", pair { Fmt.percent($0.mqlAcceptance.rate) }), ("Lead → opportunity (MQLs)", pair { Fmt.percent($0.leadToOpportunity.mqlCohort.rate) }),
-            ("Open pipeline closing in the period", pair { Fmt.money($0.pipelineCoverage.openPipeline) }), ("Won revenue", pair { Fmt.money($0.dealVelocity.wonRevenue) }),
+            ("MQL → SAL acceptance", pair { Fmt.percent($0.mqlAcceptance.rate) }),
+            ("Lead → opportunity (MQLs)", pair { Fmt.percent($0.leadToOpportunity.mqlCohort.rate) }),
+            ("Open pipeline closing in the period", pair { Fmt.money($0.pipelineCoverage.openPipeline) }),
+            ("Won revenue", pair { Fmt.money($0.dealVelocity.wonRevenue) }),
             ("Win rate", pair { Fmt.percent($0.winRate.rate) }),
         ]
         let data: [String: Any] = [

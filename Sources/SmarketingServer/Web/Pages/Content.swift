@@ -19,10 +19,15 @@ extension WebApp {
         var rows = personas.map { p -> [String: Any] in
             [
                 "name": p["name"].text ?? p.id, "description": p["description"].text ?? "",
-                "cells": Self.funnelStages.map { s -> [String: Any] in let a = assets(p.id, s); return ["assets": a, "gap": a.isEmpty] },
+                "cells": Self.funnelStages.map { s -> [String: Any] in
+                    let a = assets(p.id, s)
+                    return ["assets": a, "gap": a.isEmpty]
+                },
             ]
         }
-        rows.append(["name": "Every persona", "description": "content with no persona", "cells": Self.funnelStages.map { ["assets": assets(nil, $0), "gap": false] }])
+        rows.append([
+            "name": "Every persona", "description": "content with no persona", "cells": Self.funnelStages.map { ["assets": assets(nil, $0), "gap": false] },
+        ])
         return .html(view("personas", ["rows": rows]))
     }
 
@@ -32,7 +37,10 @@ extension WebApp {
         let dq = dashboardQuery(request.uri.queryParameters)
         let version = cache.slowVersion(try await store.kpiVersion(), seconds: 30)
         let content = try await store.list(.content, Self.all).records
-        let usage = Dictionary((try await cache.value("content-usage", version: version) { try await store.contentUsage() }).map { ($0.contentID, $0) }, uniquingKeysWith: { a, _ in a })
+        let usage = Dictionary(
+            (try await cache.value("content-usage", version: version) { try await store.contentUsage() }).map { ($0.contentID, $0) },
+            uniquingKeysWith: { a, _ in a }
+        )
         let attribution = try await cache.value("attr-content:\(dq.period.from.text):\(dq.period.to.text):\(dq.model.rawValue)", version: version) {
             try await store.attribution(
                 period: dq.period,
@@ -57,7 +65,9 @@ extension WebApp {
         }.sorted { $0.0 > $1.0 }.map(\.1)
         let data: [String: Any] = [
             "rows": rows, "from": dq.period.from.text, "to": dq.period.to.text, "model": dq.model.rawValue,
-            "models": Self.dashboardModels.map { ["value": $0.rawValue, "label": $0.rawValue.replacingOccurrences(of: "_", with: " "), "selected": $0 == dq.model] },
+            "models": Self.dashboardModels.map {
+                ["value": $0.rawValue, "label": $0.rawValue.replacingOccurrences(of: "_", with: " "), "selected": $0 == dq.model]
+            },
         ]
         return .html(view("content", data), status: dq.errors.isEmpty ? .ok : .unprocessableContent)
     }

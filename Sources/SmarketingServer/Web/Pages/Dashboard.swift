@@ -22,7 +22,9 @@ struct DashboardQuery: Sendable {
 }
 
 extension WebApp {
-    static let dashboardModels: [AttributionModel] = [.linear, .firstTouch, .lastTouch, .uShaped, .wShaped, .fullPath, .timeDecay, .leadCreation, .markov, .shapley]
+    static let dashboardModels: [AttributionModel] = [
+        .linear, .firstTouch, .lastTouch, .uShaped, .wShaped, .fullPath, .timeDecay, .leadCreation, .markov, .shapley,
+    ]
 
     func dashboardQuery(_ q: Parameters) -> DashboardQuery {
         var errors: [String: String] = [:]
@@ -54,7 +56,9 @@ extension WebApp {
         let data: [String: Any] = [
             "from": dq.period.from.text, "to": dq.period.to.text, "query": dq.query, "live": live,
             "cuts": cuts.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == (dq.by?.rawValue ?? "")] },
-            "models": Self.dashboardModels.map { ["value": $0.rawValue, "label": $0.rawValue.replacingOccurrences(of: "_", with: " "), "selected": $0 == dq.model] },
+            "models": Self.dashboardModels.map {
+                ["value": $0.rawValue, "label": $0.rawValue.replacingOccurrences(of: "_", with: " "), "selected": $0 == dq.model]
+            },
             "errFrom": dq.errors["from"] as Any, "errTo": dq.errors["to"] as Any, "errBy": dq.errors["by"] as Any, "errModel": dq.errors["model"] as Any,
         ]
         return .html(view("dashboard", data), status: dq.errors.isEmpty ? .ok : .unprocessableContent)
@@ -84,7 +88,17 @@ extension WebApp {
         let cur = report.total.current
         let prev = report.total.previous
         let labels = months.map { String($0.from.text.prefix(7)) }
-        func tile(_ id: String, _ title: String, _ value: Double?, _ previous: Double?, _ fmt: (Double?) -> String, higherIsBetter: Bool, target: String, spark: [Double?], note: String? = nil)
+        func tile(
+            _ id: String,
+            _ title: String,
+            _ value: Double?,
+            _ previous: Double?,
+            _ fmt: (Double?) -> String,
+            higherIsBetter: Bool,
+            target: String,
+            spark: [Double?],
+            note: String? = nil
+        )
             -> [String: Any]
         {
             var t: [String: Any] = [
@@ -177,7 +191,9 @@ extension WebApp {
         let funnel = try await store.funnel(period: period, by: .segment, options: FunnelOptions(), now: now)
         let stages = funnel.total.cohort
         let funnelSVG = SVGChart.funnel(
-            stages.map { .init(label: $0.stage.uppercased() == $0.stage ? $0.stage : $0.stage.capitalized, value: Double($0.reached), text: Fmt.int($0.reached)) },
+            stages.map {
+                .init(label: $0.stage.uppercased() == $0.stage ? $0.stage : $0.stage.capitalized, value: Double($0.reached), text: Fmt.int($0.reached))
+            },
             steps: stages.dropFirst().map { "→ \(Fmt.percent($0.fromPrevious)) · \(Fmt.int($0.lost)) lost before" } + [""],
             title: "Leads created \(period.from.text) to \(period.to.text) by furthest stage"
         )
@@ -215,7 +231,8 @@ extension WebApp {
             title: "Attributed revenue by campaign (\(dq.model.rawValue)), top 10"
         )
         var data: [String: Any] = [
-            "tiles": tiles, "funnel": funnelSVG, "findings": Array(funnel.findings.prefix(5)), "hasFindings": !funnel.findings.isEmpty, "commitments": commitmentSVG, "sla": slaSVG,
+            "tiles": tiles, "funnel": funnelSVG, "findings": Array(funnel.findings.prefix(5)), "hasFindings": !funnel.findings.isEmpty,
+            "commitments": commitmentSVG, "sla": slaSVG,
             "attribution": attributionSVG, "model": dq.model.rawValue.replacingOccurrences(of: "_", with: " "),
             "coverage": Fmt.ratio(cur.pipelineCoverage.coverage), "weighted": Fmt.ratio(cur.pipelineCoverage.weightedCoverage),
             "openPipeline": Fmt.money(cur.pipelineCoverage.openPipeline), "wonRevenue": Fmt.money(cur.pipelineCoverage.wonRevenue),
@@ -228,9 +245,12 @@ extension WebApp {
                 "rows": (report.by[by.rawValue] ?? []).prefix(50).map { g -> [String: Any] in
                     let c = g.current
                     return [
-                        "key": by == .owner ? userName(g.key) : g.key, "mqls": Fmt.int(c.mqlVolume.mqls), "l2o": Fmt.percent(c.leadToOpportunity.mqlCohort.rate),
-                        "win": Fmt.percent(c.winRate.rate), "response": Fmt.hours(c.leadResponseTime.medianHours), "sla": Fmt.percent(c.leadResponseTime.slaCompliance),
-                        "velocity": Fmt.days(c.dealVelocity.medianDays), "revenue": Fmt.money(c.dealVelocity.wonRevenue), "cpm": Fmt.money(c.mqlVolume.costPerMql),
+                        "key": by == .owner ? userName(g.key) : g.key, "mqls": Fmt.int(c.mqlVolume.mqls),
+                        "l2o": Fmt.percent(c.leadToOpportunity.mqlCohort.rate),
+                        "win": Fmt.percent(c.winRate.rate), "response": Fmt.hours(c.leadResponseTime.medianHours),
+                        "sla": Fmt.percent(c.leadResponseTime.slaCompliance),
+                        "velocity": Fmt.days(c.dealVelocity.medianDays), "revenue": Fmt.money(c.dealVelocity.wonRevenue),
+                        "cpm": Fmt.money(c.mqlVolume.costPerMql),
                     ]
                 },
             ]

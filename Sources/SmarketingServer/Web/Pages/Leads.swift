@@ -82,7 +82,13 @@ extension WebApp {
         }
         for tr in transitions {
             timeline.append(
-                (tr.at, ["when": Self.dateTime(tr.at), "what": "stage \(tr.from ?? "–") → \(tr.to)" + (tr.reason.map { " (\($0))" } ?? ""), "by": tr.actor, "kind": "stage"])
+                (
+                    tr.at,
+                    [
+                        "when": Self.dateTime(tr.at), "what": "stage \(tr.from ?? "–") → \(tr.to)" + (tr.reason.map { " (\($0))" } ?? ""), "by": tr.actor,
+                        "kind": "stage",
+                    ]
+                )
             )
         }
         timeline.sort { $0.0 > $1.0 }
@@ -115,7 +121,10 @@ extension WebApp {
             "campaign": c["source_campaign_id"].text ?? "", "created": c["created_at"].timestamp.map(Self.dateTime) ?? "",
             "timeline": timeline.prefix(200).map(\.1), "opps": opps, "hasOpps": !opps.isEmpty,
             "account": account.map { a -> [String: Any] in
-                ["name": a["name"].text ?? a.id, "domain": a["domain"].text ?? "", "industry": a["industry"].text ?? "", "employees": a["employees"].double.map { Fmt.int(Int64($0)) } ?? ""]
+                [
+                    "name": a["name"].text ?? a.id, "domain": a["domain"].text ?? "", "industry": a["industry"].text ?? "",
+                    "employees": a["employees"].double.map { Fmt.int(Int64($0)) } ?? "",
+                ]
             } as Any,
             "handovers": handovers.map { h -> [String: Any] in
                 [
@@ -123,7 +132,8 @@ extension WebApp {
                     "clocks": h.clocks.map { k -> [String: Any] in
                         [
                             "kind": k.kind.rawValue.replacingOccurrences(of: "_", with: " "), "status": k.status.rawValue, "due": Self.dateTime(k.dueAt),
-                            "left": k.status == .running ? (k.remainingMs < 0 ? "overdue by " : "") + Self.duration(abs(k.remainingMs)) + (k.remainingMs < 0 ? "" : " left") : "",
+                            "left": k.status == .running
+                                ? (k.remainingMs < 0 ? "overdue by " : "") + Self.duration(abs(k.remainingMs)) + (k.remainingMs < 0 ? "" : " left") : "",
                         ]
                     },
                 ]
@@ -133,11 +143,20 @@ extension WebApp {
             data["score"] = [
                 "grade": s.grade, "fit": String(format: "%.0f", s.fitPoints), "engagement": String(format: "%.1f", s.engagement), "version": s.version,
                 "qualifies": s.qualifies, "rule": s.mqlRule, "persona": s.personaID ?? "", "personaReasons": s.personaReasons,
-                "fitRules": s.fit.filter(\.matched).map { ["rule": $0.ruleID, "attribute": $0.attribute, "value": $0.value ?? "", "points": Fmt.compact($0.points)] },
-                "parts": s.engagementParts.map {
-                    ["rule": $0.rule, "count": $0.count, "granted": Fmt.compact($0.grantedPoints), "capped": Fmt.compact($0.cappedAway), "now": String(format: "%.1f", $0.contributionNow)]
+                "fitRules": s.fit.filter(\.matched).map {
+                    ["rule": $0.ruleID, "attribute": $0.attribute, "value": $0.value ?? "", "points": Fmt.compact($0.points)]
                 },
-                "chart": SVGChart.line(s.history.map { (label: String($0.at.iso8601.prefix(10)), value: $0.engagement) }, title: "Engagement score over time", unit: "points"),
+                "parts": s.engagementParts.map {
+                    [
+                        "rule": $0.rule, "count": $0.count, "granted": Fmt.compact($0.grantedPoints), "capped": Fmt.compact($0.cappedAway),
+                        "now": String(format: "%.1f", $0.contributionNow),
+                    ]
+                },
+                "chart": SVGChart.line(
+                    s.history.map { (label: String($0.at.iso8601.prefix(10)), value: $0.engagement) },
+                    title: "Engagement score over time",
+                    unit: "points"
+                ),
             ]
         }
         return .html(view("lead", data), title: data["name"] as? String)

@@ -29,7 +29,10 @@ extension WebApp {
                 review.byStage.map { .init(label: $0.key, value: $0.amount, text: "\(Fmt.money($0.amount)) · \($0.count) deals") },
                 title: "Open pipeline by stage"
             ),
-            "agingChart": SVGChart.bars(review.aging.map { .init(label: $0.label, value: Double($0.count), text: Fmt.int($0.count)) }, title: "Open deals by age"),
+            "agingChart": SVGChart.bars(
+                review.aging.map { .init(label: $0.label, value: Double($0.count), text: Fmt.int($0.count)) },
+                title: "Open deals by age"
+            ),
             "byStage": groupRows(review.byStage, names: false), "byOwner": groupRows(review.byOwner, names: true),
             "slipped": review.slipped.map { d -> [String: Any] in
                 [

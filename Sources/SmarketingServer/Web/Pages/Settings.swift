@@ -95,7 +95,10 @@ extension WebApp {
             tq.sort = "period"
             tq.descending = true
             data["targets"] = try await store.list(.targets, tq).records.map {
-                ["period": $0["period"].csvText, "metric": $0["metric"].text ?? "", "value": Fmt.compact($0["value"].double ?? 0), "segment": $0["segment"].text ?? ""]
+                [
+                    "period": $0["period"].csvText, "metric": $0["metric"].text ?? "", "value": Fmt.compact($0["value"].double ?? 0),
+                    "segment": $0["segment"].text ?? "",
+                ]
             }
             data["metrics"] = ["mqls", "revenue", "pipeline"].map { ["value": $0, "selected": $0 == (extra["metric"] as? String)] }
         }
@@ -167,7 +170,9 @@ extension WebApp {
                 let store = self.store
                 let comment = form["comment"] ?? "applied in the web app"
                 let actor = user.actor
-                let id = api.startJob { progress in try await store.applyScoringModel(text: text, model: model, comment: comment, actor: actor, at: now, progress: progress) }
+                let id = api.startJob { progress in
+                    try await store.applyScoringModel(text: text, model: model, comment: comment, actor: actor, at: now, progress: progress)
+                }
                 return redirect(back + "?job=" + id + "&ok=" + Self.query("Applying the model; contacts are being rescored."))
             case "preview":
                 let diff = try await store.scoringDiff(model, at: now, progress: nil)
@@ -189,23 +194,34 @@ extension WebApp {
             let text = form.raw("config") ?? ""
             switch HandoverConfigFile.read(text) {
             case .failure(let p):
-                return try await page(["config": text, "problems": p.problems.map { ["line": $0.line, "column": $0.column, "message": $0.message] }, "invalid": true])
+                return try await page([
+                    "config": text, "problems": p.problems.map { ["line": $0.line, "column": $0.column, "message": $0.message] }, "invalid": true,
+                ])
             case .success(let config):
                 if action == "apply" {
-                    _ = try await store.applyHandoverConfig(text: text, config: config, comment: form["comment"] ?? "applied in the web app", actor: user.actor, at: now)
+                    _ = try await store.applyHandoverConfig(
+                        text: text,
+                        config: config,
+                        comment: form["comment"] ?? "applied in the web app",
+                        actor: user.actor,
+                        at: now
+                    )
                     return redirect(back + "?ok=" + Self.query("Routing and SLA configuration applied."))
                 }
                 let old = (try await store.activeHandoverConfigText())?.1 ?? ""
                 return try await page(
                     [
-                        "config": text, "valid": true, "summary": "\(config.teams.count) teams, \(config.calendars.count) calendars, \(config.policies.count) SLA policies",
+                        "config": text, "valid": true,
+                        "summary": "\(config.teams.count) teams, \(config.calendars.count) calendars, \(config.policies.count) SLA policies",
                         "diffLines": Self.lineDiff(old, text), "hasDiff": old != text,
                     ],
                     .ok
                 )
             }
         case ("targets", "save"):
-            var errors: [String: Any] = ["formPeriod": form["period"] ?? "", "formValue": form["value"] ?? "", "formSegment": form["segment"] ?? "", "metric": form["metric"] ?? ""]
+            var errors: [String: Any] = [
+                "formPeriod": form["period"] ?? "", "formValue": form["value"] ?? "", "formSegment": form["segment"] ?? "", "metric": form["metric"] ?? "",
+            ]
             let period = form["period"] ?? ""
             if LocalDate.parse(period + "-01") == nil { errors["periodError"] = "A month such as 2026-12." }
             let value = form["value"].flatMap(Double.init)

@@ -1,0 +1,250 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingServer
+import SmarketingStore
+import Testing
+
+/// A demo workspace (two years ending at the fixed clock) with the demo scoring model, routing
+/// and SLA applied, the waiting MQLs routed, and one signed-in-able person per role.
+struct WebWorkspace {
+    let dir: String
+    let store: SQLiteStore
+    /// Email and password per role; `sales` is a rep with open handovers.
+    var people: [AccessRole: (email: String, password: String)] = [:]
+    static let clock = Fixture.clock
+
+    static func make(leads: Int = 500) async throws -> WebWorkspace {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-web-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var w = WebWorkspace(dir: dir, store: try SQLiteStore.workspace(path: dir + "/web.sqlite"))
+        let bundle = dir + "/bundle"
+        _ = try DemoWorkspace(leads: leads, seed: 3).write(to: bundle)
+        let actor = Fixture.actor
+        let now = clock.now()
+        let imported = try await w.store.importRows(try Bundle.open(bundle), options: ImportOptions(), actor: actor, at: now) { _ in }
+        #expect(imported.committed)
+        let model = try #require(ScoringModelFile.parser(DemoWorkspace.scoringModelText))
+        _ = try await w.store.applyScoringModel(text: DemoWorkspace.scoringModelText, model: model, comment: "demo", actor: actor, at: now, progress: nil)
+        let handover = try #require(HandoverConfigFile.parser(DemoWorkspace.handoverConfigText))
+        _ = try await w.store.applyHandoverConfig(text: DemoWorkspace.handoverConfigText, config: handover, comment: "demo", actor: actor, at: now)
+        // Four recent leads become MQLs now, so that reps have work waiting in their inboxes.
+        var lq = ListQuery()
+        lq.equals["lifecycle_stage"] = .text("lead")
+        lq.sort = "created_at"
+        lq.descending = true
+        lq.limit = 4
+        for c in try await w.store.list(.contacts, lq).records {
+            _ = try await w.store.update(
+                .contacts,
+                id: c.id,
+                fields: ["lifecycle_stage": .text("mql"), "became_mql_at": .timestamp(now)],
+                actor: actor,
+                at: now
+            )
+        }
+        _ = try await w.store.routeWaitingMQLs(at: now)
+        var hq = HandoverQuery()
+        hq.openOnly = true
+        hq.limit = 100
+        var open = try await w.store.handovers(hq, at: now)
+        var q = ListQuery()
+        q.limit = 1000
+        let users = try await w.store.list(.users, q).records
+        // New Year's Day is a holiday in the demo calendars: the router queues the leads, and a
+        // manager hands them to a rep.
+        let someRep = try #require(users.first { $0["team"].text == "sales" && $0["role"].text != "manager" }).id
+        for h in open where h.status == .queued {
+            _ = try await w.store.reassignHandover(id: h.id, to: someRep, actor: actor, at: now)
+        }
+        open = try await w.store.handovers(hq, at: now).filter { $0.status == .assigned }
+        let rep = try #require(open.first?.ownerID, "the demo routes no MQL to a rep")
+        var viewer = Record(.users, values: Array(repeating: .null, count: Resource.users.schema.fields.count))
+        viewer["id"] = .text("u-viewer-web")
+        viewer["email"] = .text("viewer@web.example")
+        viewer["name"] = .text("Vera Viewer")
+        viewer["access_role"] = .text("viewer")
+        try await w.store.create(viewer, actor: actor, at: now)
+        let marketer = try #require(users.first { $0["team"].text == "marketing" && $0["access_role"].text != "admin" })
+        for (role, id) in [(AccessRole.admin, "u-admin"), (.marketing, marketer.id), (.sales, rep), (.viewer, "u-viewer-web")] {
+            let password = "pw-\(role.rawValue)-0123456789"
+            try await w.store.setPasswordHash(userID: id, hash: PasswordHash.make(password), actor: actor, at: now)
+            let email = try #require(try await w.store.get(.users, id: id)?["email"].text)
+            w.people[role] = (email, password)
+        }
+        return w
+    }
+
+    func app() -> some ApplicationProtocol {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.backgroundServices = false
+        return buildApplication(configuration: configuration, store: store, clock: Self.clock, logger: Logger(label: "web-test"))
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+@Suite("Web app in headless Chromium", .serialized, .enabled(if: Browser.executable != nil, "needs Debian's chromium (.ci/run installs it)"))
+struct WebBrowserTests {
+    /// Signs in through the form and returns where the browser landed.
+    static func signIn(_ tab: Tab, base: String, _ person: (email: String, password: String), from path: String = "/login") async throws -> String {
+        try await tab.open(base + path)
+        try await tab.fill(["input[name=email]": person.email, "input[name=password]": person.password])
+        try await tab.clickAndWait("form[action='/login'] button[type=submit]")
+        return try await tab.path
+    }
+
+    @Test("each role signs in, lands on its start page and every page it may open renders without console errors or failed requests")
+    func everyRoleEveryPage() async throws {
+        let w = try await WebWorkspace.make()
+        defer { w.remove() }
+        let shots = ProcessInfo.processInfo.environment["SMARKETING_SCREENSHOTS"]
+        try await w.app().test(.live) { client in
+            let base = "http://127.0.0.1:\(client.port!)"
+            let browser = try Browser()
+            defer { browser.quit() }
+            let expectedHome: [AccessRole: String] = [.admin: "/", .marketing: "/campaigns", .sales: "/inbox", .viewer: "/"]
+            for role in [AccessRole.admin, .marketing, .sales, .viewer] {
+                let tab = try await browser.tab()
+                // A page asked for without a session goes to the sign-in form and back after it.
+                try await tab.open(base + "/leads?stage=mql")
+                #expect(try await tab.path.hasPrefix("/login?next="), "\(role)")
+                try await tab.fill(["input[name=email]": w.people[role]!.email, "input[name=password]": w.people[role]!.password])
+                try await tab.clickAndWait("form[action='/login'] button[type=submit]")
+                #expect(try await tab.path == "/leads?stage=mql", "\(role)")
+                _ = tab.takeProblems()  // the redirect to /login is not a failure
+                // Signing in from the form itself lands on the role's start page.
+                let other = try await browser.tab()
+                #expect(try await Self.signIn(other, base: base, w.people[role]!) == expectedHome[role]!, "\(role)")
+                // Every navigation link of the role renders cleanly.
+                let links =
+                    (try await tab.eval("Array.from(document.querySelectorAll('nav[aria-label=Main] a')).map(a => a.getAttribute('href'))") as? [String]) ?? []
+                #expect(!links.isEmpty)
+                var pages = links
+                if role == .admin { pages += ["/settings/tokens", "/settings/webhooks", "/settings/scoring", "/settings/routing", "/settings/targets"] }
+                for link in pages {
+                    try await tab.open(base + link)
+                    let h1 = try await tab.text("h1")
+                    #expect(!h1.isEmpty && !h1.contains("Forbidden") && !h1.contains("Not Found"), "\(role) \(link): \(h1)")
+                    #expect(tab.takeProblems().isEmpty, "\(role) \(link): \(tab.takeProblems())")
+                    #expect(
+                        try await tab.eval("/[>\\s\"]nil[<\\s\"]/.test(document.documentElement.outerHTML)") as? Bool == false,
+                        "\(role) \(link) prints nil"
+                    )
+                }
+                // A lead page and a campaign page (linked from the lists).
+                try await tab.open(base + "/leads")
+                if let lead = try await tab.eval("document.querySelector('table a[href^=\"/leads/\"]')?.getAttribute('href')") as? String {
+                    try await tab.open(base + lead)
+                    #expect(try await tab.eval("document.querySelectorAll('.timeline li').length") as? Int ?? 0 > 0, "\(role) \(lead)")
+                    #expect(tab.takeProblems().isEmpty, "\(role) \(lead)")
+                }
+                // What the role may not open says so.
+                if role != .admin {
+                    try await tab.open(base + "/settings/users")
+                    #expect(try await tab.text("h1") == "Forbidden", "\(role)")
+                    _ = tab.takeProblems()
+                }
+                if let shots, role == .admin {
+                    for (name, page) in [
+                        ("dashboard", "/?from=2025-10-01&to=2026-01-01&by=channel"), ("campaigns", "/campaigns?from=2025-07-01&to=2026-01-01"),
+                        ("pipeline", "/pipeline"),
+                        ("leads", "/leads"), ("settings-routing", "/settings/routing"),
+                    ] {
+                        try await tab.open(base + page)
+                        try await tab.screenshot(to: "\(shots)/\(name).png")
+                    }
+                }
+                if let shots, role == .sales {
+                    try await tab.open(base + "/inbox")
+                    try await tab.screenshot(to: "\(shots)/inbox.png")
+                    let phone = try await browser.tab(width: 390, height: 844, isolated: false)
+                    try await phone.open(base + "/inbox")
+                    try await phone.screenshot(to: "\(shots)/inbox-phone.png")
+                }
+            }
+        }
+    }
+
+    @Test("a sales rep accepts a lead in the inbox in one click and the dashboard open in a second tab updates live")
+    func acceptUpdatesDashboardLive() async throws {
+        let w = try await WebWorkspace.make()
+        defer { w.remove() }
+        try await w.app().test(.live) { client in
+            let base = "http://127.0.0.1:\(client.port!)"
+            let browser = try Browser()
+            defer { browser.quit() }
+            let rep = try await browser.tab(isolated: false)
+            #expect(try await WebBrowserTests.signIn(rep, base: base, w.people[.sales]!) == "/inbox")
+            let dashboard = try await browser.tab(isolated: false)
+            try await dashboard.open(base + "/?from=2025-10-01&to=2026-01-01")
+            // Wait until the live stream is connected.
+            for _ in 0..<100 where try await dashboard.text("#live-status") != "Live" { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(try await dashboard.text("#live-status") == "Live")
+            let before = try await dashboard.eval("document.querySelector('#live .tiles').getAttribute('data-version')") as? String
+            let items = try await rep.eval("document.querySelectorAll('[data-handover]').length") as? Int ?? 0
+            #expect(items > 0)
+            let first = try #require(
+                try await rep.eval("document.querySelector('[data-handover] button[data-action=accept]').closest('article').getAttribute('data-handover')")
+                    as? String
+            )
+            try await rep.clickAndWait("#handover-\(first) button[data-action=accept]")
+            #expect(try await rep.text(".flash").hasPrefix("Accepted"))
+            #expect(try await rep.eval("document.querySelector('#handover-\(first) button[data-action=accept]') === null") as? Bool == true)
+            let h = try #require(try await w.store.handover(id: Int64(first)!, at: WebWorkspace.clock.now()))
+            #expect(h.status == .accepted)
+            // The dashboard's live region is re-rendered from the new aggregates without a reload.
+            var after = before
+            for _ in 0..<60 where after == before {
+                try await Task.sleep(for: .milliseconds(50))
+                after = try await dashboard.eval("document.querySelector('#live .tiles').getAttribute('data-version')") as? String
+            }
+            #expect(after != before, "the dashboard did not update within 3 s")
+            #expect(try await dashboard.text("#live-status").hasPrefix("Live · updated"))
+            #expect(rep.takeProblems().isEmpty && dashboard.takeProblems().isEmpty)
+        }
+    }
+
+    @Test("a form with a bad value shows the error next to the field and keeps what was typed")
+    func formErrorsNextToFields() async throws {
+        let w = try await WebWorkspace.make(leads: 200)
+        defer { w.remove() }
+        try await w.app().test(.live) { client in
+            let base = "http://127.0.0.1:\(client.port!)"
+            let browser = try Browser()
+            defer { browser.quit() }
+            let tab = try await browser.tab()
+            _ = try await WebBrowserTests.signIn(tab, base: base, w.people[.admin]!)
+            try await tab.open(base + "/settings/targets")
+            try await tab.fill(["input[name=period]": "2026-02", "input[name=value]": "lots"])
+            try await tab.clickAndWait("form[action='/settings/targets/save'] button")
+            #expect(try await tab.text("#err-value") == "A number of at least 0.")
+            #expect(try await tab.eval("document.querySelector('input[name=value]').getAttribute('aria-invalid')") as? String == "true")
+            #expect(try await tab.eval("document.querySelector('input[name=value]').getAttribute('aria-describedby')") as? String == "err-value")
+            #expect(try await tab.eval("document.querySelector('input[name=period]').value") as? String == "2026-02")
+            #expect(try await tab.text("#err-period").isEmpty)
+            _ = tab.takeProblems()  // the 422 of the form post
+            // A good value saves and lists the target.
+            try await tab.fill(["input[name=value]": "1234"])
+            try await tab.clickAndWait("form[action='/settings/targets/save'] button")
+            #expect(try await tab.text(".flash").contains("saved"))
+            let saved = try await w.store.get(.targets, id: "2026-02|mqls|")
+            #expect(saved?["value"].double == 1234, "\(String(describing: saved))")
+            // A scoring model with a mistake lists every problem with line and column under the text.
+            try await tab.open(base + "/settings/scoring")
+            try await tab.eval("document.querySelector('#model').value = 'fit:\\n  rules: 3\\n'")
+            try await tab.clickAndWait("form[action='/settings/scoring/validate'] button.secondary")
+            let problems = try await tab.text("#model-problems")
+            #expect(problems.contains("line "), "\(problems)")
+            #expect(try await tab.eval("document.querySelector('#model').value") as? String == "fit:\n  rules: 3\n")
+            // The dashboard's period picker reports a bad date beside it.
+            try await tab.open(base + "/?from=2025-13-40")
+            #expect(try await tab.text("#err-from").contains("is not a date"))
+        }
+    }
+}
