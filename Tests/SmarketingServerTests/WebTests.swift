@@ -163,8 +163,8 @@ struct WebBrowserTests {
                 if let shots, role == .sales {
                     try await tab.open(base + "/inbox")
                     try await tab.screenshot(to: "\(shots)/inbox.png")
-                    let phone = try await browser.tab(width: 390, height: 844, isolated: false)
-                    try await phone.open(base + "/inbox")
+                    let phone = try await browser.tab(width: 390, height: 844)
+                    _ = try await Self.signIn(phone, base: base, w.people[.sales]!)
                     try await phone.screenshot(to: "\(shots)/inbox-phone.png")
                 }
             }
@@ -245,6 +245,128 @@ struct WebBrowserTests {
             // The dashboard's period picker reports a bad date beside it.
             try await tab.open(base + "/?from=2025-13-40")
             #expect(try await tab.text("#err-from").contains("is not a date"))
+        }
+    }
+}
+
+@Suite("Web sign-in, sessions and CSRF")
+struct WebSessionTests {
+    struct Page {
+        var status: HTTPResponse.Status
+        var headers: HTTPFields
+        var text: String
+        var location: String { headers[.location] ?? "" }
+        func cookie(_ name: String) -> String? {
+            headers[values: .setCookie].first { $0.hasPrefix(name + "=") }
+        }
+        func hidden(_ name: String) -> String? {
+            guard let r = text.range(of: "name=\"\(name)\" value=\"") else { return nil }
+            return String(text[r.upperBound...].prefix { $0 != "\"" })
+        }
+    }
+
+    static func call(
+        _ client: some TestClientProtocol,
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        cookies: [String] = [],
+        form: [String: String]? = nil
+    )
+        async throws -> Page
+    {
+        var headers: HTTPFields = [:]
+        if !cookies.isEmpty { headers[.cookie] = cookies.joined(separator: "; ") }
+        var body: ByteBuffer?
+        if let form {
+            headers[.contentType] = "application/x-www-form-urlencoded"
+            let text = form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)" }.joined(separator: "&")
+            body = ByteBuffer(string: text)
+        }
+        return try await client.execute(uri: uri, method: method, headers: headers, body: body) { r in
+            Page(status: r.status, headers: r.headers, text: String(buffer: r.body))
+        }
+    }
+
+    @Test("pages need a session; sign-in checks its form token, stores only a hash, rate-limits failures; posts need the CSRF token; logout ends the session")
+    func sessions() async throws {
+        let w = try await WebWorkspace.make(leads: 150)
+        defer { w.remove() }
+        let rep = w.people[.sales]!
+        try await w.app().test(.router) { client in
+            // Without a session every page goes to the sign-in form, remembering where it was.
+            let anonymous = try await Self.call(client, .get, "/inbox")
+            #expect(anonymous.status == .seeOther && anonymous.location == "/login?next=%2Finbox")
+            #expect(try await Self.call(client, .get, "/live/dashboard").status == .unauthorized)
+            // The API stays token-only and answers problems, not pages.
+            let api = try await Self.call(client, .get, "/api/v1/kpis")
+            #expect(api.status == .unauthorized && api.headers[.contentType] == "application/problem+json")
+
+            let form = try await Self.call(client, .get, "/login?next=%2Fleads")
+            let loginCookie = try #require(form.cookie("smk_login"))
+            #expect(loginCookie.contains("HttpOnly") && loginCookie.contains("SameSite=Lax"))
+            let token = try #require(form.hidden("_csrf"))
+            let pre = "smk_login=" + token
+            // A sign-in without the form's token is refused.
+            let forged = try await Self.call(client, .post, "/login", form: ["email": rep.email, "password": rep.password, "_csrf": token])
+            #expect(forged.status == .forbidden)
+            let wrong = try await Self.call(client, .post, "/login", cookies: [pre], form: ["email": rep.email, "password": "nope", "_csrf": token])
+            #expect(wrong.status == .unauthorized && wrong.text.contains("Email or password is wrong."))
+            // Signed in: the session cookie is HttpOnly and SameSite, and the store has only its hash.
+            let ok = try await Self.call(
+                client,
+                .post,
+                "/login",
+                cookies: [pre],
+                form: ["email": rep.email, "password": rep.password, "_csrf": token, "next": "/leads"]
+            )
+            #expect(ok.status == .seeOther && ok.location == "/leads")
+            let setCookie = try #require(ok.cookie("smk_session"))
+            #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax") && setCookie.contains("Max-Age=43200"))
+            let secret = String(setCookie.dropFirst("smk_session=".count).prefix { $0 != ";" })
+            let session = "smk_session=" + secret
+            #expect(try await w.store.webSession(idHash: secret, now: WebWorkspace.clock.now()) == nil)
+            #expect(try await w.store.webSession(idHash: APIToken.hash(secret), now: WebWorkspace.clock.now())?.role == .sales)
+            // An absolute URL in `next` is not followed.
+            let offsite = try await Self.call(
+                client,
+                .post,
+                "/login",
+                cookies: [pre],
+                form: ["email": rep.email, "password": rep.password, "_csrf": token, "next": "//evil.example/"]
+            )
+            #expect(offsite.location == "/inbox")
+
+            let inbox = try await Self.call(client, .get, "/inbox", cookies: [session])
+            #expect(inbox.status == .ok && inbox.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(inbox.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+            let csrf = try #require(inbox.hidden("_csrf"))
+            let id = try #require(inbox.text.range(of: "data-handover=\"").map { String(inbox.text[$0.upperBound...].prefix { $0 != "\"" }) })
+            // A post without the session's CSRF token changes nothing.
+            let noToken = try await Self.call(client, .post, "/inbox/\(id)/accept", cookies: [session], form: [:])
+            #expect(noToken.status == .forbidden && noToken.text.contains("did not come from this site"))
+            #expect(try await w.store.handover(id: Int64(id)!, at: WebWorkspace.clock.now())?.status == .assigned)
+            let accepted = try await Self.call(client, .post, "/inbox/\(id)/accept", cookies: [session], form: ["_csrf": csrf])
+            #expect(accepted.status == .seeOther && accepted.location.hasPrefix("/inbox?ok=Accepted"))
+            #expect(try await w.store.handover(id: Int64(id)!, at: WebWorkspace.clock.now())?.status == .accepted)
+            // A rejection without a reason says so and changes nothing.
+            let noReason = try await Self.call(client, .post, "/inbox/\(id)/reject", cookies: [session], form: ["_csrf": csrf])
+            #expect(noReason.location.contains("bad=Choose%20a%20reason"))
+            #expect(try await w.store.handover(id: Int64(id)!, at: WebWorkspace.clock.now())?.status == .accepted)
+            // A rep may not open the settings or another rep's inbox.
+            #expect(try await Self.call(client, .get, "/settings/users", cookies: [session]).status == .forbidden)
+            #expect(try await Self.call(client, .get, "/inbox?user=u-admin", cookies: [session]).status == .forbidden)
+
+            // Logout needs the token too, then the cookie no longer signs anyone in.
+            let out = try await Self.call(client, .post, "/logout", cookies: [session], form: ["_csrf": csrf])
+            #expect(out.status == .seeOther && out.location.hasPrefix("/login"))
+            #expect(try await Self.call(client, .get, "/inbox", cookies: [session]).status == .seeOther)
+
+            // Ten failures in a row lock the address out, even for the right password.
+            for _ in 0..<10 {
+                _ = try await Self.call(client, .post, "/login", cookies: [pre], form: ["email": rep.email, "password": "guess", "_csrf": token])
+            }
+            let locked = try await Self.call(client, .post, "/login", cookies: [pre], form: ["email": rep.email, "password": rep.password, "_csrf": token])
+            #expect(locked.status == .tooManyRequests && locked.headers[.retryAfter] != nil && locked.text.contains("Too many failed sign-ins"))
         }
     }
 }

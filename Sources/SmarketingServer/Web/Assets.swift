@@ -11,12 +11,12 @@ enum WebAssets {
         .logout{margin-left:auto;display:flex;gap:8px;align-items:center;font-size:.9rem}.logout button{background:transparent;color:#fff;border:1px solid #8a97b8}
         main{padding:16px 20px;max-width:1280px;margin:0 auto}h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.1rem;margin:0 0 .6rem}
         .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 16px;margin-bottom:16px}
-        .grid{display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(320px,1fr))}
+        .grid{display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(min(440px,100%),1fr))}
         .tiles{display:grid;gap:12px;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));margin-bottom:16px}
         .tile{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 12px}
         .tile h2{font-size:.85rem;color:var(--muted);font-weight:600;margin:0}.tile .v{font-size:1.6rem;font-weight:700}
         .tile .sub{font-size:.8rem;color:var(--muted)}.up{color:var(--good)}.down{color:var(--bad)}
-        svg{max-width:100%;height:auto}svg text{font-size:12px;fill:var(--ink)}svg .value{fill:var(--muted)}svg .inbar{fill:#fff;font-weight:600}
+        svg{max-width:100%;height:auto}svg.chart{width:100%}svg text{font-size:13px;fill:var(--ink)}svg .value{fill:var(--muted)}svg .inbar{fill:#fff;font-weight:600}
         .spark{width:120px;height:32px;display:block}.spark polyline{stroke:var(--accent);stroke-width:2}.spark circle{fill:var(--accent)}
         .bars .bar,.funnel .bar{fill:var(--accent)}.bars .ref{stroke:var(--bad);stroke-width:2}.funnel .stage1{fill:#2e5fd6}.funnel .stage2{fill:#3a6be0}.funnel .stage3{fill:#2f7a8c}.funnel .stage4{fill:#1f7a55}.funnel .stage5{fill:#1b6a3d}.funnel .stage6{fill:#14532d}
         .line polyline{stroke:var(--accent);stroke-width:2}.line circle{fill:var(--accent)}.line .grid{stroke:var(--line)}.axis{fill:var(--muted)}

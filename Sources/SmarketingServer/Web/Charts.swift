@@ -65,9 +65,9 @@ enum SVGChart {
     static func bars(_ items: [Item], title: String, unit: String = "") -> String {
         guard !items.isEmpty else { return "<p class=\"empty\">No data in this period.</p>" }
         let maxValue = max(items.map { max($0.value, $0.reference ?? 0) }.max() ?? 1, 1e-9)
-        let rowH = 26.0
-        let labelW = 170.0
-        let barW = 300.0
+        let rowH = 24.0
+        let labelW = 140.0
+        let barW = 190.0
         let height = Double(items.count) * rowH + 8
         var svg =
             "<svg class=\"chart bars\" viewBox=\"0 0 \(Int(labelW + barW + 110)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
@@ -75,36 +75,37 @@ enum SVGChart {
             let y = 4 + Double(i) * rowH
             let wv = max(0, item.value) / maxValue * barW
             svg += "<g><title>\(esc(item.label)): \(esc(item.text))\(item.referenceText.map { " (\(esc($0)))" } ?? "")</title>"
-            svg += "<text x=\"\(num(labelW - 6))\" y=\"\(num(y + 16))\" text-anchor=\"end\" class=\"label\">\(esc(Fmt.truncate(item.label, 26)))</text>"
+            svg += "<text x=\"\(num(labelW - 6))\" y=\"\(num(y + 15))\" text-anchor=\"end\" class=\"label\">\(esc(Fmt.truncate(item.label, 18)))</text>"
             svg += "<rect x=\"\(num(labelW))\" y=\"\(num(y + 3))\" width=\"\(num(max(wv, 1)))\" height=\"\(num(rowH - 8))\" rx=\"2\" class=\"bar\"/>"
             if let r = item.reference {
                 let x = labelW + max(0, r) / maxValue * barW
                 svg += "<line x1=\"\(num(x))\" x2=\"\(num(x))\" y1=\"\(num(y))\" y2=\"\(num(y + rowH - 2))\" class=\"ref\"/>"
             }
-            svg += "<text x=\"\(num(labelW + wv + 6))\" y=\"\(num(y + 16))\" class=\"value\">\(esc(item.text))</text></g>"
+            svg += "<text x=\"\(num(labelW + wv + 6))\" y=\"\(num(y + 15))\" class=\"value\">\(esc(item.text))</text></g>"
         }
         svg += "</svg>"
         return svg + table(items, title: title)
     }
 
-    /// The funnel: one centred bar per stage, its width the share of the first stage, with the
-    /// step conversion between stages.
+    /// The funnel: the stage and its count on the left, a centred bar whose width is the share
+    /// of the first stage, and the step conversion on the right.
     static func funnel(_ items: [Item], steps: [String], title: String) -> String {
         guard let first = items.first, first.value > 0 else { return "<p class=\"empty\">No leads in this period.</p>" }
-        let rowH = 34.0
-        let width = 520.0
+        let rowH = 30.0
+        let labelW = 130.0
+        let width = 220.0
         let height = Double(items.count) * rowH + 4
         var svg =
-            "<svg class=\"chart funnel\" viewBox=\"0 0 \(Int(width + 200)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
+            "<svg class=\"chart funnel\" viewBox=\"0 0 \(Int(labelW + width + 170)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
         for (i, item) in items.enumerated() {
             let y = 2 + Double(i) * rowH
             let w = max(2, item.value / first.value * width)
-            let x = (width - w) / 2
+            let x = labelW + (width - w) / 2
             let step = i < steps.count ? steps[i] : ""
             svg += "<g><title>\(esc(item.label)): \(esc(item.text))\(step.isEmpty ? "" : ", " + esc(step))</title>"
+            svg += "<text x=\"\(num(labelW - 8))\" y=\"\(num(y + 17))\" text-anchor=\"end\" class=\"label\">\(esc(item.label)) \(esc(item.text))</text>"
             svg += "<rect x=\"\(num(x))\" y=\"\(num(y))\" width=\"\(num(w))\" height=\"\(num(rowH - 6))\" rx=\"3\" class=\"bar stage\(i % 7)\"/>"
-            svg += "<text x=\"\(num(width / 2))\" y=\"\(num(y + 19))\" text-anchor=\"middle\" class=\"inbar\">\(esc(item.label)) · \(esc(item.text))</text>"
-            if !step.isEmpty { svg += "<text x=\"\(num(width + 10))\" y=\"\(num(y + 19))\" class=\"value\">\(esc(step))</text>" }
+            if !step.isEmpty { svg += "<text x=\"\(num(labelW + width + 8))\" y=\"\(num(y + 17))\" class=\"value\">\(esc(step))</text>" }
             svg += "</g>"
         }
         svg += "</svg>"

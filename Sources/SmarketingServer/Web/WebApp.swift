@@ -186,7 +186,8 @@ struct WebApp: Sendable {
         switch value {
         case let d as [String: Any]:
             var out: [String: Any] = [:]
-            for (k, v) in d where !isNil(v) { out[k] = dropNils(v) }
+            // Empty text goes too: mustache treats it as a true section (“ · ” before nothing).
+            for (k, v) in d where !isNil(v) && (v as? String) != "" { out[k] = dropNils(v) }
             return out
         case let a as [[String: Any]]:
             return a.map { dropNils($0) }

@@ -25,7 +25,7 @@ extension WebApp {
                     "leads": Fmt.int(v?.leadToOpportunity.leadCohort.population ?? 0), "mqls": Fmt.int(v?.mqlVolume.mqls ?? 0),
                     "acceptance": Fmt.percent(v?.mqlAcceptance.rate), "opps": Fmt.int(v?.leadToOpportunity.leadCohort.converted ?? 0),
                     "pipeline": Fmt.money(v?.pipelineCoverage.openPipeline), "revenue": Fmt.money(v?.dealVelocity.wonRevenue),
-                    "attributed": Fmt.money(r?.revenue), "romi": Fmt.ratio(r?.romi), "cpm": Fmt.money(v?.mqlVolume.costPerMql),
+                    "attributed": Fmt.money(r?.revenue), "romi": Fmt.percent(r?.romi), "cpm": Fmt.money(v?.mqlVolume.costPerMql),
                 ]
             )
         }.sorted { $0.0 > $1.0 }.map(\.1)
@@ -64,7 +64,7 @@ extension WebApp {
             return .init(
                 label: m.model.replacingOccurrences(of: "_", with: " "),
                 value: row?.revenue ?? 0,
-                text: "\(Fmt.money(row?.revenue)) · ROMI \(Fmt.ratio(row?.romi))"
+                text: "\(Fmt.money(row?.revenue)) · ROMI \(Fmt.percent(row?.romi))"
             )
         }
         func pair(_ f: (KPIValues) -> String) -> [String: String] { ["now": v.map { f($0.current) } ?? "—", "before": v.map { f($0.previous) } ?? "—"] }

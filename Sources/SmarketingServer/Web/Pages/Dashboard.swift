@@ -171,7 +171,7 @@ extension WebApp {
                 "ROMI (\(dq.model.rawValue.replacingOccurrences(of: "_", with: " ")))",
                 romi?.romi,
                 romiPrevious?.romi,
-                Fmt.ratio,
+                Fmt.percent,
                 higherIsBetter: true,
                 target: "spend " + Fmt.money(cur.cac.marketingSpend),
                 spark: romiHistory
@@ -192,9 +192,9 @@ extension WebApp {
         let stages = funnel.total.cohort
         let funnelSVG = SVGChart.funnel(
             stages.map {
-                .init(label: $0.stage.uppercased() == $0.stage ? $0.stage : $0.stage.capitalized, value: Double($0.reached), text: Fmt.int($0.reached))
+                .init(label: Self.stageLabel($0.stage), value: Double($0.reached), text: Fmt.int($0.reached))
             },
-            steps: stages.dropFirst().map { "→ \(Fmt.percent($0.fromPrevious)) · \(Fmt.int($0.lost)) lost before" } + [""],
+            steps: [""] + stages.dropFirst().map { "\(Fmt.percent($0.fromPrevious)) of the step before" },
             title: "Leads created \(period.from.text) to \(period.to.text) by furthest stage"
         )
         // MQLs against marketing's commitment for the month of the period's end.
@@ -226,8 +226,9 @@ extension WebApp {
             title: "SLA compliance by rep, lowest first"
         )
         let campaignRows = (romi?.byCampaign ?? []).sorted { $0.revenue > $1.revenue }.prefix(10)
+        let names = try await campaignNames()
         let attributionSVG = SVGChart.bars(
-            campaignRows.map { .init(label: $0.label, value: $0.revenue, text: "\(Fmt.money($0.revenue)) · ROMI \(Fmt.ratio($0.romi))") },
+            campaignRows.map { .init(label: names[$0.label] ?? $0.label, value: $0.revenue, text: "\(Fmt.money($0.revenue)) · ROMI \(Fmt.percent($0.romi))") },
             title: "Attributed revenue by campaign (\(dq.model.rawValue)), top 10"
         )
         var data: [String: Any] = [
@@ -257,6 +258,17 @@ extension WebApp {
         }
         return view("dashboardLive", data)
     }
+
+    /// Campaign names by id (charts show names; the API keeps ids).
+    func campaignNames() async throws -> [String: String] {
+        let version = cache.slowVersion(try await store.kpiVersion(), seconds: 30)
+        return try await cache.value("campaign-names", version: version) {
+            Dictionary(try await store.list(.campaigns, Self.all).records.map { ($0.id, $0["name"].text ?? $0.id) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    /// A stage as people write it: MQL, SAL and SQL in capitals.
+    static func stageLabel(_ stage: String) -> String { ["mql", "sal", "sql"].contains(stage) ? stage.uppercased() : stage.capitalized }
 
     /// ROMI of one model for a period, from the KPI set's attribution; kept until the
     /// aggregates change and for at least 30 s, because attribution reads every won deal's path.
