@@ -43,7 +43,8 @@ public struct LeadQuery: Sendable, Hashable {
     /// Only MQL/SAL/SQL contacts without a sales touch for this many days.
     public var staleDays: Int?
     public var limit = 50
-    /// The `created_at|id` of the last row of the previous page (newest first).
+    /// The cursor of the previous page (`next` of its `LeadPage`). The list is newest first, or,
+    /// with `staleDays`, longest idle first.
     public var after: String?
 
     /// Creates an empty query.

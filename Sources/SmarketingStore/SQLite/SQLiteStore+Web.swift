@@ -91,35 +91,54 @@ extension SQLiteStore {
             conditions.append("c.source_campaign_id = ?")
             args.append(v)
         }
+        var stale: (days: Int64, slot: Int)?
+        // The sort key and the page cursor: newest first, or, for stale leads, longest idle first.
+        var sortKey = "c.created_at"
+        var order = "c.created_at DESC, c.id DESC"
+        var from = "contacts c"
         if let days = q.staleDays {
-            // Stale: handed to sales (MQL, SAL, SQL) and no sales touch in the last `days` days.
-            let cutoff = now.milliseconds - Int64(days) * 86_400_000
-            conditions.append(
-                """
-                c.lifecycle_stage IN ('mql', 'sal', 'sql') AND coalesce(c.assigned_at, c.became_mql_at, c.created_at) < ?
-                AND NOT EXISTS (SELECT 1 FROM touchpoints t WHERE t.contact_id = c.id AND t.occurred_at >= ? AND t.actor_id IS NOT NULL)
-                """
-            )
-            args += [cutoff, cutoff]
+            // Stale exactly as the KPI set and the funnel count it: an MQL, SAL or SQL whose last
+            // sales action (or hand-over) fell on a local day more than `days` days ago. The
+            // aggregates keep the end of that day per contact (`idle_until`, indexed), so the list
+            // walks that index from the longest idle.
+            // Without statistics SQLite prefers the stage index and sorts every MQL, SAL and SQL
+            // (0.7 s at 1M leads); walking the idle index stops after one page (9 ms).
+            from = "kpi_facts f INDEXED BY kpi_facts_idle JOIN contacts c ON c.id = f.id"
+            conditions.append("f.idle_until <= ? AND f.kind = 'c'")
+            conditions.append("+c.lifecycle_stage IN ('mql', 'sal', 'sql')")
+            stale = (Int64(days), args.count)
+            args.append(nil)  // set in the read, which knows the workspace calendar
+            sortKey = "f.idle_until"
+            order = "f.idle_until, f.id"
         }
         if let after = q.after, let bar = after.firstIndex(of: "|"), let at = Int64(after[..<bar]) {
-            conditions.append("(c.created_at < ? OR (c.created_at = ? AND c.id < ?))")
+            let op = q.staleDays == nil ? "<" : ">"
+            conditions.append("(\(sortKey) \(op) ? OR (\(sortKey) = ? AND c.id \(op) ?))")
             args += [at, at, String(after[after.index(after: bar)...])]
         }
         let limit = max(1, min(q.limit, 500))
         let sql = """
             SELECT c.id, c.first_name, c.last_name, c.email, c.title, a.name, c.lifecycle_stage, c.owner_id, u.name,
-                   s.grade, s.engagement, coalesce(s.persona_id, c.persona_id), c.source_campaign_id, c.created_at
-            FROM contacts c
+                   s.grade, s.engagement, coalesce(s.persona_id, c.persona_id), c.source_campaign_id, c.created_at, \(sortKey)
+            FROM \(from)
             LEFT JOIN contact_scores s ON s.contact_id = c.id
             LEFT JOIN accounts a ON a.id = c.account_id
             LEFT JOIN users u ON u.id = c.owner_id
             \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-            ORDER BY c.created_at DESC, c.id DESC LIMIT \(limit + 1)
+            ORDER BY \(order) LIMIT \(limit + 1)
             """
-        let arguments = StatementArguments(args)
+        let values: [DatabaseValue] = args.map { $0?.databaseValue ?? .null }
+        let staleSlot = stale
         return try await pool.read { db in
+            var args = values
+            if let stale = staleSlot {
+                let calendar = try Self.kpiSettings(db).calendar
+                args[stale.slot] = calendar.start(ofDay: calendar.day(now) - stale.days).milliseconds.databaseValue
+            }
+            let arguments = StatementArguments(args)
+            var keys: [Int64] = []
             var rows = try Row.fetchAll(db, sql: sql, arguments: arguments).map { r -> LeadRow in
+                keys.append(r[14])
                 let first: String? = r[1]
                 let last: String? = r[2]
                 let name = [first, last].compactMap { $0 }.joined(separator: " ")
@@ -142,7 +161,7 @@ extension SQLiteStore {
             var next: String?
             if rows.count > limit {
                 rows.removeLast()
-                if let last = rows.last { next = "\(last.createdAt.milliseconds)|\(last.id)" }
+                if let last = rows.last { next = "\(keys[rows.count - 1])|\(last.id)" }
             }
             return LeadPage(rows: rows, next: next)
         }

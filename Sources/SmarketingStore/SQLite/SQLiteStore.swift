@@ -299,6 +299,7 @@ enum SQLiteSchema {
                         id_hash TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
                         role TEXT NOT NULL, csrf TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
                     CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+                    CREATE INDEX kpi_facts_idle ON kpi_facts(idle_until) WHERE idle_until IS NOT NULL;
                     """
             )
         }
