@@ -170,61 +170,67 @@ extension SQLiteStore {
     // MARK: Pipeline
 
     public func pipelineReview(today: LocalDate, now: Timestamp, slippedLimit: Int) async throws -> PipelineReview {
-        let nowMs = now.milliseconds
-        let todayText = today.text
-        return try await pool.read { db in
-            func groups(_ column: String) throws -> [PipelineReview.Group] {
-                try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT coalesce(\(column), '(none)'), count(*), coalesce(sum(amount), 0), avg((? - created_at) / 86400000.0),
-                               sum(expected_close_date IS NOT NULL AND expected_close_date < ?)
-                        FROM opportunities WHERE closed_at IS NULL GROUP BY 1 ORDER BY 3 DESC
-                        """,
-                    arguments: [nowMs, todayText]
-                ).map { PipelineReview.Group(key: $0[0], count: $0[1], amount: $0[2], meanAgeDays: $0[3] ?? 0, slipped: $0[4]) }
+        try await pool.read { db in
+            // One pass over the open deals (a few thousand even at a million leads) instead of a
+            // scan per figure.
+            struct Open {
+                var id: String, name: String, accountID: String, stage: String?, owner: String?, amount: Double, close: String?, ageDays: Double
             }
-            let byStage = try groups("stage")
-            let byOwner = try groups("owner_id")
-            let day: Int64 = 86_400_000
-            let agingRow = try Row.fetchOne(
+            let day = 86_400_000.0
+            let todayText = today.text
+            let open = try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT sum(created_at > ?), sum(created_at <= ? AND created_at > ?), sum(created_at <= ? AND created_at > ?), sum(created_at <= ?)
-                    FROM opportunities WHERE closed_at IS NULL
-                    """,
-                arguments: [nowMs - 30 * day, nowMs - 30 * day, nowMs - 90 * day, nowMs - 90 * day, nowMs - 180 * day, nowMs - 180 * day]
-            )
-            let labels = ["< 30 days", "30–90 days", "90–180 days", "≥ 180 days"]
-            let aging = labels.enumerated().map { i, l in PipelineReview.AgeBucket(label: l, count: (agingRow?[i] as Int?) ?? 0) }
-            let slipped = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT o.id, coalesce(o.name, o.id), a.name, o.stage, o.owner_id, o.amount, o.expected_close_date, (? - o.created_at) / 86400000.0
-                    FROM opportunities o LEFT JOIN accounts a ON a.id = o.account_id
-                    WHERE o.closed_at IS NULL AND o.expected_close_date < ?
-                    ORDER BY o.amount DESC, o.id LIMIT ?
-                    """,
-                arguments: [nowMs, todayText, slippedLimit]
+                sql:
+                    "SELECT id, coalesce(name, id), account_id, stage, owner_id, amount, expected_close_date, created_at FROM opportunities WHERE closed_at IS NULL"
             ).map { r in
-                PipelineReview.Deal(
+                Open(
                     id: r[0],
                     name: r[1],
-                    accountName: r[2],
+                    accountID: r[2],
                     stage: r[3],
-                    ownerID: r[4],
-                    amount: r[5],
-                    expectedClose: (r[6] as String?).flatMap(LocalDate.parse),
-                    ageDays: r[7]
+                    owner: r[4],
+                    amount: r[5] ?? 0,
+                    close: r[6],
+                    ageDays: Double(now.milliseconds - (r[7] as Int64)) / day
                 )
             }
+            func slipped(_ o: Open) -> Bool { o.close.map { $0 < todayText } ?? false }
+            func groups(_ key: (Open) -> String?) -> [PipelineReview.Group] {
+                Dictionary(grouping: open) { key($0) ?? "(none)" }.map { k, deals in
+                    PipelineReview.Group(
+                        key: k,
+                        count: deals.count,
+                        amount: deals.reduce(0) { $0 + $1.amount },
+                        meanAgeDays: deals.reduce(0) { $0 + $1.ageDays } / Double(deals.count),
+                        slipped: deals.filter(slipped).count
+                    )
+                }.sorted { $0.amount != $1.amount ? $0.amount > $1.amount : $0.key < $1.key }
+            }
+            var ages = [0, 0, 0, 0]
+            for o in open { ages[o.ageDays < 30 ? 0 : o.ageDays < 90 ? 1 : o.ageDays < 180 ? 2 : 3] += 1 }
+            let aging = zip(["< 30 days", "30–90 days", "90–180 days", "≥ 180 days"], ages).map { PipelineReview.AgeBucket(label: $0, count: $1) }
+            let late = open.filter(slipped).sorted { $0.amount != $1.amount ? $0.amount > $1.amount : $0.id < $1.id }.prefix(slippedLimit)
+            let accountName = try db.cachedStatement(sql: "SELECT name FROM accounts WHERE id = ?")
+            let deals = try late.map { o in
+                PipelineReview.Deal(
+                    id: o.id,
+                    name: o.name,
+                    accountName: try String.fetchOne(accountName, arguments: [o.accountID]),
+                    stage: o.stage,
+                    ownerID: o.owner,
+                    amount: o.amount,
+                    expectedClose: o.close.flatMap(LocalDate.parse),
+                    ageDays: o.ageDays
+                )
+            }
+            let byStage = groups(\.stage)
             return PipelineReview(
                 byStage: byStage,
-                byOwner: byOwner,
+                byOwner: groups(\.owner),
                 aging: aging,
-                slipped: slipped,
-                openCount: byStage.reduce(0) { $0 + $1.count },
-                openAmount: byStage.reduce(0) { $0 + $1.amount }
+                slipped: deals,
+                openCount: open.count,
+                openAmount: open.reduce(0) { $0 + $1.amount }
             )
         }
     }

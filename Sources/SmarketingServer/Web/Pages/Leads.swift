@@ -92,7 +92,9 @@ extension WebApp {
             )
         }
         timeline.sort { $0.0 > $1.0 }
-        let score = try await store.scoreExplanation(contactID: id, at: now)
+        // Without an active scoring model there is no breakdown to show (the page says so).
+        var score: ScoreExplanation?
+        do { score = try await store.scoreExplanation(contactID: id, at: now) } catch StoreError.invalid(_) { score = nil }
         var hq = HandoverQuery()
         hq.contactID = id
         hq.limit = 5
@@ -196,6 +198,7 @@ extension WebApp {
         <table><thead><tr><th>Engagement rule</th><th class="n">Events</th><th class="n">Granted</th><th class="n">Capped away</th><th class="n">Now (decayed)</th></tr></thead><tbody>{{#parts}}<tr><td>{{rule}}</td><td class="n">{{count}}</td><td class="n">{{granted}}</td><td class="n">{{capped}}</td><td class="n">{{now}}</td></tr>{{/parts}}</tbody></table>
         </section>
         <section class="card"><h2>Score history</h2>{{{chart}}}</section>{{/score}}
+        {{^score}}<section class="card"><h2>Score</h2><p class="empty">No scoring model is active, so this lead has no score yet (Settings → Scoring model).</p></section>{{/score}}
         </div>
         <section class="card"><h2>Timeline</h2><ol class="timeline">{{#timeline}}<li data-kind="{{kind}}"><span class="when">{{when}}</span>{{what}} <span class="muted">{{by}}</span></li>{{/timeline}}</ol></section>
         """
