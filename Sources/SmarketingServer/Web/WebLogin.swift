@@ -92,7 +92,7 @@ final class WebCache: Sendable {
         var usersAt: UInt64 = 0
         var users: [Record] = []
         var values: [String: (version: Int64, value: any Sendable)] = [:]
-        var slow: (version: Int64, at: UInt64) = (-1, 0)
+        var slow: [String: (version: Int64, at: UInt64)] = [:]
     }
     private let state = Mutex(State())
 
@@ -113,11 +113,14 @@ final class WebCache: Sendable {
 
     /// `version`, but held for at least `seconds` after it last moved: for results that cost
     /// too much to recompute after every write.
-    func slowVersion(_ version: Int64, seconds: Double) -> Int64 {
+    /// Each `lane` holds its own version (figures of closed months can wait longer than the
+    /// current period's).
+    func slowVersion(_ version: Int64, seconds: Double, lane: String = "recent") -> Int64 {
         let now = DispatchTime.now().uptimeNanoseconds
         return state.withLock { s in
-            if s.slow.version < 0 || (version != s.slow.version && Double(now - s.slow.at) >= seconds * 1e9) { s.slow = (version, now) }
-            return s.slow.version
+            if let held = s.slow[lane], version == held.version || Double(now - held.at) < seconds * 1e9 { return held.version }
+            s.slow[lane] = (version, now)
+            return version
         }
     }
 

@@ -8,7 +8,9 @@ import SmarketingServer
 import SmarketingStore
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve the API (and, with --demo, fill an empty workspace with demo data first).")
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the web app and the API (and, with --demo, fill an empty workspace with demo data first)."
+    )
 
     @OptionGroup var workspace: WorkspaceOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -16,6 +18,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest request body in MiB (413 beyond).") var maxBodyMib = 16
     @Flag(help: "Fill an empty database with a demo workspace, and print an admin login and a fresh API token.") var demo = false
     @Option(help: "Leads in the demo workspace.") var demoLeads = 10_000
+    @Flag(help: "Mark session cookies Secure (when users reach the server over HTTPS, e.g. behind a TLS proxy).") var secureCookies = false
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -71,6 +74,7 @@ struct Serve: AsyncParsableCommand {
             let token = APIToken.generate()
             _ = try await store.createToken(userID: admin, role: .admin, name: "serve --demo", hash: APIToken.hash(token), actor: .cli, at: clock.now())
             banner = [
+                "web app: http://\(host):\(port)/  (sign in with the admin login below)",
                 "admin login: \(adminRecord["email"].text ?? admin) / \(password)",
                 "API token (admin): \(token)",
                 "try: curl -H 'Authorization: Bearer \(token)' http://\(host):\(port)/api/v1/contacts?limit=3",
@@ -78,13 +82,15 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "smarketing")
         logger.logLevel = .info
+        var configuration = ServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyMib << 20)
+        configuration.secureCookies = secureCookies
         let app = buildApplication(
-            configuration: ServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyMib << 20),
+            configuration: configuration,
             store: store,
             clock: clock,
             logger: logger
         )
-        print("smarketing serving \(workspace.databasePath) at http://\(host):\(port)  (API description: /openapi.json)")
+        print("smarketing serving \(workspace.databasePath) at http://\(host):\(port)/  (web app; API description: /openapi.json)")
         for line in banner { print(line) }
         fflush(nil)
         try await app.runService()

@@ -10,7 +10,7 @@ extension WebApp {
         let dq = dashboardQuery(request.uri.queryParameters)
         let version = try await store.kpiVersion()
         let report = try await store.kpis(KPIQuery(period: dq.period, by: [.campaign], asOf: clock.now()))
-        let romi = try await romiReport(dq.period, model: dq.model, byCampaign: true, version: version)
+        let romi = try await romiReport(dq.period, model: dq.model, byCampaign: true, version: cache.slowVersion(version, seconds: 30))
         let campaigns = try await store.list(.campaigns, Self.all).records
         let groups = Dictionary((report.by["campaign"] ?? []).map { ($0.key, $0.current) }, uniquingKeysWith: { a, _ in a })
         let romiRows = Dictionary((romi?.byCampaign ?? []).map { ($0.label, $0) }, uniquingKeysWith: { a, _ in a })

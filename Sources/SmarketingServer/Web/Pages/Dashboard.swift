@@ -77,18 +77,24 @@ extension WebApp {
         // What costs more than a KPI read is kept for at least 30 s (the sparklines' closed months,
         // attribution, commitments); the tiles and the funnel are read fresh on every change.
         let slow = cache.slowVersion(version, seconds: 30)
+        // Months that have ended change only when late data lands in them: ten minutes.
+        let history = cache.slowVersion(version, seconds: 600, lane: "history")
+        let thisMonth = LocalDate(monthIndex: now.utcDate.monthIndex)
         let months = (0..<6).reversed().map { back -> KPIPeriod in
             let m = LocalDate(monthIndex: period.to.adding(days: -1).monthIndex - back)
             return KPIPeriod(from: m, to: LocalDate(monthIndex: m.monthIndex + 1))
         }
-        var history: [KPIValues] = []
+        var monthly: [KPIValues] = []
         for m in months {
-            history.append(try await cache.value("kpi:\(m.from.text)", version: slow) { try await store.kpis(KPIQuery(period: m)).total.current })
+            let v = m.to <= thisMonth ? history : slow
+            monthly.append(try await cache.value("kpi:\(m.from.text)", version: v) { try await store.kpis(KPIQuery(period: m)).total.current })
         }
-        let romi = try await romiReport(period, model: dq.model, byCampaign: true, version: version)
-        let romiPrevious = try await romiReport(period.previous, model: dq.model, byCampaign: false, version: version)
+        let romi = try await romiReport(period, model: dq.model, byCampaign: true, version: slow)
+        let romiPrevious = try await romiReport(period.previous, model: dq.model, byCampaign: false, version: period.previous.to <= thisMonth ? history : slow)
         var romiHistory: [Double?] = []
-        for m in months { romiHistory.append(try await romiReport(m, model: dq.model, byCampaign: false, version: version)?.romi) }
+        for m in months {
+            romiHistory.append(try await romiReport(m, model: dq.model, byCampaign: false, version: m.to <= thisMonth ? history : slow)?.romi)
+        }
         let cur = report.total.current
         let prev = report.total.previous
         let labels = months.map { String($0.from.text.prefix(7)) }
@@ -128,7 +134,7 @@ extension WebApp {
                 Fmt.percent,
                 higherIsBetter: true,
                 target: "of \(Fmt.int(cur.leadToOpportunity.mqlCohort.population)) MQLs",
-                spark: history.map(\.leadToOpportunity.mqlCohort.rate)
+                spark: monthly.map(\.leadToOpportunity.mqlCohort.rate)
             ),
             tile(
                 "win_rate",
@@ -138,7 +144,7 @@ extension WebApp {
                 Fmt.percent,
                 higherIsBetter: true,
                 target: "\(Fmt.int(cur.winRate.won)) won · \(Fmt.int(cur.winRate.lost)) lost",
-                spark: history.map(\.winRate.rate)
+                spark: monthly.map(\.winRate.rate)
             ),
             tile(
                 "lead_response_time",
@@ -148,7 +154,7 @@ extension WebApp {
                 Fmt.hours,
                 higherIsBetter: false,
                 target: "SLA \(Fmt.hours(cur.leadResponseTime.slaHours)) · \(Fmt.percent(cur.leadResponseTime.slaCompliance)) in time",
-                spark: history.map(\.leadResponseTime.medianHours)
+                spark: monthly.map(\.leadResponseTime.medianHours)
             ),
             tile(
                 "deal_velocity",
@@ -158,7 +164,7 @@ extension WebApp {
                 Fmt.days,
                 higherIsBetter: false,
                 target: "\(Fmt.int(cur.dealVelocity.won)) deals won",
-                spark: history.map(\.dealVelocity.medianDays)
+                spark: monthly.map(\.dealVelocity.medianDays)
             ),
             tile(
                 "cac",
@@ -168,7 +174,7 @@ extension WebApp {
                 Fmt.money,
                 higherIsBetter: false,
                 target: "\(Fmt.int(cur.cac.newCustomers)) new customers",
-                spark: history.map(\.cac.cac)
+                spark: monthly.map(\.cac.cac)
             ),
             tile(
                 "romi",
@@ -188,7 +194,7 @@ extension WebApp {
                 Fmt.ratio,
                 higherIsBetter: true,
                 target: coverageTarget,
-                spark: history.map(\.pipelineCoverage.coverage)
+                spark: monthly.map(\.pipelineCoverage.coverage)
             ),
         ]
         // The funnel and where leads get lost, from the funnel report of the same aggregates.
@@ -278,8 +284,7 @@ extension WebApp {
     /// aggregates change and for at least 30 s, because attribution reads every won deal's path.
     func romiReport(_ period: KPIPeriod, model: AttributionModel, byCampaign: Bool, version: Int64) async throws -> KPIReport.ModelROMI? {
         let key = "romi:\(period.from.text):\(period.to.text):\(model.rawValue):\(byCampaign)"
-        let stableVersion = cache.slowVersion(version, seconds: 30)
-        return try await cache.value(key, version: stableVersion) {
+        return try await cache.value(key, version: version) {
             try await store.kpis(KPIQuery(period: period, by: byCampaign ? [.campaign] : [], romiModels: [model])).romi?.first
         }
     }
