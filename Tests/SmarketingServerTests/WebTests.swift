@@ -144,6 +144,12 @@ struct WebBrowserTests {
                     #expect(try await tab.eval("document.querySelectorAll('.timeline li').length") as? Int ?? 0 > 0, "\(role) \(lead)")
                     #expect(tab.takeProblems().isEmpty, "\(role) \(lead)")
                 }
+                try await tab.open(base + "/campaigns?from=2025-07-01&to=2026-01-01")
+                if let campaign = try await tab.eval("document.querySelector('table a[href^=\"/campaigns/\"]')?.getAttribute('href')") as? String {
+                    try await tab.open(base + campaign)
+                    #expect(try await tab.eval("document.querySelectorAll('svg.chart.bars g').length") as? Int ?? 0 >= 8, "\(role) \(campaign)")
+                    #expect(tab.takeProblems().isEmpty, "\(role) \(campaign)")
+                }
                 // What the role may not open says so.
                 if role != .admin {
                     try await tab.open(base + "/settings/users")

@@ -44,7 +44,7 @@ enum WebTemplates {
         <nav class="tabs" aria-label="Settings sections">{{#tabs}}<a href="/settings/{{id}}"{{#current}} aria-current="page"{{/current}}>{{label}}</a>{{/tabs}}</nav>
         {{#roleError}}<p class="error" role="alert">{{roleError}}</p>{{/roleError}}
         {{#is_users}}<div class="card scroll"><table><thead><tr><th>User</th><th>Team</th><th>Access role</th></tr></thead><tbody>
-        {{#users}}<tr><td>{{name}}<br><span class="muted">{{email}}</span></td><td>{{team}}</td><td><form method="post" action="/settings/users/role" class="actions"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="user_id" value="{{id}}"><label class="sr">Role of {{name}} <select name="access_role">{{#roles}}<option{{#selected}} selected{{/selected}}>{{value}}</option>{{/roles}}</select></label><button type="submit" class="secondary">Save</button></form></td></tr>{{/users}}
+        {{#users}}<tr><td>{{name}}<br><span class="muted">{{email}}</span></td><td>{{team}}</td><td><form method="post" action="/settings/users/role" class="actions"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="user_id" value="{{id}}"><label><select name="access_role" aria-label="Access role of {{name}}">{{#roles}}<option{{#selected}} selected{{/selected}}>{{value}}</option>{{/roles}}</select></label><button type="submit" class="secondary">Save</button></form></td></tr>{{/users}}
         </tbody></table></div>
         <section class="card"><h2>Set a password</h2><form method="post" action="/settings/users/password" class="filters"><input type="hidden" name="_csrf" value="{{csrf}}">
         <label>User <select name="user_id">{{#users}}<option value="{{id}}">{{name}}</option>{{/users}}</select></label>

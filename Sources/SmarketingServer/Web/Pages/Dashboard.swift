@@ -204,7 +204,10 @@ extension WebApp {
             stages.map {
                 .init(label: Self.stageLabel($0.stage), value: Double($0.reached), text: Fmt.int($0.reached))
             },
-            steps: [""] + stages.dropFirst().map { "\(Fmt.percent($0.fromPrevious)) of the step before" },
+            steps: [""]
+                + zip(stages, stages.dropFirst()).map { before, stage in
+                    "\(Fmt.percent(stage.fromPrevious)) · \(Fmt.int(before.reached - stage.reached)) dropped"
+                },
             title: "Leads created \(period.from.text) to \(period.to.text) by furthest stage"
         )
         // MQLs against marketing's commitment for the month of the period's end.
