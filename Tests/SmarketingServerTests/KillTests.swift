@@ -29,20 +29,6 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// A free loopback port.
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
 /// The server as a separate process, so it can be killed for real.
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
@@ -108,7 +94,7 @@ struct KillTests {
         defer { f.remove() }
         let token = f.tokens[.admin]!
         let database = f.dir + "/api.sqlite"
-        let port = freePort()
+        let port = try LoopbackPort.free()
         let server = try ServerProcess(database: database, port: port)
         try await server.waitUntilReady()
         let acknowledged = Acknowledged()

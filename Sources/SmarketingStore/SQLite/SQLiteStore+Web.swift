@@ -71,25 +71,13 @@ extension SQLiteStore {
                 args += [like, like]
             }
         }
-        if let v = q.stage {
-            conditions.append("c.lifecycle_stage = ?")
-            args.append(v)
-        }
-        if let v = q.ownerID {
-            conditions.append("c.owner_id = ?")
-            args.append(v)
-        }
-        if let v = q.grade {
-            conditions.append("s.grade = ?")
-            args.append(v)
-        }
-        if let v = q.personaID {
-            conditions.append("coalesce(s.persona_id, c.persona_id) = ?")
-            args.append(v)
-        }
-        if let v = q.campaignID {
-            conditions.append("c.source_campaign_id = ?")
-            args.append(v)
+        let equals: [(String?, String)] = [
+            (q.stage, "c.lifecycle_stage = ?"), (q.ownerID, "c.owner_id = ?"), (q.grade, "s.grade = ?"),
+            (q.personaID, "coalesce(s.persona_id, c.persona_id) = ?"), (q.campaignID, "c.source_campaign_id = ?"),
+        ]
+        for case (let value?, let condition) in equals {
+            conditions.append(condition)
+            args.append(value)
         }
         var stale: (days: Int64, slot: Int)?
         // The sort key and the page cursor: newest first, or, for stale leads, longest idle first.

@@ -48,7 +48,7 @@ extension Bench {
                     expiresAt: now.adding(milliseconds: 3_600_000)
                 )
             )
-            let port = try freePort()
+            let port = try LoopbackPort.free()
             var configuration = ServerConfiguration(host: "127.0.0.1", port: port)
             configuration.backgroundServices = false
             var logger = Logger(label: "bench-web")
@@ -141,22 +141,6 @@ extension Bench {
             let (data, response) = try await session.data(for: request)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
             return Fetched(status: (response as? HTTPURLResponse)?.statusCode ?? 0, bytes: data.count, ms: ms)
-        }
-
-        /// A loopback port nothing listens on now.
-        func freePort() throws -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = 0
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-            }
-            guard bound else { throw CLIFailure("could not find a free loopback port") }
-            return Int(UInt16(bigEndian: addr.sin_port))
         }
     }
 }

@@ -43,7 +43,7 @@ extension WebApp {
             "rows": page.rows.map { r -> [String: Any] in
                 [
                     "id": r.id, "name": r.name.isEmpty ? r.email : r.name, "email": r.email, "account": r.accountName ?? "", "stage": r.stage ?? "",
-                    "owner": r.ownerName ?? r.ownerID ?? "", "grade": r.grade ?? "", "engagement": r.engagement.map { String(format: "%.0f", $0) } ?? "",
+                    "owner": r.ownerName ?? r.ownerID ?? "", "grade": r.grade ?? "", "engagement": r.engagement.map { String(Int($0.rounded())) } ?? "",
                     "persona": personas.first { $0.id == r.personaID }?["name"].text ?? r.personaID ?? "", "created": Self.dateTime(r.createdAt),
                 ]
             },
