@@ -307,6 +307,16 @@ struct WebSessionTests {
             let api = try await Self.call(client, .get, "/api/v1/kpis")
             #expect(api.status == .unauthorized && api.headers[.contentType] == "application/problem+json")
 
+            // A wrong address in a browser is a page; under /api it stays a problem.
+            let missing = try await client.execute(uri: "/nowhere", method: .get, headers: [.accept: "text/html,*/*"]) { r in
+                (r.status, r.headers[.contentType] ?? "")
+            }
+            #expect(missing.0 == .notFound && missing.1.hasPrefix("text/html"))
+            let missingAPI = try await client.execute(uri: "/api/v1/nowhere", method: .get, headers: [.accept: "text/html,*/*"]) { r in
+                (r.status, r.headers[.contentType] ?? "")
+            }
+            #expect(missingAPI.0 == .notFound && missingAPI.1 == "application/problem+json")
+
             let form = try await Self.call(client, .get, "/login?next=%2Fleads")
             let loginCookie = try #require(form.cookie("smk_login"))
             #expect(loginCookie.contains("HttpOnly") && loginCookie.contains("SameSite=Lax"))

@@ -81,6 +81,13 @@ struct ProblemResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
             if response.status.code >= 400, response.headers[.contentType] != "application/problem+json",
                 response.headers[.contentType]?.hasPrefix("text/html") != true
             {
+                // A person in a browser who typed a wrong address gets a page, not JSON.
+                if response.status == .notFound, !request.uri.path.hasPrefix("/api/"), request.headers[.accept]?.contains("text/html") == true {
+                    return htmlResponse(
+                        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found · smarketing</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main><h1>Not found</h1><p>There is no page at this address. <a href=\"/\">Go to the start page</a>.</p></main></body></html>",
+                        status: .notFound
+                    )
+                }
                 var problem = Problem.from(HTTPError(response.status))
                 problem.headers = response.headers
                 problem.headers[.contentLength] = nil

@@ -299,8 +299,10 @@ extension WebApp {
         let body = ResponseBody { writer in
             var last = try await store.kpiVersion()
             var quiet = 0
+            var sinceSent = 0
             func send(_ version: Int64) async throws {
-                let html = try await dashboardLive(dq)
+                // Viewers of the same dashboard share one render per version.
+                let html = try await cache.value("live:" + dq.query, version: version) { try await dashboardLive(dq) }
                 let data = html.split(separator: "\n", omittingEmptySubsequences: false).map { "data: " + $0 }.joined(separator: "\n")
                 try await writer.write(ByteBuffer(string: "id: \(version)\nevent: update\n\(data)\n\n"))
             }
@@ -312,9 +314,13 @@ extension WebApp {
                 } catch is CancellationError { break }
                 let version = try await store.kpiVersion()
                 quiet += 1
-                if version != last {
+                sinceSent += 1
+                // Under a steady stream of writes, at most one update per 750 ms per viewer: the
+                // page still changes within a second of a commit.
+                if version != last && sinceSent >= 3 {
                     last = version
                     quiet = 0
+                    sinceSent = 0
                     try await send(version)
                 } else if quiet >= 60 {
                     quiet = 0
