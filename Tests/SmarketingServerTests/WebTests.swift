@@ -386,3 +386,125 @@ struct WebSessionTests {
         }
     }
 }
+
+@Suite("Web settings and the manager's view")
+struct WebSettingsTests {
+    typealias Page = WebSessionTests.Page
+
+    /// Signs in over HTTP and returns the session cookie and its CSRF token.
+    static func signIn(_ client: some TestClientProtocol, _ person: (email: String, password: String)) async throws -> (cookie: String, csrf: String) {
+        let form = try await WebSessionTests.call(client, .get, "/login")
+        let token = try #require(form.hidden("_csrf"))
+        let ok = try await WebSessionTests.call(
+            client,
+            .post,
+            "/login",
+            cookies: ["smk_login=" + token],
+            form: ["email": person.email, "password": person.password, "_csrf": token]
+        )
+        let set = try #require(ok.cookie("smk_session"))
+        let cookie = String(set.prefix { $0 != ";" })
+        let page = try await WebSessionTests.call(client, .get, "/settings/scoring", cookies: [cookie])
+        return (cookie, try #require(page.hidden("_csrf")))
+    }
+
+    @Test(
+        "tokens and webhook secrets are shown once; bad webhook URLs, routing files and scoring files are reported inline; previews change nothing; marketing may open only the scoring model"
+    )
+    func settingsActions() async throws {
+        let w = try await WebWorkspace.make(leads: 150)
+        defer { w.remove() }
+        try await w.app().test(.router) { client in
+            let (admin, csrf) = try await Self.signIn(client, w.people[.admin]!)
+            func post(_ path: String, _ form: [String: String]) async throws -> Page {
+                try await WebSessionTests.call(client, .post, path, cookies: [admin], form: form.merging(["_csrf": csrf]) { a, _ in a })
+            }
+            // A token: shown once on the reply, listed by name afterwards, usable on the API, revocable.
+            let created = try await post("/settings/tokens/create", ["user_id": "u-admin", "role": "viewer", "name": "wall screen"])
+            #expect(created.status == .created)
+            let token = try #require(created.text.range(of: "id=\"new-token\">").map { String(created.text[$0.upperBound...].prefix { $0 != "<" }) })
+            #expect(token.hasPrefix("smk_"))
+            let listed = try await WebSessionTests.call(client, .get, "/settings/tokens", cookies: [admin])
+            #expect(listed.text.contains("wall screen") && !listed.text.contains(token))
+            let viaAPI = try await client.execute(uri: "/api/v1/kpis", method: .get, headers: [.authorization: "Bearer " + token]) { $0.status }
+            #expect(viaAPI == .ok)
+            let tokenID = try #require(try await w.store.tokens().first { $0.name == "wall screen" }?.id)
+            #expect(try await post("/settings/tokens/revoke", ["id": tokenID]).status == .seeOther)
+            let revoked = try await client.execute(uri: "/api/v1/kpis", method: .get, headers: [.authorization: "Bearer " + token]) { $0.status }
+            #expect(revoked == .unauthorized)
+
+            // A webhook: a bad URL is reported beside its field and nothing is stored; a good one shows its secret once.
+            let bad = try await post("/settings/webhooks/create", ["url": "ftp://nowhere", "events": "*"])
+            #expect(bad.status == .unprocessableContent && bad.text.contains("id=\"err-url\"") && bad.text.contains("value=\"ftp://nowhere\""))
+            #expect(try await w.store.webhooks().isEmpty)
+            let hook = try await post("/settings/webhooks/create", ["url": "http://127.0.0.1:9/hook", "events": "handover.assigned, sla.breached"])
+            #expect(hook.status == .created && hook.text.contains("id=\"new-secret\">whsec_"))
+            let stored = try #require(try await w.store.webhooks().first)
+            #expect(stored.events == ["handover.assigned", "sla.breached"])
+            let log = try await WebSessionTests.call(client, .get, "/settings/webhooks?deliveries=\(stored.id)", cookies: [admin])
+            #expect(log.status == .ok && log.text.contains("Deliveries to http://127.0.0.1:9/hook"))
+
+            // Routing: a broken file lists its problems with line and column and changes nothing;
+            // a good one previews its line diff; apply makes a new version.
+            let versions = try await w.store.handoverConfigVersions().count
+            let broken = try await post("/settings/routing/validate", ["config": "teams: [\n"])
+            #expect(broken.status == .unprocessableContent && broken.text.contains("id=\"config-problems\"") && broken.text.contains("line "))
+            let active = try #require(try await w.store.activeHandoverConfigText()?.1)
+            let edited = active + "\n# reviewed in the web app\n"
+            let preview = try await post("/settings/routing/validate", ["config": edited])
+            #expect(preview.status == .ok && preview.text.contains("+ ") && preview.text.contains("# reviewed in the web app"))
+            #expect(try await w.store.handoverConfigVersions().count == versions)
+            let applied = try await post("/settings/routing/apply", ["config": edited, "comment": "web test"])
+            #expect(applied.status == .seeOther && applied.location.contains("ok="))
+            #expect(try await w.store.handoverConfigVersions().count == versions + 1)
+
+            // Scoring: the preview says what would change and changes nothing.
+            let model = try #require(try await w.store.activeScoringVersion())
+            let scoring = try await post("/settings/scoring/preview", ["model": model.text])
+            #expect(scoring.status == .ok && scoring.text.contains("contacts scored"))
+            #expect(try await w.store.scoringVersions().count == 1)
+
+            // A role change takes effect: the marketer may open the scoring model but not users.
+            let (marketing, _) = try await Self.signIn(client, w.people[.marketing]!)
+            #expect(try await WebSessionTests.call(client, .get, "/settings", cookies: [marketing]).location == "/settings/scoring")
+            #expect(try await WebSessionTests.call(client, .get, "/settings/users", cookies: [marketing]).status == .forbidden)
+            let posted = try await WebSessionTests.call(
+                client,
+                .post,
+                "/settings/users/role",
+                cookies: [marketing],
+                form: ["user_id": "u-admin", "access_role": "viewer"]
+            )
+            #expect(posted.status == .forbidden)
+        }
+    }
+
+    @Test("a sales manager opens the inbox of a rep of the team; a rep may not")
+    func managerInbox() async throws {
+        let w = try await WebWorkspace.make(leads: 150)
+        defer { w.remove() }
+        var q = ListQuery()
+        q.limit = 1000
+        let users = try await w.store.list(.users, q).records
+        let repEmail = w.people[.sales]!.email
+        let rep = try #require(users.first { $0["email"].text == repEmail })
+        let managerID = try #require(rep["manager_id"].text, "the demo rep has no manager")
+        try await w.store.setPasswordHash(userID: managerID, hash: PasswordHash.make("manager-password-1"), actor: Fixture.actor, at: WebWorkspace.clock.now())
+        let managerEmail = try #require(users.first { $0.id == managerID }?["email"].text)
+        try await w.app().test(.router) { client in
+            let form = try await WebSessionTests.call(client, .get, "/login")
+            let token = try #require(form.hidden("_csrf"))
+            let ok = try await WebSessionTests.call(
+                client,
+                .post,
+                "/login",
+                cookies: ["smk_login=" + token],
+                form: ["email": managerEmail, "password": "manager-password-1", "_csrf": token]
+            )
+            #expect(ok.location == "/")  // managers start on the dashboard
+            let cookie = String(try #require(ok.cookie("smk_session")).prefix { $0 != ";" })
+            let inbox = try await WebSessionTests.call(client, .get, "/inbox?user=\(rep.id)", cookies: [cookie])
+            #expect(inbox.status == .ok && inbox.text.contains("data-handover=") && inbox.text.contains("<select name=\"user\""))
+        }
+    }
+}
