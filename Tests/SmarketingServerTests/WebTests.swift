@@ -464,6 +464,18 @@ struct WebSettingsTests {
             #expect(scoring.status == .ok && scoring.text.contains("contacts scored"))
             #expect(try await w.store.scoringVersions().count == 1)
 
+            // Every tile links to the records behind its figure; their count is the figure.
+            let dashboard = try await WebSessionTests.call(client, .get, "/?from=2025-10-01&to=2026-01-01", cookies: [admin])
+            #expect(dashboard.text.contains("href=\"/kpis/mqls?from=2025-10-01&amp;to=2026-01-01\""))
+            let mqls = try await w.store.kpis(
+                KPIQuery(period: KPIPeriod(from: LocalDate(year: 2025, month: 10, day: 1), to: LocalDate(year: 2026, month: 1, day: 1)))
+            )
+            .total.current.mqlVolume.mqls
+            let behind = try await WebSessionTests.call(client, .get, "/kpis/mqls?from=2025-10-01&to=2026-01-01", cookies: [admin])
+            #expect(behind.status == .ok && behind.text.contains("\(mqls) records from 2025-10-01 to 2026-01-01"), "\(mqls)")
+            #expect(behind.text.components(separatedBy: "href=\"/leads/").count - 1 == Int(mqls))
+            #expect(try await WebSessionTests.call(client, .get, "/kpis/nonsense", cookies: [admin]).status == .notFound)
+
             // A role change takes effect: the marketer may open the scoring model but not users.
             let (marketing, _) = try await Self.signIn(client, w.people[.marketing]!)
             #expect(try await WebSessionTests.call(client, .get, "/settings", cookies: [marketing]).location == "/settings/scoring")

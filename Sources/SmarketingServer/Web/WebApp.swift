@@ -40,6 +40,7 @@ struct WebApp: Sendable {
         router.post("/logout") { request, _ in try await logout(request) }
         page(router, "/", title: "Dashboard", dashboard)
         router.get("/live/dashboard") { request, _ in try await guarded(request) { user, _ in try await liveDashboard(request, user) } }
+        page(router, "/kpis/:metric", title: "Records", records)
         page(router, "/inbox", title: "Inbox", inbox)
         router.post("/inbox/:id/:action") { request, context in try await guarded(request) { user, form in try await inboxAction(form, context, user) } }
         page(router, "/leads", title: "Leads", leads)

@@ -7,7 +7,7 @@ enum WebTemplates {
             "layout": layout, "login": login, "error": error, "dashboard": WebApp.dashboardTemplate, "dashboardLive": WebApp.dashboardLiveTemplate,
             "inbox": WebApp.inboxTemplate, "leads": WebApp.leadsTemplate, "lead": WebApp.leadTemplate, "campaigns": WebApp.campaignsTemplate,
             "campaign": WebApp.campaignTemplate, "pipeline": WebApp.pipelineTemplate, "personas": WebApp.personasTemplate,
-            "content": WebApp.contentTemplate, "settings": settings,
+            "content": WebApp.contentTemplate, "settings": settings, "records": WebApp.recordsTemplate,
         ]
     }
 

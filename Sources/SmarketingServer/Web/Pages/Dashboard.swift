@@ -116,6 +116,8 @@ extension WebApp {
                 "spark": SVGChart.sparkline(spark, labels: labels, title: title),
             ]
             if let note { t["note"] = note }
+            let period = "from=\(dq.period.from.text)&to=\(dq.period.to.text)"
+            t["records"] = (Self.tileRecords[id] ?? []).map { ["href": "/kpis/\($0.0.rawValue)?\(period)", "label": $0.1] }
             if let v = value, let p = previous, p != 0 {
                 let change = (v - p) / abs(p)
                 let better = higherIsBetter ? change >= 0 : change <= 0
@@ -348,7 +350,7 @@ extension WebApp {
     static let dashboardLiveTemplate = """
         <section class="tiles" aria-label="The shared KPIs" data-version="{{version}}">
         {{#tiles}}<div class="tile" data-kpi="{{id}}"><h2>{{title}}</h2><div class="v">{{value}}</div>
-        <div class="sub">previous {{previous}} {{#delta}}<span class="{{dir}}">{{delta}}</span>{{/delta}}</div><div class="sub">{{target}}</div>{{{spark}}}</div>{{/tiles}}
+        <div class="sub">previous {{previous}} {{#delta}}<span class="{{dir}}">{{delta}}</span>{{/delta}}</div><div class="sub">{{target}}</div>{{{spark}}}<div class="sub">records: {{#records}}<a href="{{href}}">{{label}}</a> {{/records}}</div></div>{{/tiles}}
         </section>
         <div class="grid">
         <section class="card"><h2>Funnel</h2>{{{funnel}}}</section>
