@@ -48,7 +48,8 @@ public func buildApplication(
         maxBodyBytes: configuration.maxBodyBytes,
         tokenCache: tokenCache
     )
-    WebApp(store: store, clock: clock, api: handlers, secureCookies: configuration.secureCookies).register(on: router)
+    let web = WebApp(store: store, clock: clock, api: handlers, secureCookies: configuration.secureCookies)
+    web.register(on: router)
     let api = router.group().add(middleware: AuthMiddleware(store: store, cache: tokenCache))
     for route in APIRoute.all {
         api.on(RouterPath(route.path), method: route.method) { request, context in
@@ -57,6 +58,9 @@ public func buildApplication(
     }
     var services: [any Service] = []
     if configuration.backgroundServices {
+        // The default dashboard's first render computes attribution for nine periods (seconds on
+        // a large workspace): do it while the server starts, not while the first person waits.
+        Task.detached(priority: .background) { _ = try? await web.dashboardLive(web.dashboardQuery(Parameters())) }
         services.append(SLABreachService(store: store, clock: clock, interval: configuration.slaInterval, logger: logger))
         services.append(WebhookDispatcher(store: store, clock: clock, interval: configuration.webhookInterval, logger: logger))
     }
