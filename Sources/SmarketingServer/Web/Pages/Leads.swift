@@ -74,9 +74,16 @@ extension WebApp {
         tq.limit = 200
         let touches = try await store.list(.touchpoints, tq).records
         let transitions = try await store.transitions(contactID: id)
+        let campaignNames = try await campaignNames()
+        let contentTitles = Dictionary(
+            try await store.list(.content, Self.all).records.map { ($0.id, $0["title"].text ?? $0.id) },
+            uniquingKeysWith: { a, _ in a }
+        )
         var timeline: [(Timestamp, [String: Any])] = touches.compactMap { t in
             guard let at = t["occurred_at"].timestamp else { return nil }
-            let what = [t["type"].text, t["channel"].text, t["campaign_id"].text, t["content_id"].text].compactMap { $0 }.joined(separator: " · ")
+            let campaign = t["campaign_id"].text.map { campaignNames[$0] ?? $0 }
+            let content = t["content_id"].text.map { contentTitles[$0] ?? $0 }
+            let what = [t["type"].text, t["channel"].text, campaign, content].compactMap { $0 }.joined(separator: " · ")
             let by = t["actor_id"].text.map { "by " + userName($0) } ?? "marketing"
             return (at, ["when": Self.dateTime(at), "what": what, "by": by, "kind": "touch"])
         }
@@ -120,7 +127,7 @@ extension WebApp {
         var data: [String: Any] = [
             "id": id, "name": name.isEmpty ? (c["email"].text ?? id) : name, "email": c["email"].text ?? "", "title": c["title"].text ?? "",
             "stage": c["lifecycle_stage"].text ?? "", "owner": userName(c["owner_id"].text), "channel": c["source_channel"].text ?? "",
-            "campaign": c["source_campaign_id"].text ?? "", "created": c["created_at"].timestamp.map(Self.dateTime) ?? "",
+            "campaign": c["source_campaign_id"].text.map { campaignNames[$0] ?? $0 } ?? "", "created": c["created_at"].timestamp.map(Self.dateTime) ?? "",
             "timeline": timeline.prefix(200).map(\.1), "opps": opps, "hasOpps": !opps.isEmpty,
             "account": account.map { a -> [String: Any] in
                 [
