@@ -378,6 +378,13 @@ public protocol FunnelStore: Sendable {
     func webSession(idHash: String, now: Timestamp) async throws -> WebSession?
     /// Ends a session (logout).
     func deleteWebSession(idHash: String) async throws
+    /// Failed sign-ins per key (an email, a client address) since `since`: how many and the
+    /// oldest. Kept in the store so that every app instance counts the same failures.
+    func loginFailures(keys: [String], since: Timestamp) async throws -> [String: (count: Int, oldest: Timestamp)]
+    /// Notes a failed sign-in under each key (and forgets failures older than `forgetBefore`).
+    func recordLoginFailure(keys: [String], at: Timestamp, forgetBefore: Timestamp) async throws
+    /// Forgets the failures of these keys (after a successful sign-in).
+    func clearLoginFailures(keys: [String]) async throws
     /// Every API token, newest first (never the token).
     func tokens() async throws -> [TokenInfo]
     /// The lead list, newest first.

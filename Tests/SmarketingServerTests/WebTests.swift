@@ -383,6 +383,19 @@ struct WebSessionTests {
             }
             let locked = try await Self.call(client, .post, "/login", cookies: [pre], form: ["email": rep.email, "password": rep.password, "_csrf": token])
             #expect(locked.status == .tooManyRequests && locked.headers[.retryAfter] != nil && locked.text.contains("Too many failed sign-ins"))
+            // The failures are in the store: another app instance on the same database refuses too.
+            try await w.app().test(.router) { other in
+                let form = try await Self.call(other, .get, "/login")
+                let t = try #require(form.hidden("_csrf"))
+                let again = try await Self.call(
+                    other,
+                    .post,
+                    "/login",
+                    cookies: ["smk_login=" + t],
+                    form: ["email": rep.email, "password": rep.password, "_csrf": t]
+                )
+                #expect(again.status == .tooManyRequests)
+            }
         }
     }
 }

@@ -127,7 +127,10 @@ struct WebConformanceTests {
         }
     }
 
-    @Test("web sessions expire and end; the token list shows names and revocations, never tokens", arguments: Backend.allCases)
+    @Test(
+        "web sessions expire and end; sign-in failures count per key and are forgotten; the token list shows names and revocations, never tokens",
+        arguments: Backend.allCases
+    )
     func sessionsAndTokens(backend: Backend) async throws {
         let sut = try backend.make()
         try await seed(sut.store)
@@ -138,6 +141,17 @@ struct WebConformanceTests {
         #expect(try await sut.store.webSession(idHash: "other", now: t0) == nil)
         try await sut.store.deleteWebSession(idHash: "h1")
         #expect(try await sut.store.webSession(idHash: "h1", now: t0) == nil)
+        // Sign-in failures: counted per key inside the window, forgotten after a success.
+        let minute: Int64 = 60_000
+        try await sut.store.recordLoginFailure(keys: ["email:a", "ip:1"], at: t0, forgetBefore: t0.adding(milliseconds: -15 * minute))
+        try await sut.store.recordLoginFailure(keys: ["email:a"], at: t0.adding(milliseconds: minute), forgetBefore: t0.adding(milliseconds: -14 * minute))
+        var failures = try await sut.store.loginFailures(keys: ["email:a", "ip:1", "email:b"], since: t0.adding(milliseconds: -1))
+        #expect(failures["email:a"]?.count == 2 && failures["email:a"]?.oldest == t0 && failures["ip:1"]?.count == 1 && failures["email:b"] == nil)
+        failures = try await sut.store.loginFailures(keys: ["email:a"], since: t0)
+        #expect(failures["email:a"]?.count == 1)
+        try await sut.store.clearLoginFailures(keys: ["email:a"])
+        #expect(try await sut.store.loginFailures(keys: ["email:a", "ip:1"], since: t0.adding(milliseconds: -1)).keys.sorted() == ["ip:1"])
+
         let id = try await sut.store.createToken(userID: "u1", role: .sales, name: "zapier", hash: "abc", actor: tester, at: t0)
         try await sut.store.revokeToken(id: id, actor: tester, at: t0.adding(milliseconds: 1000))
         let list = try await sut.store.tokens()

@@ -13,7 +13,7 @@ struct WebApp: Sendable {
     let clock: any WorkspaceClock
     let api: APIHandlers
     let templates: MustacheLibrary
-    let limiter = LoginLimiter()
+    let limiter: LoginLimiter
     let cache = WebCache()
     let secureCookies: Bool
 
@@ -22,6 +22,7 @@ struct WebApp: Sendable {
         self.clock = clock
         self.api = api
         self.secureCookies = secureCookies
+        limiter = LoginLimiter(store: store)
         var library = MustacheLibrary()
         for (name, text) in WebTemplates.all {
             // The templates are compiled into the binary; one that does not parse is a programming error.

@@ -26,7 +26,7 @@ extension WebApp {
         let now = clock.now()
         let key = EmailAddress.key(email)
         let keys = ["email:" + (key ?? email.lowercased()), "ip:" + (context.remoteAddress ?? "?")]
-        if let wait = limiter.retryAfter(keys, now: now) {
+        if let wait = try await limiter.retryAfter(keys, now: now) {
             var r = try await loginPage(
                 request,
                 error: "Too many failed sign-ins. Try again in \(wait / 60 + 1) minutes.",
@@ -39,10 +39,10 @@ extension WebApp {
         guard let key, let password = form.raw("password"), !password.isEmpty, let user = try await store.passwordHash(emailKey: key),
             PasswordHash.verify(password, hash: user.hash)
         else {
-            limiter.fail(keys, now: now)
+            try await limiter.fail(keys, now: now)
             return try await loginPage(request, error: "Email or password is wrong.", email: email, status: .unauthorized)
         }
-        limiter.succeed(keys)
+        try await limiter.succeed(keys)
         let secret = WebCookies.secret()
         let session = WebSession(
             idHash: APIToken.hash(secret),

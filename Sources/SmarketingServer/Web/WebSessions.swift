@@ -62,46 +62,25 @@ enum WebCookies {
 }
 
 /// Failed sign-ins per email address and per client address: after `limit` failures inside
-/// `window`, further attempts are refused until the window passes. Kept per process: with
-/// several instances an attacker gets `limit` tries on each, still far below what guessing needs.
-final class LoginLimiter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var failures: [String: [Int64]] = [:]
-    let limit: Int
-    let window: Int64
-
-    init(limit: Int = 10, windowSeconds: Int64 = 900) {
-        self.limit = limit
-        self.window = windowSeconds * 1000
-    }
+/// `window`, further attempts are refused until the window passes. The failures are kept in the
+/// store, so every app instance on one database counts the same ones.
+struct LoginLimiter: Sendable {
+    let store: any FunnelStore
+    var limit = 10
+    var window: Int64 = 900_000
 
     /// Seconds until `keys` may try again, or nil when they may now.
-    func retryAfter(_ keys: [String], now: Timestamp) -> Int64? {
-        lock.lock()
-        defer { lock.unlock() }
-        var wait: Int64?
-        for key in keys {
-            let recent = (failures[key] ?? []).filter { $0 > now.milliseconds - window }
-            failures[key] = recent
-            if recent.count >= limit, let oldest = recent.first {
-                wait = max(wait ?? 0, (oldest + window - now.milliseconds + 999) / 1000)
-            }
-        }
-        return wait
+    func retryAfter(_ keys: [String], now: Timestamp) async throws -> Int64? {
+        let failures = try await store.loginFailures(keys: keys, since: now.adding(milliseconds: -window))
+        let waits = failures.values.filter { $0.count >= limit }.map { ($0.oldest.milliseconds + window - now.milliseconds + 999) / 1000 }
+        return waits.max()
     }
 
-    func fail(_ keys: [String], now: Timestamp) {
-        lock.lock()
-        defer { lock.unlock() }
-        if failures.count > 100_000 { failures.removeAll() }
-        for key in keys { failures[key, default: []].append(now.milliseconds) }
+    func fail(_ keys: [String], now: Timestamp) async throws {
+        try await store.recordLoginFailure(keys: keys, at: now, forgetBefore: now.adding(milliseconds: -window))
     }
 
-    func succeed(_ keys: [String]) {
-        lock.lock()
-        defer { lock.unlock() }
-        for key in keys { failures[key] = nil }
-    }
+    func succeed(_ keys: [String]) async throws { try await store.clearLoginFailures(keys: keys) }
 }
 
 /// An `application/x-www-form-urlencoded` body (forms post nothing else here).

@@ -38,6 +38,31 @@ extension SQLiteStore {
         try await pool.write { db in try db.execute(sql: "DELETE FROM web_sessions WHERE id_hash = ?", arguments: [idHash]) }
     }
 
+    public func loginFailures(keys: [String], since: Timestamp) async throws -> [String: (count: Int, oldest: Timestamp)] {
+        try await pool.read { db in
+            var out: [String: (count: Int, oldest: Timestamp)] = [:]
+            let statement = try db.cachedStatement(sql: "SELECT count(*), min(at) FROM login_failures WHERE key = ? AND at > ?")
+            for key in keys {
+                guard let row = try Row.fetchOne(statement, arguments: [key, since.milliseconds]), let oldest: Int64 = row[1] else { continue }
+                out[key] = (row[0], Timestamp(milliseconds: oldest))
+            }
+            return out
+        }
+    }
+
+    public func recordLoginFailure(keys: [String], at: Timestamp, forgetBefore: Timestamp) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM login_failures WHERE at <= ?", arguments: [forgetBefore.milliseconds])
+            for key in keys { try db.execute(sql: "INSERT INTO login_failures(key, at) VALUES (?, ?)", arguments: [key, at.milliseconds]) }
+        }
+    }
+
+    public func clearLoginFailures(keys: [String]) async throws {
+        try await pool.write { db in
+            for key in keys { try db.execute(sql: "DELETE FROM login_failures WHERE key = ?", arguments: [key]) }
+        }
+    }
+
     public func tokens() async throws -> [TokenInfo] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT id, user_id, role, name, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC, id").compactMap { row in

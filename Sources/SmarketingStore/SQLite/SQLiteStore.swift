@@ -303,6 +303,11 @@ enum SQLiteSchema {
                     """
             )
         }
+        m.registerMigration("v10 sign-in failures") { db in
+            try db.execute(
+                sql: "CREATE TABLE login_failures (key TEXT NOT NULL, at INTEGER NOT NULL); CREATE INDEX login_failures_key ON login_failures(key, at);"
+            )
+        }
         return m
     }
 }
