@@ -81,7 +81,12 @@ enum SVGChart {
                 let x = labelW + max(0, r) / maxValue * barW
                 svg += "<line x1=\"\(num(x))\" x2=\"\(num(x))\" y1=\"\(num(y))\" y2=\"\(num(y + rowH - 2))\" class=\"ref\"/>"
             }
-            svg += "<text x=\"\(num(labelW + wv + 6))\" y=\"\(num(y + 15))\" class=\"value\">\(esc(item.text))</text></g>"
+            // A long bar carries its value inside, so that the text never runs off the chart.
+            if wv > barW * 0.55 {
+                svg += "<text x=\"\(num(labelW + wv - 6))\" y=\"\(num(y + 15))\" text-anchor=\"end\" class=\"inbar\">\(esc(item.text))</text></g>"
+            } else {
+                svg += "<text x=\"\(num(labelW + wv + 6))\" y=\"\(num(y + 15))\" class=\"value\">\(esc(item.text))</text></g>"
+            }
         }
         svg += "</svg>"
         return svg + table(items, title: title)

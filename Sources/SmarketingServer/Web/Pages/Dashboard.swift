@@ -215,17 +215,18 @@ extension WebApp {
         // MQLs against marketing's commitment for the month of the period's end.
         let month = LocalDate(monthIndex: min(now.utcDate, period.to.adding(days: -1)).monthIndex)
         let commitments = try await cache.value("commitments:\(month.text)", version: slow) { try await store.commitments(month: month, at: now) }
+        // Each commitment as a share of its own target (MQLs and pipeline dollars do not share a scale).
         let commitmentSVG = SVGChart.bars(
             commitments.map {
                 .init(
                     label: "\($0.metric) \($0.segment ?? "all")",
-                    value: $0.actual,
+                    value: $0.target > 0 ? $0.actual / $0.target * 100 : 0,
                     text: "\(Fmt.compact($0.actual)) of \(Fmt.compact($0.target))\($0.shortfall ? " · short" : "")",
-                    reference: $0.target,
-                    referenceText: "projected \(Fmt.compact($0.projected))"
+                    reference: 100,
+                    referenceText: "projected \(Fmt.compact($0.projected)) by the month's end"
                 )
             },
-            title: "Commitments for \(String(month.text.prefix(7))): actual against target (line)"
+            title: "Commitments for \(String(month.text.prefix(7))): actual as a share of the target (line = target)"
         )
         let users = try await cache.users(store)
         func userName(_ id: String) -> String { users.first { $0.id == id }?["name"].text ?? id }
