@@ -404,8 +404,13 @@ struct WebSessionTests {
 struct WebSettingsTests {
     typealias Page = WebSessionTests.Page
 
-    /// Signs in over HTTP and returns the session cookie and its CSRF token.
-    static func signIn(_ client: some TestClientProtocol, _ person: (email: String, password: String)) async throws -> (cookie: String, csrf: String) {
+    /// Signs in over HTTP: the session cookie, its CSRF token (from the page it lands on) and that page.
+    static func signIn(
+        _ client: some TestClientProtocol,
+        _ person: (email: String, password: String)
+    ) async throws -> (
+        cookie: String, csrf: String, landing: String
+    ) {
         let form = try await WebSessionTests.call(client, .get, "/login")
         let token = try #require(form.hidden("_csrf"))
         let ok = try await WebSessionTests.call(
@@ -417,8 +422,8 @@ struct WebSettingsTests {
         )
         let set = try #require(ok.cookie("smk_session"))
         let cookie = String(set.prefix { $0 != ";" })
-        let page = try await WebSessionTests.call(client, .get, "/settings/scoring", cookies: [cookie])
-        return (cookie, try #require(page.hidden("_csrf")))
+        let page = try await WebSessionTests.call(client, .get, ok.location, cookies: [cookie])
+        return (cookie, try #require(page.hidden("_csrf")), ok.location)
     }
 
     @Test(
@@ -428,7 +433,7 @@ struct WebSettingsTests {
         let w = try await WebWorkspace.make(leads: 150)
         defer { w.remove() }
         try await w.app().test(.router) { client in
-            let (admin, csrf) = try await Self.signIn(client, w.people[.admin]!)
+            let (admin, csrf, _) = try await Self.signIn(client, w.people[.admin]!)
             func post(_ path: String, _ form: [String: String]) async throws -> Page {
                 try await WebSessionTests.call(client, .post, path, cookies: [admin], form: form.merging(["_csrf": csrf]) { a, _ in a })
             }
@@ -490,7 +495,7 @@ struct WebSettingsTests {
             #expect(try await WebSessionTests.call(client, .get, "/kpis/nonsense", cookies: [admin]).status == .notFound)
 
             // A role change takes effect: the marketer may open the scoring model but not users.
-            let (marketing, _) = try await Self.signIn(client, w.people[.marketing]!)
+            let (marketing, _, _) = try await Self.signIn(client, w.people[.marketing]!)
             #expect(try await WebSessionTests.call(client, .get, "/settings", cookies: [marketing]).location == "/settings/scoring")
             #expect(try await WebSessionTests.call(client, .get, "/settings/users", cookies: [marketing]).status == .forbidden)
             let posted = try await WebSessionTests.call(
@@ -517,17 +522,8 @@ struct WebSettingsTests {
         try await w.store.setPasswordHash(userID: managerID, hash: PasswordHash.make("manager-password-1"), actor: Fixture.actor, at: WebWorkspace.clock.now())
         let managerEmail = try #require(users.first { $0.id == managerID }?["email"].text)
         try await w.app().test(.router) { client in
-            let form = try await WebSessionTests.call(client, .get, "/login")
-            let token = try #require(form.hidden("_csrf"))
-            let ok = try await WebSessionTests.call(
-                client,
-                .post,
-                "/login",
-                cookies: ["smk_login=" + token],
-                form: ["email": managerEmail, "password": "manager-password-1", "_csrf": token]
-            )
-            #expect(ok.location == "/")  // managers start on the dashboard
-            let cookie = String(try #require(ok.cookie("smk_session")).prefix { $0 != ";" })
+            let (cookie, _, landing) = try await Self.signIn(client, (managerEmail, "manager-password-1"))
+            #expect(landing == "/")  // managers start on the dashboard
             let inbox = try await WebSessionTests.call(client, .get, "/inbox?user=\(rep.id)", cookies: [cookie])
             #expect(inbox.status == .ok && inbox.text.contains("data-handover=") && inbox.text.contains("<select name=\"user\""))
         }
