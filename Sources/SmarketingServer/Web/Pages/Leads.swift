@@ -38,7 +38,7 @@ extension WebApp {
             "q": lq.search ?? "", "stale": value("stale") ?? "",
             "stages": Self.stages.map { ["value": $0, "label": $0, "selected": $0 == lq.stage] },
             "owners": options(users.filter { $0["team"].text != "marketing" }, "name", lq.ownerID),
-            "grades": ["A", "B", "C", "D"].map { ["value": $0, "label": $0, "selected": $0 == lq.grade] },
+            "grades": ["A", "B", "C", "D"].map { (g: String) -> [String: Any] in ["value": g, "label": g, "selected": g == lq.grade] },
             "personas": options(personas, "name", lq.personaID), "campaigns": options(campaigns, "name", lq.campaignID),
             "rows": page.rows.map { r -> [String: Any] in
                 [

@@ -100,7 +100,8 @@ extension WebApp {
                     "segment": $0["segment"].text ?? "",
                 ]
             }
-            data["metrics"] = ["mqls", "revenue", "pipeline"].map { ["value": $0, "selected": $0 == (extra["metric"] as? String)] }
+            data["metrics"] = ["mqls", "revenue", "pipeline"].map { (m: String) -> [String: Any] in ["value": m, "selected": m == (extra["metric"] as? String)]
+            }
         }
         return .html(view("settings", data), title: "Settings · " + (data["section"] as! String), status: status)
     }
