@@ -93,6 +93,7 @@ final class WebCache: Sendable {
         var users: [Record] = []
         var values: [String: (version: Int64, value: any Sendable)] = [:]
         var slow: [String: (version: Int64, at: UInt64)] = [:]
+        var refreshing: Set<String> = []
     }
     private let state = Mutex(State())
 
@@ -128,10 +129,35 @@ final class WebCache: Sendable {
     func value<T: Sendable>(_ key: String, version: Int64, _ make: () async throws -> T) async throws -> T {
         if let hit = state.withLock({ s in s.values[key].flatMap { $0.version == version ? $0.value as? T : nil } }) { return hit }
         let v = try await make()
+        put(key, version, v)
+        return v
+    }
+
+    /// Like `value`, but an older version's value is returned at once while a new one is
+    /// computed in the background (one at a time per key): for results that take seconds on a
+    /// large workspace (attribution, content use), so that only the very first read waits.
+    func latest<T: Sendable>(_ key: String, version: Int64, _ make: @escaping @Sendable () async throws -> T) async throws -> T {
+        let (hit, stale, start) = state.withLock { s -> (T?, T?, Bool) in
+            guard let entry = s.values[key], let v = entry.value as? T else { return (nil, nil, false) }
+            if entry.version == version { return (v, nil, false) }
+            let start = s.refreshing.insert(key).inserted
+            return (nil, v, start)
+        }
+        if let hit { return hit }
+        guard let stale else { return try await value(key, version: version, make) }
+        if start {
+            Task.detached(priority: .utility) { [self] in
+                defer { _ = state.withLock { $0.refreshing.remove(key) } }
+                if let v = try? await make() { put(key, version, v) }
+            }
+        }
+        return stale
+    }
+
+    private func put(_ key: String, _ version: Int64, _ v: any Sendable) {
         state.withLock { s in
             if s.values.count > 256 { s.values.removeAll() }
             s.values[key] = (version, v)
         }
-        return v
     }
 }

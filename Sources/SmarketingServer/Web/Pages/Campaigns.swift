@@ -50,7 +50,8 @@ extension WebApp {
         let report = try await store.kpis(KPIQuery(period: dq.period, by: [.campaign], asOf: clock.now()))
         let v = report.by["campaign"]?.first { $0.key == id }
         let models = AttributionModel.allCases.filter { dataDriven || $0.rule != nil }
-        let attribution = try await cache.value("attr:\(dq.period.from.text):\(dq.period.to.text):\(dataDriven)", version: version) {
+        let store = self.store
+        let attribution = try await cache.latest("attr:\(dq.period.from.text):\(dq.period.to.text):\(dataDriven)", version: version) {
             try await store.attribution(
                 period: dq.period,
                 by: .campaign,

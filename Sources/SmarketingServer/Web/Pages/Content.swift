@@ -38,10 +38,11 @@ extension WebApp {
         let version = cache.slowVersion(try await store.kpiVersion(), seconds: 30)
         let content = try await store.list(.content, Self.all).records
         let usage = Dictionary(
-            (try await cache.value("content-usage", version: version) { try await store.contentUsage() }).map { ($0.contentID, $0) },
+            (try await cache.latest("content-usage", version: version) { [store] in try await store.contentUsage() }).map { ($0.contentID, $0) },
             uniquingKeysWith: { a, _ in a }
         )
-        let attribution = try await cache.value("attr-content:\(dq.period.from.text):\(dq.period.to.text):\(dq.model.rawValue)", version: version) {
+        let store = self.store
+        let attribution = try await cache.latest("attr-content:\(dq.period.from.text):\(dq.period.to.text):\(dq.model.rawValue)", version: version) {
             try await store.attribution(
                 period: dq.period,
                 by: .content,

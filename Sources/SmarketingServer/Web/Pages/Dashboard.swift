@@ -286,11 +286,13 @@ extension WebApp {
     /// A stage as people write it: MQL, SAL and SQL in capitals.
     static func stageLabel(_ stage: String) -> String { ["mql", "sal", "sql"].contains(stage) ? stage.uppercased() : stage.capitalized }
 
-    /// ROMI of one model for a period, from the KPI set's attribution; kept until the
-    /// aggregates change and for at least 30 s, because attribution reads every won deal's path.
+    /// ROMI of one model for a period, from the KPI set's attribution. Attribution reads every
+    /// won deal's path (seconds at a million leads), so the caller passes a slow version, and an
+    /// older value is shown while the new one is computed in the background.
     func romiReport(_ period: KPIPeriod, model: AttributionModel, byCampaign: Bool, version: Int64) async throws -> KPIReport.ModelROMI? {
         let key = "romi:\(period.from.text):\(period.to.text):\(model.rawValue):\(byCampaign)"
-        return try await cache.value(key, version: version) {
+        let store = self.store
+        return try await cache.latest(key, version: version) {
             try await store.kpis(KPIQuery(period: period, by: byCampaign ? [.campaign] : [], romiModels: [model])).romi?.first
         }
     }
