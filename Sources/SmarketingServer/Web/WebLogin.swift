@@ -154,6 +154,11 @@ final class WebCache: Sendable {
         return stale
     }
 
+    /// Whether `key` holds the value of `version` (false while an older one is shown).
+    func isCurrent(_ key: String, version: Int64) -> Bool {
+        state.withLock { $0.values[key]?.version == version }
+    }
+
     private func put(_ key: String, _ version: Int64, _ v: any Sendable) {
         state.withLock { s in
             if s.values.count > 256 { s.values.removeAll() }

@@ -90,6 +90,8 @@ extension WebApp {
             monthly.append(try await cache.value("kpi:\(m.from.text)", version: v) { try await store.kpis(KPIQuery(period: m)).total.current })
         }
         let romi = try await romiReport(period, model: dq.model, byCampaign: true, version: slow)
+        // Say so when the ROMI shown is the one from before the latest changes (being refreshed).
+        let romiCurrent = cache.isCurrent(Self.romiKey(period, dq.model, true), version: slow)
         let romiPrevious = try await romiReport(period.previous, model: dq.model, byCampaign: false, version: period.previous.to <= thisMonth ? history : slow)
         var romiHistory: [Double?] = []
         for m in months {
@@ -185,7 +187,7 @@ extension WebApp {
                 romiPrevious?.romi,
                 Fmt.percent,
                 higherIsBetter: true,
-                target: "spend " + Fmt.money(cur.cac.marketingSpend),
+                target: "spend " + Fmt.money(cur.cac.marketingSpend) + (romiCurrent ? "" : " · updating"),
                 spark: romiHistory
             ),
             tile(
@@ -254,7 +256,7 @@ extension WebApp {
             "coverage": Fmt.ratio(cur.pipelineCoverage.coverage), "weighted": Fmt.ratio(cur.pipelineCoverage.weightedCoverage),
             "openPipeline": Fmt.money(cur.pipelineCoverage.openPipeline), "wonRevenue": Fmt.money(cur.pipelineCoverage.wonRevenue),
             "revenueTarget": Fmt.money(cur.pipelineCoverage.revenueTarget), "version": version, "query": dq.query,
-            "slaCompliance": Fmt.percent(cur.leadResponseTime.slaCompliance),
+            "slaCompliance": Fmt.percent(cur.leadResponseTime.slaCompliance), "romiCurrent": romiCurrent,
         ]
         if let by = dq.by {
             data["cut"] = [
@@ -290,11 +292,17 @@ extension WebApp {
     /// won deal's path (seconds at a million leads), so the caller passes a slow version, and an
     /// older value is shown while the new one is computed in the background.
     func romiReport(_ period: KPIPeriod, model: AttributionModel, byCampaign: Bool, version: Int64) async throws -> KPIReport.ModelROMI? {
-        let key = "romi:\(period.from.text):\(period.to.text):\(model.rawValue):\(byCampaign)"
         let store = self.store
-        return try await cache.latest(key, version: version) {
+        return try await cache.latest(Self.romiKey(period, model, byCampaign), version: version) {
             try await store.kpis(KPIQuery(period: period, by: byCampaign ? [.campaign] : [], romiModels: [model])).romi?.first
         }
+    }
+
+    /// What a live render carries while some of its figures are being refreshed.
+    static let updatingMark = "data-updating"
+
+    static func romiKey(_ period: KPIPeriod, _ model: AttributionModel, _ byCampaign: Bool) -> String {
+        "romi:\(period.from.text):\(period.to.text):\(model.rawValue):\(byCampaign)"
     }
 
     /// `/live/dashboard`: the live region as server-sent events, sent again when the aggregates'
@@ -305,9 +313,18 @@ extension WebApp {
             var last = try await store.kpiVersion()
             var quiet = 0
             var sinceSent = 0
+            // While the page shows figures that are being refreshed, render again until they are in.
+            var refreshing = !cache.isCurrent(Self.romiKey(dq.period, dq.model, true), version: cache.slowVersion(last, seconds: 30))
+            var sentVersion = last
             func send(_ version: Int64) async throws {
-                // Viewers of the same dashboard share one render per version.
-                let html = try await cache.value("live:" + dq.query, version: version) { try await dashboardLive(dq) }
+                // Viewers of the same dashboard share one render per version (not while it is refreshing).
+                let html =
+                    refreshing
+                    ? try await dashboardLive(dq) : try await cache.value("live:" + dq.query, version: version) { try await dashboardLive(dq) }
+                let stillRefreshing = html.contains(Self.updatingMark)
+                defer { refreshing = stillRefreshing }
+                if version == sentVersion && stillRefreshing { return }  // nothing new yet
+                sentVersion = version
                 let data = html.split(separator: "\n", omittingEmptySubsequences: false).map { "data: " + $0 }.joined(separator: "\n")
                 try await writer.write(ByteBuffer(string: "id: \(version)\nevent: update\n\(data)\n\n"))
             }
@@ -322,7 +339,7 @@ extension WebApp {
                 sinceSent += 1
                 // Under a steady stream of writes, at most one update per 750 ms per viewer: the
                 // page still changes within a second of a commit.
-                if version != last && sinceSent >= 3 {
+                if (version != last || refreshing) && sinceSent >= 3 {
                     last = version
                     quiet = 0
                     sinceSent = 0
@@ -363,7 +380,7 @@ extension WebApp {
         <section class="card"><h2>SLA compliance ({{slaCompliance}} overall)</h2>{{{sla}}}</section>
         <section class="card"><h2>Pipeline coverage</h2><p class="v">{{coverage}} <span class="muted">(weighted {{weighted}})</span></p>
         <table><tbody><tr><th>Open pipeline closing in the period</th><td class="n">{{openPipeline}}</td></tr><tr><th>Won in the period</th><td class="n">{{wonRevenue}}</td></tr><tr><th>Revenue target</th><td class="n">{{revenueTarget}}</td></tr></tbody></table></section>
-        <section class="card"><h2>Attributed revenue and ROMI by campaign ({{model}})</h2>{{{attribution}}}</section>
+        <section class="card"><h2>Attributed revenue and ROMI by campaign ({{model}})</h2>{{^romiCurrent}}<p class="muted" data-updating>Updating: these are the figures from before the latest changes.</p>{{/romiCurrent}}{{{attribution}}}</section>
         </div>
         {{#cut}}<section class="card"><h2>By {{by}}</h2><div class="scroll"><table><thead><tr><th>{{by}}</th><th class="n">MQLs</th><th class="n">Lead→opp</th><th class="n">Win rate</th><th class="n">Response</th><th class="n">SLA</th><th class="n">Velocity</th><th class="n">Won revenue</th><th class="n">Cost/MQL</th></tr></thead>
         <tbody>{{#rows}}<tr><td>{{key}}</td><td class="n">{{mqls}}</td><td class="n">{{l2o}}</td><td class="n">{{win}}</td><td class="n">{{response}}</td><td class="n">{{sla}}</td><td class="n">{{velocity}}</td><td class="n">{{revenue}}</td><td class="n">{{cpm}}</td></tr>{{/rows}}</tbody></table></div></section>{{/cut}}
