@@ -51,6 +51,8 @@ extension WebApp {
                 halfLifeDays: Double(RuleAttribution.defaultHalfLife) / 86_400_000
             )
         }
+        let attributionKey = "attr-content:\(dq.period.from.text):\(dq.period.to.text):\(dq.model.rawValue)"
+        let current = cache.isCurrent("content-usage", version: version) && cache.isCurrent(attributionKey, version: version)
         let credit = Dictionary((attribution.models.first?.rows ?? []).map { ($0.label, $0) }, uniquingKeysWith: { a, _ in a })
         let rows = content.map { c -> (Double, [String: Any]) in
             let u = usage[c.id]
@@ -65,7 +67,7 @@ extension WebApp {
             )
         }.sorted { $0.0 > $1.0 }.map(\.1)
         let data: [String: Any] = [
-            "rows": rows, "from": dq.period.from.text, "to": dq.period.to.text, "model": dq.model.rawValue,
+            "rows": rows, "current": current, "from": dq.period.from.text, "to": dq.period.to.text, "model": dq.model.rawValue,
             "models": Self.dashboardModels.map {
                 ["value": $0.rawValue, "label": $0.rawValue.replacingOccurrences(of: "_", with: " "), "selected": $0 == dq.model]
             },
@@ -93,6 +95,7 @@ extension WebApp {
         <h1>Content</h1>
         <form class="period" method="get" action="/content"><label>Deals won from <input type="date" name="from" value="{{from}}"></label><label>to <input type="date" name="to" value="{{to}}"></label>
         <label>Attribution model <select name="model" data-autosubmit>{{#models}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/models}}</select></label><button type="submit">Show</button></form>
+        {{^current}}<p class="muted" role="status">Updating: these figures are from before the latest changes; reload in a moment.</p>{{/current}}
         <div class="scroll"><table><thead><tr><th>Asset</th><th>Type</th><th>Stage</th><th class="n">Marketing touches</th><th class="n">Used or sent by sales</th><th class="n">Contacts</th><th class="n">Deals credited ({{model}})</th><th class="n">Revenue credited</th></tr></thead><tbody>
         {{#rows}}<tr><td>{{#url}}<a href="{{url}}">{{title}}</a>{{/url}}{{^url}}{{title}}{{/url}}</td><td>{{type}}</td><td>{{stage}}</td><td class="n">{{marketing}}</td><td class="n">{{sales}}</td><td class="n">{{contacts}}</td><td class="n">{{deals}}</td><td class="n">{{revenue}}</td></tr>{{/rows}}
         </tbody></table></div>
