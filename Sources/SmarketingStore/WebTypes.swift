@@ -81,43 +81,6 @@ public struct LeadPage: Sendable {
     }
 }
 
-/// Open opportunities for the pipeline review.
-public struct PipelineReview: Sendable, Hashable {
-    /// Open deals per stage or per owner.
-    public struct Group: Sendable, Hashable {
-        public var key: String
-        public var count: Int
-        public var amount: Double
-        /// Mean days since the deal was created.
-        public var meanAgeDays: Double
-        /// Deals whose expected close date has passed.
-        public var slipped: Int
-    }
-    /// How many open deals are this old.
-    public struct AgeBucket: Sendable, Hashable {
-        public var label: String
-        public var count: Int
-    }
-    /// A deal whose expected close date has passed.
-    public struct Deal: Sendable, Hashable {
-        public var id: String
-        public var name: String
-        public var accountName: String?
-        public var stage: String?
-        public var ownerID: String?
-        public var amount: Double?
-        public var expectedClose: LocalDate?
-        public var ageDays: Double
-    }
-    public var byStage: [Group]
-    public var byOwner: [Group]
-    /// Age buckets of the open deals: `<30d`, `30–90d`, `90–180d`, `≥180d`.
-    public var aging: [AgeBucket]
-    public var slipped: [Deal]
-    public var openCount: Int
-    public var openAmount: Double
-}
-
 /// How often one content asset was touched, by marketing and by sales.
 public struct ContentUsage: Sendable, Hashable {
     public var contentID: String

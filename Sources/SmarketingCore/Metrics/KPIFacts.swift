@@ -202,6 +202,10 @@ public struct KPICalendar: Sendable, Hashable {
         return Timestamp(milliseconds: t)
     }
 
+    /// The first local day that is not more than `days` days before `asOf`: a lead whose last
+    /// sales action (stale) or stage entry (stuck) fell on an earlier day counts.
+    public func olderThan(days: Int, asOf: Timestamp) -> Int64 { day(asOf) - Int64(days) }
+
     /// The local day of an instant.
     public func day(_ t: Timestamp) -> Int64 {
         let offset = Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(t.milliseconds) / 1000))) * 1000

@@ -16,6 +16,12 @@ public enum FieldValue: Sendable, Hashable {
     /// The text if this is `.text`.
     public var text: String? { if case .text(let s) = self { return s } else { return nil } }
 
+    /// The ids of an `idList` field (`a;b;c`).
+    public var ids: [String] {
+        guard case .text(let s) = self else { return [] }
+        return s.split(separator: ";").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
+    }
+
     /// The instant if this is `.timestamp`.
     public var timestamp: Timestamp? { if case .timestamp(let t) = self { return t } else { return nil } }
 

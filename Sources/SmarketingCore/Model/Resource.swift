@@ -106,6 +106,12 @@ public struct ResourceSchema: Sendable {
 }
 
 extension ResourceSchema {
+    /// The allowed values of a `oneOf` field (empty for any other field).
+    public func choices(_ field: String) -> [String] {
+        guard case .oneOf(let values)? = self.field(field)?.type else { return [] }
+        return values
+    }
+
     static let stages = ["subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified"]
 
     /// Every resource's schema (BUNDLE.md, plus documented extension columns).

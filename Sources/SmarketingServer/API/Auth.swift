@@ -10,9 +10,12 @@ import SmarketingStore
 /// token's entropy makes a slow hash unnecessary (bcrypt is for passwords, which people pick).
 public enum APIToken {
     /// A new random token.
-    public static func generate() -> String {
+    public static func generate() -> String { "smk_" + randomHex() }
+
+    /// 32 random bytes as hex (tokens, session secrets, CSRF tokens).
+    static func randomHex() -> String {
         var rng = SystemRandomNumberGenerator()
-        return "smk_" + hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        return hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) })
     }
 
     static func hex(_ bytes: some Sequence<UInt8>) -> String {

@@ -45,10 +45,7 @@ enum WebCookies {
     }
 
     /// A random URL-safe secret of 32 bytes.
-    static func secret() -> String {
-        var rng = SystemRandomNumberGenerator()
-        return APIToken.hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) })
-    }
+    static func secret() -> String { APIToken.randomHex() }
 
     /// Compares two secrets in time that does not depend on where they differ.
     static func same(_ a: String, _ b: String) -> Bool {

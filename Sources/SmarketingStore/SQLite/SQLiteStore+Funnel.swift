@@ -28,8 +28,8 @@ extension SQLiteStore {
                 let reads: [(KPIMetric, Int64, Int64)] =
                     Self.funnelPeriodMetrics.map { ($0, period.fromDay, period.toDay) } + [
                         // Older than N days: entered (or last worked) before today − N.
-                        (.inStage, Int64.min, today - Int64(options.stuckDays)),
-                        (.salesIdle, Int64.min, today - Int64(options.staleDays)),
+                        (.inStage, Int64.min, calendar.olderThan(days: options.stuckDays, asOf: now)),
+                        (.salesIdle, Int64.min, calendar.olderThan(days: options.staleDays, asOf: now)),
                     ]
                 for (metric, from, to) in reads {
                     let rows = try Row.fetchCursor(ranged, arguments: [metric.rawValue, dim.rawValue, from, to])

@@ -47,7 +47,7 @@ extension SQLiteStore {
         let previous = try Self.cellSums(db, query.period.previous, by: query.by)
         let open = try Self.openSums(db, by: query.by)
         let staleDays = try Self.staleDays(db)
-        let stale = try query.asOf.map { try Self.staleCounts(db, before: settings.calendar.day($0) - Int64(staleDays), by: query.by) }
+        let stale = try query.asOf.map { try Self.staleCounts(db, before: settings.calendar.olderThan(days: staleDays, asOf: $0), by: query.by) }
         func values(_ sums: [String: KPICellSums], _ key: String, _ dim: KPIDimension, _ p: KPIPeriod) -> KPIValues {
             let segment = dim == .segment ? key : nil
             let known = dim == .all || dim == .segment

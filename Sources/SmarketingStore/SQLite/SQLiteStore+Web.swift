@@ -104,7 +104,7 @@ extension SQLiteStore {
             conditions.append(condition)
             args.append(value)
         }
-        var stale: (days: Int64, slot: Int)?
+        var stale: (days: Int, slot: Int)?
         // The sort key and the page cursor: newest first, or, for stale leads, longest idle first.
         var sortKey = "c.created_at"
         var order = "c.created_at DESC, c.id DESC"
@@ -119,7 +119,7 @@ extension SQLiteStore {
             from = "kpi_facts f INDEXED BY kpi_facts_idle JOIN contacts c ON c.id = f.id"
             conditions.append("f.idle_until <= ? AND f.kind = 'c'")
             conditions.append("+c.lifecycle_stage IN ('mql', 'sal', 'sql')")
-            stale = (Int64(days), args.count)
+            stale = (days, args.count)
             args.append(nil)  // set in the read, which knows the workspace calendar
             sortKey = "f.idle_until"
             order = "f.idle_until, f.id"
@@ -146,7 +146,7 @@ extension SQLiteStore {
             var args = values
             if let stale = staleSlot {
                 let calendar = try Self.kpiSettings(db).calendar
-                args[stale.slot] = calendar.start(ofDay: calendar.day(now) - stale.days).milliseconds.databaseValue
+                args[stale.slot] = calendar.start(ofDay: calendar.olderThan(days: stale.days, asOf: now)).milliseconds.databaseValue
             }
             let arguments = StatementArguments(args)
             var keys: [Int64] = []
@@ -184,67 +184,27 @@ extension SQLiteStore {
 
     public func pipelineReview(today: LocalDate, now: Timestamp, slippedLimit: Int) async throws -> PipelineReview {
         try await pool.read { db in
-            // One pass over the open deals (a few thousand even at a million leads) instead of a
-            // scan per figure.
-            struct Open {
-                var id: String, name: String, accountID: String, stage: String?, owner: String?, amount: Double, close: String?, ageDays: Double
-            }
-            let day = 86_400_000.0
-            let todayText = today.text
+            // One pass over the open deals (a few thousand even at a million leads).
             let open = try Row.fetchAll(
                 db,
                 sql:
                     "SELECT id, coalesce(name, id), account_id, stage, owner_id, amount, expected_close_date, created_at FROM opportunities WHERE closed_at IS NULL"
             ).map { r in
-                Open(
+                OpenDeal(
                     id: r[0],
                     name: r[1],
                     accountID: r[2],
                     stage: r[3],
-                    owner: r[4],
+                    ownerID: r[4],
                     amount: r[5] ?? 0,
-                    close: r[6],
-                    ageDays: Double(now.milliseconds - (r[7] as Int64)) / day
+                    expectedClose: (r[6] as String?).flatMap(LocalDate.parse),
+                    createdAt: Timestamp(milliseconds: r[7])
                 )
             }
-            func slipped(_ o: Open) -> Bool { o.close.map { $0 < todayText } ?? false }
-            func groups(_ key: (Open) -> String?) -> [PipelineReview.Group] {
-                Dictionary(grouping: open) { key($0) ?? "(none)" }.map { k, deals in
-                    PipelineReview.Group(
-                        key: k,
-                        count: deals.count,
-                        amount: deals.reduce(0) { $0 + $1.amount },
-                        meanAgeDays: deals.reduce(0) { $0 + $1.ageDays } / Double(deals.count),
-                        slipped: deals.filter(slipped).count
-                    )
-                }.sorted { $0.amount != $1.amount ? $0.amount > $1.amount : $0.key < $1.key }
-            }
-            var ages = [0, 0, 0, 0]
-            for o in open { ages[o.ageDays < 30 ? 0 : o.ageDays < 90 ? 1 : o.ageDays < 180 ? 2 : 3] += 1 }
-            let aging = zip(["< 30 days", "30–90 days", "90–180 days", "≥ 180 days"], ages).map { PipelineReview.AgeBucket(label: $0, count: $1) }
-            let late = open.filter(slipped).sorted { $0.amount != $1.amount ? $0.amount > $1.amount : $0.id < $1.id }.prefix(slippedLimit)
+            var review = PipelineReview.build(open: open, today: today, now: now, slippedLimit: slippedLimit)
             let accountName = try db.cachedStatement(sql: "SELECT name FROM accounts WHERE id = ?")
-            let deals = try late.map { o in
-                PipelineReview.Deal(
-                    id: o.id,
-                    name: o.name,
-                    accountName: try String.fetchOne(accountName, arguments: [o.accountID]),
-                    stage: o.stage,
-                    ownerID: o.owner,
-                    amount: o.amount,
-                    expectedClose: o.close.flatMap(LocalDate.parse),
-                    ageDays: o.ageDays
-                )
-            }
-            let byStage = groups(\.stage)
-            return PipelineReview(
-                byStage: byStage,
-                byOwner: groups(\.owner),
-                aging: aging,
-                slipped: deals,
-                openCount: open.count,
-                openAmount: open.reduce(0) { $0 + $1.amount }
-            )
+            for i in review.slipped.indices { review.slipped[i].accountName = try String.fetchOne(accountName, arguments: [review.slipped[i].accountID]) }
+            return review
         }
     }
 

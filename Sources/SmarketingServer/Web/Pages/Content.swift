@@ -4,7 +4,7 @@ import SmarketingCore
 import SmarketingStore
 
 extension WebApp {
-    static let funnelStages = ["tofu", "mofu", "bofu"]
+    static let funnelStages = Resource.content.schema.choices("funnel_stage")
 
     /// `/personas`: the persona × funnel-stage grid of content.
     @Sendable func personas(_ user: WebUser, _ request: Request, _ context: AppRequestContext) async throws -> PageOut {
@@ -12,7 +12,7 @@ extension WebApp {
         let content = try await store.list(.content, Self.all).records
         func assets(_ persona: String?, _ stage: String) -> [[String: Any]] {
             content.filter { c in
-                let ids = Self.idList(c["persona_ids"])
+                let ids = c["persona_ids"].ids
                 return (c["funnel_stage"].text ?? "") == stage && (persona == nil ? ids.isEmpty : ids.contains(persona!))
             }.map { ["id": $0.id, "title": $0["title"].text ?? $0.id, "type": $0["type"].text ?? ""] }
         }
@@ -73,14 +73,6 @@ extension WebApp {
             },
         ]
         return .html(view("content", data), status: dq.errors.isEmpty ? .ok : .unprocessableContent)
-    }
-
-    static func idList(_ v: FieldValue) -> [String] {
-        switch v {
-        case .text(let s), .json(let s):
-            return s.split(whereSeparator: { ";,| []\"".contains($0) }).map(String.init).filter { !$0.isEmpty }
-        default: return []
-        }
     }
 
     static let personasTemplate = """

@@ -244,7 +244,7 @@ extension WebApp {
             title: "SLA compliance by team, lowest first"
         )
         let campaignRows = (romi?.byCampaign ?? []).sorted { $0.revenue > $1.revenue }.prefix(10)
-        let names = try await campaignNames()
+        let names = try await campaignNames(version: version)
         let attributionSVG = SVGChart.bars(
             campaignRows.map { .init(label: names[$0.label] ?? $0.label, value: $0.revenue, text: "\(Fmt.money($0.revenue)) · ROMI \(Fmt.percent($0.romi))") },
             title: "Attributed revenue by campaign (\(dq.model.rawValue)), top 10"
@@ -278,8 +278,10 @@ extension WebApp {
     }
 
     /// Campaign names by id (charts show names; the API keeps ids).
-    func campaignNames() async throws -> [String: String] {
-        let version = cache.slowVersion(try await store.kpiVersion(), seconds: 30)
+    func campaignNames(version: Int64? = nil) async throws -> [String: String] {
+        let known: Int64
+        if let version { known = version } else { known = try await store.kpiVersion() }
+        let version = cache.slowVersion(known, seconds: 30)
         return try await cache.value("campaign-names", version: version) {
             Dictionary(try await store.list(.campaigns, Self.all).records.map { ($0.id, $0["name"].text ?? $0.id) }, uniquingKeysWith: { a, _ in a })
         }

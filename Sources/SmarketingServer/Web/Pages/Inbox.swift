@@ -92,9 +92,13 @@ extension WebApp {
     }
 
     /// The rejection reasons of the active handover configuration, in its order.
+    /// (The file is read once per configuration version, not on every inbox render.)
     func rejectReasons() async throws -> [RejectReason] {
-        guard let (_, text) = try await store.activeHandoverConfigText(), case .success(let config) = HandoverConfigFile.read(text) else { return [] }
-        return config.reasonOrder.compactMap { config.reasons[$0] }
+        guard let (version, text) = try await store.activeHandoverConfigText() else { return [] }
+        return try await cache.value("reject-reasons", version: Int64(version.version)) {
+            guard case .success(let config) = HandoverConfigFile.read(text) else { return [] }
+            return config.reasonOrder.compactMap { config.reasons[$0] }
+        }
     }
 
     static func query(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }

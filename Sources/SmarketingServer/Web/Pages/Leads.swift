@@ -4,7 +4,7 @@ import SmarketingCore
 import SmarketingStore
 
 extension WebApp {
-    static let stages = ["subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified"]
+    static let stages = LifecycleStage.allCases.map(\.rawValue)
 
     /// `/leads`: search and filters over the contacts, newest first, 50 a page.
     @Sendable func leads(_ user: WebUser, _ request: Request, _ context: AppRequestContext) async throws -> PageOut {

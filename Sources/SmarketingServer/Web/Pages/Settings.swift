@@ -100,8 +100,9 @@ extension WebApp {
                     "segment": $0["segment"].text ?? "",
                 ]
             }
-            data["metrics"] = ["mqls", "revenue", "pipeline"].map { (m: String) -> [String: Any] in ["value": m, "selected": m == (extra["metric"] as? String)]
-            }
+            // MQL targets are the ones set every month: the form starts on them.
+            let chosen = (extra["metric"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "mqls"
+            data["metrics"] = Resource.targets.schema.choices("metric").map { (m: String) -> [String: Any] in ["value": m, "selected": m == chosen] }
         }
         return .html(view("settings", data), title: "Settings · " + (data["section"] as! String), status: status)
     }
@@ -228,7 +229,8 @@ extension WebApp {
             let value = form["value"].flatMap(Double.init)
             if value == nil || !(value!.isFinite) || value! < 0 { errors["valueError"] = "A number of at least 0." }
             let metric = form["metric"] ?? ""
-            if !["mqls", "revenue", "pipeline"].contains(metric) { errors["metricError"] = "Choose mqls, revenue or pipeline." }
+            let metrics = Resource.targets.schema.choices("metric")
+            if !metrics.contains(metric) { errors["metricError"] = "Choose " + metrics.joined(separator: ", ") + "." }
             guard errors.count == 4, let value else { return try await page(errors) }
             var record = Record(.targets, values: Array(repeating: .null, count: Resource.targets.schema.fields.count))
             record["period"] = .text(period)
