@@ -111,7 +111,7 @@ public final class BundleFileReader: RowSource, @unchecked Sendable {
                         problems.append(BundleProblem(file: file, line: error.line, column: col + 1, columnName: spec.name, message: error.message))
                         continue
                     }
-                    switch spec.type.parse(cell) {
+                    switch spec.parse(cell) {
                     case .success(let v):
                         if v.isNull, spec.required {
                             problems.append(

@@ -86,7 +86,7 @@ public enum Domain {
         for scheme in ["https://", "http://"] where s.hasPrefix(scheme) { s = s.dropFirst(scheme.count) }
         if let cut = s.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" || $0 == ":" }) { s = s[..<cut] }
         if s.hasSuffix(".") { s = s.dropLast() }
-        if s.hasPrefix("www.") { s = s.dropFirst(4) }
+        if s.hasPrefix("www."), s.dropFirst(4).contains(".") { s = s.dropFirst(4) }
         guard !s.isEmpty, s.contains("."), !s.hasPrefix("."), !s.contains("..") else { return nil }
         for ch in s.unicodeScalars {
             let ok = (ch >= "a" && ch <= "z") || (ch >= "0" && ch <= "9") || ch == "-" || ch == "." || ch.value > 127

@@ -223,8 +223,8 @@ public struct FunnelReport: Sendable, Equatable, Codable, ExplicitNullEncodable 
         }
         let times: [StageTime] = stages.dropLast().map { stage in
             let b = s.stageTime[stage] ?? [:]
-            let n = b.values.reduce(Int64(0)) { $0 + $1.count }
-            let ms = b.values.reduce(Int64(0)) { $0 + $1.total }
+            let n = b.values.reduce(Int64(0)) { $0 &+ $1.count }
+            let ms = b.values.reduce(Int64(0)) { $0 &+ $1.total }
             var median: String?
             var seen: Int64 = 0
             var buckets: [Bucket] = []

@@ -121,8 +121,10 @@ public struct KPITally: Sendable, Hashable {
         self.total = total
     }
 
-    public static func + (a: KPITally, b: KPITally) -> KPITally { KPITally(count: a.count + b.count, total: a.total + b.total) }
-    public static func - (a: KPITally, b: KPITally) -> KPITally { KPITally(count: a.count - b.count, total: a.total - b.total) }
+    // Wrapping on purpose: tallies are kept as sums of deltas, and two's-complement sums are
+    // exact in any order as long as the final value fits, even when a partial sum does not.
+    public static func + (a: KPITally, b: KPITally) -> KPITally { KPITally(count: a.count &+ b.count, total: a.total &+ b.total) }
+    public static func - (a: KPITally, b: KPITally) -> KPITally { KPITally(count: a.count &- b.count, total: a.total &- b.total) }
     public var isZero: Bool { count == 0 && total == 0 }
 }
 
@@ -219,7 +221,7 @@ public struct KPIContribution: Sendable, Equatable {
             out.add(.openOpportunities, day: 0, cuts: d.cuts, dimensions: dims, total: d.amountCents)
             if let day = d.expectedCloseDay {
                 out.add(.openPipeline, day: day, cuts: d.cuts, dimensions: dims, total: d.amountCents)
-                out.add(.openPipelineWeighted, day: day, cuts: d.cuts, dimensions: dims, total: d.amountCents * d.probabilityPercent)
+                out.add(.openPipelineWeighted, day: day, cuts: d.cuts, dimensions: dims, total: Money.weighted(d.amountCents, percent: d.probabilityPercent))
             }
         default:
             break  // decided without a close time: neither open nor closed in any period

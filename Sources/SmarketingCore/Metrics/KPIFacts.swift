@@ -159,7 +159,26 @@ public enum Money {
     /// Cents of a decimal amount (rounded half away from zero).
     public static func cents(_ amount: Double?) -> Int64 {
         guard let amount, amount.isFinite else { return 0 }
-        return Int64((amount * 100).rounded())
+        let c = (amount * 100).rounded()
+        // Every way in refuses amounts outside FieldType.moneyRange; a value beyond Int64 can only
+        // come from a database written before that check, and is clamped instead of trapping.
+        return Int64(exactly: c).map { min(max($0, -maxCents), maxCents) } ?? (c > 0 ? maxCents : -maxCents)
+    }
+
+    /// The largest number of cents one amount may count for (10^16): a thousand times the
+    /// largest amount the edge admits, and far enough below Int64.max that sums stay exact.
+    public static let maxCents: Int64 = 10_000_000_000_000_000
+
+    /// Cents × a percentage (0–100) as cent-percents, exact; held at ±Int64.max on overflow.
+    public static func weighted(_ cents: Int64, percent: Int64) -> Int64 {
+        let (p, overflow) = cents.multipliedReportingOverflow(by: min(max(percent, 0), 100))
+        return overflow ? (cents > 0 ? Int64.max : Int64.min) : p
+    }
+
+    /// The sum of two amounts of cents, held at ±Int64.max instead of overflowing.
+    public static func add(_ a: Int64, _ b: Int64) -> Int64 {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? Int64.max : Int64.min) : s
     }
 
     /// The decimal amount of a number of cents.

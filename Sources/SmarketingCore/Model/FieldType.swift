@@ -73,11 +73,13 @@ public enum FieldType: Sendable, Hashable {
             case .failure(let e): return .failure(.init(e.description))
             }
         case .date:
-            guard let d = LocalDate.parse(raw.trimmingSpaces) else { return .failure(.init("is not a date YYYY-MM-DD")) }
+            guard let d = LocalDate.parseAnyYear(raw.trimmingSpaces) else { return .failure(.init("is not a date YYYY-MM-DD")) }
+            guard LocalDate.supportedYears.contains(d.year) else { return .failure(.init(Timestamp.ParseError.outsideYears.description)) }
             return .success(.date(d))
         case .month:
             let t = raw.trimmingSpaces
-            guard LocalDate.parse(t + "-01") != nil else { return .failure(.init("is not a month YYYY-MM")) }
+            guard let d = LocalDate.parseAnyYear(t + "-01") else { return .failure(.init("is not a month YYYY-MM")) }
+            guard LocalDate.supportedYears.contains(d.year) else { return .failure(.init(Timestamp.ParseError.outsideYears.description)) }
             return .success(.text(t))
         case .jsonObject:
             guard JSONObjectCheck.isObject(raw) else { return .failure(.init("is not a JSON object")) }

@@ -35,6 +35,10 @@ public struct FieldSpec: Sendable, Hashable {
     public var filterable: Bool
     /// One-line description for docs and OpenAPI.
     public var doc: String
+    /// The values an `integer` or `number` field may take (its type's default unless given).
+    public var range: ClosedRange<Double>
+    /// The most characters a text value may have.
+    public var maxLength: Int
 
     init(
         _ name: String,
@@ -43,6 +47,8 @@ public struct FieldSpec: Sendable, Hashable {
         references: Resource? = nil,
         isExtension: Bool = false,
         filterable: Bool = false,
+        range: ClosedRange<Double>? = nil,
+        maxLength: Int? = nil,
         doc: String = ""
     ) {
         self.name = name
@@ -52,6 +58,68 @@ public struct FieldSpec: Sendable, Hashable {
         self.isExtension = isExtension
         self.filterable = filterable || references != nil
         self.doc = doc
+        self.range = range ?? type.defaultRange
+        self.maxLength = maxLength ?? type.defaultMaxLength
+    }
+
+    /// Reads a bundle cell or a JSON string into this field's value: the type's parse, then the
+    /// field's range and length. Empty text is null.
+    public func parse(_ raw: String) -> Result<FieldValue, FieldProblem> {
+        if raw.utf8.count > maxLength * 4 || (raw.utf8.count > maxLength && raw.count > maxLength) {
+            return .failure(FieldProblem("is longer than \(maxLength) characters"))
+        }
+        switch type.parse(raw) {
+        case .success(let v):
+            if let p = check(v) { return .failure(p) }
+            return .success(v)
+        case .failure(let p): return .failure(p)
+        }
+    }
+
+    /// Why a value breaks this field's range or length, or nil when it fits.
+    public func check(_ value: FieldValue) -> FieldProblem? {
+        switch value {
+        case .integer(let v):
+            guard range.contains(Double(v)) else { return FieldProblem("is outside the allowed range \(FieldSpec.format(range))") }
+        case .number(let v):
+            guard v.isFinite, range.contains(v) else { return FieldProblem("is outside the allowed range \(FieldSpec.format(range))") }
+        case .text(let s), .json(let s):
+            if s.utf8.count > maxLength, s.count > maxLength { return FieldProblem("is longer than \(maxLength) characters") }
+        default: break
+        }
+        return nil
+    }
+
+    /// `0–1000000000000` as people read it.
+    public static func format(_ r: ClosedRange<Double>) -> String {
+        FieldValue.format(r.lowerBound) + "–" + FieldValue.format(r.upperBound)
+    }
+}
+
+extension FieldType {
+    /// Money and other decimals: up to a trillion in the workspace currency, never negative. In
+    /// cents that is 10^14, so ninety thousand such values still sum inside an Int64, and every
+    /// sum of money is checked besides.
+    public static let moneyRange: ClosedRange<Double> = 0...1e12
+
+    /// The range a field of this type has unless it says otherwise.
+    var defaultRange: ClosedRange<Double> {
+        switch self {
+        case .integer: return 0...1e9
+        case .number: return FieldType.moneyRange
+        default: return 0...0
+        }
+    }
+
+    /// The length a field of this type has unless it says otherwise.
+    var defaultMaxLength: Int {
+        switch self {
+        case .jsonObject: return 65_536
+        case .idList: return 10_000
+        case .email: return 254
+        case .domain: return 253
+        default: return 1_000
+        }
     }
 }
 
@@ -140,7 +208,7 @@ extension ResourceSchema {
             .personas,
             search: ["name"],
             fields: [
-                FieldSpec("id", required: true), FieldSpec("name", required: true), FieldSpec("description"),
+                FieldSpec("id", required: true), FieldSpec("name", required: true), FieldSpec("description", maxLength: 10_000),
                 FieldSpec("rules", .jsonObject),
             ]
         )
@@ -176,7 +244,7 @@ extension ResourceSchema {
                 FieldSpec("id", required: true), FieldSpec("title", required: true),
                 FieldSpec("type", required: true, filterable: true),
                 FieldSpec("funnel_stage", .oneOf(["tofu", "mofu", "bofu"]), filterable: true),
-                FieldSpec("persona_ids", .idList), FieldSpec("url"),
+                FieldSpec("persona_ids", .idList), FieldSpec("url", maxLength: 2_048),
             ]
         )
         s[.contacts] = ResourceSchema(

@@ -101,4 +101,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     /// The text if this is a string.
     public var string: String? { if case .string(let s) = self { return s } else { return nil } }
+
+    /// The members if this is an object.
+    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
+}
+
+extension JSONValue {
+    /// The number of items if this is an array.
+    public var arrayCount: Int? { if case .array(let a) = self { return a.count } else { return nil } }
 }

@@ -8,12 +8,15 @@ extension Timestamp {
         case malformed
         case missingOffset
         case outOfRange
+        /// A year outside `LocalDate.supportedYears`.
+        case outsideYears
 
         public var description: String {
             switch self {
             case .malformed: return "is not an ISO 8601 timestamp (expected e.g. 2026-03-01T09:15:00Z)"
             case .missingOffset: return "has no UTC offset (add Z or e.g. +01:00)"
             case .outOfRange: return "has a field out of range"
+            case .outsideYears: return "is outside the years \(LocalDate.supportedYears.lowerBound)–\(LocalDate.supportedYears.upperBound)"
             }
         }
     }
@@ -97,6 +100,7 @@ extension Timestamp {
         guard (1...12).contains(month), day >= 1, day <= LocalDate.daysIn(month: month, year: year),
             hour <= 23 || (hour == 24 && minute == 0 && second == 0 && millis == 0), minute <= 59, second <= 60
         else { return .failure(.outOfRange) }
+        guard LocalDate.supportedYears.contains(year) else { return .failure(.outsideYears) }
         let days = LocalDate(year: year, month: month, day: day).daysSinceEpoch
         let secs = days * 86400 + Int64(hour * 3600 + minute * 60 + min(second, 59) - offsetMinutes * 60)
         return .success(Timestamp(milliseconds: secs * 1000 + Int64(millis)))
@@ -121,8 +125,19 @@ extension Timestamp {
 }
 
 extension LocalDate {
-    /// Parses `YYYY-MM-DD`.
+    /// The years a date or timestamp may fall in. Anything outside is a typo or a hostile value
+    /// (year 0001, 9999), refused at every way in so that no day or millisecond arithmetic
+    /// downstream can overflow and no report spans millennia.
+    public static let supportedYears: ClosedRange<Int> = 1900...2199
+
+    /// Parses `YYYY-MM-DD` within `supportedYears`.
     public static func parse(_ text: some StringProtocol) -> LocalDate? {
+        guard let d = parseAnyYear(text), supportedYears.contains(d.year) else { return nil }
+        return d
+    }
+
+    /// Parses `YYYY-MM-DD`, any four-digit year (to tell a wrong year from a wrong format).
+    public static func parseAnyYear(_ text: some StringProtocol) -> LocalDate? {
         let u = Array(text.utf8)
         guard u.count == 10, u[4] == 45, u[7] == 45 else { return nil }
         func num(_ r: Range<Int>) -> Int? {

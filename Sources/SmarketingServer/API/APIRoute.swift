@@ -323,4 +323,39 @@ struct APIRoute: Sendable {
         ]
         return routes
     }()
+
+    /// The methods the route that serves `path` takes, as the router resolves it (a literal
+    /// segment wins over `{id}`); nil when no route has this path. For 405 answers and `Allow`.
+    static func allowedMethods(path: String) -> [String]? {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        var best: (score: [Bool], methods: Set<String>)?
+        for (template, methods) in methodsByPath {
+            let parts = template.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            guard parts.count == segments.count else { continue }
+            var score: [Bool] = []
+            var fits = true
+            for (t, s) in zip(parts, segments) {
+                if t.hasPrefix("{") {
+                    if s.isEmpty { fits = false }
+                    score.append(false)
+                } else if t == s {
+                    score.append(true)
+                } else {
+                    fits = false
+                }
+                if !fits { break }
+            }
+            guard fits else { continue }
+            if let b = best, !b.score.lexicographicallyPrecedes(score, by: { !$0 && $1 }) { continue }
+            best = (score, methods)
+        }
+        return best.map { Array($0.methods).sorted() }
+    }
+
+    /// Each documented path with its methods (the unauthenticated ones included).
+    static let methodsByPath: [String: Set<String>] = {
+        var out: [String: Set<String>] = ["/openapi.json": ["GET"], "/healthz": ["GET"]]
+        for r in all { out[r.path, default: []].insert(r.method.rawValue) }
+        return out
+    }()
 }

@@ -62,6 +62,9 @@ extension APIHandlers {
 
 /// Splits an ingest body into event payloads.
 enum EventBody {
+    /// The most events one request may carry (documented as the batch's `maxItems`).
+    static let maxEvents = 10_000
+
     static func decode(_ buffer: ByteBuffer, contentType: String?) throws -> [Result<EventPayload, EventRejection>] {
         let isNDJSON = contentType?.contains("ndjson") == true || contentType?.contains("jsonlines") == true
         let bytes = Array(buffer.readableBytesView)

@@ -5,123 +5,149 @@ import SmarketingCore
 /// The OpenAPI 3.1 description, generated from the same route table and resource schemas
 /// that the server registers, so it cannot describe a route that does not exist.
 enum OpenAPIDocument {
-    static func fieldSchema(_ f: FieldSpec) -> JSONValue {
+    /// How a record field is described: `.record` as the API returns it, `.create` for a POST
+    /// body (required fields present and non-empty), `.patch` for a PATCH body (every field
+    /// optional, required ones never null or empty).
+    enum FieldUse { case record, create, patch }
+
+    static func fieldSchema(_ f: FieldSpec, _ use: FieldUse = .record) -> JSONValue {
         var s: [String: JSONValue]
+        let maxLength: JSONValue = .number(Double(f.maxLength))
         switch f.type {
-        case .integer: s = ["type": .string("integer")]
-        case .number: s = ["type": .string("number")]
+        case .integer, .number:
+            s = [
+                "type": .string(f.type == .integer ? "integer" : "number"), "minimum": .number(f.range.lowerBound),
+                "maximum": .number(f.range.upperBound),
+            ]
         case .bool: s = ["type": .string("boolean")]
         case .jsonObject: s = ["type": .string("object")]
-        case .timestamp: s = ["type": .string("string"), "format": .string("date-time")]
-        case .date: s = ["type": .string("string"), "format": .string("date")]
-        case .email: s = ["type": .string("string"), "format": .string("email")]
+        case .timestamp: s = ["type": .string("string"), "pattern": .string(InputPattern.timestamp)]
+        case .date: s = ["type": .string("string"), "pattern": .string(InputPattern.date)]
+        case .month: s = ["type": .string("string"), "pattern": .string(InputPattern.month)]
+        case .email: s = ["type": .string("string"), "pattern": .string(InputPattern.email), "maxLength": maxLength]
+        case .domain: s = ["type": .string("string"), "pattern": .string(InputPattern.domain), "maxLength": maxLength]
         case .oneOf(let values): s = ["type": .string("string"), "enum": .array(values.map { .string($0) })]
-        default: s = ["type": .string("string")]
+        case .text, .idList:
+            s = ["type": .string("string"), "maxLength": maxLength]
+            if f.required, use != .record { s["minLength"] = .number(1) }
         }
-        if !f.required { s["type"] = .array([s["type"]!, .string("null")]) }
-        if case .oneOf(let values) = f.type, !f.required { s["enum"] = .array(values.map { .string($0) } + [.null]) }
-        var doc = f.doc
-        if let ref = f.references { doc += (doc.isEmpty ? "" : "; ") + "id of a \(ref.rawValue) record" }
-        if !doc.isEmpty { s["description"] = .string(doc) }
+        if !f.required || use == .record && f.type == .bool {
+            if let t = s["type"] { s["type"] = .array([t, .string("null")]) }
+            if case .oneOf(let values) = f.type { s["enum"] = .array(values.map { .string($0) } + [.null]) }
+        }
+        var doc = f.doc.isEmpty ? f.type.summary : f.doc
+        if let ref = f.references { doc += "; id of a \(ref.rawValue) record" }
+        s["description"] = .string(doc)
         return .object(s)
     }
 
-    static func recordSchema(_ r: Resource) -> JSONValue {
+    /// A record as the API returns it, or a create/patch body.
+    static func recordSchema(_ r: Resource, _ use: FieldUse = .record) -> JSONValue {
         var props: [String: JSONValue] = [:]
-        if !r.schema.hasOwnID {
-            props["id"] = .object([
-                "type": .string("string"), "readOnly": .bool(true), "description": .string("derived: " + r.schema.key.joined(separator: "|")),
-            ])
+        if !r.schema.hasOwnID, use == .record {
+            props["id"] = .object(["type": .string("string"), "description": .string("derived: " + r.schema.key.joined(separator: "|"))])
         }
-        for f in r.schema.fields { props[f.name] = fieldSchema(f) }
-        return .object([
-            "type": .string("object"), "properties": .object(props),
-            "required": .array(r.schema.fields.filter(\.required).map { .string($0.name) }),
-            "additionalProperties": .bool(false),
-        ])
+        // The fields that identify a keyed record cannot change.
+        let fields = r.schema.fields.filter { use != .patch || r.schema.hasOwnID || !r.schema.key.contains($0.name) }
+        for f in fields where !(use == .patch && f.name == "id") { props[f.name] = fieldSchema(f, use) }
+        let required: [JSONValue]
+        switch use {
+        case .record: required = r.schema.fields.map { .string($0.name) } + (r.schema.hasOwnID ? [] : [.string("id")])
+        case .create: required = r.schema.fields.filter(\.required).map { .string($0.name) }
+        case .patch: required = []
+        }
+        var s: [String: JSONValue] = [
+            "type": .string("object"), "properties": .object(props), "required": .array(required), "additionalProperties": .bool(false),
+        ]
+        if use == .patch { s["minProperties"] = .number(1) }
+        return .object(s)
+    }
+
+    /// The schema of a list filter: the field's values as text, or empty for "is null".
+    static func filterSchema(_ f: FieldSpec) -> JSONValue {
+        switch f.type {
+        case .bool: return Schema.choice(["true", "false", ""])
+        case .oneOf(let values): return Schema.choice(values + [""])
+        case .email: return Schema.pattern("^(?:" + InputPattern.email.dropFirst().dropLast() + ")?$", "an email address, or empty")
+        case .domain: return Schema.pattern("^(?:" + InputPattern.domain.dropFirst().dropLast() + ")?$", "a domain, or empty")
+        case .month: return Schema.pattern("^(?:" + InputPattern.month.dropFirst().dropLast() + ")?$", "a month YYYY-MM, or empty")
+        default: return Schema.string(maxLength: f.maxLength)
+        }
     }
 
     static func ref(_ name: String) -> JSONValue { .object(["$ref": .string("#/components/schemas/\(name)")]) }
 
     static func jsonContent(_ schema: JSONValue) -> JSONValue { .object(["application/json": .object(["schema": schema])]) }
 
-    static func parameters(_ route: APIRoute) -> [JSONValue] {
-        var params: [JSONValue] = []
-        if route.path.contains("{id}") {
-            params.append(.object(["name": .string("id"), "in": .string("path"), "required": .bool(true), "schema": .object(["type": .string("string")])]))
+    /// The schema of the JSON body a route takes (nil: no JSON body).
+    static func bodySchema(_ route: APIRoute) -> JSONValue? {
+        func object(_ props: [String: JSONValue], required: [String] = []) -> JSONValue {
+            .object([
+                "type": .string("object"), "properties": .object(props), "required": .array(required.map { .string($0) }),
+                "additionalProperties": .bool(false),
+            ])
         }
-        func query(_ name: String, _ doc: String) {
-            params.append(
-                .object([
-                    "name": .string(name), "in": .string("query"), "required": .bool(false), "schema": .object(["type": .string("string")]),
-                    "description": .string(doc),
-                ])
-            )
-        }
+        let id = Schema.string(maxLength: 1_000, minLength: 1)
         switch route.kind {
-        case .list(let r):
-            query("limit", "page size, 1–1000 (default 50)")
-            query("cursor", "next_cursor of the previous page")
-            query("sort", "a field name; prefix - for descending")
-            if !r.schema.searchFields.isEmpty { query("q", "text contained in " + r.schema.searchFields.joined(separator: ", ")) }
-            if let tf = r.schema.timeField {
-                query("created_from", "\(tf) at or after")
-                query("created_to", "\(tf) before")
-            }
-            for f in r.schema.fields where f.filterable { query(f.name, "equals (empty: is null)") }
-            for (alias, field) in r.schema.aliases.sorted(by: { $0.key < $1.key }) where alias != field { query(alias, "alias of \(field)") }
-        case .ingest: query("partial", "true: store the valid events of a batch that has rejected ones")
-        case .duplicates: query("limit", "at most this many pairs (default 100)")
-        case .audit:
-            query("limit", "entries (default 100)")
-            query("before", "entries with seq below this")
-        case .attribution:
-            query("model", "all (default) or comma-separated: " + AttributionModel.allCases.map(\.rawValue).joined(separator: ", "))
-            query("by", "channel (default), campaign or content")
-            query("from", "first day YYYY-MM-DD (default: the current quarter's)")
-            query("to", "the day after the last, YYYY-MM-DD")
-            query("lookback_days", "touches up to this many days before the close count (default 365)")
-            query("half_life_days", "half-life of the time-decay model (default 7)")
-        case .funnel:
-            query("from", "first day of the lead cohort YYYY-MM-DD (default: the current quarter's)")
-            query("to", "the day after the last, YYYY-MM-DD")
-            query("by", "the cut whose values are tested against the rest: segment (default), channel, campaign, persona, owner, team or all")
-            query("stuck_days", "stuck: no stage move for more than this many days (default 30)")
-            query("stale_days", "stale: an MQL, SAL or SQL without a sales action for more than this many days (default 14)")
-            query("confidence", "confidence of the drop-off flags, 0.5–0.999 (default 0.95)")
-        case .killers:
-            query("from", "first day YYYY-MM-DD of reaching the stage (default: the current quarter's)")
-            query("to", "the day after the last, YYYY-MM-DD")
-            query("stage", "the step's first stage: lead, mql (default), sal, sql or opportunity; converted = reached a later stage")
-            query("confidence", "confidence of the flags, 0.5–0.999 (default 0.95)")
-            query("min_paths", "test a feature only with at least this many paths with and without it (default 20)")
-        case .kpis, .stream, .kpiRecords:
-            query("from", "first day YYYY-MM-DD (default: the current quarter's)")
-            query("to", "the day after the last, YYYY-MM-DD")
-            if route.kind == .kpiRecords {
-                query("by", "the cut: all, channel, campaign, persona, segment, owner or team")
-                query("key", "the cut's value (required with by)")
-                query("label", "only cells with this label (a lost reason)")
-                query("limit", "at most this many records (default 100)")
-            } else {
-                query("by", "cuts, comma-separated: channel, campaign, persona, segment, owner, team")
-            }
-            if route.kind == .stream { query("once", "true: send the current KPIs and end the stream") }
-            if route.kind == .kpis { query("romi", "attribution models whose ROMI to add: all or comma-separated (runs the period's attribution)") }
-        default: break
+        case .create(let r): return ref(schemaName(r) + "Create")
+        case .update(let r): return ref(schemaName(r) + "Patch")
+        case .ingest: return .object(["oneOf": .array([ref("Event"), ref("EventBatch")])])
+        case .merge: return object(["keep": id, "duplicate": id], required: ["keep", "duplicate"])
+        case .createToken:
+            return object(
+                ["user_id": id, "role": Schema.choice(AccessRole.allCases.map(\.rawValue)), "name": Schema.string(maxLength: 200)],
+                required: ["user_id", "role"]
+            )
+        case .setPassword: return object(["password": Schema.string(maxLength: 1_000, minLength: 10)], required: ["password"])
+        case .handoverReject:
+            return object(["reason": id, "note": Schema.string(maxLength: 2_000)], required: ["reason"])
+        case .handoverReassign: return object(["owner_id": id])
+        case .handoverAccept, .handoverQualify, .handoverPause, .handoverResume: return object(["note": Schema.string(maxLength: 2_000)])
+        case .webhookCreate:
+            return object(
+                [
+                    "url": Schema.pattern(
+                        "^https?://[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63}){0,8}(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@/-]{0,1900})?$",
+                        "an http(s) URL"
+                    ),
+                    "events": .object(["type": .string("array"), "items": Schema.choice(["*"] + WebhookEvents.all), "minItems": .number(1), "maxItems": .number(50)]),
+                    "format": Schema.choice(["json", "slack"]),
+                    "secret": Schema.string(maxLength: 200, minLength: 16),
+                ],
+                required: ["url", "events"]
+            )
+        case .webhookReplay: return .object(["oneOf": .array([object(["delivery_id": Schema.serial], required: ["delivery_id"]), object(["from_seq": Schema.serial], required: ["from_seq"])])])
+        default: return nil
         }
-        return params
+    }
+
+    /// The JSON form of a YAML body: `{"model": "<yaml>"}` or `{"config": "<yaml>"}`.
+    static let yamlJSONSchema: JSONValue = .object([
+        "type": .string("object"), "additionalProperties": .bool(false),
+        "properties": .object(["model": Schema.string(maxLength: 1_000_000, minLength: 1), "config": Schema.string(maxLength: 1_000_000, minLength: 1)]),
+        "minProperties": .number(1), "maxProperties": .number(1),
+    ])
+
+    /// The YAML file a route takes as its body, if any.
+    static func takesYAML(_ route: APIRoute) -> Bool {
+        switch route.kind {
+        case .scoringValidate, .scoringDiff, .scoringApply, .scoringBacktest, .handoverValidate, .handoverApply: return true
+        default: return false
+        }
     }
 
     static func operation(_ route: APIRoute) -> JSONValue {
         var responses: [String: JSONValue] = [:]
-        for code in route.responses {
+        var codes = route.responses
+        if bodySchema(route) != nil || takesYAML(route) { codes += [400, 413, 415] }
+        if !route.parameters.isEmpty || bodySchema(route) != nil { codes.append(422) }
+        for code in Set(codes).sorted() {
             let description = code < 300 ? "success" : "problem"
             var response: [String: JSONValue] = ["description": .string(description)]
             if code >= 400 {
                 response["content"] = .object(["application/problem+json": .object(["schema": ref("Problem")])])
             } else if route.kind == .stream {
-                response["content"] = .object(["text/event-stream": .object(["schema": .object(["type": .string("string")])])])
+                response["content"] = .object(["text/event-stream": .object(["schema": ref("KPIStreamEvent")])])
             } else if code != 204 {
                 response["content"] = jsonContent(successSchema(route))
             }
@@ -134,57 +160,28 @@ enum OpenAPIDocument {
             ])
         }
         var op: [String: JSONValue] = [
-            "summary": .string(route.summary), "parameters": .array(parameters(route)), "responses": .object(responses),
+            "summary": .string(route.summary), "parameters": .array(route.parameters.map(\.document)), "responses": .object(responses),
             "operationId": .string(operationID(route)),
         ]
-        switch route.kind {
-        case .create(let r): op["requestBody"] = .object(["required": .bool(true), "content": jsonContent(ref(schemaName(r)))])
-        case .update(let r): op["requestBody"] = .object(["required": .bool(true), "content": jsonContent(ref(schemaName(r)))])
-        case .ingest:
+        if let schema = bodySchema(route) {
+            var content: [String: JSONValue] = ["application/json": .object(["schema": schema])]
+            if route.kind == .ingest { content["application/x-ndjson"] = .object(["schema": ref("Event")]) }
+            // Bodies whose fields are all optional may be left out.
+            let optional: Bool
+            switch route.kind {
+            case .handoverReassign, .handoverAccept, .handoverQualify, .handoverPause, .handoverResume: optional = true
+            default: optional = false
+            }
+            op["requestBody"] = .object(["required": .bool(!optional), "content": .object(content)])
+        } else if takesYAML(route) {
             op["requestBody"] = .object([
                 "required": .bool(true),
+                "description": .string("the YAML file; or JSON {\"model\": \"<yaml>\"} ({\"config\": …} for the handover)"),
                 "content": .object([
-                    "application/json": .object([
-                        "schema": .object(["oneOf": .array([ref("Event"), .object(["type": .string("array"), "items": ref("Event")])])])
-                    ]),
-                    "application/x-ndjson": .object(["schema": ref("Event")]),
+                    "application/yaml": .object(["schema": Schema.string(maxLength: 1_000_000, minLength: 1)]),
+                    "application/json": .object(["schema": yamlJSONSchema]),
                 ]),
             ])
-        case .merge:
-            op["requestBody"] = .object([
-                "required": .bool(true),
-                "content": jsonContent(
-                    .object([
-                        "type": .string("object"), "required": .array([.string("keep"), .string("duplicate")]),
-                        "properties": .object(["keep": .object(["type": .string("string")]), "duplicate": .object(["type": .string("string")])]),
-                    ])
-                ),
-            ])
-        case .createToken:
-            op["requestBody"] = .object([
-                "required": .bool(true),
-                "content": jsonContent(
-                    .object([
-                        "type": .string("object"), "required": .array([.string("user_id"), .string("role")]),
-                        "properties": .object([
-                            "user_id": .object(["type": .string("string")]),
-                            "role": .object(["type": .string("string"), "enum": .array(AccessRole.allCases.map { .string($0.rawValue) })]),
-                            "name": .object(["type": .string("string")]),
-                        ]),
-                    ])
-                ),
-            ])
-        case .setPassword:
-            op["requestBody"] = .object([
-                "required": .bool(true),
-                "content": jsonContent(
-                    .object([
-                        "type": .string("object"), "required": .array([.string("password")]),
-                        "properties": .object(["password": .object(["type": .string("string"), "minLength": .number(10)])]),
-                    ])
-                ),
-            ])
-        default: break
         }
         return .object(op)
     }
@@ -223,8 +220,49 @@ enum OpenAPIDocument {
         }
     }
 
+    /// An event of `POST /api/v1/events`: the fields of a touchpoint, the contact by
+    /// `contact_id` or by `email`.
+    static let eventSchema: JSONValue = {
+        var props: [String: JSONValue] = [:]
+        for name in EventPayload.fields {
+            switch name {
+            case "id", "type": props[name] = Schema.string(maxLength: 1_000, minLength: 1)
+            case "occurred_at": props[name] = Schema.timestamp
+            case "properties": props[name] = .object(["type": .array([.string("object"), .string("null")])])
+            case "email":
+                props[name] = .object([
+                    "type": .array([.string("string"), .string("null")]), "pattern": .string(InputPattern.email), "maxLength": .number(254),
+                ])
+            case "contact_id": props[name] = .object(["type": .array([.string("string"), .string("null")]), "minLength": .number(1), "maxLength": .number(1_000)])
+            default: props[name] = .object(["type": .array([.string("string"), .string("null")]), "maxLength": .number(1_000)])
+            }
+        }
+        func named(_ field: String) -> JSONValue {
+            .object(["required": .array([.string(field)]), "properties": .object([field: .object(["type": .string("string")])])])
+        }
+        return .object([
+            "type": .string("object"), "properties": .object(props), "additionalProperties": .bool(false),
+            "required": .array([.string("id"), .string("type"), .string("occurred_at")]),
+            "anyOf": .array([named("contact_id"), named("email")]),
+            "description": .string("a touchpoint; name the contact by contact_id or by email (unknown emails create the contact)"),
+        ])
+    }()
+
+    /// A schema of `#/components/schemas` by its `$ref`.
+    static func component(_ ref: String) -> JSONValue? {
+        guard ref.hasPrefix("#/components/schemas/") else { return nil }
+        return components[String(ref.dropFirst("#/components/schemas/".count))]
+    }
+
+    static let components: [String: JSONValue] = {
+        guard case .object(let doc) = document, case .object(let c)? = doc["components"], case .object(let s)? = c["schemas"] else { return [:] }
+        return s
+    }()
+
     /// The document as JSON text.
-    static let json: String = {
+    static let json: String = document.compactText
+
+    static let document: JSONValue = {
         var paths: [String: [String: JSONValue]] = [:]
         for route in APIRoute.all {
             paths[route.path, default: [:]][route.method.rawValue.lowercased()] = operation(route)
@@ -247,12 +285,21 @@ enum OpenAPIDocument {
                 "status": .object(["type": .string("integer")]), "detail": .object(["type": .string("string")]),
             ]), "required": .array([.string("title"), .string("status"), .string("detail")]),
         ])
-        var eventProps: [String: JSONValue] = [:]
-        for name in EventPayload.fields { eventProps[name] = .object(["type": .string(name == "properties" ? "object" : "string")]) }
-        schemas["Event"] = .object([
-            "type": .string("object"), "properties": .object(eventProps), "additionalProperties": .bool(false),
-            "required": .array([.string("id"), .string("type"), .string("occurred_at")]),
-            "description": .string("a touchpoint; name the contact by contact_id or by email (unknown emails create the contact)"),
+        for r in Resource.allCases {
+            schemas[schemaName(r) + "Patch"] = recordSchema(r, .patch)
+            if r != .touchpoints { schemas[schemaName(r) + "Create"] = recordSchema(r, .create) }
+        }
+        schemas["Event"] = eventSchema
+        schemas["EventBatch"] = .object([
+            "type": .string("array"), "items": ref("Event"), "minItems": .number(1), "maxItems": .number(Double(EventBody.maxEvents)),
+        ])
+        schemas["KPIStreamEvent"] = .object([
+            "type": .string("object"), "required": .array([.string("event"), .string("data")]),
+            "description": .string("one server-sent event: event kpis, data the KPI set as JSON (the body of GET /api/v1/kpis)"),
+            "properties": .object([
+                "event": Schema.choice(["kpis"]), "data": .object(["type": .string("string"), "contentMediaType": .string("application/json")]),
+                "id": .object(["type": .string("string")]), "retry": .object(["type": .string("integer")]),
+            ]),
         ])
         schemas["IngestResult"] = .object([
             "type": .string("object"),
@@ -290,6 +337,6 @@ enum OpenAPIDocument {
             ]),
             "security": .array([.object(["bearer": .array([])]), .object(["basic": .array([])])]),
         ])
-        return doc.compactText
+        return doc
     }()
 }

@@ -88,6 +88,14 @@ struct ProblemResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
                         status: .notFound
                     )
                 }
+                if response.status == .notFound, let allowed = APIRoute.allowedMethods(path: request.uri.path), !allowed.isEmpty {
+                    var problem = Problem(
+                        .methodNotAllowed,
+                        "\(request.uri.path) does not take \(request.method.rawValue); it takes \(allowed.joined(separator: ", ")) (see /openapi.json)"
+                    )
+                    problem.headers[.allow] = allowed.joined(separator: ", ")
+                    return try problem.response(from: request, context: context)
+                }
                 var problem = Problem.from(HTTPError(response.status))
                 problem.headers = response.headers
                 problem.headers[.contentLength] = nil

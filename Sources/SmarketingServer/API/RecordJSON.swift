@@ -66,23 +66,33 @@ enum RecordJSON {
 
     static func fieldValue(_ value: JSONValue, _ spec: FieldSpec) throws -> FieldValue {
         let fail = { (what: String) in Problem(.unprocessableContent, "field \"\(spec.name)\" \(what) (expected \(spec.type.summary))") }
+        let parsed: FieldValue
         switch (value, spec.type) {
         case (.null, _): return .null
         case (.number(let n), .integer):
-            guard n == n.rounded(), abs(n) < 9e15 else { throw fail("is not an integer") }
-            return .integer(Int64(n))
-        case (.number(let n), .number): return .number(n)
-        case (.bool(let b), .bool): return .bool(b)
-        case (.object, .jsonObject): return .json(value.compactText)
+            // Checked before the conversion: Int64(n) traps on values it cannot hold.
+            guard n.isFinite, n == n.rounded(), spec.range.contains(n) else {
+                throw fail(n == n.rounded() ? "is outside the allowed range \(FieldSpec.format(spec.range))" : "is not an integer")
+            }
+            parsed = .integer(Int64(n))
+        case (.number(let n), .number): parsed = .number(n)
+        case (.bool(let b), .bool): parsed = .bool(b)
+        case (.object, .jsonObject): parsed = .json(value.compactText)
+        case (.string, .integer), (.string, .number), (.string, .bool):
+            throw fail("must be a JSON \(spec.type == .bool ? "boolean" : "number"), not a string")
         case (.string(let s), _):
             if case .jsonObject = spec.type { throw fail("must be a JSON object, not a string") }
-            switch spec.type.parse(s) {
-            case .success(let v): return v
+            switch spec.parse(s) {
+            case .success(let v):
+                if v.isNull, spec.required { throw fail("must not be empty") }
+                return v
             case .failure(let p): throw fail("value \"\(s.prefix(60))\" " + p.message)
             }
         default:
             throw fail("has the wrong JSON type")
         }
+        if let p = spec.check(parsed) { throw fail(p.message) }
+        return parsed
     }
 
     static func describe(_ error: any Error) -> String {

@@ -15,6 +15,7 @@ struct APIHandlers: Sendable {
 
     func handle(_ route: APIRoute, _ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireActor()
+        let request = try await checked(route, request, context)
         switch route.kind {
         case .list(let r):
             return try await list(r, request)
@@ -125,6 +126,62 @@ struct APIHandlers: Sendable {
         default:
             return try await handover(route, request, context, actor)
         }
+    }
+
+    /// The request after the checks `/openapi.json` documents for the route: every parameter
+    /// and the JSON body against their schemas (422 naming the value), the body's media type
+    /// (415) and JSON syntax (400). The body is read here once and handed on buffered.
+    func checked(_ route: APIRoute, _ request: Request, _ context: AppRequestContext) async throws -> Request {
+        let query = request.uri.queryParameters
+        for p in route.parameters {
+            let value: String?
+            if p.inPath {
+                value = try pathID(context)
+            } else {
+                value = query.get(p.name)
+            }
+            guard let value else { continue }
+            if let problem = SchemaCheck.parameterProblem(value, p.schema, name: p.name) { throw Problem(.unprocessableContent, problem) }
+        }
+        let yaml = OpenAPIDocument.takesYAML(route)
+        guard let schema = OpenAPIDocument.bodySchema(route) ?? (yaml ? OpenAPIDocument.yamlJSONSchema : nil) else { return request }
+        let buffer = try await body(request)
+        var request = request
+        request.body = RequestBody(buffer: buffer)
+        let type = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingSpaces.lowercased() }
+        let isJSON = type == nil || type == "application/json" || type?.hasSuffix("+json") == true
+        let isNDJSON = route.kind == .ingest && (type == "application/x-ndjson" || type == "application/jsonlines" || type == "application/x-jsonlines")
+        if yaml {
+            guard type == "application/json" else {
+                guard buffer.readableBytes > 0 else { throw Problem(.badRequest, "the body holds no file") }
+                return request
+            }
+        } else if !isJSON && !isNDJSON {
+            throw Problem(.unsupportedMediaType, "send the body as application/json\(route.kind == .ingest ? " or application/x-ndjson" : "")")
+        }
+        if buffer.readableBytes == 0 {
+            if case .object(let o) = schema, o["$ref"] == nil, o["oneOf"] == nil, (o["required"]?.arrayCount ?? 0) == 0, !yaml { return request }
+            throw Problem(.badRequest, "the body is empty; it must be JSON (see /openapi.json)")
+        }
+        let decoder = JSONDecoder()
+        if isNDJSON {
+            var line = 0
+            for chunk in buffer.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+                line += 1
+                if chunk.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+                guard let v = try? decoder.decode(JSONValue.self, from: Data(chunk)) else { throw Problem(.badRequest, "line \(line) is not valid JSON") }
+                if let problem = SchemaCheck.problem(v, OpenAPIDocument.ref("Event"), at: "line \(line)") { throw Problem(.unprocessableContent, problem) }
+            }
+            return request
+        }
+        let value: JSONValue
+        do {
+            value = try decoder.decode(JSONValue.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw Problem(.badRequest, "the body is not valid JSON: \(RecordJSON.describe(error))")
+        }
+        if let problem = SchemaCheck.problem(value, schema, at: "body") { throw Problem(.unprocessableContent, problem) }
+        return request
     }
 
     /// The `{id}` of the path, percent-decoded (keyed records have ids like `2026-01|mqls|`).
