@@ -157,13 +157,13 @@ struct HandoverConformanceTests {
         h = try await store.actOnHandover(id: h0.id, action: .accept, note: nil, actor: rep, at: now.adding(milliseconds: 30 * 60_000))
         #expect(h.status == .accepted && h.clocks.first { $0.kind == .accept }?.status == .met)
         #expect(try await store.get(.contacts, id: "c0")?["lifecycle_stage"] == .text("sal"))
-        await #expect(throws: StoreError.invalid("the handover is already accepted")) {
+        await #expect(throws: StoreError.conflict("the handover is already accepted")) {
             try await store.actOnHandover(id: h0.id, action: .accept, note: nil, actor: rep, at: now)
         }
         h = try await store.actOnHandover(id: h0.id, action: .qualify, note: "budget confirmed", actor: rep, at: now.adding(milliseconds: 3_600_000))
         #expect(h.status == .qualified && h.closedAt != nil && h.clocks.allSatisfy { $0.status != .running })
         #expect(try await store.get(.contacts, id: "c0")?["lifecycle_stage"] == .text("sql"))
-        await #expect(throws: StoreError.invalid("\"meh\" is not a rejection reason (known: bad_fit, timing)")) {
+        await #expect(throws: StoreError.conflict("\"meh\" is not a rejection reason (known: bad_fit, timing)")) {
             try await store.actOnHandover(id: h1.id, action: .reject(reason: "meh"), note: nil, actor: rep, at: now)
         }
         h = try await store.actOnHandover(id: h1.id, action: .reject(reason: "timing"), note: "next quarter", actor: rep, at: now)
@@ -248,7 +248,7 @@ struct HandoverConformanceTests {
         let inbox = try await store.inbox(userID: "r1", at: now, limit: 10)
         #expect(inbox.map(\.contact.id) == ["c0", "c2"])  // most urgent first
         #expect(inbox[0].why.contains("engagement 60"))
-        await #expect(throws: StoreError.invalid("no user \"nobody\"")) {
+        await #expect(throws: StoreError.reference("no user \"nobody\"")) {
             try await store.reassignHandover(id: queued.id, to: "nobody", actor: tester, at: now)
         }
     }

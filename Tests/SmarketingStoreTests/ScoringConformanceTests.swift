@@ -147,10 +147,10 @@ struct ScoringConformanceTests {
         let user = Actor(userID: "rep-1", role: .sales, via: "test")
         // Forward by a person; backwards refused with the rule's sentence.
         _ = try await store.update(.contacts, id: "c0", fields: ["lifecycle_stage": .text("sal")], actor: user, at: t0)
-        await #expect(throws: StoreError.invalid("stages only move forward: sal cannot go back to lead (recycle or disqualify instead)")) {
+        await #expect(throws: StoreError.conflict("stages only move forward: sal cannot go back to lead (recycle or disqualify instead)")) {
             _ = try await store.update(.contacts, id: "c0", fields: ["lifecycle_stage": .text("lead")], actor: user, at: t0)
         }
-        await #expect(throws: StoreError.invalid("moving a contact to recycled needs a reason")) {
+        await #expect(throws: StoreError.conflict("moving a contact to recycled needs a reason")) {
             _ = try await store.update(.contacts, id: "c0", fields: ["lifecycle_stage": .text("recycled")], actor: user, at: t0)
         }
         #expect(try await store.get(.contacts, id: "c0")?["lifecycle_stage"] == .text("sal"))

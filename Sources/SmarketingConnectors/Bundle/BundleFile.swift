@@ -106,7 +106,8 @@ public final class BundleFileReader: RowSource, @unchecked Sendable {
                     }
                     let cell: String
                     do {
-                        cell = try reader.string(col, line: startLine)
+                        let text = try reader.string(col, line: startLine)
+                        cell = SpreadsheetSafe.mayBeEscaped(text.utf8.first) ? SpreadsheetSafe.unescape(text) : text
                     } catch {
                         problems.append(BundleProblem(file: file, line: error.line, column: col + 1, columnName: spec.name, message: error.message))
                         continue

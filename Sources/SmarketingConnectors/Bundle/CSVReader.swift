@@ -1,3 +1,4 @@
+import SmarketingCore
 import Foundation
 
 /// A streaming RFC 4180 reader that reports positions.
@@ -276,8 +277,10 @@ public final class CSVWriter {
     }
 
     /// Appends one record.
+    /// Writes one row; every cell goes through `SpreadsheetSafe.escape`.
     public func write(_ fields: [String]) {
-        for (i, f) in fields.enumerated() {
+        for (i, cell) in fields.enumerated() {
+            let f = SpreadsheetSafe.escape(cell)
             if i > 0 { out.append(44) }
             var needsQuotes = false
             for c in f.utf8 where c == 44 || c == 34 || c == 10 || c == 13 {

@@ -16,11 +16,12 @@ public enum InputPattern {
     public static let month = "^(?:19|20|21)[0-9]{2}-(?:0[1-9]|1[0-2])$"
 
     /// An ISO 8601 / RFC 3339 instant with a UTC offset: `2026-03-01T09:15:00Z`,
-    /// `2026-03-01T10:15+01:00`; seconds and a fraction are optional.
+    /// `2026-03-01T10:15+01:00`; seconds and a fraction are optional. (The parser also takes a
+    /// space for `T`, as CSV files write it; a query string would turn that space into `+`.)
     public static let timestamp = "^" + timestampBody + "$"
 
     static let timestampBody =
-        dateBody + "[Tt ](?:(?:[01][0-9]|2[0-3]):[0-5][0-9](?::(?:[0-5][0-9]|60)(?:[.,][0-9]{1,9})?)?)"
+        dateBody + "[Tt](?:(?:[01][0-9]|2[0-3]):[0-5][0-9](?::(?:[0-5][0-9]|60)(?:[.,][0-9]{1,9})?)?)"
         + "(?:[Zz]|[+-](?:0[0-9]|1[0-8]):?[0-5][0-9])"
 
     /// A date (its UTC midnight) or an instant, as period bounds are written.

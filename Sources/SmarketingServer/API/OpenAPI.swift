@@ -140,7 +140,11 @@ enum OpenAPIDocument {
         var responses: [String: JSONValue] = [:]
         var codes = route.responses
         if bodySchema(route) != nil || takesYAML(route) { codes += [400, 413, 415] }
-        if !route.parameters.isEmpty || bodySchema(route) != nil { codes.append(422) }
+        if !route.parameters.isEmpty || bodySchema(route) != nil || takesYAML(route) { codes.append(422) }
+        // A page cursor or an {id} may name nothing; a change may conflict with the current state.
+        if route.path.contains("{id}") { codes.append(404) }
+        if case .list = route.kind { codes.append(404) }
+        if route.method != .get { codes.append(409) }
         for code in Set(codes).sorted() {
             let description = code < 300 ? "success" : "problem"
             var response: [String: JSONValue] = ["description": .string(description)]
@@ -178,7 +182,9 @@ enum OpenAPIDocument {
                 "required": .bool(true),
                 "description": .string("the YAML file; or JSON {\"model\": \"<yaml>\"} ({\"config\": …} for the handover)"),
                 "content": .object([
-                    "application/yaml": .object(["schema": Schema.string(maxLength: 1_000_000, minLength: 1)]),
+                    "application/yaml": .object([
+                        "schema": .object(["type": .string("object"), "description": .string("the file: a YAML mapping (examples/*.yaml)")])
+                    ]),
                     "application/json": .object(["schema": yamlJSONSchema]),
                 ]),
             ])

@@ -95,6 +95,14 @@ enum RecordJSON {
         return parsed
     }
 
+    /// A query filter's text as the field's value (empty: null).
+    static func filterValue(_ text: String, _ spec: FieldSpec, name: String) throws -> FieldValue {
+        switch spec.parse(text) {
+        case .success(let v): return v
+        case .failure(let p): throw Problem(.unprocessableContent, "\(name) \"\(text.prefix(60))\" \(p.message) (expected \(spec.type.summary))")
+        }
+    }
+
     static func describe(_ error: any Error) -> String {
         if let e = error as? DecodingError {
             switch e {

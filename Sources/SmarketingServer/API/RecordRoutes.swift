@@ -236,7 +236,7 @@ struct APIHandlers: Sendable {
                 guard let tf = schema.timeField, let spec = schema.field(tf) else {
                     throw Problem(.unprocessableContent, "\(r.rawValue) has no time field to filter by")
                 }
-                let v = try RecordJSON.fieldValue(.string(value), spec)
+                let v = try RecordJSON.filterValue(value, spec, name: name)
                 if name == "created_from" { q.from = v } else { q.to = v }
             default:
                 let field = schema.aliases[name] ?? name
@@ -244,7 +244,7 @@ struct APIHandlers: Sendable {
                     let allowed = schema.fields.filter(\.filterable).map(\.name) + schema.aliases.keys.sorted()
                     throw Problem(.unprocessableContent, "unknown filter \"\(name)\"; \(r.rawValue) filters: \(allowed.joined(separator: ", "))")
                 }
-                q.equals[field] = value.isEmpty ? .null : try RecordJSON.fieldValue(.string(value), spec)
+                q.equals[field] = try RecordJSON.filterValue(value, spec, name: name)
             }
         }
         let page = try await store.list(r, q)

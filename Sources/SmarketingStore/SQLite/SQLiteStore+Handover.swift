@@ -326,17 +326,17 @@ extension SQLiteStore {
         outbox: inout Outbox
     ) throws {
         guard let row = try Row.fetchOne(db, sql: "SELECT contact_id, owner_id, status, policy FROM handovers WHERE id = ?", arguments: [id]) else {
-            throw StoreError.invalid("no handover \(id)")
+            throw StoreError.missing("no handover \(id)")
         }
         let contactID: String = row[0]
         let previous: String = row[1]
         let status = HandoverStatus(rawValue: row[2]) ?? .closed
-        guard status.isOpen else { throw StoreError.invalid("handover \(id) is \(status.rawValue); only open handovers can be reassigned") }
+        guard status.isOpen else { throw StoreError.conflict("handover \(id) is \(status.rawValue); only open handovers can be reassigned") }
         let config = engine.config
         var decision: RoutingDecision
         if let to {
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [to]) != nil else {
-                throw StoreError.invalid("no user \"\(to)\"")
+                throw StoreError.reference("no user \"\(to)\"")
             }
             decision = RoutingDecision(
                 owner: to,

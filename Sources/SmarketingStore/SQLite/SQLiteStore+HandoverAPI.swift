@@ -29,7 +29,7 @@ extension SQLiteStore {
     /// MQLs imported as history). Returns how many were opened.
     public func routeWaitingMQLs(at now: Timestamp) async throws -> Int {
         try await writeRefreshingKPIs { db in
-            guard let engine = try self.activeHandover(db) else { throw StoreError.invalid("no handover configuration is active") }
+            guard let engine = try self.activeHandover(db) else { throw StoreError.conflict("no handover configuration is active") }
             let ids = try String.fetchAll(
                 db,
                 sql: """
@@ -163,7 +163,7 @@ extension SQLiteStore {
     /// Accept, qualify or reject: the handover, its clocks and the contact's stage change together.
     public func actOnHandover(id: Int64, action: HandoverAction, note: String?, actor: Actor, at now: Timestamp) async throws -> HandoverView {
         try await writeRefreshingKPIs { db in
-            guard let engine = try self.activeHandover(db) else { throw StoreError.invalid("no handover configuration is active") }
+            guard let engine = try self.activeHandover(db) else { throw StoreError.conflict("no handover configuration is active") }
             guard let row = try Row.fetchOne(db, sql: "SELECT contact_id, status FROM handovers WHERE id = ?", arguments: [id]) else {
                 throw StoreError.missing("no handover \(id)")
             }
@@ -172,7 +172,7 @@ extension SQLiteStore {
             let next: HandoverStatus
             switch HandoverRules.apply(action, to: status, reasons: engine.config.reasons) {
             case .success(let s): next = s
-            case .failure(let refusal): throw StoreError.invalid(refusal.description)
+            case .failure(let refusal): throw StoreError.conflict(refusal.description)
             }
             var outbox = try Outbox(db)
             var run = DueRun()
@@ -224,7 +224,7 @@ extension SQLiteStore {
     /// Gives a handover to a rep (`to`), or routes it again when `to` is nil.
     public func reassignHandover(id: Int64, to: String?, actor: Actor, at now: Timestamp) async throws -> HandoverView {
         try await writeRefreshingKPIs { db in
-            guard let engine = try self.activeHandover(db) else { throw StoreError.invalid("no handover configuration is active") }
+            guard let engine = try self.activeHandover(db) else { throw StoreError.conflict("no handover configuration is active") }
             guard let owner = try String.fetchOne(db, sql: "SELECT owner_id FROM handovers WHERE id = ?", arguments: [id]) else {
                 throw StoreError.missing("no handover \(id)")
             }
@@ -299,7 +299,7 @@ extension SQLiteStore {
         try await writeRefreshingKPIs { db in
             let config = try self.activeHandover(db)?.config
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM handovers WHERE id = ? AND status IN \(Self.openStatuses)", arguments: [id]) != nil else {
-                throw StoreError.invalid("handover \(id) is not open")
+                throw StoreError.conflict("handover \(id) is not open")
             }
             for (clockID, owner, var clock) in try self.clocks(db, id) {
                 let cal = HandoverRules.calendar(for: clock, owner: owner, config: config)

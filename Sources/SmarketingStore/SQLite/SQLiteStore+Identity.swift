@@ -53,7 +53,7 @@ extension SQLiteStore {
     }
 
     public func mergeContacts(keep keepID: String, duplicate duplicateID: String, actor: Actor, at: Timestamp) async throws -> Record {
-        guard keepID != duplicateID else { throw StoreError.invalid("a contact cannot be merged into itself") }
+        guard keepID != duplicateID else { throw StoreError.conflict("a contact cannot be merged into itself") }
         return try await writeRefreshingKPIs { db in
             guard var keep = try Self.fetch(db, .contacts, id: keepID) else { throw StoreError.notFound(.contacts, keepID) }
             guard let dup = try Self.fetch(db, .contacts, id: duplicateID) else { throw StoreError.notFound(.contacts, duplicateID) }
@@ -151,7 +151,7 @@ extension SQLiteStore {
     public func revokeToken(id: String, actor: Actor, at: Timestamp) async throws {
         try await writeRefreshingKPIs { db in
             try db.execute(sql: "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [at.milliseconds, id])
-            guard db.changesCount == 1 else { throw StoreError.invalid("no active token with id \"\(id)\"") }
+            guard db.changesCount == 1 else { throw StoreError.missing("no active token with id \"\(id)\"") }
             try Self.audit(db, actor, at, "revoke", "api_tokens", id, "{}")
         }
     }

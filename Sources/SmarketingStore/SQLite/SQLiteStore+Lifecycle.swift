@@ -16,7 +16,7 @@ extension SQLiteStore {
             if let newStage, newStage != oldStage {
                 switch Lifecycle.move(from: oldStage, to: newStage, at: at, actor: .user(actor.userID), reason: new["recycle_reason"].text) {
                 case .success(let t): try Self.recordTransition(db, id, t)
-                case .failure(let refusal): throw StoreError.invalid(refusal.description)
+                case .failure(let refusal): throw StoreError.conflict(refusal.description)
                 }
             }
             if let scorer = try activeScorer(db) { try Self.rescoreContact(db, scorer, id, at: at, event: "regrade") }
@@ -96,7 +96,7 @@ extension SQLiteStore {
     public func scoreExplanation(contactID given: String, at now: Timestamp) async throws -> ScoreExplanation? {
         try await pool.read { db in
             guard let scorer = try self.activeScorer(db) else {
-                throw StoreError.invalid("no scoring model is active; apply one first (smarketing scoring apply FILE)")
+                throw StoreError.conflict("no scoring model is active; apply one first (smarketing scoring apply FILE)")
             }
             var contactID = given
             if try !Self.exists(db, .contacts, id: given) {

@@ -218,7 +218,7 @@ extension SQLiteStore {
         if let cursor = query.cursor {
             guard let data = Data(base64Encoded: cursor), let parts = try? JSONDecoder().decode([JSONValue].self, from: data),
                 parts.count == 2, let lastID = parts[1].string
-            else { throw StoreError.invalid("the cursor is not one this server gave out") }
+            else { throw StoreError.missing("no page at this cursor: it is not one this server gave out") }
             let last: DatabaseValue
             switch parts[0] {
             case .string(let s): last = s.databaseValue

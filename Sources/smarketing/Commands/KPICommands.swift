@@ -139,8 +139,10 @@ enum KPIText {
         return rows
     }
 
-    static func csvField(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    /// A CSV cell, safe to open in a spreadsheet (`SpreadsheetSafe`), quoted where needed.
+    static func csvField(_ raw: String) -> String {
+        let s = SpreadsheetSafe.escape(raw)
+        return s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
     static let csvHeader = ["dimension", "key", "period", "from", "to", "figure", "value"]
