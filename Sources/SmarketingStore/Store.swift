@@ -269,6 +269,9 @@ public protocol FunnelStore: Sendable {
     func activeScoringVersion() async throws -> ScoringVersion?
     /// Every stored model version, newest first.
     func scoringVersions() async throws -> [ScoringVersion]
+    /// Marks model applies that a stopped process left `applying` as `failed` (the server calls
+    /// this when it starts: the old version stayed active, the new one never finished).
+    func failInterruptedApplies() async throws -> Int
     /// A scorer for a candidate model with the workspace's personas.
     func candidateScorer(_ model: ScoringModel, version: Int) async throws -> Scorer
     /// What applying `model` would change now. Writes nothing.

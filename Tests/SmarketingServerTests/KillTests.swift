@@ -1,4 +1,5 @@
 import Foundation
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingServer
 import SmarketingStore
@@ -129,5 +130,79 @@ struct KillTests {
         for w in 0..<writers { for b in 0..<batches { #expect(try await send(batch(w, b), port: port, token: token)) } }
         #expect(try await f.store.count(.touchpoints) == writers * batches * perBatch)
         #expect(try await f.store.count(.contacts) == writers * 7)
+    }
+
+    /// A request with a JSON body; the status, or nil when the connection failed.
+    func request(_ method: String, _ path: String, port: Int, token: String, body: String, type: String = "application/json") async -> (Int, Data)? {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue(type, forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(body.utf8)
+        guard let (data, response) = try? await URLSession.shared.data(for: request) else { return nil }
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    @Test("SIGKILL during KPI-refreshing writes and during a scoring model apply: nothing acknowledged is lost, the aggregates verify, the old model stays active")
+    func killDuringRefreshAndApply() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-kill-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let database = dir + "/ws.sqlite"
+        #expect(try CLIRun.run(["demo", "--leads", "3000", "--seed", "3", "--out", dir + "/bundle"]).status == 0)
+        #expect(try CLIRun.run(["import", "bundle", dir + "/bundle", "--database", database]).status == 0)
+        let model = try String(contentsOfFile: exampleModelPath(), encoding: .utf8)
+        #expect(try CLIRun.run(["scoring", "apply", exampleModelPath(), "--comment", "first", "--database", database]).status == 0)
+        let token = try CLIRun.run(["token", "create", "--user", "u-admin", "--role", "admin", "--database", database]).stdout
+            .split(whereSeparator: \.isNewline).compactMap { $0.split(separator: " ").last.map(String.init) }.first { $0.hasPrefix("smk_") }
+        let admin = try #require(token)
+        let port = try LoopbackPort.free()
+        let server = try ServerProcess(database: database, port: port)
+        try await server.waitUntilReady()
+
+        // Won deals and costs: each write refreshes the KPI aggregates in its transaction.
+        let acknowledged = Acknowledged()
+        let writers = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for w in 0..<3 {
+                    group.addTask {
+                        for i in 0..<400 {
+                            let id = "kill-\(w)-\(i)"
+                            let body =
+                                #"{"id":"\#(id)","account_id":"acc-1","created_at":"2026-01-05T10:00:00Z","closed_at":"2026-02-01T10:00:00Z","is_won":true,"amount":\#(1000 + i),"stage":"closed won"}"#
+                            guard let (status, _) = await request("POST", "/api/v1/opportunities", port: port, token: admin, body: body), status == 201 else { return }
+                            await acknowledged.add([id])
+                        }
+                    }
+                }
+            }
+        }
+        while await acknowledged.ids.count < 150 { try await Task.sleep(for: .milliseconds(10)) }
+        // A model apply rescoring every contact in the background, killed while it runs.
+        let changed = model.replacingOccurrences(of: "half_life: 7d", with: "half_life: 9d")
+        #expect(changed != model, "the example model sets half_life: 7d")
+        let started = await request("POST", "/api/v1/scoring/apply?comment=killed", port: port, token: admin, body: changed, type: "application/yaml")
+        #expect(started?.0 == 202)
+        try await Task.sleep(for: .milliseconds(150))
+        server.kill()
+        await writers.value
+        let acked = await acknowledged.ids
+        #expect(acked.count >= 150 && acked.count < 1200, "the kill came in the middle of the writes")
+
+        let restarted = try ServerProcess(database: database, port: port)
+        try await restarted.waitUntilReady()
+        restarted.stop()
+        let store = try SQLiteStore.workspace(path: database)
+        for id in acked { #expect(try await store.get(.opportunities, id: id) != nil, "acknowledged deal \(id) was lost") }
+        // The aggregates equal a recomputation from the raw history.
+        let verify = try CLIRun.run(["kpi", "verify", "--database", database])
+        #expect(verify.status == 0, "kpi verify: \(verify.stdout) \(verify.stderr)")
+        // The interrupted apply never became active; the first model is, and a new apply works.
+        let versions = try await store.scoringVersions()
+        #expect(versions.first { $0.status == "active" }?.comment == "first", "\(versions.map { ($0.version, $0.status, $0.comment) })")
+        #expect(!versions.contains { $0.status == "applying" }, "an interrupted apply is marked failed when the server starts")
+        try changed.write(toFile: dir + "/changed.yaml", atomically: true, encoding: .utf8)
+        let again = try CLIRun.run(["scoring", "apply", dir + "/changed.yaml", "--comment", "again", "--database", database])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try await store.scoringVersions().first { $0.status == "active" }?.comment == "again")
     }
 }

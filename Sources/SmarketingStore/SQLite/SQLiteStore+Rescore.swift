@@ -153,6 +153,14 @@ extension SQLiteStore {
     /// Stores `text` as a new model version and rescores every contact under it; the new
     /// version becomes active in one transaction at the end (until then the old one stays in
     /// force, also for events arriving meanwhile, which are then replayed into the new scores).
+    public func failInterruptedApplies() async throws -> Int {
+        guard !applying.withLock({ $0 }) else { return 0 }
+        return try await pool.write { db in
+            try db.execute(sql: "UPDATE scoring_models SET status = 'failed' WHERE status = 'applying'")
+            return db.changesCount
+        }
+    }
+
     /// A failure leaves the old version active and the new one marked failed.
     public func applyScoringModel(
         text: String,

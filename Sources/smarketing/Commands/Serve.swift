@@ -82,6 +82,8 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "smarketing")
         logger.logLevel = .info
+        let interrupted = try await store.failInterruptedApplies()
+        if interrupted > 0 { logger.warning("a scoring model apply was interrupted by a stop; it is marked failed and the previous model stays active") }
         var configuration = ServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyMib << 20)
         configuration.secureCookies = secureCookies
         let app = buildApplication(
