@@ -201,7 +201,7 @@ struct HandoverAPITests {
             // Only the owner, their manager or an admin answer; a rejection needs a known reason.
             #expect(try await client.call(.post, "/api/v1/handovers/\(id)/accept", token: f.tokens[.marketing]).status == .forbidden)
             let badReason = try await client.call(.post, "/api/v1/handovers/\(id)/reject", token: f.tokens[.sales], body: #"{"reason":"meh"}"#)
-            #expect(badReason.status == .unprocessableContent && badReason.isProblem && badReason.text.contains("not a rejection reason"))
+            #expect(badReason.status == .conflict && badReason.isProblem && badReason.text.contains("not a rejection reason"))
             #expect(try await client.call(.post, "/api/v1/handovers/\(id)/reject", token: f.tokens[.sales]).status == .badRequest)
             #expect(try await client.call(.get, "/api/v1/handovers/x1", token: f.tokens[.sales]).status == .unprocessableContent)
             #expect(try await client.call(.get, "/api/v1/handovers/999", token: f.tokens[.sales]).status == .notFound)

@@ -109,7 +109,7 @@ struct HostileInputTests {
                 ("[" + good + "," + #"{"id":"e2","type":"page_view","occurred_at":"2026-01-01T00:00:00Z","email":"nope"}"# + "]", "application/json", .unprocessableContent),
                 ("[]", "application/json", .unprocessableContent),
                 (String(good.dropLast(5)), "application/json", .badRequest),
-                (good + "\n" + #"{"id":"e2","type":"#, "application/x-ndjson", .badRequest),
+                (good + "\n" + #"{"id":"e2","type":"#, "application/x-ndjson", .unprocessableContent),
                 (good + "\n" + #"{"id":"e2","type":"x","occurred_at":"2026-01-01T00:00:00Z","email":"y@us.example","properties":"s"}"#, "application/x-ndjson", .unprocessableContent),
                 (good, "text/csv", .unsupportedMediaType),
             ]
@@ -117,6 +117,9 @@ struct HostileInputTests {
                 let r = try await client.call(.post, "/api/v1/events", token: sales, body: body, contentType: type)
                 #expect(r.status == status && r.isProblem, "\(body.prefix(100)) as \(type) → \(r.status) \(r.text.prefix(200))")
             }
+            // A truncated NDJSON line is reported with its line number.
+            let truncated = try await client.call(.post, "/api/v1/events", token: sales, body: good + "\n" + #"{"id":"e2","type":"#, contentType: "application/x-ndjson")
+            #expect((truncated.json["detail"] as? String)?.contains("line 2") == true, "\(truncated.text)")
             // Latin-1 bytes are not UTF-8 JSON.
             var headers: HTTPFields = [.contentType: "application/json"]
             headers[.authorization] = "Bearer \(sales ?? "")"

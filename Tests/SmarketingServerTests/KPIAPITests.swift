@@ -48,11 +48,11 @@ struct KPIAPITests {
             #expect(report.romi == nil)  // only when asked
             // Problems
             for (uri, fragment) in [
-                ("/api/v1/kpis?romi=magic", "romi takes all or"),
-                ("/api/v1/kpis?from=2025-13-01", "from must be a date"),
+                ("/api/v1/kpis?romi=magic", "romi \"magic\" does not have the expected form"),
+                ("/api/v1/kpis?from=2025-13-01", "from \"2025-13-01\" does not have the expected form: a date"),
                 ("/api/v1/kpis?from=2025-02-01&to=2025-01-01", "from must be before to"),
-                ("/api/v1/kpis?by=planet", "by takes channel"),
-                ("/api/v1/kpis/nonsense/records", "no KPI metric nonsense"),
+                ("/api/v1/kpis?by=planet", "by \"planet\" does not have the expected form: comma-separated: channel"),
+                ("/api/v1/kpis/nonsense/records", "id must be one of leads"),
                 ("/api/v1/kpis/mqls/records?by=channel", "key is required"),
             ] {
                 let bad = try await client.call(.get, uri, token: viewer)
@@ -75,7 +75,7 @@ struct KPIAPITests {
             #expect(funnel.dropOff.count == 5 && !funnel.findings.isEmpty)
             #expect(leaks.text.contains("\"p_value\":"))  // nulls are written, not left out
             for (uri, fragment) in [
-                ("/api/v1/funnel/leaks?by=planet", "by takes segment"),
+                ("/api/v1/funnel/leaks?by=planet", "by must be one of all, channel"),
                 ("/api/v1/funnel/leaks?stuck_days=0", "stuck_days must be"),
                 ("/api/v1/funnel/leaks?confidence=2", "confidence must be"),
                 ("/api/v1/funnel/leaks?to=2024-01-01&from=2025-01-01", "from must be before to"),
@@ -94,7 +94,7 @@ struct KPIAPITests {
             #expect(killers.features.allSatisfy { $0.pathsWith >= 5 } && !killers.markov.isEmpty)
             #expect(killers.killers.allSatisfy { $0.flagged && ($0.pAdjusted ?? 1) < 0.05 })
             for (uri, fragment) in [
-                ("/api/v1/funnel/killers?stage=customer", "stage takes lead"),
+                ("/api/v1/funnel/killers?stage=customer", "stage must be one of lead, mql"),
                 ("/api/v1/funnel/killers?min_paths=0", "min_paths must be"),
             ] {
                 let bad = try await client.call(.get, uri, token: viewer)

@@ -293,10 +293,10 @@ extension ScoringModelFile.Reader {
             if let f = e["follow_up"]?.value, let fe = entries(f, "follow_up", allowed: ["touches", "within"]) {
                 let n = fe["touches"].flatMap { number($0.value, "touches") }
                 let w = fe["within"].flatMap { budget($0.value, "within") }
-                if let n, let w, n >= 1, n == n.rounded() {
+                if let n, let w, n >= 1, n <= 1_000, n == n.rounded() {
                     p.followUp = (Int(n), w)
                 } else {
-                    problem(f, "follow_up needs touches (a whole number ≥ 1) and within (a duration)")
+                    problem(f, "follow_up needs touches (a whole number from 1 to 1000) and within (a duration)")
                 }
             }
             p.warnBefore = e["warn_before"].flatMap { duration($0.value, "warn_before") } ?? 0

@@ -94,6 +94,11 @@ public enum ScoringModelFile {
                 problem(node, "\(what) must be a number")
                 return nil
             }
+            // Points, caps and thresholds beyond this are typos; it keeps every score sum finite.
+            guard abs(n) <= 1e9 else {
+                problem(node, "\(what) must be between -1000000000 and 1000000000")
+                return nil
+            }
             return n
         }
 
@@ -116,7 +121,7 @@ public enum ScoringModelFile {
 
         mutating func duration(_ node: Node, _ what: String) -> Int64? {
             guard let s = node.scalar?.string, let d = ScoringModel.duration(s) else {
-                problem(node, "\(what) must be a duration such as 7d, 36h or 2w")
+                problem(node, "\(what) must be a duration such as 7d, 36h or 2w, from 1m to 100000w")
                 return nil
             }
             return d

@@ -132,9 +132,16 @@ public indirect enum MQLRule: Sendable, Hashable {
         }
     }
 
+    /// The deepest nesting (parentheses, `not`) and the most comparisons a rule may have: the
+    /// parser and the evaluation recurse, so a hostile rule must not reach the stack's end.
+    public static let maxDepth = 32
+    public static let maxComparisons = 200
+
     struct Parser {
         let chars: [Character]
         var i = 0
+        var depth = 0
+        var comparisons = 0
 
         mutating func skipSpace() { while i < chars.count, chars[i].isWhitespace { i += 1 } }
 
@@ -171,6 +178,11 @@ public indirect enum MQLRule: Sendable, Hashable {
         }
 
         mutating func negation() throws -> MQLRule {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= MQLRule.maxDepth else {
+                throw ParseError(column: i + 1, message: "the rule nests deeper than \(MQLRule.maxDepth) levels")
+            }
             if keyword("not") { return .not(try negation()) }
             skipSpace()
             if i < chars.count, chars[i] == "(" {
@@ -200,6 +212,10 @@ public indirect enum MQLRule: Sendable, Hashable {
         mutating func comparison() throws -> MQLRule {
             skipSpace()
             let column = i + 1
+            comparisons += 1
+            guard comparisons <= MQLRule.maxComparisons else {
+                throw ParseError(column: column, message: "the rule has more than \(MQLRule.maxComparisons) comparisons")
+            }
             guard let (name, _) = word() else { throw ParseError(column: column, message: "expected engagement, fit, grade or persona") }
             guard MQLRule.numbers.contains(name) || MQLRule.texts.contains(name) else {
                 throw ParseError(column: column, message: "unknown name \"\(name)\" (known: engagement, fit, grade, persona)")
@@ -230,7 +246,7 @@ public indirect enum MQLRule: Sendable, Hashable {
             let valueColumn = i + 1
             let v = try value()
             if MQLRule.numbers.contains(name) {
-                guard let n = Double(v) else { throw ParseError(column: valueColumn, message: "\(name) compares with a number, not \"\(v)\"") }
+                guard let n = Double(v), n.isFinite else { throw ParseError(column: valueColumn, message: "\(name) compares with a number, not \"\(v)\"") }
                 return .compare(name, op, n)
             }
             if name == "persona", op != .eq, op != .ne {

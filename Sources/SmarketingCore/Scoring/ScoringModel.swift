@@ -33,9 +33,14 @@ public struct ScoringModel: Sendable {
         }
     }
 
-    /// Reads a duration such as `7d`, `36h`, `90m`, `2w` into milliseconds.
+    /// The shortest and longest duration a file or a parameter may give: one minute to 100,000
+    /// weeks (beyond, a half-life or horizon is a typo, and milliseconds would leave Int64).
+    public static let durationRange: ClosedRange<Double> = 60_000...(100_000 * 7 * 86_400_000)
+
+    /// Reads a duration such as `7d`, `36h`, `90m`, `2w` into milliseconds; nil for anything
+    /// else, and for durations outside `durationRange`.
     public static func duration(_ text: String) -> Int64? {
-        guard let unit = text.last, let n = Double(text.dropLast()), n > 0 else { return nil }
+        guard let unit = text.last, let n = Double(text.dropLast()), n.isFinite, n > 0 else { return nil }
         let ms: Double
         switch unit {
         case "w": ms = n * 7 * 86_400_000
@@ -44,6 +49,7 @@ public struct ScoringModel: Sendable {
         case "m": ms = n * 60_000
         default: return nil
         }
+        guard durationRange.contains(ms) else { return nil }
         return Int64(ms)
     }
 }

@@ -33,6 +33,7 @@ public enum InputPattern {
     /// An email address as the identity rules read it (docs/IDENTITY.md).
     public static let email = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + hostBody + "$"
 
-    /// An internet domain (`example.com`).
-    public static let domain = "^" + hostBody + "$"
+    /// An internet domain as `Domain.normalise` reads it: `example.com`, or a web address whose
+    /// host is taken (`https://www.Example.com/about`).
+    public static let domain = "^(?:[Hh][Tt][Tt][Pp][Ss]?://)?" + hostBody + "\\.?(?::[0-9]{1,5})?(?:[/?#][^\\s]{0,200})?$"
 }

@@ -27,7 +27,7 @@ extension APIHandlers {
                     HandoverValidateOut(valid: true, teams: c.teams.count, calendars: c.calendars.count, policies: c.policies.count, problems: [])
                 )
             case .failure(let p):
-                try refuseUnlessMapping(p)
+                try refuseUnlessMapping(p, request)
                 return try json(
                     .ok,
                     HandoverValidateOut(valid: false, problems: p.problems.map { .init(line: $0.line, column: $0.column, message: $0.message) })

@@ -59,7 +59,6 @@ enum OpenAPIDocument {
         var s: [String: JSONValue] = [
             "type": .string("object"), "properties": .object(props), "required": .array(required), "additionalProperties": .bool(false),
         ]
-        if use == .patch { s["minProperties"] = .number(1) }
         return .object(s)
     }
 

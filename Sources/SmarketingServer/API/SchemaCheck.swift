@@ -32,7 +32,8 @@ enum SchemaCheck {
             default: names = []
             }
             guard names.contains(where: { typeMatches(value, $0) }) else {
-                return "\(path) must be \(names.map(article).joined(separator: " or ")), not \(describe(value))"
+                let subject = path == "body" ? "the body" : path
+                return "\(subject) must be \(names.map(article).joined(separator: " or ")), not \(describe(value))"
             }
         }
         if case .array(let allowed)? = s["enum"], !allowed.contains(value) {
@@ -50,8 +51,8 @@ enum SchemaCheck {
             }
             if case .number(let hi)? = s["maxLength"], Double(length) > hi { return "\(path) must have at most \(Int(hi)) characters, not \(length)" }
             if case .string(let pattern)? = s["pattern"], !matches(text, pattern) {
-                let what = s["description"]?.string.map { " (\($0))" } ?? ""
-                return "\(path) \"\(text.prefix(60))\" does not have the expected form\(what)"
+                let what = hint(text, pattern) ?? s["description"]?.string ?? "see /openapi.json"
+                return "\(path) \"\(text.prefix(60))\" does not have the expected form: \(what)"
             }
         case .array(let items):
             if case .number(let lo)? = s["minItems"], Double(items.count) < lo { return "\(path) must have at least \(Int(lo)) items" }
@@ -65,20 +66,39 @@ enum SchemaCheck {
             if case .number(let lo)? = s["minProperties"], Double(members.count) < lo { return "\(path) must have at least \(Int(lo)) member(s)" }
             if case .number(let hi)? = s["maxProperties"], Double(members.count) > hi { return "\(path) must have at most \(Int(hi)) member(s)" }
             if case .array(let required)? = s["required"] {
-                for case .string(let name) in required where members[name] == nil { return "\(path).\(name) is required" }
+                for case .string(let name) in required where members[name] == nil { return "\(member(path, name)) is required" }
             }
             let properties = s["properties"]?.objectValue ?? [:]
             for (name, member) in members.sorted(by: { $0.key < $1.key }) {
                 if let p = properties[name] {
-                    if let problem = problem(member, p, at: "\(path).\(name)", depth: depth + 1) { return problem }
+                    if let problem = problem(member, p, at: self.member(path, name), depth: depth + 1) { return problem }
                 } else if s["additionalProperties"] == .bool(false) {
                     let known = properties.keys.sorted().joined(separator: ", ")
-                    return "\(path) has an unknown member \"\(name)\"; it takes \(known)"
+                    return "unknown field \"\(name)\"\(path == "body" ? "" : " in \(path)"); it takes \(known)"
                 }
             }
         default: break
         }
         return nil
+    }
+
+    /// `field "name"` for a member of the body, `path.name` deeper down.
+    static func member(_ path: String, _ name: String) -> String {
+        path == "body" ? "field \"\(name)\"" : "\(path).\(name)"
+    }
+
+    /// What the parser of a documented form says about a text that misses it.
+    static func hint(_ text: String, _ pattern: String) -> String? {
+        switch pattern {
+        case InputPattern.timestamp:
+            if case .failure(let e) = Timestamp.parse(text) { return "it " + e.description }
+            return "an ISO 8601 instant such as 2026-03-01T09:15:00Z"
+        case InputPattern.date:
+            guard let d = LocalDate.parseAnyYear(text) else { return "a date YYYY-MM-DD" }
+            return LocalDate.supportedYears.contains(d.year) ? "a date YYYY-MM-DD" : "it " + Timestamp.ParseError.outsideYears.description
+        case InputPattern.email: return "an email address"
+        default: return nil
+        }
     }
 
     /// Reads a query or path parameter's text as the JSON value its schema types it as
@@ -128,7 +148,8 @@ enum SchemaCheck {
     static func article(_ type: String) -> String {
         switch type {
         case "integer": return "a whole number"
-        case "array", "object", "integer ": return "an " + type
+        case "object": return "a JSON object"
+        case "array": return "an array"
         case "null": return "null"
         case "boolean": return "true or false"
         default: return "a " + type

@@ -41,7 +41,7 @@ extension APIHandlers {
                     ValidateOut(valid: true, fitRules: m.fit.rules.count, engagementRules: m.engagement.rules.count, mql: m.mqlText, problems: [])
                 )
             case .failure(let p):
-                try refuseUnlessMapping(p)
+                try refuseUnlessMapping(p, request)
                 return try json(.ok, ValidateOut(valid: false, problems: p.problems.map { .init(line: $0.line, column: $0.column, message: $0.message) }))
             }
         case .scoringDiff:
@@ -202,7 +202,9 @@ extension APIHandlers {
 
     /// A validate route answers 200 with the problems of a file, but 422 for a body that is not
     /// a YAML mapping at all (a scalar, a list): that is not a model or configuration file.
-    func refuseUnlessMapping(_ p: ModelFileProblems) throws {
+    func refuseUnlessMapping(_ p: ModelFileProblems, _ request: Request) throws {
+        // In the JSON form the file is a string member, which may hold any text.
+        if request.headers[.contentType]?.hasPrefix("application/json") == true { return }
         if p.problems.count == 1, let only = p.problems.first, only.line <= 1, only.message.hasSuffix("must be a mapping of keys to values") {
             throw Problem(.unprocessableContent, "the body must be a YAML mapping of keys to values (line \(only.line), column \(only.column))")
         }
