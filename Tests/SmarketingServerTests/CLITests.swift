@@ -9,8 +9,13 @@ struct CLIRun {
     var stderr: String
 
     static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> CLIRun {
+        try runProgram(try smarketingBinary(), arguments, stdin: stdin, environment: environment)
+    }
+
+    /// Runs any program (a script of the repository) the same way.
+    static func runProgram(_ program: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> CLIRun {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: try smarketingBinary())
+        p.executableURL = URL(fileURLWithPath: program)
         p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }

@@ -60,8 +60,11 @@ extension APIHandlers {
                     if case .rejected(let r) = o, !r.hasPrefix("not stored:") { return "event \(i): \(r)" }
                     return nil
                 }.first ?? "an event was rejected"
+            // 422 when an event breaks the event format; 409 when every event has a valid form
+            // and the store refused one (it names a record that does not exist).
+            let malformed = events.contains { if case .failure = $0 { return true } else { return false } }
             throw Problem(
-                .unprocessableContent,
+                malformed ? .unprocessableContent : .conflict,
                 "nothing was stored: \(firstReason) (see results; send ?partial=true to store the valid events)",
                 extensions: [("results", results)]
             )

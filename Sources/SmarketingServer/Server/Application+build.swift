@@ -18,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     public var slaInterval: Duration = .seconds(1)
     /// How long the webhook dispatcher waits when nothing is due.
     public var webhookInterval: Duration = .milliseconds(200)
+    /// Send webhook deliveries. Off, they are queued and logged as usual but nothing leaves the
+    /// machine (a staging copy of production data, or a fuzz run whose subscriptions name
+    /// made-up hosts); a server with it on sends them later.
+    public var deliverWebhooks = true
     /// Mark session cookies `Secure` (set when the server is reached over HTTPS, e.g. behind a proxy).
     public var secureCookies = false
 
@@ -62,7 +66,9 @@ public func buildApplication(
         // a large workspace): do it while the server starts, not while the first person waits.
         Task.detached(priority: .background) { _ = try? await web.dashboardLive(web.dashboardQuery(Parameters())) }
         services.append(SLABreachService(store: store, clock: clock, interval: configuration.slaInterval, logger: logger))
-        services.append(WebhookDispatcher(store: store, clock: clock, interval: configuration.webhookInterval, logger: logger))
+        if configuration.deliverWebhooks {
+            services.append(WebhookDispatcher(store: store, clock: clock, interval: configuration.webhookInterval, logger: logger))
+        }
     }
     return Application(
         responder: ProblemResponder(inner: router.buildResponder()),

@@ -98,7 +98,7 @@ enum WebTemplates {
         <label>Month <input name="period" value="{{formPeriod}}" placeholder="2026-12"{{#periodError}} aria-invalid="true" aria-describedby="err-period"{{/periodError}}>{{#periodError}}<span class="field-error" id="err-period">{{periodError}}</span>{{/periodError}}</label>
         <label>Metric <select name="metric">{{#metrics}}<option{{#selected}} selected{{/selected}}>{{value}}</option>{{/metrics}}</select>{{#metricError}}<span class="field-error">{{metricError}}</span>{{/metricError}}</label>
         <label>Value <input name="value" value="{{formValue}}" inputmode="decimal"{{#valueError}} aria-invalid="true" aria-describedby="err-value"{{/valueError}}>{{#valueError}}<span class="field-error" id="err-value">{{valueError}}</span>{{/valueError}}</label>
-        <label>Segment <input name="segment" value="{{formSegment}}" placeholder="all"></label><button type="submit">Save</button></form></section>
+        <label>Segment <input name="segment" value="{{formSegment}}" placeholder="all"{{#segmentError}} aria-invalid="true" aria-describedby="err-segment"{{/segmentError}}>{{#segmentError}}<span class="field-error" id="err-segment">{{segmentError}}</span>{{/segmentError}}</label><button type="submit">Save</button></form></section>
         <div class="card scroll"><table><thead><tr><th>Month</th><th>Metric</th><th class="n">Value</th><th>Segment</th></tr></thead><tbody>{{#targets}}<tr><td>{{period}}</td><td>{{metric}}</td><td class="n">{{value}}</td><td>{{segment}}</td></tr>{{/targets}}</tbody></table></div>{{/is_targets}}
         """
 }

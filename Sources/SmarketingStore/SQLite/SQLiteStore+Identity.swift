@@ -69,11 +69,13 @@ extension SQLiteStore {
                 arguments: StatementArguments(args + [keepID.databaseValue])
             )
             try db.execute(
-                sql: "INSERT INTO contact_merges(removed_id, kept_id, at, actor) VALUES (?, ?, ?, ?)",
+                sql: "INSERT OR REPLACE INTO contact_merges(removed_id, kept_id, at, actor) VALUES (?, ?, ?, ?)",
                 arguments: [duplicateID, keepID, at.milliseconds, actor.userID]
             )
             // Earlier merges into the removed record now point at the kept one.
             try db.execute(sql: "UPDATE contact_merges SET kept_id = ? WHERE kept_id = ?", arguments: [keepID, duplicateID])
+            // A kept id that was itself merged away before (and created again since) is live.
+            try db.execute(sql: "DELETE FROM contact_merges WHERE removed_id = kept_id")
             // The duplicate's stage history joins the kept contact's; its score is rebuilt from
             // the joined touches.
             try db.execute(sql: "UPDATE lifecycle_transitions SET contact_id = ? WHERE contact_id = ?", arguments: [keepID, duplicateID])

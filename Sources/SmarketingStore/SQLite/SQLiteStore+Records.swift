@@ -76,6 +76,7 @@ extension SQLiteStore {
     }
 
     public func create(_ record: Record, actor: Actor, at: Timestamp) async throws {
+        try Self.checkRanges(record)
         try await writeRefreshingKPIs { db in
             let id = record.id
             if try Self.exists(db, record.resource, id: id) {
@@ -91,6 +92,14 @@ extension SQLiteStore {
             try self.afterWrite(db, record.resource, old: nil, new: record, actor: actor, at: at)
             try self.reactToTransitions(db, at: at)
             try Self.audit(db, actor, at, "create", record.resource.rawValue, id, Self.auditJSON(record))
+        }
+    }
+
+    /// The last guard of every way in (API, web forms, connectors): each value within its
+    /// field's range and length (`FieldSpec.check`), so nothing out of range reaches a sum.
+    static func checkRanges(_ record: Record) throws {
+        for (spec, value) in zip(record.resource.schema.fields, record.values) {
+            if let p = spec.check(value) { throw StoreError.invalid("\"\(spec.name)\" \(p.message)") }
         }
     }
 
@@ -128,6 +137,7 @@ extension SQLiteStore {
                     throw StoreError.invalid("\"\(name)\" identifies the record and cannot change; delete it and create a new one")
                 }
                 if spec.required, value.isNull { throw StoreError.invalid("\"\(name)\" is required") }
+                if let p = spec.check(value) { throw StoreError.invalid("\"\(name)\" \(p.message)") }
                 if record[name] != value {
                     changed[name] = .array([.string(record[name].csvText), .string(value.csvText)])
                     record[name] = value

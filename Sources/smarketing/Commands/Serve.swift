@@ -19,6 +19,8 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Fill an empty database with a demo workspace, and print an admin login and a fresh API token.") var demo = false
     @Option(help: "Leads in the demo workspace.") var demoLeads = 10_000
     @Flag(help: "Mark session cookies Secure (when users reach the server over HTTPS, e.g. behind a TLS proxy).") var secureCookies = false
+    @Flag(help: "Queue webhook deliveries without sending them (a staging copy, a fuzz run); they go out once a server without this flag runs.")
+    var noWebhookDelivery = false
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -86,6 +88,7 @@ struct Serve: AsyncParsableCommand {
         if interrupted > 0 { logger.warning("a scoring model apply was interrupted by a stop; it is marked failed and the previous model stays active") }
         var configuration = ServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyMib << 20)
         configuration.secureCookies = secureCookies
+        configuration.deliverWebhooks = !noWebhookDelivery
         let app = buildApplication(
             configuration: configuration,
             store: store,

@@ -226,8 +226,14 @@ extension WebApp {
             ]
             let period = form["period"] ?? ""
             if LocalDate.parse(period + "-01") == nil { errors["periodError"] = "A month such as 2026-12." }
-            let value = form["value"].flatMap(Double.init)
-            if value == nil || !(value!.isFinite) || value! < 0 { errors["valueError"] = "A number of at least 0." }
+            // The same ranges as the API and the bundle (FieldSpec), in the form's words.
+            let schema = Resource.targets.schema
+            var value: Double?
+            if case .success(let v)? = schema.field("value")?.parse(form["value"] ?? ""), let n = v.double { value = n }
+            if value == nil { errors["valueError"] = "A number from 0 to \(FieldValue.format(FieldType.moneyRange.upperBound))." }
+            if let s = form["segment"], let spec = schema.field("segment"), spec.check(.text(s)) != nil {
+                errors["segmentError"] = "At most \(spec.maxLength) characters."
+            }
             let metric = form["metric"] ?? ""
             let metrics = Resource.targets.schema.choices("metric")
             if !metrics.contains(metric) { errors["metricError"] = "Choose " + metrics.joined(separator: ", ") + "." }
