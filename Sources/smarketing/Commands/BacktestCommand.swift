@@ -53,7 +53,7 @@ extension Scoring {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             if let csv {
                 var out = "contact_id,score,label\n"
-                for s in candidate.scores { out += "\(s.contactID),\(s.score),\(s.label ? 1 : 0)\n" }
+                for s in candidate.scores { out += KPIText.csvField(s.contactID) + ",\(s.score),\(s.label ? 1 : 0)\n" }
                 do { try out.write(toFile: csv, atomically: true, encoding: .utf8) } catch {
                     throw CLIFailure("cannot write \(csv): \(error.localizedDescription)")
                 }
