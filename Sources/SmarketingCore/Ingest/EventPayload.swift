@@ -20,9 +20,36 @@ public struct EventPayload: Sendable, Decodable {
     /// The position of a field name in `fields`.
     static func index(of name: String) -> Int? { fieldIndex[name] }
 
-    /// Sets a field (non-empty values only).
+    /// Fields sent as an empty string, by position (bit i = `fields[i]`).
+    var emptyFields: UInt32 = 0
+
+    /// Sets a field (non-empty values only; an empty one is remembered for `formProblem`).
     mutating func set(_ index: Int, _ value: String) {
-        if !value.isEmpty { values[index] = value }
+        if value.isEmpty { emptyFields |= 1 << UInt32(index) } else { values[index] = value }
+    }
+
+    /// The longest text a field of an event may have (the `Event` schema's `maxLength`).
+    static func maxLength(_ index: Int) -> Int { index == iEmail ? 254 : 1_000 }
+
+    /// Why the event breaks the documented `Event` form beyond what `validate` reads: empty
+    /// `contact_id` or `email`, texts over their length, an `email` or `occurred_at` that does
+    /// not match `InputPattern`. Nil when it fits.
+    func formProblem() -> String? {
+        for index in [EventPayload.iContact, EventPayload.iEmail] where emptyFields & (1 << UInt32(index)) != 0 {
+            return "field \"\(EventPayload.fields[index])\" must not be empty"
+        }
+        for (index, value) in values.enumerated() {
+            guard let value else { continue }
+            let limit = EventPayload.maxLength(index)
+            if value.utf8.count > limit, value.unicodeScalars.count > limit {
+                return "field \"\(EventPayload.fields[index])\" has more than \(limit) characters"
+            }
+        }
+        if let email = values[EventPayload.iEmail], !InputPattern.isEmail(email) { return "field \"email\" is not an email address" }
+        if let at = values[EventPayload.iOccurredAt], !InputPattern.isTimestamp(at) {
+            return "field \"occurred_at\" is not of the form 2026-03-01T09:15:00Z (a T between date and time, at most 9 fraction digits)"
+        }
+        return nil
     }
 
     /// A field's text by name.
@@ -97,6 +124,7 @@ public struct EventPayload: Sendable, Decodable {
         case .success(let t): occurred = t
         case .failure(let e): return .failure(EventRejection("field \"occurred_at\" \(e.description)"))
         }
+        if let problem = formProblem() { return .failure(EventRejection(problem)) }
         let reference: ContactReference
         if let id = values[EventPayload.iContact] {
             reference = .id(id)

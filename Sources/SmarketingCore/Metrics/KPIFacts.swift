@@ -175,11 +175,6 @@ public enum Money {
         return overflow ? (cents > 0 ? Int64.max : Int64.min) : p
     }
 
-    /// The sum of two amounts of cents, held at ±Int64.max instead of overflowing.
-    public static func add(_ a: Int64, _ b: Int64) -> Int64 {
-        let (s, overflow) = a.addingReportingOverflow(b)
-        return overflow ? (b > 0 ? Int64.max : Int64.min) : s
-    }
 
     /// The decimal amount of a number of cents.
     public static func amount(_ cents: Int64) -> Double { Double(cents) / 100 }

@@ -37,3 +37,58 @@ public enum InputPattern {
     /// host is taken (`https://www.Example.com/about`).
     public static let domain = "^(?:[Hh][Tt][Tt][Pp][Ss]?://)?" + hostBody + "\\.?(?::[0-9]{1,5})?(?:[/?#][^\\s]{0,200})?$"
 }
+
+extension InputPattern {
+    /// Whether the text matches `timestamp`, without a regular expression (ingest checks every
+    /// event; a core test holds this equal to the pattern on generated texts).
+    public static func isTimestamp(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        // YYYY-MM-DD + T + HH:MM is 16 bytes at the least.
+        guard u.count >= 17, u[10] == UInt8(ascii: "T") || u[10] == UInt8(ascii: "t"), u[11] != UInt8(ascii: "2") || u[12] != UInt8(ascii: "4")
+        else { return false }
+        // The fraction, if any, has 1 to 9 digits.
+        if let dot = u.firstIndex(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ",") }) {
+            var digits = 0
+            var k = dot + 1
+            while k < u.count, u[k] >= 48, u[k] <= 57 {
+                digits += 1
+                k += 1
+            }
+            guard (1...9).contains(digits) else { return false }
+        }
+        // The parser reads exactly this grammar otherwise (calendar days, the year window,
+        // offsets up to ±18:59), so a text it accepts and that passed the checks above fits.
+        guard case .success = Timestamp.parse(text) else { return false }
+        return true
+    }
+
+    /// Whether the text matches `email`, without a regular expression.
+    public static func isEmail(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        guard let at = u.firstIndex(of: UInt8(ascii: "@")), (1...64).contains(at) else { return false }
+        let allowedLocal = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~.-".utf8)
+        guard u[..<at].allSatisfy({ allowedLocal.contains($0) }) else { return false }
+        return isHost(u[(at + 1)...])
+    }
+
+    /// Two to nine labels of 1–63 letters, digits or `-`, separated by single dots.
+    static func isHost(_ u: ArraySlice<UInt8>) -> Bool {
+        var labels = 0
+        var length = 0
+        for c in u {
+            if c == UInt8(ascii: ".") {
+                guard length > 0 else { return false }
+                labels += 1
+                length = 0
+            } else if (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 45 {
+                length += 1
+                guard length <= 63 else { return false }
+            } else {
+                return false
+            }
+        }
+        guard length > 0 else { return false }
+        labels += 1
+        return (2...9).contains(labels)
+    }
+}

@@ -173,6 +173,9 @@ enum SchemaCheck {
     /// classes, groups, alternation and quantifiers; the match must span the whole text, so
     /// ICU's `$` before a final line break does not let one through).
     static func matches(_ text: String, _ pattern: String) -> Bool {
+        // The forms every event carries, matched without a regular expression.
+        if pattern == InputPattern.timestamp { return InputPattern.isTimestamp(text) }
+        if pattern == InputPattern.email { return InputPattern.isEmail(text) }
         guard let re = cache.regex(pattern) else { return false }
         let range = NSRange(text.startIndex..., in: text)
         guard let m = re.firstMatch(in: text, options: [], range: range) else { return false }
