@@ -34,8 +34,9 @@ public enum InputPattern {
     public static let email = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + hostBody + "$"
 
     /// An internet domain as `Domain.normalise` reads it: `example.com`, or a web address whose
-    /// host is taken (`https://www.Example.com/about`).
-    public static let domain = "^(?:[Hh][Tt][Tt][Pp][Ss]?://)?" + hostBody + "\\.?(?::[0-9]{1,5})?(?:[/?#][^\\s]{0,200})?$"
+    /// host is taken (`https://www.Example.com/about`; what follows the host is dropped, so it
+    /// may be anything: `[\s\S]` means the same in ECMA and ICU, `\s` and `.` do not).
+    public static let domain = "^(?:[Hh][Tt][Tt][Pp][Ss]?://)?" + hostBody + "\\.?(?::[0-9]{1,5})?(?:[/?#][\\s\\S]*)?$"
 }
 
 extension InputPattern {
@@ -66,10 +67,16 @@ extension InputPattern {
     public static func isEmail(_ text: String) -> Bool {
         let u = Array(text.utf8)
         guard let at = u.firstIndex(of: UInt8(ascii: "@")), (1...64).contains(at) else { return false }
-        let allowedLocal = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~.-".utf8)
-        guard u[..<at].allSatisfy({ allowedLocal.contains($0) }) else { return false }
+        guard u[..<at].allSatisfy({ localByte[Int($0)] }) else { return false }
         return isHost(u[(at + 1)...])
     }
+
+    /// The bytes an email's local part may have (`email`'s first class), as a lookup table.
+    static let localByte: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~.-".utf8 { table[Int(c)] = true }
+        return table
+    }()
 
     /// Two to nine labels of 1–63 letters, digits or `-`, separated by single dots.
     static func isHost(_ u: ArraySlice<UInt8>) -> Bool {

@@ -1,3 +1,4 @@
+import HTTPTypes
 import SmarketingCore
 import SmarketingStore
 
@@ -65,8 +66,15 @@ enum Schema {
 }
 
 extension APIRoute {
-    /// Every parameter the route takes, path first.
-    var parameters: [APIParameter] {
+    /// Every parameter the route takes, path first (built once per route).
+    var parameters: [APIParameter] { APIRoute.parameterTable[method.rawValue + " " + path] ?? makeParameters() }
+
+    static let parameterTable: [String: [APIParameter]] = Dictionary(
+        all.map { ($0.method.rawValue + " " + $0.path, $0.makeParameters()) },
+        uniquingKeysWith: { a, _ in a }
+    )
+
+    func makeParameters() -> [APIParameter] {
         var out: [APIParameter] = []
         if path.contains("{id}") {
             let schema: JSONValue

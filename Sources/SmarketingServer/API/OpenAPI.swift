@@ -78,8 +78,15 @@ enum OpenAPIDocument {
 
     static func jsonContent(_ schema: JSONValue) -> JSONValue { .object(["application/json": .object(["schema": schema])]) }
 
-    /// The schema of the JSON body a route takes (nil: no JSON body).
-    static func bodySchema(_ route: APIRoute) -> JSONValue? {
+    /// The schema of the JSON body a route takes (nil: no JSON body), built once per route.
+    static func bodySchema(_ route: APIRoute) -> JSONValue? { bodySchemas[route.method.rawValue + " " + route.path] ?? nil }
+
+    static let bodySchemas: [String: JSONValue?] = Dictionary(
+        APIRoute.all.map { ($0.method.rawValue + " " + $0.path, makeBodySchema($0)) },
+        uniquingKeysWith: { a, _ in a }
+    )
+
+    static func makeBodySchema(_ route: APIRoute) -> JSONValue? {
         func object(_ props: [String: JSONValue], required: [String] = []) -> JSONValue {
             .object([
                 "type": .string("object"), "properties": .object(props), "required": .array(required.map { .string($0) }),
