@@ -84,6 +84,10 @@ public struct AttributionReport: Sendable, Equatable, Codable, ExplicitNullEncod
 
     /// PRODUCT.md's default look-back: touches up to 365 days before the close.
     public static let defaultLookbackDays = 365
+    /// The look-back window a report may ask for, in days (ten years at the most).
+    public static let lookbackRange: ClosedRange<Int> = 1...3_650
+    /// The time-decay half-life a report may ask for, in days.
+    public static let halfLifeRange: ClosedRange<Double> = 0.01...3_650
 
     public var schema = "smarketing-attribution/1"
     public var from: String

@@ -120,8 +120,8 @@ extension APIRoute {
             out.append(.query("model", Schema.list(models), "all (default) or comma-separated models"))
             out.append(.query("by", Schema.choice(AttributionCut.allCases.map(\.rawValue)), "channel (default), campaign or content"))
             out += period
-            out.append(.query("lookback_days", Schema.integer(1...3_650), "touches up to this many days before the close count (default 365)"))
-            out.append(.query("half_life_days", Schema.number(0.01...3_650), "half-life of the time-decay model in days (default 7)"))
+            out.append(.query("lookback_days", Schema.integer(AttributionReport.lookbackRange), "touches up to this many days before the close count (default 365)"))
+            out.append(.query("half_life_days", Schema.number(AttributionReport.halfLifeRange), "half-life of the time-decay model in days (default 7)"))
         case .funnel:
             out += period
             out.append(.query("by", Schema.choice(KPIDimension.allCases.map(\.rawValue)), "the cut whose values are tested against the rest (default segment)"))

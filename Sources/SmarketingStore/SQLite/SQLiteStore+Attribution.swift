@@ -37,6 +37,11 @@ extension SQLiteStore {
     ) async throws
         -> [AttributionCut: AttributionReport]
     {
+        // Every caller checks these ranges; held here too, so no conversion below can trap.
+        let lookbackDays = min(max(lookbackDays, AttributionReport.lookbackRange.lowerBound), AttributionReport.lookbackRange.upperBound)
+        let halfLifeDays = halfLifeDays.isFinite
+            ? min(max(halfLifeDays, AttributionReport.halfLifeRange.lowerBound), AttributionReport.halfLifeRange.upperBound)
+            : Double(RuleAttribution.defaultHalfLife) / 86_400_000
         let inputs = try await attributionInputs(period: period, lookbackDays: lookbackDays, journeys: AttributionModel.needsJourneys(models))
         var out: [AttributionCut: AttributionReport] = [:]
         for cut in cuts {

@@ -81,10 +81,11 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             let store = try workspace.openStore()
             let userID = try await resolveUser(user, store)
+            guard let accessRole = AccessRole(rawValue: role) else { throw CLIFailure("--role must be admin, marketing, sales or viewer") }
             let token = APIToken.generate()
             let id = try await store.createToken(
                 userID: userID,
-                role: AccessRole(rawValue: role)!,
+                role: accessRole,
                 name: name,
                 hash: APIToken.hash(token),
                 actor: .cli,

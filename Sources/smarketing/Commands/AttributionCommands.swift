@@ -32,7 +32,14 @@ struct Attribution: AsyncParsableCommand {
             case .success(let m): models = m
             case .failure(let e): throw CLIFailure("--model " + e.message)
             }
-            guard lookbackDays > 0, halfLifeDays > 0 else { throw CLIFailure("--lookback-days and --half-life-days must be positive") }
+            let lookback = AttributionReport.lookbackRange
+            let halfLife = AttributionReport.halfLifeRange
+            guard lookback.contains(lookbackDays) else {
+                throw CLIFailure("--lookback-days must be a whole number from \(lookback.lowerBound) to \(lookback.upperBound)")
+            }
+            guard halfLife.contains(halfLifeDays) else {
+                throw CLIFailure("--half-life-days must be a number from \(halfLife.lowerBound) to \(FieldValue.format(halfLife.upperBound))")
+            }
             let period = try KPI.query(from: from, to: to, by: nil).period
             let report = try await workspace.openStore().attribution(
                 period: period,

@@ -39,6 +39,7 @@ extension Scoring {
             let fromT = try from.map { try dateOrInstant($0, "--from") } ?? period.from
             let toT = try to.map { try dateOrInstant($0, "--to") } ?? period.to
             guard fromT < toT else { throw CLIFailure("--from must be before --to") }
+            if let capacity, !(1...1_000_000).contains(capacity) { throw CLIFailure("--capacity must be a number from 1 to 1000000") }
             var weekly = capacity
             if weekly == nil { weekly = try await store.salesCapacity() }
             let options = BacktestOptions(from: fromT, to: toT, horizon: horizonMs, weeklyCapacity: weekly)
