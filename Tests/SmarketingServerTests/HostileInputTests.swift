@@ -83,6 +83,14 @@ struct HostileInputTests {
             #expect(try await client.call(.post, "/api/v1/contacts", token: admin, body: oddBody).status == .created)
             #expect(try await client.call(.get, "/api/v1/contacts/k2", token: admin).json["first_name"] as? String == odd)
             #expect(try await client.call(.get, "/api/v1/contacts", token: admin).data.count == 1)
+            // A crafted cursor with a number no Int64 holds (its conversion trapped before).
+            for crafted in [#"[1e300,"x"]"#, #"[-1e300,"x"]"#, #"[{"a":1},"x"]"#, #"[null,null]"#] {
+                let cursor = Data(crafted.utf8).base64EncodedString().addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                for sort in ["created_at", "-id", "email"] {
+                    let r = try await client.call(.get, "/api/v1/contacts?sort=\(sort)&cursor=\(cursor)", token: admin)
+                    #expect(r.status == .ok || r.status == .notFound, "\(crafted) sorted by \(sort) → \(r.status)")
+                }
+            }
             // Query parameters: out of range, wrong form, NaN.
             for uri in [
                 "/api/v1/contacts?limit=0", "/api/v1/contacts?limit=99999999999999999999", "/api/v1/contacts?created_from=9999-01-01T00:00:00Z",

@@ -232,7 +232,7 @@ extension SQLiteStore {
             let last: DatabaseValue
             switch parts[0] {
             case .string(let s): last = s.databaseValue
-            case .number(let n): last = (n == n.rounded() ? Int64(n).databaseValue : n.databaseValue)
+            case .number(let n): last = Int64(exactly: n)?.databaseValue ?? n.databaseValue  // a cursor is client input: no trapping conversion
             default: last = .null
             }
             if sortField == "id" {

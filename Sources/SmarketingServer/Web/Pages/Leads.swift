@@ -43,7 +43,7 @@ extension WebApp {
             "rows": page.rows.map { r -> [String: Any] in
                 [
                     "id": r.id, "name": r.name.isEmpty ? r.email : r.name, "email": r.email, "account": r.accountName ?? "", "stage": r.stage ?? "",
-                    "owner": r.ownerName ?? r.ownerID ?? "", "grade": r.grade ?? "", "engagement": r.engagement.map { String(Int($0.rounded())) } ?? "",
+                    "owner": r.ownerName ?? r.ownerID ?? "", "grade": r.grade ?? "", "engagement": r.engagement.flatMap { Int(exactly: $0.rounded()).map(String.init) } ?? "",
                     "persona": personas.first { $0.id == r.personaID }?["name"].text ?? r.personaID ?? "", "created": Self.dateTime(r.createdAt),
                 ]
             },
@@ -132,7 +132,7 @@ extension WebApp {
             "account": account.map { a -> [String: Any] in
                 [
                     "name": a["name"].text ?? a.id, "domain": a["domain"].text ?? "", "industry": a["industry"].text ?? "",
-                    "employees": a["employees"].double.map { Fmt.int(Int64($0)) } ?? "",
+                    "employees": a["employees"].double.flatMap { Int64(exactly: $0.rounded()).map(Fmt.int) } ?? "",
                 ]
             } as Any,
             "handovers": handovers.map { h -> [String: Any] in
