@@ -86,6 +86,8 @@ struct InputEdgeTests {
             }
         }
         #expect(Domain.normalise("www.com") == "www.com")
+        // A "#" followed by an emoji modifier is one Character; the cut is by scalars (found by fuzzing).
+        #expect(Domain.normalise("PgM.AE.n0q#\u{1F3FB}x\u{4}") == "pgm.ae.n0q")
         #expect(Domain.normalise("https://www.example.com/x") == "example.com")
     }
 

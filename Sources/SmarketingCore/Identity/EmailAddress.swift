@@ -84,7 +84,10 @@ public enum Domain {
     public static func normalise(_ raw: String) -> String? {
         var s = Substring(raw.trimmingSpaces.lowercased())
         for scheme in ["https://", "http://"] where s.hasPrefix(scheme) { s = s.dropFirst(scheme.count) }
-        if let cut = s.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" || $0 == ":" }) { s = s[..<cut] }
+        // Cut by scalars: a "#" followed by an emoji modifier is one Character, still a "#".
+        if let cut = s.unicodeScalars.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" || $0 == ":" }) {
+            s = Substring(s.unicodeScalars[..<cut])
+        }
         if s.hasSuffix(".") { s = s.dropLast() }
         if s.hasPrefix("www."), s.dropFirst(4).contains(".") { s = s.dropFirst(4) }
         guard !s.isEmpty, s.contains("."), !s.hasPrefix("."), !s.contains("..") else { return nil }

@@ -82,7 +82,8 @@ extension APIRoute {
             case .handoverGet, .handoverAccept, .handoverQualify, .handoverReject, .handoverReassign, .handoverPause, .handoverResume:
                 schema = Schema.serial
             case .kpiRecords: schema = Schema.choice(KPIMetric.allCases.map(\.rawValue))
-            default: schema = Schema.string(maxLength: 2_000, minLength: 1)
+            // Keyed records' ids join up to three fields of 1,000 characters with `|`.
+            default: schema = Schema.string(maxLength: 3_002, minLength: 1)
             }
             out.append(APIParameter(name: "id", inPath: true, schema: schema, doc: "the record's id"))
         }
