@@ -22,7 +22,7 @@ struct EventSchemaTests {
                 "\"2026-01-01T24:00Z\"", "\"2026-01-01T10:00:00.1234567891Z\"", "\"1899-12-31T10:00Z\"", "\"2026-01-01T10:00\"", "\"\"",
                 "\"2026-02-29T10:00Z\"", "\"2024-02-29T10:00:60-1859\"", "\"2026-01-01T10:00:00,5Z\"", nil,
             ],
-            "email": ["\"a@b.example\"", "\"\"", "\"a@b\"", "\"a@b..c\"", "\"A.B+tag@Sub.Example.COM\"", "\"a b@c.de\"", "\"mailto:a@b.de\"", "null", nil, nil],
+            "email": ["\"a@b.example\"", "\"\"", "\"a@b\"", "\"a@b..c\"", "\"A.B+tag@Sub.Example.COM\"", "\"a b@c.de\"", "\"mailto:a@b.de\"", "\" A@b.de \\t\"", "\"MAILTO:a@b.de\"", "\"mailto: a@b.de\"", "null", nil, nil],
             "contact_id": ["\"c1\"", "\"\"", "null", nil, nil, "\"\(long)\""],
             "channel": ["\"email\"", "\"\"", "\"\(long)\"", nil, "7"],
             "properties": ["{}", "{\"a\":1}", "\"s\"", "null", "[]", nil],
@@ -73,9 +73,10 @@ struct EventSchemaTests {
             #expect(InputPattern.isTimestamp(s) == expected, "\(s)")
         }
         #expect(matched > 1_000)
-        let emailAlphabet = Array("ab09.-@_+Z é")
+        let emailAlphabet = Array("ab09.-@_+Z é\t:")
+        let prefixes = ["", " ", "mailto:", "MailTo:", " mailto:", "mailto: ", "\n"]
         for _ in 0..<30_000 {
-            let s = String((0..<rng.int(1...14)).map { _ in emailAlphabet[rng.int(0...(emailAlphabet.count - 1))] })
+            let s = prefixes[rng.int(0...(prefixes.count - 1))] + String((0..<rng.int(1...14)).map { _ in emailAlphabet[rng.int(0...(emailAlphabet.count - 1))] })
             #expect(InputPattern.isEmail(s) == full(email, s), "\(s)")
         }
     }

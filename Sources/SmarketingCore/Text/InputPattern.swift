@@ -30,8 +30,10 @@ public enum InputPattern {
     /// A host name: labels of letters, digits and `-` separated by single dots, two labels at least.
     static let hostBody = "[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63}){1,8}"
 
-    /// An email address as the identity rules read it (docs/IDENTITY.md).
-    public static let email = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + hostBody + "$"
+    /// An email address as the identity rules read it (docs/IDENTITY.md): surrounding spaces,
+    /// tabs and line breaks and a `mailto:` prefix are allowed and dropped.
+    public static let email =
+        "^[ \\t\\r\\n]*(?:[Mm][Aa][Ii][Ll][Tt][Oo]:)?[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + hostBody + "[ \\t\\r\\n]*$"
 
     /// An internet domain as `Domain.normalise` reads it: `example.com`, or a web address whose
     /// host is taken (`https://www.Example.com/about`; what follows the host is dropped, so it
@@ -65,7 +67,12 @@ extension InputPattern {
 
     /// Whether the text matches `email`, without a regular expression.
     public static func isEmail(_ text: String) -> Bool {
-        let u = Array(text.utf8)
+        func isSpace(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 13 || c == 10 }
+        var u = ArraySlice(Array(text.utf8))
+        while let f = u.first, isSpace(f) { u = u.dropFirst() }
+        while let l = u.last, isSpace(l) { u = u.dropLast() }
+        if u.count > 7, String(decoding: u.prefix(7), as: UTF8.self).lowercased() == "mailto:" { u = u.dropFirst(7) }
+        u = ArraySlice(Array(u))
         guard let at = u.firstIndex(of: UInt8(ascii: "@")), (1...64).contains(at) else { return false }
         guard u[..<at].allSatisfy({ localByte[Int($0)] }) else { return false }
         return isHost(u[(at + 1)...])
