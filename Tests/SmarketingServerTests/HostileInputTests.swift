@@ -83,6 +83,13 @@ struct HostileInputTests {
             #expect(try await client.call(.post, "/api/v1/contacts", token: admin, body: oddBody).status == .created)
             #expect(try await client.call(.get, "/api/v1/contacts/k2", token: admin).json["first_name"] as? String == odd)
             #expect(try await client.call(.get, "/api/v1/contacts", token: admin).data.count == 1)
+            // An id of any text: the Location header is ASCII and leads back to the record.
+            let oddID = "ü/x|y 😀"
+            let created = try await client.call(.post, "/api/v1/personas", token: admin, body: #"{"id":"\#(oddID)","name":"Odd"}"#)
+            #expect(created.status == .created)
+            let location = try #require(created.headers[.location])
+            #expect(location.unicodeScalars.allSatisfy { $0.isASCII }, "\(location)")
+            #expect(try await client.call(.get, location, token: admin).json["id"] as? String == oddID)
             // A crafted cursor with a number no Int64 holds (its conversion trapped before).
             for crafted in [#"[1e300,"x"]"#, #"[-1e300,"x"]"#, #"[{"a":1},"x"]"#, #"[null,null]"#] {
                 let cursor = Data(crafted.utf8).base64EncodedString().addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""

@@ -32,8 +32,11 @@ public enum InputPattern {
 
     /// An email address as the identity rules read it (docs/IDENTITY.md): surrounding spaces,
     /// tabs and line breaks and a `mailto:` prefix are allowed and dropped.
-    public static let email =
-        "^[ \\t\\r\\n]*(?:[Mm][Aa][Ii][Ll][Tt][Oo]:)?[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + hostBody + "[ \\t\\r\\n]*$"
+    public static let email = "^[ \\t\\r\\n]*" + emailBody + "[ \\t\\r\\n]*$"
+
+    /// The address itself, with an optional `mailto:` prefix (no surrounding space: the form of
+    /// a query parameter, where a space would travel as `+`).
+    public static let emailBody = "(?:[Mm][Aa][Ii][Ll][Tt][Oo]:)?[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + hostBody
 
     /// An internet domain as `Domain.normalise` reads it: `example.com`, or a web address whose
     /// host is taken (`https://www.Example.com/about`; what follows the host is dropped, so it

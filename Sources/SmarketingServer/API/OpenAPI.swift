@@ -67,7 +67,7 @@ enum OpenAPIDocument {
         switch f.type {
         case .bool: return Schema.choice(["true", "false", ""])
         case .oneOf(let values): return Schema.choice(values + [""])
-        case .email: return Schema.pattern("^(?:" + InputPattern.email.dropFirst().dropLast() + ")?$", "an email address, or empty")
+        case .email: return Schema.pattern("^(?:" + InputPattern.emailBody + ")?$", "an email address, or empty")
         case .domain: return Schema.pattern("^(?:" + InputPattern.domain.dropFirst().dropLast() + ")?$", "a domain, or empty")
         case .month: return Schema.pattern("^(?:" + InputPattern.month.dropFirst().dropLast() + ")?$", "a month YYYY-MM, or empty")
         default: return Schema.string(maxLength: f.maxLength)

@@ -36,7 +36,10 @@ struct APIHandlers: Sendable {
             }
             try await store.create(record, actor: actor, at: clock.now())
             var response = RecordJSON.response(.created, RecordJSON.encode(record))
-            response.headers[.location] = route.path + "/" + record.id
+            // Percent-encoded: a header is ASCII, an id may be any text.
+            var segment = CharacterSet.urlPathAllowed
+            segment.remove(charactersIn: "/;")
+            response.headers[.location] = route.path + "/" + (record.id.addingPercentEncoding(withAllowedCharacters: segment) ?? record.id)
             if r == .personas { try await regradeForPersonas(&response, actor) }
             return response
         case .update(let r):
