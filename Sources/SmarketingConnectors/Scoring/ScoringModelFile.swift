@@ -21,8 +21,13 @@ public struct ModelFileProblem: Error, Sendable, Hashable, CustomStringConvertib
 /// Every problem of a model file.
 public struct ModelFileProblems: Error, Sendable, Hashable {
     public var problems: [ModelFileProblem]
+    /// The file's root is a scalar or a list: not a model or configuration file at all.
+    public var rootIsNotAMapping = false
     /// Creates the list.
-    public init(_ problems: [ModelFileProblem]) { self.problems = problems }
+    public init(_ problems: [ModelFileProblem], rootIsNotAMapping: Bool = false) {
+        self.problems = problems
+        self.rootIsNotAMapping = rootIsNotAMapping
+    }
 }
 
 /// Reads the scoring model file (YAML; the annotated example is `examples/scoring-model.yaml`)
@@ -50,7 +55,12 @@ public enum ScoringModelFile {
         var reader = Reader()
         let value = body(&reader, root)
         if let value, reader.problems.isEmpty { return .success(value) }
-        return .failure(ModelFileProblems(reader.problems.isEmpty ? [ModelFileProblem(line: 1, column: 1, message: incomplete)] : reader.problems))
+        return .failure(
+            ModelFileProblems(
+                reader.problems.isEmpty ? [ModelFileProblem(line: 1, column: 1, message: incomplete)] : reader.problems,
+                rootIsNotAMapping: root.mapping == nil
+            )
+        )
     }
 
     static func yamlProblem(_ e: YamlError) -> ModelFileProblem {

@@ -29,7 +29,7 @@ public struct EventPayload: Sendable, Decodable {
     }
 
     /// The longest text a field of an event may have (the `Event` schema's `maxLength`).
-    static func maxLength(_ index: Int) -> Int { index == iEmail ? 254 : 1_000 }
+    public static func maxLength(_ name: String) -> Int { name == "email" ? 254 : 1_000 }
 
     /// Why the event breaks the documented `Event` form beyond what `validate` reads: empty
     /// `contact_id` or `email`, texts over their length, an `email` or `occurred_at` that does
@@ -40,8 +40,8 @@ public struct EventPayload: Sendable, Decodable {
         }
         for (index, value) in values.enumerated() {
             guard let value else { continue }
-            let limit = EventPayload.maxLength(index)
-            if value.utf8.count > limit, value.unicodeScalars.count > limit {
+            let limit = EventPayload.maxLength(EventPayload.fields[index])
+            if value.exceedsLength(limit) {
                 return "field \"\(EventPayload.fields[index])\" has more than \(limit) characters"
             }
         }

@@ -102,6 +102,15 @@ public struct FieldProblem: Error, Sendable, Equatable {
 }
 
 extension StringProtocol {
+    /// Whether the text has more than `limit` Unicode scalars, the measure of JSON Schema's
+    /// `maxLength` (so the description and every check count alike); cheap on short texts.
+    public func exceedsLength(_ limit: Int) -> Bool {
+        let bytes = utf8.count
+        if bytes <= limit { return false }
+        if bytes > limit * 4 { return true }
+        return unicodeScalars.count > limit
+    }
+
     /// The text without leading and trailing spaces, tabs and line breaks.
     public var trimmingSpaces: String {
         func isSpaceByte(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }

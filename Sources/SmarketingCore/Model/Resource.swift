@@ -65,7 +65,7 @@ public struct FieldSpec: Sendable, Hashable {
     /// Reads a bundle cell or a JSON string into this field's value: the type's parse, then the
     /// field's range and length. Empty text is null.
     public func parse(_ raw: String) -> Result<FieldValue, FieldProblem> {
-        if raw.utf8.count > maxLength * 4 || (raw.utf8.count > maxLength && raw.count > maxLength) {
+        if raw.exceedsLength(maxLength) {
             return .failure(FieldProblem("is longer than \(maxLength) characters"))
         }
         switch type.parse(raw) {
@@ -84,7 +84,7 @@ public struct FieldSpec: Sendable, Hashable {
         case .number(let v):
             guard v.isFinite, range.contains(v) else { return FieldProblem("is outside the allowed range \(FieldSpec.format(range))") }
         case .text(let s), .json(let s):
-            if s.utf8.count > maxLength, s.count > maxLength { return FieldProblem("is longer than \(maxLength) characters") }
+            if s.exceedsLength(maxLength) { return FieldProblem("is longer than \(maxLength) characters") }
         default: break
         }
         return nil

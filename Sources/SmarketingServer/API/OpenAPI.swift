@@ -237,16 +237,17 @@ enum OpenAPIDocument {
     static let eventSchema: JSONValue = {
         var props: [String: JSONValue] = [:]
         for name in EventPayload.fields {
+            let maxLength = JSONValue.number(Double(EventPayload.maxLength(name)))
             switch name {
-            case "id", "type": props[name] = Schema.string(maxLength: 1_000, minLength: 1)
+            case "id", "type": props[name] = Schema.string(maxLength: EventPayload.maxLength(name), minLength: 1)
             case "occurred_at": props[name] = Schema.timestamp
             case "properties": props[name] = .object(["type": .array([.string("object"), .string("null")])])
             case "email":
                 props[name] = .object([
-                    "type": .array([.string("string"), .string("null")]), "pattern": .string(InputPattern.email), "maxLength": .number(254),
+                    "type": .array([.string("string"), .string("null")]), "pattern": .string(InputPattern.email), "maxLength": maxLength,
                 ])
-            case "contact_id": props[name] = .object(["type": .array([.string("string"), .string("null")]), "minLength": .number(1), "maxLength": .number(1_000)])
-            default: props[name] = .object(["type": .array([.string("string"), .string("null")]), "maxLength": .number(1_000)])
+            case "contact_id": props[name] = .object(["type": .array([.string("string"), .string("null")]), "minLength": .number(1), "maxLength": maxLength])
+            default: props[name] = .object(["type": .array([.string("string"), .string("null")]), "maxLength": maxLength])
             }
         }
         func named(_ field: String) -> JSONValue {

@@ -49,7 +49,7 @@ enum SchemaCheck {
             if case .number(let lo)? = s["minLength"], Double(length) < lo {
                 return lo == 1 ? "\(path) must not be empty" : "\(path) must have at least \(Int(lo)) characters"
             }
-            if case .number(let hi)? = s["maxLength"], Double(length) > hi { return "\(path) must have at most \(Int(hi)) characters, not \(length)" }
+            if case .number(let hi)? = s["maxLength"], text.exceedsLength(Int(hi)) { return "\(path) must have at most \(Int(hi)) characters, not \(length)" }
             if case .string(let pattern)? = s["pattern"], !matches(text, pattern) {
                 let what = hint(text, pattern) ?? s["description"]?.string ?? "see /openapi.json"
                 return "\(path) \"\(text.prefix(60))\" does not have the expected form: \(what)"

@@ -205,8 +205,8 @@ extension APIHandlers {
     func refuseUnlessMapping(_ p: ModelFileProblems, _ request: Request) throws {
         // In the JSON form the file is a string member, which may hold any text.
         if request.headers[.contentType]?.hasPrefix("application/json") == true { return }
-        if p.problems.count == 1, let only = p.problems.first, only.line <= 1, only.message.hasSuffix("must be a mapping of keys to values") {
-            throw Problem(.unprocessableContent, "the body must be a YAML mapping of keys to values (line \(only.line), column \(only.column))")
+        if p.rootIsNotAMapping, let first = p.problems.first {
+            throw Problem(.unprocessableContent, "the body must be a YAML mapping of keys to values (line \(first.line), column \(first.column))")
         }
     }
 
