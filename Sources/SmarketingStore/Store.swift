@@ -121,6 +121,8 @@ public struct FileSummary: Sendable, Codable, Hashable {
     public var updated = 0
     public var unchanged = 0
     public var rejected = 0
+    /// Rows of contacts merged into an earlier one by a previous import (they change nothing).
+    public var mergedAway = 0
     /// Wall-clock seconds spent on this file.
     public var seconds = 0.0
     public var warnings: [String] = []
@@ -159,6 +161,8 @@ public struct ImportReport: Sendable {
     public var committed: Bool
     /// Problems found beyond those listed (a file full of errors is not kept in memory whole).
     public var moreProblems = 0
+    /// Contacts merged into an earlier contact with the same email (one record per person).
+    public var mergedContacts = 0
 }
 
 /// A likely duplicate pair of contacts.

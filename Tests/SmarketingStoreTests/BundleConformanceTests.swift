@@ -25,9 +25,21 @@ struct BundleConformanceTests {
         let b = try backend.make()
         let first = try await Self.importDir(a.store, demo)
         #expect(first.committed && first.problems.isEmpty)
-        #expect(first.files.allSatisfy { $0.inserted == $0.rows && $0.rejected == 0 })
+        // The demo holds people twice (same email up to case and spaces): they become one.
+        #expect(first.mergedContacts > 0)
+        #expect(first.files.allSatisfy { $0.rejected == 0 })
+        // Every row is stored but the merged contacts and the deal roles the two records of
+        // one person both had (the merge keeps one role per person and deal).
+        #expect(first.files.allSatisfy {
+            $0.file == "contacts.csv" ? $0.inserted == $0.rows - first.mergedContacts && $0.mergedAway == first.mergedContacts
+                : $0.file == "opportunity_contacts.csv" ? $0.inserted <= $0.rows : $0.inserted == $0.rows
+        }, "\(first.files)")
         let again = try await Self.importDir(a.store, demo)
-        #expect(again.files.allSatisfy { $0.unchanged == $0.rows && $0.inserted == 0 && $0.updated == 0 }, "\(again.files)")
+        #expect(again.mergedContacts == 0)
+        #expect(
+            again.files.allSatisfy { $0.unchanged + $0.mergedAway == $0.rows && $0.inserted == 0 && $0.updated == 0 },
+            "\(again.files)"
+        )
         _ = try await Bundle.export(from: a.store, to: out1)
         let second = try await Self.importDir(b.store, out1)
         #expect(second.committed)
@@ -41,6 +53,36 @@ struct BundleConformanceTests {
         let back = try await Self.importDir(a.store, out1)
         #expect(back.files.allSatisfy { $0.unchanged == $0.rows }, "\(back.files)")
         for r in Resource.allCases { #expect(try await a.store.count(r) == (try await b.store.count(r))) }
+    }
+
+    @Test("import gives one record per person: same-email contacts merge, audited, and stay merged", arguments: Backend.allCases)
+    func oneRecordPerPerson(backend: Backend) async throws {
+        let dir = Self.tempDir("dups")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let sut = try backend.make()
+        try "id,email,created_at,title,phone\nc1,Anna@Acme.example,2026-01-02T00:00:00Z,CEO,\nc2, anna@acme.example ,2026-01-01T00:00:00Z,,+49 1\nc3,bob@acme.example,2026-01-01T00:00:00Z,,\n"
+            .write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
+        try "id,contact_id,occurred_at,type\nt1,c1,2026-01-03T00:00:00Z,page_view\nt2,c2,2026-01-04T00:00:00Z,email_click\n"
+            .write(toFile: dir + "/touchpoints.csv", atomically: true, encoding: .utf8)
+        let first = try await Self.importDir(sut.store, dir)
+        #expect(first.committed && first.mergedContacts == 1)
+        #expect(try await sut.store.count(.contacts) == 2)
+        // The earliest created (c2) is kept; it takes c1's title; both touches are on it.
+        let kept = try #require(try await sut.store.get(.contacts, id: "c2"))
+        #expect(kept["title"] == .text("CEO") && kept["phone"] == .text("+49 1"))
+        var q = ListQuery()
+        q.equals["contact_id"] = .text("c2")
+        #expect(try await sut.store.list(.touchpoints, q).records.count == 2)
+        let audit = try await sut.store.audit(limit: 20, before: nil)
+        #expect(audit.contains { $0.action == "merge" && $0.recordID == "c2" && $0.detail.contains("same email anna@acme.example") })
+        // Importing the same bundle again changes nothing and keeps one record.
+        let again = try await Self.importDir(sut.store, dir)
+        #expect(again.committed && again.mergedContacts == 0)
+        #expect(try await sut.store.count(.contacts) == 2)
+        #expect(again.files.allSatisfy { $0.inserted == 0 && $0.updated == 0 }, "\(again.files)")
+        #expect(try await sut.store.list(.touchpoints, q).records.count == 2)
+        #expect(try await sut.store.duplicateContacts(limit: 10).filter { $0.reason.hasPrefix("same email") }.isEmpty)
     }
 
     @Test("a changed row counts as updated", arguments: Backend.allCases)

@@ -348,7 +348,51 @@ struct RawBundle {
                     try insert.execute(arguments: StatementArguments(r.map { $0.isEmpty ? nil : $0 }))
                 }
             }
+            try RawBundle.onePerPerson(db)
         }
+    }
+
+    /// One record per person (docs/IDENTITY.md), written again in SQL: contacts with the same
+    /// trimmed, lower-cased email are one, the earliest created (then smaller id) kept; it takes
+    /// the earliest of each history time, the further stage and the others' values where blank;
+    /// everything that named the others names it.
+    static func onePerPerson(_ db: Database) throws {
+        guard try db.tableExists("contacts") else { return }
+        let times = ["created_at", "became_lead_at", "became_mql_at", "became_sal_at", "became_sql_at", "became_opportunity_at", "became_customer_at"]
+        let blanks = ["account_id", "owner_id", "source_channel", "source_campaign_id", "recycled_at", "recycle_reason", "assigned_at", "persona_id"]
+        let columns = try db.columns(in: "contacts").map(\.name)
+        let rank = "CASE lifecycle_stage WHEN 'subscriber' THEN 0 WHEN 'lead' THEN 1 WHEN 'mql' THEN 2 WHEN 'sal' THEN 3 WHEN 'sql' THEN 4 WHEN 'opportunity' THEN 5 WHEN 'customer' THEN 6 ELSE -1 END"
+        try db.execute(
+            sql: """
+                CREATE TABLE person_merge AS SELECT id AS removed,
+                  first_value(id) OVER (PARTITION BY lower(trim(email)) ORDER BY created_at, id) AS kept FROM contacts;
+                DELETE FROM person_merge WHERE removed = kept;
+                CREATE TABLE person_group AS SELECT kept, kept AS member FROM person_merge UNION SELECT kept, removed FROM person_merge;
+                """
+        )
+        var sets = times.filter(columns.contains).map {
+            "\($0) = (SELECT min(c.\($0)) FROM person_group g JOIN contacts c ON c.id = g.member WHERE g.kept = contacts.id)"
+        }
+        sets += blanks.filter(columns.contains).map {
+            "\($0) = coalesce(\($0), (SELECT c.\($0) FROM person_merge m JOIN contacts c ON c.id = m.removed WHERE m.kept = contacts.id AND c.\($0) IS NOT NULL ORDER BY c.created_at, c.id LIMIT 1))"
+        }
+        if columns.contains("lifecycle_stage") {
+            sets.append(
+                "lifecycle_stage = (SELECT c.lifecycle_stage FROM person_group g JOIN contacts c ON c.id = g.member WHERE g.kept = contacts.id ORDER BY \(rank.replacingOccurrences(of: "lifecycle_stage", with: "c.lifecycle_stage")) DESC, c.created_at, c.id LIMIT 1)"
+            )
+        }
+        try db.execute(sql: "UPDATE contacts SET \(sets.joined(separator: ", ")) WHERE id IN (SELECT kept FROM person_merge)")
+        try db.execute(
+            sql: """
+                UPDATE touchpoints SET contact_id = (SELECT kept FROM person_merge WHERE removed = contact_id) WHERE contact_id IN (SELECT removed FROM person_merge);
+                UPDATE opportunities SET primary_contact_id = (SELECT kept FROM person_merge WHERE removed = primary_contact_id) WHERE primary_contact_id IN (SELECT removed FROM person_merge);
+                DELETE FROM opportunity_contacts WHERE contact_id IN (SELECT removed FROM person_merge) AND EXISTS (
+                  SELECT 1 FROM opportunity_contacts o2 JOIN person_merge m ON m.removed = opportunity_contacts.contact_id
+                  WHERE o2.opportunity_id = opportunity_contacts.opportunity_id AND o2.contact_id = m.kept);
+                UPDATE opportunity_contacts SET contact_id = (SELECT kept FROM person_merge WHERE removed = contact_id) WHERE contact_id IN (SELECT removed FROM person_merge);
+                DELETE FROM contacts WHERE id IN (SELECT removed FROM person_merge);
+                """
+        )
     }
 
     /// RFC 4180 fields (quotes, doubled quotes, commas and newlines inside quotes).

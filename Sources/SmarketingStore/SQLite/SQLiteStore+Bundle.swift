@@ -36,7 +36,8 @@ extension SQLiteStore {
                 problems: state.problems,
                 rejectedRows: state.rejected,
                 committed: true,
-                moreProblems: state.droppedProblems
+                moreProblems: state.droppedProblems,
+                mergedContacts: state.mergedContacts
             )
         } catch is RollbackImport {
             var files = state.summaries
@@ -62,6 +63,17 @@ extension SQLiteStore {
             try importFile(db, source, options: options, state: state, progress: progress)
         }
         if !state.problems.isEmpty, !options.skipInvalid { throw RollbackImport() }
+        // One record per person (docs/IDENTITY.md): contacts that share an email key, from this
+        // bundle or with the database, become one, the earliest created kept; each merge audited.
+        if sources.contains(where: { $0.resource == .contacts }) {
+            state.mergedContacts = try mergeSameEmail(db, actor: actor, at: at, reason: "import")
+            if let i = state.summaries.firstIndex(where: { $0.file == Resource.contacts.fileName }) {
+                let fromInserted = min(state.mergedContacts, state.summaries[i].inserted)
+                state.summaries[i].inserted -= fromInserted
+                state.summaries[i].updated = max(0, state.summaries[i].updated - (state.mergedContacts - fromInserted))
+                state.summaries[i].mergedAway += state.mergedContacts
+            }
+        }
         for s in state.summaries {
             try Self.audit(
                 db,
@@ -106,6 +118,8 @@ extension SQLiteStore {
         var deferredSelfRefs: [(line: Int, field: FieldSpec, id: String, recordID: String, raw: [String])] = []
         var changes = 0
         let refFields = schema.fields.enumerated().filter { $0.element.references != nil }
+        let contactRefFields = refFields.filter { $0.element.references == .contacts }
+        let merges = (r == .contacts || !contactRefFields.isEmpty) ? try MergedContacts(db) : nil
         var anyProblem = !state.problems.isEmpty
 
         func reject(_ problem: BundleProblem, _ raw: [String]) {
@@ -116,13 +130,33 @@ extension SQLiteStore {
         while true {
             let chunk = source.nextChunk(limit: options.chunkSize)
             if chunk.isEmpty { break }
-            rows: for row in chunk {
+            rows: for original in chunk {
+                var row = original
                 summary.rows += 1
                 if !row.problems.isEmpty {
                     summary.rejected += 1
                     for p in row.problems { state.add(p, raw: row.raw) }
                     anyProblem = true
                     continue
+                }
+                // A contact merged away earlier (one record per person) stays merged: its row
+                // changes nothing, and rows that name it name the contact it was merged into.
+                if let merges {
+                    if r == .contacts, case .text(let own) = row.values[0] {
+                        if let kept = try merges.keptID(own) {
+                            summary.mergedAway += 1
+                            if tracksIDs { state.imported(r, kept) }
+                            continue
+                        }
+                        // A kept contact keeps what its merges gave it: the row's values win,
+                        // its blanks keep the stored values, as in the merge itself.
+                        if try merges.keptOthers(own), let stored = try Self.fetch(db, .contacts, id: own) {
+                            row.values = ContactMerge.merge(keep: row.values, duplicate: stored.values)
+                        }
+                    }
+                    for (i, _) in contactRefFields {
+                        if case .text(let refID) = row.values[i], let kept = try merges.keptID(refID) { row.values[i] = .text(kept) }
+                    }
                 }
                 let id = schema.recordID(row.values)
                 let fresh = tracksIDs ? seenStrings.insert(id).inserted : seenHashes.insert(id.hashValue).inserted
@@ -212,7 +246,7 @@ extension SQLiteStore {
         let countAfter = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(r.rawValue)") ?? 0
         summary.inserted = countAfter - countBefore
         summary.updated = max(0, changes - summary.inserted)
-        summary.unchanged = summary.rows - summary.rejected - summary.inserted - summary.updated
+        summary.unchanged = summary.rows - summary.rejected - summary.inserted - summary.updated - summary.mergedAway
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         state.summaries.append(summary)
     }
@@ -254,6 +288,8 @@ final class ImportState: @unchecked Sendable {
     /// Problems kept in full; beyond this only counted, so a garbage file cannot exhaust memory.
     let problemLimit = 100_000
     var droppedProblems = 0
+    /// Contacts merged into an earlier one with the same email key.
+    var mergedContacts = 0
 
     func add(_ p: BundleProblem, raw: [String]) {
         if problems.count < problemLimit {
@@ -309,5 +345,29 @@ struct ImportedHistory {
             insert.bind(5, t.reason)
             _ = try insert.execute()
         }
+    }
+}
+
+/// Contacts merged away before this import, looked up by id (nil when there are none).
+struct MergedContacts {
+    let lookup: RawStatement
+    let kept: RawStatement
+
+    init?(_ db: Database) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM contact_merges)") == true else { return nil }
+        lookup = try RawStatement(db, "SELECT kept_id FROM contact_merges WHERE removed_id = ?")
+        kept = try RawStatement(db, "SELECT 1 FROM contact_merges WHERE kept_id = ? LIMIT 1")
+    }
+
+    /// Whether another contact was merged into `id`.
+    func keptOthers(_ id: String) throws -> Bool {
+        kept.bind(1, id)
+        return try kept.hasRow()
+    }
+
+    /// The contact `id` was merged into, if it was merged away.
+    func keptID(_ id: String) throws -> String? {
+        lookup.bind(1, id)
+        return try lookup.text()
     }
 }

@@ -55,44 +55,80 @@ extension SQLiteStore {
     public func mergeContacts(keep keepID: String, duplicate duplicateID: String, actor: Actor, at: Timestamp) async throws -> Record {
         guard keepID != duplicateID else { throw StoreError.conflict("a contact cannot be merged into itself") }
         return try await writeRefreshingKPIs { db in
-            guard var keep = try Self.fetch(db, .contacts, id: keepID) else { throw StoreError.notFound(.contacts, keepID) }
-            guard let dup = try Self.fetch(db, .contacts, id: duplicateID) else { throw StoreError.notFound(.contacts, duplicateID) }
-            let merged = ContactMerge.merge(keep: keep.values, duplicate: dup.values)
-            keep.values = merged
-            let moved = try Self.moveReferences(db, from: duplicateID, to: keepID)
-            try db.execute(sql: "DELETE FROM contacts WHERE id = ?", arguments: [duplicateID])
-            let cols = Self.insertColumns(.contacts).filter { $0 != "id" }
-            var args = Self.insertArguments(keep)
-            args.remove(at: Resource.contacts.schema.index["id"]!)
-            try db.execute(
-                sql: "UPDATE contacts SET \(cols.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
-                arguments: StatementArguments(args + [keepID.databaseValue])
-            )
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO contact_merges(removed_id, kept_id, at, actor) VALUES (?, ?, ?, ?)",
-                arguments: [duplicateID, keepID, at.milliseconds, actor.userID]
-            )
-            // Earlier merges into the removed record now point at the kept one.
-            try db.execute(sql: "UPDATE contact_merges SET kept_id = ? WHERE kept_id = ?", arguments: [keepID, duplicateID])
-            // A kept id that was itself merged away before (and created again since) is live.
-            try db.execute(sql: "DELETE FROM contact_merges WHERE removed_id = kept_id")
-            // The duplicate's stage history joins the kept contact's; its score is rebuilt from
-            // the joined touches.
-            try db.execute(sql: "UPDATE lifecycle_transitions SET contact_id = ? WHERE contact_id = ?", arguments: [keepID, duplicateID])
-            try db.execute(sql: "UPDATE score_history SET contact_id = ? WHERE contact_id = ?", arguments: [keepID, duplicateID])
-            try db.execute(sql: "DELETE FROM contact_scores WHERE contact_id = ?", arguments: [duplicateID])
-            if let scorer = try self.activeScorer(db) { try Self.rescoreContact(db, scorer, keepID, at: at, event: "merge") }
-            try Self.audit(
-                db,
-                actor,
-                at,
-                "merge",
-                "contacts",
-                keepID,
-                "{\"merged\":\(Self.auditJSON(dup)),\"moved\":\(moved)}"
-            )
-            return keep
+            try self.mergeContacts(db, keep: keepID, duplicate: duplicateID, actor: actor, at: at, reason: nil)
         }
+    }
+
+    /// Merges inside the caller's transaction (the API's merge, the import's and the sync's
+    /// automatic merges share it). `reason` is written to the audit entry when given.
+    @discardableResult
+    func mergeContacts(_ db: Database, keep keepID: String, duplicate duplicateID: String, actor: Actor, at: Timestamp, reason: String?) throws -> Record {
+        guard var keep = try Self.fetch(db, .contacts, id: keepID) else { throw StoreError.notFound(.contacts, keepID) }
+        guard let dup = try Self.fetch(db, .contacts, id: duplicateID) else { throw StoreError.notFound(.contacts, duplicateID) }
+        let merged = ContactMerge.merge(keep: keep.values, duplicate: dup.values)
+        keep.values = merged
+        let moved = try Self.moveReferences(db, from: duplicateID, to: keepID)
+        try db.execute(sql: "DELETE FROM contacts WHERE id = ?", arguments: [duplicateID])
+        let cols = Self.insertColumns(.contacts).filter { $0 != "id" }
+        var args = Self.insertArguments(keep)
+        if let idIndex = Resource.contacts.schema.index["id"] { args.remove(at: idIndex) }
+        try db.execute(
+            sql: "UPDATE contacts SET \(cols.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
+            arguments: StatementArguments(args + [keepID.databaseValue])
+        )
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO contact_merges(removed_id, kept_id, at, actor) VALUES (?, ?, ?, ?)",
+            arguments: [duplicateID, keepID, at.milliseconds, actor.userID]
+        )
+        // Earlier merges into the removed record now point at the kept one.
+        try db.execute(sql: "UPDATE contact_merges SET kept_id = ? WHERE kept_id = ?", arguments: [keepID, duplicateID])
+        // A kept id that was itself merged away before (and created again since) is live.
+        try db.execute(sql: "DELETE FROM contact_merges WHERE removed_id = kept_id")
+        // Links to other systems follow the person.
+        try db.execute(sql: "UPDATE sync_links SET record_id = ? WHERE resource = 'contacts' AND record_id = ?", arguments: [keepID, duplicateID])
+        // The duplicate's stage history joins the kept contact's; its score is rebuilt from
+        // the joined touches.
+        try db.execute(sql: "UPDATE lifecycle_transitions SET contact_id = ? WHERE contact_id = ?", arguments: [keepID, duplicateID])
+        try db.execute(sql: "UPDATE score_history SET contact_id = ? WHERE contact_id = ?", arguments: [keepID, duplicateID])
+        try db.execute(sql: "DELETE FROM contact_scores WHERE contact_id = ?", arguments: [duplicateID])
+        if let scorer = try self.activeScorer(db) { try Self.rescoreContact(db, scorer, keepID, at: at, event: "merge") }
+        let why = reason.map { ",\"reason\":" + JSONValue.string($0).compactText } ?? ""
+        try Self.audit(
+            db,
+            actor,
+            at,
+            "merge",
+            "contacts",
+            keepID,
+            "{\"merged\":\(Self.auditJSON(dup)),\"moved\":\(moved)\(why)}"
+        )
+        return keep
+    }
+
+    /// Merges every group of contacts that share an email key into its earliest created member
+    /// (ties: the smaller id), as docs/IDENTITY.md says. Returns how many were merged away.
+    func mergeSameEmail(_ db: Database, actor: Actor, at: Timestamp, reason: String) throws -> Int {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT email_key, id FROM contacts
+                WHERE email_key IN (SELECT email_key FROM contacts GROUP BY email_key HAVING count(*) > 1)
+                ORDER BY email_key, created_at, id
+                """
+        )
+        var merged = 0
+        var keep: (key: String, id: String)?
+        for row in rows {
+            let key: String = row[0]
+            let id: String = row[1]
+            if let k = keep, k.key == key {
+                try mergeContacts(db, keep: k.id, duplicate: id, actor: actor, at: at, reason: reason + " (same email " + key + ")")
+                merged += 1
+            } else {
+                keep = (key, id)
+            }
+        }
+        return merged
     }
 
     /// Points everything that named `from` at `to`; returns how many rows moved, by table.

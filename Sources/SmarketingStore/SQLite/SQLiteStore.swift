@@ -308,6 +308,48 @@ enum SQLiteSchema {
                 sql: "CREATE TABLE login_failures (key TEXT NOT NULL, at INTEGER NOT NULL); CREATE INDEX login_failures_key ON login_failures(key, at);"
             )
         }
+        m.registerMigration("v11 connections and sync") { db in
+            // Vendor connections (secrets sealed by the caller, never stored in clear), the link
+            // of every vendor record to exactly one smarketing record, resumable cursors, sync
+            // runs with their skipped records, the write-back outbox and its last-sent values,
+            // and the inbound webhook receipts that make deliveries idempotent.
+            try db.execute(
+                sql: """
+                    CREATE TABLE connections (
+                        name TEXT PRIMARY KEY NOT NULL, vendor TEXT NOT NULL, base_url TEXT, sealed_secrets BLOB NOT NULL,
+                        settings TEXT NOT NULL, created_at INTEGER NOT NULL, status TEXT NOT NULL,
+                        last_sync_at INTEGER, last_error TEXT, counts TEXT NOT NULL DEFAULT '{}');
+                    CREATE TABLE sync_links (
+                        connection TEXT NOT NULL, object TEXT NOT NULL, external_id TEXT NOT NULL, resource TEXT NOT NULL,
+                        record_id TEXT NOT NULL, synced_at INTEGER NOT NULL, PRIMARY KEY (connection, object, external_id)) WITHOUT ROWID;
+                    CREATE INDEX sync_links_record ON sync_links(resource, record_id);
+                    CREATE INDEX contact_merges_kept ON contact_merges(kept_id);
+                    CREATE TABLE sync_cursors (
+                        connection TEXT NOT NULL, object TEXT NOT NULL, cursor TEXT, watermark TEXT, complete INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL, PRIMARY KEY (connection, object)) WITHOUT ROWID;
+                    CREATE TABLE sync_runs (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT, connection TEXT NOT NULL, started_at INTEGER NOT NULL,
+                        finished_at INTEGER, status TEXT NOT NULL, full INTEGER NOT NULL, counts TEXT NOT NULL DEFAULT '{}', error TEXT);
+                    CREATE INDEX sync_runs_connection ON sync_runs(connection, id);
+                    CREATE TABLE sync_skips (
+                        run_id INTEGER NOT NULL, connection TEXT NOT NULL, object TEXT NOT NULL, external_id TEXT NOT NULL,
+                        reason TEXT NOT NULL, at INTEGER NOT NULL);
+                    CREATE INDEX sync_skips_run ON sync_skips(run_id);
+                    CREATE TABLE writeback_state (
+                        connection TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT,
+                        PRIMARY KEY (connection, record_id, field)) WITHOUT ROWID;
+                    CREATE TABLE writeback_outbox (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, connection TEXT NOT NULL, record_id TEXT NOT NULL,
+                        object TEXT NOT NULL, external_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT,
+                        status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER,
+                        last_error TEXT, created_at INTEGER NOT NULL, delivered_at INTEGER);
+                    CREATE INDEX writeback_outbox_pending ON writeback_outbox(connection, seq) WHERE status = 'pending';
+                    CREATE TABLE inbound_receipts (
+                        connection TEXT NOT NULL, event_id TEXT NOT NULL, received_at INTEGER NOT NULL,
+                        PRIMARY KEY (connection, event_id)) WITHOUT ROWID;
+                    """
+            )
+        }
         return m
     }
 }

@@ -101,16 +101,28 @@ func importBundle(
             var seconds: Double
             var files: [FileSummary]
             var problems: [BundleProblem]
+            var mergedContacts: Int
         }
-        try printJSON(Out(committed: result.committed, seconds: Date().timeIntervalSince(started), files: result.files, problems: result.problems))
+        try printJSON(
+            Out(
+                committed: result.committed,
+                seconds: Date().timeIntervalSince(started),
+                files: result.files,
+                problems: result.problems,
+                mergedContacts: result.mergedContacts
+            )
+        )
     } else if !quiet {
-        print("file                            rows   inserted    updated  unchanged   rejected")
+        print("file                            rows   inserted    updated  unchanged   rejected     merged")
         for f in result.files {
             print(
                 f.file.padding(toLength: 26, withPad: " ", startingAt: 0)
-                    + [f.rows, f.inserted, f.updated, f.unchanged, f.rejected].map { String($0).leftPad(11) }.joined()
+                    + [f.rows, f.inserted, f.updated, f.unchanged, f.rejected, f.mergedAway].map { String($0).leftPad(11) }.joined()
             )
             for w in f.warnings { print("  warning: \(w)") }
+        }
+        if result.mergedContacts > 0 {
+            print("merged \(result.mergedContacts) contact(s) into an earlier contact with the same email (one record per person; see the audit log)")
         }
         print(String(format: "%@ in %.1f s", result.committed ? "imported" : "nothing imported", Date().timeIntervalSince(started)))
         if skipInvalid, !result.rejectedRows.isEmpty, let report { print("rejected rows with reasons: \(report)") }
