@@ -77,22 +77,28 @@ extension SQLiteStore {
 
     public func create(_ record: Record, actor: Actor, at: Timestamp) async throws {
         try Self.checkRanges(record)
-        try await writeRefreshingKPIs { db in
-            let id = record.id
-            if try Self.exists(db, record.resource, id: id) {
-                throw StoreError.conflict("a \(record.resource.rawValue) record with id \"\(id)\" exists")
-            }
-            try Self.checkReferences(db, record)
-            try Self.checkUnique(db, record, exceptID: nil)
-            let cols = Self.insertColumns(record.resource)
-            try db.execute(
-                sql: "INSERT INTO \(record.resource.rawValue) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))",
-                arguments: StatementArguments(Self.insertArguments(record))
-            )
-            try self.afterWrite(db, record.resource, old: nil, new: record, actor: actor, at: at)
-            try self.reactToTransitions(db, at: at)
-            try Self.audit(db, actor, at, "create", record.resource.rawValue, id, Self.auditJSON(record))
+        try await writeRefreshingKPIs { db in try self.insertRecord(db, record, actor: actor, at: at, detail: nil) }
+    }
+
+    /// Creates a record inside the caller's transaction (the API, web forms and syncs share it):
+    /// checks, lifecycle reactions and the audit entry (`detail` added to it when given).
+    func insertRecord(_ db: Database, _ record: Record, actor: Actor, at: Timestamp, detail: String?) throws {
+        let id = record.id
+        if try Self.exists(db, record.resource, id: id) {
+            throw StoreError.conflict("a \(record.resource.rawValue) record with id \"\(id)\" exists")
         }
+        try Self.checkReferences(db, record)
+        try Self.checkUnique(db, record, exceptID: nil)
+        let cols = Self.insertColumns(record.resource)
+        try db.execute(
+            sql: "INSERT INTO \(record.resource.rawValue) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))",
+            arguments: StatementArguments(Self.insertArguments(record))
+        )
+        try self.afterWrite(db, record.resource, old: nil, new: record, actor: actor, at: at)
+        try self.reactToTransitions(db, at: at)
+        var json = Self.auditJSON(record)
+        if let detail { json = "{\"record\":" + json + ",\"via\":" + JSONValue.string(detail).compactText + "}" }
+        try Self.audit(db, actor, at, "create", record.resource.rawValue, id, json)
     }
 
     /// The last guard of every way in (API, web forms, connectors): each value within its
@@ -126,39 +132,52 @@ extension SQLiteStore {
     }
 
     public func update(_ resource: Resource, id: String, fields: [String: FieldValue], actor: Actor, at: Timestamp) async throws -> Record {
-        try await writeRefreshingKPIs { db in
-            guard var record = try Self.fetch(db, resource, id: id) else { throw StoreError.notFound(resource, id) }
-            let old = record
-            let schema = resource.schema
-            var changed: [String: JSONValue] = [:]
-            for (name, value) in fields {
-                guard let spec = schema.field(name) else { throw StoreError.invalid("\(resource.rawValue) has no field \"\(name)\"") }
-                if schema.key.contains(name), value != record[name] {
-                    throw StoreError.invalid("\"\(name)\" identifies the record and cannot change; delete it and create a new one")
-                }
-                if spec.required, value.isNull { throw StoreError.invalid("\"\(name)\" is required") }
-                if let p = spec.check(value) { throw StoreError.invalid("\"\(name)\" \(p.message)") }
-                if record[name] != value {
-                    changed[name] = .array([.string(record[name].csvText), .string(value.csvText)])
-                    record[name] = value
-                }
+        try await writeRefreshingKPIs { db in try self.updateRecord(db, resource, id: id, fields: fields, actor: actor, at: at, detail: nil) }
+    }
+
+    /// Changes fields inside the caller's transaction (shared by the API and syncs); audited
+    /// with what changed (and `detail` when given).
+    func updateRecord(
+        _ db: Database,
+        _ resource: Resource,
+        id: String,
+        fields: [String: FieldValue],
+        actor: Actor,
+        at: Timestamp,
+        detail: String?
+    ) throws -> Record {
+        guard var record = try Self.fetch(db, resource, id: id) else { throw StoreError.notFound(resource, id) }
+        let old = record
+        let schema = resource.schema
+        var changed: [String: JSONValue] = [:]
+        for (name, value) in fields {
+            guard let spec = schema.field(name) else { throw StoreError.invalid("\(resource.rawValue) has no field \"\(name)\"") }
+            if schema.key.contains(name), value != record[name] {
+                throw StoreError.invalid("\"\(name)\" identifies the record and cannot change; delete it and create a new one")
             }
-            guard !changed.isEmpty else { return record }
-            try Self.checkReferences(db, record)
-            try Self.checkUnique(db, record, exceptID: id)
-            let cols = Self.insertColumns(resource).filter { $0 != "id" }
-            var args = Self.insertArguments(record)
-            if !schema.hasOwnID { args.removeFirst() } else { args.remove(at: schema.index["id"]!) }
-            args.append(id.databaseValue)
-            try db.execute(
-                sql: "UPDATE \(resource.rawValue) SET \(cols.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
-                arguments: StatementArguments(args)
-            )
-            try self.afterWrite(db, resource, old: old, new: record, actor: actor, at: at)
-            try self.reactToTransitions(db, at: at)
-            try Self.audit(db, actor, at, "update", resource.rawValue, id, JSONValue.object(changed).compactText)
-            return try Self.fetch(db, resource, id: id) ?? record
+            if spec.required, value.isNull { throw StoreError.invalid("\"\(name)\" is required") }
+            if let p = spec.check(value) { throw StoreError.invalid("\"\(name)\" \(p.message)") }
+            if record[name] != value {
+                changed[name] = .array([.string(record[name].csvText), .string(value.csvText)])
+                record[name] = value
+            }
         }
+        guard !changed.isEmpty else { return record }
+        try Self.checkReferences(db, record)
+        try Self.checkUnique(db, record, exceptID: id)
+        let cols = Self.insertColumns(resource).filter { $0 != "id" }
+        var args = Self.insertArguments(record)
+        if !schema.hasOwnID { args.removeFirst() } else if let i = schema.index["id"] { args.remove(at: i) }
+        args.append(id.databaseValue)
+        try db.execute(
+            sql: "UPDATE \(resource.rawValue) SET \(cols.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
+            arguments: StatementArguments(args)
+        )
+        try self.afterWrite(db, resource, old: old, new: record, actor: actor, at: at)
+        try self.reactToTransitions(db, at: at)
+        if let detail { changed["via"] = .string(detail) }
+        try Self.audit(db, actor, at, "update", resource.rawValue, id, JSONValue.object(changed).compactText)
+        return try Self.fetch(db, resource, id: id) ?? record
     }
 
     public func delete(_ resource: Resource, id: String, actor: Actor, at: Timestamp) async throws {
