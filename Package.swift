@@ -43,8 +43,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Bundle CSV, the demo workspace generator; vendor connectors later.
-        .target(name: "SmarketingConnectors", dependencies: ["SmarketingCore", "SmarketingStore", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
+        // Bundle CSV, the demo workspace generator, the vendor connectors and their sync engine.
+        .target(
+            name: "SmarketingConnectors",
+            dependencies: [
+                "SmarketingCore", "SmarketingStore", .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // buildApplication: the JSON API, OpenAPI, auth, group-committed ingest.
         .target(
             name: "SmarketingServer",
@@ -78,7 +87,11 @@ let package = Package(
         ),
         .testTarget(
             name: "SmarketingConnectorsTests",
-            dependencies: ["SmarketingCore", "SmarketingConnectors"],
+            dependencies: [
+                "SmarketingCore", "SmarketingStore", "SmarketingConnectors",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

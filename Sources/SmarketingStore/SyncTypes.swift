@@ -169,6 +169,8 @@ public protocol SyncStore: Sendable {
     /// Queues the write-back values (field → value per contact) that differ from what was last
     /// queued for each linked contact; returns how many were queued.
     func queueWriteback(connection: String, values: [String: [String: String?]], at: Timestamp) async throws -> Int
+    /// What goes back to the vendor for each linked person (one read for all of them).
+    func writebackSources(connection: String) async throws -> [WritebackSource]
     /// The linked people of a connection: contact id → (vendor object, vendor id).
     func linkedPeople(connection: String) async throws -> [String: (object: String, externalID: String)]
     /// Pending changes, oldest first (in order per record).

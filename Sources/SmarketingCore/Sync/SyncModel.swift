@@ -190,6 +190,8 @@ public enum SyncItem: Sendable, Hashable {
     case campaign(SyncedCampaign)
     case membership(SyncedMembership)
     case activity(SyncedActivity)
+    /// The vendor merged the person `mergedID` into `survivorID` (Salesforce `MasterRecordId`).
+    case personMerged(object: String, survivorID: String, mergedID: String)
     /// A record the connector read but could not understand (it is reported, never stored).
     case unreadable(externalID: String, reason: String)
 
@@ -203,6 +205,7 @@ public enum SyncItem: Sendable, Hashable {
         case .campaign(let x): return x.externalID
         case .membership(let x): return x.externalID
         case .activity(let x): return x.externalID
+        case .personMerged(_, _, let id): return id
         case .unreadable(let id, _): return id
         }
     }

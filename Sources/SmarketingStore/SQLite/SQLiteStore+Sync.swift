@@ -218,6 +218,41 @@ extension SQLiteStore: SyncStore {
 
     // MARK: Write-back
 
+    public func writebackSources(connection: String) async throws -> [WritebackSource] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    WITH linked AS (SELECT DISTINCT record_id FROM sync_links WHERE connection = ? AND resource = 'contacts'),
+                    latest AS (
+                      SELECT h.contact_id, h.id, h.status, h.reason FROM handovers h
+                      WHERE h.id = (SELECT max(id) FROM handovers WHERE contact_id = h.contact_id))
+                    SELECT c.id, c.lifecycle_stage, s.engagement, s.grade, c.became_mql_at,
+                      (SELECT external_id FROM sync_links o WHERE o.connection = ? AND o.resource = 'users' AND o.record_id = c.owner_id
+                         ORDER BY external_id LIMIT 1),
+                      l.status, EXISTS (SELECT 1 FROM sla_clocks k WHERE k.handover_id = l.id AND k.status = 'breached'), l.reason
+                    FROM linked JOIN contacts c ON c.id = linked.record_id
+                    LEFT JOIN contact_scores s ON s.contact_id = c.id
+                    LEFT JOIN latest l ON l.contact_id = c.id
+                    ORDER BY c.id
+                    """,
+                arguments: [connection, connection]
+            ).map { row in
+                WritebackSource(
+                    contactID: row[0],
+                    stage: row[1],
+                    engagement: row[2],
+                    grade: row[3],
+                    mqlAt: (row[4] as Int64?).map(Timestamp.init(milliseconds:)),
+                    ownerExternalID: row[5],
+                    handoverStatus: row[6],
+                    slaBreached: (row[7] as Int?) == 1,
+                    rejectionReason: row[8]
+                )
+            }
+        }
+    }
+
     public func linkedPeople(connection: String) async throws -> [String: (object: String, externalID: String)] {
         try await pool.read { db in
             var out: [String: (object: String, externalID: String)] = [:]
@@ -457,8 +492,30 @@ struct SyncApply {
         case .campaign(let c): try campaign(c)
         case .membership(let m): try membership(m)
         case .activity(let a): try activity(a)
+        case .personMerged(let object, let survivor, let merged): try personMerged(object, survivor, merged)
         case .unreadable(_, let reason): throw SyncSkipError(reason)
         }
+    }
+
+    /// The vendor merged two people: so do we (the earliest created is kept, docs/IDENTITY.md),
+    /// and the merged vendor id keeps pointing at the person.
+    mutating func personMerged(_ object: String, _ survivor: String, _ merged: String) throws {
+        let a = try liveContact(try links.record(object, merged))
+        var b: String?
+        for o in try String.fetchAll(
+            db,
+            sql: "SELECT object FROM sync_links WHERE connection = ? AND resource = 'contacts' AND external_id = ?",
+            arguments: [connection, survivor]
+        ) {
+            if let c = try liveContact(try links.record(o, survivor)) { b = c }
+        }
+        guard let a else { return }
+        guard let b, a != b else {
+            counts.unchanged += 1
+            return
+        }
+        let kept = try mergeInto(b, a, why: "merged in \(mapping.vendor.displayName): \(object) \(merged) into \(survivor)")
+        try links.link(object, merged, .contacts, kept, at: at)
     }
 
     /// The vendor deleted a record: its link goes, our record (and its history) stays.

@@ -1,0 +1,127 @@
+import Foundation
+import SmarketingCore
+import SmarketingStore
+
+/// A connection as a connector sees it: where, with which credentials and settings.
+public struct ConnectionConfig: Sendable {
+    public var name: String
+    public var vendor: Vendor
+    /// The vendor's API base (sandboxes, proxies, tests); the vendor's public host when nil.
+    public var baseURL: String?
+    public var secrets: [String: String]
+    public var settings: [String: String]
+
+    public init(name: String, vendor: Vendor, baseURL: String?, secrets: [String: String], settings: [String: String]) {
+        self.name = name
+        self.vendor = vendor
+        self.baseURL = baseURL
+        self.secrets = secrets
+        self.settings = settings
+    }
+
+    /// The base URL without a trailing slash.
+    func base(_ fallback: String) -> String {
+        var b = baseURL ?? fallback
+        while b.hasSuffix("/") { b.removeLast() }
+        return b
+    }
+}
+
+/// What `connect test` found.
+public struct ConnectionCheck: Sendable, Codable {
+    public var ok: Bool
+    /// One sentence: what works, or what is missing.
+    public var message: String
+    /// What was checked, one line each.
+    public var checked: [String]
+
+    public init(ok: Bool, message: String, checked: [String]) {
+        self.ok = ok
+        self.message = message
+        self.checked = checked
+    }
+}
+
+/// The contract every vendor module fulfils: check the credentials, read pages, write batches,
+/// create the write-back fields. The identity, mapping and outbox logic is shared (the core's
+/// `SyncMapping`/`SyncRecords`, the store's sync role, `SyncEngine`, `WritebackEngine`).
+public protocol VendorConnector: Sendable {
+    /// The objects this vendor's module reads, in sync order.
+    var objects: [SyncObject] { get }
+    /// The most records one write-back request carries.
+    var pushBatchSize: Int { get }
+    /// Checks the credentials and the scopes the sync and write-back need.
+    func check() async -> ConnectionCheck
+    /// One page of an object: from `cursor` (the connector's own), or a new pass that reads
+    /// what changed since `since` (an ISO 8601 instant; nil reads everything).
+    func page(_ object: SyncObject, cursor: String?, since: String?) async throws -> SyncPage
+    /// Writes changes (vendor field names from the mapping); one result per change.
+    func push(_ changes: [WritebackChange], mapping: SyncMapping) async throws -> [WritebackResult]
+    /// Creates the write-back fields where the API allows; says what it did or what to do.
+    func setupFields(mapping: SyncMapping) async throws -> [String]
+    /// Stops the connector's HTTP client.
+    func shutdown() async
+}
+
+extension VendorConnector {
+    public func setupFields(mapping: SyncMapping) async throws -> [String] {
+        mapping.writeback.isEmpty
+            ? ["nothing to create: this connection writes nothing back"]
+            : ["create these fields on the person object by hand: " + mapping.writeback.values.sorted().joined(separator: ", ")]
+    }
+}
+
+/// The published default rate of each vendor (docs/INTEGRATIONS.md): requests per window.
+public enum VendorLimits {
+    public static func `default`(_ vendor: Vendor) -> (limit: Int, window: Duration) {
+        switch vendor {
+        case .hubspot: return (100, .seconds(10))  // private apps, Professional: 100 per 10 s
+        case .salesforce: return (25, .seconds(1))  // no burst limit; a daily allowance — stay gentle
+        case .pipedrive: return (80, .seconds(2))  // token-based bursts per 2 s window
+        case .marketo: return (100, .seconds(20))  // 100 calls per 20 s per instance
+        case .pardot: return (5, .seconds(1))  // 5 concurrent; a daily allowance
+        }
+    }
+
+    /// The connection's limit: the `rate_limit` and `rate_window_seconds` settings override the
+    /// vendor's default (a higher tier, a sandbox, a test fake).
+    public static func limit(_ config: ConnectionConfig) -> (limit: Int, window: Duration) {
+        var (limit, window) = Self.default(config.vendor)
+        if let l = config.settings["rate_limit"].flatMap(Int.init), (1...100_000).contains(l) { limit = l }
+        if let w = config.settings["rate_window_seconds"].flatMap(Double.init), w > 0, w <= 86_400 { window = .milliseconds(Int64(w * 1000)) }
+        return (limit, window)
+    }
+}
+
+/// Makes the connector of a connection.
+public enum Connectors {
+    /// The credential names each vendor needs (`required`) and may take (`optional`).
+    public static func credentials(_ vendor: Vendor) -> (required: [String], optional: [String]) {
+        switch vendor {
+        case .hubspot: return (["access_token"], ["refresh_token", "client_id", "client_secret", "webhook_secret"])
+        case .salesforce: return (["client_id", "client_secret"], ["refresh_token", "login_url", "outbound_token"])
+        case .pipedrive: return (["api_token"], ["company_domain", "webhook_user", "webhook_password"])
+        case .marketo: return (["client_id", "client_secret"], ["webhook_token"])
+        case .pardot: return (["client_id", "client_secret", "business_unit_id"], ["refresh_token", "login_url"])
+        }
+    }
+
+    public static func make(_ config: ConnectionConfig) throws -> any VendorConnector {
+        let (limit, window) = VendorLimits.limit(config)
+        switch config.vendor {
+        case .hubspot: return HubSpotConnector(config: config, http: VendorHTTP(limit: limit, window: window))
+        case .salesforce: return SalesforceConnector(config: config, http: VendorHTTP(limit: limit, window: window))
+        case .pipedrive, .marketo, .pardot:
+            throw VendorError(.refused, "syncing with \(config.vendor.displayName) is not built yet (docs/INTEGRATIONS.md says what works)")
+        }
+    }
+}
+
+/// A value that one task sets and others read (an access token).
+final class Locked<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: T
+    init(_ v: T) { value = v }
+    func get() -> T { lock.withLock { value } }
+    func set(_ v: T) { lock.withLock { value = v } }
+}

@@ -1,0 +1,60 @@
+import Crypto
+import Foundation
+
+/// Seals connection secrets with AES-GCM under the server key, so the database never holds a
+/// vendor credential in clear. The key is `SMARKETING_SECRET_KEY` (any text; its SHA-256 is the
+/// key) or, when that is unset, a random key in a file beside the database, created on first
+/// use with owner-only permissions. swift-crypto does the cryptography; only the key handling
+/// is ours.
+public struct SecretBox: Sendable {
+    let key: SymmetricKey
+
+    public init(key: SymmetricKey) { self.key = key }
+
+    /// The box of a workspace: the environment's key, else the key file (created when missing).
+    public static func forWorkspace(databasePath: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecretBox {
+        if let text = environment["SMARKETING_SECRET_KEY"], !text.isEmpty {
+            return SecretBox(key: SymmetricKey(data: SHA256.hash(data: Data(text.utf8))))
+        }
+        let path = databasePath + ".key"
+        let fm = FileManager.default
+        if let data = fm.contents(atPath: path) {
+            guard data.count == 32 else {
+                throw SecretBoxError("the key file \(path) is not a 32-byte key; restore it or set SMARKETING_SECRET_KEY")
+            }
+            return SecretBox(key: SymmetricKey(data: data))
+        }
+        let key = SymmetricKey(size: .bits256)
+        let data = key.withUnsafeBytes { Data($0) }
+        guard fm.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw SecretBoxError("cannot create the key file \(path)")
+        }
+        return SecretBox(key: key)
+    }
+
+    /// Seals a secrets map.
+    public func seal(_ secrets: [String: String]) throws -> [UInt8] {
+        let plain = try JSONEncoder().encode(secrets)
+        guard let combined = try AES.GCM.seal(plain, using: key).combined else { throw SecretBoxError("sealing failed") }
+        return [UInt8](combined)
+    }
+
+    /// Opens sealed secrets; fails with a clear sentence under another key.
+    public func open(_ sealed: [UInt8]) throws -> [String: String] {
+        do {
+            let box = try AES.GCM.SealedBox(combined: Data(sealed))
+            let plain = try AES.GCM.open(box, using: key)
+            return try JSONDecoder().decode([String: String].self, from: plain)
+        } catch {
+            throw SecretBoxError(
+                "the connection's credentials cannot be opened with this server key (SMARKETING_SECRET_KEY or the .key file changed); add the connection again"
+            )
+        }
+    }
+}
+
+/// A problem with the server key or sealed secrets.
+public struct SecretBoxError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
