@@ -79,6 +79,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Fake vendor servers that follow the vendors' published contracts (test fixtures of the
+        // vendor side, used by the tests and by `scripts/bench-sync`; not part of the product).
+        .target(
+            name: "VendorFakes",
+            dependencies: [
+                "SmarketingCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/VendorFakes",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "fake-vendors", dependencies: ["VendorFakes"], path: "Tests/FakeVendorsMain", swiftSettings: swiftSettings),
         .testTarget(name: "SmarketingCoreTests", dependencies: ["SmarketingCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SmarketingStoreTests",
@@ -88,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "SmarketingConnectorsTests",
             dependencies: [
-                "SmarketingCore", "SmarketingStore", "SmarketingConnectors",
+                "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "VendorFakes",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -97,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "SmarketingServerTests",
             dependencies: [
-                "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "SmarketingServer", "smarketing",
+                "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "SmarketingServer", "smarketing", "VendorFakes",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -198,22 +198,24 @@ struct HubSpotConnector: VendorConnector, PacedConnector {
             }
             return page
         default:
-            // Search: `S<since ms>:<after>`; a new pass starts at the watermark.
-            var sinceMS: Int64
+            // Search: `S<since ms>:<last id>:<after>`, sorted by record id. A search reaches
+            // `search_window` (10,000) results at most, so before its end a new search starts
+            // after the last id read; ids only grow, so nothing is read twice or skipped.
+            var sinceMS: Int64 = 0
+            var lastID = ""
             var after = ""
             if cursor == nil {
                 sinceMS = since.flatMap { Timestamp.parse(dateOrInstant: $0)?.milliseconds } ?? 0
             } else {
-                let parts = rest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-                guard let first = parts.first, let ms = Int64(first) else { throw VendorError(.malformed, "a stored HubSpot search cursor is damaged") }
-                sinceMS = ms
-                after = parts.count > 1 ? String(parts[1]) : ""
+                let parts = rest.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+                guard parts.count == 3, let ms = Int64(parts[0]) else { throw VendorError(.malformed, "a stored HubSpot search cursor is damaged") }
+                (sinceMS, lastID, after) = (ms, parts[1], parts[2])
             }
+            var filters: [JSONValue] = [.object(["propertyName": .string(modified), "operator": .string("GTE"), "value": .string(String(sinceMS))])]
+            if !lastID.isEmpty { filters.append(.object(["propertyName": .string("hs_object_id"), "operator": .string("GT"), "value": .string(lastID)])) }
             var body: [String: JSONValue] = [
-                "filterGroups": .array([
-                    .object(["filters": .array([.object(["propertyName": .string(modified), "operator": .string("GTE"), "value": .string(String(sinceMS))])])])
-                ]),
-                "sorts": .array([.object(["propertyName": .string(modified), "direction": .string("ASCENDING")])]),
+                "filterGroups": .array([.object(["filters": .array(filters)])]),
+                "sorts": .array([.object(["propertyName": .string("hs_object_id"), "direction": .string("ASCENDING")])]),
                 "properties": .array(properties.map { .string($0) }),
                 "limit": .number(200),
             ]
@@ -223,20 +225,18 @@ struct HubSpotConnector: VendorConnector, PacedConnector {
             let items = try await records(results, type: type, object: object, associationsIncluded: false)
             var next: String?
             if let a = json["paging"]?["next"]?["after"]?.text {
-                // A search reaches 10,000 results at most: before the window ends, start a new
-                // search from the last modification time read (records at that instant come
-                // again; storing them twice changes nothing).
-                if let offset = Int(a), offset + 200 >= 10_000,
-                    let last = results.last?["properties"]?[modified]?.timestamp
-                {
-                    next = "S\(last.milliseconds):"
+                if let offset = Int(a), offset + 200 > searchWindow, let last = results.last?["id"]?.text {
+                    next = "S\(sinceMS):\(last):"
                 } else {
-                    next = "S\(sinceMS):\(a)"
+                    next = "S\(sinceMS):\(lastID):\(a)"
                 }
             }
             return SyncPage(object: object, items: items, nextCursor: next, watermark: nil)
         }
     }
+
+    /// The most results one search reaches (HubSpot: 10,000; the `search_window` setting).
+    var searchWindow: Int { config.settings["search_window"].flatMap(Int.init).map { max(200, min($0, 10_000)) } ?? 10_000 }
 
     /// Associations of records (v4 batch read), when the search API left them out.
     func associations(_ from: String, _ to: String, ids: [String]) async throws -> [String: [String]] {

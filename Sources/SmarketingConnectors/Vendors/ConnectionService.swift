@@ -1,0 +1,160 @@
+import Foundation
+import SmarketingCore
+import SmarketingStore
+
+/// A problem with a connection request, in one sentence (the CLI prints it, the API answers 4xx).
+public struct ConnectionError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// What the CLI, the API and the server's sync service do with connections: add (secrets
+/// sealed), test, sync, write back, remove. One place, so every way in behaves the same.
+public struct ConnectionService: Sendable {
+    public let store: any SyncStore
+    public let box: SecretBox
+    public let clock: any WorkspaceClock
+
+    public init(store: any SyncStore, box: SecretBox, clock: any WorkspaceClock) {
+        self.store = store
+        self.box = box
+        self.clock = clock
+    }
+
+    /// Connection names: 1–64 of a–z, 0–9, `-`, `_`, starting with a letter.
+    public static func validName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first), name.unicodeScalars.count <= 64 else { return false }
+        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+    }
+
+    /// Checks and stores a new connection; the secrets are sealed before they reach the store.
+    public func add(
+        name: String,
+        vendor: Vendor,
+        baseURL: String?,
+        secrets: [String: String],
+        settings: [String: String],
+        actor: Actor
+    ) async throws -> StoredConnection {
+        guard Self.validName(name) else {
+            throw ConnectionError("a connection name is 1 to 64 lower-case letters, digits, - or _, starting with a letter; \"\(name)\" is not")
+        }
+        if let b = baseURL {
+            guard let url = URL(string: b), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil, b.count <= 2048 else {
+                throw ConnectionError("--base-url must be an http(s) URL with a host, not \"\(b)\"")
+            }
+        }
+        let (required, optional) = Connectors.credentials(vendor)
+        let missing = required.filter { (secrets[$0] ?? "").isEmpty }
+        if !missing.isEmpty {
+            throw ConnectionError("\(vendor.displayName) needs \(missing.map { "--" + $0.replacingOccurrences(of: "_", with: "-") }.joined(separator: ", "))")
+        }
+        let unknown = secrets.keys.filter { !required.contains($0) && !optional.contains($0) }.sorted()
+        if let u = unknown.first { throw ConnectionError("\(vendor.displayName) takes no credential \"\(u)\"") }
+        for (k, v) in secrets where v.unicodeScalars.count > 4096 { throw ConnectionError("the credential \(k) is longer than 4096 characters") }
+        for (k, v) in settings {
+            guard Self.settingKeys.contains(k) else {
+                throw ConnectionError("unknown setting \"\(k)\"; known: \(Self.settingKeys.sorted().joined(separator: ", "))")
+            }
+            guard v.unicodeScalars.count <= 1000 else { throw ConnectionError("the setting \(k) is longer than 1000 characters") }
+        }
+        if let i = settings["sync_interval_minutes"], Int(i).map({ (0...10_080).contains($0) }) != true {
+            throw ConnectionError("sync_interval_minutes must be a whole number from 0 (never) to 10080 (a week)")
+        }
+        let stored = StoredConnection(
+            name: name,
+            vendor: vendor,
+            baseURL: baseURL,
+            sealedSecrets: try box.seal(secrets),
+            settings: JSONValue.object(settings.mapValues { .string($0) }).compactText,
+            createdAt: clock.now()
+        )
+        try await store.addConnection(stored, actor: actor, at: clock.now())
+        return stored
+    }
+
+    /// Settings a connection takes (besides its credentials).
+    public static let settingKeys: Set<String> = ["sync_interval_minutes", "rate_limit", "rate_window_seconds", "search_window", "business_unit_id", "pardot_base_url"]
+
+    /// A stored connection by name, or a clear refusal.
+    public func connection(_ name: String) async throws -> StoredConnection {
+        guard let c = try await store.connection(named: name) else {
+            throw ConnectionError("no connection named \"\(name)\" (`smarketing connect list` shows them)")
+        }
+        return c
+    }
+
+    public func config(_ c: StoredConnection) throws -> ConnectionConfig {
+        let secrets = try box.open(c.sealedSecrets)
+        var settings: [String: String] = [:]
+        if let json = try? JSONDecoder().decode(JSONValue.self, from: Data(c.settings.utf8)), let o = json.objectValue {
+            for (k, v) in o { if let s = v.string { settings[k] = s } }
+        }
+        return ConnectionConfig(name: c.name, vendor: c.vendor, baseURL: c.baseURL, secrets: secrets, settings: settings)
+    }
+
+    /// The connection's mapping: the vendor's defaults (and, later, its connections.yaml part).
+    public func mapping(_ c: StoredConnection) -> SyncMapping { SyncMapping.defaults(c.vendor) }
+
+    public func test(_ name: String) async throws -> ConnectionCheck {
+        let c = try await connection(name)
+        let connector = try Connectors.make(try config(c))
+        let check = await connector.check()
+        await connector.shutdown()
+        try await store.setConnectionStatus(named: name, status: check.ok ? "ok" : "error", error: check.ok ? nil : check.message, at: clock.now())
+        return check
+    }
+
+    public func sync(
+        _ name: String,
+        full: Bool,
+        only: Set<SyncObject>? = nil,
+        actor: Actor,
+        progress: @escaping @Sendable (SyncProgress) -> Void = { _ in }
+    ) async throws -> SyncRunReport {
+        let c = try await connection(name)
+        let connector = try Connectors.make(try config(c))
+        do {
+            let report = try await SyncEngine(store: store, clock: clock).run(
+                connection: c,
+                connector: connector,
+                mapping: mapping(c),
+                full: full,
+                only: only,
+                actor: actor,
+                progress: progress
+            )
+            await connector.shutdown()
+            return report
+        } catch {
+            await connector.shutdown()
+            throw error
+        }
+    }
+
+    public func writeback(_ name: String, dryRun: Bool) async throws -> WritebackReport {
+        let c = try await connection(name)
+        let connector = try Connectors.make(try config(c))
+        do {
+            let r = try await WritebackEngine(store: store, clock: clock).run(connection: name, connector: connector, mapping: mapping(c), dryRun: dryRun)
+            await connector.shutdown()
+            return r
+        } catch {
+            await connector.shutdown()
+            throw error
+        }
+    }
+
+    public func setupFields(_ name: String) async throws -> [String] {
+        let c = try await connection(name)
+        let connector = try Connectors.make(try config(c))
+        do {
+            let r = try await connector.setupFields(mapping: mapping(c))
+            await connector.shutdown()
+            return r
+        } catch {
+            await connector.shutdown()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Crypto
+import Foundation
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingStore
+import Synchronization
+import VendorFakes
+
+/// A clock the test moves.
+final class TestClock: WorkspaceClock {
+    let instant: Mutex<Timestamp>
+    init(_ t: Timestamp) { instant = Mutex(t) }
+    func now() -> Timestamp { instant.withLock { $0 } }
+    func advance(_ ms: Int64) { instant.withLock { $0 = $0.adding(milliseconds: ms) } }
+}
+
+/// A real workspace database in a temporary folder with the connection service on it.
+final class SyncWorkspace: Sendable {
+    let dir: String
+    let store: SQLiteStore
+    let clock: TestClock
+    let service: ConnectionService
+    static let actor = Actor(userID: "sync-test", role: .admin, via: "test")
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-sync-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        store = try SQLiteStore.workspace(path: dir + "/ws.sqlite")
+        clock = TestClock(FakeData.start.adding(milliseconds: 86_400_000 * 60))
+        service = ConnectionService(store: store, box: SecretBox(key: SymmetricKey(size: .bits256)), clock: clock)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: dir) }
+
+    func connectHubSpot(_ name: String, _ server: FakeServerHandle, token: String, limit: Int = 100, searchWindow: Int = 10_000) async throws {
+        _ = try await service.add(
+            name: name,
+            vendor: .hubspot,
+            baseURL: server.baseURL,
+            secrets: ["access_token": token],
+            settings: ["rate_limit": String(limit), "rate_window_seconds": "10", "search_window": String(searchWindow)],
+            actor: Self.actor
+        )
+    }
+
+    func connectSalesforce(_ name: String, _ server: FakeServerHandle, fake: FakeSalesforce) async throws {
+        _ = try await service.add(
+            name: name,
+            vendor: .salesforce,
+            baseURL: server.baseURL,
+            secrets: ["client_id": fake.clientID, "client_secret": fake.clientSecret],
+            settings: ["rate_limit": "1000", "rate_window_seconds": "1"],
+            actor: Self.actor
+        )
+    }
+
+    func sync(_ name: String, full: Bool = false) async throws -> SyncRunReport {
+        try await service.sync(name, full: full, actor: Self.actor)
+    }
+
+    /// Contacts by email key (every contact, all pages).
+    func contacts() async throws -> [Record] {
+        var out: [Record] = []
+        var q = ListQuery()
+        q.limit = 1000
+        while true {
+            let page = try await store.list(.contacts, q)
+            out += page.records
+            guard let next = page.nextCursor else { break }
+            q.cursor = next
+        }
+        return out
+    }
+}
