@@ -119,6 +119,7 @@ public final class FakeSalesforce: Sendable {
         var child: (relationship: String, fields: [String])?
         var conditions: [(String, String, String)]
         var order: [String]
+        var limit: Int?
     }
 
     /// The SOQL subset the connector sends.
@@ -136,6 +137,11 @@ public final class FakeSalesforce: Sendable {
         let fields = text[text.index(text.startIndex, offsetBy: 7)..<from.lowerBound].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { $0 != "__CHILD__" }
         var rest = String(text[from.upperBound...])
+        var limit: Int?
+        if let l = rest.range(of: " LIMIT ") {
+            limit = Int(rest[l.upperBound...].trimmingCharacters(in: .whitespaces))
+            rest = String(rest[..<l.lowerBound])
+        }
         var order: [String] = []
         if let o = rest.range(of: " ORDER BY ") {
             order = rest[o.upperBound...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -151,7 +157,7 @@ public final class FakeSalesforce: Sendable {
                 conditions.append((parts[0], parts[1], parts[2]))
             }
         }
-        return Query(object: object.trimmingCharacters(in: .whitespaces), fields: fields, child: child, conditions: conditions, order: order)
+        return Query(object: object.trimmingCharacters(in: .whitespaces), fields: fields, child: child, conditions: conditions, order: order, limit: limit)
     }
 
     static func matches(_ r: [String: JSONValue], _ c: (String, String, String)) -> Bool {
@@ -233,6 +239,7 @@ public final class FakeSalesforce: Sendable {
             if q.order.first == "SystemModstamp" {
                 rows.sort { (Self.time($0["SystemModstamp"]?.textValue ?? "") ?? 0, $0["Id"]?.textValue ?? "") < (Self.time($1["SystemModstamp"]?.textValue ?? "") ?? 0, $1["Id"]?.textValue ?? "") }
             }
+            if let limit = q.limit { rows = Array(rows.prefix(limit)) }
             let l = "01gFAKE\(d.nextLocator)-0"
             d.nextLocator += 1
             d.locators[l] = (q.object, rows.compactMap { $0["Id"]?.textValue }, q.fields, q.child, 0)
