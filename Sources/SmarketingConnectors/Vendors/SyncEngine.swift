@@ -169,8 +169,14 @@ public struct WritebackEngine: Sendable {
         var failed = 0
         var requests = 0
         while true {
-            let due = try await store.pendingWriteback(connection: connection, now: clock.now(), limit: connector.pushBatchSize * 20)
+            let limit = connector.pushBatchSize * 20
+            var due = try await store.pendingWriteback(connection: connection, now: clock.now(), limit: limit)
             if due.isEmpty { break }
+            // A full read may end in the middle of a record's fields: that record goes next
+            // round, whole, so each record is one update.
+            if due.count == limit, let last = due.last?.recordID, due.contains(where: { $0.recordID != last }) {
+                due.removeAll { $0.recordID == last }
+            }
             // Batches hold whole records (all of a record's fields go in one request).
             var batch: [WritebackChange] = []
             var records: Set<String> = []
