@@ -54,6 +54,21 @@ final class SyncWorkspace: Sendable {
         )
     }
 
+    /// A small scoring model: page views and form fills make MQLs.
+    func applyModel() async throws {
+        let text = """
+            half_life: 365d
+            grades: {A: 10, B: 5, C: rest}
+            fit:
+              - {id: cmo, attribute: contact.title, in: [CMO, CEO], points: 10}
+            engagement:
+              - {id: view, types: [page_view], points: 20}
+              - {id: form, types: [form_submit], points: 60}
+            mql: engagement >= 50
+            """
+        _ = try await store.applyScoringModel(text: text, model: try ScoringModelFile.read(text).get(), comment: "", actor: Self.actor, at: clock.now(), progress: nil)
+    }
+
     func sync(_ name: String, full: Bool = false) async throws -> SyncRunReport {
         try await service.sync(name, full: full, actor: Self.actor)
     }

@@ -111,8 +111,9 @@ public enum Connectors {
         switch config.vendor {
         case .hubspot: return HubSpotConnector(config: config, http: VendorHTTP(limit: limit, window: window))
         case .salesforce: return SalesforceConnector(config: config, http: VendorHTTP(limit: limit, window: window))
-        case .pipedrive, .marketo, .pardot:
-            throw VendorError(.refused, "syncing with \(config.vendor.displayName) is not built yet (docs/INTEGRATIONS.md says what works)")
+        case .pipedrive: return PipedriveConnector(config: config, http: VendorHTTP(limit: limit, window: window))
+        case .marketo: return MarketoConnector(config: config, http: VendorHTTP(limit: limit, window: window))
+        case .pardot: return PardotConnector(config: config, http: VendorHTTP(limit: limit, window: window))
         }
     }
 }
