@@ -180,6 +180,8 @@ public protocol SyncStore: Sendable {
     /// The delivery log, newest first.
     func writebackLog(connection: String, limit: Int) async throws -> [WritebackLogEntry]
 
+    /// Drops the links of records the vendor deleted (our records and their history stay).
+    func unlinkDeleted(connection: String, mapping: SyncMapping, object: SyncObject, externalIDs: [String], actor: Actor, at: Timestamp) async throws -> Int
     /// Notes inbound webhook events; returns the ids not seen before (replay protection).
     func recordInbound(connection: String, eventIDs: [String], at: Timestamp) async throws -> [String]
 }

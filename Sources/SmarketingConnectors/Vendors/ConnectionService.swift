@@ -145,6 +145,28 @@ public struct ConnectionService: Sendable {
         }
     }
 
+    /// Verifies a vendor webhook delivery and applies what it can at once (deletions); returns
+    /// the objects an incremental sync should read now (empty when every event was seen before).
+    public func receive(_ name: String, _ request: InboundRequest, actor: Actor) async throws -> Set<SyncObject> {
+        let c = try await connection(name)
+        let config = try config(c)
+        let events: [InboundEvent]
+        switch InboundWebhooks.verify(c.vendor, request, secrets: config.secrets, now: clock.now()) {
+        case .success(let e): events = e
+        case .failure(let refusal): throw refusal
+        }
+        let fresh = Set(try await store.recordInbound(connection: name, eventIDs: events.map(\.id), at: clock.now()))
+        var objects: Set<SyncObject> = []
+        var deletions: [SyncObject: [String]] = [:]
+        for e in events where fresh.contains(e.id) {
+            if e.deleted { deletions[e.object, default: []].append(e.externalID) } else { objects.insert(e.object) }
+        }
+        for (object, ids) in deletions {
+            _ = try await store.unlinkDeleted(connection: name, mapping: mapping(c), object: object, externalIDs: ids, actor: actor, at: clock.now())
+        }
+        return objects
+    }
+
     public func setupFields(_ name: String) async throws -> [String] {
         let c = try await connection(name)
         let connector = try Connectors.make(try config(c))

@@ -82,6 +82,7 @@ extension APIRoute {
             case .handoverGet, .handoverAccept, .handoverQualify, .handoverReject, .handoverReassign, .handoverPause, .handoverResume:
                 schema = Schema.serial
             case .kpiRecords: schema = Schema.choice(KPIMetric.allCases.map(\.rawValue))
+            case .connectionDelete, .connectionTest, .connectionSync, .connectionRuns: schema = Schema.string(maxLength: 64, minLength: 1)
             // Keyed records' ids join up to three fields of 1,000 characters with `|`.
             default: schema = Schema.string(maxLength: 3_002, minLength: 1)
             }
@@ -165,6 +166,7 @@ extension APIRoute {
         case .webhookDeliveries:
             out.append(.query("status", Schema.choice(["pending", "delivered", "failed"]), "only deliveries in this status"))
             out.append(.query("limit", Schema.integer(1...1000), "at most this many (default 100)"))
+        case .connectionSync: out.append(.query("full", Schema.boolean, "true: read everything again (default: what changed since the last sync)"))
         case .scoringApply, .handoverApply: out.append(.query("comment", Schema.string(maxLength: 2_000), "why the change was made"))
         case .scoringBacktest:
             out.append(.query("from", Schema.dateOrTimestamp, "first instant of the contacts' creation (default: a year before to)"))

@@ -18,6 +18,15 @@ struct APIRoute: Sendable {
         case inbox, slaReport, acceptanceReport, commitments
         case webhookList, webhookCreate, webhookDelete, webhookDeliveries, webhookReplay
         case kpis, kpiRecords, stream, attribution, funnel, killers
+        case connectionList, connectionCreate, connectionDelete, connectionTest, connectionSync, connectionRuns
+
+        /// Whether the connection routes handle this kind.
+        var isConnection: Bool {
+            switch self {
+            case .connectionList, .connectionCreate, .connectionDelete, .connectionTest, .connectionSync, .connectionRuns: return true
+            default: return false
+            }
+        }
 
         /// Whether the handover routes handle this kind.
         var isHandover: Bool {
@@ -250,6 +259,30 @@ struct APIRoute: Sendable {
                 summary: "Marketing's MQL and pipeline commitments for a month: actual, projection, shortfall (?month=YYYY-MM)",
                 responses: [200, 422]
             ),
+            APIRoute(method: .get, path: "/api/v1/connections", kind: .connectionList, summary: "Vendor connections, never their credentials (admin)", responses: [200, 503]),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/connections",
+                kind: .connectionCreate,
+                summary: "Connect HubSpot, Salesforce, Pipedrive, Marketo or Pardot; credentials are stored encrypted (admin)",
+                responses: [201, 503]
+            ),
+            APIRoute(method: .delete, path: "/api/v1/connections/{id}", kind: .connectionDelete, summary: "Remove a connection (admin)", responses: [204, 503]),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/connections/{id}/test",
+                kind: .connectionTest,
+                summary: "Check a connection's credentials in the background; the outcome is its status (admin)",
+                responses: [202, 503]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/connections/{id}/sync",
+                kind: .connectionSync,
+                summary: "Sync a connection now, in the background (admin)",
+                responses: [202, 503]
+            ),
+            APIRoute(method: .get, path: "/api/v1/connections/{id}/runs", kind: .connectionRuns, summary: "A connection's sync runs (admin)", responses: [200, 503]),
             APIRoute(method: .get, path: "/api/v1/webhooks", kind: .webhookList, summary: "Webhook subscriptions (admin)", responses: [200]),
             APIRoute(
                 method: .post,

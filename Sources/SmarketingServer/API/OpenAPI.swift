@@ -122,6 +122,21 @@ enum OpenAPIDocument {
                 ],
                 required: ["url", "events"]
             )
+        case .connectionCreate:
+            let strings: JSONValue = .object([
+                "type": .string("object"), "maxProperties": .number(20),
+                "additionalProperties": Schema.string(maxLength: 4_096),
+            ])
+            return object(
+                [
+                    "vendor": Schema.choice(Vendor.allCases.map(\.rawValue)),
+                    "name": Schema.pattern("^[a-z][a-z0-9_-]{0,63}$", "a connection name"),
+                    "base_url": Schema.pattern("^https?://[^\\s]{1,2040}$", "an http(s) URL"),
+                    "credentials": strings,
+                    "settings": strings,
+                ],
+                required: ["vendor", "name", "credentials"]
+            )
         case .webhookReplay: return .object(["oneOf": .array([object(["delivery_id": Schema.serial], required: ["delivery_id"]), object(["from_seq": Schema.serial], required: ["from_seq"])])])
         default: return nil
         }

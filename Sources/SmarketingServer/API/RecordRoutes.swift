@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 
@@ -12,6 +13,9 @@ struct APIHandlers: Sendable {
     let maxBodyBytes: Int
     let tokenCache: TokenCache
     let jobs = ScoringJobs()
+    /// Vendor connections (nil when the server runs without a secret key).
+    var connections: ConnectionService? = nil
+    var scheduler: SyncScheduler? = nil
 
     func handle(_ route: APIRoute, _ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireActor()
@@ -126,6 +130,8 @@ struct APIHandlers: Sendable {
             return try await scoring(route, request, context, actor)
         case .kpis, .kpiRecords, .stream, .attribution, .funnel, .killers:
             return try await kpi(route, request, context)
+        case .connectionList, .connectionCreate, .connectionDelete, .connectionTest, .connectionSync, .connectionRuns:
+            return try await connectionRoute(route, request, context, actor)
         default:
             return try await handover(route, request, context, actor)
         }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 
@@ -24,6 +25,12 @@ public struct ServerConfiguration: Sendable {
     public var deliverWebhooks = true
     /// Mark session cookies `Secure` (set when the server is reached over HTTPS, e.g. behind a proxy).
     public var secureCookies = false
+    /// Seals vendor credentials; without it the connection routes answer 503.
+    public var secretBox: SecretBox?
+    /// The server's public base URL (HubSpot signs the URL it called); default: from the request.
+    public var publicURL: String?
+    /// Run scheduled and webhook-triggered syncs.
+    public var syncConnections = true
 
     /// Creates a configuration.
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 16 << 20, backgroundServices: Bool = true) {
@@ -45,22 +52,35 @@ public func buildApplication(
     router.get("/healthz") { _, _ in RecordJSON.response(.ok, "{\"status\":\"ok\"}") }
     router.get("/openapi.json") { _, _ in RecordJSON.response(.ok, OpenAPIDocument.json) }
     let tokenCache = TokenCache()
-    let handlers = APIHandlers(
+    var handlers = APIHandlers(
         store: store,
         clock: clock,
         committer: IngestCommitter(store: store, clock: clock),
         maxBodyBytes: configuration.maxBodyBytes,
         tokenCache: tokenCache
     )
-    let web = WebApp(store: store, clock: clock, api: handlers, secureCookies: configuration.secureCookies)
+    var services: [any Service] = []
+    if let box = configuration.secretBox, let syncStore = store as? any SyncStore {
+        let connections = ConnectionService(store: syncStore, box: box, clock: clock)
+        let scheduler = SyncScheduler(service: connections, logger: logger)
+        handlers.connections = connections
+        // Without syncs (a fuzz run, a staging copy) nothing calls a vendor: test and sync
+        // answer 503, webhooks are verified and recorded only.
+        let syncing = configuration.syncConnections ? scheduler : nil
+        handlers.scheduler = syncing
+        if configuration.backgroundServices && configuration.syncConnections { services.append(scheduler) }
+        let hooks = InboundHookHandler(service: connections, scheduler: syncing, publicURL: configuration.publicURL, maxBodyBytes: configuration.maxBodyBytes)
+        router.post("/hooks/{name}") { request, context in try await hooks.handle(request, context) }
+    }
+    let api = handlers
+    let web = WebApp(store: store, clock: clock, api: api, secureCookies: configuration.secureCookies)
     web.register(on: router)
-    let api = router.group().add(middleware: AuthMiddleware(store: store, cache: tokenCache))
+    let group = router.group().add(middleware: AuthMiddleware(store: store, cache: tokenCache))
     for route in APIRoute.all {
-        api.on(RouterPath(route.path), method: route.method) { request, context in
-            try await handlers.handle(route, request, context)
+        group.on(RouterPath(route.path), method: route.method) { request, context in
+            try await api.handle(route, request, context)
         }
     }
-    var services: [any Service] = []
     if configuration.backgroundServices {
         // The default dashboard's first render computes attribution for nine periods (seconds on
         // a large workspace): do it while the server starts, not while the first person waits.

@@ -383,6 +383,14 @@ extension SQLiteStore: SyncStore {
         }
     }
 
+    public func unlinkDeleted(connection: String, mapping: SyncMapping, object: SyncObject, externalIDs: [String], actor: Actor, at: Timestamp) async throws -> Int {
+        try await pool.write { db in
+            var apply = try SyncApply(db: db, store: self, connection: connection, mapping: mapping, actor: actor, at: at)
+            for id in externalIDs { try apply.vendorDeleted(object, id) }
+            return apply.counts.deleted
+        }
+    }
+
     public func recordInbound(connection: String, eventIDs: [String], at: Timestamp) async throws -> [String] {
         try await pool.write { db in
             var fresh: [String] = []

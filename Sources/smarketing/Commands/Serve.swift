@@ -21,6 +21,8 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Mark session cookies Secure (when users reach the server over HTTPS, e.g. behind a TLS proxy).") var secureCookies = false
     @Flag(help: "Queue webhook deliveries without sending them (a staging copy, a fuzz run); they go out once a server without this flag runs.")
     var noWebhookDelivery = false
+    @Flag(help: "Run no scheduled or webhook-triggered syncs of vendor connections (manual `sync run` still works).")
+    var noSync = false
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -89,6 +91,13 @@ struct Serve: AsyncParsableCommand {
         var configuration = ServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyMib << 20)
         configuration.secureCookies = secureCookies
         configuration.deliverWebhooks = !noWebhookDelivery
+        configuration.syncConnections = !noSync
+        do {
+            configuration.secretBox = try SecretBox.forWorkspace(databasePath: workspace.databasePath)
+        } catch let e as SecretBoxError {
+            throw CLIFailure(e.description)
+        }
+        configuration.publicURL = ProcessInfo.processInfo.environment["SMARKETING_PUBLIC_URL"]
         let app = buildApplication(
             configuration: configuration,
             store: store,
