@@ -30,6 +30,13 @@ public struct InboundEvent: Sendable, Hashable {
     public var object: SyncObject
     public var externalID: String
     public var deleted: Bool
+
+    public init(id: String, object: SyncObject, externalID: String, deleted: Bool) {
+        self.id = id
+        self.object = object
+        self.externalID = externalID
+        self.deleted = deleted
+    }
 }
 
 /// Why a delivery was refused (the server answers 401 or 400 and stores nothing).
