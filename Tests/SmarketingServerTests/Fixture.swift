@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -19,6 +20,7 @@ struct Fixture {
     /// The fixed clock's time as ISO 8601.
     static let nowText = "2026-01-01T00:00:00Z"
     static let actor = Actor(userID: "setup", role: .admin, via: "test")
+    static let secretBox = SecretBox(key: SymmetricKey(size: .bits256))
 
     static func make() async throws -> Fixture {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-server-\(UUID())").path
@@ -41,8 +43,10 @@ struct Fixture {
     }
 
     func app(maxBodyBytes: Int = 1 << 20) -> some ApplicationProtocol {
-        buildApplication(
-            configuration: ServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes),
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes)
+        configuration.secretBox = Fixture.secretBox
+        return buildApplication(
+            configuration: configuration,
             store: store,
             clock: Fixture.clock,
             logger: Logger(label: "test")

@@ -21,11 +21,14 @@ struct OpenAPITests {
         "/api/v1/opportunities": #"{"id":"opp1","account_id":"acc1","created_at":"2026-01-02T00:00:00Z"}"#,
         "/api/v1/opportunity-contacts": #"{"opportunity_id":"opp1","contact_id":"ct1","role":"champion"}"#,
         "/api/v1/targets": #"{"period":"2026-01","metric":"mqls","value":100}"#,
+        // A HubSpot connection whose vendor answers nothing (the discard port): test and sync run
+        // in the background and fail there; the API answers 202 at once.
+        "/api/v1/connections": #"{"vendor":"hubspot","name":"conn1","base_url":"http://127.0.0.1:9","credentials":{"access_token":"t"},"settings":{"sync_interval_minutes":"0"}}"#,
     ]
     static let ids: [String: String] = [
         "users": "u-new", "personas": "per1", "accounts": "acc1", "campaigns": "cmp1", "content": "cnt1", "contacts": "ct1",
         "costs": "2026-01-01%7Cmarketing%7Ccmp1", "opportunities": "opp1", "opportunity-contacts": "opp1%7Cct1",
-        "targets": "2026-01%7Cmqls%7C", "touchpoints": "tp1", "tokens": "TOKEN",
+        "targets": "2026-01%7Cmqls%7C", "touchpoints": "tp1", "tokens": "TOKEN", "connections": "conn1",
     ]
 
     @Test("every documented operation answers with a documented status; unknown routes are 404")
@@ -52,6 +55,7 @@ struct OpenAPITests {
                 switch op.method {
                 case "post" where createOrder.contains(op.path): return (0, createOrder.firstIndex(of: op.path)!, op.path)
                 case "post" where op.path == "/api/v1/events": return (1, 0, op.path)
+                case "post" where op.path == "/api/v1/connections": return (0, -1, op.path)
                 case "delete": return (4, -(createOrder.firstIndex { op.path.hasPrefix($0 + "/") } ?? 0), op.path)
                 case "post": return (3, 0, op.path)
                 default: return (2, 0, op.path)
@@ -230,4 +234,4 @@ extension OpenAPITests {
 
 /// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz,
 /// 9 scoring routes, 21 handover, report and webhook routes.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6

@@ -33,7 +33,7 @@ struct Demo: AsyncParsableCommand {
 }
 
 struct Import: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Import data.", subcommands: [ImportBundle.self])
+    static let configuration = CommandConfiguration(abstract: "Import data.", subcommands: [ImportBundle.self, ImportCSV.self])
 }
 
 struct ImportBundle: AsyncParsableCommand {
@@ -54,6 +54,64 @@ struct ImportBundle: AsyncParsableCommand {
             throw CLIFailure(
                 "nothing was imported: the bundle has \(summary.problems.count + summary.moreProblems) problem(s), listed above; fix them or use --skip-invalid"
             )
+        }
+    }
+}
+
+struct ImportCSV: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "csv",
+        abstract: "Import a vendor's CSV export (--preset) or any spreadsheet (--map) with one record per person.",
+        discussion: "Presets: " + CSVPreset.all.map(\.name).joined(separator: ", ") + ". All or nothing unless --skip-invalid."
+    )
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @Argument(help: "The CSV file.") var file: String
+    @Option(help: "A vendor export preset.") var preset: String?
+    @Option(help: "A column mapping file (YAML: object, source, columns).") var map: String?
+    @Flag(help: "Import the valid rows and list the rejected ones.") var skipInvalid = false
+
+    func validate() throws {
+        guard (preset == nil) != (map == nil) else { throw ValidationError("give either --preset NAME or --map FILE") }
+        if let p = preset, CSVPreset.named(p) == nil {
+            throw ValidationError("unknown preset \"\(p)\"; known: " + CSVPreset.all.map(\.name).joined(separator: ", "))
+        }
+    }
+
+    func run() async throws {
+        let chosen: CSVPreset
+        if let p = preset, let found = CSVPreset.named(p) {
+            chosen = found
+        } else {
+            let path = map ?? ""
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIFailure("cannot read the mapping file \(path)") }
+            switch CSVMappingFile.read(text) {
+            case .success(let m): chosen = m
+            case .failure(let problems):
+                for p in problems.problems { FileHandle.standardError.write(Data("\(path):\(p.line):\(p.column): \(p.message)\n".utf8)) }
+                throw CLIFailure("the mapping file \(path) has \(problems.problems.count) problem(s), listed above")
+            }
+        }
+        let store = try workspace.openStore()
+        let progress = ProgressReporter(quiet: workspace.json)
+        let report = try await connectionCall {
+            try await CSVImporter(store: store, clock: SystemClock()).run(path: file, preset: chosen, skipInvalid: skipInvalid, actor: .cli) {
+                progress.update("importing \(file)", $0)
+            }
+        }
+        progress.finish()
+        try await store.checkpoint()
+        for p in report.rejected.prefix(1000) { FileHandle.standardError.write(Data("\(file):\(p.line):\(p.column): \(p.field): \(p.message)\n".utf8)) }
+        if workspace.json {
+            try printJSON(report)
+        } else {
+            let c = report.counts
+            print("\(report.rows) rows: created \(c.created), updated \(c.updated), unchanged \(c.unchanged), linked to an existing record \(c.linked), merged \(c.merged), skipped \(c.skipped), rejected \(report.rejected.count)")
+            for s in report.skipped.prefix(20) { print("  skipped \(s.externalID): \(s.reason)") }
+            if !report.unusedColumns.isEmpty { print("  columns not read: " + report.unusedColumns.prefix(20).joined(separator: ", ")) }
+        }
+        if !report.committed {
+            throw CLIFailure("nothing was imported: \(report.rejected.count) row(s) have problems, listed above; fix them or use --skip-invalid")
         }
     }
 }
