@@ -76,10 +76,14 @@ public struct SyncEngine: Sendable {
             }
             var total = counts[object.rawValue] ?? SyncCounts()
             var pages = 0
-            while pages < maxPages {
+            // The next page is fetched while this one is stored, so the vendor's rate limit, not
+            // our own work, sets the pace.
+            let since = pass.s
+            var pending: Task<SyncPage, any Error>? = Task { [cursor = pass.c] in try await connector.page(object, cursor: cursor, since: since) }
+            while let task = pending, pages < maxPages {
                 var page: SyncPage
                 do {
-                    page = try await connector.page(object, cursor: pass.c, since: pass.s)
+                    page = try await task.value
                 } catch let e as VendorError {
                     errors.append("\(object.rawValue): \(e.message)")
                     // Wrong or revoked credentials stop the whole run; other faults only this object.
@@ -88,19 +92,26 @@ public struct SyncEngine: Sendable {
                 }
                 pages += 1
                 if let next = page.nextCursor {
+                    pending = Task { try await connector.page(object, cursor: next, since: since) }
                     pass.c = next
                     page.nextCursor = String(decoding: try JSONEncoder().encode(pass), as: UTF8.self)
                     page.watermark = nil
                 } else {
+                    pending = nil
                     page.watermark = pass.t
                 }
-                let (c, s) = try await store.applySyncPage(page, connection: connection.name, mapping: mapping, runID: runID, actor: actor, at: clock.now())
-                total = total + c
+                do {
+                    let (c, s) = try await store.applySyncPage(page, connection: connection.name, mapping: mapping, runID: runID, actor: actor, at: clock.now())
+                    total = total + c
+                    if skipped.count < 200 { skipped += s.prefix(200 - skipped.count) }
+                } catch {
+                    pending?.cancel()
+                    throw error
+                }
                 counts[object.rawValue] = total
-                if skipped.count < 200 { skipped += s.prefix(200 - skipped.count) }
                 progress(SyncProgress(connection: connection.name, object: object, pages: pages, counts: total))
-                if page.nextCursor == nil { break }
             }
+            pending?.cancel()
             counts[object.rawValue] = total
         }
         let status = errors.isEmpty ? "ok" : "failed"
@@ -169,7 +180,7 @@ public struct WritebackEngine: Sendable {
         var failed = 0
         var requests = 0
         while true {
-            let limit = connector.pushBatchSize * 20
+            let limit = connector.pushBatchSize * 200
             var due = try await store.pendingWriteback(connection: connection, now: clock.now(), limit: limit)
             if due.isEmpty { break }
             // A full read may end in the middle of a record's fields: that record goes next

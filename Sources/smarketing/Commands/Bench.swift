@@ -10,7 +10,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure ingest and import speed; prints JSON.",
         subcommands: [
             Ingest.self, ImportSuite.self, ScoringSuite.self, RescoringSuite.self, SLASuite.self, WebhookSuite.self, KPISuite.self, AttributionSuite.self,
-            WebSuite.self,
+            WebSuite.self, SyncSuite.self,
         ]
     )
 
