@@ -122,6 +122,41 @@ struct ConnectionAPITests {
         }
     }
 
+    @Test("the Connections settings page lists status, counts and errors, never credentials; sync now needs the CSRF token")
+    func settingsPage() async throws {
+        let w = try await WebWorkspace.make(leads: 50)
+        defer { w.remove() }
+        let fake = FakeHubSpot()
+        fake.grant(token: "web-secret-token")
+        FakeData.fillHubSpot(fake, people: 40, activities: 0, seed: 3)
+        let server = try await FakeServerHandle.start(fake.router())
+        defer { server.stop() }
+        let service = ConnectionService(store: w.store, box: Fixture.secretBox, clock: WebWorkspace.clock)
+        _ = try await service.add(
+            name: "crm",
+            vendor: .hubspot,
+            baseURL: server.baseURL,
+            secrets: ["access_token": "web-secret-token"],
+            settings: ["sync_interval_minutes": "0"],
+            actor: Fixture.actor
+        )
+        try await w.app().test(.router) { client in
+            let (admin, csrf, _) = try await WebSettingsTests.signIn(client, w.people[.admin]!)
+            let page = try await WebSessionTests.call(client, .get, "/settings/connections", cookies: [admin])
+            #expect(page.status == .ok && page.text.contains(">crm<") && page.text.contains("HubSpot") && page.text.contains("Sync now"))
+            #expect(!page.text.contains("web-secret-token"))
+            let forged = try await WebSessionTests.call(client, .post, "/settings/connections/sync", cookies: [admin], form: ["name": "crm"])
+            #expect(forged.status == .forbidden)
+            let ok = try await WebSessionTests.call(client, .post, "/settings/connections/sync", cookies: [admin], form: ["name": "crm", "_csrf": csrf])
+            #expect(ok.status == .seeOther)
+            for _ in 0..<100 where try await w.store.syncRuns(connection: "crm", limit: 1).first?.status != "ok" { try await Task.sleep(for: .milliseconds(100)) }
+            let after = try await WebSessionTests.call(client, .get, "/settings/connections", cookies: [admin])
+            #expect(after.text.contains(">ok<"), "\(after.text.prefix(200))")
+            let (sales, _, _) = try await WebSettingsTests.signIn(client, w.people[.sales]!)
+            #expect(try await WebSessionTests.call(client, .get, "/settings/connections", cookies: [sales]).status == .forbidden)
+        }
+    }
+
     @Test("Pipedrive basic auth, Marketo token and Salesforce outbound messages are verified; the outbound message is acknowledged in SOAP")
     func otherWebhooks() {
         let now = Timestamp(seconds: 1_767_225_600)

@@ -83,6 +83,7 @@ struct WebWorkspace {
     func app() -> some ApplicationProtocol {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.backgroundServices = false
+        configuration.secretBox = Fixture.secretBox
         return buildApplication(configuration: configuration, store: store, clock: Self.clock, logger: Logger(label: "web-test"))
     }
 

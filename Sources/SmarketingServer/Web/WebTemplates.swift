@@ -71,6 +71,15 @@ enum WebTemplates {
         {{#deliveriesURL}}<section class="card"><h2>Deliveries to {{deliveriesURL}}</h2><table><thead><tr><th>#</th><th>Event</th><th>Status</th><th class="n">Attempts</th><th>HTTP</th><th>Error</th><th>Delivered</th></tr></thead><tbody>
         {{#deliveries}}<tr><td>{{id}}</td><td>{{event}}</td><td>{{status}}</td><td class="n">{{attempts}}</td><td>{{code}}</td><td>{{error}}</td><td>{{delivered}}</td></tr>{{/deliveries}}</tbody></table></section>{{/deliveriesURL}}
         {{/is_webhooks}}
+        {{#is_connections}}
+        {{#connectionsOff}}<p class="flash">Connections need the server key; this server was started without one.</p>{{/connectionsOff}}
+        <section class="card"><h2>Connected tools</h2><p class="muted">Add a connection with <code>smarketing connect add VENDOR NAME …</code> or <code>POST /api/v1/connections</code>; credentials are stored encrypted and never shown. docs/INTEGRATIONS.md says what each vendor reads and writes.</p>
+        <div class="scroll"><table><thead><tr><th>Name</th><th>Tool</th><th>Status</th><th>Last sync</th><th class="n">Read</th><th class="n">Created</th><th class="n">Updated</th><th class="n">Merged</th><th class="n">Skipped</th><th>Last error</th><th>Webhook URL</th><th></th></tr></thead><tbody>
+        {{#connections}}<tr><td>{{name}}</td><td>{{vendor}}</td><td>{{status}}</td><td>{{lastSync}}</td><td class="n">{{read}}</td><td class="n">{{created}}</td><td class="n">{{updated}}</td><td class="n">{{merged}}</td><td class="n">{{skipped}}</td><td>{{error}}</td><td><code>{{hook}}</code></td>
+        <td>{{#canSync}}{{^running}}<form method="post" action="/settings/connections/sync"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="name" value="{{name}}"><button type="submit">Sync now</button></form>{{/running}}{{#running}}syncing…{{/running}}{{/canSync}}</td></tr>{{/connections}}
+        {{^connections}}<tr><td colspan="12" class="muted">No connections yet.</td></tr>{{/connections}}
+        </tbody></table></div></section>
+        {{/is_connections}}
         {{#is_scoring}}
         {{#job}}<p class="flash" role="status">Job {{id}}: {{status}} {{#running}}({{done}} of {{total}} contacts; <a href="/settings/scoring?job={{id}}">refresh</a>){{/running}} {{error}}</p>{{/job}}
         {{#active}}<p class="muted">Active: version {{version}} by {{author}} — {{comment}}</p>{{/active}}

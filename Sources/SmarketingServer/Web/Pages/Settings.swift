@@ -8,8 +8,8 @@ import SmarketingStore
 extension WebApp {
     /// The settings sections and who may open them: admins all, marketing the scoring model.
     static let settingsSections: [(id: String, label: String)] = [
-        ("users", "Users and roles"), ("tokens", "API tokens"), ("webhooks", "Webhooks"), ("scoring", "Scoring model"), ("routing", "Routing and SLA"),
-        ("targets", "Targets"),
+        ("users", "Users and roles"), ("tokens", "API tokens"), ("webhooks", "Webhooks"), ("connections", "Connections"), ("scoring", "Scoring model"),
+        ("routing", "Routing and SLA"), ("targets", "Targets"),
     ]
 
     static func maySee(_ user: WebUser, section: String) -> Bool {
@@ -75,6 +75,23 @@ extension WebApp {
                 }
                 data["deliveriesURL"] = hooks.first { $0.id == id }?.url ?? id
             }
+        case "connections":
+            guard let service = api.connections else {
+                data["connectionsOff"] = true
+                break
+            }
+            data["canSync"] = api.scheduler != nil
+            var rows: [[String: Any]] = []
+            for c in try await service.store.connections() {
+                let runs = try await service.store.syncRuns(connection: c.name, limit: 1)
+                rows.append([
+                    "name": c.name, "vendor": c.vendor.displayName, "status": c.status, "lastSync": c.lastSyncAt.map(Self.dateTime) ?? "never",
+                    "read": c.counts.read, "created": c.counts.created, "updated": c.counts.updated, "merged": c.counts.merged,
+                    "skipped": c.counts.skipped, "error": c.lastError ?? "", "running": runs.first?.status == "running",
+                    "hook": "/hooks/" + c.name,
+                ])
+            }
+            data["connections"] = rows
         case "scoring":
             let active = try await store.activeScoringVersion()
             if data["model"] == nil { data["model"] = active?.text ?? "" }
@@ -143,6 +160,11 @@ extension WebApp {
             _ = try await store.createToken(userID: uid, role: role, name: name, hash: APIToken.hash(token), actor: user.actor, at: now)
             // Shown once, on this response only; the store keeps its hash.
             return try await page(["newToken": token, "newTokenName": name], .created)
+        case ("connections", "sync"):
+            guard let name = form["name"], let scheduler = api.scheduler else { return redirect(back) }
+            guard try await api.connections?.store.connection(named: name) != nil else { return redirect(back) }
+            let started = await scheduler.startNow(name, full: form["full"] == "true")
+            return redirect(back + "?ok=" + Self.query(started ? "Syncing \(name) now; refresh to see the outcome." : "A sync of \(name) is already running."))
         case ("tokens", "revoke"):
             guard let id = form["id"] else { return redirect(back) }
             try await store.revokeToken(id: id, actor: user.actor, at: now)
