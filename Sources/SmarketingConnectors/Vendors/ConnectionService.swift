@@ -40,7 +40,7 @@ public struct ConnectionService: Sendable {
             throw ConnectionError("a connection name is 1 to 64 lower-case letters, digits, - or _, starting with a letter; \"\(name)\" is not")
         }
         if let b = baseURL {
-            guard let url = URL(string: b), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil, b.count <= 2048 else {
+            guard b.range(of: Self.baseURLPattern, options: .regularExpression) != nil else {
                 throw ConnectionError("--base-url must be an http(s) URL with a host, not \"\(b)\"")
             }
         }
@@ -72,6 +72,10 @@ public struct ConnectionService: Sendable {
         try await store.addConnection(stored, actor: actor, at: clock.now())
         return stored
     }
+
+    /// A base URL: http(s), a host of letters, digits, `-` and dots, an optional port and path
+    /// (the API's schema uses the same pattern).
+    public static let baseURLPattern = "^https?://[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63}){0,8}(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@/%-]{0,1900})?$"
 
     /// Settings a connection takes (besides its credentials).
     public static let settingKeys: Set<String> = ["sync_interval_minutes", "rate_limit", "rate_window_seconds", "search_window", "business_unit_id", "pardot_base_url"]

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import SmarketingConnectors
 import SmarketingCore
 
 /// The OpenAPI 3.1 description, generated from the same route table and resource schemas
@@ -123,20 +124,32 @@ enum OpenAPIDocument {
                 required: ["url", "events"]
             )
         case .connectionCreate:
-            let strings: JSONValue = .object([
-                "type": .string("object"), "maxProperties": .number(20),
-                "additionalProperties": Schema.string(maxLength: 4_096),
-            ])
-            return object(
+            // One alternative per vendor: exactly the credentials it takes, the required ones non-empty.
+            let settings = object(
                 [
-                    "vendor": Schema.choice(Vendor.allCases.map(\.rawValue)),
-                    "name": Schema.pattern("^[a-z][a-z0-9_-]{0,63}$", "a connection name"),
-                    "base_url": Schema.pattern("^https?://[^\\s]{1,2040}$", "an http(s) URL"),
-                    "credentials": strings,
-                    "settings": strings,
-                ],
-                required: ["vendor", "name", "credentials"]
+                    "sync_interval_minutes": Schema.pattern("^(?:[0-9]{1,4}|100[0-7][0-9]|10080)$", "0 to 10080 minutes"),
+                    "rate_limit": Schema.string(maxLength: 1_000), "rate_window_seconds": Schema.string(maxLength: 1_000),
+                    "search_window": Schema.string(maxLength: 1_000), "business_unit_id": Schema.string(maxLength: 1_000),
+                    "pardot_base_url": Schema.string(maxLength: 1_000),
+                ]
             )
+            let alternatives: [JSONValue] = Vendor.allCases.map { vendor in
+                let (required, optional) = Connectors.credentials(vendor)
+                var credentials: [String: JSONValue] = [:]
+                for k in required { credentials[k] = Schema.string(maxLength: 4_096, minLength: 1) }
+                for k in optional { credentials[k] = Schema.string(maxLength: 4_096) }
+                return object(
+                    [
+                        "vendor": Schema.choice([vendor.rawValue]),
+                        "name": Schema.pattern("^[a-z][a-z0-9_-]{0,63}$", "a connection name"),
+                        "base_url": Schema.pattern(ConnectionService.baseURLPattern, "an http(s) URL"),
+                        "credentials": object(credentials, required: required),
+                        "settings": settings,
+                    ],
+                    required: ["vendor", "name", "credentials"]
+                )
+            }
+            return .object(["oneOf": .array(alternatives)])
         case .webhookReplay: return .object(["oneOf": .array([object(["delivery_id": Schema.serial], required: ["delivery_id"]), object(["from_seq": Schema.serial], required: ["from_seq"])])])
         default: return nil
         }
