@@ -10,12 +10,19 @@ struct MoreVendorsSyncTests {
     @Test("Pipedrive: users, organizations, persons, deals by stage name and status, done activities; cursor paging; updated_since")
     func pipedrive() async throws {
         let persons = FakeData.people(1200, companies: 30, withoutEmail: 0.03, seed: 5)
-        let fake = FakePipedrive()
+        let fake = FakePipedrive(limit: 2000, window: .seconds(1))
         fake.fill(people: persons, companies: 30)
         let server = try await FakeServerHandle.start(fake.router())
         defer { server.stop() }
         let ws = try SyncWorkspace()
-        _ = try await ws.service.add(name: "pd", vendor: .pipedrive, baseURL: server.baseURL, secrets: ["api_token": fake.token], settings: [:], actor: SyncWorkspace.actor)
+        _ = try await ws.service.add(
+            name: "pd",
+            vendor: .pipedrive,
+            baseURL: server.baseURL,
+            secrets: ["api_token": fake.token],
+            settings: ["rate_limit": "1000", "rate_window_seconds": "1"],
+            actor: SyncWorkspace.actor
+        )
         #expect(try await ws.service.test("pd").ok)
         let r = try await ws.sync("pd")
         #expect(r.status == "ok", "\(r.errors)")
@@ -38,6 +45,20 @@ struct MoreVendorsSyncTests {
         #expect(again.counts["people"]?.read == 1 && again.counts["people"]?.updated == 1)
         #expect(fake.traffic.log.contains { $0.contains("updated_since=") })
         #expect(try await ws.contacts().contains { $0["title"].text == "Head of Growth" })
+        // Write-back: the custom person fields are created by name, then one PATCH per person.
+        let before = try await ws.service.writeback("pd", dryRun: false)
+        #expect(before.failed > 0 && fake.updates.isEmpty)
+        let log = try await ws.store.writebackLog(connection: "pd", limit: 100_000)
+        #expect(log.contains { $0.status == "failed" && $0.lastError?.contains("setup-fields") == true })
+        let created = try await ws.service.setupFields("pd")
+        #expect(created.filter { $0.hasPrefix("created") }.count == 6)
+        #expect(try await ws.service.setupFields("pd").allSatisfy { $0.hasSuffix("exists") })
+        // The refused changes are queued again, the waiting ones go out: every person once.
+        let w = try await ws.service.writeback("pd", dryRun: false)
+        #expect(w.failed == 0 && w.delivered > 0)
+        #expect(fake.updates.count == 1200 && Set(fake.updates.map(\.0)).count == 1200)
+        #expect(fake.updates.contains { $0.1[key: "custom_fields"]?.objectValue?.values.contains(.string("lead")) == true })
+        #expect(try await ws.service.writeback("pd", dryRun: false).requests == 0)
         // A wrong token is one sentence.
         _ = try await ws.service.add(name: "bad", vendor: .pipedrive, baseURL: server.baseURL, secrets: ["api_token": "nope"], settings: [:], actor: SyncWorkspace.actor)
         let bad = try await ws.service.test("bad")

@@ -11,7 +11,15 @@ public final class FakePipedrive: Sendable {
     struct Data {
         var objects: [String: [[String: JSONValue]]] = [:]
         var users: [[String: JSONValue]] = []
+        var personFields: [[String: JSONValue]] = [
+            ["field_code": .string("name"), "field_name": .string("Name"), "field_type": .string("varchar")],
+            ["field_code": .string("owner_id"), "field_name": .string("Owner"), "field_type": .string("user")],
+        ]
+        var updates: [(String, JSONValue)] = []
     }
+
+    /// PATCHes of persons received: (person id, body).
+    public var updates: [(String, JSONValue)] { data.withLock { $0.updates } }
 
     let data = Mutex(Data())
     public let traffic: FakeTraffic
@@ -61,6 +69,9 @@ public final class FakePipedrive: Sendable {
             try await Fake.guarded(self.traffic, request, rateLimited: Self.rateLimited) {
                 guard self.authorized(request) else { return Self.error(401, "unauthorized access") }
                 let object = context.parameters.get("object") ?? ""
+                if object == "personFields" {
+                    return Fake.json(200, .object(["success": .bool(true), "data": .array(self.data.withLock { $0.personFields.map { .object($0) } }), "additional_data": .object(["next_cursor": .null])]))
+                }
                 guard ["persons", "organizations", "deals", "activities", "stages"].contains(object) else { return Self.error(404, "Unknown method .") }
                 let q = request.uri.queryParameters
                 let limit = Int(q["limit"].map(String.init) ?? "100") ?? 100
@@ -82,6 +93,36 @@ public final class FakePipedrive: Sendable {
                     next = .string(Foundation.Data(last.utf8).base64EncodedString())
                 }
                 return Fake.json(200, .object(["success": .bool(true), "data": .array(slice.map { .object($0) }), "additional_data": .object(["next_cursor": next])]))
+            }
+        }
+        router.post("/api/v2/:object") { request, context in
+            try await Fake.guarded(self.traffic, request, rateLimited: Self.rateLimited) {
+                guard self.authorized(request) else { return Self.error(401, "unauthorized access") }
+                guard context.parameters.get("object") == "personFields" else { return Self.error(404, "not supported by this fake") }
+                guard let body = try await Fake.bodyJSON(request), let name = body[key: "field_name"]?.textValue, let type = body[key: "field_type"]?.textValue else {
+                    return Self.error(400, "field_name and field_type are required")
+                }
+                let code = Foundation.Data(name.utf8).base64EncodedString().lowercased().filter { $0.isLetter || $0.isNumber }.prefix(40)
+                let field: [String: JSONValue] = ["field_code": .string(String(code)), "field_name": .string(name), "field_type": .string(type)]
+                self.data.withLock { $0.personFields.append(field) }
+                return Fake.json(200, .object(["success": .bool(true), "data": .object(field)]))
+            }
+        }
+        router.patch("/api/v2/:object/:id") { request, context in
+            try await Fake.guarded(self.traffic, request, rateLimited: Self.rateLimited) {
+                guard self.authorized(request) else { return Self.error(401, "unauthorized access") }
+                guard context.parameters.get("object") == "persons", let id = context.parameters.get("id") else { return Self.error(404, "not supported by this fake") }
+                guard let body = try await Fake.bodyJSON(request) else { return Self.error(400, "invalid JSON") }
+                let codes = Set(self.data.withLock { $0.personFields.compactMap { $0["field_code"]?.textValue } })
+                for key in body[key: "custom_fields"]?.objectValue?.keys.map({ $0 }) ?? [] where !codes.contains(key) {
+                    return Self.error(400, "custom field \(key) does not exist")
+                }
+                let found = self.data.withLock { d -> Bool in
+                    guard d.objects["persons"]?.contains(where: { $0["id"]?.textValue == id }) == true else { return false }
+                    d.updates.append((id, body))
+                    return true
+                }
+                return found ? Fake.json(200, .object(["success": .bool(true), "data": .object(["id": .string(id)])])) : Self.error(404, "Person not found")
             }
         }
         return router

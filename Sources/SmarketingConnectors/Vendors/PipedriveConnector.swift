@@ -6,15 +6,17 @@ import SmarketingStore
 /// Pipedrive API v2 (`vendor-specs/pipedrive/pipedrive-openapi-v2.yaml`): users (v1), stages,
 /// organizations, persons, deals and done activities, paged with `cursor`/`next_cursor` (500 per
 /// page) and read incrementally with `updated_since`; the `x-api-token` header. Deal outcome is
-/// Pipedrive's `status` (won/lost), the stage is mapped by its name. Write-back goes to person
-/// custom fields, which Pipedrive keys by a hash per account: not built yet (see
-/// docs/INTEGRATIONS.md).
+/// Pipedrive's `status` (won/lost), the stage is mapped by its name. Write-back goes to custom
+/// person fields found by name (their `field_code` is a hash per account), one PATCH per person
+/// (v2 has no batch update).
 struct PipedriveConnector: VendorConnector, PacedConnector {
     let config: ConnectionConfig
     let http: VendorHTTP
     let base: String
     /// Stage id → name, read once per connector.
     let stages = Locked<[String: String]?>(nil)
+    /// Person field name → field code, read once per connector.
+    let fieldCodes = Locked<[String: String]?>(nil)
 
     init(config: ConnectionConfig, http: VendorHTTP) {
         self.config = config
@@ -27,13 +29,12 @@ struct PipedriveConnector: VendorConnector, PacedConnector {
     var pushBatchSize: Int { 1 }
     func shutdown() async { await http.shutdown() }
 
-    func get(_ path: String, what: String) async throws -> JSONValue {
-        let r = try await http.send(
-            .GET,
-            base + path,
-            headers: [("x-api-token", config.secrets["api_token"] ?? ""), ("Accept", "application/json")],
-            what: "Pipedrive \(what)"
-        )
+    func get(_ path: String, what: String) async throws -> JSONValue { try await send(.GET, path, body: nil, what: what) }
+
+    func send(_ method: HTTPMethod, _ path: String, body: JSONValue?, what: String) async throws -> JSONValue {
+        var headers = [("x-api-token", config.secrets["api_token"] ?? ""), ("Accept", "application/json")]
+        if body != nil { headers.append(("Content-Type", "application/json")) }
+        let r = try await http.send(method, base + path, headers: headers, body: body.map(jsonBytes), what: "Pipedrive \(what)")
         let json = try? r.json("Pipedrive \(what)")
         if (200..<300).contains(r.status), let json {
             guard json["success"]?.bool != false else {
@@ -62,7 +63,7 @@ struct PipedriveConnector: VendorConnector, PacedConnector {
         }
         return ConnectionCheck(
             ok: true,
-            message: "Pipedrive works: persons, organizations, deals and activities can be read (the write-back to Pipedrive is not built yet)",
+            message: "Pipedrive works: persons, organizations, deals and activities can be read",
             checked: checked
         )
     }
@@ -179,11 +180,67 @@ struct PipedriveConnector: VendorConnector, PacedConnector {
         }
     }
 
+    /// Person field name → code (custom fields are keyed by a hash per account).
+    func personFields() async throws -> [String: String] {
+        if let f = fieldCodes.get() { return f }
+        var out: [String: String] = [:]
+        var cursor: String?
+        repeat {
+            let json = try await get("/api/v2/personFields?limit=500" + (cursor.map { "&cursor=" + $0.queryEncoded } ?? ""), what: "person fields")
+            for f in json["data"]?.array ?? [] { if let name = f["field_name"]?.text, let code = f["field_code"]?.text { out[name] = code } }
+            cursor = json["additional_data"]?["next_cursor"]?.text
+        } while cursor != nil
+        fieldCodes.set(out)
+        return out
+    }
+
     func push(_ changes: [WritebackChange], mapping: SyncMapping) async throws -> [WritebackResult] {
-        changes.map { WritebackResult(seq: $0.seq, delivered: false, retry: false, error: "the write-back to Pipedrive is not built yet") }
+        guard let id = changes.first?.externalID else { return [] }
+        let codes: [String: String]
+        do {
+            codes = try await personFields()
+        } catch let e as VendorError {
+            return changes.map { WritebackResult(seq: $0.seq, delivered: false, retry: e.kind != .refused, error: e.message) }
+        }
+        var custom: [String: JSONValue] = [:]
+        var body: [String: JSONValue] = [:]
+        var missing: [String] = []
+        for c in changes {
+            guard let name = mapping.writeback[c.field] else { continue }
+            if name == "owner_id" {
+                body["owner_id"] = c.value.flatMap { Int64($0) }.map { .number(Double($0)) } ?? .null
+            } else if let code = codes[name] {
+                custom[code] = c.field == "score" ? (c.value.flatMap(Double.init).map { .number($0) } ?? .null) : (c.value.map { .string($0) } ?? .null)
+            } else {
+                missing.append(name)
+            }
+        }
+        if !missing.isEmpty {
+            let why = "the Pipedrive person fields \(missing.map { "\"\($0)\"" }.joined(separator: ", ")) do not exist; run `smarketing connect setup-fields \(config.name)`"
+            return changes.map { WritebackResult(seq: $0.seq, delivered: false, retry: false, error: why) }
+        }
+        if !custom.isEmpty { body["custom_fields"] = .object(custom) }
+        do {
+            _ = try await send(.PATCH, "/api/v2/persons/\(id.queryEncoded)", body: .object(body), what: "update person \(id)")
+            return changes.map { WritebackResult(seq: $0.seq, delivered: true, retry: false, error: nil) }
+        } catch let e as VendorError {
+            return changes.map { WritebackResult(seq: $0.seq, delivered: false, retry: e.kind != .refused, error: e.message) }
+        }
     }
 
     func setupFields(mapping: SyncMapping) async throws -> [String] {
-        ["the write-back to Pipedrive is not built yet: smarketing only reads from Pipedrive (docs/INTEGRATIONS.md)"]
+        let existing = try await personFields()
+        var out: [String] = []
+        for (field, name) in mapping.writeback.sorted(by: { $0.key < $1.key }) where name != "owner_id" {
+            if existing[name] != nil {
+                out.append("person field \"\(name)\" exists")
+                continue
+            }
+            let type = field == "score" ? "double" : field == "mql_date" ? "date" : "varchar"
+            let json = try await send(.POST, "/api/v2/personFields", body: .object(["field_name": .string(name), "field_type": .string(type)]), what: "create person field \(name)")
+            out.append("created person field \"\(name)\" (\(json["data"]?["field_code"]?.text ?? "?"))")
+        }
+        fieldCodes.set(nil)
+        return out
     }
 }

@@ -252,9 +252,12 @@ extension SyncMapping {
                     "email": .init(type: "email_sent", channel: "email"), "lunch": .init(type: "meeting", channel: "sales"),
                 ],
                 precedence: defaultPrecedence,
-                // Pipedrive custom fields are keyed by a hash per account: `connect setup-fields`
-                // creates them and records the keys in the connection's settings.
-                writeback: [:]
+                // Custom person fields by name (Pipedrive keys them by a hash per account; the
+                // connector looks the keys up); the owner is the standard owner_id.
+                writeback: [
+                    "stage": "smarketing stage", "score": "smarketing score", "grade": "smarketing grade", "mql_date": "smarketing MQL date",
+                    "owner": "owner_id", "sla_status": "smarketing SLA status", "rejection_reason": "smarketing rejection reason",
+                ]
             )
         case .marketo:
             return SyncMapping(

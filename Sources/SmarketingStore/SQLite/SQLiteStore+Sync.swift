@@ -353,6 +353,17 @@ extension SQLiteStore: SyncStore {
                     sql: "UPDATE writeback_outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ?",
                     arguments: [giveUp ? "failed" : "pending", at.milliseconds + delay, r.error.map { String($0.unicodeScalars.prefix(1000)) }, r.seq]
                 )
+                if giveUp {
+                    // Not sent: forget it was queued, so the next run queues the value again (once
+                    // the field exists, the value is valid, …) instead of taking it as sent.
+                    try db.execute(
+                        sql: """
+                            DELETE FROM writeback_state WHERE (connection, record_id, field) IN
+                              (SELECT connection, record_id, field FROM writeback_outbox WHERE seq = ?)
+                            """,
+                        arguments: [r.seq]
+                    )
+                }
             }
         }
     }
