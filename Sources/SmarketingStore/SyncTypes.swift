@@ -182,6 +182,12 @@ public protocol SyncStore: Sendable {
 
     /// Drops the links of records the vendor deleted (our records and their history stay).
     func unlinkDeleted(connection: String, mapping: SyncMapping, object: SyncObject, externalIDs: [String], actor: Actor, at: Timestamp) async throws -> Int
+    /// Stores a `connections.yaml` text as the new active version.
+    func applyConnectionsConfig(text: String, comment: String, actor: Actor, at: Timestamp) async throws -> HandoverConfigVersion
+    /// The active `connections.yaml` and its version.
+    func activeConnectionsConfig() async throws -> (HandoverConfigVersion, String)?
+    /// Every stored version, newest first.
+    func connectionsConfigVersions() async throws -> [HandoverConfigVersion]
     /// Notes inbound webhook events; returns the ids not seen before (replay protection).
     func recordInbound(connection: String, eventIDs: [String], at: Timestamp) async throws -> [String]
 }

@@ -178,4 +178,48 @@ struct HubSpotSyncTests {
         let sent = fake.updates.dropFirst(before)
         #expect(sent.count == 1 && sent.first?.1["smarketing_lifecycle_stage"] == "mql" && sent.first?.1["smarketing_mql_date"] != nil)
     }
+
+    @Test("connections.yaml: validated against the workspace with line and column, versioned, and used by the next sync (custom stages, strict mode, precedence)")
+    func mappingFile() async throws {
+        let (persons, fake) = Self.portal(people: 60)
+        // Two people carry a custom stage id, one a stage nobody mapped.
+        fake.modify("contacts", String(10_000 + persons[0].n), at: FakeData.start, ["lifecyclestage": "1081237"])
+        fake.modify("contacts", String(10_000 + persons[1].n), at: FakeData.start, ["lifecyclestage": "1081237"])
+        fake.modify("contacts", String(10_000 + persons[2].n), at: FakeData.start, ["lifecyclestage": "999"])
+        let server = try await FakeServerHandle.start(fake.router())
+        defer { server.stop() }
+        let ws = try SyncWorkspace()
+        try await ws.connectHubSpot("hs", server, token: "good")
+        let unknown = try await ws.service.check("ghost:\n  strict: true\nhs:\n  owners:\n    \"101\": u-nobody\n") { _ in false }
+        guard case .failure(let p) = unknown else { Issue.record("accepted a section for no connection"); return }
+        #expect(p.problems.contains { $0.line == 1 && $0.column == 1 && $0.message.contains("\"ghost\" is neither a connection") })
+        #expect(p.problems.contains { $0.message.contains("u-nobody") })
+        let text = """
+            hs:
+              lifecycle:
+                "1081237": sal
+              deal_stages:
+                closedwon: {stage: won, closed: true, won: true}
+              strict: true
+            precedence:
+              title: [smarketing]
+            """
+        let config = try await ws.service.check(text) { _ in true }.get()
+        let diff = try await ws.service.diff(config)
+        #expect(diff.contains("hs lifecycle 1081237: (none) → sal") && diff.contains { $0.hasPrefix("hs strict") })
+        let v = try await ws.store.applyConnectionsConfig(text: text, comment: "custom stages", actor: SyncWorkspace.actor, at: ws.clock.now())
+        let active = try await ws.store.activeConnectionsConfig()
+        #expect(v.version == 1 && active?.1 == text)
+        let r = try await ws.sync("hs")
+        #expect(r.counts["people"]?.created == 59)
+        #expect(r.skipped.contains { $0.externalID == String(10_000 + persons[2].n) && $0.reason.contains("lifecycle stage \"999\" is not mapped") })
+        #expect(try await ws.contacts().filter { $0["became_sal_at"].timestamp != nil }.count == 2)
+        let won = try await ws.store.list(.opportunities, { var q = ListQuery(); q.equals["stage"] = .text("won"); return q }()).records
+        #expect(won.count == 2)
+        // Title now belongs to smarketing: a HubSpot change no longer overwrites it.
+        ws.clock.advance(3_600_000)
+        fake.modify("contacts", String(10_000 + persons[5].n), at: ws.clock.now(), ["jobtitle": "Changed in HubSpot"])
+        _ = try await ws.sync("hs")
+        #expect(try await ws.contacts().allSatisfy { $0["title"].text != "Changed in HubSpot" })
+    }
 }

@@ -97,8 +97,64 @@ public struct ConnectionService: Sendable {
         return ConnectionConfig(name: c.name, vendor: c.vendor, baseURL: c.baseURL, secrets: secrets, settings: settings)
     }
 
-    /// The connection's mapping: the vendor's defaults (and, later, its connections.yaml part).
-    public func mapping(_ c: StoredConnection) -> SyncMapping { SyncMapping.defaults(c.vendor) }
+    /// The connection's mapping: the vendor's defaults under the active connections.yaml.
+    public func mapping(_ c: StoredConnection) async throws -> SyncMapping {
+        guard let (_, text) = try await store.activeConnectionsConfig(), case .success(let config) = ConnectionsFile.read(text) else {
+            return SyncMapping.defaults(c.vendor)
+        }
+        return config.mapping(connection: c.name, vendor: c.vendor)
+    }
+
+    /// Checks a connections.yaml against the workspace: sections name connections or vendors,
+    /// owners name users (`userExists`), precedence names smarketing, vendors or connections.
+    public func check(_ text: String, userExists: (String) async throws -> Bool) async throws -> Result<ConnectionsConfig, ModelFileProblems> {
+        let config: ConnectionsConfig
+        switch ConnectionsFile.read(text) {
+        case .success(let c): config = c
+        case .failure(let p): return .failure(p)
+        }
+        let names = Set(try await store.connections().map(\.name))
+        var problems: [ModelFileProblem] = []
+        for u in config.unknownSections(connections: names) {
+            problems.append(ModelFileProblem(line: u.line, column: u.column, message: "\"\(u.name)\" is neither a connection (`smarketing connect list`) nor a vendor"))
+        }
+        for (name, section) in config.sections.sorted(by: { $0.key < $1.key }) {
+            for (owner, user) in section.owners.sorted(by: { $0.key < $1.key }) where !(try await userExists(user)) {
+                let p = config.lines[name]?.tuple ?? (1, 1)
+                problems.append(ModelFileProblem(line: p.0, column: p.1, message: "\(name): owner \(owner) is mapped to user \"\(user)\", which does not exist"))
+            }
+        }
+        let sources = names.union(Vendor.allCases.map(\.rawValue)).union(["smarketing"])
+        for (field, order) in config.precedence.sorted(by: { $0.key < $1.key }) {
+            for s in order where !sources.contains(s) {
+                problems.append(ModelFileProblem(line: 1, column: 1, message: "precedence of \(field) names \"\(s)\", which is neither smarketing, a vendor nor a connection"))
+            }
+        }
+        return problems.isEmpty ? .success(config) : .failure(ModelFileProblems(problems))
+    }
+
+    /// What applying a connections.yaml would change, per connection: one line per changed entry.
+    public func diff(_ config: ConnectionsConfig) async throws -> [String] {
+        var out: [String] = []
+        for c in try await store.connections() {
+            let old = try await mapping(c)
+            let new = config.mapping(connection: c.name, vendor: c.vendor)
+            func compare<V: Equatable>(_ what: String, _ a: [String: V], _ b: [String: V], _ show: (V) -> String) {
+                for k in Set(a.keys).union(b.keys).sorted() where a[k] != b[k] {
+                    out.append("\(c.name) \(what) \(k): \(a[k].map(show) ?? "(none)") → \(b[k].map(show) ?? "(none)")")
+                }
+            }
+            compare("lifecycle", old.lifecycle, new.lifecycle) { $0.rawValue }
+            compare("deal stage", old.dealStages, new.dealStages) { "\($0.stage)\($0.closed ? ($0.won ? " (won)" : " (lost)") : "")" }
+            compare("activity", old.activities, new.activities) { $0.type + ($0.channel.map { " / " + $0 } ?? "") }
+            compare("owner", old.owners, new.owners) { $0 }
+            compare("campaign channel", old.campaignChannels, new.campaignChannels) { $0 }
+            compare("write-back", old.writeback, new.writeback) { $0 }
+            compare("precedence", old.precedence.mapValues { $0.joined(separator: ", ") }, new.precedence.mapValues { $0.joined(separator: ", ") }) { $0 }
+            if old.strict != new.strict { out.append("\(c.name) strict: \(old.strict) → \(new.strict)") }
+        }
+        return out
+    }
 
     public func test(_ name: String) async throws -> ConnectionCheck {
         let c = try await connection(name)
@@ -122,7 +178,7 @@ public struct ConnectionService: Sendable {
             let report = try await SyncEngine(store: store, clock: clock).run(
                 connection: c,
                 connector: connector,
-                mapping: mapping(c),
+                mapping: try await mapping(c),
                 full: full,
                 only: only,
                 actor: actor,
@@ -140,7 +196,7 @@ public struct ConnectionService: Sendable {
         let c = try await connection(name)
         let connector = try Connectors.make(try config(c))
         do {
-            let r = try await WritebackEngine(store: store, clock: clock).run(connection: name, connector: connector, mapping: mapping(c), dryRun: dryRun)
+            let r = try await WritebackEngine(store: store, clock: clock).run(connection: name, connector: connector, mapping: try await mapping(c), dryRun: dryRun)
             await connector.shutdown()
             return r
         } catch {
@@ -166,7 +222,7 @@ public struct ConnectionService: Sendable {
             if e.deleted { deletions[e.object, default: []].append(e.externalID) } else { objects.insert(e.object) }
         }
         for (object, ids) in deletions {
-            _ = try await store.unlinkDeleted(connection: name, mapping: mapping(c), object: object, externalIDs: ids, actor: actor, at: clock.now())
+            _ = try await store.unlinkDeleted(connection: name, mapping: try await mapping(c), object: object, externalIDs: ids, actor: actor, at: clock.now())
         }
         return objects
     }
@@ -175,7 +231,7 @@ public struct ConnectionService: Sendable {
         let c = try await connection(name)
         let connector = try Connectors.make(try config(c))
         do {
-            let r = try await connector.setupFields(mapping: mapping(c))
+            let r = try await connector.setupFields(mapping: try await mapping(c))
             await connector.shutdown()
             return r
         } catch {

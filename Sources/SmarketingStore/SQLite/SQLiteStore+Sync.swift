@@ -402,6 +402,35 @@ extension SQLiteStore: SyncStore {
         }
     }
 
+    public func applyConnectionsConfig(text: String, comment: String, actor: Actor, at: Timestamp) async throws -> HandoverConfigVersion {
+        try await pool.write { db in
+            let version = (try Int.fetchOne(db, sql: "SELECT max(version) FROM connection_configs") ?? 0) + 1
+            try db.execute(sql: "UPDATE connection_configs SET active = 0")
+            try db.execute(
+                sql: "INSERT INTO connection_configs(version, text, applied_at, author, comment, active) VALUES (?, ?, ?, ?, ?, 1)",
+                arguments: [version, text, at.milliseconds, actor.userID, comment]
+            )
+            try Self.audit(db, actor, at, "apply", "connection_configs", String(version), JSONValue.object(["comment": .string(comment)]).compactText)
+            return HandoverConfigVersion(version: version, appliedAt: at, author: actor.userID, comment: comment, active: true)
+        }
+    }
+
+    public func activeConnectionsConfig() async throws -> (HandoverConfigVersion, String)? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT version, applied_at, author, comment, text FROM connection_configs WHERE active = 1").map {
+                (HandoverConfigVersion(version: $0[0], appliedAt: Timestamp(milliseconds: $0[1]), author: $0[2], comment: $0[3], active: true), $0[4])
+            }
+        }
+    }
+
+    public func connectionsConfigVersions() async throws -> [HandoverConfigVersion] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT version, applied_at, author, comment, active FROM connection_configs ORDER BY version DESC").map {
+                HandoverConfigVersion(version: $0[0], appliedAt: Timestamp(milliseconds: $0[1]), author: $0[2], comment: $0[3], active: ($0[4] as Int) == 1)
+            }
+        }
+    }
+
     public func recordInbound(connection: String, eventIDs: [String], at: Timestamp) async throws -> [String] {
         try await pool.write { db in
             var fresh: [String] = []

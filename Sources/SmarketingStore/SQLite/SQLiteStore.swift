@@ -350,6 +350,15 @@ enum SQLiteSchema {
                     """
             )
         }
+        m.registerMigration("v12 connection mappings") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE connection_configs (
+                        version INTEGER PRIMARY KEY, text TEXT NOT NULL, applied_at INTEGER NOT NULL, author TEXT NOT NULL,
+                        comment TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0);
+                    """
+            )
+        }
         return m
     }
 }

@@ -37,7 +37,7 @@ extension Vendor: ExpressibleByArgument {}
 struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Connect HubSpot, Salesforce, Pipedrive, Marketo or Pardot (docs/INTEGRATIONS.md).",
-        subcommands: [ConnectAdd.self, ConnectList.self, ConnectTest.self, ConnectRemove.self, ConnectSetupFields.self]
+        subcommands: [ConnectAdd.self, ConnectList.self, ConnectTest.self, ConnectRemove.self, ConnectSetupFields.self, ConnectMapping.self]
     )
 }
 
@@ -312,6 +312,87 @@ struct WritebackLog: AsyncParsableCommand {
         if workspace.json { return try printJSON(log) }
         for e in log {
             print("#\(e.seq) \(e.recordID) → \(e.externalID) \(e.field) = \(e.value ?? "(clear)"): \(e.status) after \(e.attempts) attempt(s)\(e.lastError.map { " — " + $0 } ?? "")")
+        }
+    }
+}
+
+struct ConnectMapping: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mapping",
+        abstract: "The stage, field and owner mappings as code: connections.yaml (examples/connections.yaml).",
+        subcommands: [Validate.self, Diff.self, Apply.self, Show.self, Versions.self]
+    )
+
+    static func checked(_ workspace: WorkspaceOptions, _ file: String) async throws -> (SQLiteStore, ConnectionService, ConnectionsConfig, String) {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CLIFailure("cannot read \(file)") }
+        let (store, service) = try workspace.connections()
+        let result = try await service.check(text) { id in try await store.get(.users, id: id) != nil }
+        switch result {
+        case .success(let config): return (store, service, config, text)
+        case .failure(let p):
+            for problem in p.problems { FileHandle.standardError.write(Data("\(file):\(problem.line):\(problem.column): \(problem.message)\n".utf8)) }
+            throw CLIFailure("\(file) has \(p.problems.count) problem(s), listed above; nothing was applied")
+        }
+    }
+
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a connections.yaml (problems with line and column).")
+        @OptionGroup var workspace: WorkspaceOptions
+        @Argument var file: String
+        func run() async throws {
+            let (_, _, config, _) = try await ConnectMapping.checked(workspace, file)
+            if !workspace.json { print("\(file) is valid: \(config.sections.count) section(s), precedence for \(config.precedence.count) field(s)") }
+        }
+    }
+
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "What applying a connections.yaml would change, per connection.")
+        @OptionGroup var workspace: WorkspaceOptions
+        @Argument var file: String
+        func run() async throws {
+            let (_, service, config, _) = try await ConnectMapping.checked(workspace, file)
+            let lines = try await service.diff(config)
+            if workspace.json { return try printJSON(lines) }
+            if lines.isEmpty { print("no change") }
+            for l in lines { print(l) }
+        }
+    }
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a connections.yaml the active version (used by the next sync and write-back).")
+        @OptionGroup var workspace: WorkspaceOptions
+        @Argument var file: String
+        @Option(help: "Why the change was made.") var comment = ""
+        func run() async throws {
+            let (store, service, config, text) = try await ConnectMapping.checked(workspace, file)
+            let changes = try await service.diff(config)
+            let v = try await store.applyConnectionsConfig(text: text, comment: comment, actor: .cli, at: SystemClock().now())
+            if workspace.json { return try printJSON(v) }
+            print("applied \(file) as version \(v.version) (\(changes.count) change(s))")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the active connections.yaml.")
+        @OptionGroup var workspace: WorkspaceOptions
+        func run() async throws {
+            let (store, _) = try workspace.connections()
+            guard let (v, text) = try await store.activeConnectionsConfig() else {
+                return print("# no connections.yaml applied: every connection uses its vendor's defaults (docs/INTEGRATIONS.md)")
+            }
+            print("# version \(v.version), applied \(v.appliedAt.iso8601) by \(v.author)")
+            print(text)
+        }
+    }
+
+    struct Versions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every applied version, newest first.")
+        @OptionGroup var workspace: WorkspaceOptions
+        func run() async throws {
+            let (store, _) = try workspace.connections()
+            let versions = try await store.connectionsConfigVersions()
+            if workspace.json { return try printJSON(versions) }
+            for v in versions { print("\(v.version)\(v.active ? " (active)" : "") \(v.appliedAt.iso8601) \(v.author) \(v.comment)") }
         }
     }
 }
