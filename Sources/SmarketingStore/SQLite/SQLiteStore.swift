@@ -359,6 +359,12 @@ enum SQLiteSchema {
                     """
             )
         }
+        m.registerMigration("v13 sync link lookups") { db in
+            // A person is looked up by (connection, vendor id) across the vendor's objects (a
+            // Salesforce id may be a Lead's or a Contact's): without this, each lookup scanned
+            // every link of the connection.
+            try db.execute(sql: "CREATE INDEX sync_links_external ON sync_links(connection, external_id, resource)")
+        }
         return m
     }
 }
