@@ -186,6 +186,8 @@ struct HubSpotSyncTests {
         fake.modify("contacts", String(10_000 + persons[0].n), at: FakeData.start, ["lifecyclestage": "1081237"])
         fake.modify("contacts", String(10_000 + persons[1].n), at: FakeData.start, ["lifecyclestage": "1081237"])
         fake.modify("contacts", String(10_000 + persons[2].n), at: FakeData.start, ["lifecyclestage": "999"])
+        // A custom property the mapping reads into the contact's phone.
+        fake.modify("contacts", String(10_000 + persons[3].n), at: FakeData.start, ["mobile_direct": "+49 30 1234"])
         let server = try await FakeServerHandle.start(fake.router())
         defer { server.stop() }
         let ws = try SyncWorkspace()
@@ -201,6 +203,8 @@ struct HubSpotSyncTests {
               deal_stages:
                 closedwon: {stage: won, closed: true, won: true}
               strict: true
+              fields:
+                mobile_direct: phone
             precedence:
               title: [smarketing]
             """
@@ -214,6 +218,8 @@ struct HubSpotSyncTests {
         #expect(r.counts["people"]?.created == 59)
         #expect(r.skipped.contains { $0.externalID == String(10_000 + persons[2].n) && $0.reason.contains("lifecycle stage \"999\" is not mapped") })
         #expect(try await ws.contacts().filter { $0["became_sal_at"].timestamp != nil }.count == 2)
+        #expect(try await ws.contacts().filter { $0["phone"].text == "+49 30 1234" }.count == 1)
+        #expect(fake.traffic.log.contains { $0.contains("mobile_direct") }, "the custom property was asked for")
         let won = try await ws.store.list(.opportunities, { var q = ListQuery(); q.equals["stage"] = .text("won"); return q }()).records
         #expect(won.count == 2)
         // Title now belongs to smarketing: a HubSpot change no longer overwrites it.

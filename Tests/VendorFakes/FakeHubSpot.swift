@@ -205,11 +205,22 @@ public final class FakeHubSpot: Sendable {
                 let archived = q["archived"].map(String.init) == "true"
                 let properties = q["properties"].map { String($0).split(separator: ",").map(String.init) }
                 let associations = q["associations"].map { String($0).split(separator: ",").map(String.init) } ?? []
-                let all = self.data.withLock { $0.objects[type] ?? [] }.filter { $0.archived == archived }
-                let slice = all.dropFirst(start).prefix(limit)
+                // Walks from the cursor's position (an index into all records) to the next `limit`
+                // matching ones, so a page costs the same at the end of a million records.
+                let (slice, nextIndex) = self.data.withLock { d -> ([Object], Int?) in
+                    let all = d.objects[type] ?? []
+                    var out: [Object] = []
+                    var i = start
+                    while i < all.count, out.count < limit {
+                        if all[i].archived == archived { out.append(all[i]) }
+                        i += 1
+                    }
+                    while i < all.count, all[i].archived != archived { i += 1 }
+                    return (out, i < all.count ? i : nil)
+                }
                 var out: [String: JSONValue] = ["results": .array(slice.map { self.render(type, $0, properties: properties, associations: associations) })]
-                if start + limit < all.count {
-                    let after = String(start + limit, radix: 36)
+                if let nextIndex {
+                    let after = String(nextIndex, radix: 36)
                     out["paging"] = .object(["next": .object(["after": .string(after), "link": .string("?after=" + after)])])
                 }
                 return Fake.json(200, .object(out))

@@ -150,6 +150,7 @@ public struct ConnectionService: Sendable {
             compare("owner", old.owners, new.owners) { $0 }
             compare("campaign channel", old.campaignChannels, new.campaignChannels) { $0 }
             compare("write-back", old.writeback, new.writeback) { $0 }
+            compare("field", old.personFields, new.personFields) { $0 }
             compare("precedence", old.precedence.mapValues { $0.joined(separator: ", ") }, new.precedence.mapValues { $0.joined(separator: ", ") }) { $0 }
             if old.strict != new.strict { out.append("\(c.name) strict: \(old.strict) → \(new.strict)") }
         }
@@ -173,7 +174,9 @@ public struct ConnectionService: Sendable {
         progress: @escaping @Sendable (SyncProgress) -> Void = { _ in }
     ) async throws -> SyncRunReport {
         let c = try await connection(name)
-        let connector = try Connectors.make(try config(c))
+        var cfg = try config(c)
+        cfg.extraPersonFields = try await mapping(c).personFields.keys.sorted()
+        let connector = try Connectors.make(cfg)
         do {
             let report = try await SyncEngine(store: store, clock: clock).run(
                 connection: c,

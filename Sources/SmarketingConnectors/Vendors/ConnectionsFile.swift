@@ -13,6 +13,8 @@ public struct MappingOverride: Sendable, Hashable {
     /// Write-back field → vendor field; nil: do not write that field.
     public var writeback: [String: String?] = [:]
     public var strict: Bool?
+    /// Vendor person field → contact field.
+    public var fields: [String: String] = [:]
     public init() {}
 }
 
@@ -53,6 +55,7 @@ public struct ConnectionsConfig: Sendable, Hashable {
             for (k, v) in o.campaignChannels { m.campaignChannels[k.lowercased()] = v }
             for (k, v) in o.writeback { m.writeback[k] = v }
             if let s = o.strict { m.strict = s }
+            for (k, v) in o.fields { m.personFields[k] = v }
         }
         for (field, order) in precedence { m.precedence[field] = order }
         return m
@@ -68,7 +71,7 @@ public struct ConnectionsConfig: Sendable, Hashable {
 }
 
 public enum ConnectionsFile {
-    static let sectionKeys = ["lifecycle", "deal_stages", "activities", "owners", "campaign_channels", "writeback", "strict"]
+    static let sectionKeys = ["lifecycle", "deal_stages", "activities", "owners", "campaign_channels", "writeback", "strict", "fields"]
 
     /// The configuration, or every problem with its line and column.
     public static func read(_ text: String) -> Result<ConnectionsConfig, ModelFileProblems> {
@@ -194,6 +197,20 @@ public enum ConnectionsFile {
             } else {
                 o.writeback[field] = v.scalar?.string
             }
+        }
+        for (k, v) in pairs("fields") {
+            let vendorField = k.string ?? ""
+            guard !vendorField.isEmpty, vendorField.count <= 100,
+                vendorField.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "." })
+            else {
+                reader.problem(k, "\"\(vendorField)\" is not a vendor field name (letters, digits, _ and .)")
+                continue
+            }
+            guard let ours = v.scalar?.string, SyncMapping.mappableContactFields.contains(ours) else {
+                reader.problem(v, "fields map a vendor field to one of " + SyncMapping.mappableContactFields.joined(separator: ", "))
+                continue
+            }
+            o.fields[vendorField] = ours
         }
         if let n = e["strict"]?.value {
             guard let b = n.scalar.flatMap({ Bool.construct(from: $0) }) else {

@@ -10,6 +10,8 @@ public struct ConnectionConfig: Sendable {
     public var baseURL: String?
     public var secrets: [String: String]
     public var settings: [String: String]
+    /// Vendor person fields to read besides the standard ones (the mapping's `fields:`).
+    public var extraPersonFields: [String] = []
 
     public init(name: String, vendor: Vendor, baseURL: String?, secrets: [String: String], settings: [String: String]) {
         self.name = name
@@ -17,6 +19,11 @@ public struct ConnectionConfig: Sendable {
         self.baseURL = baseURL
         self.secrets = secrets
         self.settings = settings
+    }
+
+    /// Extra field names that are safe to put into a request (letters, digits, `_`, `.`).
+    var safeExtraFields: [String] {
+        extraPersonFields.filter { f in !f.isEmpty && f.count <= 100 && f.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "." } }
     }
 
     /// The base URL without a trailing slash.

@@ -139,7 +139,8 @@ struct HubSpotConnector: VendorConnector, PacedConnector {
         case .companies:
             return try await crmPage(object, type: "companies", properties: Self.companyProperties, associations: [], modified: "hs_lastmodifieddate", cursor: cursor, since: since)
         case .people:
-            return try await crmPage(object, type: "contacts", properties: Self.contactProperties, associations: ["companies"], modified: "lastmodifieddate", cursor: cursor, since: since)
+            let properties = Self.contactProperties + config.safeExtraFields.filter { !Self.contactProperties.contains($0) }
+            return try await crmPage(object, type: "contacts", properties: properties, associations: ["companies"], modified: "lastmodifieddate", cursor: cursor, since: since)
         case .deals:
             return try await crmPage(object, type: "deals", properties: Self.dealProperties, associations: ["contacts", "companies"], modified: "hs_lastmodifieddate", cursor: cursor, since: since)
         case .activities:
@@ -307,6 +308,7 @@ struct HubSpotConnector: VendorConnector, PacedConnector {
                 for stage in ["lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer"] {
                     if let t = p["hs_lifecyclestage_\(stage)_date"]?.timestamp { person.stageDates[stage] = t }
                 }
+                for f in config.safeExtraFields { if let v = prop(f) { person.extra[f] = v } }
                 person.mergedIDs = (prop("hs_merged_object_ids") ?? "").split(separator: ";").map { String($0).trimmingCharacters(in: .whitespaces) }
                     .filter { !$0.isEmpty }
                 items.append(.person(person))

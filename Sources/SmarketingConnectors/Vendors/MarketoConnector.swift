@@ -151,7 +151,8 @@ struct MarketoConnector: VendorConnector, PacedConnector {
             for chunk in stride(from: 0, to: ids.count, by: 300).map({ Array(ids[$0..<min($0 + 300, ids.count)]) }) {
                 let leads = try await call(
                     .GET,
-                    "/rest/v1/leads.json?filterType=id&filterValues=" + chunk.joined(separator: ",") + "&fields=" + Self.leadFields.joined(separator: ","),
+                    "/rest/v1/leads.json?filterType=id&filterValues=" + chunk.joined(separator: ",") + "&fields="
+                        + (Self.leadFields + config.safeExtraFields.filter { !Self.leadFields.contains($0) }).joined(separator: ","),
                     what: "read leads"
                 )
                 for l in leads["result"]?.array ?? [] {
@@ -167,6 +168,7 @@ struct MarketoConnector: VendorConnector, PacedConnector {
                     p.stage = l["leadStatus"]?.text
                     p.source = l["leadSource"]?.text
                     p.createdAt = l["createdAt"]?.timestamp
+                    for f in config.safeExtraFields { if let v = l[f]?.text, !v.isEmpty { p.extra[f] = v } }
                     items.append(.person(p))
                 }
             }

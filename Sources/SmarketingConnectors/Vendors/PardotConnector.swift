@@ -113,7 +113,8 @@ struct PardotConnector: VendorConnector, PacedConnector {
         if let cursor {
             url += "nextPageToken=" + cursor.queryEncoded
         } else {
-            url += "fields=" + fields + "&limit=1000&orderBy=id"
+            let extras = object == .people ? config.safeExtraFields.filter { !fields.split(separator: ",").map(String.init).contains($0) } : []
+            url += "fields=" + ([fields] + extras).joined(separator: ",") + "&limit=1000&orderBy=id"
             if let since, let t = Timestamp.parse(dateOrInstant: since) { url += "&updatedAtAfterOrEqualTo=" + t.iso8601.queryEncoded }
             if object == .people, since != nil { url += "&deleted=all" }
         }
@@ -145,6 +146,7 @@ struct PardotConnector: VendorConnector, PacedConnector {
                 p.country = r["country"]?.text
                 p.source = r["source"]?.text
                 p.createdAt = r["createdAt"]?.timestamp
+                for f in config.safeExtraFields { if let v = r[f]?.text, !v.isEmpty { p.extra[f] = v } }
                 page.items.append(.person(p))
             case .activities:
                 guard let prospect = r["prospectId"]?.text, let at = r["createdAt"]?.timestamp, let type = r["type"]?.text else {

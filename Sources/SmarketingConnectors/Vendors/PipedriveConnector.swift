@@ -105,7 +105,16 @@ struct PipedriveConnector: VendorConnector, PacedConnector {
         if object == .activities { query += "&done=true" }
         let json = try await get(path + query, what: object.rawValue)
         let names = object == .deals ? try await stageNames() : [:]
-        let items = (json["data"]?.array ?? []).map { Self.item(object, $0, stages: names) }
+        let extras = config.safeExtraFields
+        let items = (json["data"]?.array ?? []).map { r -> SyncItem in
+            var item = Self.item(object, r, stages: names)
+            if case .person(var p) = item, !extras.isEmpty {
+                // Standard fields at the top, custom fields by their hash under custom_fields.
+                for f in extras { if let v = (r[f] ?? r["custom_fields"]?[f])?.text, !v.isEmpty { p.extra[f] = v } }
+                item = .person(p)
+            }
+            return item
+        }
         return SyncPage(object: object, items: items, nextCursor: json["additional_data"]?["next_cursor"]?.text, watermark: nil)
     }
 

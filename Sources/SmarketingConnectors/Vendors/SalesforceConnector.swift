@@ -159,6 +159,16 @@ struct SalesforceConnector: VendorConnector, PacedConnector {
         ],
     ]
 
+    /// The mapping's extra person fields for a phase: `Field` for both Lead and Contact,
+    /// `Lead.Field` / `Contact.Field` for one of them.
+    func extraFields(_ phase: String) -> [(key: String, field: String)] {
+        config.safeExtraFields.compactMap { key in
+            let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+            if parts.count == 2 { return parts[0] == phase ? (key, parts[1]) : nil }
+            return (key, key)
+        }
+    }
+
     func soql(_ base: String, since: String?) -> String {
         guard let since, let t = Timestamp.parse(dateOrInstant: since) else { return base }
         let condition = "SystemModstamp >= \(t.iso8601)"
@@ -184,9 +194,12 @@ struct SalesforceConnector: VendorConnector, PacedConnector {
             return SyncPage(object: object, items: [], nextCursor: after, watermark: nil)
         }
         let path: String
+        let extras = object == .people && !phase.hasSuffix(".deleted") ? extraFields(phase) : []
         if next.isEmpty {
             let endpoint = phase.hasSuffix(".deleted") ? "/queryAll" : "/query"
-            path = endpoint + "?q=" + soql(base, since: since).queryEncoded
+            var query = base
+            if !extras.isEmpty { query = "SELECT " + extras.map(\.field).joined(separator: ", ") + ", " + query.dropFirst("SELECT ".count) }
+            path = endpoint + "?q=" + soql(query, since: since).queryEncoded
         } else {
             guard next.hasPrefix("/services/data/") else { throw VendorError(.malformed, "Salesforce gave a nextRecordsUrl outside its API") }
             path = next
@@ -205,7 +218,14 @@ struct SalesforceConnector: VendorConnector, PacedConnector {
                 }
             }
         } else {
-            page.items = records.map { Self.item(object, phase, $0) }
+            page.items = records.map { r in
+                var item = Self.item(object, phase, r)
+                if case .person(var p) = item, !extras.isEmpty {
+                    for e in extras { if let v = r[e.field]?.text, !v.isEmpty { p.extra[e.key] = v } }
+                    item = .person(p)
+                }
+                return item
+            }
         }
         if json["done"]?.bool == false, let url = json["nextRecordsUrl"]?.text {
             page.nextCursor = "\(index)|\(url)"

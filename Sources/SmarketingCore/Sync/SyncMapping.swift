@@ -51,6 +51,12 @@ public struct SyncMapping: Sendable, Hashable {
     /// Whether a vendor value that is not in a table is a problem (the record is skipped and
     /// reported) or kept as is (deal stages) / ignored (lifecycle).
     public var strict: Bool
+    /// Vendor person fields (custom fields too) → the contact field they fill (`fields:` in
+    /// connections.yaml).
+    public var personFields: [String: String] = [:]
+
+    /// The contact fields a vendor field may fill.
+    public static let mappableContactFields = ["first_name", "last_name", "title", "phone", "country", "source_channel"]
 
     public init(
         vendor: Vendor,

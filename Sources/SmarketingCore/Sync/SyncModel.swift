@@ -85,6 +85,8 @@ public struct SyncedPerson: Sendable, Hashable {
     public var deleted = false
     /// Vendor ids of records the vendor merged into this one.
     public var mergedIDs: [String] = []
+    /// Values of vendor fields the mapping asked for (vendor field name → text).
+    public var extra: [String: String] = [:]
 
     public init(externalID: String, object: String) {
         self.externalID = externalID

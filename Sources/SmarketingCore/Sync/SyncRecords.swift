@@ -59,6 +59,9 @@ public enum SyncRecords {
             "owner_id": ownerUserID.map { .text($0) } ?? .null, "created_at": .timestamp(created),
             "source_channel": text(p.source.map { $0.lowercased() }),
         ]
+        for (vendorField, ours) in mapping.personFields where SyncMapping.mappableContactFields.contains(ours) {
+            if let v = p.extra[vendorField] { f[ours] = text(ours == "source_channel" ? v.lowercased() : v) }
+        }
         let reached = stage ?? .lead
         f["lifecycle_stage"] = .text(reached.rawValue)
         // History: when the vendor says each stage was reached, else the creation time for the
