@@ -114,6 +114,16 @@ struct ConnectionAPITests {
             #expect(audit.count == 1)
             // A signed body that is not HubSpot's array of events names nothing.
             #expect(try await post("{}", signed("{}", at: now)) == .ok)
+            // A change event starts an incremental sync of the people soon after (the scheduler).
+            let runsBefore = try await f.store.syncRuns(connection: "hs", limit: 100).count
+            let change = #"[{"eventId":78,"subscriptionType":"contact.propertyChange","objectId":10004,"propertyName":"jobtitle","propertyValue":"CEO"}]"#
+            #expect(try await post(change, signed(change, at: now)) == .ok)
+            var runsAfter = runsBefore
+            for _ in 0..<80 where runsAfter == runsBefore {
+                try await Task.sleep(for: .milliseconds(100))
+                runsAfter = try await f.store.syncRuns(connection: "hs", limit: 100).count
+            }
+            #expect(runsAfter == runsBefore + 1, "the webhook led to a sync")
             // Unknown connection names are 404 before any signature work.
             var fields = HTTPFields()
             fields[.contentType] = "application/json"
@@ -154,6 +164,25 @@ struct ConnectionAPITests {
             #expect(after.text.contains(">ok<"), "\(after.text.prefix(200))")
             let (sales, _, _) = try await WebSettingsTests.signIn(client, w.people[.sales]!)
             #expect(try await WebSessionTests.call(client, .get, "/settings/connections", cookies: [sales]).status == .forbidden)
+        }
+    }
+
+    @Test("the scheduler syncs a connection on its interval without being asked")
+    func interval() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let fake = FakeHubSpot()
+        fake.grant(token: "t")
+        FakeData.fillHubSpot(fake, people: 25, activities: 0, seed: 5)
+        let server = try await FakeServerHandle.start(fake.router())
+        defer { server.stop() }
+        try await app(f).test(.live) { client in
+            let body = #"{"vendor":"hubspot","name":"hs","base_url":"\#(server.baseURL)","credentials":{"access_token":"t"},"settings":{"sync_interval_minutes":"60"}}"#
+            #expect(try await client.call(.post, "/api/v1/connections", token: f.tokens[.admin], body: body).status == .created)
+            // Never synced: due at once.
+            for _ in 0..<80 where try await f.store.count(.contacts) < 25 { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(try await f.store.count(.contacts) == 25)
+            #expect(try await f.store.syncRuns(connection: "hs", limit: 10).count == 1)
         }
     }
 
