@@ -224,9 +224,8 @@ extension SQLiteStore: SyncStore {
                 db,
                 sql: """
                     WITH linked AS (SELECT DISTINCT record_id FROM sync_links WHERE connection = ? AND resource = 'contacts'),
-                    latest AS (
-                      SELECT h.contact_id, h.id, h.status, h.reason FROM handovers h
-                      WHERE h.id = (SELECT max(id) FROM handovers WHERE contact_id = h.contact_id))
+                    newest AS (SELECT contact_id, max(id) AS id FROM handovers GROUP BY contact_id),
+                    latest AS (SELECT h.contact_id, h.id, h.status, h.reason FROM newest JOIN handovers h ON h.id = newest.id)
                     SELECT c.id, c.lifecycle_stage, s.engagement, s.grade, c.became_mql_at,
                       (SELECT external_id FROM sync_links o WHERE o.connection = ? AND o.resource = 'users' AND o.record_id = c.owner_id
                          ORDER BY external_id LIMIT 1),
@@ -272,37 +271,34 @@ extension SQLiteStore: SyncStore {
     public func queueWriteback(connection: String, values: [String: [String: String?]], at: Timestamp) async throws -> Int {
         try await pool.write { db in
             let links = SyncLinks(db: db, connection: connection)
+            let last = try db.cachedStatement(sql: "SELECT value FROM writeback_state WHERE connection = ? AND record_id = ? AND field = ?")
+            let remember = try db.cachedStatement(
+                sql: """
+                    INSERT INTO writeback_state(connection, record_id, field, value) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(connection, record_id, field) DO UPDATE SET value = excluded.value
+                    """
+            )
+            let replace = try db.cachedStatement(
+                sql: "DELETE FROM writeback_outbox WHERE connection = ? AND record_id = ? AND field = ? AND status = 'pending'"
+            )
+            let queue = try db.cachedStatement(
+                sql: """
+                    INSERT INTO writeback_outbox(connection, record_id, object, external_id, field, value, status, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
+                    """
+            )
             var queued = 0
             for (recordID, fields) in values.sorted(by: { $0.key < $1.key }) {
                 guard let target = try links.firstLink(resource: "contacts", recordID: recordID) else { continue }
                 for (field, value) in fields.sorted(by: { $0.key < $1.key }) {
-                    let last = try Row.fetchOne(
-                        db,
-                        sql: "SELECT value FROM writeback_state WHERE connection = ? AND record_id = ? AND field = ?",
-                        arguments: [connection, recordID, field]
-                    )
+                    let previous = try Row.fetchOne(last, arguments: [connection, recordID, field])
                     // Idempotent: an unchanged value is not queued again.
-                    if let last, (last[0] as String?) == value { continue }
-                    if last == nil, value == nil { continue }
-                    try db.execute(
-                        sql: """
-                            INSERT INTO writeback_state(connection, record_id, field, value) VALUES (?, ?, ?, ?)
-                            ON CONFLICT(connection, record_id, field) DO UPDATE SET value = excluded.value
-                            """,
-                        arguments: [connection, recordID, field, value]
-                    )
+                    if let previous, (previous[0] as String?) == value { continue }
+                    if previous == nil, value == nil { continue }
+                    try remember.execute(arguments: [connection, recordID, field, value])
                     // A newer value replaces one still waiting for the same field.
-                    try db.execute(
-                        sql: "DELETE FROM writeback_outbox WHERE connection = ? AND record_id = ? AND field = ? AND status = 'pending'",
-                        arguments: [connection, recordID, field]
-                    )
-                    try db.execute(
-                        sql: """
-                            INSERT INTO writeback_outbox(connection, record_id, object, external_id, field, value, status, created_at)
-                            VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
-                            """,
-                        arguments: [connection, recordID, target.object, target.externalID, field, value, at.milliseconds]
-                    )
+                    try replace.execute(arguments: [connection, recordID, field])
+                    try queue.execute(arguments: [connection, recordID, target.object, target.externalID, field, value, at.milliseconds])
                     queued += 1
                 }
             }
@@ -485,11 +481,10 @@ struct SyncLinks {
     }
 
     func firstLink(resource: String, recordID: String) throws -> (object: String, externalID: String)? {
-        try Row.fetchOne(
-            db,
-            sql: "SELECT object, external_id FROM sync_links WHERE connection = ? AND resource = ? AND record_id = ? ORDER BY object, external_id LIMIT 1",
-            arguments: [connection, resource, recordID]
-        ).map { ($0[0], $0[1]) }
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT object, external_id FROM sync_links WHERE resource = ? AND record_id = ? AND connection = ?"),
+            arguments: [resource, recordID, connection]
+        ).map { ($0[0] as String, $0[1] as String) }.min { ($0.object, $0.externalID) < ($1.object, $1.externalID) }
     }
 }
 

@@ -364,6 +364,10 @@ enum SQLiteSchema {
             // Salesforce id may be a Lead's or a Contact's): without this, each lookup scanned
             // every link of the connection.
             try db.execute(sql: "CREATE INDEX sync_links_external ON sync_links(connection, external_id, resource)")
+            // A newer value replaces the one still waiting for the same record and field.
+            try db.execute(
+                sql: "CREATE INDEX writeback_outbox_field ON writeback_outbox(connection, record_id, field) WHERE status = 'pending'"
+            )
         }
         return m
     }
