@@ -6,12 +6,12 @@ import Testing
 @Suite("The command line under hostile input")
 struct CLIHostileTests {
     @Test("out-of-range numbers, NaN, impossible dates, YAML bombs and hostile bundles end with one clear sentence, not a crash")
-    func hostileArguments() throws {
+    func hostileArguments() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-cli-hostile-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let db = dir + "/ws.sqlite"
-        #expect(try CLIRun.run(["demo", "--leads", "60", "--seed", "2", "--out", dir + "/bundle"]).status == 0)
-        #expect(try CLIRun.run(["import", "bundle", dir + "/bundle", "--database", db]).status == 0)
+        #expect(try await CLIRun.run(["demo", "--leads", "60", "--seed", "2", "--out", dir + "/bundle"]).status == 0)
+        #expect(try await CLIRun.run(["import", "bundle", dir + "/bundle", "--database", db]).status == 0)
         var laughs = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
         for i in 1..<10 { laughs += "x\(i): &x\(i) [" + Array(repeating: i == 1 ? "*a" : "*x\(i - 1)", count: 9).joined(separator: ",") + "]\n" }
         try laughs.write(toFile: dir + "/bomb.yaml", atomically: true, encoding: .utf8)
@@ -33,12 +33,12 @@ struct CLIHostileTests {
             ["contacts", "merge", "c-1", "c-1"],
         ]
         for args in cases {
-            let r = try CLIRun.run(args + ["--database", db])
+            let r = try await CLIRun.run(args + ["--database", db])
             #expect(r.status == 1 || r.status == 2, "\(args) exited \(r.status): \(r.stderr.prefix(300))")
             let text = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(!text.isEmpty && !text.contains("Fatal error") && !text.contains("Crash"), "\(args): \(text.prefix(300))")
         }
         // Nothing of the refused bundle was imported.
-        #expect(try CLIRun.run(["export", "facts", "--kind", "costs", "--database", db]).stdout.contains("1e308") == false)
+        #expect(try await CLIRun.run(["export", "facts", "--kind", "costs", "--database", db]).stdout.contains("1e308") == false)
     }
 }

@@ -22,12 +22,12 @@ struct FuzzAPITests {
         "a seeded schemathesis run over every operation and role: no 5xx, no crash, every answer as documented",
         .enabled(if: schemathesis != nil, "schemathesis is not installed (python3 -m pip install schemathesis); .ci/run installs it")
     )
-    func quickFuzz() throws {
+    func quickFuzz() async throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-api-\(UUID()).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
         // The script's progress and reports go to a file: a pipe could fill and stall it.
         let script = Self.root.appendingPathComponent("scripts/fuzz-api").path
-        let run = try CLIRun.runProgram("/bin/bash", ["-c", "\"$0\" --quick --bin \"$1\" 2>\"$2\"", script, try smarketingBinary(), log])
+        let run = try await CLIRun.runProgram("/bin/bash", ["-c", "\"$0\" --quick --bin \"$1\" 2>\"$2\"", script, try smarketingBinary(), log])
         let report = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         let summary = run.stdout.split(separator: "\n").last { $0.hasPrefix("{\"suite\":\"fuzz-api\"") }.map(String.init) ?? ""
         #expect(run.status == 0, "fuzz-api failed: \(run.stdout)\n\(report.suffix(8_000))")

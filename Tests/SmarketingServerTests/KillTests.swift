@@ -149,11 +149,11 @@ struct KillTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-kill-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let database = dir + "/ws.sqlite"
-        #expect(try CLIRun.run(["demo", "--leads", "3000", "--seed", "3", "--out", dir + "/bundle"]).status == 0)
-        #expect(try CLIRun.run(["import", "bundle", dir + "/bundle", "--database", database]).status == 0)
+        #expect(try await CLIRun.run(["demo", "--leads", "3000", "--seed", "3", "--out", dir + "/bundle"]).status == 0)
+        #expect(try await CLIRun.run(["import", "bundle", dir + "/bundle", "--database", database]).status == 0)
         let model = try String(contentsOfFile: exampleModelPath(), encoding: .utf8)
-        #expect(try CLIRun.run(["scoring", "apply", exampleModelPath(), "--comment", "first", "--database", database]).status == 0)
-        let token = try CLIRun.run(["token", "create", "--user", "u-admin", "--role", "admin", "--database", database]).stdout
+        #expect(try await CLIRun.run(["scoring", "apply", exampleModelPath(), "--comment", "first", "--database", database]).status == 0)
+        let token = try await CLIRun.run(["token", "create", "--user", "u-admin", "--role", "admin", "--database", database]).stdout
             .split(whereSeparator: \.isNewline).compactMap { $0.split(separator: " ").last.map(String.init) }.first { $0.hasPrefix("smk_") }
         let admin = try #require(token)
         let port = try LoopbackPort.free()
@@ -195,14 +195,14 @@ struct KillTests {
         let store = try SQLiteStore.workspace(path: database)
         for id in acked { #expect(try await store.get(.opportunities, id: id) != nil, "acknowledged deal \(id) was lost") }
         // The aggregates equal a recomputation from the raw history.
-        let verify = try CLIRun.run(["kpi", "verify", "--database", database])
+        let verify = try await CLIRun.run(["kpi", "verify", "--database", database])
         #expect(verify.status == 0, "kpi verify: \(verify.stdout) \(verify.stderr)")
         // The interrupted apply never became active; the first model is, and a new apply works.
         let versions = try await store.scoringVersions()
         #expect(versions.first { $0.status == "active" }?.comment == "first", "\(versions.map { ($0.version, $0.status, $0.comment) })")
         #expect(!versions.contains { $0.status == "applying" }, "an interrupted apply is marked failed when the server starts")
         try changed.write(toFile: dir + "/changed.yaml", atomically: true, encoding: .utf8)
-        let again = try CLIRun.run(["scoring", "apply", dir + "/changed.yaml", "--comment", "again", "--database", database])
+        let again = try await CLIRun.run(["scoring", "apply", dir + "/changed.yaml", "--comment", "again", "--database", database])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try await store.scoringVersions().first { $0.status == "active" }?.comment == "again")
     }
@@ -223,7 +223,7 @@ struct SyncKillTests {
         let server = try await FakeServerHandle.start(fake.router())
         defer { server.stop() }
         let env = ["SMARKETING_SECRET_KEY": "kill-test-key"]
-        let add = try CLIRun.run(["connect", "add", "hubspot", "hs", "--base-url", server.baseURL, "--access-token", "kill-token", "--setting", "rate_limit=1000", "--setting", "rate_window_seconds=1", "--database", db], environment: env)
+        let add = try await CLIRun.run(["connect", "add", "hubspot", "hs", "--base-url", server.baseURL, "--access-token", "kill-token", "--setting", "rate_limit=1000", "--setting", "rate_window_seconds=1", "--database", db], environment: env)
         #expect(add.status == 0, "\(add.stderr)")
         // Every contacts page answers slowly, so the kill lands in the middle of the contacts.
         fake.traffic.inject(Array(repeating: .init(status: 0, body: "", delay: .milliseconds(150)), count: 40), onPath: "/crm/v3/objects/contacts?")
@@ -249,7 +249,7 @@ struct SyncKillTests {
         #expect(atKill % 100 == 0)
         let cursor = try await store.syncCursors(connection: "hs").first { $0.object == .people }
         #expect(cursor?.cursor != nil && cursor?.complete == false)
-        let again = try CLIRun.run(["sync", "run", "hs", "--database", db, "--json"], environment: env)
+        let again = try await CLIRun.run(["sync", "run", "hs", "--database", db, "--json"], environment: env)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("\"created\":\(1500 - atKill)"), "\(again.stdout.prefix(600))")
         #expect(try await store.count(.contacts) == 1500)
