@@ -67,7 +67,10 @@ public actor RequestPacer {
 
     public init(limit: Int, window: Duration, clock: ContinuousClock = ContinuousClock()) {
         self.limit = max(1, limit)
-        self.window = window
+        // The vendor counts arrivals, we count starts: network jitter can put one of our
+        // requests into the vendor's previous window. A margin of 2 % plus 100 ms keeps us under
+        // (measured: without it, 110 of 12,096 requests went over HubSpot's limit at the fake).
+        self.window = window * 1.02 + .milliseconds(100)
         self.clock = clock
     }
 
