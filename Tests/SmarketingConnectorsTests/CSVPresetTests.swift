@@ -5,6 +5,7 @@ import SmarketingStore
 import Testing
 import VendorFakes
 
+extension VendorConnectorSuites {
 @Suite("CSV presets and mapping files")
 struct CSVPresetTests {
     func write(_ text: String, _ ws: SyncWorkspace, _ name: String) throws -> String {
@@ -73,4 +74,5 @@ struct CSVPresetTests {
         #expect(again.counts.created == 0 && again.counts.unchanged == 2)
         #expect(try await ws.store.count(.contacts) == 2)
     }
+}
 }

@@ -5,6 +5,7 @@ import SmarketingStore
 import Testing
 import VendorFakes
 
+extension VendorConnectorSuites {
 @Suite("HubSpot connector against a fake portal")
 struct HubSpotSyncTests {
     static func portal(people: Int, searchWindow: Int = 10_000, limit: Int = 100) -> ([FakePerson], FakeHubSpot) {
@@ -228,4 +229,5 @@ struct HubSpotSyncTests {
         _ = try await ws.sync("hs")
         #expect(try await ws.contacts().allSatisfy { $0["title"].text != "Changed in HubSpot" })
     }
+}
 }

@@ -5,6 +5,7 @@ import SmarketingStore
 import Testing
 import VendorFakes
 
+extension VendorConnectorSuites {
 @Suite("Pipedrive, Marketo and Pardot connectors against fakes")
 struct MoreVendorsSyncTests {
     @Test("Pipedrive: users, organizations, persons, deals by stage name and status, done activities; cursor paging; updated_since")
@@ -141,4 +142,5 @@ struct MoreVendorsSyncTests {
         let bad = try await ws.service.test("wrongbu")
         #expect(!bad.ok && bad.message.contains("Pardot-Business-Unit-Id"))
     }
+}
 }

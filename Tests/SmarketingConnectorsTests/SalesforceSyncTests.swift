@@ -5,6 +5,7 @@ import SmarketingStore
 import Testing
 import VendorFakes
 
+extension VendorConnectorSuites {
 @Suite("Salesforce connector against a fake org")
 struct SalesforceSyncTests {
     static func org(people: Int, leads: Int, batchSize: Int = 50) -> ([FakePerson], FakeSalesforce) {
@@ -105,4 +106,5 @@ struct SalesforceSyncTests {
         let log = try await ws.store.writebackLog(connection: "sf", limit: 5)
         #expect(log.first?.status == "failed" && log.first?.lastError?.contains("INVALID_FIELD") == true)
     }
+}
 }

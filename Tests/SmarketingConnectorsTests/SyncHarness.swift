@@ -4,7 +4,12 @@ import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 import Synchronization
+import Testing
 import VendorFakes
+
+/// The vendor suites run one after another: each starts fake vendors and syncs thousands of
+/// records, and all of them at once beside the rest of the suite starved the HTTP tests.
+@Suite("Vendor connectors", .serialized) struct VendorConnectorSuites {}
 
 /// A clock the test moves.
 final class TestClock: WorkspaceClock {

@@ -5,6 +5,7 @@ import SmarketingStore
 import Testing
 import VendorFakes
 
+extension VendorConnectorSuites {
 @Suite("HubSpot + Salesforce into one workspace")
 struct TwoVendorEndToEndTests {
     static let model = """
@@ -139,4 +140,5 @@ struct TwoVendorEndToEndTests {
         let withStatus = hubspot.updates.filter { $0.1["smarketing_sla_status"] == "assigned" }.count
         #expect(withStatus > 0)
     }
+}
 }
