@@ -115,12 +115,15 @@ public enum Connectors {
 
     public static func make(_ config: ConnectionConfig) throws -> any VendorConnector {
         let (limit, window) = VendorLimits.limit(config)
+        // The account's one pacer in this process (see PacerRegistry).
+        let account = config.vendor.rawValue + "|" + (config.baseURL ?? "") + "|" + config.name
+        let http = VendorHTTP(limit: limit, window: window, pacer: PacerRegistry.shared.pacer(for: account, limit: limit, window: window))
         switch config.vendor {
-        case .hubspot: return HubSpotConnector(config: config, http: VendorHTTP(limit: limit, window: window))
-        case .salesforce: return SalesforceConnector(config: config, http: VendorHTTP(limit: limit, window: window))
-        case .pipedrive: return PipedriveConnector(config: config, http: VendorHTTP(limit: limit, window: window))
-        case .marketo: return MarketoConnector(config: config, http: VendorHTTP(limit: limit, window: window))
-        case .pardot: return PardotConnector(config: config, http: VendorHTTP(limit: limit, window: window))
+        case .hubspot: return HubSpotConnector(config: config, http: http)
+        case .salesforce: return SalesforceConnector(config: config, http: http)
+        case .pipedrive: return PipedriveConnector(config: config, http: http)
+        case .marketo: return MarketoConnector(config: config, http: http)
+        case .pardot: return PardotConnector(config: config, http: http)
         }
     }
 }

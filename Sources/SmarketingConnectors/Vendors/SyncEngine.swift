@@ -60,6 +60,8 @@ public struct SyncEngine: Sendable {
         progress: @escaping @Sendable (SyncProgress) -> Void = { _ in }
     ) async throws -> SyncRunReport {
         let started = Date()
+        // The account's pacer is shared with other tasks: count this run's requests only.
+        let sentBefore = await (connector as? any PacedConnector)?.http.pacer.sent ?? 0
         if full { try await store.resetSyncCursors(connection: connection.name) }
         let cursors = Dictionary(try await store.syncCursors(connection: connection.name).map { ($0.object, $0) }, uniquingKeysWith: { a, _ in a })
         let runID = try await store.startSyncRun(connection: connection.name, full: full, at: clock.now())
@@ -116,7 +118,7 @@ public struct SyncEngine: Sendable {
         }
         let status = errors.isEmpty ? "ok" : "failed"
         try await store.finishSyncRun(id: runID, status: status, counts: counts, error: errors.isEmpty ? nil : errors.joined(separator: "; "), at: clock.now())
-        let requests = await (connector as? any PacedConnector)?.http.pacer.sent ?? 0
+        let requests = (await (connector as? any PacedConnector)?.http.pacer.sent ?? 0) - sentBefore
         return SyncRunReport(
             runID: runID,
             connection: connection.name,

@@ -57,7 +57,8 @@ public struct VendorError: Error, CustomStringConvertible, Sendable {
 /// Keeps a connection's calls within the vendor's published rate: at most `limit` requests
 /// started in any `window` (a sliding log of start times). Waiting callers are served in order.
 public actor RequestPacer {
-    let limit: Int
+    nonisolated let limit: Int
+    nonisolated let configuredWindow: Duration
     let window: Duration
     let clock: ContinuousClock
     var starts: [ContinuousClock.Instant] = []
@@ -67,6 +68,7 @@ public actor RequestPacer {
 
     public init(limit: Int, window: Duration, clock: ContinuousClock = ContinuousClock()) {
         self.limit = max(1, limit)
+        configuredWindow = window
         // The vendor counts arrivals, we count starts: network jitter can put one of our
         // requests into the vendor's previous window. A margin of 2 % plus 100 ms keeps us under
         // (measured: without it, 110 of 12,096 requests went over HubSpot's limit at the fake).
@@ -93,6 +95,24 @@ public actor RequestPacer {
     }
 }
 
+/// One pacer per vendor account in this process: a sync, the write-back that follows it and a
+/// connection test share the account's rate limit, so a new task never starts with a window that
+/// forgets the requests just made.
+public final class PacerRegistry: @unchecked Sendable {
+    public static let shared = PacerRegistry()
+    private let lock = NSLock()
+    private var pacers: [String: RequestPacer] = [:]
+
+    public func pacer(for key: String, limit: Int, window: Duration) -> RequestPacer {
+        lock.withLock {
+            if let p = pacers[key], p.limit == max(1, limit), p.configuredWindow == window { return p }
+            let p = RequestPacer(limit: limit, window: window)
+            pacers[key] = p
+            return p
+        }
+    }
+}
+
 /// HTTP to one vendor account: paced to its rate limit, retried on 429 (honouring
 /// `Retry-After`), 5xx and network failures with back-off, bounded in time and size.
 /// async-http-client does the HTTP.
@@ -105,12 +125,20 @@ public final class VendorHTTP: Sendable {
     /// The longest a `Retry-After` is honoured before giving up on the call.
     let maxWait: Double
 
-    public init(limit: Int, window: Duration, attempts: Int = 6, timeout: TimeAmount = .seconds(60), maxBody: Int = 64 << 20, maxWait: Double = 120) {
+    public init(
+        limit: Int,
+        window: Duration,
+        pacer shared: RequestPacer? = nil,
+        attempts: Int = 6,
+        timeout: TimeAmount = .seconds(60),
+        maxBody: Int = 64 << 20,
+        maxWait: Double = 120
+    ) {
         var config = HTTPClient.Configuration()
         config.timeout = .init(connect: .seconds(10), read: timeout)
         config.redirectConfiguration = .disallow
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
-        pacer = RequestPacer(limit: limit, window: window)
+        pacer = shared ?? RequestPacer(limit: limit, window: window)
         self.attempts = attempts
         self.timeout = timeout
         self.maxBody = maxBody
