@@ -89,12 +89,16 @@ public struct ConnectionService: Sendable {
     }
 
     public func config(_ c: StoredConnection) throws -> ConnectionConfig {
-        let secrets = try box.open(c.sealedSecrets)
+        ConnectionConfig(name: c.name, vendor: c.vendor, baseURL: c.baseURL, secrets: try box.open(c.sealedSecrets), settings: Self.settings(c))
+    }
+
+    /// A connection's non-secret settings (no decryption).
+    public static func settings(_ c: StoredConnection) -> [String: String] {
         var settings: [String: String] = [:]
         if let json = try? JSONDecoder().decode(JSONValue.self, from: Data(c.settings.utf8)), let o = json.objectValue {
             for (k, v) in o { if let s = v.string { settings[k] = s } }
         }
-        return ConnectionConfig(name: c.name, vendor: c.vendor, baseURL: c.baseURL, secrets: secrets, settings: settings)
+        return settings
     }
 
     /// The connection's mapping: the vendor's defaults under the active connections.yaml.

@@ -95,7 +95,11 @@ public enum VendorLimits {
     public static func limit(_ config: ConnectionConfig) -> (limit: Int, window: Duration) {
         var (limit, window) = Self.default(config.vendor)
         if let l = config.settings["rate_limit"].flatMap(Int.init), (1...100_000).contains(l) { limit = l }
-        if let w = config.settings["rate_window_seconds"].flatMap(Double.init), w > 0, w <= 86_400 { window = .milliseconds(Int64(w * 1000)) }
+        if let w = config.settings["rate_window_seconds"].flatMap(Double.init), w > 0, w <= 86_400,
+            let ms = Int64(exactly: (w * 1000).rounded())
+        {
+            window = .milliseconds(ms)
+        }
         return (limit, window)
     }
 }

@@ -83,6 +83,13 @@ public enum SyncRecords {
         return .success(f)
     }
 
+    /// The fields of `contactFields` a vendor may set only on a new contact: an existing
+    /// contact's stage and history move through the lifecycle rules, not through syncs.
+    public static let newContactOnlyFields: Set<String> = [
+        "lifecycle_stage", "became_lead_at", "became_mql_at", "became_sal_at", "became_sql_at", "became_opportunity_at",
+        "became_customer_at", "recycle_reason",
+    ]
+
     /// A company's account fields.
     public static func accountFields(_ c: SyncedCompany, ownerUserID: String?, now: Timestamp) -> Result<[String: FieldValue], MappingProblem> {
         var f: [String: FieldValue] = [
@@ -91,8 +98,10 @@ public enum SyncRecords {
             "created_at": .timestamp(c.createdAt ?? now),
         ]
         if let e = c.employees {
-            guard e.isFinite, e >= 0, e <= 1e9 else { return .failure(MappingProblem("employees must be between 0 and 1000000000, not \(e)")) }
-            f["employees"] = .integer(Int64(e.rounded()))
+            guard e >= 0, e <= 1e9, let n = Int64(exactly: e.rounded()) else {
+                return .failure(MappingProblem("employees must be between 0 and 1000000000, not \(e)"))
+            }
+            f["employees"] = .integer(n)
         }
         if let d = c.domain, !d.trimmingSpaces.isEmpty {
             guard let n = Domain.normalise(d) else { return .failure(MappingProblem("domain \"\(d)\" is not a domain")) }

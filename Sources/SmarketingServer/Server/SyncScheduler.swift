@@ -72,7 +72,8 @@ public actor SyncScheduler: Service {
         guard let connections = try? await service.store.connections() else { return out }
         let nowMS = service.clock.now().milliseconds
         for c in connections where !running.contains(c.name) && !out.contains(where: { $0.0 == c.name }) {
-            let minutes = (try? service.config(c).settings["sync_interval_minutes"]).flatMap { $0.flatMap(Int.init) } ?? 60
+            // Read every tick: the settings only, never the sealed credentials.
+            let minutes = ConnectionService.settings(c)["sync_interval_minutes"].flatMap(Int.init) ?? 60
             guard minutes > 0 else { continue }
             let last = c.lastSyncAt?.milliseconds ?? 0
             if nowMS - last >= Int64(minutes) * 60_000 { out.append((c.name, nil)) }

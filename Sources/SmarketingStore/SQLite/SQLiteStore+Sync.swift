@@ -771,14 +771,7 @@ struct SyncApply {
         case .success(let f): fields = f
         case .failure(let e): throw SyncSkipError(e.message)
         }
-        var update = fields
-        if target != nil {
-            // An existing contact's stage and history are the funnel's own (moves happen through
-            // the lifecycle rules); the vendor only fills what is blank.
-            for k in ["lifecycle_stage", "became_lead_at", "became_mql_at", "became_sal_at", "became_sql_at", "became_opportunity_at", "became_customer_at", "recycle_reason"] {
-                update.removeValue(forKey: k)
-            }
-        }
+        let update = target == nil ? fields : fields.filter { !SyncRecords.newContactOnlyFields.contains($0.key) }
         _ = try upsert(.contacts, object: p.object, externalID: p.externalID, existing: target, fields: update)
     }
 
