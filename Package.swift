@@ -27,19 +27,22 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The domain: Foundation only, no I/O, deterministic.
         .target(name: "SmarketingCore", swiftSettings: swiftSettings),
         // One SQLite setting Swift cannot reach (a variadic C function).
         .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
-        // The Store protocol and its backends.
+        // The store's role protocols and its two backends: SQLite (GRDB) and PostgreSQL (PostgresNIO).
         .target(
             name: "SmarketingStore",
             dependencies: [
                 "SmarketingCore", "CSQLiteTuning",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -91,11 +94,13 @@ let package = Package(
             path: "Tests/VendorFakes",
             swiftSettings: swiftSettings
         ),
+        // A throwaway PostgreSQL cluster for the tests (initdb/pg_ctl on a free loopback port).
+        .target(name: "ThrowawayPostgres", path: "Tests/ThrowawayPostgres", swiftSettings: swiftSettings),
         .executableTarget(name: "fake-vendors", dependencies: ["VendorFakes"], path: "Tests/FakeVendorsMain", swiftSettings: swiftSettings),
         .testTarget(name: "SmarketingCoreTests", dependencies: ["SmarketingCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SmarketingStoreTests",
-            dependencies: ["SmarketingCore", "SmarketingStore", "SmarketingConnectors"],
+            dependencies: ["SmarketingCore", "SmarketingStore", "SmarketingConnectors", "ThrowawayPostgres"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -110,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "SmarketingServerTests",
             dependencies: [
-                "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "SmarketingServer", "smarketing", "VendorFakes",
+                "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "SmarketingServer", "smarketing", "VendorFakes", "ThrowawayPostgres",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

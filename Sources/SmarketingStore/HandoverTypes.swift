@@ -243,3 +243,56 @@ public struct AcceptanceRow: Sendable, Codable, Hashable {
 public enum ReportGrouping: String, Sendable, CaseIterable {
     case rep, team, segment, campaign, channel, policy
 }
+
+/// The handover from marketing to sales: configuration, routing, SLA clocks, the inbox, reports
+/// and the webhook outbox.
+public protocol HandoverStore: Sendable {
+
+    /// Stores a handover configuration as the new active version (refused when it names users
+    /// the workspace does not have).
+    func applyHandoverConfig(text: String, config: HandoverConfig, comment: String, actor: Actor, at: Timestamp) async throws -> HandoverConfigVersion
+    /// Opens handovers for contacts that are MQL but have none; returns how many.
+    func routeWaitingMQLs(at now: Timestamp) async throws -> Int
+    /// Every stored configuration version, newest first.
+    func handoverConfigVersions() async throws -> [HandoverConfigVersion]
+    /// The active configuration's version and text.
+    func activeHandoverConfigText() async throws -> (HandoverConfigVersion, String)?
+    /// Handovers, newest first.
+    func handovers(_ q: HandoverQuery, at now: Timestamp) async throws -> [HandoverView]
+    /// One handover with its history.
+    func handover(id: Int64, at now: Timestamp) async throws -> HandoverView?
+    /// Accept, qualify or reject a handover.
+    func actOnHandover(id: Int64, action: HandoverAction, note: String?, actor: Actor, at now: Timestamp) async throws -> HandoverView
+    /// Gives a handover to a rep, or routes it again (nil).
+    func reassignHandover(id: Int64, to: String?, actor: Actor, at now: Timestamp) async throws -> HandoverView
+    /// Pauses or resumes a handover's clocks.
+    func pauseHandover(id: Int64, pause: Bool, actor: Actor, at now: Timestamp) async throws -> HandoverView
+    /// Whether a user manages the owner of a handover.
+    func manages(userID: String, handoverOwner: String) async throws -> Bool
+    /// Fires due SLA warnings and breaches exactly once each.
+    func processDueClocks(now: Timestamp, limit: Int) async throws -> DueRun
+    /// The earliest instant a clock needs the breach service.
+    func nextDueClock() async throws -> Timestamp?
+    /// A rep's open handovers, most urgent first.
+    func inbox(userID: String, at now: Timestamp, limit: Int) async throws -> [InboxItem]
+    /// SLA compliance per group.
+    func slaReport(from: Timestamp, to: Timestamp, by: ReportGrouping) async throws -> [SLAReportRow]
+    /// Acceptance and rejection reasons per group.
+    func acceptanceReport(from: Timestamp, to: Timestamp, by: ReportGrouping) async throws -> [AcceptanceRow]
+    /// Marketing's commitments for a month.
+    func commitments(month: LocalDate, at now: Timestamp) async throws -> [Commitment]
+    /// Creates a webhook subscription.
+    func createWebhook(url: String, events: [String], format: String, secret: String, actor: Actor, at: Timestamp) async throws -> WebhookSubscription
+    /// Every subscription.
+    func webhooks() async throws -> [WebhookSubscription]
+    /// Stops a subscription.
+    func deactivateWebhook(id: String, actor: Actor, at: Timestamp) async throws
+    /// Deliveries due now, in order per subscription.
+    func dueDeliveries(now: Timestamp, perSubscription: Int) async throws -> [PendingDelivery]
+    /// Records delivery attempts.
+    func recordDeliveries(_ attempts: [DeliveryAttempt], at now: Timestamp) async throws
+    /// The delivery log.
+    func deliveries(subscriptionID: String?, status: String?, limit: Int) async throws -> [WebhookDelivery]
+    /// Queues deliveries again.
+    func replayDeliveries(subscriptionID: String, fromSeq: Int64?, deliveryID: Int64?, actor: Actor, at now: Timestamp) async throws -> Int
+}

@@ -100,3 +100,33 @@ public struct KPIRecordPage: Sendable, Equatable, Codable {
     public var count: Int
     public var data: [KPIRecord]
 }
+
+/// The KPI aggregates and the reports read from the history: funnel, attribution, killers.
+public protocol KPIStore: Sendable {
+    /// The KPI set of a period from the incremental aggregates.
+    func kpis(_ query: KPIQuery) async throws -> KPIReport
+    /// A number that grows with every committed change of the KPI aggregates.
+    func kpiVersion() async throws -> Int64
+    /// Recomputes the aggregates from the raw history (rolled back) and compares.
+    func verifyKPIs() async throws -> KPIVerification
+    /// Recomputes the aggregates from the raw history.
+    func rebuildKPIs() async throws
+    /// The attribution report of `models` for the deals won in `period`.
+    func attribution(
+        period: KPIPeriod,
+        by: AttributionCut,
+        models: [AttributionModel],
+        lookbackDays: Int,
+        halfLifeDays: Double
+    ) async throws
+        -> AttributionReport
+    /// Won deals with their paths, journeys and spend for the attribution models.
+    func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs
+    /// The funnel of the period's leads and where they get lost (stuck and stale as of `now`).
+    func funnel(period: KPIPeriod, by: KPIDimension, options: FunnelOptions, now: Timestamp) async throws -> FunnelReport
+    /// Touch types, content and campaigns whose presence on the paths of the contacts that
+    /// reached `from` in the period goes with lower conversion to the next stage.
+    func conversionKillers(period: KPIPeriod, from: FunnelStage, options: KillerOptions, now: Timestamp) async throws -> KillerReport
+    /// The records counted in one metric's cells of a period under one cut value.
+    func kpiRecords(metric: KPIMetric, period: KPIPeriod, dimension: KPIDimension, key: String, label: String?, limit: Int) async throws -> KPIRecordPage
+}

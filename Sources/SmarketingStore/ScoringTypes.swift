@@ -130,3 +130,38 @@ public struct ScoreExplanation: Sendable {
 public enum BacktestTarget: String, Sendable, CaseIterable {
     case opportunity, won
 }
+
+/// Scoring models, scores, stages and their history.
+public protocol ScoringStore: Sendable {
+
+    /// The active scoring model version, if one was applied.
+    func activeScoringVersion() async throws -> ScoringVersion?
+    /// Every stored model version, newest first.
+    func scoringVersions() async throws -> [ScoringVersion]
+    /// Marks model applies that a stopped process left `applying` as `failed` (the server calls
+    /// this when it starts: the old version stayed active, the new one never finished).
+    func failInterruptedApplies() async throws -> Int
+    /// A scorer for a candidate model with the workspace's personas.
+    func candidateScorer(_ model: ScoringModel, version: Int) async throws -> Scorer
+    /// What applying `model` would change now. Writes nothing.
+    func scoringDiff(_ model: ScoringModel, at: Timestamp, progress: (@Sendable (RescoreProgress) -> Void)?) async throws -> ScoreDiff
+    /// Stores a new version and rescores every contact; atomic (see the SQLite store).
+    func applyScoringModel(
+        text: String,
+        model: ScoringModel,
+        comment: String,
+        actor: Actor,
+        at: Timestamp,
+        progress: (@Sendable (RescoreProgress) -> Void)?
+    ) async throws -> ApplyResult
+    /// Scores every contact again under the active version (nil: no model active).
+    func rescoreAll(actor: Actor, at: Timestamp, progress: (@Sendable (RescoreProgress) -> Void)?) async throws -> ApplyResult?
+    /// Why a contact has its score at `at` (nil: no such contact).
+    func scoreExplanation(contactID: String, at: Timestamp) async throws -> ScoreExplanation?
+    /// A contact's stored stage moves, oldest first.
+    func transitions(contactID: String) async throws -> [StoredTransition]
+    /// The history a backtest replays (`attributes`: the profile attributes to read; nil: all).
+    func backtestContacts(target: BacktestTarget, attributes: Set<String>?) async throws -> [BacktestContact]
+    /// The sum of the sales users' capacity.
+    func salesCapacity() async throws -> Double?
+}

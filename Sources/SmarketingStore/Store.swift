@@ -80,11 +80,13 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalid(String)
     /// Something other than a record is missing (a handover, a webhook subscription).
     case missing(String)
+    /// The database cannot be reached (or has no connection free) now; the caller may retry.
+    case unavailable(String)
 
     public var description: String {
         switch self {
         case .notFound(let r, let id): return "no \(r.rawValue) record with id \"\(id)\""
-        case .conflict(let m), .reference(let m), .invalid(let m), .missing(let m): return m
+        case .conflict(let m), .reference(let m), .invalid(let m), .missing(let m), .unavailable(let m): return m
         }
     }
 }
@@ -207,10 +209,12 @@ public struct TokenPrincipal: Sendable, Hashable {
     }
 }
 
-/// The workspace database. One protocol, several backends (SQLite today; PostgreSQL next):
-/// nothing here names a backend, and the conformance suite runs the same tests on each.
-public protocol FunnelStore: Sendable {
-    // Records
+/// The workspace database, as small role protocols: each part of the product asks for the roles
+/// it uses, and a backend conforms to each. Nothing here names a backend; the conformance suite
+/// runs the same tests on SQLite and PostgreSQL.
+
+/// Records of every resource, the audit log and workspace settings.
+public protocol RecordStore: Sendable {
     /// The record of `resource` with this id.
     func get(_ resource: Resource, id: String) async throws -> Record?
     /// A page of records.
@@ -224,30 +228,17 @@ public protocol FunnelStore: Sendable {
     /// Deletes a record; `reference` if other records still name it.
     func delete(_ resource: Resource, id: String, actor: Actor, at: Timestamp) async throws
 
-    // Ingest
-    /// Stores batches of events in one durable transaction (group commit), each batch atomic
-    /// on its own, with identity resolution and the reactions applied.
-    func ingest(_ batches: [IngestBatch], at: Timestamp) async throws -> [IngestBatchResult]
+    /// Audit entries, newest first.
+    func audit(limit: Int, before: Int64?) async throws -> [AuditEntry]
+    /// A workspace setting.
+    func setting(_ key: String) async throws -> String?
+    /// Sets a workspace setting.
+    func setSetting(_ key: String, _ value: String) async throws
+}
 
-    // Bundles
-    /// Imports files (in `Resource.importOrder`) in one transaction.
-    func importRows(
-        _ sources: [any RowSource],
-        options: ImportOptions,
-        actor: Actor,
-        at: Timestamp,
-        progress: @escaping @Sendable (ImportProgress) -> Void
-    ) async throws -> ImportReport
-    /// Calls `body` with the records of a resource in id order, in chunks.
-    func exportRecords(_ resource: Resource, chunkSize: Int, _ body: @escaping @Sendable ([Record]) throws -> Void) async throws
-
-    // Identity
-    /// Likely duplicate contacts.
-    func duplicateContacts(limit: Int) async throws -> [DuplicateCandidate]
-    /// Merges `duplicateID` into `keepID`; returns the kept record.
-    func mergeContacts(keep keepID: String, duplicate duplicateID: String, actor: Actor, at: Timestamp) async throws -> Record
-
-    // Access
+/// Who may do what: API tokens, passwords, browser sessions and sign-in failures. Kept in the
+/// store so that every app instance sees the same (a revoked token stops everywhere).
+public protocol AccessStore: Sendable {
     /// Stores a token (only its hash) for a user; returns the token id.
     func createToken(userID: String, role: AccessRole, name: String, hash: String, actor: Actor, at: Timestamp) async throws -> String
     /// The principal of a token hash, if the token exists and is not revoked.
@@ -259,126 +250,6 @@ public protocol FunnelStore: Sendable {
     /// The user id, role and password hash of a user by email key.
     func passwordHash(emailKey: String) async throws -> (userID: String, role: AccessRole, hash: String)?
 
-    // Audit and settings
-    /// Audit entries, newest first.
-    func audit(limit: Int, before: Int64?) async throws -> [AuditEntry]
-    /// A workspace setting.
-    func setting(_ key: String) async throws -> String?
-    /// Sets a workspace setting.
-    func setSetting(_ key: String, _ value: String) async throws
-
-    // MARK: Scoring and lifecycle
-
-    /// The active scoring model version, if one was applied.
-    func activeScoringVersion() async throws -> ScoringVersion?
-    /// Every stored model version, newest first.
-    func scoringVersions() async throws -> [ScoringVersion]
-    /// Marks model applies that a stopped process left `applying` as `failed` (the server calls
-    /// this when it starts: the old version stayed active, the new one never finished).
-    func failInterruptedApplies() async throws -> Int
-    /// A scorer for a candidate model with the workspace's personas.
-    func candidateScorer(_ model: ScoringModel, version: Int) async throws -> Scorer
-    /// What applying `model` would change now. Writes nothing.
-    func scoringDiff(_ model: ScoringModel, at: Timestamp, progress: (@Sendable (RescoreProgress) -> Void)?) async throws -> ScoreDiff
-    /// Stores a new version and rescores every contact; atomic (see the SQLite store).
-    func applyScoringModel(
-        text: String,
-        model: ScoringModel,
-        comment: String,
-        actor: Actor,
-        at: Timestamp,
-        progress: (@Sendable (RescoreProgress) -> Void)?
-    ) async throws -> ApplyResult
-    /// Scores every contact again under the active version (nil: no model active).
-    func rescoreAll(actor: Actor, at: Timestamp, progress: (@Sendable (RescoreProgress) -> Void)?) async throws -> ApplyResult?
-    /// Why a contact has its score at `at` (nil: no such contact).
-    func scoreExplanation(contactID: String, at: Timestamp) async throws -> ScoreExplanation?
-    /// A contact's stored stage moves, oldest first.
-    func transitions(contactID: String) async throws -> [StoredTransition]
-    /// The history a backtest replays (`attributes`: the profile attributes to read; nil: all).
-    func backtestContacts(target: BacktestTarget, attributes: Set<String>?) async throws -> [BacktestContact]
-    /// The sum of the sales users' capacity.
-    func salesCapacity() async throws -> Double?
-
-    // MARK: Handover, SLA and webhooks
-
-    /// Stores a handover configuration as the new active version (refused when it names users
-    /// the workspace does not have).
-    func applyHandoverConfig(text: String, config: HandoverConfig, comment: String, actor: Actor, at: Timestamp) async throws -> HandoverConfigVersion
-    /// Opens handovers for contacts that are MQL but have none; returns how many.
-    func routeWaitingMQLs(at now: Timestamp) async throws -> Int
-    /// Every stored configuration version, newest first.
-    func handoverConfigVersions() async throws -> [HandoverConfigVersion]
-    /// The active configuration's version and text.
-    func activeHandoverConfigText() async throws -> (HandoverConfigVersion, String)?
-    /// Handovers, newest first.
-    func handovers(_ q: HandoverQuery, at now: Timestamp) async throws -> [HandoverView]
-    /// One handover with its history.
-    func handover(id: Int64, at now: Timestamp) async throws -> HandoverView?
-    /// Accept, qualify or reject a handover.
-    func actOnHandover(id: Int64, action: HandoverAction, note: String?, actor: Actor, at now: Timestamp) async throws -> HandoverView
-    /// Gives a handover to a rep, or routes it again (nil).
-    func reassignHandover(id: Int64, to: String?, actor: Actor, at now: Timestamp) async throws -> HandoverView
-    /// Pauses or resumes a handover's clocks.
-    func pauseHandover(id: Int64, pause: Bool, actor: Actor, at now: Timestamp) async throws -> HandoverView
-    /// Whether a user manages the owner of a handover.
-    func manages(userID: String, handoverOwner: String) async throws -> Bool
-    /// Fires due SLA warnings and breaches exactly once each.
-    func processDueClocks(now: Timestamp, limit: Int) async throws -> DueRun
-    /// The earliest instant a clock needs the breach service.
-    func nextDueClock() async throws -> Timestamp?
-    /// A rep's open handovers, most urgent first.
-    func inbox(userID: String, at now: Timestamp, limit: Int) async throws -> [InboxItem]
-    /// SLA compliance per group.
-    func slaReport(from: Timestamp, to: Timestamp, by: ReportGrouping) async throws -> [SLAReportRow]
-    /// Acceptance and rejection reasons per group.
-    func acceptanceReport(from: Timestamp, to: Timestamp, by: ReportGrouping) async throws -> [AcceptanceRow]
-    /// Marketing's commitments for a month.
-    func commitments(month: LocalDate, at now: Timestamp) async throws -> [Commitment]
-    /// Creates a webhook subscription.
-    func createWebhook(url: String, events: [String], format: String, secret: String, actor: Actor, at: Timestamp) async throws -> WebhookSubscription
-    /// Every subscription.
-    func webhooks() async throws -> [WebhookSubscription]
-    /// Stops a subscription.
-    func deactivateWebhook(id: String, actor: Actor, at: Timestamp) async throws
-    /// Deliveries due now, in order per subscription.
-    func dueDeliveries(now: Timestamp, perSubscription: Int) async throws -> [PendingDelivery]
-    /// Records delivery attempts.
-    func recordDeliveries(_ attempts: [DeliveryAttempt], at now: Timestamp) async throws
-    /// The delivery log.
-    func deliveries(subscriptionID: String?, status: String?, limit: Int) async throws -> [WebhookDelivery]
-    /// Queues deliveries again.
-    func replayDeliveries(subscriptionID: String, fromSeq: Int64?, deliveryID: Int64?, actor: Actor, at now: Timestamp) async throws -> Int
-
-    // KPIs
-    /// The KPI set of a period from the incremental aggregates.
-    func kpis(_ query: KPIQuery) async throws -> KPIReport
-    /// A number that grows with every committed change of the KPI aggregates.
-    func kpiVersion() async throws -> Int64
-    /// Recomputes the aggregates from the raw history (rolled back) and compares.
-    func verifyKPIs() async throws -> KPIVerification
-    /// Recomputes the aggregates from the raw history.
-    func rebuildKPIs() async throws
-    /// The attribution report of `models` for the deals won in `period`.
-    func attribution(
-        period: KPIPeriod,
-        by: AttributionCut,
-        models: [AttributionModel],
-        lookbackDays: Int,
-        halfLifeDays: Double
-    ) async throws
-        -> AttributionReport
-    /// Won deals with their paths, journeys and spend for the attribution models.
-    func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs
-    /// The funnel of the period's leads and where they get lost (stuck and stale as of `now`).
-    func funnel(period: KPIPeriod, by: KPIDimension, options: FunnelOptions, now: Timestamp) async throws -> FunnelReport
-    /// Touch types, content and campaigns whose presence on the paths of the contacts that
-    /// reached `from` in the period goes with lower conversion to the next stage.
-    func conversionKillers(period: KPIPeriod, from: FunnelStage, options: KillerOptions, now: Timestamp) async throws -> KillerReport
-    /// The records counted in one metric's cells of a period under one cut value.
-    func kpiRecords(metric: KPIMetric, period: KPIPeriod, dimension: KPIDimension, key: String, label: String?, limit: Int) async throws -> KPIRecordPage
-
-    // The web app
     /// Stores a new browser session.
     func createWebSession(_ session: WebSession) async throws
     /// The unexpired session with this hash; expired ones are removed on the way.
@@ -394,10 +265,36 @@ public protocol FunnelStore: Sendable {
     func clearLoginFailures(keys: [String]) async throws
     /// Every API token, newest first (never the token).
     func tokens() async throws -> [TokenInfo]
-    /// The lead list, newest first.
-    func leads(_ query: LeadQuery, now: Timestamp) async throws -> LeadPage
-    /// Open opportunities by stage and owner, aging and slipped close dates at `now` (`today` in the workspace zone).
-    func pipelineReview(today: LocalDate, now: Timestamp, slippedLimit: Int) async throws -> PipelineReview
-    /// How often each content asset was touched, by marketing and sales.
-    func contentUsage() async throws -> [ContentUsage]
 }
+
+/// Portable bundles: import and export.
+public protocol BundleStore: Sendable {
+    /// Imports files (in `Resource.importOrder`) in one transaction.
+    func importRows(
+        _ sources: [any RowSource],
+        options: ImportOptions,
+        actor: Actor,
+        at: Timestamp,
+        progress: @escaping @Sendable (ImportProgress) -> Void
+    ) async throws -> ImportReport
+    /// Calls `body` with the records of a resource in id order, in chunks.
+    func exportRecords(_ resource: Resource, chunkSize: Int, _ body: @escaping @Sendable ([Record]) throws -> Void) async throws
+}
+
+/// One record per person: duplicate candidates and merges.
+public protocol IdentityStore: Sendable {
+    /// Likely duplicate contacts.
+    func duplicateContacts(limit: Int) async throws -> [DuplicateCandidate]
+    /// Merges `duplicateID` into `keepID`; returns the kept record.
+    func mergeContacts(keep keepID: String, duplicate duplicateID: String, actor: Actor, at: Timestamp) async throws -> Record
+}
+
+/// Events in, with identity, scoring and the reactions they cause.
+public protocol IngestStore: Sendable {
+    /// Stores batches of events in one durable transaction (group commit), each batch atomic
+    /// on its own, with identity resolution and the reactions applied.
+    func ingest(_ batches: [IngestBatch], at: Timestamp) async throws -> [IngestBatchResult]
+}
+
+/// The workspace database with every role: what the server and most commands use.
+public protocol FunnelStore: RecordStore, AccessStore, BundleStore, IdentityStore, IngestStore, ScoringStore, HandoverStore, KPIStore, WebReadStore {}

@@ -91,3 +91,13 @@ public struct ContentUsage: Sendable, Hashable {
     /// Contacts who touched it.
     public var contacts: Int
 }
+
+/// The web app's own reads.
+public protocol WebReadStore: Sendable {
+    /// The lead list, newest first.
+    func leads(_ query: LeadQuery, now: Timestamp) async throws -> LeadPage
+    /// Open opportunities by stage and owner, aging and slipped close dates at `now` (`today` in the workspace zone).
+    func pipelineReview(today: LocalDate, now: Timestamp, slippedLimit: Int) async throws -> PipelineReview
+    /// How often each content asset was touched, by marketing and sales.
+    func contentUsage() async throws -> [ContentUsage]
+}

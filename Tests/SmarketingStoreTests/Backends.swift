@@ -2,16 +2,45 @@ import Foundation
 import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
+import ThrowawayPostgres
 
-/// The backends the conformance suite runs on. PostgreSQL joins this list with its backend.
+/// The backends the conformance suite runs on. Suites of a role run on every backend that
+/// serves it (`Backend.allCases` for records and access); suites that need the whole store run
+/// on `Backend.full`, which PostgreSQL joins when it serves every role.
 enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
     case sqlite
+    case postgres
 
     var description: String { rawValue }
+
+    /// The backends that serve every role of the store.
+    static let full: [Backend] = [.sqlite]
+
+    /// A new, empty store of the record and access roles on a real database.
+    func makeRoles() async throws -> RolesUnderTest {
+        switch self {
+        case .sqlite:
+            let sut = try make()
+            return RolesUnderTest(store: sut.store, reopen: { try sut.reopen() }, keep: sut)
+        case .postgres:
+            let url = try ThrowawayPostgres.newDatabase()
+            guard let location = PostgresStore.Location(url: url) else { throw StoreError.invalid("bad test URL \(url)") }
+            let open: @Sendable () async throws -> any RecordStore & AccessStore = {
+                try await PostgresStore(
+                    location: location,
+                    scoringModels: ScoringModelFile.parser,
+                    handoverConfigs: HandoverConfigFile.parser
+                )
+            }
+            return RolesUnderTest(store: try await open(), reopen: open, keep: nil)
+        }
+    }
 
     /// A new, empty store on a real database, and how to throw it away.
     func make() throws -> StoreUnderTest {
         switch self {
+        case .postgres:
+            throw StoreError.invalid("PostgreSQL does not serve every role of the store yet; use makeRoles()")
         case .sqlite:
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-store-\(UUID())").path
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -36,6 +65,19 @@ final class StoreUnderTest: Sendable {
     deinit { cleanup() }
 }
 
+/// A store of the record and access roles under test.
+final class RolesUnderTest: Sendable {
+    let store: any RecordStore & AccessStore
+    /// Opens the same database again, as a restarted process (or a second instance) would.
+    let reopen: @Sendable () async throws -> any RecordStore & AccessStore
+    private let keep: StoreUnderTest?
+    init(store: any RecordStore & AccessStore, reopen: @escaping @Sendable () async throws -> any RecordStore & AccessStore, keep: StoreUnderTest?) {
+        self.store = store
+        self.reopen = reopen
+        self.keep = keep
+    }
+}
+
 let t0 = Timestamp(seconds: 1_767_225_600)  // 2026-01-01T00:00:00Z
 let tester = Actor(userID: "tester", role: .admin, via: "test")
 
@@ -51,7 +93,7 @@ func record(_ r: Resource, _ fields: [String: FieldValue]) -> Record {
 func ts(_ text: String) -> FieldValue { .timestamp(try! Timestamp.parse(text).get()) }
 
 /// A small workspace: a user, an account, a campaign and two contacts.
-func seed(_ store: any FunnelStore) async throws {
+func seed(_ store: any RecordStore) async throws {
     try await store.create(record(.users, ["id": .text("u1"), "email": .text("rep@us.example"), "team": .text("sales")]), actor: tester, at: t0)
     try await store.create(record(.accounts, ["id": .text("a1"), "name": .text("Acme"), "domain": .text("acme.example")]), actor: tester, at: t0)
     try await store.create(record(.campaigns, ["id": .text("cmp1"), "name": .text("Spring"), "channel": .text("email")]), actor: tester, at: t0)

@@ -109,7 +109,7 @@ struct HandoverConformanceTests {
         return try #require(try await store.handovers(q, at: at).first)
     }
 
-    @Test("an MQL move opens a routed handover with its clocks and webhook events in the same transaction", arguments: Backend.allCases)
+    @Test("an MQL move opens a routed handover with its clocks and webhook events in the same transaction", arguments: Backend.full)
     func opens(backend: Backend) async throws {
         let sut = try backend.make()
         let store = sut.store
@@ -137,7 +137,7 @@ struct HandoverConformanceTests {
         #expect(try await store.deliveries(subscriptionID: nil, status: nil, limit: 100).count == 6)
     }
 
-    @Test("answers move the lifecycle; a rejection needs a known reason; a logged call meets the first-touch clock", arguments: Backend.allCases)
+    @Test("answers move the lifecycle; a rejection needs a known reason; a logged call meets the first-touch clock", arguments: Backend.full)
     func answers(backend: Backend) async throws {
         let sut = try backend.make()
         let store = sut.store
@@ -192,7 +192,7 @@ struct HandoverConformanceTests {
         #expect(r1.responseMedianHours == 20.0 / 60 && r1.responseMedianBusinessHours == 20.0 / 60)
     }
 
-    @Test("warnings and breaches fire exactly once: across a restart, after downtime, with two instances", arguments: Backend.allCases)
+    @Test("warnings and breaches fire exactly once: across a restart, after downtime, with two instances", arguments: Backend.full)
     func exactlyOnce(backend: Backend) async throws {
         let sut = try backend.make()
         try await workspace(sut.store)
@@ -229,7 +229,7 @@ struct HandoverConformanceTests {
         #expect(try await other.nextDueClock() == later.adding(milliseconds: 45 * 60_000))
     }
 
-    @Test("reps at their cap are skipped; with everyone at the cap the lead waits in the queue until a manager assigns it", arguments: Backend.allCases)
+    @Test("reps at their cap are skipped; with everyone at the cap the lead waits in the queue until a manager assigns it", arguments: Backend.full)
     func capacityAndQueue(backend: Backend) async throws {
         let sut = try backend.make()
         let store = sut.store
@@ -253,7 +253,7 @@ struct HandoverConformanceTests {
         }
     }
 
-    @Test("marketing's commitments: MQLs of the month against the target, projected to the month's end", arguments: Backend.allCases)
+    @Test("marketing's commitments: MQLs of the month against the target, projected to the month's end", arguments: Backend.full)
     func commitments(backend: Backend) async throws {
         let sut = try backend.make()
         let store = sut.store
@@ -275,7 +275,7 @@ struct HandoverConformanceTests {
         #expect(dach.actual == 2 && !dach.shortfall)
     }
 
-    @Test("deliveries keep order per subscription, back off after failures, fail after the last attempt and can be replayed", arguments: Backend.allCases)
+    @Test("deliveries keep order per subscription, back off after failures, fail after the last attempt and can be replayed", arguments: Backend.full)
     func deliveries(backend: Backend) async throws {
         let sut = try backend.make()
         let store = sut.store
@@ -307,7 +307,7 @@ struct HandoverConformanceTests {
         )
     }
 
-    @Test("a deal won announces opportunity.won once; a contact that reaches opportunity closes its handover", arguments: Backend.allCases)
+    @Test("a deal won announces opportunity.won once; a contact that reaches opportunity closes its handover", arguments: Backend.full)
     func won(backend: Backend) async throws {
         let sut = try backend.make()
         let store = sut.store
@@ -337,7 +337,7 @@ struct HandoverConformanceTests {
         #expect(won.payload.contains("\"amount\":12000") && won.payload.contains("\"opportunity_id\":\"o1\""))
     }
 
-    @Test("a configuration naming users the workspace lacks is refused whole", arguments: Backend.allCases)
+    @Test("a configuration naming users the workspace lacks is refused whole", arguments: Backend.full)
     func refusals(backend: Backend) async throws {
         let sut = try backend.make()
         let store = sut.store

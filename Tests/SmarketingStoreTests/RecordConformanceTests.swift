@@ -7,7 +7,7 @@ import Testing
 struct RecordConformanceTests {
     @Test("create, read, update, delete with conflicts and references", arguments: Backend.allCases)
     func crud(backend: Backend) async throws {
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let store = sut.store
         try await seed(store)
         let c1 = try #require(try await store.get(.contacts, id: "c1"))
@@ -64,7 +64,7 @@ struct RecordConformanceTests {
 
     @Test("lists filter, search, sort and page without gaps or repeats", arguments: Backend.allCases)
     func listing(backend: Backend) async throws {
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let store = sut.store
         try await seed(store)
         for i in 0..<57 {

@@ -59,7 +59,7 @@ struct ScoringConformanceTests {
         }
     }
 
-    @Test("scores follow every event, survive a restart and equal a full recomputation from history", arguments: Backend.allCases)
+    @Test("scores follow every event, survive a restart and equal a full recomputation from history", arguments: Backend.full)
     func followAndRecompute(backend: Backend) async throws {
         let sut = try backend.make()
         let store = sut.store
@@ -116,7 +116,7 @@ struct ScoringConformanceTests {
         #expect(versions.map(\.status) == ["active", "superseded"] && versions.last?.comment == "first")
     }
 
-    @Test("personas are assigned with a reason; fit follows contact and account edits", arguments: Backend.allCases)
+    @Test("personas are assigned with a reason; fit follows contact and account edits", arguments: Backend.full)
     func personasAndRegrade(backend: Backend) async throws {
         let sut = try backend.make()
         let store = sut.store
@@ -139,7 +139,7 @@ struct ScoringConformanceTests {
         #expect(c2.fit.first { $0.ruleID == "buyer-persona" }?.matched == true)
     }
 
-    @Test("every stage move is stored; refused moves change nothing; deals move their contacts", arguments: Backend.allCases)
+    @Test("every stage move is stored; refused moves change nothing; deals move their contacts", arguments: Backend.full)
     func lifecycle(backend: Backend) async throws {
         let sut = try backend.make()
         let store = sut.store
@@ -185,7 +185,7 @@ struct ScoringConformanceTests {
         }
     }
 
-    @Test("scores stay right when other writers change them between ingests (this process or another)", arguments: Backend.allCases)
+    @Test("scores stay right when other writers change them between ingests (this process or another)", arguments: Backend.full)
     func cachedScoresFollowOtherWriters(backend: Backend) async throws {
         let sut = try backend.make()
         let store = sut.store

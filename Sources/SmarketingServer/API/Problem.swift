@@ -49,6 +49,10 @@ public struct Problem: HTTPResponseError, Sendable {
             case .notFound, .missing: return Problem(.notFound, e.description)
             case .conflict, .reference: return Problem(.conflict, e.description)
             case .invalid: return Problem(.unprocessableContent, e.description)
+            case .unavailable:
+                var p = Problem(.serviceUnavailable, e.description)
+                p.headers[.retryAfter] = "1"
+                return p
             }
         case let e as HTTPError:
             let detail: String

@@ -48,24 +48,14 @@ extension SQLiteStore {
 
     /// Throws `reference` when other records still name this one.
     static func checkNotReferenced(_ db: Database, _ r: Resource, id: String) throws {
-        for other in Resource.allCases {
-            for f in other.schema.fields where f.references == r {
-                let sql = "SELECT 1 FROM \(other.rawValue) WHERE \(f.name) = ? LIMIT 1"
-                if try Row.fetchOne(db, sql: sql, arguments: [id]) != nil {
-                    throw StoreError.reference(
-                        "\(r.rawValue) \"\(id)\" is still named by \(other.rawValue).\(f.name); change or delete those records first"
-                            + (r == .contacts ? " (or merge the contact)" : "")
-                    )
-                }
+        for (other, field) in RecordRules.referencing(r) {
+            if try Row.fetchOne(db, sql: "SELECT 1 FROM \(other.rawValue) WHERE \(field) = ? LIMIT 1", arguments: [id]) != nil {
+                throw RecordRules.stillReferenced(r, id, by: other, field: field)
             }
         }
     }
 
-    static func auditJSON(_ record: Record) -> String {
-        var obj: [String: JSONValue] = [:]
-        for (f, v) in zip(record.resource.schema.fields, record.values) where !v.isNull { obj[f.name] = .string(v.csvText) }
-        return JSONValue.object(obj).compactText
-    }
+    static func auditJSON(_ record: Record) -> String { RecordRules.auditJSON(record) }
 
     public func get(_ resource: Resource, id: String) async throws -> Record? {
         try await pool.read { db in try Self.fetch(db, resource, id: id) }
@@ -101,13 +91,7 @@ extension SQLiteStore {
         try Self.audit(db, actor, at, "create", record.resource.rawValue, id, json)
     }
 
-    /// The last guard of every way in (API, web forms, connectors): each value within its
-    /// field's range and length (`FieldSpec.check`), so nothing out of range reaches a sum.
-    static func checkRanges(_ record: Record) throws {
-        for (spec, value) in zip(record.resource.schema.fields, record.values) {
-            if let p = spec.check(value) { throw StoreError.invalid("\"\(spec.name)\" \(p.message)") }
-        }
-    }
+    static func checkRanges(_ record: Record) throws { try RecordRules.checkRanges(record) }
 
     /// Unique rules beyond the id: user emails, (source, external_id).
     static func checkUnique(_ db: Database, _ record: Record, exceptID: String?) throws {
@@ -146,22 +130,10 @@ extension SQLiteStore {
         at: Timestamp,
         detail: String?
     ) throws -> Record {
-        guard var record = try Self.fetch(db, resource, id: id) else { throw StoreError.notFound(resource, id) }
-        let old = record
+        guard let old = try Self.fetch(db, resource, id: id) else { throw StoreError.notFound(resource, id) }
         let schema = resource.schema
-        var changed: [String: JSONValue] = [:]
-        for (name, value) in fields {
-            guard let spec = schema.field(name) else { throw StoreError.invalid("\(resource.rawValue) has no field \"\(name)\"") }
-            if schema.key.contains(name), value != record[name] {
-                throw StoreError.invalid("\"\(name)\" identifies the record and cannot change; delete it and create a new one")
-            }
-            if spec.required, value.isNull { throw StoreError.invalid("\"\(name)\" is required") }
-            if let p = spec.check(value) { throw StoreError.invalid("\"\(name)\" \(p.message)") }
-            if record[name] != value {
-                changed[name] = .array([.string(record[name].csvText), .string(value.csvText)])
-                record[name] = value
-            }
-        }
+        let (record, applied) = try RecordRules.apply(fields, to: old)
+        var changed = applied
         guard !changed.isEmpty else { return record }
         try Self.checkReferences(db, record)
         try Self.checkUnique(db, record, exceptID: id)
@@ -221,10 +193,7 @@ extension SQLiteStore {
             }
         }
         if let q = query.search, !q.isEmpty, !schema.searchFields.isEmpty {
-            let pattern =
-                "%"
-                + q.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-                .replacingOccurrences(of: "_", with: "\\_") + "%"
+            let pattern = RecordRules.likePattern(q)
             var ors = schema.searchFields.map { "\($0) LIKE ? ESCAPE '\\'" }
             args += Array(repeating: pattern.databaseValue, count: ors.count)
             if resource == .contacts {
@@ -245,14 +214,13 @@ extension SQLiteStore {
         let dir = query.descending ? "DESC" : "ASC"
         let cmp = query.descending ? "<" : ">"
         if let cursor = query.cursor {
-            guard let data = Data(base64Encoded: cursor), let parts = try? JSONDecoder().decode([JSONValue].self, from: data),
-                parts.count == 2, let lastID = parts[1].string
-            else { throw StoreError.missing("no page at this cursor: it is not one this server gave out") }
+            let (key, lastID) = try RecordRules.decodeCursor(cursor)
             let last: DatabaseValue
-            switch parts[0] {
-            case .string(let s): last = s.databaseValue
-            case .number(let n): last = Int64(exactly: n)?.databaseValue ?? n.databaseValue  // a cursor is client input: no trapping conversion
-            default: last = .null
+            switch key {
+            case .text(let t): last = t.databaseValue
+            case .int(let i): last = i.databaseValue
+            case .double(let d): last = d.databaseValue
+            case .null: last = .null
             }
             if sortField == "id" {
                 conditions.append("id \(cmp) ?")
@@ -275,15 +243,15 @@ extension SQLiteStore {
             var next: String?
             if rows.count > limit, let lastRow = rows.prefix(limit).last {
                 let key: DatabaseValue = lastRow[n]
-                let keyJSON: JSONValue
+                let cursorKey: RecordRules.CursorKey
                 switch key.storage {
-                case .int64(let i): keyJSON = .number(Double(i))
-                case .double(let d): keyJSON = .number(d)
-                case .string(let s): keyJSON = .string(s)
-                default: keyJSON = .null
+                case .int64(let i): cursorKey = .int(i)
+                case .double(let d): cursorKey = .double(d)
+                case .string(let t): cursorKey = .text(t)
+                default: cursorKey = .null
                 }
                 let idValue: String = lastRow[n + 1]
-                next = Data(JSONValue.array([keyJSON, .string(idValue)]).compactText.utf8).base64EncodedString()
+                next = RecordRules.encodeCursor(cursorKey, idValue)
             }
             if records.count > limit { records.removeLast() }
             return Page(records: records, nextCursor: next)

@@ -1,0 +1,209 @@
+import Foundation
+import SmarketingCore
+
+/// The PostgreSQL schema and its migrations.
+///
+/// The tables, columns and indexes are the SQLite store's (the same names and representations:
+/// times as epoch milliseconds, so one bundle codec and one set of reporting views serve both);
+/// PostgreSQL's history starts at the schema SQLite reached with its migration v13. Migrations
+/// run in one transaction under an advisory lock, so several instances starting at once migrate
+/// exactly once and the others wait and find nothing to do.
+enum PostgresSchema {
+    /// The advisory lock key of migrations (any constant other code does not use).
+    static let migrationLock: Int64 = 0x736D_6B5F_6D69_6772  // "smk_migr"
+
+    // Every text column compares bytewise (COLLATE "C"), as SQLite does: list pages, cursors and
+    // exports order alike on both backends, whatever the cluster's locale, and indexes serve them.
+    static let migrations: [(version: Int, name: String, sql: String)] = [
+        (1, "workspace (SQLite v1-v13)", v1)
+    ]
+
+    /// Applies the migrations this database lacks; returns the names of those applied.
+    @discardableResult
+    static func migrate(_ store: PostgresStore) async throws -> [String] {
+        try await store.write { c in
+            try await c.execute("SELECT pg_advisory_xact_lock(?)", [.int(migrationLock)])
+            try await c.script(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            let done = Set(try await c.rows("SELECT version FROM schema_migrations").compactMap { $0.int(0) })
+            var applied: [String] = []
+            for m in migrations where !done.contains(Int64(m.version)) {
+                try await c.script(m.sql)
+                try await c.execute("INSERT INTO schema_migrations(version, name) VALUES (?, ?)", [.int(Int64(m.version)), .text(m.name)])
+                applied.append(m.name)
+            }
+            return applied
+        }
+    }
+
+    static let v1 = """
+        CREATE TABLE users (id TEXT COLLATE "C" PRIMARY KEY NOT NULL, email TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C", team TEXT COLLATE "C", role TEXT COLLATE "C", manager_id TEXT COLLATE "C" REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED, capacity BIGINT, timezone TEXT COLLATE "C", access_role TEXT COLLATE "C", email_key TEXT COLLATE "C" NOT NULL, password_hash TEXT COLLATE "C");
+        CREATE TABLE personas (id TEXT COLLATE "C" PRIMARY KEY NOT NULL, name TEXT COLLATE "C" NOT NULL, description TEXT COLLATE "C", rules TEXT COLLATE "C");
+        CREATE TABLE accounts (id TEXT COLLATE "C" PRIMARY KEY NOT NULL, name TEXT COLLATE "C" NOT NULL, domain TEXT COLLATE "C", industry TEXT COLLATE "C", employees BIGINT, annual_revenue DOUBLE PRECISION, country TEXT COLLATE "C", owner_id TEXT COLLATE "C" REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED, created_at BIGINT, source TEXT COLLATE "C", external_id TEXT COLLATE "C");
+        CREATE TABLE campaigns (id TEXT COLLATE "C" PRIMARY KEY NOT NULL, name TEXT COLLATE "C" NOT NULL, channel TEXT COLLATE "C" NOT NULL, type TEXT COLLATE "C", start_date TEXT COLLATE "C", end_date TEXT COLLATE "C", budget DOUBLE PRECISION);
+        CREATE TABLE content (id TEXT COLLATE "C" PRIMARY KEY NOT NULL, title TEXT COLLATE "C" NOT NULL, type TEXT COLLATE "C" NOT NULL, funnel_stage TEXT COLLATE "C", persona_ids TEXT COLLATE "C", url TEXT COLLATE "C");
+        CREATE TABLE contacts (id TEXT COLLATE "C" PRIMARY KEY NOT NULL, email TEXT COLLATE "C" NOT NULL, first_name TEXT COLLATE "C", last_name TEXT COLLATE "C", title TEXT COLLATE "C", phone TEXT COLLATE "C", account_id TEXT COLLATE "C" REFERENCES accounts(id) DEFERRABLE INITIALLY DEFERRED, country TEXT COLLATE "C", persona_id TEXT COLLATE "C" REFERENCES personas(id) DEFERRABLE INITIALLY DEFERRED, owner_id TEXT COLLATE "C" REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED, source_channel TEXT COLLATE "C", source_campaign_id TEXT COLLATE "C" REFERENCES campaigns(id) DEFERRABLE INITIALLY DEFERRED, created_at BIGINT NOT NULL, lifecycle_stage TEXT COLLATE "C", became_lead_at BIGINT, became_mql_at BIGINT, became_sal_at BIGINT, became_sql_at BIGINT, became_opportunity_at BIGINT, became_customer_at BIGINT, recycled_at BIGINT, recycle_reason TEXT COLLATE "C", assigned_at BIGINT, source TEXT COLLATE "C", external_id TEXT COLLATE "C", email_key TEXT COLLATE "C" NOT NULL);
+        CREATE TABLE costs (id TEXT COLLATE "C" PRIMARY KEY NOT NULL, date TEXT COLLATE "C" NOT NULL, category TEXT COLLATE "C" NOT NULL, amount DOUBLE PRECISION NOT NULL, campaign_id TEXT COLLATE "C" REFERENCES campaigns(id) DEFERRABLE INITIALLY DEFERRED);
+        CREATE TABLE touchpoints (id TEXT COLLATE "C" PRIMARY KEY NOT NULL, contact_id TEXT COLLATE "C" NOT NULL REFERENCES contacts(id) DEFERRABLE INITIALLY DEFERRED, occurred_at BIGINT NOT NULL, type TEXT COLLATE "C" NOT NULL, channel TEXT COLLATE "C", campaign_id TEXT COLLATE "C" REFERENCES campaigns(id) DEFERRABLE INITIALLY DEFERRED, content_id TEXT COLLATE "C" REFERENCES content(id) DEFERRABLE INITIALLY DEFERRED, actor_id TEXT COLLATE "C" REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED, properties TEXT COLLATE "C");
+        CREATE TABLE opportunities (id TEXT COLLATE "C" PRIMARY KEY NOT NULL, account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) DEFERRABLE INITIALLY DEFERRED, created_at BIGINT NOT NULL, name TEXT COLLATE "C", amount DOUBLE PRECISION, stage TEXT COLLATE "C", owner_id TEXT COLLATE "C" REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED, primary_contact_id TEXT COLLATE "C" REFERENCES contacts(id) DEFERRABLE INITIALLY DEFERRED, expected_close_date TEXT COLLATE "C", closed_at BIGINT, is_won BIGINT, lost_reason TEXT COLLATE "C", source TEXT COLLATE "C", external_id TEXT COLLATE "C");
+        CREATE TABLE opportunity_contacts (id TEXT COLLATE "C" PRIMARY KEY NOT NULL, opportunity_id TEXT COLLATE "C" NOT NULL REFERENCES opportunities(id) DEFERRABLE INITIALLY DEFERRED, contact_id TEXT COLLATE "C" NOT NULL REFERENCES contacts(id) DEFERRABLE INITIALLY DEFERRED, role TEXT COLLATE "C");
+        CREATE TABLE targets (id TEXT COLLATE "C" PRIMARY KEY NOT NULL, period TEXT COLLATE "C" NOT NULL, metric TEXT COLLATE "C" NOT NULL, value DOUBLE PRECISION NOT NULL, segment TEXT COLLATE "C");
+        CREATE UNIQUE INDEX users_email ON users(email_key);
+        CREATE INDEX contacts_email ON contacts(email_key, created_at);
+        CREATE INDEX contacts_account ON contacts(account_id);
+        CREATE INDEX contacts_created ON contacts(created_at);
+        CREATE UNIQUE INDEX contacts_external ON contacts(source, external_id) WHERE external_id IS NOT NULL;
+        CREATE INDEX accounts_domain ON accounts(domain, created_at);
+        CREATE UNIQUE INDEX accounts_external ON accounts(source, external_id) WHERE external_id IS NOT NULL;
+        CREATE UNIQUE INDEX opportunities_external ON opportunities(source, external_id) WHERE external_id IS NOT NULL;
+        CREATE INDEX opportunities_account ON opportunities(account_id);
+        CREATE INDEX opportunity_contacts_contact ON opportunity_contacts(contact_id);
+        CREATE INDEX touchpoints_contact_time ON touchpoints(contact_id, occurred_at);
+        CREATE TABLE contact_merges (
+            removed_id TEXT COLLATE "C" PRIMARY KEY NOT NULL, kept_id TEXT COLLATE "C" NOT NULL, at BIGINT NOT NULL, actor TEXT COLLATE "C" NOT NULL);
+        CREATE TABLE api_tokens (
+            id TEXT COLLATE "C" PRIMARY KEY NOT NULL, user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id),
+            role TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, token_hash TEXT COLLATE "C" NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL, revoked_at BIGINT);
+        CREATE TABLE audit_log (
+            seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, at BIGINT NOT NULL, actor TEXT COLLATE "C" NOT NULL,
+            action TEXT COLLATE "C" NOT NULL, resource TEXT COLLATE "C" NOT NULL, record_id TEXT COLLATE "C" NOT NULL, detail TEXT COLLATE "C" NOT NULL);
+        CREATE TABLE settings (key TEXT COLLATE "C" PRIMARY KEY NOT NULL, value TEXT COLLATE "C" NOT NULL);
+        CREATE INDEX contacts_stage ON contacts(lifecycle_stage, id);
+        CREATE INDEX contacts_owner ON contacts(owner_id, id);
+        CREATE TABLE scoring_models (
+            version BIGINT PRIMARY KEY, status TEXT COLLATE "C" NOT NULL, author TEXT COLLATE "C" NOT NULL, created_at BIGINT NOT NULL,
+            applied_at BIGINT, comment TEXT COLLATE "C" NOT NULL, diff TEXT COLLATE "C" NOT NULL, text TEXT COLLATE "C" NOT NULL);
+        CREATE TABLE contact_scores (
+            contact_id TEXT COLLATE "C" PRIMARY KEY NOT NULL, version BIGINT NOT NULL, fit DOUBLE PRECISION NOT NULL, grade TEXT COLLATE "C" NOT NULL,
+            engagement DOUBLE PRECISION NOT NULL, latest BIGINT, persona_id TEXT COLLATE "C", state BYTEA NOT NULL);
+        CREATE INDEX contact_scores_grade ON contact_scores(grade, contact_id);
+        CREATE TABLE score_staging (
+            contact_id TEXT COLLATE "C" PRIMARY KEY NOT NULL, version BIGINT NOT NULL, fit DOUBLE PRECISION NOT NULL, grade TEXT COLLATE "C" NOT NULL,
+            engagement DOUBLE PRECISION NOT NULL, latest BIGINT, persona_id TEXT COLLATE "C", state BYTEA NOT NULL,
+            qualifies BIGINT NOT NULL, persona_automatic BIGINT NOT NULL);
+        CREATE TABLE scoring_dirty (contact_id TEXT COLLATE "C" PRIMARY KEY NOT NULL);
+        CREATE TABLE score_history (
+            contact_id TEXT COLLATE "C" NOT NULL, at BIGINT NOT NULL, version BIGINT NOT NULL, fit DOUBLE PRECISION NOT NULL,
+            grade TEXT COLLATE "C" NOT NULL, engagement DOUBLE PRECISION NOT NULL, event TEXT COLLATE "C" NOT NULL);
+        CREATE INDEX score_history_contact ON score_history(contact_id, at);
+        CREATE TABLE lifecycle_transitions (
+            seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, contact_id TEXT COLLATE "C" NOT NULL, from_stage TEXT COLLATE "C", to_stage TEXT COLLATE "C" NOT NULL,
+            at BIGINT NOT NULL, actor TEXT COLLATE "C" NOT NULL, reason TEXT COLLATE "C", model_version BIGINT);
+        CREATE INDEX lifecycle_transitions_contact ON lifecycle_transitions(contact_id, at);
+        CREATE TABLE handover_configs (
+            version BIGINT PRIMARY KEY, text TEXT COLLATE "C" NOT NULL, applied_at BIGINT NOT NULL, author TEXT COLLATE "C" NOT NULL,
+            comment TEXT COLLATE "C" NOT NULL, active BIGINT NOT NULL DEFAULT 0);
+        CREATE TABLE handovers (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, contact_id TEXT COLLATE "C" NOT NULL, status TEXT COLLATE "C" NOT NULL, owner_id TEXT COLLATE "C" NOT NULL,
+            queue TEXT COLLATE "C", team TEXT COLLATE "C", segment TEXT COLLATE "C", policy TEXT COLLATE "C", grade TEXT COLLATE "C", channel TEXT COLLATE "C", campaign_id TEXT COLLATE "C",
+            rule TEXT COLLATE "C" NOT NULL, routing TEXT COLLATE "C" NOT NULL, config_version BIGINT NOT NULL, created_at BIGINT NOT NULL,
+            assigned_at BIGINT, answered_at BIGINT, first_touch_at BIGINT, closed_at BIGINT, reason TEXT COLLATE "C", note TEXT COLLATE "C");
+        CREATE INDEX handovers_open_contact ON handovers(contact_id) WHERE status IN ('queued', 'assigned', 'accepted');
+        CREATE INDEX handovers_owner ON handovers(owner_id, status);
+        CREATE INDEX handovers_created ON handovers(created_at);
+        CREATE TABLE sla_clocks (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, handover_id BIGINT NOT NULL REFERENCES handovers(id),
+            kind TEXT COLLATE "C" NOT NULL, owner_id TEXT COLLATE "C", status TEXT COLLATE "C" NOT NULL, due_at BIGINT NOT NULL, next_at BIGINT,
+            state TEXT COLLATE "C" NOT NULL);
+        CREATE INDEX sla_clocks_next ON sla_clocks(next_at) WHERE next_at IS NOT NULL;
+        CREATE INDEX sla_clocks_handover ON sla_clocks(handover_id);
+        CREATE TABLE handover_log (
+            seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, handover_id BIGINT NOT NULL, at BIGINT NOT NULL,
+            actor TEXT COLLATE "C" NOT NULL, action TEXT COLLATE "C" NOT NULL, detail TEXT COLLATE "C" NOT NULL);
+        CREATE INDEX handover_log_handover ON handover_log(handover_id, seq);
+        CREATE TABLE routing_counters (
+            pool TEXT COLLATE "C" NOT NULL, user_id TEXT COLLATE "C" NOT NULL, assigned BIGINT NOT NULL, PRIMARY KEY (pool, user_id));
+        CREATE TABLE transition_cursor (id BIGINT PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL);
+        CREATE TABLE outbox (
+            seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, type TEXT COLLATE "C" NOT NULL, at BIGINT NOT NULL, subject TEXT COLLATE "C" NOT NULL,
+            payload TEXT COLLATE "C" NOT NULL);
+        CREATE TABLE webhook_subscriptions (
+            id TEXT COLLATE "C" PRIMARY KEY NOT NULL, url TEXT COLLATE "C" NOT NULL, events TEXT COLLATE "C" NOT NULL, secret TEXT COLLATE "C" NOT NULL,
+            format TEXT COLLATE "C" NOT NULL, active BIGINT NOT NULL, created_at BIGINT NOT NULL);
+        CREATE TABLE webhook_deliveries (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, subscription_id TEXT COLLATE "C" NOT NULL REFERENCES webhook_subscriptions(id),
+            outbox_seq BIGINT NOT NULL REFERENCES outbox(seq), status TEXT COLLATE "C" NOT NULL, attempts BIGINT NOT NULL DEFAULT 0,
+            next_attempt_at BIGINT, last_status BIGINT, last_error TEXT COLLATE "C", delivered_at BIGINT);
+        CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(subscription_id, id) WHERE status = 'pending';
+        CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries(subscription_id, id);
+        CREATE TABLE kpi_dirty (kind TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL);
+        CREATE TABLE kpi_facts (
+            kind TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL, facts TEXT COLLATE "C" NOT NULL, responded_at BIGINT, idle_until BIGINT,
+            PRIMARY KEY (kind, id));
+        CREATE TABLE kpi_deal_contacts (
+            contact_id TEXT COLLATE "C" NOT NULL, opportunity_id TEXT COLLATE "C" NOT NULL, won_closed_at BIGINT,
+            PRIMARY KEY (contact_id, opportunity_id));
+        CREATE INDEX kpi_deal_contacts_deal ON kpi_deal_contacts(opportunity_id);
+        CREATE TABLE kpi_cells (
+            metric TEXT COLLATE "C" NOT NULL, dim TEXT COLLATE "C" NOT NULL, day BIGINT NOT NULL, key TEXT COLLATE "C" NOT NULL, label TEXT COLLATE "C" NOT NULL,
+            value BIGINT NOT NULL, n BIGINT NOT NULL, total BIGINT NOT NULL,
+            PRIMARY KEY (metric, dim, day, key, label, value));
+        CREATE TABLE kpi_state (id BIGINT PRIMARY KEY CHECK (id = 1), built_with TEXT COLLATE "C", version BIGINT NOT NULL DEFAULT 0);
+        CREATE INDEX opportunity_contacts_opportunity ON opportunity_contacts(opportunity_id);
+        CREATE INDEX opportunities_primary ON opportunities(primary_contact_id);
+        CREATE INDEX handovers_contact ON handovers(contact_id, id);
+        CREATE INDEX costs_campaign ON costs(campaign_id);
+        CREATE VIEW reporting_kpi_cells AS
+        SELECT metric, dim AS cut, key AS cut_value, (DATE '1970-01-01' + day::int) AS day, label,
+               value AS sample_value, n AS count, total
+        FROM kpi_cells WHERE metric <> 'open_opportunities';
+        CREATE VIEW reporting_open_pipeline AS
+        SELECT dim AS cut, key AS cut_value, n AS open_opportunities, total AS amount_cents
+        FROM kpi_cells WHERE metric = 'open_opportunities';
+        CREATE TABLE kpi_months (
+            metric TEXT COLLATE "C" NOT NULL, dim TEXT COLLATE "C" NOT NULL, month BIGINT NOT NULL, key TEXT COLLATE "C" NOT NULL, label TEXT COLLATE "C" NOT NULL,
+            n BIGINT NOT NULL, total BIGINT NOT NULL,
+            PRIMARY KEY (metric, dim, month, key, label));
+        CREATE TABLE kpi_month_samples (
+            metric TEXT COLLATE "C" NOT NULL, dim TEXT COLLATE "C" NOT NULL, month BIGINT NOT NULL, key TEXT COLLATE "C" NOT NULL,
+            n BIGINT NOT NULL, total BIGINT NOT NULL, samples BYTEA NOT NULL,
+            PRIMARY KEY (metric, dim, month, key));
+        CREATE TABLE web_sessions (
+            id_hash TEXT COLLATE "C" PRIMARY KEY NOT NULL, user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            role TEXT COLLATE "C" NOT NULL, csrf TEXT COLLATE "C" NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+        CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+        CREATE INDEX kpi_facts_idle ON kpi_facts(idle_until) WHERE idle_until IS NOT NULL;
+        CREATE TABLE login_failures (key TEXT COLLATE "C" NOT NULL, at BIGINT NOT NULL);
+        CREATE INDEX login_failures_key ON login_failures(key, at);
+        CREATE TABLE connections (
+            name TEXT COLLATE "C" PRIMARY KEY NOT NULL, vendor TEXT COLLATE "C" NOT NULL, base_url TEXT COLLATE "C", sealed_secrets BYTEA NOT NULL,
+            settings TEXT COLLATE "C" NOT NULL, created_at BIGINT NOT NULL, status TEXT COLLATE "C" NOT NULL,
+            last_sync_at BIGINT, last_error TEXT COLLATE "C", counts TEXT COLLATE "C" NOT NULL DEFAULT '{}');
+        CREATE TABLE sync_links (
+            connection TEXT COLLATE "C" NOT NULL, object TEXT COLLATE "C" NOT NULL, external_id TEXT COLLATE "C" NOT NULL, resource TEXT COLLATE "C" NOT NULL,
+            record_id TEXT COLLATE "C" NOT NULL, synced_at BIGINT NOT NULL, PRIMARY KEY (connection, object, external_id));
+        CREATE INDEX sync_links_record ON sync_links(resource, record_id);
+        CREATE INDEX contact_merges_kept ON contact_merges(kept_id);
+        CREATE TABLE sync_cursors (
+            connection TEXT COLLATE "C" NOT NULL, object TEXT COLLATE "C" NOT NULL, cursor TEXT COLLATE "C", watermark TEXT COLLATE "C", complete BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL, PRIMARY KEY (connection, object));
+        CREATE TABLE sync_runs (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, connection TEXT COLLATE "C" NOT NULL, started_at BIGINT NOT NULL,
+            finished_at BIGINT, status TEXT COLLATE "C" NOT NULL, "full" BIGINT NOT NULL, counts TEXT COLLATE "C" NOT NULL DEFAULT '{}', error TEXT COLLATE "C");
+        CREATE INDEX sync_runs_connection ON sync_runs(connection, id);
+        CREATE TABLE sync_skips (
+            run_id BIGINT NOT NULL, connection TEXT COLLATE "C" NOT NULL, object TEXT COLLATE "C" NOT NULL, external_id TEXT COLLATE "C" NOT NULL,
+            reason TEXT COLLATE "C" NOT NULL, at BIGINT NOT NULL);
+        CREATE INDEX sync_skips_run ON sync_skips(run_id);
+        CREATE TABLE writeback_state (
+            connection TEXT COLLATE "C" NOT NULL, record_id TEXT COLLATE "C" NOT NULL, field TEXT COLLATE "C" NOT NULL, value TEXT COLLATE "C",
+            PRIMARY KEY (connection, record_id, field));
+        CREATE TABLE writeback_outbox (
+            seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, connection TEXT COLLATE "C" NOT NULL, record_id TEXT COLLATE "C" NOT NULL,
+            object TEXT COLLATE "C" NOT NULL, external_id TEXT COLLATE "C" NOT NULL, field TEXT COLLATE "C" NOT NULL, value TEXT COLLATE "C",
+            status TEXT COLLATE "C" NOT NULL, attempts BIGINT NOT NULL DEFAULT 0, next_attempt_at BIGINT,
+            last_error TEXT COLLATE "C", created_at BIGINT NOT NULL, delivered_at BIGINT);
+        CREATE INDEX writeback_outbox_pending ON writeback_outbox(connection, seq) WHERE status = 'pending';
+        CREATE TABLE inbound_receipts (
+            connection TEXT COLLATE "C" NOT NULL, event_id TEXT COLLATE "C" NOT NULL, received_at BIGINT NOT NULL,
+            PRIMARY KEY (connection, event_id));
+        CREATE TABLE connection_configs (
+            version BIGINT PRIMARY KEY, text TEXT COLLATE "C" NOT NULL, applied_at BIGINT NOT NULL, author TEXT COLLATE "C" NOT NULL,
+            comment TEXT COLLATE "C" NOT NULL, active BIGINT NOT NULL DEFAULT 0);
+        CREATE INDEX sync_links_external ON sync_links(connection, external_id, resource);
+        INSERT INTO transition_cursor(id, seq) VALUES (1, 0);
+        INSERT INTO kpi_state(id, built_with) VALUES (1, NULL);
+        """
+}

@@ -1,0 +1,235 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SmarketingCore
+import Synchronization
+
+/// The PostgreSQL store: one database shared by several stateless app instances, through
+/// PostgresNIO's async connection pool.
+///
+/// Every write is one transaction at READ COMMITTED; what two instances could both decide (one
+/// contact per email, one open handover per contact, a clock fired once) is made single by a
+/// unique index, a row lock or `FOR UPDATE SKIP LOCKED`, never by this process's memory. A
+/// transaction that loses a serialization race or a deadlock is run again.
+public final class PostgresStore: Sendable {
+    let client: PostgresClient
+    private let runner: Task<Void, Never>
+    let logger: Logger
+    /// Reads stored scoring models; nil turns scoring off.
+    let modelParser: ScoringModelParser?
+    /// Reads stored handover configurations; nil turns routing and SLA clocks off.
+    let handoverParser: HandoverConfigParser?
+    /// Makes ids for records the store creates.
+    let makeID: @Sendable (String) -> String
+    /// Where the store is, without its password (for messages).
+    public let displayLocation: String
+
+    /// A location `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
+    public struct Location: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+        public var user: String
+        public var password: String?
+        public var database: String
+        public var sslMode: String
+
+        /// Parses a URL; nil when it is not a PostgreSQL URL.
+        public init?(url text: String) {
+            guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"), let c = URLComponents(string: text) else { return nil }
+            host = c.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+            port = c.port ?? 5432
+            user = c.user.flatMap { $0.removingPercentEncoding } ?? ProcessInfo.processInfo.environment["PGUSER"] ?? "postgres"
+            password = c.password.flatMap { $0.removingPercentEncoding } ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
+            let path = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
+            database = path.isEmpty ? user : (path.removingPercentEncoding ?? path)
+            sslMode = c.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+            guard (1...65535).contains(port), ["disable", "prefer", "require"].contains(sslMode) else { return nil }
+        }
+
+        /// The URL without the password.
+        public var display: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+    }
+
+    /// Opens the database at `location` (migrating it when needed, under an advisory lock so
+    /// that instances starting together migrate once). Throws `StoreError.unavailable` with one
+    /// sentence when the server cannot be reached.
+    public init(
+        location: Location,
+        maximumConnections: Int = 20,
+        scoringModels: ScoringModelParser? = nil,
+        handoverConfigs: HandoverConfigParser? = nil,
+        makeID: @escaping @Sendable (String) -> String = { prefix in prefix + "-" + UUID().uuidString.lowercased() },
+        migrate: Bool = true
+    ) async throws {
+        let tls: PostgresClient.Configuration.TLS
+        switch location.sslMode {
+        case "disable": tls = .disable
+        case "require": tls = .require(.makeClientConfiguration())
+        default: tls = .prefer(.makeClientConfiguration())
+        }
+        var config = PostgresClient.Configuration(
+            host: location.host,
+            port: location.port,
+            username: location.user,
+            password: location.password,
+            database: location.database,
+            tls: tls
+        )
+        config.options.maximumConnections = max(2, maximumConnections)
+        config.options.connectTimeout = .seconds(5)
+        var logger = Logger(label: "smarketing.postgres")
+        logger.logLevel = .critical
+        self.logger = logger
+        let client = PostgresClient(configuration: config, backgroundLogger: logger)
+        self.client = client
+        self.runner = Task { await client.run() }
+        self.modelParser = scoringModels
+        self.handoverParser = handoverConfigs
+        self.makeID = makeID
+        self.displayLocation = location.display
+        do {
+            _ = try await read { c in try await c.one("SELECT 1") }
+        } catch {
+            runner.cancel()
+            throw StoreError.unavailable("cannot reach PostgreSQL at \(location.display): \(Self.reason(error))")
+        }
+        if migrate {
+            do { try await PostgresSchema.migrate(self) } catch {
+                runner.cancel()
+                throw error
+            }
+        }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Stops the pool.
+    public func close() { runner.cancel() }
+
+    /// A short reason from a PostgresNIO error (its own description is long and names the query).
+    static func reason(_ error: any Error) -> String {
+        if let e = error as? PSQLError {
+            if let message = e.serverInfo?[.message] { return message }
+            switch e.code {
+            case .connectionError: return "the connection failed" + (e.underlying.map { " (\($0))" } ?? "")
+            case .serverClosedConnection: return "the server closed the connection"
+            case .poolClosed: return "the connection pool is closed"
+            default: return "\(e.code)"
+            }
+        }
+        if let e = error as? StoreError { return e.description }
+        return "\(error)"
+    }
+
+    // MARK: Transactions
+
+    /// A read on a pooled connection.
+    func read<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
+        do {
+            return try await client.withConnection { connection in
+                try await body(PGConn(connection: connection, logger: logger))
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// A write transaction, run again (up to 8 times) when PostgreSQL reports a serialization
+    /// failure or a deadlock; nothing of a failed attempt stays.
+    func write<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.withConnection { connection in
+                    let c = PGConn(connection: connection, logger: logger)
+                    try await c.script("BEGIN")
+                    do {
+                        let value = try await body(c)
+                        try await c.script("COMMIT")
+                        return value
+                    } catch {
+                        try? await c.script("ROLLBACK")
+                        throw error
+                    }
+                }
+            } catch let e as StoreError {
+                throw e
+            } catch {
+                if case .retry = PGErrorClass.of(error), attempt < 8 {
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+                    continue
+                }
+                throw Self.storeError(error)
+            }
+        }
+    }
+
+    /// What a PostgreSQL error means for the caller.
+    static func storeError(_ error: any Error) -> any Error {
+        switch PGErrorClass.of(error) {
+        case .unavailable: return StoreError.unavailable("the database is not reachable: \(reason(error))")
+        case .uniqueViolation(let c): return StoreError.conflict("a record with this key exists\(c.map { " (\($0))" } ?? "")")
+        default:
+            guard let e = error as? PSQLError else { return error }
+            // The server's own words and the statement, never the bound values (they may be
+            // personal data or token hashes).
+            var text = "PostgreSQL: " + reason(error)
+            if let state = e.serverInfo?[.sqlState] { text += " [\(state)]" }
+            if let detail = e.serverInfo?[.detail] { text += "; " + detail }
+            if let q = e.query { text += " in: " + String(q.sql.prefix(300)) }
+            return DatabaseFailure(description: text)
+        }
+    }
+
+    // MARK: Settings and audit
+
+    public func setting(_ key: String) async throws -> String? {
+        try await read { c in try await c.one("SELECT value FROM settings WHERE key = ?", [.text(key)])?.text(0) }
+    }
+
+    public func setSetting(_ key: String, _ value: String) async throws {
+        try await write { c in
+            try await c.execute(
+                "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [.text(key), .text(value)]
+            )
+        }
+    }
+
+    public func audit(limit: Int, before: Int64?) async throws -> [AuditEntry] {
+        try await read { c in
+            try await c.rows(
+                "SELECT seq, at, actor, action, resource, record_id, detail FROM audit_log WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+                [.int(before ?? Int64.max), .int(Int64(max(0, min(limit, 100_000))))]
+            ).map {
+                AuditEntry(
+                    seq: $0.int(0) ?? 0,
+                    at: Timestamp(milliseconds: $0.int(1) ?? 0),
+                    actor: $0.text(2) ?? "",
+                    action: $0.text(3) ?? "",
+                    resource: $0.text(4) ?? "",
+                    recordID: $0.text(5) ?? "",
+                    detail: $0.text(6) ?? ""
+                )
+            }
+        }
+    }
+
+    static func audit(_ c: PGConn, _ actor: Actor, _ at: Timestamp, _ action: String, _ resource: String, _ id: String, _ detail: String) async throws {
+        try await c.execute(
+            "INSERT INTO audit_log(at, actor, action, resource, record_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            [.int(at.milliseconds), .text(actor.userID + " (" + actor.via + ")"), .text(action), .text(resource), .text(id), .text(detail)]
+        )
+    }
+}
+
+/// A database error that is not the caller's to fix (a bug or an operations problem).
+public struct DatabaseFailure: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+// The roles PostgreSQL serves so far; the others follow (see docs/SCALE.md, "Status").
+extension PostgresStore: RecordStore, AccessStore {}

@@ -1,0 +1,191 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A real PostgreSQL server for the tests: a new cluster (`initdb`) in a temporary folder,
+/// started with `pg_ctl` on a free loopback port, one per test process, and a new database for
+/// every store a test opens. As root the cluster runs as the `postgres` OS user (PostgreSQL
+/// refuses to run as root). A watchdog process stops the cluster and removes its folder when the
+/// test process ends, also when it is killed.
+public enum ThrowawayPostgres {
+    public enum Failure: Error, CustomStringConvertible {
+        case unavailable(String)
+        public var description: String {
+            switch self {
+            case .unavailable(let m): return m
+            }
+        }
+    }
+
+    /// The running cluster of this process.
+    public struct Cluster: Sendable {
+        public let port: Int
+        public let dataDirectory: String
+        let bin: String
+        let asPostgres: Bool
+
+        /// A URL of a database on this cluster.
+        public func url(database: String) -> String { "postgres://postgres@127.0.0.1:\(port)/\(database)" }
+    }
+
+    private static let state = Mutex<Result<Cluster, Failure>?>(nil)
+    private static let counter = Atomic<Int>(0)
+
+    /// Whether PostgreSQL's server programs are installed (`.ci/run` installs them).
+    public static var isInstalled: Bool { binDirectory() != nil }
+
+    /// The cluster, started on first use.
+    public static func cluster() throws -> Cluster {
+        try state.withLock { s in
+            if let s { return try s.get() }
+            let r: Result<Cluster, Failure>
+            do { r = .success(try start()) } catch let f as Failure { r = .failure(f) } catch {
+                r = .failure(.unavailable("\(error)"))
+            }
+            s = r
+            return try r.get()
+        }
+    }
+
+    /// A new, empty database on the cluster; returns its URL.
+    public static func newDatabase(prefix: String = "smk") throws -> String {
+        let c = try cluster()
+        let name = "\(prefix)_\(getpid())_\(counter.add(1, ordering: .relaxed).newValue)"
+        try run(c.bin + "/createdb", ["-h", "127.0.0.1", "-p", String(c.port), "-U", "postgres", name], asPostgres: false)
+        return c.url(database: name)
+    }
+
+    /// Stops the cluster hard (as a crash would) and starts it again; for fault tests.
+    public static func restart(immediate: Bool = true) throws {
+        let c = try cluster()
+        try run(c.bin + "/pg_ctl", ["-D", c.dataDirectory, "-m", immediate ? "immediate" : "fast", "-w", "stop"], asPostgres: c.asPostgres)
+        try run(c.bin + "/pg_ctl", ["-D", c.dataDirectory, "-l", c.dataDirectory + "/log", "-w", "start"], asPostgres: c.asPostgres)
+    }
+
+    /// Stops the cluster (the watchdog would too, at exit); for fault tests.
+    public static func stop() throws {
+        let c = try cluster()
+        try run(c.bin + "/pg_ctl", ["-D", c.dataDirectory, "-m", "fast", "-w", "stop"], asPostgres: c.asPostgres)
+    }
+
+    /// Starts a stopped cluster again.
+    public static func start() throws {
+        let c = try cluster()
+        try run(c.bin + "/pg_ctl", ["-D", c.dataDirectory, "-l", c.dataDirectory + "/log", "-w", "start"], asPostgres: c.asPostgres)
+    }
+
+    // MARK: Setup
+
+    static func binDirectory() -> String? {
+        var candidates: [String] = []
+        if let env = ProcessInfo.processInfo.environment["SMARKETING_PG_BIN"] { candidates.append(env) }
+        // Debian keeps the server programs out of PATH, one folder per major version.
+        if let versions = try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql") {
+            for v in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) { candidates.append("/usr/lib/postgresql/\(v)/bin") }
+        }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") { candidates.append(String(dir)) }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0 + "/initdb") && FileManager.default.isExecutableFile(atPath: $0 + "/pg_ctl") }
+    }
+
+    private static func start() throws -> Cluster {
+        guard let bin = binDirectory() else {
+            throw Failure.unavailable("PostgreSQL's server programs (initdb, pg_ctl) are not installed; .ci/run installs the postgresql package")
+        }
+        let asPostgres = getuid() == 0
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-pg-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if asPostgres { try run("/bin/chown", ["postgres:postgres", dir], asPostgres: false) }
+        let data = dir + "/data"
+        try run(bin + "/initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"], asPostgres: asPostgres)
+        // The watchdog: stops the cluster and removes its folder once this process is gone.
+        let stopAs = asPostgres ? "runuser -u postgres -- " : ""
+        // (Started in the background of a shell that exits at once, so no one has to wait for it.)
+        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stopAs)'\(bin)/pg_ctl' -D '\(data)' -m immediate stop; rm -rf '\(dir)'"
+        try run("/bin/sh", ["-c", "(" + script + ") >/dev/null 2>&1 </dev/null &"], asPostgres: false)
+        var lastError = ""
+        for _ in 0..<5 {
+            let port = try freePort()
+            do {
+                // The settings go into the cluster's own configuration (the last line wins), so
+                // that `restart` keeps them.
+                try appendConf(data: data, port: port, dir: dir)
+                try run(bin + "/pg_ctl", ["-D", data, "-l", data + "/log", "-w", "-t", "60", "start"], asPostgres: asPostgres)
+                return Cluster(port: port, dataDirectory: data, bin: bin, asPostgres: asPostgres)
+            } catch {
+                lastError = "\(error)"
+            }
+        }
+        throw Failure.unavailable("the test PostgreSQL did not start: \(lastError)")
+    }
+
+    private static func appendConf(data: String, port: Int, dir: String) throws {
+        let conf = """
+
+            port = \(port)
+            unix_socket_directories = '\(dir)'
+            listen_addresses = '127.0.0.1'
+            max_connections = 300
+            fsync = off
+            synchronous_commit = off
+            full_page_writes = off
+            shared_buffers = 256MB
+
+            """
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: data + "/postgresql.conf"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(conf.utf8))
+        try handle.close()
+    }
+
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure.unavailable("no socket for a free port") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard bound else { throw Failure.unavailable("no free loopback port") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// Runs a program to its end (posix_spawn and waitpid: Foundation's Process can wait for
+    /// ever from a test's task when the program leaves a server running behind it).
+    @discardableResult
+    static func run(_ program: String, _ args: [String], asPostgres: Bool) throws -> String {
+        // (In /tmp: the postgres user may not enter the current folder.)
+        let argv = ["/bin/sh", "-c", "cd /tmp && exec \"$@\"", "sh"] + (asPostgres ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []) + [program] + args
+        // Output goes to a file, not a pipe: the server pg_ctl starts inherits it and would
+        // keep a pipe open for ever.
+        let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("smk-pg-out-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: outPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArgs = argv.map { strdup($0) }
+        cArgs.append(nil)
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ)
+        guard rc == 0 else { throw Failure.unavailable("cannot start \(argv[0]): error \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw Failure.unavailable("\((program as NSString).lastPathComponent) failed (status \(status)): \(text.suffix(600))")
+        }
+        return text
+    }
+}
