@@ -180,7 +180,10 @@ enum PGErrorClass {
     case other
 
     static func of(_ error: any Error) -> PGErrorClass {
-        guard let e = error as? PSQLError else { return .other }
+        guard let e = error as? PSQLError else {
+            // The pool's own errors (it could not open a connection) are not public types.
+            return "\(error)".contains("ConnectionPoolError") ? .unavailable : .other
+        }
         if let state = e.serverInfo?[.sqlState] {
             switch state {
             case "40001", "40P01": return .retry

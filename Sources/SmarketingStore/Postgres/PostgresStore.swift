@@ -59,7 +59,8 @@ public final class PostgresStore: Sendable {
         scoringModels: ScoringModelParser? = nil,
         handoverConfigs: HandoverConfigParser? = nil,
         makeID: @escaping @Sendable (String) -> String = { prefix in prefix + "-" + UUID().uuidString.lowercased() },
-        migrate: Bool = true
+        migrate: Bool = true,
+        connectTimeoutSeconds: Int = 10
     ) async throws {
         let tls: PostgresClient.Configuration.TLS
         switch location.sslMode {
@@ -87,8 +88,32 @@ public final class PostgresStore: Sendable {
         self.handoverParser = handoverConfigs
         self.makeID = makeID
         self.displayLocation = location.display
+        // One direct connection first: the pool retries for ever and hides the server's reason
+        // (a wrong password, a missing database); this one says it in a sentence.
         do {
-            _ = try await read { c in try await c.one("SELECT 1") }
+            let connectionTLS: PostgresConnection.Configuration.TLS
+            switch location.sslMode {
+            case "disable": connectionTLS = .disable
+            case "require": connectionTLS = .require(try .init(configuration: .makeClientConfiguration()))
+            default: connectionTLS = .prefer(try .init(configuration: .makeClientConfiguration()))
+            }
+            var direct = PostgresConnection.Configuration(
+                host: location.host,
+                port: location.port,
+                username: location.user,
+                password: location.password,
+                database: location.database,
+                tls: connectionTLS
+            )
+            direct.options.connectTimeout = .seconds(Int64(connectTimeoutSeconds))
+            let quiet = logger
+            let connection = try await PostgresConnection.connect(
+                on: PostgresClient.defaultEventLoopGroup.next(),
+                configuration: direct,
+                id: 0,
+                logger: quiet
+            ).get()
+            try? await connection.close()
         } catch {
             runner.cancel()
             throw StoreError.unavailable("cannot reach PostgreSQL at \(location.display): \(Self.reason(error))")
@@ -118,7 +143,11 @@ public final class PostgresStore: Sendable {
             }
         }
         if let e = error as? StoreError { return e.description }
-        return "\(error)"
+        let text = "\(error)"
+        if text.contains("ConnectionPoolError") || text.contains("connectionCreation") {
+            return "no connection could be made (is the server running and accepting connections at this address?)"
+        }
+        return text
     }
 
     // MARK: Transactions
@@ -233,3 +262,15 @@ public struct DatabaseFailure: Error, CustomStringConvertible, Sendable {
 
 // The roles PostgreSQL serves so far; the others follow (see docs/SCALE.md, "Status").
 extension PostgresStore: RecordStore, AccessStore {}
+
+extension PostgresStore {
+    /// Applies the migrations the database lacks (under the advisory lock); returns their names.
+    public func migrate() async throws -> [String] { try await PostgresSchema.migrate(self) }
+
+    /// The applied migrations, oldest first.
+    public func appliedMigrations() async throws -> [String] {
+        try await read { c in
+            try await c.rows("SELECT version, name FROM schema_migrations ORDER BY version").map { "\($0.int(0) ?? 0) \($0.text(1) ?? "")" }
+        }
+    }
+}

@@ -419,3 +419,12 @@ enum SQLiteValue {
 
     static func columns(_ r: Resource) -> String { r.schema.fields.map(\.name).joined(separator: ", ") }
 }
+
+extension SQLiteStore {
+    /// The applied migrations, oldest first.
+    public func appliedMigrations() async throws -> [String] {
+        try await pool.read { db in try SQLiteSchema.migrator.appliedIdentifiers(db).sorted { Self.migrationNumber($0) < Self.migrationNumber($1) } }
+    }
+
+    static func migrationNumber(_ id: String) -> Int { Int(id.dropFirst().prefix { $0.isNumber }) ?? 0 }
+}

@@ -6,7 +6,7 @@ import SmarketingStore
 
 /// Flags every command that touches a workspace takes.
 struct WorkspaceOptions: ParsableArguments {
-    @Option(name: .long, help: "Database file (SQLite) or URL; default $SMARKETING_DATABASE or ./smarketing.sqlite.")
+    @Option(name: .long, help: "Database file (SQLite) or postgres:// URL; default $SMARKETING_DATABASE or ./smarketing.sqlite.")
     var database: String?
 
     @Flag(name: .long, help: "Machine-readable JSON output.")
@@ -19,14 +19,29 @@ struct WorkspaceOptions: ParsableArguments {
     /// Opens the store named by `--database`.
     func openStore(backgroundCheckpoints: Bool = false) throws -> SQLiteStore {
         let path = databasePath
-        if path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
-            throw CLIFailure("PostgreSQL databases are not supported yet; use a SQLite file path")
+        if PostgresStore.Location(url: path) != nil || path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
+            throw CLIFailure(
+                "this command does not run on PostgreSQL yet: PostgreSQL serves records, audit, settings, tokens and sessions so far (`smarketing db migrate` works on it); use a SQLite file"
+            )
         }
+        if Self.looksLikeURL(path) { throw CLIFailure(Self.unknownScheme(path)) }
         do {
             return try SQLiteStore.workspace(path: path, backgroundCheckpoints: backgroundCheckpoints)
         } catch {
             throw CLIFailure("cannot open the database \(path): \(error)")
         }
+    }
+}
+
+extension WorkspaceOptions {
+    /// Whether a location is a URL rather than a file path.
+    static func looksLikeURL(_ location: String) -> Bool {
+        guard let r = location.range(of: "://") else { return false }
+        return !location[..<r.lowerBound].isEmpty && location[..<r.lowerBound].allSatisfy { $0.isLetter || $0 == "+" }
+    }
+
+    static func unknownScheme(_ location: String) -> String {
+        "the database \(location.prefix { $0 != ":" })://… is not one smarketing knows; give a SQLite file path or a postgres://user@host:5432/db URL"
     }
 }
 

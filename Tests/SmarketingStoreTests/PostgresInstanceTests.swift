@@ -1,0 +1,130 @@
+import Foundation
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingStore
+import Testing
+import ThrowawayPostgres
+
+/// Several app instances on one PostgreSQL database: each is a `PostgresStore` with its own pool,
+/// as separate processes would have.
+@Suite("PostgreSQL: several instances on one database", .serialized)
+struct PostgresInstanceTests {
+    func location() throws -> PostgresStore.Location {
+        let url = try ThrowawayPostgres.newDatabase()
+        return try #require(PostgresStore.Location(url: url))
+    }
+
+    @Test("instances starting together migrate exactly once")
+    func migrateOnce() async throws {
+        let loc = try location()
+        let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
+            for _ in 0..<6 { group.addTask { try await PostgresStore(location: loc) } }
+            var out: [PostgresStore] = []
+            for try await s in group { out.append(s) }
+            return out
+        }
+        #expect(stores.count == 6)
+        for s in stores {
+            #expect(try await s.appliedMigrations() == ["1 workspace (SQLite v1-v13)"])
+            #expect(try await s.migrate().isEmpty)
+        }
+        for s in stores { s.close() }
+    }
+
+    @Test("a token revoked through one instance is refused by the other at once; sessions and settings are shared")
+    func sharedAccess() async throws {
+        let loc = try location()
+        let a = try await PostgresStore(location: loc)
+        let b = try await PostgresStore(location: loc)
+        defer {
+            a.close()
+            b.close()
+        }
+        try await seed(a)
+        let id = try await a.createToken(userID: "u1", role: .sales, name: "zap", hash: "hash-1", actor: tester, at: t0)
+        #expect(try await b.principal(tokenHash: "hash-1")?.tokenID == id)
+        try await a.revokeToken(id: id, actor: tester, at: t0)
+        #expect(try await b.principal(tokenHash: "hash-1") == nil)
+        await #expect(throws: StoreError.missing("no active token with id \"\(id)\"")) { try await b.revokeToken(id: id, actor: tester, at: t0) }
+        let session = WebSession(idHash: "s1", userID: "u1", role: .sales, csrf: "c", createdAt: t0, expiresAt: t0.adding(milliseconds: 60_000))
+        try await b.createWebSession(session)
+        #expect(try await a.webSession(idHash: "s1", now: t0) == session)
+        try await a.setSetting("workspace.timezone", "Europe/Berlin")
+        #expect(try await b.setting("workspace.timezone") == "Europe/Berlin")
+    }
+
+    @Test("two instances creating the same record: one wins, the other gets a conflict; concurrent updates of one record both apply")
+    func concurrentWrites() async throws {
+        let loc = try location()
+        let a = try await PostgresStore(location: loc)
+        let b = try await PostgresStore(location: loc)
+        defer {
+            a.close()
+            b.close()
+        }
+        try await seed(a)
+        // The same ids created through both instances at once: each id exactly once.
+        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<40 {
+                let store = i % 2 == 0 ? a : b
+                let n = i / 2
+                group.addTask {
+                    do {
+                        try await store.create(
+                            record(.campaigns, ["id": .text("race-\(n)"), "name": .text("Race \(n)"), "channel": .text("email")]),
+                            actor: tester,
+                            at: t0
+                        )
+                        return true
+                    } catch StoreError.conflict(_) { return false }
+                }
+            }
+            var wins = 0
+            for try await won in group where won { wins += 1 }
+            return wins
+        }
+        #expect(outcomes == 20)
+        #expect(try await a.count(.campaigns) == 21)
+        // Different fields of one contact updated through both instances: both survive (the
+        // row lock orders the two read-modify-writes).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<20 {
+                group.addTask {
+                    let store = i % 2 == 0 ? a : b
+                    let field = i % 2 == 0 ? "title" : "phone"
+                    _ = try await store.update(.contacts, id: "c1", fields: [field: .text("\(field)-\(i)")], actor: tester, at: t0)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let c1 = try #require(try await b.get(.contacts, id: "c1"))
+        #expect(c1["title"].text?.hasPrefix("title-") == true && c1["phone"].text?.hasPrefix("phone-") == true)
+        let audit = try await a.audit(limit: 1000, before: nil)
+        #expect(audit.filter { $0.action == "update" && $0.recordID == "c1" }.count == 20)
+    }
+
+    @Test("an unreachable server, a missing database and a bad URL each fail in one sentence, fast")
+    func unreachable() async throws {
+        let started = ContinuousClock.now
+        do {
+            _ = try await PostgresStore(location: try #require(PostgresStore.Location(url: "postgres://postgres@127.0.0.1:1/x")))
+            Issue.record("opened a store on a closed port")
+        } catch let StoreError.unavailable(message) {
+            #expect(message.contains("cannot reach PostgreSQL at postgres://postgres@127.0.0.1:1/x"))
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        let cluster = try ThrowawayPostgres.cluster()
+        do {
+            _ = try await PostgresStore(location: try #require(PostgresStore.Location(url: cluster.url(database: "no_such_db"))))
+            Issue.record("opened a missing database")
+        } catch let StoreError.unavailable(message) {
+            #expect(message.hasSuffix("database \"no_such_db\" does not exist"))
+        }
+        #expect(PostgresStore.Location(url: "postgres://h:99999/x") == nil)
+        #expect(PostgresStore.Location(url: "postgres://h/x?sslmode=maybe") == nil)
+        #expect(PostgresStore.Location(url: "/tmp/file.sqlite") == nil)
+        let full = try #require(PostgresStore.Location(url: "postgresql://ann:s%40cret@db.example:6432/smk?sslmode=require"))
+        #expect(full.user == "ann" && full.password == "s@cret" && full.port == 6432 && full.database == "smk" && full.sslMode == "require")
+        #expect(!full.display.contains("cret"))
+    }
+}
