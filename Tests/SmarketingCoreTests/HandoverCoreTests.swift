@@ -307,3 +307,16 @@ struct RoutingTests {
         #expect(Percentile.of(sorted: [], 0.5) == nil)
     }
 }
+
+@Suite("Delivery retries")
+struct DeliveryRetryTests {
+    @Test("backoff doubles from one second to one hour; the tenth failure gives up; huge attempt counts do not trap")
+    func policy() {
+        let now = Timestamp(milliseconds: 1_000_000)
+        #expect((1...13).map { DeliveryRetry.backoff(afterAttempt: $0) } == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 3600].map { Int64($0) * 1000 })
+        #expect(DeliveryRetry.backoff(afterAttempt: 0) == 1000 && DeliveryRetry.backoff(afterAttempt: Int.max) == 3_600_000)
+        #expect(DeliveryRetry.afterFailure(attempt: 1, now: now) == .retry(at: now.adding(milliseconds: 1000)))
+        #expect(DeliveryRetry.afterFailure(attempt: 9, now: now) == .retry(at: now.adding(milliseconds: 256_000)))
+        #expect(DeliveryRetry.afterFailure(attempt: 10, now: now) == .failed)
+    }
+}

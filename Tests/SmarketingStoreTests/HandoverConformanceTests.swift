@@ -288,12 +288,12 @@ struct HandoverConformanceTests {
         try await store.recordDeliveries([DeliveryAttempt(id: due[0].id, ok: false, status: 500, error: "HTTP 500")], at: now)
         #expect(try await store.dueDeliveries(now: now, perSubscription: 100).isEmpty)
         #expect(try await store.dueDeliveries(now: now.adding(milliseconds: 1000), perSubscription: 100).map(\.id) == due.map(\.id))
-        for _ in 2...SQLiteStore.maxDeliveryAttempts {
+        for _ in 2...DeliveryRetry.maxAttempts {
             #expect(try await store.deliveries(subscriptionID: nil, status: "failed", limit: 10).isEmpty)
             try await store.recordDeliveries([DeliveryAttempt(id: due[0].id, ok: false, status: nil, error: "timeout")], at: now)
         }
         let failed = try await store.deliveries(subscriptionID: nil, status: "failed", limit: 10)
-        #expect(failed.map(\.id) == [due[0].id] && failed[0].attempts == SQLiteStore.maxDeliveryAttempts && failed[0].lastError == "timeout")
+        #expect(failed.map(\.id) == [due[0].id] && failed[0].attempts == DeliveryRetry.maxAttempts && failed[0].lastError == "timeout")
         // With the failed one out of the way the rest flow, in order.
         #expect(try await store.dueDeliveries(now: now, perSubscription: 100).map(\.id) == Array(due.map(\.id).dropFirst()))
         try await store.recordDeliveries(due.dropFirst().map { DeliveryAttempt(id: $0.id, ok: true, status: 204, error: nil) }, at: now)
@@ -303,7 +303,7 @@ struct HandoverConformanceTests {
         #expect(try await store.dueDeliveries(now: now, perSubscription: 100).map(\.id) == [due[0].id])
         #expect(try await store.replayDeliveries(subscriptionID: sub, fromSeq: due[1].seq, deliveryID: nil, actor: tester, at: now) == 2)
         #expect(
-            SQLiteStore.backoff(afterAttempt: 1) == 1000 && SQLiteStore.backoff(afterAttempt: 4) == 8000 && SQLiteStore.backoff(afterAttempt: 30) == 3_600_000
+            DeliveryRetry.backoff(afterAttempt: 1) == 1000 && DeliveryRetry.backoff(afterAttempt: 4) == 8000 && DeliveryRetry.backoff(afterAttempt: 30) == 3_600_000
         )
     }
 

@@ -4,14 +4,6 @@ import SmarketingCore
 
 /// Webhook subscriptions and their deliveries (the outbox's other half).
 extension SQLiteStore {
-    /// Attempts before a delivery is marked `failed` (it stays replayable).
-    public static let maxDeliveryAttempts = 10
-
-    /// The wait after the n-th failed attempt: 1 s, 2 s, 4 s, … up to one hour.
-    public static func backoff(afterAttempt n: Int) -> Int64 {
-        min(3_600_000, 1000 << Int64(min(max(n - 1, 0), 22)))
-    }
-
     public func createWebhook(url: String, events: [String], format: String, secret: String, actor: Actor, at: Timestamp) async throws -> WebhookSubscription {
         try await writeRefreshingKPIs { db in
             let id = self.makeID("wh")
@@ -114,12 +106,14 @@ extension SQLiteStore {
                     ).execute(arguments: [a.status, now.milliseconds, a.id])
                 } else {
                     let n = (try Int.fetchOne(db.cachedStatement(sql: "SELECT attempts FROM webhook_deliveries WHERE id = ?"), arguments: [a.id]) ?? 0) + 1
-                    let dead = n >= Self.maxDeliveryAttempts
+                    let next: Int64?
+                    switch DeliveryRetry.afterFailure(attempt: n, now: now) {
+                    case .retry(let at): next = at.milliseconds
+                    case .failed: next = nil
+                    }
                     try db.cachedStatement(
                         sql: "UPDATE webhook_deliveries SET status = ?, attempts = ?, last_status = ?, last_error = ?, next_attempt_at = ? WHERE id = ?"
-                    ).execute(arguments: [
-                        dead ? "failed" : "pending", n, a.status, a.error, dead ? nil : now.milliseconds + Self.backoff(afterAttempt: n), a.id,
-                    ])
+                    ).execute(arguments: [next == nil ? "failed" : "pending", n, a.status, a.error, next, a.id])
                 }
             }
         }
