@@ -320,3 +320,29 @@ struct DeliveryRetryTests {
         #expect(DeliveryRetry.afterFailure(attempt: 10, now: now) == .failed)
     }
 }
+
+@Suite("The inbox's order and reasons")
+struct InboxRulesTests {
+    @Test("earliest due first, then handovers without a running clock, ties by id")
+    func order() {
+        let t = { (s: Int64) in Timestamp(seconds: s) }
+        var items: [(nextDue: Timestamp?, id: Int64)] = [(nil, 1), (t(50), 7), (t(10), 9), (t(10), 3), (nil, 0)]
+        items.sort { InboxRules.moreUrgent($0, than: $1) }
+        #expect(items.map(\.id) == [3, 9, 7, 0, 1])
+    }
+
+    @Test("why it is hot: grade with fit, engagement, persona, last touch; non-finite scores do not trap")
+    func why() {
+        let at = Timestamp(seconds: 1_767_225_600)
+        #expect(
+            InboxRules.why(grade: "A", fit: 87.6, engagement: 41.4, persona: "cro", lastTouch: ("demo_request", at)) == [
+                "grade A (fit 88)", "engagement 41", "persona cro", "last touch: demo_request at 2026-01-01T00:00:00Z",
+            ]
+        )
+        #expect(InboxRules.why(grade: nil, fit: 10, engagement: nil, persona: nil, lastTouch: nil).isEmpty)
+        #expect(InboxRules.why(grade: "B", fit: .nan, engagement: .infinity, persona: nil, lastTouch: nil) == ["grade B (fit 0)", "engagement 0"])
+        #expect(InboxRules.topContribution(rule: "pricing-page", points: 12.5) == "top: pricing-page +12.5")
+        #expect(InboxRules.topContribution(rule: "student", points: -20) == "top: student -20.0")
+        #expect(InboxRules.topContributionIndex(in: ["a"]) == 1 && InboxRules.topContributionIndex(in: ["a", "b", "c"]) == 2)
+    }
+}

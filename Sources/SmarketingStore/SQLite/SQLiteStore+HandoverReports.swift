@@ -51,14 +51,13 @@ extension SQLiteStore {
                 let stage = HandoverRules.contentStage(for: contact.stage.flatMap(LifecycleStage.init(rawValue:)))
                 var content = try Self.recommended(db, persona: contact.personaID, stage: stage)
                 if content.isEmpty { content = try Self.recommended(db, persona: nil, stage: stage) }
-                var why: [String] = []
-                if let g = contact.grade {
-                    let fit = (c[9] as Double?).map { " (fit \(Int($0.rounded())))" } ?? ""
-                    why.append("grade \(g)\(fit)")
-                }
-                if let e = contact.engagement { why.append("engagement \(Int(e.rounded()))") }
-                if let p = contact.personaID { why.append("persona \(p)") }
-                if let t = touches.first { why.append("last touch: \(t.type) at \(t.at.iso8601)") }
+                let why = InboxRules.why(
+                    grade: contact.grade,
+                    fit: c[9] as Double?,
+                    engagement: contact.engagement,
+                    persona: contact.personaID,
+                    lastTouch: touches.first.map { ($0.type, $0.at) }
+                )
                 out.append(
                     InboxItem(
                         handover: h,
@@ -71,14 +70,7 @@ extension SQLiteStore {
                     )
                 )
             }
-            return out.sorted {
-                switch ($0.nextDueAt, $1.nextDueAt) {
-                case (let a?, let b?): return a != b ? a < b : $0.handover.id < $1.handover.id
-                case (.some, nil): return true
-                case (nil, .some): return false
-                default: return $0.handover.id < $1.handover.id
-                }
-            }
+            return out.sorted { InboxRules.moreUrgent(($0.nextDueAt, $0.handover.id), than: ($1.nextDueAt, $1.handover.id)) }
         }
         // The score contributions come from the scoring explanation (a replay per contact), for
         // the page shown only.
@@ -91,9 +83,9 @@ extension SQLiteStore {
             }
             shown[i].topContributions = Array(parts.sorted { $0.points.magnitude > $1.points.magnitude }.prefix(5))
             if let top = shown[i].topContributions.first {
-                shown[i].why.insert("top: \(top.rule) \(top.points >= 0 ? "+" : "")\(top.points)", at: min(2, shown[i].why.count))
+                shown[i].why.insert(InboxRules.topContribution(rule: top.rule, points: top.points), at: InboxRules.topContributionIndex(in: shown[i].why))
             }
-            if e.qualifies { shown[i].why.append("the MQL rule holds") }
+            if e.qualifies { shown[i].why.append(InboxRules.mqlRuleHolds) }
         }
         return shown
     }
