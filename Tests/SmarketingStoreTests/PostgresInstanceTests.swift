@@ -103,6 +103,47 @@ struct PostgresInstanceTests {
         #expect(audit.filter { $0.action == "update" && $0.recordID == "c1" }.count == 20)
     }
 
+    @Test("two instances merging overlapping pairs at once: no deadlock, every duplicate merged once, everything moved")
+    func concurrentMerges() async throws {
+        let loc = try location()
+        let a = try await PostgresStore(location: loc)
+        let b = try await PostgresStore(location: loc)
+        defer {
+            a.close()
+            b.close()
+        }
+        try await seed(a)
+        for i in 0..<12 {
+            try await a.create(
+                record(.contacts, ["id": .text("dup\(i)"), "email": .text("dup\(i)@acme.example"), "created_at": ts("2026-02-01T00:00:00Z")]),
+                actor: tester,
+                at: t0
+            )
+            try await a.create(
+                record(.touchpoints, ["id": .text("t\(i)"), "contact_id": .text("dup\(i)"), "occurred_at": ts("2026-02-02T00:00:00Z"), "type": .text("page_view")]),
+                actor: tester,
+                at: t0
+            )
+        }
+        // Each duplicate into c1 or c2, alternating instances, all at once (c1 and c2 are each
+        // the kept side of six concurrent merges; dup pairs cross between the two keepers).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<12 {
+                group.addTask {
+                    let store = i % 2 == 0 ? a : b
+                    _ = try await store.mergeContacts(keep: i % 3 == 0 ? "c2" : "c1", duplicate: "dup\(i)", actor: tester, at: t0)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await a.count(.contacts) == 2)
+        var q = ListQuery()
+        q.limit = 100
+        let touches = try await b.list(.touchpoints, q).records
+        #expect(touches.count == 12 && touches.allSatisfy { ["c1", "c2"].contains($0["contact_id"].text ?? "") })
+        #expect(try await a.audit(limit: 100, before: nil).filter { $0.action == "merge" }.count == 12)
+    }
+
     @Test("an unreachable server, a missing database and a bad URL each fail in one sentence, fast")
     func unreachable() async throws {
         let started = ContinuousClock.now
