@@ -158,8 +158,6 @@ public protocol ScoringStore: Sendable {
     func rescoreAll(actor: Actor, at: Timestamp, progress: (@Sendable (RescoreProgress) -> Void)?) async throws -> ApplyResult?
     /// Why a contact has its score at `at` (nil: no such contact).
     func scoreExplanation(contactID: String, at: Timestamp) async throws -> ScoreExplanation?
-    /// A contact's stored stage moves, oldest first.
-    func transitions(contactID: String) async throws -> [StoredTransition]
     /// The history a backtest replays (`attributes`: the profile attributes to read; nil: all).
     func backtestContacts(target: BacktestTarget, attributes: Set<String>?) async throws -> [BacktestContact]
     /// The sum of the sales users' capacity.

@@ -227,6 +227,8 @@ public protocol RecordStore: Sendable {
     func update(_ resource: Resource, id: String, fields: [String: FieldValue], actor: Actor, at: Timestamp) async throws -> Record
     /// Deletes a record; `reference` if other records still name it.
     func delete(_ resource: Resource, id: String, actor: Actor, at: Timestamp) async throws
+    /// A contact's stored stage moves, oldest first.
+    func transitions(contactID: String) async throws -> [StoredTransition]
 
     /// Audit entries, newest first.
     func audit(limit: Int, before: Int64?) async throws -> [AuditEntry]

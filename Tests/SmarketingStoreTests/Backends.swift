@@ -25,7 +25,7 @@ enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
         case .postgres:
             let url = try ThrowawayPostgres.newDatabase()
             guard let location = PostgresStore.Location(url: url) else { throw StoreError.invalid("bad test URL \(url)") }
-            let open: @Sendable () async throws -> any RecordStore & AccessStore = {
+            let open: @Sendable () async throws -> any RoleStores = {
                 try await PostgresStore(
                     location: location,
                     scoringModels: ScoringModelFile.parser,
@@ -65,13 +65,16 @@ final class StoreUnderTest: Sendable {
     deinit { cleanup() }
 }
 
-/// A store of the record and access roles under test.
+/// The roles PostgreSQL serves so far (SQLite serves them all).
+typealias RoleStores = RecordStore & AccessStore & BundleStore & IdentityStore
+
+/// A store of those roles under test.
 final class RolesUnderTest: Sendable {
-    let store: any RecordStore & AccessStore
+    let store: any RoleStores
     /// Opens the same database again, as a restarted process (or a second instance) would.
-    let reopen: @Sendable () async throws -> any RecordStore & AccessStore
+    let reopen: @Sendable () async throws -> any RoleStores
     private let keep: StoreUnderTest?
-    init(store: any RecordStore & AccessStore, reopen: @escaping @Sendable () async throws -> any RecordStore & AccessStore, keep: StoreUnderTest?) {
+    init(store: any RoleStores, reopen: @escaping @Sendable () async throws -> any RoleStores, keep: StoreUnderTest?) {
         self.store = store
         self.reopen = reopen
         self.keep = keep

@@ -10,19 +10,19 @@ struct BundleConformanceTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID())").path
     }
 
-    static func importDir(_ store: any FunnelStore, _ dir: String, skipInvalid: Bool = false) async throws -> ImportReport {
+    static func importDir(_ store: any RoleStores, _ dir: String, skipInvalid: Bool = false) async throws -> ImportReport {
         try await store.importRows(try Bundle.open(dir), options: ImportOptions(skipInvalid: skipInvalid), actor: tester, at: t0) { _ in }
     }
 
-    @Test("import → export → import is lossless and re-import is idempotent", arguments: Backend.full)
+    @Test("import → export → import is lossless and re-import is idempotent", arguments: Backend.allCases)
     func roundTrip(backend: Backend) async throws {
         let demo = Self.tempDir("demo")
         let out1 = Self.tempDir("out1")
         let out2 = Self.tempDir("out2")
         defer { for d in [demo, out1, out2] { try? FileManager.default.removeItem(atPath: d) } }
         _ = try DemoWorkspace(leads: 1500, seed: 3).write(to: demo)
-        let a = try backend.make()
-        let b = try backend.make()
+        let a = try await backend.makeRoles()
+        let b = try await backend.makeRoles()
         let first = try await Self.importDir(a.store, demo)
         #expect(first.committed && first.problems.isEmpty)
         // The demo holds people twice (same email up to case and spaces): they become one.
@@ -55,12 +55,12 @@ struct BundleConformanceTests {
         for r in Resource.allCases { #expect(try await a.store.count(r) == (try await b.store.count(r))) }
     }
 
-    @Test("import gives one record per person: same-email contacts merge, audited, and stay merged", arguments: Backend.full)
+    @Test("import gives one record per person: same-email contacts merge, audited, and stay merged", arguments: Backend.allCases)
     func oneRecordPerPerson(backend: Backend) async throws {
         let dir = Self.tempDir("dups")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         try "id,email,created_at,title,phone\nc1,Anna@Acme.example,2026-01-02T00:00:00Z,CEO,\nc2, anna@acme.example ,2026-01-01T00:00:00Z,,+49 1\nc3,bob@acme.example,2026-01-01T00:00:00Z,,\n"
             .write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
         try "id,contact_id,occurred_at,type\nt1,c1,2026-01-03T00:00:00Z,page_view\nt2,c2,2026-01-04T00:00:00Z,email_click\n"
@@ -85,12 +85,12 @@ struct BundleConformanceTests {
         #expect(try await sut.store.duplicateContacts(limit: 10).filter { $0.reason.hasPrefix("same email") }.isEmpty)
     }
 
-    @Test("a changed row counts as updated", arguments: Backend.full)
+    @Test("a changed row counts as updated", arguments: Backend.allCases)
     func updates(backend: Backend) async throws {
         let dir = Self.tempDir("upd")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         try "id,email,created_at\nc1,a@b.example,2026-01-01T00:00:00Z\nc2,b@b.example,2026-01-01T00:00:00Z\n".write(
             toFile: dir + "/contacts.csv",
             atomically: true,
@@ -105,7 +105,7 @@ struct BundleConformanceTests {
         #expect((s.inserted, s.updated, s.unchanged) == (1, 1, 1))
     }
 
-    @Test("a bundle with any problem imports nothing and names every problem", arguments: Backend.full)
+    @Test("a bundle with any problem imports nothing and names every problem", arguments: Backend.allCases)
     func allOrNothing(backend: Backend) async throws {
         let dir = Self.tempDir("bad")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -125,7 +125,7 @@ struct BundleConformanceTests {
             atomically: true,
             encoding: .utf8
         )
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let r = try await Self.importDir(sut.store, dir)
         #expect(!r.committed)
         let described = r.problems.map(\.description)
@@ -145,7 +145,7 @@ struct BundleConformanceTests {
         #expect(partial.files.first { $0.file == "contacts.csv" }?.rejected == 4)
     }
 
-    @Test("imported became_*_at times are kept as the importer's history, once, never re-derived", arguments: Backend.full)
+    @Test("imported became_*_at times are kept as the importer's history, once, never re-derived", arguments: Backend.allCases)
     func importedHistory(backend: Backend) async throws {
         let dir = Self.tempDir("history")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -156,7 +156,7 @@ struct BundleConformanceTests {
         c2,b@y.example,2026-01-02T00:00:00Z,lead,2026-01-02T00:00:00Z,,,,
 
         """.write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         #expect(try await Self.importDir(sut.store, dir).committed)
         #expect(try await Self.importDir(sut.store, dir).committed)  // again: no second copy
         let c1 = try await sut.store.transitions(contactID: "c1")

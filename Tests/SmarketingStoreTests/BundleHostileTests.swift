@@ -56,12 +56,12 @@ struct BundleHostileTests {
         ]
     }
 
-    @Test("each hostile file fails with file:line:column and nothing is written", arguments: Backend.full)
+    @Test("each hostile file fails with file:line:column and nothing is written", arguments: Backend.allCases)
     func hostileFiles(backend: Backend) async throws {
         for item in Self.corpus {
             let dir = try Self.bundle(item.files)
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            let sut = try backend.make()
+            let sut = try await backend.makeRoles()
             let r: ImportReport
             do {
                 r = try await BundleConformanceTests.importDir(sut.store, dir)
@@ -78,7 +78,7 @@ struct BundleHostileTests {
         }
     }
 
-    @Test("formula cells are neutralised in the export and come back unchanged on import", arguments: Backend.full)
+    @Test("formula cells are neutralised in the export and come back unchanged on import", arguments: Backend.allCases)
     func formulaCells(backend: Backend) async throws {
         let hostile = "=cmd|' /C calc'!A0"
         let dir = try Self.bundle([
@@ -87,7 +87,7 @@ struct BundleHostileTests {
             )
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         #expect(try await BundleConformanceTests.importDir(sut.store, dir).committed)
         let c1 = try #require(try await sut.store.get(.contacts, id: "c1"))
         #expect(c1["first_name"].text == hostile && c1["title"].text == "@SUM(A1)" && c1["phone"].text == "+49 30 1234")
@@ -104,7 +104,7 @@ struct BundleHostileTests {
                 if let first = cell.first { #expect(!"=+@".contains(first), "a formula cell in the export: \(cell)") }
             }
         }
-        let again = try backend.make()
+        let again = try await backend.makeRoles()
         #expect(try await BundleConformanceTests.importDir(again.store, out).committed)
         #expect(try await again.store.get(.contacts, id: "c1")?["first_name"].text == hostile)
         #expect(try await again.store.get(.contacts, id: "c2")?["first_name"].text == "=already")

@@ -27,7 +27,7 @@ public enum Bundle {
 
     /// Writes every resource of the store as a bundle into `directory`.
     public static func export(
-        from store: any FunnelStore,
+        from store: any BundleStore,
         to directory: String,
         progress: @escaping @Sendable (String, Int) -> Void = { _, _ in }
     ) async throws -> [String: Int] {

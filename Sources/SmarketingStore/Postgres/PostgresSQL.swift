@@ -12,6 +12,8 @@ enum PGValue: Sendable, Hashable {
     case int(Int64)
     case double(Double)
     case bytes([UInt8])
+    /// A text[] parameter (for `= ANY(?::text[])`).
+    case textArray([String])
 
     init(_ v: FieldValue) {
         switch v {
@@ -121,6 +123,7 @@ enum PGSQL {
             case .int(let i): try binds.append(i)
             case .double(let d): try binds.append(d)
             case .bytes(let b): try binds.append(ByteBuffer(bytes: b))
+            case .textArray(let a): try binds.append(a)
             }
         }
         return PostgresQuery(unsafeSQL: numbered(sql), binds: binds)
@@ -152,6 +155,54 @@ struct PGConn {
         var n = 0
         for try await _ in seq { n += 1 }
         return n
+    }
+
+    /// Writes rows into a table with COPY (text format). Values are written as PostgreSQL reads
+    /// them back: integers and doubles in their shortest exact form, NULL as `\N`, and tabs,
+    /// newlines and backslashes escaped.
+    func copy(_ table: String, _ columns: [String], _ rows: [[PGValue]]) async throws {
+        guard !rows.isEmpty else { return }
+        try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(64 * 1024)
+            for row in rows {
+                for (i, v) in row.enumerated() {
+                    if i > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+                    Self.writeCopyValue(v, into: &buffer)
+                }
+                buffer.writeInteger(UInt8(ascii: "\n"))
+                if buffer.readableBytes >= 60 * 1024 {
+                    try await writer.write(buffer)
+                    buffer.clear()
+                }
+            }
+            if buffer.readableBytes > 0 { try await writer.write(buffer) }
+        }
+    }
+
+    static func writeCopyValue(_ v: PGValue, into buffer: inout ByteBuffer) {
+        switch v {
+        case .null: buffer.writeString("\\N")
+        case .int(let i): buffer.writeString(String(i))
+        case .double(let d): buffer.writeString(d.isFinite ? "\(d)" : (d.isNaN ? "NaN" : (d > 0 ? "Infinity" : "-Infinity")))
+        case .text(let s):
+            for byte in s.utf8 {
+                switch byte {
+                case UInt8(ascii: "\\"): buffer.writeString("\\\\")
+                case UInt8(ascii: "\t"): buffer.writeString("\\t")
+                case UInt8(ascii: "\n"): buffer.writeString("\\n")
+                case UInt8(ascii: "\r"): buffer.writeString("\\r")
+                default: buffer.writeInteger(byte)
+                }
+            }
+        case .bytes(let b):
+            buffer.writeString("\\\\x")
+            for byte in b { buffer.writeString(String(format: "%02x", byte)) }
+        case .textArray(let a):
+            // (No column of the store is an array; written as an array literal, escaped as text.)
+            let literal = "{" + a.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
+            writeCopyValue(.text(literal), into: &buffer)
+        }
     }
 
     /// Runs statements without parameters, separated by `;` at a line's end (a migration's DDL;

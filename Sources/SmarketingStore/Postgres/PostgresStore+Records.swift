@@ -22,7 +22,7 @@ extension PostgresStore {
 
     static func field(_ v: PGValue, _ type: FieldType) -> FieldValue {
         switch v {
-        case .null, .bytes: return .null
+        case .null, .bytes, .textArray: return .null
         case .int(let i):
             switch type {
             case .bool: return .bool(i != 0)
