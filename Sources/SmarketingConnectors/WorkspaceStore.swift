@@ -13,3 +13,28 @@ extension SQLiteStore {
         )
     }
 }
+
+/// The roles every backend serves today: records, access, bundles and identity.
+public typealias PortableStore = RecordStore & AccessStore & BundleStore & IdentityStore
+
+/// Opens a workspace store from a location: a SQLite file path or a `postgres://` URL. The one
+/// place that turns a location into a backend.
+public enum WorkspaceStores {
+    /// Whether a location names a PostgreSQL database.
+    public static func isPostgres(_ location: String) -> Bool {
+        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+    }
+
+    /// The store of the portable roles at `location` (migrated when needed).
+    public static func openPortable(_ location: String) async throws -> any PortableStore {
+        if isPostgres(location) {
+            guard let pg = PostgresStore.Location(url: location) else {
+                throw StoreError.invalid(
+                    "\(location.prefix(60)) is not a valid PostgreSQL URL: postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]"
+                )
+            }
+            return try await PostgresStore(location: pg, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
+        }
+        return try SQLiteStore.workspace(path: location)
+    }
+}

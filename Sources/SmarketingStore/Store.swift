@@ -167,6 +167,22 @@ public struct ImportReport: Sendable {
     public var mergedContacts = 0
 }
 
+/// A contact merged away into another.
+public struct MergeEntry: Sendable, Hashable, Codable {
+    public var removedID: String
+    public var keptID: String
+    public var at: Timestamp
+    public var actor: String
+
+    /// Creates an entry.
+    public init(removedID: String, keptID: String, at: Timestamp, actor: String) {
+        self.removedID = removedID
+        self.keptID = keptID
+        self.at = at
+        self.actor = actor
+    }
+}
+
 /// A likely duplicate pair of contacts.
 public struct DuplicateCandidate: Sendable, Hashable, Codable {
     /// The record to keep (the earliest created).
@@ -281,6 +297,9 @@ public protocol BundleStore: Sendable {
     ) async throws -> ImportReport
     /// Calls `body` with the records of a resource in id order, in chunks.
     func exportRecords(_ resource: Resource, chunkSize: Int, _ body: @escaping @Sendable ([Record]) throws -> Void) async throws
+    /// Tidies up after a bulk load (SQLite: copies the WAL into the file; PostgreSQL: updates
+    /// the planner's statistics).
+    func afterBulkLoad() async throws
 }
 
 /// One record per person: duplicate candidates and merges.
@@ -289,6 +308,11 @@ public protocol IdentityStore: Sendable {
     func duplicateContacts(limit: Int) async throws -> [DuplicateCandidate]
     /// Merges `duplicateID` into `keepID`; returns the kept record.
     func mergeContacts(keep keepID: String, duplicate duplicateID: String, actor: Actor, at: Timestamp) async throws -> Record
+    /// Every contact merged away and the contact it lives on in (so a later import or sync of the
+    /// old id reaches the kept record), oldest first.
+    func mergeHistory() async throws -> [MergeEntry]
+    /// Adds merge history from another database (a copy); entries already known are kept.
+    func addMergeHistory(_ entries: [MergeEntry]) async throws
 }
 
 /// Events in, with identity, scoring and the reactions they cause.

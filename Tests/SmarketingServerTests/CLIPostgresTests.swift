@@ -21,4 +21,41 @@ struct CLIPostgresTests {
         let other = try await CLIRun.run(["db", "migrate", "--database", "mysql://h/x"])
         #expect(other.status == 1 && other.stderr.contains("is not one smarketing knows"))
     }
+
+    @Test("db copy moves a workspace SQLite → PostgreSQL → SQLite with byte-equal bundles; import and export bundle run on PostgreSQL")
+    func copyBothWays() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-copy-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let demo = try await CLIRun.run(["demo", "--leads", "400", "--seed", "5", "--out", dir + "/demo"])
+        #expect(demo.status == 0, "\(demo.stderr)")
+        let imported = try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", dir + "/a.sqlite"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let pg = try ThrowawayPostgres.newDatabase()
+        let there = try await CLIRun.run(["db", "copy", "--from", dir + "/a.sqlite", "--to", pg, "--json"])
+        #expect(there.status == 0 && there.stdout.contains("\"byte_equal\":true"), "\(there.stderr)")
+        let back = try await CLIRun.run(["db", "copy", "--from", pg, "--to", dir + "/b.sqlite"])
+        #expect(back.status == 0 && back.stdout.contains("the two exports are byte-equal"), "\(back.stderr)")
+        // The round trip ends where it began.
+        for (db, out) in [(dir + "/a.sqlite", dir + "/xa"), (dir + "/b.sqlite", dir + "/xb"), (pg, dir + "/xp")] {
+            let e = try await CLIRun.run(["export", "bundle", out, "--database", db])
+            #expect(e.status == 0, "\(e.stderr)")
+        }
+        for file in try FileManager.default.contentsOfDirectory(atPath: dir + "/xa") {
+            let a = FileManager.default.contents(atPath: dir + "/xa/" + file)
+            #expect(a != nil && a == FileManager.default.contents(atPath: dir + "/xb/" + file) && a == FileManager.default.contents(atPath: dir + "/xp/" + file), "\(file)")
+        }
+        // A second copy into the now non-empty target is refused; so is a missing source.
+        let again = try await CLIRun.run(["db", "copy", "--from", dir + "/a.sqlite", "--to", pg])
+        #expect(again.status == 1 && again.stderr.contains("already holds"))
+        let missing = try await CLIRun.run(["db", "copy", "--from", dir + "/none.sqlite", "--to", dir + "/c.sqlite"])
+        #expect(missing.status == 1 && missing.stderr.contains("there is no database at"))
+        // Re-importing the demo into PostgreSQL changes nothing.
+        let reimport = try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", pg, "--json"])
+        #expect(reimport.status == 0, "\(reimport.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(reimport.stdout.utf8)) as? [String: Any])
+        let files = try #require(summary["files"] as? [[String: Any]])
+        #expect(summary["committed"] as? Bool == true && summary["merged_contacts"] as? Int == 0)
+        #expect(files.count == 11 && files.allSatisfy { $0["inserted"] as? Int == 0 && $0["updated"] as? Int == 0 })
+    }
 }

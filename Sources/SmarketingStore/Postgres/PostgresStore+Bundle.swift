@@ -70,6 +70,11 @@ extension PostgresStore: BundleStore {
         }
     }
 
+    public func afterBulkLoad() async throws {
+        // Fresh statistics, so the first queries after a big import plan with the real sizes.
+        try await read { c in try await c.script("ANALYZE") }
+    }
+
     static let importLock: Int64 = 0x736D_6B5F_696D_7074  // "smk_impt"
 
     /// A row that passed the checks of its own, waiting for its references to be looked up.

@@ -45,6 +45,26 @@ extension PostgresStore: IdentityStore {
         }
     }
 
+    public func mergeHistory() async throws -> [MergeEntry] {
+        try await read { c in
+            try await c.rows("SELECT removed_id, kept_id, at, actor FROM contact_merges ORDER BY at, removed_id").map {
+                MergeEntry(removedID: $0.text(0) ?? "", keptID: $0.text(1) ?? "", at: Timestamp(milliseconds: $0.int(2) ?? 0), actor: $0.text(3) ?? "")
+            }
+        }
+    }
+
+    public func addMergeHistory(_ entries: [MergeEntry]) async throws {
+        guard !entries.isEmpty else { return }
+        try await write { c in
+            for e in entries {
+                try await c.execute(
+                    "INSERT INTO contact_merges(removed_id, kept_id, at, actor) VALUES (?, ?, ?, ?) ON CONFLICT (removed_id) DO NOTHING",
+                    [.text(e.removedID), .text(e.keptID), .int(e.at.milliseconds), .text(e.actor)]
+                )
+            }
+        }
+    }
+
     public func mergeContacts(keep keepID: String, duplicate duplicateID: String, actor: Actor, at: Timestamp) async throws -> Record {
         guard keepID != duplicateID else { throw StoreError.conflict("a contact cannot be merged into itself") }
         return try await write { c in try await self.mergeContacts(c, keep: keepID, duplicate: duplicateID, actor: actor, at: at, reason: nil) }

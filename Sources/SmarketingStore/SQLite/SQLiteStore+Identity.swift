@@ -52,6 +52,25 @@ extension SQLiteStore {
         }
     }
 
+    public func mergeHistory() async throws -> [MergeEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT removed_id, kept_id, at, actor FROM contact_merges ORDER BY at, removed_id").map {
+                MergeEntry(removedID: $0[0], keptID: $0[1], at: Timestamp(milliseconds: $0[2]), actor: $0[3])
+            }
+        }
+    }
+
+    public func addMergeHistory(_ entries: [MergeEntry]) async throws {
+        try await pool.write { db in
+            for e in entries {
+                try db.execute(
+                    sql: "INSERT INTO contact_merges(removed_id, kept_id, at, actor) VALUES (?, ?, ?, ?) ON CONFLICT(removed_id) DO NOTHING",
+                    arguments: [e.removedID, e.keptID, e.at.milliseconds, e.actor]
+                )
+            }
+        }
+    }
+
     public func mergeContacts(keep keepID: String, duplicate duplicateID: String, actor: Actor, at: Timestamp) async throws -> Record {
         guard keepID != duplicateID else { throw StoreError.conflict("a contact cannot be merged into itself") }
         return try await writeRefreshingKPIs { db in

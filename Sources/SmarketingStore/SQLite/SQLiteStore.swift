@@ -65,6 +65,8 @@ public final class SQLiteStore: FunnelStore {
         try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
     }
 
+    public func afterBulkLoad() async throws { try await checkpoint() }
+
     /// A write transaction that brings the KPI aggregates up to date with its changes before it
     /// commits (see `refreshKPIs`). Every write of the store goes through here.
     func writeRefreshingKPIs<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {

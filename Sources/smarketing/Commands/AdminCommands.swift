@@ -13,7 +13,7 @@ struct Contacts: AsyncParsableCommand {
         @Option(help: "At most this many pairs.") var limit = 100
 
         func run() async throws {
-            let pairs = try await workspace.openStore().duplicateContacts(limit: limit)
+            let pairs = try await workspace.openPortable().duplicateContacts(limit: limit)
             if workspace.json { return try printJSON(pairs) }
             if pairs.isEmpty { print("no likely duplicates") }
             for p in pairs { print("\(p.keepID)\t\(p.duplicateID)\t\(p.reason)") }
@@ -35,7 +35,7 @@ struct Contacts: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try workspace.openStore()
+            let store = try await workspace.openPortable()
             if sameEmail {
                 var merged = 0
                 while true {

@@ -48,7 +48,7 @@ struct ImportBundle: AsyncParsableCommand {
     @Option(help: "Where --skip-invalid writes rejected rows (CSV).") var report = "import-rejected.csv"
 
     func run() async throws {
-        let store = try workspace.openStore()
+        let store = try await workspace.openPortable()
         let summary = try await importBundle(directory, into: store, skipInvalid: skipInvalid, report: report, json: workspace.json)
         if !summary.committed {
             throw CLIFailure(
@@ -119,7 +119,7 @@ struct ImportCSV: AsyncParsableCommand {
 /// Imports a bundle and prints the summary; shared by `import bundle` and `serve --demo`.
 func importBundle(
     _ directory: String,
-    into store: SQLiteStore,
+    into store: any PortableStore,
     skipInvalid: Bool,
     report: String?,
     json: Bool,
@@ -140,7 +140,7 @@ func importBundle(
         at: SystemClock().now()
     ) { p in progress.update("importing \(p.file)", p.rows, fraction: p.fraction) }
     progress.finish()
-    try await store.checkpoint()
+    try await store.afterBulkLoad()
     for p in result.problems { FileHandle.standardError.write(Data((p.description + "\n").utf8)) }
     if result.moreProblems > 0 {
         FileHandle.standardError.write(Data("… and \(result.moreProblems) more problems not listed\n".utf8))
@@ -186,9 +186,9 @@ func importBundle(
         if skipInvalid, !result.rejectedRows.isEmpty, let report { print("rejected rows with reasons: \(report)") }
     }
     // Imported rows are not scored one by one: with a model active, everyone is rescored once.
-    if result.committed {
+    if result.committed, let scoring = store as? any ScoringStore {
         let rescore = ProgressReporter(quiet: json || quiet)
-        if let r = try await store.rescoreAll(
+        if let r = try await scoring.rescoreAll(
             actor: .cli,
             at: SystemClock().now(),
             progress: { p in
@@ -219,7 +219,7 @@ struct ExportBundle: AsyncParsableCommand {
     @Argument(help: "The directory to write (created if missing; files are replaced).") var directory: String
 
     func run() async throws {
-        let store = try workspace.openStore()
+        let store = try await workspace.openPortable()
         let progress = ProgressReporter(quiet: workspace.json)
         let counts = try await Bundle.export(from: store, to: directory) { file, n in progress.update("exporting \(file)", n) }
         progress.finish()

@@ -1,14 +1,15 @@
 import ArgumentParser
 import Foundation
 import SmarketingConnectors
+import SmarketingCore
 import SmarketingStore
 
 /// `smarketing db`: the database itself.
 struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "The workspace database: migrations.",
-        subcommands: [Migrate.self]
+        abstract: "The workspace database: migrations, copies between SQLite and PostgreSQL.",
+        subcommands: [Migrate.self, Copy.self]
     )
 
     struct Migrate: AsyncParsableCommand {
@@ -47,6 +48,94 @@ struct DatabaseCommand: AsyncParsableCommand {
             }
             if workspace.json { return try printJSON(Report(database: display, applied: applied, schema: all)) }
             print(applied.isEmpty ? "\(display): schema up to date (\(all.count) migrations)" : "\(display): applied \(applied.count) migration(s): \(applied.joined(separator: ", "))")
+        }
+    }
+
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy a workspace's records from one database to another (SQLite ↔ PostgreSQL) and check the copy.",
+            discussion: """
+                The records of every resource go through a bundle (docs/BUNDLE.md): exported from --from, imported into --to \
+                (which must hold no records), exported again from --to and compared byte for byte with the first export; \
+                the command fails if they differ. The merge history (ids merged away) is copied and compared too. Not copied yet: scoring model versions, handover configurations, API \
+                tokens, passwords and sessions, vendor connections, settings and the audit log (docs/SCALE.md).
+                """
+        )
+        @Option(help: "The database to copy from (SQLite file or postgres:// URL).") var from: String
+        @Option(help: "The database to copy into (created and migrated when needed; must hold no records).") var to: String
+        @Option(help: "Where the bundles are written (default: a new temporary folder, removed afterwards).") var workDir: String?
+        @Flag(help: "Machine-readable JSON output.") var json = false
+
+        func run() async throws {
+            guard from != to else { throw CLIFailure("--from and --to name the same database") }
+            if !WorkspaceStores.isPostgres(from), !WorkspaceOptions.looksLikeURL(from), !FileManager.default.fileExists(atPath: from) {
+                throw CLIFailure("there is no database at \(from) to copy from")
+            }
+            let source = try await Self.open(from)
+            let target = try await Self.open(to)
+            for r in Resource.allCases where try await target.count(r) > 0 {
+                throw CLIFailure("the target \(Self.display(to)) already holds \(r.rawValue) records; copy into an empty database")
+            }
+            let dir = workDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("smarketing-copy-\(UUID().uuidString)").path
+            defer { if workDir == nil { try? FileManager.default.removeItem(atPath: dir) } }
+            let first = dir + "/from", second = dir + "/to"
+            let started = Date()
+            let progress = ProgressReporter(quiet: json)
+            let counts = try await Bundle.export(from: source, to: first) { file, n in progress.update("exporting \(file)", n) }
+            progress.finish()
+            let report = try await importBundle(first, into: target, skipInvalid: false, report: nil, json: false, quiet: true)
+            guard report.committed else {
+                throw CLIFailure("the copy was refused by the target: \(report.problems.first?.description ?? "unknown problem"); nothing was written")
+            }
+            // Identity history: ids merged away stay merged on the copy (a later import or sync
+            // of an old id reaches the kept contact there too).
+            let merges = try await source.mergeHistory()
+            try await target.addMergeHistory(merges)
+            guard try await target.mergeHistory() == merges else {
+                throw CLIFailure("the copy's merge history differs from the source's (bundles kept in \(dir))")
+            }
+            let check = ProgressReporter(quiet: json)
+            _ = try await Bundle.export(from: target, to: second) { file, n in check.update("checking \(file)", n) }
+            check.finish()
+            var differing: [String] = []
+            for r in Resource.importOrder {
+                let a = FileManager.default.contents(atPath: first + "/" + r.fileName)
+                let b = FileManager.default.contents(atPath: second + "/" + r.fileName)
+                if a != b { differing.append(r.fileName) }
+            }
+            guard differing.isEmpty else {
+                throw CLIFailure("the copy differs from the source in \(differing.joined(separator: ", ")) (bundles kept in \(dir))")
+            }
+            let seconds = Date().timeIntervalSince(started)
+            struct Out: Encodable {
+                let from: String
+                let to: String
+                let records: [String: Int]
+                let mergeHistory: Int
+                let byteEqual: Bool
+                let seconds: Double
+            }
+            if json { return try printJSON(Out(from: Self.display(from), to: Self.display(to), records: counts, mergeHistory: merges.count, byteEqual: true, seconds: seconds)) }
+            let total = counts.values.reduce(0, +)
+            print(
+                String(
+                    format: "copied %d records and %d merged-away ids from %@ to %@ in %.1f s; the two exports are byte-equal",
+                    total,
+                    merges.count,
+                    Self.display(from),
+                    Self.display(to),
+                    seconds
+                )
+            )
+            if report.mergedContacts > 0 { print("(the target merged \(report.mergedContacts) same-email contacts the source held twice)") }
+        }
+
+        static func display(_ location: String) -> String { PostgresStore.Location(url: location)?.display ?? location }
+
+        static func open(_ location: String) async throws -> any PortableStore {
+            var options = try WorkspaceOptions.parse([])
+            options.database = location
+            return try await options.openPortable()
         }
     }
 }

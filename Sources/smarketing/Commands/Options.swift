@@ -21,7 +21,7 @@ struct WorkspaceOptions: ParsableArguments {
         let path = databasePath
         if PostgresStore.Location(url: path) != nil || path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
             throw CLIFailure(
-                "this command does not run on PostgreSQL yet: PostgreSQL serves records, audit, settings, tokens and sessions so far (`smarketing db migrate` works on it); use a SQLite file"
+                "this command does not run on PostgreSQL yet: PostgreSQL serves records, bundles and identity so far (`db migrate`, `db copy`, `import bundle`, `export bundle`, `contacts duplicates|merge` work on it; docs/SCALE.md); use a SQLite file"
             )
         }
         if Self.looksLikeURL(path) { throw CLIFailure(Self.unknownScheme(path)) }
@@ -34,6 +34,20 @@ struct WorkspaceOptions: ParsableArguments {
 }
 
 extension WorkspaceOptions {
+    /// Opens the roles both backends serve (records, access, bundles, identity): the commands
+    /// that need no more run on SQLite and PostgreSQL alike.
+    func openPortable() async throws -> any PortableStore {
+        let location = databasePath
+        if !WorkspaceStores.isPostgres(location), Self.looksLikeURL(location) { throw CLIFailure(Self.unknownScheme(location)) }
+        do {
+            return try await WorkspaceStores.openPortable(location)
+        } catch let e as StoreError {
+            throw CLIFailure(e.description)
+        } catch {
+            throw CLIFailure("cannot open the database \(location): \(error)")
+        }
+    }
+
     /// Whether a location is a URL rather than a file path.
     static func looksLikeURL(_ location: String) -> Bool {
         guard let r = location.range(of: "://") else { return false }
