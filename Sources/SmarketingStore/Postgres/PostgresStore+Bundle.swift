@@ -270,6 +270,16 @@ extension PostgresStore: BundleStore {
             """
         try await c.execute("SAVEPOINT import_chunk")
         do {
+            let ids = rows.map(\.id)
+            let existing = try await c.one("SELECT 1 FROM \(r.rawValue) WHERE id = ANY(?::text[]) LIMIT 1", [.textArray(ids)])
+            if existing == nil {
+                // None of the chunk's rows is stored yet (a first load): straight into the table,
+                // written once. (Imports hold the import lock; a row an ingest adds meanwhile
+                // breaks the key, and the chunk is then written row by row below.)
+                try await c.copy(r.rawValue, cols, rows.map { Self.insertArguments(Record(r, values: $0.row.values)) })
+                try await c.execute("RELEASE SAVEPOINT import_chunk")
+                return (ids, [])
+            }
             try await c.copy(stage, cols, rows.map { Self.insertArguments(Record(r, values: $0.row.values)) })
             let changed = try await c.rows(upsert).compactMap { $0.text(0) }
             try await c.script("TRUNCATE \(stage)")
