@@ -71,37 +71,45 @@ extension PostgresStore: IdentityStore {
     }
 
     /// Merges inside the caller's transaction. Both rows are locked in id order first, so two
-    /// instances merging overlapping pairs cannot deadlock each other.
+    /// instances merging overlapping pairs cannot deadlock each other. Everything that moves goes
+    /// in one statement (data-modifying CTEs; each touches other rows, so none depends on
+    /// another's effect): a merge is four round trips, not sixteen.
     @discardableResult
     func mergeContacts(_ c: PGConn, keep keepID: String, duplicate duplicateID: String, actor: Actor, at: Timestamp, reason: String?) async throws -> Record {
-        _ = try await c.rows("SELECT id FROM contacts WHERE id IN (?, ?) ORDER BY id FOR UPDATE", [.text(keepID), .text(duplicateID)])
-        guard var keep = try await Self.fetch(c, .contacts, id: keepID) else { throw StoreError.notFound(.contacts, keepID) }
-        guard let dup = try await Self.fetch(c, .contacts, id: duplicateID) else { throw StoreError.notFound(.contacts, duplicateID) }
+        let rows = try await c.rows(
+            "SELECT \(Self.columns(.contacts)) FROM contacts WHERE id IN (?, ?) ORDER BY id FOR UPDATE",
+            [.text(keepID), .text(duplicateID)]
+        ).map { Self.record(.contacts, $0) }
+        guard var keep = rows.first(where: { $0.id == keepID }) else { throw StoreError.notFound(.contacts, keepID) }
+        guard let dup = rows.first(where: { $0.id == duplicateID }) else { throw StoreError.notFound(.contacts, duplicateID) }
         keep.values = ContactMerge.merge(keep: keep.values, duplicate: dup.values)
-        let moved = try await Self.moveReferences(c, from: duplicateID, to: keepID)
-        try await c.execute("DELETE FROM contacts WHERE id = ?", [.text(duplicateID)])
+        let roles = try await Self.moveRoles(c, from: duplicateID, to: keepID)
         let cols = Self.insertColumns(.contacts).filter { $0 != "id" }
         var args = Self.insertArguments(keep)
         if let idIndex = Resource.contacts.schema.index["id"] { args.remove(at: idIndex) }
-        try await c.execute("UPDATE contacts SET \(cols.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?", args + [.text(keepID)])
-        try await c.execute(
+        // $1 the duplicate, $2 the kept contact, $3 the time, $4 the actor, then the kept values.
+        let sets = cols.enumerated().map { "\($0.element) = $\($0.offset + 5)" }.joined(separator: ", ")
+        let moved = try await c.one(
             """
-            INSERT INTO contact_merges(removed_id, kept_id, at, actor) VALUES (?, ?, ?, ?)
-            ON CONFLICT (removed_id) DO UPDATE SET kept_id = excluded.kept_id, at = excluded.at, actor = excluded.actor
+            WITH t AS (UPDATE touchpoints SET contact_id = $2 WHERE contact_id = $1 RETURNING 1),
+                 o AS (UPDATE opportunities SET primary_contact_id = $2 WHERE primary_contact_id = $1 RETURNING 1),
+                 gone AS (DELETE FROM contacts WHERE id = $1),
+                 kept AS (UPDATE contacts SET \(sets) WHERE id = $2),
+                 m1 AS (INSERT INTO contact_merges(removed_id, kept_id, at, actor) VALUES ($1, $2, $3, $4)
+                        ON CONFLICT (removed_id) DO UPDATE SET kept_id = excluded.kept_id, at = excluded.at, actor = excluded.actor),
+                 m2 AS (UPDATE contact_merges SET kept_id = $2 WHERE kept_id = $1 AND removed_id <> $2),
+                 m3 AS (DELETE FROM contact_merges WHERE (kept_id = $1 AND removed_id = $2) OR (removed_id = $2 AND kept_id = $2)),
+                 s AS (UPDATE sync_links SET record_id = $2 WHERE resource = 'contacts' AND record_id = $1),
+                 l AS (UPDATE lifecycle_transitions SET contact_id = $2 WHERE contact_id = $1),
+                 h AS (UPDATE score_history SET contact_id = $2 WHERE contact_id = $1),
+                 x AS (DELETE FROM contact_scores WHERE contact_id = $1)
+            SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM o)
             """,
-            [.text(duplicateID), .text(keepID), .int(at.milliseconds), .text(actor.userID)]
+            [.text(duplicateID), .text(keepID), .int(at.milliseconds), .text(actor.userID)] + args
         )
-        // Earlier merges into the removed record now point at the kept one; a kept id that was
-        // itself merged away before (and created again since) is live.
-        try await c.execute("UPDATE contact_merges SET kept_id = ? WHERE kept_id = ?", [.text(keepID), .text(duplicateID)])
-        try await c.execute("DELETE FROM contact_merges WHERE removed_id = kept_id")
-        // Links to other systems follow the person; so do the stage and score histories.
-        try await c.execute("UPDATE sync_links SET record_id = ? WHERE resource = 'contacts' AND record_id = ?", [.text(keepID), .text(duplicateID)])
-        try await c.execute("UPDATE lifecycle_transitions SET contact_id = ? WHERE contact_id = ?", [.text(keepID), .text(duplicateID)])
-        try await c.execute("UPDATE score_history SET contact_id = ? WHERE contact_id = ?", [.text(keepID), .text(duplicateID)])
-        try await c.execute("DELETE FROM contact_scores WHERE contact_id = ?", [.text(duplicateID)])
+        let movedJSON = "{\"touchpoints\":\(moved?.int(0) ?? 0),\"opportunities\":\(moved?.int(1) ?? 0),\"opportunity_contacts\":\(roles)}"
         let why = reason.map { ",\"reason\":" + JSONValue.string($0).compactText } ?? ""
-        try await Self.audit(c, actor, at, "merge", "contacts", keepID, "{\"merged\":\(RecordRules.auditJSON(dup)),\"moved\":\(moved)\(why)}")
+        try await Self.audit(c, actor, at, "merge", "contacts", keepID, "{\"merged\":\(RecordRules.auditJSON(dup)),\"moved\":\(movedJSON)\(why)}")
         return keep
     }
 
@@ -128,14 +136,9 @@ extension PostgresStore: IdentityStore {
         return merged
     }
 
-    /// Points everything that named `from` at `to`; returns how many rows moved, by table.
-    static func moveReferences(_ c: PGConn, from: String, to: String) async throws -> String {
-        let touchpoints = try await c.execute("UPDATE touchpoints SET contact_id = ? WHERE contact_id = ? RETURNING 1", [.text(to), .text(from)])
-        let opportunities = try await c.execute(
-            "UPDATE opportunities SET primary_contact_id = ? WHERE primary_contact_id = ? RETURNING 1",
-            [.text(to), .text(from)]
-        )
-        // Roles: the duplicate's role row moves unless the kept contact already has one on that deal.
+    /// Moves the duplicate's deal roles to the kept contact (a role row moves unless the kept
+    /// contact already has one on that deal); returns how many.
+    static func moveRoles(_ c: PGConn, from: String, to: String) async throws -> Int {
         let roles = try await c.rows("SELECT opportunity_id, role FROM opportunity_contacts WHERE contact_id = ?", [.text(from)])
         for row in roles {
             guard let opp = row.text(0) else { continue }
@@ -148,6 +151,6 @@ extension PostgresStore: IdentityStore {
                 [.text(opp + "|" + to), .text(opp), .text(to), .of(row.text(1))]
             )
         }
-        return "{\"touchpoints\":\(touchpoints),\"opportunities\":\(opportunities),\"opportunity_contacts\":\(roles.count)}"
+        return roles.count
     }
 }
