@@ -23,6 +23,8 @@ public final class PostgresStore: Sendable {
     let makeID: @Sendable (String) -> String
     /// Where the store is, without its password (for messages).
     public let displayLocation: String
+    /// Bounds how many requests hold or wait for a connection.
+    let gate: ConnectionGate
 
     /// A location `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
     public struct Location: Sendable, Hashable {
@@ -60,7 +62,9 @@ public final class PostgresStore: Sendable {
         handoverConfigs: HandoverConfigParser? = nil,
         makeID: @escaping @Sendable (String) -> String = { prefix in prefix + "-" + UUID().uuidString.lowercased() },
         migrate: Bool = true,
-        connectTimeoutSeconds: Int = 10
+        connectTimeoutSeconds: Int = 10,
+        maximumWaiting: Int? = nil,
+        connectionWait: Duration = .seconds(5)
     ) async throws {
         let tls: PostgresClient.Configuration.TLS
         switch location.sslMode {
@@ -77,6 +81,11 @@ public final class PostgresStore: Sendable {
             tls: tls
         )
         config.options.maximumConnections = max(2, maximumConnections)
+        self.gate = ConnectionGate(
+            permits: max(2, maximumConnections),
+            maxWaiting: maximumWaiting ?? 8 * max(2, maximumConnections),
+            timeout: connectionWait
+        )
         config.options.connectTimeout = .seconds(5)
         var logger = Logger(label: "smarketing.postgres")
         logger.logLevel = .critical
@@ -154,6 +163,23 @@ public final class PostgresStore: Sendable {
 
     /// A read on a pooled connection.
     func read<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
+        try await gated { try await self.ungatedRead(body) }
+    }
+
+    /// Runs `work` holding one of the gate's permits (released when it ends, however it ends).
+    func gated<T: Sendable>(_ work: () async throws -> T) async throws -> T {
+        try await gate.acquire()
+        do {
+            let value = try await work()
+            await gate.release()
+            return value
+        } catch {
+            await gate.release()
+            throw error
+        }
+    }
+
+    private func ungatedRead<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection { connection in
                 try await body(PGConn(connection: connection, logger: logger))
@@ -168,6 +194,10 @@ public final class PostgresStore: Sendable {
     /// A write transaction, run again (up to 8 times) when PostgreSQL reports a serialization
     /// failure or a deadlock; nothing of a failed attempt stays.
     func write<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
+        try await gated { try await self.ungatedWrite(body) }
+    }
+
+    private func ungatedWrite<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1

@@ -1,0 +1,42 @@
+import Foundation
+import SmarketingCore
+import Testing
+import ThrowawayPostgres
+
+@testable import SmarketingStore
+
+@Suite("PostgreSQL: a busy pool")
+struct PostgresPoolTests {
+    @Test("with every connection busy, one request waits a bounded time and the next is refused at once; both say so; the pool recovers")
+    func exhausted() async throws {
+        let loc = try #require(PostgresStore.Location(url: try ThrowawayPostgres.newDatabase()))
+        let store = try await PostgresStore(location: loc, maximumConnections: 2, maximumWaiting: 1, connectionWait: .milliseconds(400))
+        defer { store.close() }
+        // Two slow reads hold both connections.
+        let slow = (0..<2).map { _ in Task { try await store.read { c in _ = try await c.one("SELECT pg_sleep(2)") } } }
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        let waiting = Task { try await store.count(.contacts) }
+        try await Task.sleep(for: .milliseconds(50))
+        // The queue is full: refused at once.
+        await #expect(throws: StoreError.self) { _ = try await store.count(.users) }
+        do {
+            _ = try await waiting.value
+            Issue.record("a request got a connection while both were busy")
+        } catch let StoreError.unavailable(message) {
+            #expect(message.contains("no connection of 2 came free"))
+        }
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .milliseconds(350) && waited < .milliseconds(1500), "\(waited)")
+        for t in slow { try await t.value }
+        #expect(try await store.count(.contacts) == 0)
+        // Many at once within the limits all get through in turn.
+        let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<3 { group.addTask { try await store.count(.campaigns) } }
+            var n = 0
+            for try await c in group { n += c + 1 }
+            return n
+        }
+        #expect(counts == 3)
+    }
+}
