@@ -52,6 +52,7 @@ struct BundleHostileTests {
             ("cost in year 9999", ["costs.csv": text("date,category,amount\n9999-01-01,marketing,3\n")], "costs.csv:2:1 (date)"),
             ("huge employees", ["accounts.csv": text("id,name,employees\na1,A,99999999999999999999\n")], "accounts.csv:2:3 (employees)"),
             ("negative capacity", ["users.csv": text("id,email,capacity\nu1,u@b.example,-4\n")], "users.csv:2:3 (capacity)"),
+            ("NUL in a cell", ["contacts.csv": text(header + "\nc1,a@b.example,2026-01-01T00:00:00Z,An\u{0}na,,\n")], "contacts.csv:2:4 (first_name)"),
             ("deep JSON", ["touchpoints.csv": text("id,contact_id,occurred_at,type,properties\nt1,c1,2026-01-01T00:00:00Z,x,\(deepJSON)\n")], "touchpoints.csv:2:5 (properties)"),
         ]
     }

@@ -85,6 +85,9 @@ public struct FieldSpec: Sendable, Hashable {
             guard v.isFinite, range.contains(v) else { return FieldProblem("is outside the allowed range \(FieldSpec.format(range))") }
         case .text(let s), .json(let s):
             if s.exceedsLength(maxLength) { return FieldProblem("is longer than \(maxLength) characters") }
+            // No database text column holds U+0000 (PostgreSQL refuses it; SQLite would cut
+            // strings at it in some tools): refused at every way in, on both backends alike.
+            if s.utf8.contains(0) { return FieldProblem("contains a NUL character (U+0000)") }
         default: break
         }
         return nil
