@@ -144,6 +144,53 @@ struct PostgresInstanceTests {
         #expect(try await a.audit(limit: 100, before: nil).filter { $0.action == "merge" }.count == 12)
     }
 
+    @Test("a change committed through one instance reaches the other's subscribers within a second; a rolled-back write sends nothing")
+    func changeFeed() async throws {
+        let loc = try location()
+        let a = try await PostgresStore(location: loc)
+        let b = try await PostgresStore(location: loc)
+        defer {
+            a.close()
+            b.close()
+        }
+        try await seed(a)
+        // Subscribers in B share one listener; the first waits for it to be up.
+        #expect(await Self.arrives(b.changes(), within: .seconds(5)))
+        let s2 = b.changes()
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await a.create(record(.campaigns, ["id": .text("live"), "name": .text("Live"), "channel": .text("email")]), actor: tester, at: t0)
+        #expect(await Self.arrives(s2, within: .seconds(1)))
+        #expect(clock.now - started < .seconds(1))
+        // A write that fails commits nothing and tells no one.
+        let s3 = b.changes()
+        await #expect(throws: StoreError.self) {
+            try await a.create(record(.campaigns, ["id": .text("live"), "name": .text("Again"), "channel": .text("email")]), actor: tester, at: t0)
+        }
+        #expect(await !Self.arrives(s3, within: .milliseconds(600)))
+        // The next real change arrives again.
+        let s4 = b.changes()
+        _ = try await a.update(.campaigns, id: "live", fields: ["name": .text("Live 2")], actor: tester, at: t0)
+        #expect(await Self.arrives(s4, within: .seconds(1)))
+    }
+
+    /// Whether the stream yields within the time.
+    static func arrives(_ stream: AsyncStream<Void>, within: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                var it = stream.makeAsyncIterator()
+                return await it.next() != nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: within)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
     @Test("an unreachable server, a missing database and a bad URL each fail in one sentence, fast")
     func unreachable() async throws {
         let started = ContinuousClock.now

@@ -25,6 +25,10 @@ public final class PostgresStore: Sendable {
     public let displayLocation: String
     /// Bounds how many requests hold or wait for a connection.
     let gate: ConnectionGate
+    /// A connection outside the pool (the start-up check, the change listener).
+    let directConfiguration: PostgresConnection.Configuration
+    /// Changes committed by any instance, fanned out to this process's subscribers.
+    let feed = ChangeFeed()
 
     /// A location `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
     public struct Location: Sendable, Hashable {
@@ -99,28 +103,28 @@ public final class PostgresStore: Sendable {
         self.displayLocation = location.display
         // One direct connection first: the pool retries for ever and hides the server's reason
         // (a wrong password, a missing database); this one says it in a sentence.
+        let connectionTLS: PostgresConnection.Configuration.TLS
+        switch location.sslMode {
+        case "disable": connectionTLS = .disable
+        case "require": connectionTLS = .require(try .init(configuration: .makeClientConfiguration()))
+        default: connectionTLS = .prefer(try .init(configuration: .makeClientConfiguration()))
+        }
+        var direct = PostgresConnection.Configuration(
+            host: location.host,
+            port: location.port,
+            username: location.user,
+            password: location.password,
+            database: location.database,
+            tls: connectionTLS
+        )
+        direct.options.connectTimeout = .seconds(Int64(connectTimeoutSeconds))
+        self.directConfiguration = direct
         do {
-            let connectionTLS: PostgresConnection.Configuration.TLS
-            switch location.sslMode {
-            case "disable": connectionTLS = .disable
-            case "require": connectionTLS = .require(try .init(configuration: .makeClientConfiguration()))
-            default: connectionTLS = .prefer(try .init(configuration: .makeClientConfiguration()))
-            }
-            var direct = PostgresConnection.Configuration(
-                host: location.host,
-                port: location.port,
-                username: location.user,
-                password: location.password,
-                database: location.database,
-                tls: connectionTLS
-            )
-            direct.options.connectTimeout = .seconds(Int64(connectTimeoutSeconds))
-            let quiet = logger
             let connection = try await PostgresConnection.connect(
                 on: PostgresClient.defaultEventLoopGroup.next(),
                 configuration: direct,
                 id: 0,
-                logger: quiet
+                logger: logger
             ).get()
             try? await connection.close()
         } catch {
@@ -135,10 +139,16 @@ public final class PostgresStore: Sendable {
         }
     }
 
-    deinit { runner.cancel() }
+    deinit {
+        runner.cancel()
+        feed.stop()
+    }
 
-    /// Stops the pool.
-    public func close() { runner.cancel() }
+    /// Stops the pool and the change listener.
+    public func close() {
+        runner.cancel()
+        feed.stop()
+    }
 
     /// A short reason from a PostgresNIO error (its own description is long and names the query).
     static func reason(_ error: any Error) -> String {
@@ -207,6 +217,8 @@ public final class PostgresStore: Sendable {
                     try await c.script("BEGIN")
                     do {
                         let value = try await body(c)
+                        // Delivered to every instance's listener when (and only if) this commits.
+                        try await c.execute("SELECT pg_notify('\(ChangeFeed.channel)', '')")
                         try await c.script("COMMIT")
                         return value
                     } catch {
