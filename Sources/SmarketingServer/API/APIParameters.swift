@@ -25,11 +25,15 @@ struct APIParameter: Sendable {
 
 /// Small builders for the JSON Schemas the document and the checks share.
 enum Schema {
-    static func string(maxLength: Int = 1_000, minLength: Int = 0) -> JSONValue {
+    static func string(maxLength: Int = 1_000, minLength: Int = 0, noNUL: Bool = false) -> JSONValue {
         var s: [String: JSONValue] = ["type": .string("string"), "maxLength": .number(Double(maxLength))]
         if minLength > 0 { s["minLength"] = .number(Double(minLength)) }
+        if noNUL { s["pattern"] = .string(noNULPattern) }
         return .object(s)
     }
+
+    /// Any text but the NUL character, which no database column holds (`FieldSpec.check`).
+    static let noNULPattern = "^[^\\x00]*$"
 
     static func pattern(_ p: String, _ doc: String) -> JSONValue {
         .object(["type": .string("string"), "pattern": .string(p), "description": .string(doc)])

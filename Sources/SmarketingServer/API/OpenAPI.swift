@@ -29,7 +29,8 @@ enum OpenAPIDocument {
         case .domain: s = ["type": .string("string"), "pattern": .string(InputPattern.domain), "maxLength": maxLength]
         case .oneOf(let values): s = ["type": .string("string"), "enum": .array(values.map { .string($0) })]
         case .text, .idList:
-            s = ["type": .string("string"), "maxLength": maxLength]
+            // Any text but the NUL character, which no database column holds (FieldSpec.check).
+            s = ["type": .string("string"), "maxLength": maxLength, "pattern": .string(Schema.noNULPattern)]
             if f.required, use != .record { s["minLength"] = .number(1) }
         }
         if !f.required || use == .record && f.type == .bool {
@@ -71,7 +72,7 @@ enum OpenAPIDocument {
         case .email: return Schema.pattern("^(?:" + InputPattern.emailBody + ")?$", "an email address, or empty")
         case .domain: return Schema.pattern("^(?:" + InputPattern.domain.dropFirst().dropLast() + ")?$", "a domain, or empty")
         case .month: return Schema.pattern("^(?:" + InputPattern.month.dropFirst().dropLast() + ")?$", "a month YYYY-MM, or empty")
-        default: return Schema.string(maxLength: f.maxLength)
+        default: return Schema.string(maxLength: f.maxLength, noNUL: true)
         }
     }
 
