@@ -103,3 +103,25 @@ enum RecordRules {
         return Data(JSONValue.array([keyJSON, .string(id)]).compactText.utf8).base64EncodedString()
     }
 }
+
+/// How a field value comes back from a stored column. Both backends store the same
+/// representations (integers, doubles, text; times as epoch milliseconds, booleans as 0/1,
+/// dates as ISO text), so one reading serves both.
+enum StoredValue {
+    static func field(int i: Int64, _ type: FieldType) -> FieldValue {
+        switch type {
+        case .bool: return .bool(i != 0)
+        case .timestamp: return .timestamp(Timestamp(milliseconds: i))
+        case .number: return .number(Double(i))
+        default: return .integer(i)
+        }
+    }
+
+    static func field(text s: String, _ type: FieldType) -> FieldValue {
+        switch type {
+        case .date: return LocalDate.parse(s).map { .date($0) } ?? .text(s)
+        case .jsonObject: return .json(s)
+        default: return .text(s)
+        }
+    }
+}

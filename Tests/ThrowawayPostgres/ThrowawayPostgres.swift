@@ -23,9 +23,7 @@ public enum ThrowawayPostgres {
     /// The running cluster of this process.
     public struct Cluster: Sendable {
         public let port: Int
-        public let dataDirectory: String
         let bin: String
-        let asPostgres: Bool
 
         /// A URL of a database on this cluster.
         public func url(database: String) -> String { "postgres://postgres@127.0.0.1:\(port)/\(database)" }
@@ -33,9 +31,6 @@ public enum ThrowawayPostgres {
 
     private static let state = Mutex<Result<Cluster, Failure>?>(nil)
     private static let counter = Atomic<Int>(0)
-
-    /// Whether PostgreSQL's server programs are installed (`.ci/run` installs them).
-    public static var isInstalled: Bool { binDirectory() != nil }
 
     /// The cluster, started on first use.
     public static func cluster() throws -> Cluster {
@@ -56,25 +51,6 @@ public enum ThrowawayPostgres {
         let name = "\(prefix)_\(getpid())_\(counter.add(1, ordering: .relaxed).newValue)"
         try run(c.bin + "/createdb", ["-h", "127.0.0.1", "-p", String(c.port), "-U", "postgres", name], asPostgres: false)
         return c.url(database: name)
-    }
-
-    /// Stops the cluster hard (as a crash would) and starts it again; for fault tests.
-    public static func restart(immediate: Bool = true) throws {
-        let c = try cluster()
-        try run(c.bin + "/pg_ctl", ["-D", c.dataDirectory, "-m", immediate ? "immediate" : "fast", "-w", "stop"], asPostgres: c.asPostgres)
-        try run(c.bin + "/pg_ctl", ["-D", c.dataDirectory, "-l", c.dataDirectory + "/log", "-w", "start"], asPostgres: c.asPostgres)
-    }
-
-    /// Stops the cluster (the watchdog would too, at exit); for fault tests.
-    public static func stop() throws {
-        let c = try cluster()
-        try run(c.bin + "/pg_ctl", ["-D", c.dataDirectory, "-m", "fast", "-w", "stop"], asPostgres: c.asPostgres)
-    }
-
-    /// Starts a stopped cluster again.
-    public static func start() throws {
-        let c = try cluster()
-        try run(c.bin + "/pg_ctl", ["-D", c.dataDirectory, "-l", c.dataDirectory + "/log", "-w", "start"], asPostgres: c.asPostgres)
     }
 
     // MARK: Setup
@@ -113,7 +89,7 @@ public enum ThrowawayPostgres {
                 // that `restart` keeps them.
                 try appendConf(data: data, port: port, dir: dir)
                 try run(bin + "/pg_ctl", ["-D", data, "-l", data + "/log", "-w", "-t", "60", "start"], asPostgres: asPostgres)
-                return Cluster(port: port, dataDirectory: data, bin: bin, asPostgres: asPostgres)
+                return Cluster(port: port, bin: bin)
             } catch {
                 lastError = "\(error)"
             }

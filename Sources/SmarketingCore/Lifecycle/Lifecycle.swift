@@ -1,5 +1,17 @@
 /// Who or what moved a contact.
 public enum LifecycleActor: Sendable, Hashable, Codable {
+    /// How a transition's actor is stored: `rule:mql`, `user:u-1`, `import`, `connector:hubspot`,
+    /// `system:opportunity o-1`.
+    public var storedText: String {
+        switch self {
+        case .rule(let r): return "rule:" + r
+        case .user(let u): return "user:" + u
+        case .importer: return "import"
+        case .connector(let c): return "connector:" + c
+        case .system(let s): return "system:" + s
+        }
+    }
+
     /// A scoring rule of a model version (the MQL rule).
     case rule(String)
     /// A person.

@@ -29,44 +29,15 @@ extension PostgresStore: BundleStore {
                 }
                 if !state.problems.isEmpty, !options.skipInvalid { throw RollbackImport() }
                 if sources.contains(where: { $0.resource == .contacts }) {
-                    state.mergedContacts = try await self.mergeSameEmail(c, actor: actor, at: at, reason: "import")
-                    if let i = state.summaries.firstIndex(where: { $0.file == Resource.contacts.fileName }) {
-                        let fromInserted = min(state.mergedContacts, state.summaries[i].inserted)
-                        state.summaries[i].inserted -= fromInserted
-                        state.summaries[i].updated = max(0, state.summaries[i].updated - (state.mergedContacts - fromInserted))
-                        state.summaries[i].mergedAway += state.mergedContacts
-                    }
+                    state.countMerges(try await self.mergeSameEmail(c, actor: actor, at: at, reason: "import"))
                 }
-                for s in state.summaries {
-                    try await Self.audit(
-                        c,
-                        actor,
-                        at,
-                        "import",
-                        s.file.replacingOccurrences(of: ".csv", with: ""),
-                        "",
-                        "{\"inserted\":\(s.inserted),\"updated\":\(s.updated),\"unchanged\":\(s.unchanged),\"rejected\":\(s.rejected)}"
-                    )
-                }
+                for (resource, detail) in state.auditEntries { try await Self.audit(c, actor, at, "import", resource, "", detail) }
                 // Imported stage history is history: it opens no handovers and sends no webhooks.
                 try await c.execute("UPDATE transition_cursor SET seq = coalesce((SELECT max(seq) FROM lifecycle_transitions), 0) WHERE id = 1")
             }
-            return ImportReport(
-                files: state.summaries,
-                problems: state.problems,
-                rejectedRows: state.rejected,
-                committed: true,
-                moreProblems: state.droppedProblems,
-                mergedContacts: state.mergedContacts
-            )
+            return state.committedReport
         } catch is RollbackImport {
-            var files = state.summaries
-            for i in files.indices {
-                files[i].inserted = 0
-                files[i].updated = 0
-                files[i].unchanged = 0
-            }
-            return ImportReport(files: files, problems: state.problems, rejectedRows: state.rejected, committed: false, moreProblems: state.droppedProblems)
+            return state.rolledBackReport
         }
     }
 

@@ -23,20 +23,9 @@ extension PostgresStore {
     static func field(_ v: PGValue, _ type: FieldType) -> FieldValue {
         switch v {
         case .null, .bytes, .textArray: return .null
-        case .int(let i):
-            switch type {
-            case .bool: return .bool(i != 0)
-            case .timestamp: return .timestamp(Timestamp(milliseconds: i))
-            case .number: return .number(Double(i))
-            default: return .integer(i)
-            }
+        case .int(let i): return StoredValue.field(int: i, type)
         case .double(let d): return .number(d)
-        case .text(let s):
-            switch type {
-            case .date: return LocalDate.parse(s).map { .date($0) } ?? .text(s)
-            case .jsonObject: return .json(s)
-            default: return .text(s)
-            }
+        case .text(let s): return StoredValue.field(text: s, type)
         }
     }
 
@@ -310,7 +299,7 @@ extension PostgresStore {
     static func recordTransition(_ c: PGConn, _ contactID: String, _ t: LifecycleTransition) async throws {
         try await c.execute(
             "INSERT INTO lifecycle_transitions(contact_id, from_stage, to_stage, at, actor, reason, model_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [.text(contactID), .of(t.from?.rawValue), .text(t.to.rawValue), .int(t.at.milliseconds), .text(SQLiteStore.actorText(t.actor)), .of(t.reason),
+            [.text(contactID), .of(t.from?.rawValue), .text(t.to.rawValue), .int(t.at.milliseconds), .text(t.actor.storedText), .of(t.reason),
              .of(t.modelVersion.map(Int64.init))]
         )
         var sets = ["lifecycle_stage = ?"]

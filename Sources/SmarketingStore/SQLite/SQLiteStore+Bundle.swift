@@ -31,22 +31,9 @@ extension SQLiteStore {
                     return .commit
                 }
             }
-            return ImportReport(
-                files: state.summaries,
-                problems: state.problems,
-                rejectedRows: state.rejected,
-                committed: true,
-                moreProblems: state.droppedProblems,
-                mergedContacts: state.mergedContacts
-            )
+            return state.committedReport
         } catch is RollbackImport {
-            var files = state.summaries
-            for i in files.indices {
-                files[i].inserted = 0
-                files[i].updated = 0
-                files[i].unchanged = 0
-            }
-            return ImportReport(files: files, problems: state.problems, rejectedRows: state.rejected, committed: false, moreProblems: state.droppedProblems)
+            return state.rolledBackReport
         }
     }
 
@@ -66,25 +53,9 @@ extension SQLiteStore {
         // One record per person (docs/IDENTITY.md): contacts that share an email key, from this
         // bundle or with the database, become one, the earliest created kept; each merge audited.
         if sources.contains(where: { $0.resource == .contacts }) {
-            state.mergedContacts = try mergeSameEmail(db, actor: actor, at: at, reason: "import")
-            if let i = state.summaries.firstIndex(where: { $0.file == Resource.contacts.fileName }) {
-                let fromInserted = min(state.mergedContacts, state.summaries[i].inserted)
-                state.summaries[i].inserted -= fromInserted
-                state.summaries[i].updated = max(0, state.summaries[i].updated - (state.mergedContacts - fromInserted))
-                state.summaries[i].mergedAway += state.mergedContacts
-            }
+            state.countMerges(try mergeSameEmail(db, actor: actor, at: at, reason: "import"))
         }
-        for s in state.summaries {
-            try Self.audit(
-                db,
-                actor,
-                at,
-                "import",
-                s.file.replacingOccurrences(of: ".csv", with: ""),
-                "",
-                "{\"inserted\":\(s.inserted),\"updated\":\(s.updated),\"unchanged\":\(s.unchanged),\"rejected\":\(s.rejected)}"
-            )
-        }
+        for (resource, detail) in state.auditEntries { try Self.audit(db, actor, at, "import", resource, "", detail) }
     }
 
     private func importFile(
@@ -301,6 +272,42 @@ final class ImportState: @unchecked Sendable {
     }
 
     func imported(_ r: Resource, _ id: String) { importedIDs[r, default: []].insert(id) }
+
+    /// Counts `merged` same-email contacts as merged away rather than inserted or updated.
+    func countMerges(_ merged: Int) {
+        mergedContacts = merged
+        guard let i = summaries.firstIndex(where: { $0.file == Resource.contacts.fileName }) else { return }
+        let fromInserted = min(merged, summaries[i].inserted)
+        summaries[i].inserted -= fromInserted
+        summaries[i].updated = max(0, summaries[i].updated - (merged - fromInserted))
+        summaries[i].mergedAway += merged
+    }
+
+    /// The audit entries of an import, one per file: (resource, detail).
+    var auditEntries: [(String, String)] {
+        summaries.map {
+            (
+                $0.file.replacingOccurrences(of: ".csv", with: ""),
+                "{\"inserted\":\($0.inserted),\"updated\":\($0.updated),\"unchanged\":\($0.unchanged),\"rejected\":\($0.rejected)}"
+            )
+        }
+    }
+
+    /// The report of a committed import.
+    var committedReport: ImportReport {
+        ImportReport(files: summaries, problems: problems, rejectedRows: rejected, committed: true, moreProblems: droppedProblems, mergedContacts: mergedContacts)
+    }
+
+    /// The report of an import that wrote nothing: every problem, no counts of writes.
+    var rolledBackReport: ImportReport {
+        var files = summaries
+        for i in files.indices {
+            files[i].inserted = 0
+            files[i].updated = 0
+            files[i].unchanged = 0
+        }
+        return ImportReport(files: files, problems: problems, rejectedRows: rejected, committed: false, moreProblems: droppedProblems)
+    }
 
     func known(_ db: Database, _ r: Resource, _ id: String) throws -> Bool {
         if importedIDs[r]?.contains(id) == true || knownInDatabase[r]?.contains(id) == true { return true }

@@ -156,15 +156,7 @@ extension SQLiteStore {
         ).execute(arguments: [contactID, at.milliseconds, s.version, s.fitPoints, s.grade, s.engagement.value(at: at), event])
     }
 
-    static func actorText(_ a: LifecycleActor) -> String {
-        switch a {
-        case .rule(let r): return "rule:" + r
-        case .user(let u): return "user:" + u
-        case .importer: return "import"
-        case .connector(let c): return "connector:" + c
-        case .system(let s): return "system:" + s
-        }
-    }
+    static func actorText(_ a: LifecycleActor) -> String { a.storedText }
 
     /// Stores a stage move: the transition row and the contact's stage and `became_*_at` time
     /// (an earlier recorded time is kept).

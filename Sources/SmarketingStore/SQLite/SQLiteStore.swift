@@ -392,20 +392,9 @@ enum SQLiteValue {
     static func field(_ v: DatabaseValue, _ type: FieldType) -> FieldValue {
         switch v.storage {
         case .null: return .null
-        case .int64(let i):
-            switch type {
-            case .bool: return .bool(i != 0)
-            case .timestamp: return .timestamp(Timestamp(milliseconds: i))
-            case .number: return .number(Double(i))
-            default: return .integer(i)
-            }
+        case .int64(let i): return StoredValue.field(int: i, type)
         case .double(let d): return .number(d)
-        case .string(let s):
-            switch type {
-            case .date: return LocalDate.parse(s).map { .date($0) } ?? .text(s)
-            case .jsonObject: return .json(s)
-            default: return .text(s)
-            }
+        case .string(let s): return StoredValue.field(text: s, type)
         case .blob: return .null
         }
     }
