@@ -14,6 +14,12 @@ struct PostgresInstanceTests {
         return try #require(PostgresStore.Location(url: url))
     }
 
+    /// Two stores with two pools on one new database, as two app servers would have.
+    func twoInstances() async throws -> (PostgresStore, PostgresStore) {
+        let loc = try location()
+        return (try await PostgresStore(location: loc), try await PostgresStore(location: loc))
+    }
+
     @Test("instances starting together migrate exactly once")
     func migrateOnce() async throws {
         let loc = try location()
@@ -33,9 +39,7 @@ struct PostgresInstanceTests {
 
     @Test("a token revoked through one instance is refused by the other at once; sessions and settings are shared")
     func sharedAccess() async throws {
-        let loc = try location()
-        let a = try await PostgresStore(location: loc)
-        let b = try await PostgresStore(location: loc)
+        let (a, b) = try await twoInstances()
         defer {
             a.close()
             b.close()
@@ -55,9 +59,7 @@ struct PostgresInstanceTests {
 
     @Test("two instances creating the same record: one wins, the other gets a conflict; concurrent updates of one record both apply")
     func concurrentWrites() async throws {
-        let loc = try location()
-        let a = try await PostgresStore(location: loc)
-        let b = try await PostgresStore(location: loc)
+        let (a, b) = try await twoInstances()
         defer {
             a.close()
             b.close()
@@ -105,9 +107,7 @@ struct PostgresInstanceTests {
 
     @Test("two instances merging overlapping pairs at once: no deadlock, every duplicate merged once, everything moved")
     func concurrentMerges() async throws {
-        let loc = try location()
-        let a = try await PostgresStore(location: loc)
-        let b = try await PostgresStore(location: loc)
+        let (a, b) = try await twoInstances()
         defer {
             a.close()
             b.close()
@@ -146,9 +146,7 @@ struct PostgresInstanceTests {
 
     @Test("a change committed through one instance reaches the other's subscribers within a second; a rolled-back write sends nothing")
     func changeFeed() async throws {
-        let loc = try location()
-        let a = try await PostgresStore(location: loc)
-        let b = try await PostgresStore(location: loc)
+        let (a, b) = try await twoInstances()
         defer {
             a.close()
             b.close()
