@@ -5,9 +5,9 @@ import Testing
 
 @Suite("Store conformance: ingest")
 struct IngestConformanceTests {
-    @Test("events are accepted once, duplicates are harmless, unknown ids are rejected", arguments: Backend.full)
+    @Test("events are accepted once, duplicates are harmless, unknown ids are rejected", arguments: Backend.allCases)
     func basics(backend: Backend) async throws {
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let store = sut.store
         try await seed(store)
         let batch = IngestBatch(
@@ -32,9 +32,9 @@ struct IngestConformanceTests {
         #expect(tp["campaign_id"] == .text("cmp1") && tp["occurred_at"] == ts("2026-02-01T10:00:00Z"))
     }
 
-    @Test("an atomic batch with a rejected event stores nothing, not even new contacts", arguments: Backend.full)
+    @Test("an atomic batch with a rejected event stores nothing, not even new contacts", arguments: Backend.allCases)
     func atomic(backend: Backend) async throws {
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let store = sut.store
         try await seed(store)
         let contactsBefore = try await store.count(.contacts)
@@ -53,9 +53,9 @@ struct IngestConformanceTests {
         #expect(try await store.count(.accounts) == 1)
     }
 
-    @Test("emails resolve to one person and one company", arguments: Backend.full)
+    @Test("emails resolve to one person and one company", arguments: Backend.allCases)
     func identity(backend: Backend) async throws {
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let store = sut.store
         try await seed(store)
         let events = [
@@ -88,9 +88,9 @@ struct IngestConformanceTests {
         #expect(try await store.count(.contacts) == 5)
     }
 
-    @Test("events for a merged-away contact id reach the kept contact", arguments: Backend.full)
+    @Test("events for a merged-away contact id reach the kept contact", arguments: Backend.allCases)
     func mergedIDs(backend: Backend) async throws {
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let store = sut.store
         try await seed(store)
         _ = try await store.mergeContacts(keep: "c1", duplicate: "c2", actor: tester, at: t0)

@@ -14,7 +14,7 @@ struct ScoringConformanceTests {
     }
 
     /// Accounts, content and contacts of every fit kind.
-    func workspace(_ store: any FunnelStore, contacts: Int) async throws {
+    func workspace(_ store: any RoleStores, contacts: Int) async throws {
         try await store.create(
             record(.personas, ["id": .text("per-cmo"), "name": .text("CMO"), "rules": .json(#"{"titles":["cmo","vp marketing"]}"#)]),
             actor: tester,
@@ -59,9 +59,9 @@ struct ScoringConformanceTests {
         }
     }
 
-    @Test("scores follow every event, survive a restart and equal a full recomputation from history", arguments: Backend.full)
+    @Test("scores follow every event, survive a restart and equal a full recomputation from history", arguments: Backend.allCases)
     func followAndRecompute(backend: Backend) async throws {
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let store = sut.store
         let contacts = 24
         try await workspace(store, contacts: contacts)
@@ -81,7 +81,7 @@ struct ScoringConformanceTests {
         }
         #expect(try await store.count(.touchpoints) == 700)
         let now = try Timestamp.parse("2026-03-20T00:00:00Z").get()
-        let reopened = try sut.reopen()
+        let reopened = try await sut.reopen()
         var live: [String: ScoreExplanation] = [:]
         for i in 0..<contacts { live["c\(i)"] = try #require(try await reopened.scoreExplanation(contactID: "c\(i)", at: now)) }
         #expect(live.values.contains { $0.engagementParts.contains { $0.cappedAway > 0 } }, "the random events should hit a cap")
@@ -116,9 +116,9 @@ struct ScoringConformanceTests {
         #expect(versions.map(\.status) == ["active", "superseded"] && versions.last?.comment == "first")
     }
 
-    @Test("personas are assigned with a reason; fit follows contact and account edits", arguments: Backend.full)
+    @Test("personas are assigned with a reason; fit follows contact and account edits", arguments: Backend.allCases)
     func personasAndRegrade(backend: Backend) async throws {
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let store = sut.store
         try await workspace(store, contacts: 4)
         let (text, model) = try Self.exampleModel()
@@ -139,9 +139,9 @@ struct ScoringConformanceTests {
         #expect(c2.fit.first { $0.ruleID == "buyer-persona" }?.matched == true)
     }
 
-    @Test("every stage move is stored; refused moves change nothing; deals move their contacts", arguments: Backend.full)
+    @Test("every stage move is stored; refused moves change nothing; deals move their contacts", arguments: Backend.allCases)
     func lifecycle(backend: Backend) async throws {
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let store = sut.store
         try await workspace(store, contacts: 3)
         let user = Actor(userID: "rep-1", role: .sales, via: "test")
@@ -185,9 +185,9 @@ struct ScoringConformanceTests {
         }
     }
 
-    @Test("scores stay right when other writers change them between ingests (this process or another)", arguments: Backend.full)
+    @Test("scores stay right when other writers change them between ingests (this process or another)", arguments: Backend.allCases)
     func cachedScoresFollowOtherWriters(backend: Backend) async throws {
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let store = sut.store
         try await workspace(store, contacts: 2)
         let (text, model) = try Self.exampleModel()
@@ -205,7 +205,7 @@ struct ScoringConformanceTests {
         #expect(afterEdit.fitPoints == before.fitPoints - 25, "the stored state was graded again")
         #expect(afterEdit.engagementParts.first { $0.rule == "webinar" }?.count == 2)
         // Another process (a second store on the same file) adds an event in between.
-        let other = try sut.reopen()
+        let other = try await sut.reopen()
         _ = try await other.ingest([IngestBatch(events: [webinar("w3")], atomic: true, actor: tester)], at: t0)
         _ = try await store.ingest([IngestBatch(events: [webinar("w4")], atomic: true, actor: tester)], at: t0)
         let both = try #require(try await store.scoreExplanation(contactID: "c0", at: t0))

@@ -24,12 +24,18 @@ extension PostgresStore: BundleStore {
             try await write { c in
                 // One import at a time per database (two would race on the same-email merges).
                 try await c.execute("SELECT pg_advisory_xact_lock(?)", [.int(Self.importLock)])
+                // An import does not score (the caller rescores after it); while an apply runs,
+                // every contact is scored again when it switches.
+                let passRunning = try await Self.shareScoring(c)
                 for source in sources {
                     try await self.importFile(c, source, options: options, state: state, progress: progress)
                 }
                 if !state.problems.isEmpty, !options.skipInvalid { throw RollbackImport() }
                 if sources.contains(where: { $0.resource == .contacts }) {
                     state.countMerges(try await self.mergeSameEmail(c, actor: actor, at: at, reason: "import"))
+                }
+                if passRunning {
+                    try await c.execute("INSERT INTO scoring_dirty(contact_id) SELECT id FROM contacts ON CONFLICT (contact_id) DO NOTHING")
                 }
                 for (resource, detail) in state.auditEntries { try await Self.audit(c, actor, at, "import", resource, "", detail) }
                 // Imported stage history is history: it opens no handovers and sends no webhooks.

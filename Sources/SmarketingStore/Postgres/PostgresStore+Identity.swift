@@ -107,6 +107,8 @@ extension PostgresStore: IdentityStore {
             """,
             [.text(duplicateID), .text(keepID), .int(at.milliseconds), .text(actor.userID)] + args
         )
+        // The score is rebuilt from the joined touches.
+        try await rescoreAfterEdit(c, contacts: [keepID], at: at, event: "merge")
         let movedJSON = "{\"touchpoints\":\(moved?.int(0) ?? 0),\"opportunities\":\(moved?.int(1) ?? 0),\"opportunity_contacts\":\(roles)}"
         let why = reason.map { ",\"reason\":" + JSONValue.string($0).compactText } ?? ""
         try await Self.audit(c, actor, at, "merge", "contacts", keepID, "{\"merged\":\(RecordRules.auditJSON(dup)),\"moved\":\(movedJSON)\(why)}")

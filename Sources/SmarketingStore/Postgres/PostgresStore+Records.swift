@@ -251,8 +251,9 @@ extension PostgresStore {
 
     // MARK: Reactions
 
-    /// What a record write means for stages, in the write's own transaction: stage edits go
-    /// through the lifecycle rules, opportunities move their contacts.
+    /// What a record write means for scores and stages, in the write's own transaction: contacts
+    /// and accounts are graded again, stage edits go through the lifecycle rules, opportunities
+    /// move their contacts, persona edits make every instance reload the definitions.
     func afterWrite(_ c: PGConn, _ resource: Resource, old: Record?, new: Record?, actor: Actor, at: Timestamp) async throws {
         switch resource {
         case .contacts:
@@ -265,6 +266,13 @@ extension PostgresStore {
                 case .failure(let refusal): throw StoreError.conflict(refusal.description)
                 }
             }
+            try await rescoreAfterEdit(c, contacts: [new.id], at: at)
+        case .accounts:
+            guard let new else { return }
+            let ids = try await c.rows("SELECT id FROM contacts WHERE account_id = ?", [.text(new.id)]).compactMap { $0.text(0) }
+            try await rescoreAfterEdit(c, contacts: ids, at: at)
+        case .personas:
+            try await Self.bumpPersonas(c)
         case .opportunities:
             guard let new else { return }
             try await opportunityMoves(c, new, at: at)
@@ -317,20 +325,22 @@ extension PostgresStore {
     }
 
     public func transitions(contactID: String) async throws -> [StoredTransition] {
-        try await read { c in
-            try await c.rows(
-                "SELECT from_stage, to_stage, at, actor, reason, model_version FROM lifecycle_transitions WHERE contact_id = ? ORDER BY at, seq",
-                [.text(contactID)]
-            ).map {
-                StoredTransition(
-                    from: $0.text(0),
-                    to: $0.text(1) ?? "",
-                    at: Timestamp(milliseconds: $0.int(2) ?? 0),
-                    actor: $0.text(3) ?? "",
-                    reason: $0.text(4),
-                    modelVersion: $0.int(5).map { Int(clamping: $0) }
-                )
-            }
+        try await read { c in try await Self.transitions(c, contactID) }
+    }
+
+    static func transitions(_ c: PGConn, _ contactID: String) async throws -> [StoredTransition] {
+        try await c.rows(
+            "SELECT from_stage, to_stage, at, actor, reason, model_version FROM lifecycle_transitions WHERE contact_id = ? ORDER BY at, seq",
+            [.text(contactID)]
+        ).map {
+            StoredTransition(
+                from: $0.text(0),
+                to: $0.text(1) ?? "",
+                at: Timestamp(milliseconds: $0.int(2) ?? 0),
+                actor: $0.text(3) ?? "",
+                reason: $0.text(4),
+                modelVersion: $0.int(5).map { Int(clamping: $0) }
+            )
         }
     }
 

@@ -29,6 +29,10 @@ public final class PostgresStore: Sendable {
     let directConfiguration: PostgresConnection.Configuration
     /// Changes committed by any instance, fanned out to this process's subscribers.
     let feed = ChangeFeed()
+    /// The active scorer, checked against the database once per transaction.
+    let scorerCache = Mutex<CachedScorer?>(nil)
+    /// Whether this process runs an apply or a rescoring now.
+    let applying = Mutex(false)
 
     /// A location `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
     public struct Location: Sendable, Hashable {

@@ -65,9 +65,11 @@ extension IngestContext {
             // is already stored, so it is part of it).
             guard let (profile, stage, recycledAt, persona) = try SQLiteStore.loadProfile(db, contactID) else { return }
             p.contact = ContactStage(stage: stage, recycledAt: recycledAt, persona: persona)
-            var state = scorer.newState(profile, lastAssigned: loaded == nil ? nil : p.lastAssigned)
-            for t in try SQLiteStore.loadTouches(db, contactID, properties: scorer.needsProperties) { scorer.add(t, to: &state) }
-            p.state = state
+            p.state = scorer.replay(
+                profile,
+                touches: try SQLiteStore.loadTouches(db, contactID, properties: scorer.needsProperties),
+                lastAssigned: loaded == nil ? nil : p.lastAssigned
+            )
             regrade.remove(contactID)
         }
         try decideMQL(&p, scorer, contactID)

@@ -106,66 +106,28 @@ extension SQLiteStore {
             guard let (profile, stage, _, _) = try Self.loadProfile(db, contactID) else { return nil }
             let touches = try Self.loadTouches(db, contactID, properties: scorer.needsProperties)
             let before = try Self.lastAssigned(db, contactID)
-            var state: ContactScore
+            var stored: ContactScore?
             if let data = try Data.fetchOne(db, sql: "SELECT state FROM contact_scores WHERE contact_id = ?", arguments: [contactID]),
                 let s = ScoreCodec.decode([UInt8](data), model: scorer.model), s.version == scorer.version
             {
-                state = s
-            } else {
-                state = scorer.replay(profile, touches: touches, lastAssigned: before.found ? before.persona : nil)
-            }
-            // Persona reasons are not stored: matching the profile again gives them.
-            var persona = state
-            scorer.regrade(&persona, profile, lastAssigned: before.found ? before.persona : nil)
-            var replay: [ScoreHistoryPoint] = []
-            var running = scorer.newState(profile, lastAssigned: before.found ? before.persona : nil)
-            for t in touches {
-                scorer.add(t, to: &running)
-                replay.append(
-                    ScoreHistoryPoint(
-                        at: t.at,
-                        version: scorer.version,
-                        fit: running.fitPoints,
-                        grade: running.grade,
-                        engagement: running.engagement.value(at: t.at),
-                        event: "touch"
-                    )
-                )
-            }
-            let parts: [EngagementPart] = state.engagement.slots.compactMap { slot in
-                guard let r = slot else { return nil }
-                return EngagementPart(
-                    rule: r.ruleID,
-                    count: r.count,
-                    rawPoints: r.rawPoints,
-                    cappedAway: r.cappedAway,
-                    grantedPoints: r.grantedPoints,
-                    halfLifeDays: Double(r.score.halfLife) / 86_400_000,
-                    contributionNow: r.score.value(at: now)
-                )
+                stored = s
             }
             let history = try Row.fetchAll(
                 db,
                 sql: "SELECT at, version, fit, grade, engagement, event FROM score_history WHERE contact_id = ? ORDER BY at, rowid",
                 arguments: [contactID]
             ).map { ScoreHistoryPoint(at: Timestamp(milliseconds: $0[0]), version: $0[1], fit: $0[2], grade: $0[3], engagement: $0[4], event: $0[5]) }
-            return ScoreExplanation(
+            return ScoringRows.explanation(
+                scorer: scorer,
                 contactID: contactID,
-                version: scorer.version,
-                at: now,
-                stage: stage?.rawValue,
-                fitPoints: state.fitPoints,
-                grade: state.grade,
-                fit: scorer.fit(profile, persona: state.personaID).contributions,
-                personaID: persona.personaID,
-                personaReasons: persona.personaReasons,
-                engagement: state.engagement.value(at: now),
-                engagementParts: parts,
-                qualifies: scorer.qualifies(state, at: now),
-                mqlRule: scorer.model.mqlText,
+                profile: profile,
+                stage: stage,
+                touches: touches,
+                stored: stored,
+                lastAssigned: before.found ? before.persona : nil,
                 transitions: try Self.transitions(db, contactID),
                 history: history,
-                replay: Array(replay.suffix(500))
+                at: now
             )
         }
     }
@@ -200,27 +162,8 @@ extension SQLiteStore {
     /// primary contact of — whichever is earliest.
     static func reached(_ target: BacktestTarget, _ db: Database) throws -> [String: Int64] {
         var reached: [String: Int64] = [:]
-        func earliest(_ sql: String) throws {
-            for row in try Row.fetchAll(db, sql: sql) {
-                let id: String = row[0]
-                let t: Int64 = row[1]
-                if let known = reached[id], known <= t { continue }
-                reached[id] = t
-            }
-        }
-        switch target {
-        case .opportunity:
-            try earliest("SELECT id, became_opportunity_at FROM contacts WHERE became_opportunity_at IS NOT NULL")
-            try earliest("SELECT oc.contact_id, min(o.created_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id GROUP BY 1")
-            try earliest("SELECT primary_contact_id, min(created_at) FROM opportunities WHERE primary_contact_id IS NOT NULL GROUP BY 1")
-        case .won:
-            try earliest("SELECT id, became_customer_at FROM contacts WHERE became_customer_at IS NOT NULL")
-            try earliest(
-                "SELECT oc.contact_id, min(o.closed_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id WHERE o.is_won = 1 AND o.closed_at IS NOT NULL GROUP BY 1"
-            )
-            try earliest(
-                "SELECT primary_contact_id, min(closed_at) FROM opportunities WHERE primary_contact_id IS NOT NULL AND is_won = 1 AND closed_at IS NOT NULL GROUP BY 1"
-            )
+        for sql in ScoringRows.reachedQueries(target) {
+            ScoringRows.earliest(try Row.fetchAll(db, sql: sql).map { ($0[0], $0[1]) }, into: &reached)
         }
         return reached
     }

@@ -42,8 +42,7 @@ extension SQLiteStore {
                 while let row = try cursor.next() { touches[row[0], default: []].append(Self.touch(row, properties: properties)) }
                 return profiles.map { id, p in
                     let (profile, stage, recycledAt, stored) = p
-                    var state = scorer.newState(profile, lastAssigned: assigned[id] ?? nil)
-                    for t in touches[id] ?? [] { scorer.add(t, to: &state) }
+                    let state = scorer.replay(profile, touches: touches[id] ?? [], lastAssigned: assigned[id] ?? nil)
                     return Rescored(contactID: id, state: state, stage: stage, recycledAt: recycledAt, storedPersona: stored, profile: profile)
                 }
             }
@@ -56,36 +55,12 @@ extension SQLiteStore {
         return done
     }
 
-    /// Adds what a contact's rescoring means for a diff.
-    static func count(_ r: Rescored, current: (grade: String, assigned: String?, qualifies: Bool)?, scorer: Scorer, at now: Timestamp, into d: inout ScoreDiff)
-    {
-        d.contacts += 1
-        d.grades[r.state.grade, default: 0] += 1
-        if let current {
-            if current.grade != r.state.grade {
-                d.gradeChanged += 1
-                d.gradeMoves["\(current.grade)→\(r.state.grade)", default: 0] += 1
-            }
-            if current.assigned != r.state.assignedPersona { d.personaChanged += 1 }
-        } else {
-            d.gradeChanged += 1
-            d.gradeMoves["(none)→\(r.state.grade)", default: 0] += 1
-            if r.state.assignedPersona != nil { d.personaChanged += 1 }
-        }
-        let qualifiesNew = scorer.qualifies(r.state, at: now)
-        if scorer.mqlMove(stage: r.stage, recycledAt: r.recycledAt, state: r.state, at: now) != nil {
-            d.newMQLs += 1
-            if d.newMQLSample.count < 100 { d.newMQLSample.append(r.contactID) }
-        }
-        if current?.qualifies == true, !qualifiesNew { d.stopQualifying += 1 }
-    }
-
     /// The current scores of a chunk: grade, assigned persona, and whether the active model's
     /// MQL rule holds now.
-    func currentScores(_ chunk: [Rescored], active: Scorer?, at now: Timestamp) async throws -> [String: (grade: String, assigned: String?, qualifies: Bool)] {
+    func currentScores(_ chunk: [Rescored], active: Scorer?, at now: Timestamp) async throws -> [String: CurrentScore] {
         guard let first = chunk.first?.contactID, let last = chunk.last?.contactID else { return [:] }
         return try await pool.read { db in
-            var out: [String: (grade: String, assigned: String?, qualifies: Bool)] = [:]
+            var out: [String: CurrentScore] = [:]
             for row in try Row.fetchAll(
                 db,
                 sql: "SELECT contact_id, grade, persona_id, state FROM contact_scores WHERE contact_id >= ? AND contact_id <= ?",
@@ -145,7 +120,7 @@ extension SQLiteStore {
         var diff = ScoreDiff(currentVersion: active?.version)
         _ = try await rescorePass(scorer, upTo: Int64.max, progress: progress) { chunk in
             let current = try await currentScores(chunk, active: active, at: now)
-            for r in chunk { Self.count(r, current: current[r.contactID], scorer: scorer, at: now, into: &diff) }
+            for r in chunk { diff.count(r, current: current[r.contactID], scorer: scorer, at: now) }
         }
         return diff
     }
@@ -245,7 +220,7 @@ extension SQLiteStore {
         var diff = ScoreDiff(currentVersion: active?.version)
         let rescored = try await rescorePass(scorer, upTo: upTo, progress: progress) { chunk in
             let current = try await currentScores(chunk, active: active, at: now)
-            for r in chunk { Self.count(r, current: current[r.contactID], scorer: scorer, at: now, into: &diff) }
+            for r in chunk { diff.count(r, current: current[r.contactID], scorer: scorer, at: now) }
             try await writeRefreshingKPIs { db in
                 for r in chunk { try Self.stage(db, r.contactID, r.state, qualifies: scorer.qualifies(r.state, at: now)) }
             }
@@ -302,8 +277,7 @@ extension SQLiteStore {
         for id in Set(late + dirty + missing) {
             guard let (profile, _, _, _) = try Self.loadProfile(db, id) else { continue }
             let before = try Self.lastAssigned(db, id)
-            var state = scorer.newState(profile, lastAssigned: before.found ? before.persona : nil)
-            for t in try Self.loadTouches(db, id, properties: scorer.needsProperties) { scorer.add(t, to: &state) }
+            let state = scorer.replay(profile, touches: try Self.loadTouches(db, id, properties: scorer.needsProperties), lastAssigned: before.found ? before.persona : nil)
             try Self.stage(db, id, state, qualifies: scorer.qualifies(state, at: now))
         }
         try db.execute(sql: "DELETE FROM score_staging WHERE contact_id NOT IN (SELECT id FROM contacts)")

@@ -3,32 +3,9 @@ import GRDB
 import SmarketingCore
 import Synchronization
 
-/// The scorer in use, cached per process and checked against the database once per transaction
-/// (another process may have applied a model or changed a persona).
-struct CachedScorer: Sendable {
-    var version: Int
-    var personasGeneration: String
-    var scorer: Scorer
-}
-
-/// One contact's fresh scoring result in a rescoring pass.
-struct Rescored {
-    var contactID: String
-    var state: ContactScore
-    var stage: LifecycleStage?
-    var recycledAt: Timestamp?
-    var storedPersona: String?
-    var profile: ContactProfile
-}
-
-extension Scorer {
-    /// Whether any rule looks at touch properties (else they are not parsed at all).
-    var needsProperties: Bool { needsURL || needsPropertyMap }
-}
-
 extension SQLiteStore {
-    static let scoringVersionKey = "scoring_version"
-    static let personasGenerationKey = "personas_generation"
+    static let scoringVersionKey = ScoringRows.scoringVersionKey
+    static let personasGenerationKey = ScoringRows.personasGenerationKey
 
     /// The active scorer, or nil when no model has been applied (or the store cannot read models).
     func activeScorer(_ db: Database) throws -> Scorer? {
@@ -75,57 +52,31 @@ extension SQLiteStore {
 
     // MARK: Reading contacts and touches
 
-    static let profileSelect: String = {
-        let c = Resource.contacts.schema.fields.map { "c.\($0.name)" }
-        let a = Resource.accounts.schema.fields.map { "a.\($0.name)" }
-        return "SELECT \((c + a).joined(separator: ", ")) FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id"
-    }()
+    static let profileSelect = ScoringRows.profileSelect
 
-    /// A contact's profile and stage from a `profileSelect` row.
-    /// `only` limits the attributes read (the rest are left out of the profile): bulk passes
-    /// read just what the model looks at, since turning every column into text costs more than
-    /// scoring the contact.
+    /// A contact's profile and stage from a `profileSelect` row (see `ScoringRows.profile`).
     static func profile(_ row: Row, only: Set<String>? = nil) -> (ContactProfile, LifecycleStage?, Timestamp?, String?) {
-        let cf = Resource.contacts.schema.fields
-        let af = Resource.accounts.schema.fields
-        var contact: [String: String] = [:]
-        var account: [String: String] = [:]
-        let always: Set<String> = ["lifecycle_stage", "recycled_at", "persona_id"]
-        for (i, f) in cf.enumerated() where !row.hasNull(atIndex: i) {
-            if let only, !always.contains(f.name), !only.contains("contact." + f.name) { continue }
-            contact[f.name] = SQLiteValue.field(row[i], f.type).csvText
-        }
-        for (i, f) in af.enumerated() where !row.hasNull(atIndex: cf.count + i) {
-            if let only, !only.contains("account." + f.name) { continue }
-            account[f.name] = SQLiteValue.field(row[cf.count + i], f.type).csvText
-        }
-        let stage = contact["lifecycle_stage"].flatMap(LifecycleStage.init(rawValue:))
-        let recycled = contact["recycled_at"].flatMap { try? Timestamp.parse($0).get() }
-        return (ContactProfile(contact: contact, account: account), stage, recycled, contact["persona_id"])
+        ScoringRows.profile({ i, type in SQLiteValue.field(row[i], type) }, only: only)
     }
 
     static func loadProfile(_ db: Database, _ contactID: String) throws -> (ContactProfile, LifecycleStage?, Timestamp?, String?)? {
         try Row.fetchOne(db.cachedStatement(sql: profileSelect + " WHERE c.id = ?"), arguments: [contactID]).map { profile($0) }
     }
 
-    static let touchSelect = """
-        SELECT t.contact_id, t.id, t.occurred_at, t.type, t.channel, t.campaign_id, t.content_id, t.actor_id, t.properties, k.funnel_stage
-        FROM touchpoints t LEFT JOIN content k ON k.id = t.content_id
-        """
+    static let touchSelect = ScoringRows.touchSelect
 
     static func touch(_ row: Row, properties: Bool) -> TouchFacts {
-        var props: [String: String] = [:]
-        if properties, let text = row[8] as String? { props = JSONObjectCheck.topLevelStrings(text) ?? [:] }
-        return TouchFacts(
+        ScoringRows.touch(
             id: row[1],
-            at: Timestamp(milliseconds: row[2]),
+            at: row[2],
             type: row[3],
             channel: row[4],
             campaignID: row[5],
             contentID: row[6],
+            actorID: row[7],
+            properties: row[8],
             contentStage: row[9],
-            properties: props,
-            actorID: row[7]
+            parseProperties: properties
         )
     }
 
@@ -192,8 +143,7 @@ extension SQLiteStore {
         guard let (profile, stage, recycledAt, stored) = try loadProfile(db, contactID) else { return }
         let before = try lastAssigned(db, contactID)
         let previousGrade = try String.fetchOne(db, sql: "SELECT grade FROM contact_scores WHERE contact_id = ?", arguments: [contactID])
-        var state = scorer.newState(profile, lastAssigned: before.found ? before.persona : nil)
-        for t in try loadTouches(db, contactID, properties: scorer.needsProperties) { scorer.add(t, to: &state) }
+        let state = scorer.replay(profile, touches: try loadTouches(db, contactID, properties: scorer.needsProperties), lastAssigned: before.found ? before.persona : nil)
         try saveScore(db, contactID, state)
         if !state.personaByHand, stored != state.personaID {
             try db.execute(sql: "UPDATE contacts SET persona_id = ? WHERE id = ?", arguments: [state.personaID, contactID])
