@@ -17,7 +17,11 @@ struct PostgresInstanceTests {
     /// Two stores with two pools on one new database, as two app servers would have.
     func twoInstances() async throws -> (PostgresStore, PostgresStore) {
         let loc = try location()
-        return (try await PostgresStore(location: loc), try await PostgresStore(location: loc))
+        return (try await Self.open(loc), try await Self.open(loc))
+    }
+
+    static func open(_ loc: PostgresStore.Location) async throws -> PostgresStore {
+        try await PostgresStore(location: loc, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
     }
 
     @Test("instances starting together migrate exactly once")
@@ -31,7 +35,8 @@ struct PostgresInstanceTests {
         }
         #expect(stores.count == 6)
         for s in stores {
-            #expect(try await s.appliedMigrations() == ["1 workspace (SQLite v1-v13)"])
+            #expect(try await s.appliedMigrations().first == "1 workspace (SQLite v1-v13)")
+            #expect(try await s.appliedMigrations().count == PostgresStore.migrationCount)
             #expect(try await s.migrate().isEmpty)
         }
         for s in stores { s.close() }
@@ -212,5 +217,139 @@ struct PostgresInstanceTests {
         let full = try #require(PostgresStore.Location(url: "postgresql://ann:s%40cret@db.example:6432/smk?sslmode=require"))
         #expect(full.user == "ann" && full.password == "s@cret" && full.port == 6432 && full.database == "smk" && full.sslMode == "require")
         #expect(!full.display.contains("cret"))
+    }
+
+    // MARK: Ingest and scoring races
+
+    /// Sends `events` through both instances at once: every event twice (once to each), in
+    /// random batches from four tasks per instance. Returns how many were accepted in all.
+    static func sendThroughBoth(_ a: PostgresStore, _ b: PostgresStore, _ events: [Result<IncomingEvent, EventRejection>], seed: UInt64) async throws -> Int {
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for (n, store) in [a, a, a, a, b, b, b, b].enumerated() {
+                var rng = SeededRandom(seed: seed + UInt64(n))
+                var mine = events.indices.filter { $0 % 4 == n % 4 }.map { events[$0] }
+                for i in mine.indices.reversed() { mine.swapAt(i, rng.int(0...i)) }
+                let sizes = (0..<mine.count).map { _ in rng.int(1...25) }
+                group.addTask {
+                    var accepted = 0
+                    var start = 0
+                    var k = 0
+                    while start < mine.count {
+                        let end = min(mine.count, start + sizes[k])
+                        k += 1
+                        let r = try await store.ingest([IngestBatch(events: Array(mine[start..<end]), atomic: false, actor: tester)], at: t0)
+                        accepted += r[0].outcomes.count { $0.status == "accepted" }
+                        start = end
+                    }
+                    return accepted
+                }
+            }
+            var total = 0
+            for try await n in group { total += n }
+            return total
+        }
+    }
+
+    @Test("two instances ingesting the same events for new people at once: one contact per email, one account per domain, each event once, exact scores")
+    func concurrentIngest() async throws {
+        let (a, b) = try await twoInstances()
+        defer {
+            a.close()
+            b.close()
+        }
+        try await seed(a)
+        let (text, model) = try ScoringConformanceTests.exampleModel()
+        _ = try await a.applyScoringModel(text: text, model: model, comment: "v1", actor: tester, at: t0, progress: nil)
+        // 40 new people at 8 new company domains (and some at free mail), 600 events.
+        var rng = SeededRandom(seed: 11)
+        let types = ["page_view", "form_submit", "webinar_attended", "email_click", "content_download", "unsubscribe"]
+        let events: [Result<IncomingEvent, EventRejection>] = (0..<600).map { i in
+            let person = rng.int(0...39)
+            let domain = person % 5 == 4 ? "gmail.com" : "co\(person % 8).example"
+            let at = t0.adding(milliseconds: Int64(rng.int(0...(30 * 86_400)) * 1000))
+            return EventPayload(
+                fields: [
+                    "id": "r\(i)", "type": types[rng.int(0...(types.count - 1))], "occurred_at": at.iso8601,
+                    "email": "Person\(person)@\(domain)", "first_name": "P\(person)", "company": "Company \(person % 8)",
+                ]
+            ).validate()
+        }
+        let accepted = try await Self.sendThroughBoth(a, b, events, seed: 12)
+        #expect(accepted == 600, "each event is accepted by exactly one instance")
+        #expect(try await a.count(.touchpoints) == 600)
+        #expect(try await a.count(.contacts) == 2 + 40)
+        #expect(try await a.duplicateContacts(limit: 100).isEmpty)
+        #expect(try await a.count(.accounts) == 1 + 8)
+        // Scores kept by the two writers equal a recomputation from the stored history.
+        let now = t0.adding(milliseconds: 40 * 86_400_000)
+        var query = ListQuery()
+        query.limit = 100
+        let people = try await a.list(.contacts, query).records.map(\.id).filter { $0.hasPrefix("ct") }
+        #expect(people.count == 40)
+        var live: [String: ScoreExplanation] = [:]
+        for id in people { live[id] = try #require(try await b.scoreExplanation(contactID: id, at: now)) }
+        let again = try await b.applyScoringModel(text: text, model: model, comment: "recompute", actor: tester, at: now, progress: nil)
+        #expect(again.diff.gradeChanged == 0)
+        for id in people {
+            let x = try #require(live[id])
+            let y = try #require(try await a.scoreExplanation(contactID: id, at: now))
+            #expect(x.engagementParts.map(\.count) == y.engagementParts.map(\.count), "\(id)")
+            #expect(abs(x.engagement - y.engagement) <= 1e-9 * max(1, abs(x.engagement)), "\(id)")
+            #expect(x.grade == y.grade)
+        }
+    }
+
+    @Test("a model applied through one instance while the other ingests: no event is lost or counted twice; a second apply at once is refused")
+    func applyDuringIngest() async throws {
+        let (a, b) = try await twoInstances()
+        defer {
+            a.close()
+            b.close()
+        }
+        let contacts = 30
+        try await ScoringConformanceTests().workspace(a, contacts: contacts)
+        let (text, model) = try ScoringConformanceTests.exampleModel()
+        _ = try await a.applyScoringModel(text: text, model: model, comment: "v1", actor: tester, at: t0, progress: nil)
+        let events = ScoringConformanceTests().randomEvents(900, contacts: contacts, seed: 21)
+        async let ingested: Int = {
+            var accepted = 0
+            for start in stride(from: 0, to: events.count, by: 15) {
+                let r = try await b.ingest([IngestBatch(events: Array(events[start..<min(start + 15, events.count)]), atomic: false, actor: tester)], at: t0)
+                accepted += r[0].outcomes.count { $0.status == "accepted" }
+            }
+            return accepted
+        }()
+        // Two applies at once (one through each instance): one runs, the other is refused.
+        func apply(_ store: PostgresStore, _ comment: String) async -> Result<ApplyResult, any Error> {
+            do { return .success(try await store.applyScoringModel(text: text, model: model, comment: comment, actor: tester, at: t0, progress: nil)) } catch {
+                return .failure(error)
+            }
+        }
+        async let first = apply(a, "v2")
+        try await Task.sleep(for: .milliseconds(5))
+        let second = await apply(b, "v2b")
+        let applied = await first
+        let accepted = try await ingested
+        #expect(accepted == 900)
+        let outcomes = [applied, second]
+        #expect(outcomes.count { if case .success = $0 { true } else { false } } >= 1)
+        for case .failure(let e) in outcomes { #expect(e as? StoreError == .conflict("another scoring model is being applied; wait for it to finish")) }
+        // Every event counted once under the new version: the stored scores equal a recomputation.
+        let now = t0.adding(milliseconds: 60 * 86_400_000)
+        var live: [String: ScoreExplanation] = [:]
+        for i in 0..<contacts { live["c\(i)"] = try #require(try await a.scoreExplanation(contactID: "c\(i)", at: now)) }
+        let versions = try await a.scoringVersions()
+        #expect(versions.first?.status == "active" && versions.filter { $0.status == "applying" }.isEmpty)
+        let recomputed = try await a.applyScoringModel(text: text, model: model, comment: "recompute", actor: tester, at: now, progress: nil)
+        #expect(recomputed.diff.gradeChanged == 0)
+        var counted = 0
+        for i in 0..<contacts {
+            let x = try #require(live["c\(i)"])
+            let y = try #require(try await b.scoreExplanation(contactID: "c\(i)", at: now))
+            #expect(x.version != y.version && x.engagementParts.map(\.count) == y.engagementParts.map(\.count), "c\(i)")
+            #expect(abs(x.engagement - y.engagement) <= 1e-9 * max(1, abs(x.engagement)), "c\(i)")
+            counted += y.replay.count
+        }
+        #expect(counted == 900, "every stored touch is in some contact's history")
     }
 }

@@ -19,6 +19,8 @@ enum PostgresSchema {
         (2, "score history in write order; events counted per dirty contact", v2),
     ]
 
+    static var count: Int { migrations.count }
+
     /// Applies the migrations this database lacks; returns the names of those applied.
     @discardableResult
     static func migrate(_ store: PostgresStore) async throws -> [String] {

@@ -313,6 +313,9 @@ extension PostgresStore {
     /// Applies the migrations the database lacks (under the advisory lock); returns their names.
     public func migrate() async throws -> [String] { try await PostgresSchema.migrate(self) }
 
+    /// How many migrations this build knows.
+    public static var migrationCount: Int { PostgresSchema.count }
+
     /// The applied migrations, oldest first.
     public func appliedMigrations() async throws -> [String] {
         try await read { c in
