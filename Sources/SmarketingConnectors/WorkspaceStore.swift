@@ -14,8 +14,8 @@ extension SQLiteStore {
     }
 }
 
-/// The roles every backend serves today: records, access, bundles and identity.
-public typealias PortableStore = RecordStore & AccessStore & BundleStore & IdentityStore
+/// The roles every backend serves today: records, access, bundles, identity, ingest and scoring.
+public typealias PortableStore = RecordStore & AccessStore & BundleStore & IdentityStore & IngestStore & ScoringStore
 
 /// Opens a workspace store from a location: a SQLite file path or a `postgres://` URL. The one
 /// place that turns a location into a backend.

@@ -8,7 +8,7 @@ struct CLIPostgresTests {
     func migrate() async throws {
         let url = try ThrowawayPostgres.newDatabase()
         let first = try await CLIRun.run(["db", "migrate", "--database", url])
-        #expect(first.status == 0 && first.stdout.contains("applied 1 migration(s)"), "\(first.stderr)")
+        #expect(first.status == 0 && first.stdout.contains("applied 2 migration(s)"), "\(first.stderr)")
         let again = try await CLIRun.run(["db", "migrate", "--json"], environment: ["SMARKETING_DATABASE": url])
         #expect(again.status == 0 && again.stdout.contains("\"applied\":[]"), "\(again.stderr)")
         let kpi = try await CLIRun.run(["kpi", "--database", url])
@@ -57,5 +57,41 @@ struct CLIPostgresTests {
         let files = try #require(summary["files"] as? [[String: Any]])
         #expect(summary["committed"] as? Bool == true && summary["merged_contacts"] as? Int == 0)
         #expect(files.count == 11 && files.allSatisfy { $0["inserted"] as? Int == 0 && $0["updated"] as? Int == 0 })
+    }
+
+    @Test("scoring runs on PostgreSQL as on SQLite: one model applied to one bundle gives the same diff, versions and explanations")
+    func scoringOnBoth() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-pgscore-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let demo = try await CLIRun.run(["demo", "--leads", "300", "--seed", "9", "--out", dir + "/demo"])
+        #expect(demo.status == 0, "\(demo.stderr)")
+        let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples/scoring-model.yaml").path
+        let databases = [dir + "/s.sqlite", try ThrowawayPostgres.newDatabase()]
+        var outputs: [[String]] = []
+        for db in databases {
+            let imported = try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", db])
+            #expect(imported.status == 0, "\(imported.stderr)")
+            let at = "2026-06-01T00:00:00Z"
+            let diff = try await CLIRun.run(["scoring", "diff", model, "--at", at, "--json", "--database", db])
+            #expect(diff.status == 0, "\(diff.stderr)")
+            let apply = try await CLIRun.run(["scoring", "apply", model, "--at", at, "--comment", "first", "--author", "ops", "--json", "--database", db])
+            #expect(apply.status == 0, "\(apply.stderr)")
+            let applied = try #require(try JSONSerialization.jsonObject(with: Data(apply.stdout.utf8)) as? [String: Any])
+            #expect(applied["version"] as? Int == 1 && applied["rescored"] as? Int == 300, "\(apply.stdout.prefix(300))")
+            let versions = try await CLIRun.run(["scoring", "versions", "--database", db])
+            #expect(versions.status == 0 && versions.stdout.contains("v1  active") && versions.stdout.contains("ops  first"), "\(versions.stdout)")
+            var explained: [String] = []
+            for contact in ["ct-1", "ct-150", "ct-299", "ct-77"] {
+                let e = try await CLIRun.run(["score", "explain", contact, "--at", at, "--json", "--database", db])
+                #expect(e.status == 0, "\(contact): \(e.stderr)")
+                explained.append(e.stdout)
+            }
+            let backtest = try await CLIRun.run(["scoring", "backtest", model, "--json", "--database", db])
+            #expect(backtest.status == 0, "\(backtest.stderr)")
+            outputs.append([diff.stdout] + explained)
+        }
+        #expect(outputs.count == 2 && outputs[0] == outputs[1], "the same diff and explanations on SQLite and PostgreSQL")
     }
 }

@@ -24,7 +24,7 @@ extension Scoring {
             let (_, model) = try readModel(file, json: workspace.json)
             guard let target = BacktestTarget(rawValue: target) else { throw CLIFailure("--target must be opportunity or won, not \"\(self.target)\"") }
             guard let horizonMs = ScoringModel.duration(horizon) else { throw CLIFailure("--horizon \"\(horizon)\" is not a duration such as 90d or 12w") }
-            let store = try workspace.openStore()
+            let store = try await workspace.openPortable()
             let started = DispatchTime.now().uptimeNanoseconds
             let candidateScorer = try await store.candidateScorer(model, version: 0)
             var activeScorer: Scorer?
@@ -141,7 +141,7 @@ struct Score: AsyncParsableCommand {
 
         func run() async throws {
             let now = try instant(at)
-            guard let e = try await workspace.openStore().scoreExplanation(contactID: contact, at: now) else {
+            guard let e = try await workspace.openPortable().scoreExplanation(contactID: contact, at: now) else {
                 throw CLIFailure("no contact \"\(contact)\"")
             }
             if workspace.json { return try printJSON(ScoreJSON(e)) }

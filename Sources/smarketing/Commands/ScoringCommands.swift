@@ -39,7 +39,7 @@ struct Scoring: AsyncParsableCommand {
         func run() async throws {
             let (_, model) = try readModel(file, json: workspace.json)
             let now = try instant(at)
-            let store = try workspace.openStore()
+            let store = try await workspace.openPortable()
             let progress = ProgressReporter(quiet: workspace.json)
             let diff = try await store.scoringDiff(model, at: now) { p in
                 progress.update("scoring", p.done, fraction: Double(p.done) / Double(max(1, p.total)))
@@ -63,7 +63,7 @@ struct Scoring: AsyncParsableCommand {
         func run() async throws {
             let (text, model) = try readModel(file, json: workspace.json)
             let now = try instant(at)
-            let store = try workspace.openStore()
+            let store = try await workspace.openPortable()
             let progress = ProgressReporter(quiet: workspace.json)
             let who = author ?? ProcessInfo.processInfo.environment["USER"] ?? "cli"
             let result = try await store.applyScoringModel(
@@ -86,7 +86,7 @@ struct Scoring: AsyncParsableCommand {
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
-            let versions = try await workspace.openStore().scoringVersions()
+            let versions = try await workspace.openPortable().scoringVersions()
             if workspace.json { return try printJSON(versions) }
             if versions.isEmpty { print("no scoring model has been applied") }
             for v in versions {
