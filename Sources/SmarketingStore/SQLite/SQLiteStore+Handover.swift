@@ -7,7 +7,7 @@ import Synchronization
 /// and the outbox. Everything here runs in the transaction of the change that caused it, so a
 /// change and its consequences (clocks, log, webhook deliveries) commit or roll back together.
 extension SQLiteStore {
-    static let openStatuses = "('queued', 'assigned', 'accepted')"
+    static let openStatuses = HandoverPlan.openStatuses
 
     /// The active handover configuration (nil: none applied, or routing turned off).
     func activeHandover(_ db: Database) throws -> (version: Int, config: HandoverConfig)? {
@@ -44,14 +44,11 @@ extension SQLiteStore {
             let actor: String = row[5]
             if actor == "import" { continue }
             let at = Timestamp(milliseconds: row[4])
-            try outbox.emit(
-                "stage.changed",
-                at: now,
-                ["contact_id": contactID, "from": row[2] as String?, "to": to.rawValue, "at": at.iso8601, "actor": actor, "reason": row[6] as String?]
-            )
+            for e in HandoverPlan.stageEvents(contactID: contactID, from: row[2], to: to, at: at, actor: actor, reason: row[6]) {
+                try outbox.emit(e, at: now)
+            }
             switch to {
             case .mql:
-                try outbox.emit("contact.mql", at: now, ["contact_id": contactID, "at": at.iso8601, "actor": actor])
                 if let engine { try openHandover(db, engine, contactID, at: now, outbox: &outbox) }
             case let stage where HandoverRules.closesHandover(stage):
                 // (The handover's own answers close it first; this is a contact moved another way.)
@@ -108,11 +105,9 @@ extension SQLiteStore {
             return
         }
         guard let attributes = try Self.handoverAttributes(db, contactID) else { return }
-        let config = engine.config
-        let accountOwner = attributes["account.owner_id"]
-        let loads = try Self.repLoads(db, config, also: accountOwner)
-        let opening = HandoverRules.open(config: config, attributes: attributes, accountOwner: accountOwner, loads: loads, at: now)
-        let d = opening.decision
+        let loads = try Self.repLoads(db, engine.config, also: attributes["account.owner_id"])
+        let plan = HandoverPlan.open(config: engine.config, attributes: attributes, loads: loads, at: now)
+        let d = plan.opening.decision
         try db.cachedStatement(
             sql: """
                 INSERT INTO handovers (contact_id, status, owner_id, queue, team, segment, policy, grade, channel, campaign_id, rule,
@@ -120,27 +115,18 @@ extension SQLiteStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
-            contactID, d.queue == nil ? HandoverStatus.assigned.rawValue : HandoverStatus.queued.rawValue, d.owner, d.queue, d.team,
-            opening.segment, opening.policy?.id, attributes["grade"], attributes["contact.source_channel"],
-            attributes["contact.source_campaign_id"], d.rule, Self.json(d), engine.version, now.milliseconds,
-            d.queue == nil ? now.milliseconds : nil,
+            contactID, plan.status.rawValue, d.owner, d.queue, d.team, plan.opening.segment, plan.opening.policy?.id, attributes["grade"],
+            attributes["contact.source_channel"], attributes["contact.source_campaign_id"], d.rule, plan.routingJSON, engine.version,
+            now.milliseconds, d.queue == nil ? now.milliseconds : nil,
         ])
         let id = db.lastInsertedRowID
         try countAssignment(db, d)
-        for clock in opening.clocks { try insertClock(db, id, clock, owner: d.owner) }
+        for clock in plan.opening.clocks { try insertClock(db, id, clock, owner: d.owner) }
         try db.cachedStatement(sql: "UPDATE contacts SET owner_id = ?, assigned_at = ? WHERE id = ?").execute(arguments: [
             d.owner, now.milliseconds, contactID,
         ])
-        try log(db, id, at: now, actor: "rule:routing", action: d.queue == nil ? "assigned" : "queued", detail: Self.json(d))
-        try outbox.emit(
-            d.queue == nil ? "handover.assigned" : "handover.queued",
-            at: now,
-            [
-                "handover_id": id, "contact_id": contactID, "owner_id": d.owner, "queue": d.queue, "team": d.team, "rule": d.rule,
-                "segment": opening.segment, "policy": opening.policy?.id, "grade": attributes["grade"],
-                "due": opening.clocks.map { ["kind": $0.kind.rawValue, "due_at": $0.dueAt.iso8601] },
-            ]
-        )
+        try log(db, id, at: now, plan.log)
+        try outbox.emit(plan.event(id: id, contactID: contactID, attributes: attributes), at: now)
     }
 
     /// The round-robin's memory: one more lead for the owner in the pool that chose them.
@@ -166,8 +152,9 @@ extension SQLiteStore {
             sql: "UPDATE handovers SET status = 'closed', closed_at = ?, note = coalesce(note, ?) WHERE id = ?",
             arguments: [now.milliseconds, reason, id]
         )
-        try log(db, id, at: now, actor: "system", action: "closed", detail: Self.json(["reason": reason]))
-        try outbox.emit("handover.closed", at: now, ["handover_id": id, "contact_id": contactID, "reason": reason])
+        let (line, event) = HandoverPlan.closed(id: id, contactID: contactID, reason: reason)
+        try log(db, id, at: now, line)
+        try outbox.emit(event, at: now)
     }
 
     // MARK: Clocks
@@ -217,58 +204,34 @@ extension SQLiteStore {
         run: inout DueRun
     ) throws {
         for effect in effects {
-            let breach: Bool
-            let at: Timestamp
-            switch effect {
-            case .met(let t):
-                try log(db, handover, at: now, actor: "system:sla", action: "clock.met", detail: Self.json(["clock": clock.kind.rawValue, "at": t.iso8601]))
-                continue
-            case .metLate(let t):
-                try log(
-                    db,
-                    handover,
-                    at: now,
-                    actor: "system:sla",
-                    action: "clock.met_late",
-                    detail: Self.json(["clock": clock.kind.rawValue, "at": t.iso8601])
-                )
-                continue
-            case .warning(let t): (breach, at) = (false, t)
-            case .breached(let t): (breach, at) = (true, t)
-            }
-            // Read per alert: an escalation just before may have changed the handover.
+            // Read per effect: an escalation just before may have changed the handover.
             let engine = try activeHandover(db)
             let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT contact_id, policy, team, status FROM handovers WHERE id = ?"),
                 arguments: [handover]
             )
-            let policy = (row?[1] as String?).flatMap { id in engine?.config.policies.first { $0.id == id } }
-            let e = HandoverRules.escalation(policy, breach: breach, owner: owner, manager: engine?.config.manager(owner: owner, team: row?[2]))
-            let type = breach ? "sla.breached" : "sla.warning"
-            try log(
-                db,
-                handover,
-                at: now,
-                actor: "system:sla",
-                action: type,
-                detail: Self.json(["clock": clock.kind.rawValue, "due_at": clock.dueAt.iso8601, "at": at.iso8601, "notify": e.notify])
+            let h = HandoverPlan.ClockHandover(
+                id: handover,
+                contactID: (row?[0] as String?) ?? "",
+                policyID: row?[1],
+                team: row?[2],
+                status: (row?[3] as String?).flatMap(HandoverStatus.init(rawValue:))
             )
-            try outbox.emit(
-                type,
-                at: now,
-                [
-                    "handover_id": handover, "contact_id": (row?[0] as String?) ?? "", "clock": clock.kind.rawValue, "owner_id": owner,
-                    "due_at": clock.dueAt.iso8601, "notify": e.notify, "policy": policy?.id,
-                ]
-            )
-            if breach { run.breaches += 1 } else { run.warnings += 1 }
-            guard escalate, let engine, (row?[3] as String?).flatMap(HandoverStatus.init(rawValue:))?.isOpen == true else { continue }
-            if e.reassign, let owner {
-                try reassign(db, engine, handover, to: nil, excluding: [owner], actor: "system:sla", at: now, outbox: &outbox)
-                run.reassigned += 1
-            } else if e.returnToQueue {
-                try requeue(db, engine, handover, actor: "system:sla", at: now, outbox: &outbox)
-                run.requeued += 1
+            for o in HandoverPlan.clockOutcome(clock, owner: owner, effects: [effect], handover: h, config: engine?.config, escalate: escalate) {
+                for line in o.logs { try log(db, handover, at: now, line) }
+                for e in o.events { try outbox.emit(e, at: now) }
+                run.warnings += o.warnings
+                run.breaches += o.breaches
+                guard let engine else { continue }
+                switch o.escalate {
+                case .none: break
+                case .reassign(let owner):
+                    try reassign(db, engine, handover, to: nil, excluding: [owner], actor: "system:sla", at: now, outbox: &outbox)
+                    run.reassigned += 1
+                case .requeue:
+                    try requeue(db, engine, handover, actor: "system:sla", at: now, outbox: &outbox)
+                    run.requeued += 1
+                }
             }
         }
     }
@@ -338,14 +301,7 @@ extension SQLiteStore {
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [to]) != nil else {
                 throw StoreError.reference("no user \"\(to)\"")
             }
-            decision = RoutingDecision(
-                owner: to,
-                queue: nil,
-                rule: "manual",
-                team: config.team(of: to)?.id,
-                trail: ["manual: \(actor) chose \(to)"],
-                candidates: []
-            )
+            decision = HandoverPlan.manualDecision(to: to, actor: actor, config: config)
         } else {
             guard var attributes = try Self.handoverAttributes(db, contactID) else { return }
             if let s = config.segment(of: attributes) { attributes["segment"] = s }
@@ -387,19 +343,9 @@ extension SQLiteStore {
             arguments: [decision.owner, decision.team, now.milliseconds, decision.rule, Self.json(decision), id]
         )
         try db.execute(sql: "UPDATE contacts SET owner_id = ?, assigned_at = ? WHERE id = ?", arguments: [decision.owner, now.milliseconds, contactID])
-        try log(
-            db,
-            id,
-            at: now,
-            actor: actor,
-            action: "reassigned",
-            detail: Self.json(["from": previous, "to": decision.owner, "routing": Self.jsonObject(decision)])
-        )
-        try outbox.emit(
-            "handover.assigned",
-            at: now,
-            ["handover_id": id, "contact_id": contactID, "owner_id": decision.owner, "previous_owner_id": previous, "rule": decision.rule, "reassigned": true]
-        )
+        let (line, event) = HandoverPlan.reassigned(id: id, contactID: contactID, previous: previous, decision: decision, actor: actor)
+        try log(db, id, at: now, line)
+        try outbox.emit(event, at: now)
     }
 
     /// Puts an open handover back in the fallback queue; its assign clock starts again.
@@ -415,19 +361,13 @@ extension SQLiteStore {
             arguments: [config.router.fallbackOwner, config.router.fallbackQueue, id]
         )
         try db.execute(sql: "UPDATE contacts SET owner_id = ? WHERE id = ?", arguments: [config.router.fallbackOwner, row?[0] as String?])
-        try log(
-            db,
-            id,
-            at: now,
-            actor: actor,
-            action: "returned_to_queue",
-            detail: Self.json(["from": row?[1] as String?, "queue": config.router.fallbackQueue])
-        )
-        try outbox.emit(
-            "handover.queued",
-            at: now,
-            ["handover_id": id, "contact_id": row?[0] as String?, "owner_id": config.router.fallbackOwner, "queue": config.router.fallbackQueue]
-        )
+        let (line, event) = HandoverPlan.requeued(id: id, contactID: row?[0], previous: row?[1], config: config, actor: actor)
+        try log(db, id, at: now, line)
+        try outbox.emit(event, at: now)
+    }
+
+    func log(_ db: Database, _ handover: Int64, at: Timestamp, _ line: HandoverLogLine) throws {
+        try log(db, handover, at: at, actor: line.actor, action: line.action, detail: line.detail)
     }
 
     func log(_ db: Database, _ handover: Int64, at: Timestamp, actor: String, action: String, detail: String) throws {
@@ -438,27 +378,10 @@ extension SQLiteStore {
 
     // MARK: JSON helpers
 
-    /// Stored JSON (clock states, routing decisions) keeps Swift's own key names: converting
-    /// `userID` to snake case and back would not round-trip.
-    static func json(_ value: some Encodable) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return (try? e.encode(value)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
-    }
-
-    static func json(_ object: [String: Any?]) -> String {
-        let clean = object.compactMapValues { $0 }
-        guard let data = try? JSONSerialization.data(withJSONObject: clean, options: [.sortedKeys]) else { return "{}" }
-        return String(data: data, encoding: .utf8) ?? "{}"
-    }
-
-    static func jsonObject(_ value: some Encodable) -> Any {
-        (try? JSONSerialization.jsonObject(with: Data(json(value).utf8))) ?? [:]
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
-        try? JSONDecoder().decode(type, from: Data(text.utf8))
-    }
+    static func json(_ value: some Encodable) -> String { StoredJSON.encode(value) }
+    static func json(_ object: [String: Any?]) -> String { StoredJSON.encode(object) }
+    static func jsonObject(_ value: some Encodable) -> Any { StoredJSON.object(value) }
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? { StoredJSON.decode(type, text) }
 }
 
 /// The durable outbox: event rows and one pending delivery per subscription that wants the type,
@@ -477,12 +400,14 @@ struct Outbox {
 
     /// Stores an event for every subscription that wants it (nothing when none does).
     mutating func emit(_ type: String, at: Timestamp, _ data: [String: Any?]) throws {
-        let targets = subscriptions.filter { $0.events.contains(type) || $0.events.contains("*") }
+        try emit(OutboxEvent(type: type, data: data), at: at)
+    }
+
+    mutating func emit(_ event: OutboxEvent, at: Timestamp) throws {
+        let targets = subscriptions.filter { event.wanted(by: $0.events) }
         guard !targets.isEmpty else { return }
-        // The subject orders deliveries: events about one contact (or deal) arrive in order.
-        let subject = (data["contact_id"] ?? data["opportunity_id"] ?? nil).map { "\($0)" } ?? ""
         try db.cachedStatement(sql: "INSERT INTO outbox (type, at, subject, payload) VALUES (?, ?, ?, ?)").execute(arguments: [
-            type, at.milliseconds, subject, SQLiteStore.json(data),
+            event.type, at.milliseconds, event.subject, event.payload,
         ])
         let seq = db.lastInsertedRowID
         for t in targets {

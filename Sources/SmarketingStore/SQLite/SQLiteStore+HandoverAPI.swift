@@ -71,26 +71,7 @@ extension SQLiteStore {
     func view(_ db: Database, _ row: Row, config: HandoverConfig?, at now: Timestamp, log withLog: Bool) throws -> HandoverView {
         let id: Int64 = row[0]
         func ts(_ i: Int) -> Timestamp? { (row[i] as Int64?).map { Timestamp(milliseconds: $0) } }
-        let clocks = try clocks(db, id).map { (cid, owner, c) -> StoredClock in
-            let calendar = HandoverRules.calendar(for: c, owner: owner, config: config)
-            return StoredClock(
-                id: cid,
-                kind: c.kind,
-                status: c.status,
-                ownerID: owner,
-                startedAt: c.startedAt,
-                dueAt: c.dueAt,
-                warnAt: c.warnAt,
-                breachedAt: c.breachedAt,
-                completedAt: c.completedAt,
-                business: c.business,
-                budgetMs: c.budget,
-                remainingMs: c.completedAt == nil ? c.dueAt.milliseconds - now.milliseconds : 0,
-                remainingBusinessMs: c.completedAt == nil ? c.remaining(at: now, calendar: calendar) : 0,
-                goal: c.goal,
-                progress: c.progress
-            )
-        }
+        let clocks = try clocks(db, id).map { HandoverPlan.storedClock(id: $0.id, owner: $0.owner, clock: $0.clock, config: config, at: now) }
         var log: [HandoverLogEntry]?
         if withLog {
             log = try Row.fetchAll(db, sql: "SELECT at, actor, action, detail FROM handover_log WHERE handover_id = ? ORDER BY seq", arguments: [id]).map {
@@ -182,39 +163,21 @@ extension SQLiteStore {
                 try self.clockEffects(db, id, clock, owner: owner, effects, at: now, outbox: &outbox, escalate: false, run: &run)
             }
             if !next.isOpen { try self.cancelClocks(db, id, at: now, kinds: nil) }
-            var reason: String?
-            if case .reject(let r) = action { reason = r }
+            // The contact's stage follows; a contact already further on stays where it is.
+            let stage = try String.fetchOne(db, sql: "SELECT lifecycle_stage FROM contacts WHERE id = ?", arguments: [contactID]).flatMap(
+                LifecycleStage.init(rawValue:)
+            )
+            let answer = HandoverPlan.answered(id: id, contactID: contactID, action: action, note: note, actor: actor, stage: stage, config: engine.config, at: now)
             try db.execute(
                 sql: """
                     UPDATE handovers SET status = ?, answered_at = coalesce(answered_at, ?), first_touch_at = coalesce(first_touch_at, ?),
                       closed_at = ?, reason = coalesce(?, reason), note = coalesce(?, note) WHERE id = ?
                     """,
-                arguments: [next.rawValue, now.milliseconds, now.milliseconds, next.isOpen ? nil : now.milliseconds, reason, note, id]
+                arguments: [next.rawValue, now.milliseconds, now.milliseconds, next.isOpen ? nil : now.milliseconds, answer.reason, note, id]
             )
-            let actionName: String
-            switch action {
-            case .accept: actionName = "accepted"
-            case .qualify: actionName = "qualified"
-            case .reject: actionName = "rejected"
-            }
-            try self.log(db, id, at: now, actor: "user:" + actor.userID, action: actionName, detail: Self.json(["reason": reason, "note": note]))
-            try outbox.emit(
-                "handover." + actionName,
-                at: now,
-                [
-                    "handover_id": id, "contact_id": contactID, "by": actor.userID, "reason": reason,
-                    "reason_label": reason.flatMap { engine.config.reasons[$0]?.label }, "note": note,
-                ]
-            )
-            // The contact's stage follows; a contact already further on stays where it is.
-            let stage = try String.fetchOne(db, sql: "SELECT lifecycle_stage FROM contacts WHERE id = ?", arguments: [contactID]).flatMap(
-                LifecycleStage.init(rawValue:)
-            )
-            let target = HandoverRules.stage(after: action, reasons: engine.config.reasons)
-            let why = reason.map { r in "rejected by sales: " + (engine.config.reasons[r]?.label ?? r) + (note.map { " — " + $0 } ?? "") }
-            if case .success(let t) = Lifecycle.move(from: stage, to: target, at: now, actor: .user(actor.userID), reason: why ?? "handover \(id)") {
-                try Self.recordTransition(db, contactID, t)
-            }
+            try self.log(db, id, at: now, answer.log)
+            try outbox.emit(answer.event, at: now)
+            if let move = answer.move { try Self.recordTransition(db, contactID, move) }
             try self.reactToTransitions(db, at: now)
             guard let out = try self.view(db, id: id, at: now) else { throw StoreError.missing("no handover \(id)") }
             return out

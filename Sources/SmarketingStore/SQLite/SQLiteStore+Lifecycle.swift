@@ -32,15 +32,7 @@ extension SQLiteStore {
             try opportunityMoves(db, new, actor: actor, at: at)
             if new["is_won"] == .bool(true), old?["is_won"] != .bool(true) {
                 var outbox = try Outbox(db)
-                try outbox.emit(
-                    "opportunity.won",
-                    at: at,
-                    [
-                        "opportunity_id": new.id, "account_id": new["account_id"].text, "name": new["name"].text,
-                        "amount": new["amount"].double, "owner_id": new["owner_id"].text,
-                        "closed_at": new["closed_at"].timestamp?.iso8601, "by": actor.userID,
-                    ]
-                )
+                try outbox.emit(HandoverPlan.won(new, by: actor.userID), at: at)
             }
         case .opportunityContacts:
             guard let new, let oppID = new["opportunity_id"].text,
