@@ -66,7 +66,7 @@ final class StoreUnderTest: Sendable {
 }
 
 /// The roles PostgreSQL serves so far (SQLite serves them all).
-typealias RoleStores = RecordStore & AccessStore & BundleStore & IdentityStore & IngestStore & ScoringStore
+typealias RoleStores = RecordStore & AccessStore & BundleStore & IdentityStore & IngestStore & ScoringStore & HandoverStore
 
 /// A store of those roles under test.
 final class RolesUnderTest: Sendable {

@@ -17,6 +17,7 @@ enum PostgresSchema {
     static let migrations: [(version: Int, name: String, sql: String)] = [
         (1, "workspace (SQLite v1-v13)", v1),
         (2, "score history in write order; events counted per dirty contact", v2),
+        (3, "handovers for several instances: one open handover per contact, stage moves waiting for their reaction, delivery leases", v3),
     ]
 
     static var count: Int { migrations.count }
@@ -47,6 +48,13 @@ enum PostgresSchema {
         DROP INDEX score_history_contact;
         CREATE INDEX score_history_contact ON score_history(contact_id, at, seq);
         ALTER TABLE scoring_dirty ADD COLUMN events BIGINT NOT NULL DEFAULT 0;
+        """
+
+    static let v3 = """
+        DROP INDEX handovers_open_contact;
+        CREATE UNIQUE INDEX handovers_open_contact ON handovers(contact_id) WHERE status IN ('queued', 'assigned', 'accepted');
+        CREATE TABLE transition_pending (seq BIGINT PRIMARY KEY);
+        ALTER TABLE webhook_deliveries ADD COLUMN claimed_until BIGINT;
         """
 
     static let v1 = """

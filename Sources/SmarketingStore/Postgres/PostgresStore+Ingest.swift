@@ -16,9 +16,8 @@ import SmarketingCore
 /// - imports (which merge same-email contacts) and ingests take turns.
 ///
 /// A batch is checked, resolved and written as sets (a few statements per batch, not several
-/// per event). Not yet on PostgreSQL: the handover reactions to MQL moves and sales touches and
-/// the KPI aggregates (they come with the handover and KPI roles; the transitions stay in the
-/// transition log for the handover engine to pick up).
+/// per event); MQL moves open handovers and sales touches meet their clocks in the same
+/// transaction. Not yet on PostgreSQL: the KPI aggregates (they come with the KPI role).
 extension PostgresStore: IngestStore {
     /// Advisory lock classes (the two-key form) of email keys and company domains.
     static let emailLockClass: Int32 = 0x736D_6B65  // "smke"
@@ -206,6 +205,9 @@ extension PostgresStore: IngestStore {
                 passRunning: passRunning
             )
         }
+        try await reactToTransitions(c, at: at)
+        let sales = storedNow.filter { $0.0.actorID != nil && HandoverRules.salesTouchTypes.contains($0.0.type) }.map { (contactID: $0.1, at: $0.0.occurredAt) }
+        try await salesTouches(c, sales, at: at)
         if accepted > 0 {
             try await Self.audit(c, batch.actor, at, "ingest", "touchpoints", "", "{\"accepted\":\(accepted),\"events\":\(outcomes.count)}")
         }

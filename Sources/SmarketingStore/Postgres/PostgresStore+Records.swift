@@ -110,6 +110,7 @@ extension PostgresStore {
         )
         guard inserted == 1 else { throw StoreError.conflict("a \(record.resource.rawValue) record with id \"\(id)\" exists") }
         try await afterWrite(c, record.resource, old: nil, new: record, actor: actor, at: at)
+        try await reactToTransitions(c, at: at)
         var json = RecordRules.auditJSON(record)
         if let detail { json = "{\"record\":" + json + ",\"via\":" + JSONValue.string(detail).compactText + "}" }
         try await Self.audit(c, actor, at, "create", record.resource.rawValue, id, json)
@@ -142,6 +143,7 @@ extension PostgresStore {
         args.append(.text(id))
         try await c.execute("UPDATE \(resource.rawValue) SET \(cols.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?", args)
         try await afterWrite(c, resource, old: old, new: record, actor: actor, at: at)
+        try await reactToTransitions(c, at: at)
         if let detail { changed["via"] = .string(detail) }
         try await Self.audit(c, actor, at, "update", resource.rawValue, id, JSONValue.object(changed).compactText)
         return try await Self.fetch(c, resource, id: id) ?? record
@@ -155,6 +157,7 @@ extension PostgresStore {
             try await c.execute("DELETE FROM \(resource.rawValue) WHERE id = ?", [.text(id)])
             if resource == .contacts { try await c.execute("DELETE FROM contact_scores WHERE contact_id = ?", [.text(id)]) }
             try await self.afterWrite(c, resource, old: record, new: nil, actor: actor, at: at)
+            try await self.reactToTransitions(c, at: at)
             try await Self.audit(c, actor, at, "delete", resource.rawValue, id, RecordRules.auditJSON(record))
         }
     }
@@ -276,6 +279,10 @@ extension PostgresStore {
         case .opportunities:
             guard let new else { return }
             try await opportunityMoves(c, new, at: at)
+            if new["is_won"] == .bool(true), old?["is_won"] != .bool(true) {
+                var outbox = try await PGOutbox(c)
+                try await outbox.emit(HandoverPlan.won(new, by: actor.userID), at: at)
+            }
         case .opportunityContacts:
             guard let new, let oppID = new["opportunity_id"].text, let opp = try await Self.fetch(c, .opportunities, id: oppID) else { return }
             try await opportunityMoves(c, opp, at: at)
@@ -305,8 +312,13 @@ extension PostgresStore {
     }
 
     static func recordTransition(_ c: PGConn, _ contactID: String, _ t: LifecycleTransition) async throws {
+        // The move waits in transition_pending for its reaction (see reactToTransitions).
         try await c.execute(
-            "INSERT INTO lifecycle_transitions(contact_id, from_stage, to_stage, at, actor, reason, model_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            """
+            WITH t AS (INSERT INTO lifecycle_transitions(contact_id, from_stage, to_stage, at, actor, reason, model_version)
+                       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq)
+            INSERT INTO transition_pending(seq) SELECT seq FROM t
+            """,
             [.text(contactID), .of(t.from?.rawValue), .text(t.to.rawValue), .int(t.at.milliseconds), .text(t.actor.storedText), .of(t.reason),
              .of(t.modelVersion.map(Int64.init))]
         )

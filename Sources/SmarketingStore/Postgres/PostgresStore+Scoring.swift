@@ -422,7 +422,9 @@ extension PostgresStore: ScoringStore {
         }
         let diffJSON = String(decoding: try JSONEncoder().encode(diff), as: UTF8.self)
         let (moved, caughtUp) = try await write { c in
-            try await self.switchModel(c, scorer, diffJSON: diffJSON, actor: actor, at: now, activate: activate)
+            let result = try await self.switchModel(c, scorer, diffJSON: diffJSON, actor: actor, at: now, activate: activate)
+            try await self.reactToTransitions(c, at: now)
+            return result
         }
         return ApplyResult(
             version: scorer.version,

@@ -31,6 +31,8 @@ public final class PostgresStore: Sendable {
     let feed = ChangeFeed()
     /// The active scorer, checked against the database once per transaction.
     let scorerCache = Mutex<CachedScorer?>(nil)
+    /// The active handover configuration, checked against the database once per transaction.
+    let handoverCache = Mutex<(version: Int, config: HandoverConfig)?>(nil)
     /// Whether this process runs an apply or a rescoring now.
     let applying = Mutex(false)
 
