@@ -352,4 +352,99 @@ struct PostgresInstanceTests {
         }
         #expect(counted == 900, "every stored touch is in some contact's history")
     }
+
+    // MARK: Handover races
+
+    @Test("MQLs routed through two instances at once: capacity and round-robin hold, one open handover per contact")
+    func parallelRouting() async throws {
+        let (a, b) = try await twoInstances()
+        defer {
+            a.close()
+            b.close()
+        }
+        let h = HandoverConformanceTests()
+        try await h.workspace(a, contacts: 24, capacity: 5, webhook: false)
+        // Every contact's qualifying form twice, once through each instance, all at once.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<24 {
+                for store in [a, b] {
+                    group.addTask {
+                        _ = try await store.ingest([IngestBatch(events: [h.form("f\(i)", "c\(i)")], atomic: true, actor: tester)], at: h.now)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        var q = HandoverQuery()
+        q.limit = 1000
+        let all = try await b.handovers(q, at: h.now)
+        #expect(all.count == 24 && Set(all.map(\.contactID)).count == 24, "one handover per contact")
+        let owners = Dictionary(grouping: all, by: \.ownerID).mapValues(\.count)
+        #expect(owners["r1"] == 5 && owners["r2"] == 5, "each rep up to the capacity of 5: \(owners)")
+        #expect(owners["boss"] == 14 && all.filter { $0.status == .queued }.count == 14)
+        let transitions = try await a.transitions(contactID: "c3")
+        #expect(transitions.filter { $0.to == "mql" }.count == 1)
+    }
+
+    /// Records what two dispatchers sent, in the order they sent it.
+    actor SentLog {
+        var sent: [(id: Int64, subject: String, seq: Int64)] = []
+        func add(_ d: [PendingDelivery]) { sent += d.map { ($0.id, $0.subject, $0.seq) } }
+    }
+
+    @Test("two dispatchers on one outbox: every delivery sent once, each subject's events in order, failures retried")
+    func twoDispatchers() async throws {
+        let (a, b) = try await twoInstances()
+        defer {
+            a.close()
+            b.close()
+        }
+        let h = HandoverConformanceTests()
+        try await h.workspace(a, contacts: 16, capacity: 20)
+        for i in 0..<16 { _ = try await h.mql(a, "c\(i)", at: h.now) }
+        let pending = try await a.deliveries(subscriptionID: nil, status: "pending", limit: 1000)
+        #expect(pending.count == 48, "stage.changed, contact.mql and handover.assigned per contact")
+        let log = SentLog()
+        let clock = h.now.adding(milliseconds: 3_600_000)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (n, store) in [a, b].enumerated() {
+                group.addTask {
+                    var rng = SeededRandom(seed: UInt64(40 + n))
+                    var idle = 0
+                    while idle < 20 {
+                        let due = try await store.dueDeliveries(now: clock, perSubscription: 5)
+                        if due.isEmpty {
+                            idle += 1
+                            try await Task.sleep(for: .milliseconds(5))
+                            continue
+                        }
+                        idle = 0
+                        // Send in order; one in six fails (retried later), holding back its subject.
+                        var attempts: [DeliveryAttempt] = []
+                        var failedSubjects: Set<String> = []
+                        var delivered: [PendingDelivery] = []
+                        for d in due where !failedSubjects.contains(d.subject) {
+                            if rng.int(0...5) == 0, d.attempts == 0 {
+                                attempts.append(DeliveryAttempt(id: d.id, ok: false, status: 503, error: "busy"))
+                                failedSubjects.insert(d.subject)
+                            } else {
+                                attempts.append(DeliveryAttempt(id: d.id, ok: true, status: 204, error: nil))
+                                delivered.append(d)
+                            }
+                        }
+                        await log.add(delivered)
+                        // Retries are due a second after the failure: record them an hour back.
+                        try await store.recordDeliveries(attempts, at: h.now)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let sent = await log.sent
+        #expect(sent.count == 48 && Set(sent.map(\.id)).count == 48, "each delivery sent once")
+        for (subject, list) in Dictionary(grouping: sent, by: \.subject) {
+            #expect(list.map(\.seq) == list.map(\.seq).sorted(), "\(subject) in order")
+        }
+        #expect(try await b.deliveries(subscriptionID: nil, status: "delivered", limit: 1000).count == 48)
+    }
 }
