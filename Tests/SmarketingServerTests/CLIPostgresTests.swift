@@ -1,4 +1,5 @@
 import Foundation
+import SmarketingStore
 import Testing
 import ThrowawayPostgres
 
@@ -8,7 +9,7 @@ struct CLIPostgresTests {
     func migrate() async throws {
         let url = try ThrowawayPostgres.newDatabase()
         let first = try await CLIRun.run(["db", "migrate", "--database", url])
-        #expect(first.status == 0 && first.stdout.contains("applied 2 migration(s)"), "\(first.stderr)")
+        #expect(first.status == 0 && first.stdout.contains("applied \(PostgresStore.migrationCount) migration(s)"), "\(first.stderr)")
         let again = try await CLIRun.run(["db", "migrate", "--json"], environment: ["SMARKETING_DATABASE": url])
         #expect(again.status == 0 && again.stdout.contains("\"applied\":[]"), "\(again.stderr)")
         let kpi = try await CLIRun.run(["kpi", "--database", url])
@@ -59,7 +60,7 @@ struct CLIPostgresTests {
         #expect(files.count == 11 && files.allSatisfy { $0["inserted"] as? Int == 0 && $0["updated"] as? Int == 0 })
     }
 
-    @Test("scoring runs on PostgreSQL as on SQLite: one model applied to one bundle gives the same diff, versions and explanations")
+    @Test("scoring and the handover run on PostgreSQL as on SQLite: one bundle gives the same diff, explanations, routing, breaches and acceptance report")
     func scoringOnBoth() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-pgscore-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -68,15 +69,23 @@ struct CLIPostgresTests {
         #expect(demo.status == 0, "\(demo.stderr)")
         let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("examples/scoring-model.yaml").path
+        let lowBar = dir + "/low-bar.yaml"
+        try String(contentsOfFile: model, encoding: .utf8).replacingOccurrences(of: "mql: engagement >= 50 and grade in [A, B]", with: "mql: engagement >= 5")
+            .write(toFile: lowBar, atomically: true, encoding: .utf8)
         let databases = [dir + "/s.sqlite", try ThrowawayPostgres.newDatabase()]
         var outputs: [[String]] = []
         for db in databases {
             let imported = try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", db])
             #expect(imported.status == 0, "\(imported.stderr)")
-            let at = "2026-06-01T00:00:00Z"
+            let at = "2026-01-01T00:00:00Z"
             let diff = try await CLIRun.run(["scoring", "diff", model, "--at", at, "--json", "--database", db])
             #expect(diff.status == 0, "\(diff.stderr)")
-            let apply = try await CLIRun.run(["scoring", "apply", model, "--at", at, "--comment", "first", "--author", "ops", "--json", "--database", db])
+            // Routing first, then a model with a low MQL bar: the contacts it qualifies are routed
+            // in the apply's last transaction.
+            let config = URL(fileURLWithPath: model).deletingLastPathComponent().appendingPathComponent("handover.yaml").path
+            let handover = try await CLIRun.run(["handover", "apply", config, "--database", db])
+            #expect(handover.status == 0 && handover.stdout.contains("handover configuration version 1 is active"), "\(handover.stderr)")
+            let apply = try await CLIRun.run(["scoring", "apply", lowBar, "--at", at, "--comment", "first", "--author", "ops", "--json", "--database", db])
             #expect(apply.status == 0, "\(apply.stderr)")
             let applied = try #require(try JSONSerialization.jsonObject(with: Data(apply.stdout.utf8)) as? [String: Any])
             #expect(applied["version"] as? Int == 1 && applied["rescored"] as? Int == 300, "\(apply.stdout.prefix(300))")
@@ -90,7 +99,21 @@ struct CLIPostgresTests {
             }
             let backtest = try await CLIRun.run(["scoring", "backtest", model, "--json", "--database", db])
             #expect(backtest.status == 0, "\(backtest.stderr)")
-            outputs.append([diff.stdout] + explained)
+            // The handover on the same data: the new MQLs routed alike, the same clocks due.
+            let list = try await CLIRun.run(["handover", "list", "--open", "--limit", "1000", "--database", db, "--json"])
+            let open = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+            #expect(!open.isEmpty, "the demo has MQLs to route")
+            let owners = open.compactMap { $0["owner_id"] as? String }.sorted().joined(separator: ",")
+            let inbox = try await CLIRun.run(["inbox", "--user", owners.split(separator: ",").first.map(String.init) ?? "", "--database", db])
+            #expect(inbox.status == 0, "\(inbox.stderr)")
+            let sla = try await CLIRun.run(["handover", "sla-run", "--at", "2030-01-01T00:00:00Z", "--database", db, "--json"])
+            #expect(sla.status == 0, "\(sla.stderr)")
+            let due = try #require(try JSONSerialization.jsonObject(with: Data(sla.stdout.utf8)) as? [String: Any])
+            let report = try await CLIRun.run(["report", "acceptance", "--from", "2020-01-01", "--to", "2031-01-01", "--by", "team", "--database", db, "--json"])
+            #expect(report.status == 0, "\(report.stderr)")
+            outputs.append(
+                [diff.stdout] + explained + [owners, "\(due["clocks_seen"] ?? "-") \(due["warnings"] ?? "-") \(due["breaches"] ?? "-")", report.stdout]
+            )
         }
         #expect(outputs.count == 2 && outputs[0] == outputs[1], "the same diff and explanations on SQLite and PostgreSQL")
     }

@@ -43,7 +43,7 @@ struct Handover: AsyncParsableCommand {
             let (text, config) = try readHandoverConfig(file, json: workspace.json)
             let who = author ?? ProcessInfo.processInfo.environment["USER"] ?? "cli"
             let v = try await storeCall {
-                try await workspace.openStore().applyHandoverConfig(
+                try await workspace.openPortable().applyHandoverConfig(
                     text: text,
                     config: config,
                     comment: comment,
@@ -51,7 +51,7 @@ struct Handover: AsyncParsableCommand {
                     at: SystemClock().now()
                 )
             }
-            let routed = routeWaiting ? try await storeCall { try await workspace.openStore().routeWaitingMQLs(at: SystemClock().now()) } : 0
+            let routed = routeWaiting ? try await storeCall { try await workspace.openPortable().routeWaitingMQLs(at: SystemClock().now()) } : 0
             if workspace.json { return try printJSON(v) }
             print("handover configuration version \(v.version) is active" + (routeWaiting ? "; \(routed) waiting MQLs routed" : ""))
         }
@@ -62,7 +62,7 @@ struct Handover: AsyncParsableCommand {
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
-            let versions = try await workspace.openStore().handoverConfigVersions()
+            let versions = try await workspace.openPortable().handoverConfigVersions()
             if workspace.json { return try printJSON(versions) }
             if versions.isEmpty { print("no handover configuration has been applied") }
             for v in versions { print("v\(v.version)  \(v.active ? "active  " : "        ") \(v.appliedAt.iso8601)  \(v.author)  \(v.comment)") }
@@ -82,7 +82,7 @@ struct Handover: AsyncParsableCommand {
             q.openOnly = open
             q.limit = limit
             let now = SystemClock().now()
-            let list = try await workspace.openStore().handovers(q, at: now)
+            let list = try await workspace.openPortable().handovers(q, at: now)
             if workspace.json { return try printJSON(list) }
             for h in list { print(line(h, now)) }
             if list.isEmpty { print("no handovers") }
@@ -96,7 +96,7 @@ struct Handover: AsyncParsableCommand {
 
         func run() async throws {
             let now = SystemClock().now()
-            guard let h = try await workspace.openStore().handover(id: id, at: now) else { throw CLIFailure("there is no handover \(id)") }
+            guard let h = try await workspace.openPortable().handover(id: id, at: now) else { throw CLIFailure("there is no handover \(id)") }
             if workspace.json { return try printJSON(h) }
             printHandover(h, now)
         }
@@ -140,7 +140,7 @@ struct Handover: AsyncParsableCommand {
         func run() async throws {
             let now = SystemClock().now()
             let h = try await storeCall {
-                try await workspace.openStore().reassignHandover(id: id, to: to, actor: Actor(userID: user, role: .admin, via: "cli"), at: now)
+                try await workspace.openPortable().reassignHandover(id: id, to: to, actor: Actor(userID: user, role: .admin, via: "cli"), at: now)
             }
             if workspace.json { return try printJSON(h) }
             printHandover(h, now)
@@ -172,7 +172,7 @@ struct Handover: AsyncParsableCommand {
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
-            let run = try await workspace.openStore().processDueClocks(now: try instant(at), limit: 500)
+            let run = try await workspace.openPortable().processDueClocks(now: try instant(at), limit: 500)
             if workspace.json { return try printJSON(run) }
             print(
                 "clocks due: \(run.clocksSeen); warnings \(run.warnings), breaches \(run.breaches), reassigned \(run.reassigned), back to queue \(run.requeued); next due: \(run.nextDue?.iso8601 ?? "none")"
@@ -184,7 +184,7 @@ struct Handover: AsyncParsableCommand {
 func pauseOrResume(_ id: Int64, pause: Bool, _ user: String, _ workspace: WorkspaceOptions) async throws {
     let now = SystemClock().now()
     let h = try await storeCall {
-        try await workspace.openStore().pauseHandover(id: id, pause: pause, actor: Actor(userID: user, role: .admin, via: "cli"), at: now)
+        try await workspace.openPortable().pauseHandover(id: id, pause: pause, actor: Actor(userID: user, role: .admin, via: "cli"), at: now)
     }
     if workspace.json { return try printJSON(h) }
     printHandover(h, now)
@@ -193,7 +193,7 @@ func pauseOrResume(_ id: Int64, pause: Bool, _ user: String, _ workspace: Worksp
 func answer(_ action: HandoverAction, _ act: Handover.ActOptions, _ workspace: WorkspaceOptions) async throws {
     let now = SystemClock().now()
     let h = try await storeCall {
-        try await workspace.openStore().actOnHandover(
+        try await workspace.openPortable().actOnHandover(
             id: act.id,
             action: action,
             note: act.note,
@@ -261,7 +261,7 @@ struct Inbox: AsyncParsableCommand {
 
     func run() async throws {
         let now = SystemClock().now()
-        let items = try await workspace.openStore().inbox(userID: user, at: now, limit: limit)
+        let items = try await workspace.openPortable().inbox(userID: user, at: now, limit: limit)
         if workspace.json { return try printJSON(items) }
         if items.isEmpty { print("\(user) has no open handovers") }
         for i in items {
@@ -299,7 +299,7 @@ struct Report: AsyncParsableCommand {
 
         func run() async throws {
             let (from, to) = try period.period()
-            let rows = try await workspace.openStore().slaReport(from: from, to: to, by: by)
+            let rows = try await workspace.openPortable().slaReport(from: from, to: to, by: by)
             if workspace.json { return try printJSON(rows) }
             print("\(by.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)) handovers  compliance  answered  median h (business)  p90 h (business)")
             for r in rows {
@@ -320,7 +320,7 @@ struct Report: AsyncParsableCommand {
 
         func run() async throws {
             let (from, to) = try period.period()
-            let rows = try await workspace.openStore().acceptanceReport(from: from, to: to, by: by)
+            let rows = try await workspace.openPortable().acceptanceReport(from: from, to: to, by: by)
             if workspace.json { return try printJSON(rows) }
             for r in rows {
                 let rate = r.acceptanceRate.map { String(format: "%.1f%%", $0 * 100) } ?? "-"
@@ -341,7 +341,7 @@ struct Report: AsyncParsableCommand {
             let now = SystemClock().now()
             let text = month ?? String(now.utcDate.text.prefix(7))
             guard let m = LocalDate.parse(text + "-01") else { throw CLIFailure("--month \"\(text)\" is not a month such as 2026-11") }
-            let list = try await workspace.openStore().commitments(month: m, at: now)
+            let list = try await workspace.openPortable().commitments(month: m, at: now)
             if workspace.json { return try printJSON(list) }
             if list.isEmpty { print("no mqls or pipeline targets for \(text) (targets.csv or /api/v1/targets)") }
             for c in list {

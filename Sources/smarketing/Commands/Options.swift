@@ -21,7 +21,7 @@ struct WorkspaceOptions: ParsableArguments {
         let path = databasePath
         if PostgresStore.Location(url: path) != nil || path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
             throw CLIFailure(
-                "this command does not run on PostgreSQL yet: PostgreSQL serves records, bundles, identity, ingest and scoring so far (`db migrate`, `db copy`, `import bundle`, `export bundle`, `contacts duplicates|merge`, `scoring apply|diff|versions|explain|backtest` work on it; docs/SCALE.md); use a SQLite file"
+                "this command does not run on PostgreSQL yet: PostgreSQL serves records, bundles, identity, ingest, scoring and the handover so far (`db`, `import bundle`, `export bundle`, `contacts duplicates|merge`, `scoring`, `score explain` and `handover` commands work on it; docs/SCALE.md); use a SQLite file"
             )
         }
         if Self.looksLikeURL(path) { throw CLIFailure(Self.unknownScheme(path)) }
@@ -34,7 +34,7 @@ struct WorkspaceOptions: ParsableArguments {
 }
 
 extension WorkspaceOptions {
-    /// Opens the roles both backends serve (records, access, bundles, identity, ingest, scoring): the commands
+    /// Opens the roles both backends serve (records, access, bundles, identity, ingest, scoring, handover): the commands
     /// that need no more run on SQLite and PostgreSQL alike.
     func openPortable() async throws -> any PortableStore {
         let location = databasePath
