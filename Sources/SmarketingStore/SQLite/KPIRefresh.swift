@@ -64,7 +64,6 @@ struct KPIRefresh {
         return out
     }
 
-    func team(_ owner: String?) -> String? { owner.flatMap { config?.team(of: $0)?.id } }
 
     // MARK: Contacts
 
@@ -73,80 +72,38 @@ struct KPIRefresh {
         guard !ids.isEmpty else { return }
         let scope = "SELECT id FROM kpi_dirty WHERE kind = 'c'"
         var firstDeal: [String: Int64] = [:]
-        for sql in [
-            "SELECT oc.contact_id, min(o.created_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id WHERE oc.contact_id IN (\(scope)) GROUP BY 1",
-            "SELECT primary_contact_id, min(created_at) FROM opportunities WHERE primary_contact_id IN (\(scope)) GROUP BY 1",
-        ] {
-            let rows = try Row.fetchCursor(db, sql: sql)
-            while let r = try rows.next() {
-                let id: String = r[0]
-                let t: Int64 = r[1]
-                if let known = firstDeal[id], known <= t { continue }
-                firstDeal[id] = t
-            }
+        for sql in KPIDerive.firstDealSQL(scope: scope) {
+            ScoringRows.earliest(try Row.fetchAll(db, sql: sql).map { ($0[0], $0[1]) }, into: &firstDeal)
         }
         let segment = try segments(scope)
         let old = try oldFacts("c")
         var found = Set<String>()
-        let rows = try Row.fetchCursor(
-            db,
-            sql: """
-                SELECT c.id, c.created_at, c.lifecycle_stage, c.became_lead_at, c.became_mql_at, c.became_sal_at,
-                       c.became_opportunity_at, c.assigned_at, c.source_channel, c.source_campaign_id, c.persona_id, c.owner_id,
-                       -- first / last sales action: ORDER BY … LIMIT 1 walks the (contact, time) index and
-                       -- stops at the first match (min()/max() with extra conditions read every touch)
-                       CASE WHEN c.assigned_at IS NOT NULL AND c.became_mql_at IS NOT NULL THEN
-                         (SELECT t.occurred_at FROM touchpoints t WHERE t.contact_id = c.id AND t.occurred_at >= c.assigned_at
-                            AND t.actor_id IS NOT NULL AND t.type IN \(SQLiteStore.salesTouchTypes) ORDER BY t.occurred_at LIMIT 1) END,
-                       c.became_sql_at, c.became_customer_at,
-                       CASE WHEN c.lifecycle_stage IN ('recycled', 'disqualified') THEN coalesce(
-                         (SELECT l.at || char(31) || coalesce(
-                             (SELECT h.reason FROM handovers h WHERE h.contact_id = c.id AND h.status = 'rejected' AND h.closed_at >= l.at
-                              ORDER BY h.id DESC LIMIT 1), c.recycle_reason, l.reason, '')
-                          FROM lifecycle_transitions l WHERE l.contact_id = c.id AND l.to_stage = c.lifecycle_stage
-                          ORDER BY l.at DESC, l.seq DESC LIMIT 1),
-                         CASE WHEN c.recycled_at IS NOT NULL THEN c.recycled_at || char(31) || coalesce(c.recycle_reason, '') END) END,
-                       CASE WHEN c.lifecycle_stage IN ('mql', 'sal', 'sql') THEN
-                         (SELECT t.occurred_at FROM touchpoints t WHERE t.contact_id = c.id
-                            AND t.actor_id IS NOT NULL AND t.type IN \(SQLiteStore.salesTouchTypes) ORDER BY t.occurred_at DESC LIMIT 1) END
-                FROM contacts c WHERE c.id IN (\(scope))
-                """
-        )
+        let rows = try Row.fetchCursor(db, sql: KPIDerive.contactSQL(scope: scope))
         var changedCuts: [String] = []
         while let r = try rows.next() {
             let id: String = r[0]
             found.insert(id)
-            let owner: String? = r[11]
-            let assigned = Self.ts(r[7])
-            let responded = Self.ts(r[12])
-            var business: Int64?
-            if let assigned, let responded, let calendar = config?.calendar(forOwner: owner) {
-                business = calendar.businessTime(from: assigned, to: responded)
-            }
-            var exitAt: Timestamp?
-            var exitReason: String?
-            if let exit: String = r[15] {
-                let parts = exit.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
-                exitAt = Int64(parts[0]).map(Timestamp.init(milliseconds:))
-                exitReason = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : nil
-            }
-            let facts = ContactKPIFacts(
-                createdAt: Timestamp(milliseconds: r[1]),
+            let columns = KPIDerive.ContactColumns(
+                createdAt: r[1],
                 stage: r[2],
-                becameLeadAt: Self.ts(r[3]),
-                mqlAt: Self.ts(r[4]),
-                salAt: Self.ts(r[5]),
-                opportunityAt: Self.ts(r[6]) ?? firstDeal[id].map(Timestamp.init(milliseconds:)),
-                assignedAt: assigned,
-                respondedAt: responded,
-                responseBusinessMs: business,
-                cuts: KPICuts([.channel: r[8], .campaign: r[9], .persona: r[10], .segment: segment[id], .owner: owner, .team: team(owner)]),
-                sqlAt: Self.ts(r[13]),
-                customerAt: Self.ts(r[14]),
-                exitAt: exitAt,
-                exitReason: exitReason,
-                lastSalesAt: Self.ts(r[16])
+                becameLeadAt: r[3],
+                mqlAt: r[4],
+                salAt: r[5],
+                opportunityAt: r[6],
+                assignedAt: r[7],
+                channel: r[8],
+                campaign: r[9],
+                persona: r[10],
+                owner: r[11],
+                respondedAt: r[12],
+                sqlAt: r[13],
+                customerAt: r[14],
+                exitAt: r[15],
+                exitReason: r[16],
+                lastSalesAt: r[17]
             )
+            let facts = KPIDerive.contact(columns, firstDeal: firstDeal[id], segment: segment[id], config: config)
+            let responded = facts.respondedAt
             let text = KPIFactsCodec.encode(facts)
             let before = old[id]
             if before == text { continue }
@@ -174,33 +131,14 @@ struct KPIRefresh {
         let ids = try dirtyIDs("d")
         guard !ids.isEmpty else { return }
         let scope = "SELECT id FROM kpi_dirty WHERE kind = 'd'"
-        struct Raw {
-            var account: String
-            var created: Timestamp
-            var closed: Timestamp?
-            var isWon: Bool?
-            var amount: Double?
-            var expected: String?
-            var stage: String?
-            var lostReason: String?
-            var owner: String?
-            var primary: String?
-            var contacts: [String] = []
-        }
-        var deals: [String: Raw] = [:]
+        var deals: [String: KPIDerive.DealColumns] = [:]
         var order: [String] = []
-        let rows = try Row.fetchCursor(
-            db,
-            sql: """
-                SELECT id, account_id, created_at, closed_at, is_won, amount, expected_close_date, stage, lost_reason, owner_id, primary_contact_id
-                FROM opportunities WHERE id IN (\(scope))
-                """
-        )
+        let rows = try Row.fetchCursor(db, sql: KPIDerive.dealSQL(scope: scope))
         while let r = try rows.next() {
             let id: String = r[0]
             order.append(id)
             let won: Int64? = r[4]
-            deals[id] = Raw(
+            deals[id] = KPIDerive.DealColumns(
                 account: r[1],
                 created: Timestamp(milliseconds: r[2]),
                 closed: Self.ts(r[3]),
@@ -223,12 +161,12 @@ struct KPIRefresh {
             SELECT contact_id FROM opportunity_contacts WHERE opportunity_id IN (\(scope))
             UNION SELECT primary_contact_id FROM opportunities WHERE id IN (\(scope))
             """
-        var people: [String: (created: Int64, channel: String?, campaign: String?, persona: String?)] = [:]
+        var people: [String: KPIDerive.Person] = [:]
         let prow = try Row.fetchCursor(
             db,
             sql: "SELECT id, created_at, source_channel, source_campaign_id, persona_id FROM contacts WHERE id IN (\(contactScope))"
         )
-        while let r = try prow.next() { people[r[0]] = (r[1], r[2], r[3], r[4]) }
+        while let r = try prow.next() { people[r[0]] = KPIDerive.Person(created: r[1], channel: r[2], campaign: r[3], persona: r[4]) }
         let segment = try segments(contactScope)
         // Which contacts each deal has now (for the marketing-touch trigger and first touches).
         try db.execute(sql: "DELETE FROM kpi_deal_contacts WHERE opportunity_id IN (\(scope))")
@@ -236,11 +174,9 @@ struct KPIRefresh {
         var members: [String: [String]] = [:]
         for id in order {
             guard let d = deals[id] else { continue }
-            var seen = Set<String>()
-            var list: [String] = []
-            for c in (d.primary.map { [$0] } ?? []) + d.contacts where people[c] != nil && seen.insert(c).inserted { list.append(c) }
+            let list = KPIDerive.members(d, people: people)
             members[id] = list
-            let wonClose: Int64? = d.isWon == true ? d.closed?.milliseconds : nil
+            let wonClose = KPIDerive.wonClose(d)
             for c in list { try link.execute(arguments: [c, id, wonClose]) }
         }
         var firstTouch: [String: Int64] = [:]
@@ -256,24 +192,13 @@ struct KPIRefresh {
         let old = try oldFacts("d")
         for id in order {
             guard let d = deals[id] else { continue }
-            let list = members[id] ?? []
-            let cutContact: String? =
-                d.primary.flatMap { people[$0] != nil ? $0 : nil }
-                ?? list.min { a, b in (people[a]!.created, a) < (people[b]!.created, b) }
-            let p = cutContact.flatMap { people[$0] }
-            let facts = DealKPIFacts(
-                createdAt: d.created,
-                closedAt: d.closed,
-                isWon: d.isWon,
-                amountCents: Money.cents(d.amount),
-                expectedCloseDay: d.expected.flatMap(LocalDate.parse).map(\.daysSinceEpoch),
-                probabilityPercent: StageProbability.percent(d.stage),
-                lostReason: d.lostReason,
-                firstMarketingTouchAt: firstTouch[id].map(Timestamp.init(milliseconds:)),
-                cuts: KPICuts([
-                    .channel: p?.channel, .campaign: p?.campaign, .persona: p?.persona, .segment: cutContact.flatMap { segment[$0] },
-                    .owner: d.owner, .team: team(d.owner),
-                ])
+            let facts = KPIDerive.deal(
+                d,
+                members: members[id] ?? [],
+                people: people,
+                segment: segment,
+                firstMarketingTouch: firstTouch[id],
+                config: config
             )
             let text = KPIFactsCodec.encode(facts)
             if old[id] == text { continue }

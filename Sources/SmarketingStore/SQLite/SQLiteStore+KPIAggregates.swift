@@ -17,7 +17,7 @@ import SmarketingCore
 /// derivation; `verifyKPIs` runs a rebuild in a transaction it rolls back and compares.
 extension SQLiteStore {
     /// The core's sales activity types as an SQL list.
-    static let salesTouchTypes = "(" + HandoverRules.salesTouchTypes.sorted().map { "'\($0)'" }.joined(separator: ", ") + ")"
+    static let salesTouchTypes = KPIDerive.salesTouchTypes
 
     static let kpiSchema = """
         CREATE TABLE kpi_dirty (kind TEXT NOT NULL, id TEXT NOT NULL);
