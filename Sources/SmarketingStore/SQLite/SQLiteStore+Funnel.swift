@@ -6,9 +6,7 @@ import SmarketingCore
 /// cohort, stage entries and stage times read over its days; stuck and stale leads read as the
 /// open-stage cells before their cut-off day (a snapshot of now).
 extension SQLiteStore {
-    static let funnelPeriodMetrics: [KPIMetric] = [
-        .funnelReached, .stageEntered, .stageTime, .recycledReason, .disqualifiedReason, .assigned, .responseInSLA,
-    ]
+    static let funnelPeriodMetrics = KPIRules.funnelPeriodMetrics
 
     public func funnel(period: KPIPeriod, by: KPIDimension, options: FunnelOptions, now: Timestamp) async throws -> FunnelReport {
         try await pool.read { db in
@@ -79,12 +77,7 @@ extension SQLiteStore {
             let rows = try Row.fetchCursor(db, sql: "SELECT id, facts FROM kpi_facts WHERE kind = 'c'")
             while let r = try rows.next() {
                 guard let facts = KPIFactsCodec.contact(r[1]) else { continue }
-                let times = facts.stageTimes
-                guard let at = times.first(where: { $0.stage == stage })?.at, at >= start, at < end,
-                    let furthest = facts.furthestStage
-                else { continue }
-                let converted = furthest > stage
-                let until = converted ? (times.first { $0.stage > stage }?.at ?? now) : now
+                guard let (converted, until) = KPIRules.killerWindow(facts, stage: stage, start: start, end: end, now: now) else { continue }
                 var features = Set<KillerFeature>()
                 var channels: [String] = []
                 var count = 0

@@ -141,20 +141,15 @@ extension SQLiteStore {
     /// target or team layout) makes the next refresh rebuild them.
     /// The version of the derived facts and cells; a new one rebuilds stored aggregates on the
     /// next write (2: the funnel's stages, exits and sales idle days; 3, 4: month roll-ups).
-    static let factsVersion = 4
+    static let factsVersion = KPIRules.factsVersion
 
-    static func kpiBuildKey(_ s: KPISettings, handoverVersion: Int?) -> String {
-        "facts=\(factsVersion);tz=\(s.calendar.timeZone.identifier);sla_ms=\(s.slaMs);handover=\(handoverVersion.map(String.init) ?? "-")"
-    }
+    static func kpiBuildKey(_ s: KPISettings, handoverVersion: Int?) -> String { KPIRules.buildKey(s, handoverVersion: handoverVersion) }
 
     /// The workspace's KPI settings (`workspace.timezone`, `kpi.sla_hours`).
     static func kpiSettings(_ db: Database) throws -> KPISettings {
-        let tz = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = 'workspace.timezone'"))
-        let sla = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = 'kpi.sla_hours'"))
-        return KPISettings(
-            calendar: KPICalendar(timeZone: tz.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!),
-            slaHours: sla.flatMap(Double.init) ?? 24
-        )
+        var values: [String: String] = [:]
+        for r in try Row.fetchAll(db.cachedStatement(sql: KPIRules.settingsSQL)) { values[r[0]] = r[1] }
+        return KPIRules.settings(values)
     }
 
     /// Brings the aggregates up to date with every change of this transaction (called before

@@ -23,25 +23,16 @@ extension SQLiteStore {
         """
 
     /// Months are numbered as `LocalDate.monthIndex`.
-    static func month(ofDay day: Int64) -> Int64 { Int64(LocalDate(daysSinceEpoch: day).monthIndex) }
+    static func month(ofDay day: Int64) -> Int64 { KPIRules.month(ofDay: day) }
 
-    static func firstDay(ofMonth m: Int64) -> Int64 { LocalDate(monthIndex: Int(m)).daysSinceEpoch }
+    static func firstDay(ofMonth m: Int64) -> Int64 { KPIRules.firstDay(ofMonth: m) }
 
     /// The metrics rolled up: those the KPI set reads over a period, and the sales-idle days its
     /// stale leads count before a cut-off.
-    static let rolledUp = Set(periodMetrics + [.salesIdle])
+    static let rolledUp = KPIRules.rolledUp
 
     /// A period as its leading partial days, its whole months and its trailing partial days.
-    static func split(_ p: KPIPeriod) -> (days: [(Int64, Int64)], months: (Int64, Int64)?) {
-        var first = month(ofDay: p.fromDay)
-        if firstDay(ofMonth: first) < p.fromDay { first += 1 }
-        let last = month(ofDay: p.toDay)  // the month containing `to` is whole only up to `to`'s first day
-        guard first < last, firstDay(ofMonth: first) < p.toDay else { return ([(p.fromDay, p.toDay)], nil) }
-        var days: [(Int64, Int64)] = []
-        if p.fromDay < firstDay(ofMonth: first) { days.append((p.fromDay, firstDay(ofMonth: first))) }
-        if firstDay(ofMonth: last) < p.toDay { days.append((firstDay(ofMonth: last), p.toDay)) }
-        return (days, (first, last))
-    }
+    static func split(_ p: KPIPeriod) -> (days: [(Int64, Int64)], months: (Int64, Int64)?) { KPIRules.split(p) }
 
     /// Fills the (empty) month roll-ups from the day cells in one ordered pass — a rebuild's
     /// end: each roll-up row written once, in key order, so the tables stay compact (rewriting
@@ -119,11 +110,11 @@ extension SQLiteStore {
     static func allMonths(_ db: Database) throws -> [String: (KPITally, String)] {
         var out: [String: (KPITally, String)] = [:]
         for r in try Row.fetchAll(db, sql: "SELECT metric, dim, month, key, label, n, total FROM kpi_months") {
-            let k = [r[0], r[1], String(r[2] as Int64), r[3], r[4]].joined(separator: "|")
+            let k = KPIRules.monthKey(r[0], r[1], r[2], r[3], r[4])
             out[k] = (KPITally(count: r[5], total: r[6]), "")
         }
         for r in try Row.fetchAll(db, sql: "SELECT metric, dim, month, key, n, total, samples FROM kpi_month_samples") {
-            let k = [r[0], r[1], String(r[2] as Int64), r[3], "(samples)"].joined(separator: "|")
+            let k = KPIRules.monthKey(r[0], r[1], r[2], r[3], "(samples)")
             let blob: Data = r[6]
             out[k] = (KPITally(count: r[4], total: r[5]), blob.base64EncodedString())
         }

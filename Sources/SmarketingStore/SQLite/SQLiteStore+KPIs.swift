@@ -6,8 +6,7 @@ import SmarketingCore
 /// proportional to the days and cut values asked for, never to the history.
 extension SQLiteStore {
     /// Metrics read over a period (everything except the open-now cells).
-    static let periodMetrics =
-        KPIMetric.allCases.filter { $0 != .openOpportunities && !$0.isFunnel } + [.stageTime, .recycledReason, .disqualifiedReason]
+    static let periodMetrics = KPIRules.periodMetrics
 
     /// A number that grows with every committed change of the KPI aggregates.
     public func kpiVersion() async throws -> Int64 {
@@ -25,18 +24,7 @@ extension SQLiteStore {
             by: query.by.contains(.campaign) ? [.channel, .campaign] : [.channel],
             models: query.romiModels
         )
-        let channel = reports[.channel]!
-        let campaign = reports[.campaign]
-        report.romi = channel.models.map { m in
-            KPIReport.ModelROMI(
-                model: m.model,
-                revenueAttributed: m.revenueAttributed,
-                marketingSpend: channel.marketingSpend,
-                romi: m.romi,
-                byChannel: query.by.contains(.channel) ? m.rows : nil,
-                byCampaign: campaign?.models.first { $0.model == m.model }?.rows
-            )
-        }
+        report.romi = KPIRules.romi(query, reports)
         return report
     }
 
@@ -48,36 +36,15 @@ extension SQLiteStore {
         let open = try Self.openSums(db, by: query.by)
         let staleDays = try Self.staleDays(db)
         let stale = try query.asOf.map { try Self.staleCounts(db, before: settings.calendar.olderThan(days: staleDays, asOf: $0), by: query.by) }
-        func values(_ sums: [String: KPICellSums], _ key: String, _ dim: KPIDimension, _ p: KPIPeriod) -> KPIValues {
-            let segment = dim == .segment ? key : nil
-            let known = dim == .all || dim == .segment
-            return KPIValues.compute(
-                period: sums[key] ?? KPICellSums(),
-                open: open[dim]?[key] ?? KPICellSums(),
-                revenueTarget: known ? KPITarget.total(targets, metric: "revenue", period: p, segment: segment) : nil,
-                mqlTarget: known ? KPITarget.total(targets, metric: "mqls", period: p, segment: segment) : nil,
-                slaHours: settings.slaHours,
-                customersKnown: dim == .all,
-                staleLeads: p == query.period ? stale.map { KPIValues.StaleLeads(days: staleDays, count: $0[dim]?[key] ?? 0) } : nil
-            )
-        }
-        func group(_ dim: KPIDimension, _ key: String) -> KPIReport.Group {
-            KPIReport.Group(
-                key: key,
-                current: values(current[dim] ?? [:], key, dim, query.period),
-                previous: values(previous[dim] ?? [:], key, dim, query.period.previous)
-            )
-        }
-        var by: [String: [KPIReport.Group]] = [:]
-        for dim in query.by {
-            let keys = Set((current[dim] ?? [:]).keys).union((previous[dim] ?? [:]).keys).union((open[dim] ?? [:]).keys)
-            by[dim.rawValue] = keys.sorted().map { group(dim, $0) }
-        }
-        return KPIReport(
-            period: ReportPeriod(query.period, calendar: settings.calendar),
-            previousPeriod: ReportPeriod(query.period.previous, calendar: settings.calendar),
-            total: group(.all, "all"),
-            by: by
+        return KPIRules.report(
+            query,
+            settings: settings,
+            targets: targets,
+            current: current,
+            previous: previous,
+            open: open,
+            staleDays: staleDays,
+            stale: stale
         )
     }
 
@@ -120,8 +87,7 @@ extension SQLiteStore {
 
     /// `kpi.stale_days`: stale = no sales action for more than this many days (default 14).
     static func staleDays(_ db: Database) throws -> Int {
-        let text = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = 'kpi.stale_days'"))
-        return text.flatMap(Int.init).flatMap { FunnelOptions.daysRange.contains($0) ? $0 : nil } ?? FunnelOptions().staleDays
+        KPIRules.staleDays(try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = 'kpi.stale_days'")))
     }
 
     /// Leads with sales idle since before `before` (a local day), per cut and cut value.
@@ -157,11 +123,8 @@ extension SQLiteStore {
     }
 
     static func targets(_ db: Database) throws -> [KPITarget] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT period, metric, value, segment FROM targets")).compactMap { r in
-            let period: String = r[0]
-            let parts = period.split(separator: "-")
-            guard parts.count == 2, let y = Int(parts[0]), let m = Int(parts[1]), (1...12).contains(m) else { return nil }
-            return KPITarget(year: y, month: m, metric: r[1], value: r[2], segment: r[3])
+        try Row.fetchAll(db.cachedStatement(sql: KPIRules.targetsSQL)).compactMap { r in
+            KPIRules.target(period: r[0], metric: r[1], value: r[2], segment: r[3])
         }
     }
 
@@ -179,44 +142,7 @@ extension SQLiteStore {
                 try self.rebuildKPIs(db, settings: try Self.kpiSettings(db), config: engine?.config)
                 let fresh = try Self.allCells(db)
                 let freshMonths = try Self.allMonths(db)
-                var mismatches: [KPIMismatch] = []
-                for k in Set(stored.keys).union(fresh.keys).sorted() {
-                    let a = stored[k] ?? KPITally()
-                    let b = fresh[k] ?? KPITally()
-                    guard a != b else { continue }
-                    mismatches.append(
-                        KPIMismatch(
-                            metric: k.metric.rawValue,
-                            dimension: k.dimension.rawValue,
-                            key: k.key,
-                            day: k.day,
-                            label: k.label,
-                            value: k.value,
-                            stored: KPITallyJSON(count: a.count, total: a.total),
-                            recomputed: KPITallyJSON(count: b.count, total: b.total)
-                        )
-                    )
-                }
-                // The month roll-ups must be exactly the roll-up of the day cells.
-                for k in Set(storedMonths.keys).union(freshMonths.keys).sorted() {
-                    let a = storedMonths[k]
-                    let b = freshMonths[k]
-                    guard a?.0 != b?.0 || a?.1 != b?.1 else { continue }
-                    let parts = k.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-                    let month = Int64(parts[2]) ?? 0
-                    mismatches.append(
-                        KPIMismatch(
-                            metric: parts[0],
-                            dimension: parts[1],
-                            key: parts[3],
-                            day: Self.firstDay(ofMonth: month),
-                            label: "month roll-up " + parts[4] + (a?.0 == b?.0 ? " (sample values differ)" : ""),
-                            value: 0,
-                            stored: KPITallyJSON(count: a?.0.count ?? 0, total: a?.0.total ?? 0),
-                            recomputed: KPITallyJSON(count: b?.0.count ?? 0, total: b?.0.total ?? 0)
-                        )
-                    )
-                }
+                let mismatches = KPIRules.mismatches(stored: stored, fresh: fresh, storedMonths: storedMonths, freshMonths: freshMonths)
                 result = KPIVerification(
                     cells: stored.count,
                     recomputedCells: fresh.count,
@@ -258,50 +184,24 @@ extension SQLiteStore {
     {
         try await pool.read { db in
             let settings = try Self.kpiSettings(db)
-            let kind: String
-            switch metric.source {
-            case .contacts: kind = "c"
-            case .accounts: kind = "a"
-            case .costs: kind = "k"
-            default: kind = "d"
-            }
+            let kind = KPIRules.factsKind(metric)
             var found: [KPIRecord] = []
             let rows = try Row.fetchCursor(db, sql: "SELECT id, facts FROM kpi_facts WHERE kind = ?", arguments: [kind])
             while let r = try rows.next() {
-                let text: String = r[1]
-                let contribution: KPIContribution?
-                switch kind {
-                case "c": contribution = KPIFactsCodec.contact(text).map { KPIContribution.of($0, calendar: settings.calendar, slaMs: settings.slaMs) }
-                case "d": contribution = KPIFactsCodec.deal(text).map { KPIContribution.of($0, calendar: settings.calendar) }
-                case "a": contribution = KPIContribution.account(firstWonAt: Int64(text).map(Timestamp.init(milliseconds:)), calendar: settings.calendar)
-                default: contribution = KPIFactsCodec.cost(text).map(KPIContribution.of)
-                }
-                for (k, v) in contribution?.entries ?? []
-                where k.metric == metric && k.dimension == dimension && k.key == key && (label == nil || k.label == label)
-                    && (metric == .openOpportunities || (k.day >= period.fromDay && k.day < period.toDay))
-                {
-                    found.append(
-                        KPIRecord(
-                            resource: metric.source.rawValue,
-                            id: r[0],
-                            day: metric == .openOpportunities ? "now" : LocalDate(daysSinceEpoch: k.day).text,
-                            label: k.label.isEmpty ? nil : k.label,
-                            value: metric.isSample ? k.value : nil,
-                            total: v.total == 0 ? nil : v.total
-                        )
-                    )
-                }
+                KPIRules.records(
+                    id: r[0],
+                    kind: kind,
+                    facts: r[1],
+                    settings: settings,
+                    metric: metric,
+                    period: period,
+                    dimension: dimension,
+                    key: key,
+                    label: label,
+                    into: &found
+                )
             }
-            found.sort { ($0.day, $0.id) < ($1.day, $1.id) }
-            return KPIRecordPage(
-                metric: metric.rawValue,
-                dimension: dimension.rawValue,
-                key: key,
-                from: period.from.text,
-                to: period.to.text,
-                count: found.count,
-                data: Array(found.prefix(limit))
-            )
+            return KPIRules.recordPage(found, metric: metric, period: period, dimension: dimension, key: key, limit: limit)
         }
     }
 
@@ -323,22 +223,7 @@ public enum KPIFactsKind: String, Sendable, CaseIterable {
 
 extension SQLiteStore {
     /// The header of `kind`'s facts export.
-    public static func kpiFactsHeader(_ kind: KPIFactsKind) -> [String] {
-        let cuts = ["channel", "campaign", "persona", "segment", "owner", "team"]
-        switch kind {
-        case .contacts:
-            return [
-                "id", "created_at", "stage", "lead_at", "mql_at", "sal_at", "sql_at", "opportunity_at", "customer_at", "assigned_at",
-                "responded_at", "response_business_ms", "exit_at", "exit_reason", "last_sales_at",
-            ] + cuts
-        case .opportunities:
-            return [
-                "id", "created_at", "closed_at", "is_won", "amount_cents", "expected_close_date", "probability_percent", "lost_reason",
-                "first_marketing_touch_at",
-            ] + cuts
-        case .costs: return ["id", "date", "category", "amount_cents", "campaign", "channel"]
-        }
-    }
+    public static func kpiFactsHeader(_ kind: KPIFactsKind) -> [String] { KPIRules.factsHeader(kind) }
 
     /// Streams the stored KPI facts of every record of `kind` — exactly what the aggregates are
     /// built from, one row per record in id order, instants in ISO 8601 UTC, dates as local
@@ -346,37 +231,11 @@ extension SQLiteStore {
     @discardableResult
     public func kpiFacts(_ kind: KPIFactsKind, row: @Sendable ([String]) throws -> Void) async throws -> Int {
         try await pool.read { db in
-            let code = ["contacts": "c", "opportunities": "d", "costs": "k"][kind.rawValue]!
-            func t(_ x: Timestamp?) -> String { x?.iso8601 ?? "" }
-            func day(_ x: Int64?) -> String { x.map { LocalDate(daysSinceEpoch: $0).text } ?? "" }
-            let cuts: [KPIDimension] = [.channel, .campaign, .persona, .segment, .owner, .team]
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, facts FROM kpi_facts WHERE kind = ? ORDER BY id", arguments: [code])
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, facts FROM kpi_facts WHERE kind = ? ORDER BY id", arguments: [KPIRules.factsCode(kind)])
             var n = 0
             while let r = try rows.next() {
-                let id: String = r[0]
-                let text: String = r[1]
-                switch kind {
-                case .contacts:
-                    guard let f = KPIFactsCodec.contact(text) else { continue }
-                    try row(
-                        [
-                            id, t(f.createdAt), f.stage ?? "", t(f.leadAt), t(f.mqlAt), t(f.salAt), t(f.sqlAt), t(f.opportunityAt), t(f.customerAt),
-                            t(f.assignedAt), t(f.respondedAt), f.responseBusinessMs.map(String.init) ?? "", t(f.exitAt), f.exitReason ?? "",
-                            t(f.lastSalesAt),
-                        ] + cuts.map { f.cuts[$0] }
-                    )
-                case .opportunities:
-                    guard let f = KPIFactsCodec.deal(text) else { continue }
-                    try row(
-                        [
-                            id, t(f.createdAt), t(f.closedAt), f.isWon.map { $0 ? "true" : "false" } ?? "", String(f.amountCents), day(f.expectedCloseDay),
-                            String(f.probabilityPercent), f.lostReason ?? "", t(f.firstMarketingTouchAt),
-                        ] + cuts.map { f.cuts[$0] }
-                    )
-                case .costs:
-                    guard let f = KPIFactsCodec.cost(text) else { continue }
-                    try row([id, day(f.day), f.category, String(f.amountCents), f.campaign ?? "", f.channel ?? ""])
-                }
+                guard let line = KPIRules.factsRow(kind, id: r[0], facts: r[1]) else { continue }
+                try row(line)
                 n += 1
             }
             return n
