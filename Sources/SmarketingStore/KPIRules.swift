@@ -308,3 +308,43 @@ enum KPIRules {
         return (converted, converted ? (times.first { $0.stage > stage }?.at ?? now) : now)
     }
 }
+
+/// The attribution reports from their inputs, the same for both backends.
+enum AttributionRules {
+    /// Look-back and half-life held to their ranges (every caller checks them; held here too,
+    /// so that no conversion below can trap).
+    static func clamp(lookbackDays: Int, halfLifeDays: Double) -> (Int, Double) {
+        let lookback = min(max(lookbackDays, AttributionReport.lookbackRange.lowerBound), AttributionReport.lookbackRange.upperBound)
+        let halfLife =
+            halfLifeDays.isFinite
+            ? min(max(halfLifeDays, AttributionReport.halfLifeRange.lowerBound), AttributionReport.halfLifeRange.upperBound)
+            : Double(RuleAttribution.defaultHalfLife) / 86_400_000
+        return (lookback, halfLife)
+    }
+
+    static func reports(
+        period: KPIPeriod,
+        cuts: [AttributionCut],
+        models: [AttributionModel],
+        inputs: AttributionInputs,
+        lookbackDays: Int,
+        halfLifeDays: Double
+    ) -> [AttributionCut: AttributionReport] {
+        var out: [AttributionCut: AttributionReport] = [:]
+        for cut in cuts {
+            out[cut] = AttributionReport.build(
+                from: period.from.text,
+                to: period.to.text,
+                by: cut,
+                models: models,
+                deals: inputs.deals,
+                journeys: inputs.journeys,
+                spend: inputs.spend[cut] ?? [:],
+                marketingSpend: inputs.marketingSpend,
+                lookbackDays: lookbackDays,
+                halfLife: Int64(halfLifeDays * 86_400_000)
+            )
+        }
+        return out
+    }
+}

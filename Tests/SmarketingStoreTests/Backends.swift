@@ -66,7 +66,7 @@ final class StoreUnderTest: Sendable {
 }
 
 /// The roles PostgreSQL serves so far (SQLite serves them all).
-typealias RoleStores = RecordStore & AccessStore & BundleStore & IdentityStore & IngestStore & ScoringStore & HandoverStore
+typealias RoleStores = RecordStore & AccessStore & BundleStore & IdentityStore & IngestStore & ScoringStore & HandoverStore & KPIStore
 
 /// A store of those roles under test.
 final class RolesUnderTest: Sendable {

@@ -11,7 +11,7 @@ struct KPIConformanceTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("smk-kpi-\(name)-\(UUID())").path
     }
 
-    static func importDir(_ store: any FunnelStore, _ dir: String) async throws {
+    static func importDir(_ store: any RoleStores, _ dir: String) async throws {
         let r = try await store.importRows(try Bundle.open(dir), options: ImportOptions(), actor: tester, at: t0) { _ in }
         #expect(r.committed && r.problems.isEmpty)
     }
@@ -24,12 +24,12 @@ struct KPIConformanceTests {
 
     static let q2 = KPIPeriod(from: LocalDate(year: 2025, month: 4, day: 1), to: LocalDate(year: 2025, month: 7, day: 1))
 
-    @Test("the KPIs of a generated bundle equal independent SQL over the raw bundle", arguments: Backend.full)
+    @Test("the KPIs of a generated bundle equal independent SQL over the raw bundle", arguments: Backend.allCases)
     func independentSQL(backend: Backend) async throws {
         let dir = Self.tempDir("sql")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try DemoWorkspace(leads: 3000, seed: 11).write(to: dir)
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         try await Self.importDir(sut.store, dir)
         let report = try await sut.store.kpis(KPIQuery(period: Self.q2, by: [.channel]))
         let raw = try RawBundle(dir)
@@ -100,13 +100,13 @@ struct KPIConformanceTests {
         #expect(try await sut.store.verifyKPIs().agrees)
     }
 
-    @Test("incremental aggregates equal a rebuild after random changes in random order", arguments: Backend.full)
+    @Test("incremental aggregates equal a rebuild after random changes in random order", arguments: Backend.allCases)
     func randomChanges(backend: Backend) async throws {
         let dir = Self.tempDir("rand")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try DemoWorkspace(leads: 400, seed: 4).write(to: dir)
         for seed in UInt64(1)...3 {
-            let sut = try backend.make()
+            let sut = try await backend.makeRoles()
             try await Self.importDir(sut.store, dir)
             var rng = SeededRandom(seed: seed)
             var contacts = try await sut.store.list(.contacts, Self.all).records.compactMap { $0["id"].text }
@@ -672,10 +672,10 @@ struct RawBundle {
 struct AttributionConformanceTests {
     @Test(
         "a hand-computed deal: positions across two contacts, touches after the close or before the look-back left out, an empty path unattributed",
-        arguments: Backend.full
+        arguments: Backend.allCases
     )
     func handComputed(backend: Backend) async throws {
-        let sut = try backend.make()
+        let sut = try await backend.makeRoles()
         let s = sut.store
         try await seed(s)  // a1, cmp1 (email); c1 created 2026-01-01 (lead), c2 created 2026-01-02
         func touch(_ id: String, _ contact: String, _ at: String, _ channel: String, sales: Bool = false) -> Result<IncomingEvent, EventRejection> {

@@ -79,9 +79,18 @@ struct PGRow: Sendable {
             case .int2: out.append(.int(Int64(try cell.decode(Int16.self))))
             case .float8, .float4: out.append(.double(try cell.decode(Double.self)))
             case .numeric:
-                // sum() of BIGINT is NUMERIC; the aggregates stay within Int64 (checked at the edge).
-                let text = try cell.decode(String.self)
-                out.append(Int64(text).map { .int($0) } ?? Double(text).map { .double($0) } ?? .text(text))
+                // sum() of BIGINT is NUMERIC (binary: base-10000 digits, which String would read
+                // as garbage); the aggregates stay within Int64 (checked at the edge).
+                let d = try cell.decode(Decimal.self)
+                var whole = Decimal()
+                var copy = d
+                NSDecimalRound(&whole, &copy, 0, .plain)
+                let number = NSDecimalNumber(decimal: d)
+                if whole == d, let i = Int64(exactly: number.doubleValue), Decimal(i) == d {
+                    out.append(.int(i))
+                } else {
+                    out.append(.double(number.doubleValue))
+                }
             case .bool: out.append(.int(try cell.decode(Bool.self) ? 1 : 0))
             case .bytea:
                 var buffer = try cell.decode(ByteBuffer.self)
@@ -208,7 +217,18 @@ struct PGConn {
     /// Runs statements without parameters, separated by `;` at a line's end (a migration's DDL;
     /// the extended protocol takes one statement at a time).
     func script(_ sql: String) async throws {
-        for statement in sql.components(separatedBy: ";\n") {
+        // A dollar-quoted body (a PL/pgSQL function) keeps its own `;` line ends.
+        var statements: [String] = []
+        var pending = ""
+        for piece in sql.components(separatedBy: ";\n") {
+            pending += pending.isEmpty ? piece : ";\n" + piece
+            if pending.components(separatedBy: "$$").count % 2 == 1 {
+                statements.append(pending)
+                pending = ""
+            }
+        }
+        if !pending.isEmpty { statements.append(pending) }
+        for statement in statements {
             let text = statement.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !text.isEmpty else { continue }
             try await connection.query(PostgresQuery(unsafeSQL: text.hasSuffix(";") ? String(text.dropLast()) : text), logger: logger).consume()

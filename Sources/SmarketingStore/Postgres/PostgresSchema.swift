@@ -18,6 +18,7 @@ enum PostgresSchema {
         (1, "workspace (SQLite v1-v13)", v1),
         (2, "score history in write order; events counted per dirty contact", v2),
         (3, "handovers for several instances: one open handover per contact, stage moves waiting for their reaction, delivery leases", v3),
+        (4, "KPI change triggers (PL/pgSQL)", v4),
     ]
 
     static var count: Int { migrations.count }
@@ -55,6 +56,63 @@ enum PostgresSchema {
         CREATE UNIQUE INDEX handovers_open_contact ON handovers(contact_id) WHERE status IN ('queued', 'assigned', 'accepted');
         CREATE TABLE transition_pending (seq BIGINT PRIMARY KEY);
         ALTER TABLE webhook_deliveries ADD COLUMN claimed_until BIGINT;
+        """
+
+    /// The KPI change triggers: the SQLite store's, as PL/pgSQL. They note every record whose KPI
+    /// facts may have changed in `kpi_dirty`, in the transaction of the change; the store
+    /// refreshes the aggregates from that list before the transaction commits. A bulk load sets
+    /// `smarketing.kpi_bulk` for its transaction and rebuilds instead.
+    static let v4 = """
+        CREATE INDEX kpi_dirty_kind ON kpi_dirty(kind, id);
+        CREATE FUNCTION kpi_note() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF coalesce(current_setting('smarketing.kpi_bulk', true), '') = 'on' THEN RETURN NULL; END IF;
+          IF TG_TABLE_NAME = 'contacts' THEN
+            IF TG_OP <> 'DELETE' THEN INSERT INTO kpi_dirty VALUES ('c', NEW.id); END IF;
+            IF TG_OP <> 'INSERT' THEN INSERT INTO kpi_dirty VALUES ('c', OLD.id); END IF;
+          ELSIF TG_TABLE_NAME = 'touchpoints' THEN
+            INSERT INTO kpi_dirty VALUES ('c', OLD.contact_id);
+            INSERT INTO kpi_dirty SELECT 'd', opportunity_id FROM kpi_deal_contacts WHERE contact_id = OLD.contact_id;
+            IF TG_OP = 'UPDATE' THEN
+              INSERT INTO kpi_dirty VALUES ('c', NEW.contact_id);
+              INSERT INTO kpi_dirty SELECT 'd', opportunity_id FROM kpi_deal_contacts WHERE contact_id = NEW.contact_id;
+            END IF;
+          ELSIF TG_TABLE_NAME = 'opportunities' THEN
+            IF TG_OP <> 'DELETE' THEN
+              INSERT INTO kpi_dirty VALUES ('d', NEW.id), ('a', NEW.account_id);
+              INSERT INTO kpi_dirty SELECT 'c', NEW.primary_contact_id WHERE NEW.primary_contact_id IS NOT NULL;
+              INSERT INTO kpi_dirty SELECT 'c', contact_id FROM opportunity_contacts WHERE opportunity_id = NEW.id;
+            END IF;
+            IF TG_OP <> 'INSERT' THEN
+              INSERT INTO kpi_dirty VALUES ('d', OLD.id), ('a', OLD.account_id);
+              INSERT INTO kpi_dirty SELECT 'c', OLD.primary_contact_id WHERE OLD.primary_contact_id IS NOT NULL;
+              INSERT INTO kpi_dirty SELECT 'c', contact_id FROM opportunity_contacts WHERE opportunity_id = OLD.id;
+              INSERT INTO kpi_dirty SELECT 'c', contact_id FROM kpi_deal_contacts WHERE opportunity_id = OLD.id;
+            END IF;
+          ELSIF TG_TABLE_NAME = 'opportunity_contacts' THEN
+            IF TG_OP <> 'DELETE' THEN INSERT INTO kpi_dirty VALUES ('d', NEW.opportunity_id), ('c', NEW.contact_id); END IF;
+            IF TG_OP <> 'INSERT' THEN INSERT INTO kpi_dirty VALUES ('d', OLD.opportunity_id), ('c', OLD.contact_id); END IF;
+          ELSIF TG_TABLE_NAME = 'costs' THEN
+            IF TG_OP <> 'DELETE' THEN INSERT INTO kpi_dirty VALUES ('k', NEW.id); END IF;
+            IF TG_OP <> 'INSERT' THEN INSERT INTO kpi_dirty VALUES ('k', OLD.id); END IF;
+          ELSIF TG_TABLE_NAME = 'campaigns' THEN
+            INSERT INTO kpi_dirty SELECT 'k', id FROM costs WHERE campaign_id = NEW.id;
+          ELSIF TG_TABLE_NAME = 'handovers' THEN
+            INSERT INTO kpi_dirty VALUES ('c', NEW.contact_id);
+          END IF;
+          RETURN NULL;
+        END $$;
+        CREATE TRIGGER kpi_contacts_insert AFTER INSERT OR DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION kpi_note();
+        CREATE TRIGGER kpi_contacts_update AFTER UPDATE OF created_at, lifecycle_stage, became_lead_at, became_mql_at,
+            became_sal_at, became_sql_at, became_opportunity_at, became_customer_at, recycled_at, recycle_reason, assigned_at,
+            source_channel, source_campaign_id, persona_id, owner_id ON contacts FOR EACH ROW EXECUTE FUNCTION kpi_note();
+        CREATE TRIGGER kpi_touchpoints_change AFTER UPDATE OR DELETE ON touchpoints FOR EACH ROW EXECUTE FUNCTION kpi_note();
+        CREATE TRIGGER kpi_opportunities_change AFTER INSERT OR UPDATE OR DELETE ON opportunities FOR EACH ROW EXECUTE FUNCTION kpi_note();
+        CREATE TRIGGER kpi_opportunity_contacts_change AFTER INSERT OR UPDATE OR DELETE ON opportunity_contacts FOR EACH ROW EXECUTE FUNCTION kpi_note();
+        CREATE TRIGGER kpi_costs_change AFTER INSERT OR UPDATE OR DELETE ON costs FOR EACH ROW EXECUTE FUNCTION kpi_note();
+        CREATE TRIGGER kpi_campaigns_channel AFTER UPDATE OF channel ON campaigns FOR EACH ROW EXECUTE FUNCTION kpi_note();
+        CREATE TRIGGER kpi_handovers_insert AFTER INSERT ON handovers FOR EACH ROW EXECUTE FUNCTION kpi_note();
+        CREATE TRIGGER kpi_handovers_segment AFTER UPDATE OF segment ON handovers FOR EACH ROW EXECUTE FUNCTION kpi_note();
         """
 
     static let v1 = """

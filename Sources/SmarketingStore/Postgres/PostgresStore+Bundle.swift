@@ -27,6 +27,9 @@ extension PostgresStore: BundleStore {
                 // An import does not score (the caller rescores after it); while an apply runs,
                 // every contact is scored again when it switches.
                 let passRunning = try await Self.shareScoring(c)
+                // Rows are not noted one by one: the aggregates are rebuilt once at the commit.
+                try await c.execute("SELECT set_config('smarketing.kpi_bulk', 'on', true)")
+                try await c.execute("UPDATE kpi_state SET built_with = NULL WHERE id = 1")
                 for source in sources {
                     try await self.importFile(c, source, options: options, state: state, progress: progress)
                 }

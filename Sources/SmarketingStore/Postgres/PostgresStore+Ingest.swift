@@ -17,7 +17,7 @@ import SmarketingCore
 ///
 /// A batch is checked, resolved and written as sets (a few statements per batch, not several
 /// per event); MQL moves open handovers and sales touches meet their clocks in the same
-/// transaction. Not yet on PostgreSQL: the KPI aggregates (they come with the KPI role).
+/// transaction; the KPI aggregates follow before it commits.
 extension PostgresStore: IngestStore {
     /// Advisory lock classes (the two-key form) of email keys and company domains.
     static let emailLockClass: Int32 = 0x736D_6B65  // "smke"
@@ -208,10 +208,40 @@ extension PostgresStore: IngestStore {
         try await reactToTransitions(c, at: at)
         let sales = storedNow.filter { $0.0.actorID != nil && HandoverRules.salesTouchTypes.contains($0.0.type) }.map { (contactID: $0.1, at: $0.0.occurredAt) }
         try await salesTouches(c, sales, at: at)
+        try await Self.noteTouchesForKPIs(c, sales: sales, marketing: storedNow.filter { $0.0.actorID == nil }.map { ($0.1, $0.0.occurredAt) })
         if accepted > 0 {
             try await Self.audit(c, batch.actor, at, "ingest", "touchpoints", "", "{\"accepted\":\(accepted),\"events\":\(outcomes.count)}")
         }
         return IngestBatchResult(outcomes: outcomes, committed: true)
+    }
+
+    /// Notes the records new touches may change for the KPI aggregates (touchpoint inserts
+    /// have no trigger; see `SQLiteStore.noteTouchesForKPIs` for which touches can change what).
+    static func noteTouchesForKPIs(_ c: PGConn, sales: [(contactID: String, at: Timestamp)], marketing: [(String, Timestamp)]) async throws {
+        if !sales.isEmpty {
+            try await c.execute(
+                """
+                INSERT INTO kpi_dirty SELECT DISTINCT 'c', c.id FROM contacts c JOIN unnest(?::text[], ?::bigint[]) AS s(id, at) ON c.id = s.id
+                WHERE (c.became_mql_at IS NOT NULL AND c.assigned_at <= s.at
+                       AND NOT EXISTS (SELECT 1 FROM kpi_facts f WHERE f.kind = 'c' AND f.id = s.id AND f.responded_at <= s.at))
+                   OR (c.lifecycle_stage IN ('mql', 'sal', 'sql')
+                       AND NOT EXISTS (SELECT 1 FROM kpi_facts f WHERE f.kind = 'c' AND f.id = s.id AND f.idle_until > s.at))
+                """,
+                [.textArray(sales.map(\.contactID)), .textArray(sales.map { String($0.at.milliseconds) })]
+            )
+        }
+        var first: [String: Int64] = [:]
+        for (contact, at) in marketing { first[contact] = min(first[contact] ?? .max, at.milliseconds) }
+        if !first.isEmpty {
+            let ids = first.keys.sorted()
+            try await c.execute(
+                """
+                INSERT INTO kpi_dirty SELECT DISTINCT 'd', dc.opportunity_id FROM kpi_deal_contacts dc
+                JOIN unnest(?::text[], ?::bigint[]) AS m(id, at) ON dc.contact_id = m.id WHERE dc.won_closed_at >= m.at
+                """,
+                [.textArray(ids), .textArray(ids.map { String(first[$0] ?? 0) })]
+            )
+        }
     }
 
     static func rejection(_ item: Result<IncomingEvent, EventRejection>) -> EventOutcome? {

@@ -223,6 +223,8 @@ public final class PostgresStore: Sendable {
                     try await c.script("BEGIN")
                     do {
                         let value = try await body(c)
+                        // The KPI aggregates follow every change, in its transaction.
+                        try await self.refreshKPIs(c)
                         // Delivered to every instance's listener when (and only if) this commits.
                         try await c.execute("SELECT pg_notify('\(ChangeFeed.channel)', '')")
                         try await c.script("COMMIT")

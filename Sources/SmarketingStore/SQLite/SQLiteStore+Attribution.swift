@@ -24,7 +24,9 @@ extension SQLiteStore {
     ) async throws
         -> AttributionReport
     {
-        try await attribution(period: period, by: [by], models: models, lookbackDays: lookbackDays, halfLifeDays: halfLifeDays)[by]!
+        let reports = try await attribution(period: period, by: [by], models: models, lookbackDays: lookbackDays, halfLifeDays: halfLifeDays)
+        guard let report = reports[by] else { throw StoreError.invalid("no attribution report for \(by)") }
+        return report
     }
 
     /// The attribution reports of several cuts from one read of the inputs.
@@ -37,28 +39,9 @@ extension SQLiteStore {
     ) async throws
         -> [AttributionCut: AttributionReport]
     {
-        // Every caller checks these ranges; held here too, so no conversion below can trap.
-        let lookbackDays = min(max(lookbackDays, AttributionReport.lookbackRange.lowerBound), AttributionReport.lookbackRange.upperBound)
-        let halfLifeDays = halfLifeDays.isFinite
-            ? min(max(halfLifeDays, AttributionReport.halfLifeRange.lowerBound), AttributionReport.halfLifeRange.upperBound)
-            : Double(RuleAttribution.defaultHalfLife) / 86_400_000
-        let inputs = try await attributionInputs(period: period, lookbackDays: lookbackDays, journeys: AttributionModel.needsJourneys(models))
-        var out: [AttributionCut: AttributionReport] = [:]
-        for cut in cuts {
-            out[cut] = AttributionReport.build(
-                from: period.from.text,
-                to: period.to.text,
-                by: cut,
-                models: models,
-                deals: inputs.deals,
-                journeys: inputs.journeys,
-                spend: inputs.spend[cut] ?? [:],
-                marketingSpend: inputs.marketingSpend,
-                lookbackDays: lookbackDays,
-                halfLife: Int64(halfLifeDays * 86_400_000)
-            )
-        }
-        return out
+        let (lookback, halfLife) = AttributionRules.clamp(lookbackDays: lookbackDays, halfLifeDays: halfLifeDays)
+        let inputs = try await attributionInputs(period: period, lookbackDays: lookback, journeys: AttributionModel.needsJourneys(models))
+        return AttributionRules.reports(period: period, cuts: cuts, models: models, inputs: inputs, lookbackDays: lookback, halfLifeDays: halfLife)
     }
 
     /// Won deals of the period with the marketing touches of their contacts at or before the
@@ -92,12 +75,12 @@ extension SQLiteStore {
                     "SELECT id, amount, created_at, closed_at, primary_contact_id FROM opportunities WHERE is_won = 1 AND closed_at >= ? AND closed_at < ? ORDER BY id",
                 arguments: [from, to]
             )
-            let members = try db.cachedStatement(sql: "SELECT contact_id FROM opportunity_contacts WHERE opportunity_id = ?")
+            let members = try db.cachedStatement(sql: "SELECT contact_id FROM opportunity_contacts WHERE opportunity_id = ? ORDER BY contact_id")
             let lead = try db.cachedStatement(sql: "SELECT coalesce(became_lead_at, created_at) FROM contacts WHERE id = ?")
             let touches = try db.cachedStatement(
                 sql: """
                     SELECT id, occurred_at, channel, campaign_id, content_id FROM touchpoints
-                    WHERE contact_id = ? AND occurred_at >= ? AND occurred_at <= ? AND actor_id IS NULL
+                    WHERE contact_id = ? AND occurred_at >= ? AND occurred_at <= ? AND actor_id IS NULL ORDER BY occurred_at, id
                     """
             )
             let lookback = Int64(lookbackDays) * 86_400_000

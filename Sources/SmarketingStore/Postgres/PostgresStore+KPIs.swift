@@ -1,0 +1,429 @@
+import Foundation
+import PostgresNIO
+import SmarketingCore
+
+/// Reading the KPI set, the funnel, the conversion killers and the attribution inputs on
+/// PostgreSQL: the same aggregates and the same arithmetic (`KPIRules`) as on SQLite.
+extension PostgresStore: KPIStore {
+    public func kpiVersion() async throws -> Int64 {
+        try await read { c in try await c.one("SELECT version FROM kpi_state WHERE id = 1")?.int(0) ?? 0 }
+    }
+
+    public func kpis(_ query: KPIQuery) async throws -> KPIReport {
+        var report = try await read { c -> KPIReport in
+            let settings = try await Self.kpiSettings(c)
+            let targets = try await c.rows(KPIRules.targetsSQL).compactMap { r in
+                KPIRules.target(period: r.text(0) ?? "", metric: r.text(1) ?? "", value: r.double(2) ?? 0, segment: r.text(3))
+            }
+            let current = try await Self.cellSums(c, query.period, by: query.by)
+            let previous = try await Self.cellSums(c, query.period.previous, by: query.by)
+            let open = try await Self.openSums(c, by: query.by)
+            let staleDays = KPIRules.staleDays(try await c.one("SELECT value FROM settings WHERE key = 'kpi.stale_days'")?.text(0))
+            var stale: [KPIDimension: [String: Int64]]?
+            if let asOf = query.asOf {
+                stale = try await Self.staleCounts(c, before: settings.calendar.olderThan(days: staleDays, asOf: asOf), by: query.by)
+            }
+            return KPIRules.report(
+                query,
+                settings: settings,
+                targets: targets,
+                current: current,
+                previous: previous,
+                open: open,
+                staleDays: staleDays,
+                stale: stale
+            )
+        }
+        guard !query.romiModels.isEmpty else { return report }
+        let reports = try await attribution(
+            period: query.period,
+            by: query.by.contains(.campaign) ? [.channel, .campaign] : [.channel],
+            models: query.romiModels
+        )
+        report.romi = KPIRules.romi(query, reports)
+        return report
+    }
+
+    /// The period's cells per cut and cut value: whole months from the roll-ups, partial months'
+    /// days from the day cells.
+    static func cellSums(_ c: PGConn, _ period: KPIPeriod, by: [KPIDimension]) async throws -> [KPIDimension: [String: KPICellSums]] {
+        let metrics = KPIReadSQL.metrics
+        let (days, months) = KPIRules.split(period)
+        var out: [KPIDimension: [String: KPICellSums]] = [:]
+        for dim in [KPIDimension.all] + by {
+            var sums: [String: KPICellSums] = [:]
+            for (from, to) in days {
+                for r in try await c.rows(KPIReadSQL.dayCells, [.text(dim.rawValue), .int(from), .int(to)]) {
+                    guard let metric = r.text(0).flatMap({ metrics[$0] }) else { continue }
+                    sums[r.text(1) ?? "", default: KPICellSums()].add(
+                        metric,
+                        label: r.text(2) ?? "",
+                        value: r.int(3) ?? 0,
+                        KPITally(count: r.int(4) ?? 0, total: r.int(5) ?? 0)
+                    )
+                }
+            }
+            if let (first, last) = months {
+                for r in try await c.rows(KPIReadSQL.monthCounters, [.text(dim.rawValue), .int(first), .int(last)]) {
+                    guard let metric = r.text(0).flatMap({ metrics[$0] }) else { continue }
+                    sums[r.text(1) ?? "", default: KPICellSums()].add(metric, label: r.text(2) ?? "", value: 0, KPITally(count: r.int(3) ?? 0, total: r.int(4) ?? 0))
+                }
+                for r in try await c.rows(KPIReadSQL.monthSamples, [.text(dim.rawValue), .int(first), .int(last)]) {
+                    guard let metric = r.text(0).flatMap({ metrics[$0] }) else { continue }
+                    sums[r.text(1) ?? "", default: KPICellSums()].add(
+                        metric,
+                        run: SortedRuns.decode(r.bytes(4) ?? []),
+                        KPITally(count: r.int(2) ?? 0, total: r.int(3) ?? 0)
+                    )
+                }
+            }
+            out[dim] = sums
+        }
+        return out
+    }
+
+    static func staleCounts(_ c: PGConn, before: Int64, by: [KPIDimension]) async throws -> [KPIDimension: [String: Int64]] {
+        let month = KPIRules.month(ofDay: before)
+        var out: [KPIDimension: [String: Int64]] = [:]
+        for dim in [KPIDimension.all] + by {
+            let reads: [(String, [PGValue])] = [
+                ("SELECT key, n FROM kpi_cells WHERE metric = 'sales_idle' AND dim = ? AND day >= ? AND day < ?", [.text(dim.rawValue), .int(KPIRules.firstDay(ofMonth: month)), .int(before)]),
+                ("SELECT key, n FROM kpi_months WHERE metric = 'sales_idle' AND dim = ? AND month < ?", [.text(dim.rawValue), .int(month)]),
+            ]
+            for (sql, args) in reads {
+                for r in try await c.rows(sql, args) { out[dim, default: [:]][r.text(0) ?? "", default: 0] += r.int(1) ?? 0 }
+            }
+        }
+        return out
+    }
+
+    static func openSums(_ c: PGConn, by: [KPIDimension]) async throws -> [KPIDimension: [String: KPICellSums]] {
+        var out: [KPIDimension: [String: KPICellSums]] = [:]
+        for dim in [KPIDimension.all] + by {
+            for r in try await c.rows(
+                "SELECT key, sum(n), sum(total) FROM kpi_cells WHERE metric = 'open_opportunities' AND dim = ? AND day = 0 GROUP BY key",
+                [.text(dim.rawValue)]
+            ) {
+                out[dim, default: [:]][r.text(0) ?? "", default: KPICellSums()].add(
+                    .openOpportunities,
+                    label: "",
+                    value: 0,
+                    KPITally(count: r.int(1) ?? 0, total: r.int(2) ?? 0)
+                )
+            }
+        }
+        return out
+    }
+
+    /// Recomputes every aggregate in a transaction that is rolled back (holding the KPI lock
+    /// alone, so no refresh runs meanwhile) and compares with the stored aggregates.
+    public func verifyKPIs() async throws -> KPIVerification {
+        let started = Date()
+        return try await gated {
+            do {
+                return try await client.withConnection { connection in
+                    let c = PGConn(connection: connection, logger: logger)
+                    try await c.script("BEGIN")
+                    do {
+                        try await c.execute("SELECT pg_advisory_xact_lock(?)", [.int(Self.kpiLock)])
+                        let stored = try await Self.allCells(c)
+                        let storedMonths = try await Self.allMonths(c)
+                        let engine = try await self.activeHandover(c)
+                        try await self.rebuildKPIs(c, settings: try await Self.kpiSettings(c), config: engine?.config)
+                        let fresh = try await Self.allCells(c)
+                        let freshMonths = try await Self.allMonths(c)
+                        try await c.script("ROLLBACK")
+                        return KPIVerification(
+                            cells: stored.count,
+                            recomputedCells: fresh.count,
+                            mismatches: KPIRules.mismatches(stored: stored, fresh: fresh, storedMonths: storedMonths, freshMonths: freshMonths),
+                            seconds: Date().timeIntervalSince(started)
+                        )
+                    } catch {
+                        try? await c.script("ROLLBACK")
+                        throw error
+                    }
+                }
+            } catch let e as StoreError {
+                throw e
+            } catch {
+                throw Self.storeError(error)
+            }
+        }
+    }
+
+    public func rebuildKPIs() async throws {
+        try await write { c in
+            let engine = try await self.activeHandover(c)
+            let settings = try await Self.kpiSettings(c)
+            try await self.rebuildKPIs(c, settings: settings, config: engine?.config)
+            try await c.execute("UPDATE kpi_state SET built_with = ? WHERE id = 1", [.text(KPIRules.buildKey(settings, handoverVersion: engine?.version))])
+        }
+    }
+
+    static func allCells(_ c: PGConn) async throws -> [KPIKey: KPITally] {
+        var out: [KPIKey: KPITally] = [:]
+        for r in try await c.rows("SELECT metric, dim, key, day, label, value, n, total FROM kpi_cells") {
+            guard let m = r.text(0).flatMap(KPIMetric.init(rawValue:)), let d = r.text(1).flatMap(KPIDimension.init(rawValue:)) else { continue }
+            out[KPIKey(m, d, r.text(2) ?? "", day: r.int(3) ?? 0, label: r.text(4) ?? "", value: r.int(5) ?? 0)] = KPITally(count: r.int(6) ?? 0, total: r.int(7) ?? 0)
+        }
+        return out
+    }
+
+    static func allMonths(_ c: PGConn) async throws -> [String: (KPITally, String)] {
+        var out: [String: (KPITally, String)] = [:]
+        for r in try await c.rows("SELECT metric, dim, month, key, label, n, total FROM kpi_months") {
+            out[KPIRules.monthKey(r.text(0) ?? "", r.text(1) ?? "", r.int(2) ?? 0, r.text(3) ?? "", r.text(4) ?? "")] = (
+                KPITally(count: r.int(5) ?? 0, total: r.int(6) ?? 0), ""
+            )
+        }
+        for r in try await c.rows("SELECT metric, dim, month, key, n, total, samples FROM kpi_month_samples") {
+            out[KPIRules.monthKey(r.text(0) ?? "", r.text(1) ?? "", r.int(2) ?? 0, r.text(3) ?? "", "(samples)")] = (
+                KPITally(count: r.int(4) ?? 0, total: r.int(5) ?? 0), Data(r.bytes(6) ?? []).base64EncodedString()
+            )
+        }
+        return out
+    }
+
+    public func kpiRecords(metric: KPIMetric, period: KPIPeriod, dimension: KPIDimension, key: String, label: String?, limit: Int) async throws -> KPIRecordPage {
+        try await read { c in
+            let settings = try await Self.kpiSettings(c)
+            let kind = KPIRules.factsKind(metric)
+            var found: [KPIRecord] = []
+            for r in try await c.rows("SELECT id, facts FROM kpi_facts WHERE kind = ?", [.text(kind)]) {
+                KPIRules.records(
+                    id: r.text(0) ?? "",
+                    kind: kind,
+                    facts: r.text(1) ?? "",
+                    settings: settings,
+                    metric: metric,
+                    period: period,
+                    dimension: dimension,
+                    key: key,
+                    label: label,
+                    into: &found
+                )
+            }
+            return KPIRules.recordPage(found, metric: metric, period: period, dimension: dimension, key: key, limit: limit)
+        }
+    }
+
+    /// Streams the stored KPI facts of every record of `kind` (see `SQLiteStore.kpiFacts`).
+    @discardableResult
+    public func kpiFacts(_ kind: KPIFactsKind, row: @Sendable ([String]) throws -> Void) async throws -> Int {
+        try await read { c in
+            var n = 0
+            for r in try await c.rows("SELECT id, facts FROM kpi_facts WHERE kind = ? ORDER BY id", [.text(KPIRules.factsCode(kind))]) {
+                guard let line = KPIRules.factsRow(kind, id: r.text(0) ?? "", facts: r.text(1) ?? "") else { continue }
+                try row(line)
+                n += 1
+            }
+            return n
+        }
+    }
+
+    // MARK: Funnel
+
+    public func funnel(period: KPIPeriod, by: KPIDimension, options: FunnelOptions, now: Timestamp) async throws -> FunnelReport {
+        try await read { c in
+            let settings = try await Self.kpiSettings(c)
+            let calendar = settings.calendar
+            var sums: [KPIDimension: [String: FunnelSums]] = [:]
+            let dims = by == .all ? [KPIDimension.all] : [.all, by]
+            for dim in dims {
+                var out: [String: FunnelSums] = [:]
+                let reads: [(KPIMetric, Int64, Int64)] =
+                    KPIRules.funnelPeriodMetrics.map { ($0, period.fromDay, period.toDay) } + [
+                        (.inStage, Int64.min, calendar.olderThan(days: options.stuckDays, asOf: now)),
+                        (.salesIdle, Int64.min, calendar.olderThan(days: options.staleDays, asOf: now)),
+                    ]
+                for (metric, from, to) in reads {
+                    for r in try await c.rows(
+                        """
+                        SELECT key, label, value, sum(n), sum(total) FROM kpi_cells
+                        WHERE metric = ? AND dim = ? AND day >= ? AND day < ? GROUP BY key, label, value
+                        """,
+                        [.text(metric.rawValue), .text(dim.rawValue), .int(from), .int(to)]
+                    ) {
+                        out[r.text(0) ?? "", default: FunnelSums()].add(
+                            metric,
+                            label: r.text(1) ?? "",
+                            value: r.int(2) ?? 0,
+                            KPITally(count: r.int(3) ?? 0, total: r.int(4) ?? 0)
+                        )
+                    }
+                }
+                sums[dim] = out
+            }
+            return FunnelReport.build(
+                period: ReportPeriod(period, calendar: calendar),
+                asOf: now.iso8601,
+                by: by,
+                total: sums[.all]?["all"] ?? FunnelSums(),
+                groups: by == .all ? [:] : sums[by] ?? [:],
+                options: options,
+                slaHours: settings.slaHours
+            )
+        }
+    }
+
+    public func conversionKillers(period: KPIPeriod, from stage: FunnelStage, options: KillerOptions, now: Timestamp) async throws -> KillerReport {
+        try await read { c in
+            let calendar = try await Self.kpiSettings(c).calendar
+            let start = calendar.start(ofDay: period.fromDay)
+            let end = calendar.start(ofDay: period.toDay)
+            var campaignChannel: [String: String] = [:]
+            var names: [KillerFeature: String] = [:]
+            for r in try await c.rows("SELECT id, channel, name FROM campaigns") {
+                guard let id = r.text(0) else { continue }
+                campaignChannel[id] = r.text(1)
+                names[KillerFeature(.campaign, id)] = r.text(2)
+            }
+            for r in try await c.rows("SELECT id, title FROM content") { if let id = r.text(0) { names[KillerFeature(.content, id)] = r.text(1) } }
+            var paths: [KillerPath] = []
+            for r in try await c.rows("SELECT id, facts FROM kpi_facts WHERE kind = 'c' ORDER BY id") {
+                guard let id = r.text(0), let facts = KPIFactsCodec.contact(r.text(1) ?? ""),
+                    let (converted, until) = KPIRules.killerWindow(facts, stage: stage, start: start, end: end, now: now)
+                else { continue }
+                var features = Set<KillerFeature>()
+                var channels: [String] = []
+                var count = 0
+                for t in try await c.rows(
+                    """
+                    SELECT occurred_at, type, content_id, campaign_id, channel FROM touchpoints
+                    WHERE contact_id = ? AND actor_id IS NULL AND occurred_at <= ? ORDER BY occurred_at, id
+                    """,
+                    [.text(id), .int(until.milliseconds)]
+                ) {
+                    count += 1
+                    features.insert(KillerFeature(.type, t.text(1) ?? ""))
+                    if let content = t.text(2) { features.insert(KillerFeature(.content, content)) }
+                    let campaign = t.text(3)
+                    if let campaign { features.insert(KillerFeature(.campaign, campaign)) }
+                    channels.append(PathTouch.channel(own: t.text(4), campaign: campaign, campaignChannels: campaignChannel) ?? KPIDimension.none)
+                }
+                paths.append(KillerPath(converted: converted, features: features, touches: count, channels: channels))
+            }
+            return KillerReport.build(period: ReportPeriod(period, calendar: calendar), asOf: now.iso8601, from: stage, paths: paths, names: names, options: options)
+        }
+    }
+
+    // MARK: Attribution
+
+    public func attribution(
+        period: KPIPeriod,
+        by: AttributionCut,
+        models: [AttributionModel],
+        lookbackDays: Int,
+        halfLifeDays: Double
+    ) async throws -> AttributionReport {
+        let reports = try await attribution(period: period, by: [by], models: models, lookbackDays: lookbackDays, halfLifeDays: halfLifeDays)
+        guard let report = reports[by] else { throw StoreError.invalid("no attribution report for \(by)") }
+        return report
+    }
+
+    /// The attribution reports of several cuts from one read of the inputs.
+    public func attribution(
+        period: KPIPeriod,
+        by cuts: [AttributionCut],
+        models: [AttributionModel],
+        lookbackDays: Int = AttributionReport.defaultLookbackDays,
+        halfLifeDays: Double = Double(RuleAttribution.defaultHalfLife) / 86_400_000
+    ) async throws -> [AttributionCut: AttributionReport] {
+        let (lookback, halfLife) = AttributionRules.clamp(lookbackDays: lookbackDays, halfLifeDays: halfLifeDays)
+        let inputs = try await attributionInputs(period: period, lookbackDays: lookback, journeys: AttributionModel.needsJourneys(models))
+        return AttributionRules.reports(period: period, cuts: cuts, models: models, inputs: inputs, lookbackDays: lookback, halfLifeDays: halfLife)
+    }
+
+    public func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs {
+        try await read { c in
+            let settings = try await Self.kpiSettings(c)
+            let from = settings.calendar.start(ofDay: period.fromDay).milliseconds
+            let to = settings.calendar.start(ofDay: period.toDay).milliseconds
+            var campaignChannel: [String: String] = [:]
+            for r in try await c.rows("SELECT id, channel FROM campaigns") { if let id = r.text(0) { campaignChannel[id] = r.text(1) } }
+            func touch(_ r: PGRow, contact: String) -> PathTouch {
+                let campaign = r.text(3)
+                return PathTouch(
+                    id: r.text(0) ?? "",
+                    at: Timestamp(milliseconds: r.int(1) ?? 0),
+                    contact: contact,
+                    channel: PathTouch.channel(own: r.text(2), campaign: campaign, campaignChannels: campaignChannel),
+                    campaign: campaign,
+                    content: r.text(4)
+                )
+            }
+            var deals: [DealPath] = []
+            let lookback = Int64(lookbackDays) * 86_400_000
+            for r in try await c.rows(
+                "SELECT id, amount, created_at, closed_at, primary_contact_id FROM opportunities WHERE is_won = 1 AND closed_at >= ? AND closed_at < ? ORDER BY id",
+                [.int(from), .int(to)]
+            ) {
+                guard let id = r.text(0), let closed = r.int(3) else { continue }
+                var contacts = try await c.rows("SELECT contact_id FROM opportunity_contacts WHERE opportunity_id = ? ORDER BY contact_id", [.text(id)])
+                    .compactMap { $0.text(0) }
+                if let p = r.text(4), !contacts.contains(p) { contacts.append(p) }
+                var path: [PathTouch] = []
+                var leads: [String: Timestamp] = [:]
+                for contact in contacts {
+                    guard let l = try await c.one("SELECT coalesce(became_lead_at, created_at) FROM contacts WHERE id = ?", [.text(contact)])?.int(0) else { continue }
+                    leads[contact] = Timestamp(milliseconds: l)
+                    for t in try await c.rows(
+                        """
+                        SELECT id, occurred_at, channel, campaign_id, content_id FROM touchpoints
+                        WHERE contact_id = ? AND occurred_at >= ? AND occurred_at <= ? AND actor_id IS NULL ORDER BY occurred_at, id
+                        """,
+                        [.text(contact), .int(closed - lookback), .int(closed)]
+                    ) { path.append(touch(t, contact: contact)) }
+                }
+                deals.append(
+                    DealPath(
+                        dealID: id,
+                        amountCents: Money.cents(r.double(1)),
+                        createdAt: Timestamp(milliseconds: r.int(2) ?? 0),
+                        closedAt: Timestamp(milliseconds: closed),
+                        touches: path,
+                        leadTimes: leads
+                    )
+                )
+            }
+            var list = JourneyAggregate()
+            if journeys {
+                var converted: [String: Int64] = [:]
+                for sql in ScoringRows.reachedQueries(.opportunity) {
+                    ScoringRows.earliest(try await c.rows(sql).compactMap { r in r.text(0).flatMap { id in r.int(1).map { (id, $0) } } }, into: &converted)
+                }
+                var current: String?
+                var path: [PathTouch] = []
+                func flush() {
+                    guard let contact = current, let last = path.last else { return }
+                    let conv = converted[contact]
+                    let end = conv ?? last.at.milliseconds
+                    if end >= from - lookback && end < to { list.add(ContactJourney(touches: path, convertedAt: conv.map(Timestamp.init(milliseconds:)))) }
+                }
+                for r in try await c.rows(
+                    "SELECT id, occurred_at, channel, campaign_id, content_id, contact_id FROM touchpoints WHERE actor_id IS NULL ORDER BY contact_id, occurred_at, id"
+                ) {
+                    let contact = r.text(5) ?? ""
+                    if contact != current {
+                        flush()
+                        current = contact
+                        path.removeAll(keepingCapacity: true)
+                    }
+                    path.append(touch(r, contact: contact))
+                }
+                flush()
+            }
+            var spend: [AttributionCut: [String: Double]] = [:]
+            var total = 0.0
+            let cells = "SELECT key, sum(total) FROM kpi_cells WHERE metric = 'spend_marketing' AND dim = ? AND day >= ? AND day < ? GROUP BY key"
+            for (cut, dim) in [(AttributionCut.campaign, "campaign"), (.channel, "channel")] {
+                for r in try await c.rows(cells, [.text(dim), .int(period.fromDay), .int(period.toDay)]) {
+                    spend[cut, default: [:]][r.text(0) ?? ""] = Money.amount(r.int(1) ?? 0)
+                }
+            }
+            for r in try await c.rows(cells, [.text("all"), .int(period.fromDay), .int(period.toDay)]) { total += Money.amount(r.int(1) ?? 0) }
+            return AttributionInputs(deals: deals, journeys: list, spend: spend, marketingSpend: total)
+        }
+    }
+}
