@@ -14,7 +14,7 @@ enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
     var description: String { rawValue }
 
     /// The backends that serve every role of the store.
-    static let full: [Backend] = [.sqlite]
+    static let full: [Backend] = allCases
 
     /// A new, empty store of the record and access roles on a real database.
     func makeRoles() async throws -> RolesUnderTest {
@@ -65,8 +65,8 @@ final class StoreUnderTest: Sendable {
     deinit { cleanup() }
 }
 
-/// The roles PostgreSQL serves so far (SQLite serves them all).
-typealias RoleStores = RecordStore & AccessStore & BundleStore & IdentityStore & IngestStore & ScoringStore & HandoverStore & KPIStore
+/// The roles both backends serve: every role of the store (vendor sync aside).
+typealias RoleStores = FunnelStore
 
 /// A store of those roles under test.
 final class RolesUnderTest: Sendable {

@@ -27,20 +27,36 @@ extension PostgresStore {
     /// Brings the aggregates up to date with this transaction's changes (called before every
     /// write transaction commits); rebuilds them when the settings they were built with changed.
     func refreshKPIs(_ c: PGConn) async throws {
-        let dirty = try await c.one("SELECT 1 FROM kpi_dirty LIMIT 1") != nil
-        let settings = try await Self.kpiSettings(c)
-        let engine = try await activeHandover(c)
-        let key = KPIRules.buildKey(settings, handoverVersion: engine?.version)
-        let built = try await c.one("SELECT built_with FROM kpi_state WHERE id = 1")?.text(0)
-        if built != key {
-            try await rebuildKPIs(c, settings: settings, config: engine?.config)
+        // One round trip for what every write needs to know: pending notes, what the aggregates
+        // were built with, the settings and the active handover version.
+        guard
+            let state = try await c.one(
+                """
+                SELECT EXISTS (SELECT 1 FROM kpi_dirty), (SELECT built_with FROM kpi_state WHERE id = 1),
+                  (SELECT string_agg(key || chr(31) || value, chr(30)) FROM settings
+                   WHERE key IN ('workspace.timezone', 'kpi.sla_hours', 'kpi.stale_days', 'kpi.rebuild_chunk_cells')),
+                  (SELECT version FROM handover_configs WHERE active = 1)
+                """
+            )
+        else { return }
+        var values: [String: String] = [:]
+        for pair in (state.text(2) ?? "").split(separator: "\u{1E}") {
+            let kv = pair.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
+            if kv.count == 2 { values[String(kv[0])] = String(kv[1]) }
+        }
+        let settings = KPIRules.settings(values)
+        let version = state.int(3).map { Int(clamping: $0) }
+        let config = handoverParser == nil || version == nil ? nil : try await activeHandover(c)
+        let key = KPIRules.buildKey(settings, handoverVersion: config?.version)
+        if state.text(1) != key {
+            try await rebuildKPIs(c, settings: settings, config: config?.config)
             try await c.execute("UPDATE kpi_state SET built_with = ? WHERE id = 1", [.text(key)])
             return
         }
-        guard dirty else { return }
+        guard state.int(0) == 1 else { return }
         try await c.execute("SELECT pg_advisory_xact_lock_shared(?)", [.int(Self.kpiLock)])
         var delta = KPICellDelta()
-        try await refreshDirty(c, settings: settings, config: engine?.config, incremental: true, into: &delta)
+        try await refreshDirty(c, settings: settings, config: config?.config, incremental: true, into: &delta)
         try await Self.write(c, delta)
     }
 
