@@ -38,4 +38,18 @@ public enum WorkspaceStores {
         }
         return try SQLiteStore.workspace(path: location)
     }
+
+    /// The whole workspace store at `location` (migrated when needed): every role the server
+    /// and the commands use. `backgroundCheckpoints` applies to SQLite (a server's WAL upkeep).
+    public static func open(_ location: String, backgroundCheckpoints: Bool = false) async throws -> any FunnelStore {
+        if isPostgres(location) {
+            guard let pg = PostgresStore.Location(url: location) else {
+                throw StoreError.invalid(
+                    "\(location.prefix(60)) is not a valid PostgreSQL URL: postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]"
+                )
+            }
+            return try await PostgresStore(location: pg, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
+        }
+        return try SQLiteStore.workspace(path: location, backgroundCheckpoints: backgroundCheckpoints)
+    }
 }

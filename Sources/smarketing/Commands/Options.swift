@@ -48,6 +48,20 @@ extension WorkspaceOptions {
         }
     }
 
+    /// Opens the whole workspace store (SQLite or PostgreSQL): the commands that need every role
+    /// but vendor sync.
+    func openFunnel(backgroundCheckpoints: Bool = false) async throws -> any FunnelStore {
+        let location = databasePath
+        if !WorkspaceStores.isPostgres(location), Self.looksLikeURL(location) { throw CLIFailure(Self.unknownScheme(location)) }
+        do {
+            return try await WorkspaceStores.open(location, backgroundCheckpoints: backgroundCheckpoints)
+        } catch let e as StoreError {
+            throw CLIFailure(e.description)
+        } catch {
+            throw CLIFailure("cannot open the database \(location): \(error)")
+        }
+    }
+
     /// Whether a location is a URL rather than a file path.
     static func looksLikeURL(_ location: String) -> Bool {
         guard let r = location.range(of: "://") else { return false }

@@ -30,7 +30,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try workspace.openStore(backgroundCheckpoints: true)
+        let store = try await openRetrying()
         let clock = SystemClock()
         var banner: [String] = []
         if demo {
@@ -92,10 +92,12 @@ struct Serve: AsyncParsableCommand {
         configuration.secureCookies = secureCookies
         configuration.deliverWebhooks = !noWebhookDelivery
         configuration.syncConnections = !noSync
-        do {
-            configuration.secretBox = try SecretBox.forWorkspace(databasePath: workspace.databasePath)
-        } catch let e as SecretBoxError {
-            throw CLIFailure(e.description)
+        if store is any SyncStore {
+            do {
+                configuration.secretBox = try SecretBox.forWorkspace(databasePath: workspace.databasePath)
+            } catch let e as SecretBoxError {
+                throw CLIFailure(e.description)
+            }
         }
         configuration.publicURL = ProcessInfo.processInfo.environment["SMARKETING_PUBLIC_URL"]
         let app = buildApplication(
@@ -104,9 +106,25 @@ struct Serve: AsyncParsableCommand {
             clock: clock,
             logger: logger
         )
-        print("smarketing serving \(workspace.databasePath) at http://\(host):\(port)/  (web app; API description: /openapi.json)")
+        let shown = (store as? PostgresStore)?.displayLocation ?? workspace.databasePath
+        print("smarketing serving \(shown) at http://\(host):\(port)/  (web app; API description: /openapi.json)")
         for line in banner { print(line) }
         fflush(nil)
         try await app.runService()
+    }
+
+    /// Opens the store; a PostgreSQL server that cannot be reached yet (starting, failing over)
+    /// is tried again with back-off (1 s doubling to 30 s), each failure said in one sentence.
+    func openRetrying() async throws -> any FunnelStore {
+        var wait = 1
+        while true {
+            do {
+                return try await workspace.openFunnel(backgroundCheckpoints: true)
+            } catch let e as CLIFailure where WorkspaceStores.isPostgres(workspace.databasePath) && e.message.hasPrefix("cannot reach PostgreSQL") {
+                FileHandle.standardError.write(Data("error: \(e.message); trying again in \(wait) s\n".utf8))
+                try await Task.sleep(for: .seconds(wait))
+                wait = min(30, wait * 2)
+            }
+        }
     }
 }
