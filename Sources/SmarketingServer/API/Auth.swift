@@ -88,14 +88,15 @@ struct AuthMiddleware: RouterMiddleware {
 }
 
 /// Recently verified tokens, so that a busy client does not cost a database read per request.
-/// Entries live a few seconds: a token revoked on another instance stops working within that
-/// time; one revoked through this instance stops at once (`clear`).
+/// Entries live one second: a token revoked on another instance (several instances on one
+/// PostgreSQL database) stops working here within a second; one revoked through this instance
+/// stops at once (`clear`).
 final class TokenCache: @unchecked Sendable {
     private let lock = NSLock()
     private var entries: [String: (TokenPrincipal, UInt64)] = [:]
     private let ttlNanoseconds: UInt64
 
-    init(ttlSeconds: Double = 5) { ttlNanoseconds = UInt64(ttlSeconds * 1e9) }
+    init(ttlSeconds: Double = 1) { ttlNanoseconds = UInt64(ttlSeconds * 1e9) }
 
     func get(_ hash: String) -> TokenPrincipal? {
         lock.lock()

@@ -1,12 +1,45 @@
 import Foundation
 import PostgresNIO
 import SmarketingCore
+import Synchronization
 
 /// Reading the KPI set, the funnel, the conversion killers and the attribution inputs on
 /// PostgreSQL: the same aggregates and the same arithmetic (`KPIRules`) as on SQLite.
 extension PostgresStore: KPIStore {
+    /// The aggregates' version. Live views ask for it every 250 ms per viewer; on PostgreSQL the
+    /// answer comes from this process's memory, read again from the database when the change feed
+    /// (one LISTEN per process) reports a commit by any instance, and at least every 2 s should
+    /// a notification be lost — so a hundred viewers cost no hundred queries.
     public func kpiVersion() async throws -> Int64 {
-        try await read { c in try await c.one("SELECT version FROM kpi_state WHERE id = 1")?.int(0) ?? 0 }
+        startVersionWatcher()
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let cached = versionCache.withLock({ $0 }), now - cached.at < 2_000_000_000 { return cached.value }
+        return try await readVersion()
+    }
+
+    func readVersion() async throws -> Int64 {
+        let at = DispatchTime.now().uptimeNanoseconds
+        let v = try await read { c in try await c.one("SELECT version FROM kpi_state WHERE id = 1")?.int(0) ?? 0 }
+        versionCache.withLock { cached in
+            if (cached?.at ?? 0) <= at { cached = (v, at) }
+        }
+        return v
+    }
+
+    func startVersionWatcher() {
+        let start = versionWatcher.withLock { w -> Bool in
+            if w { return false }
+            w = true
+            return true
+        }
+        guard start else { return }
+        let stream = changes()
+        Task { [weak self] in
+            for await _ in stream {
+                guard let self else { return }
+                _ = try? await self.readVersion()
+            }
+        }
     }
 
     public func kpis(_ query: KPIQuery) async throws -> KPIReport {

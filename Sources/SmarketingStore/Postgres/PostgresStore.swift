@@ -33,6 +33,10 @@ public final class PostgresStore: Sendable {
     let scorerCache = Mutex<CachedScorer?>(nil)
     /// The active handover configuration, checked against the database once per transaction.
     let handoverCache = Mutex<(version: Int, config: HandoverConfig)?>(nil)
+    /// The KPI aggregates' version as last read, and when (uptime nanoseconds).
+    let versionCache = Mutex<(value: Int64, at: UInt64)?>(nil)
+    /// Whether the change feed keeps `versionCache` current.
+    let versionWatcher = Mutex(false)
     /// Whether this process runs an apply or a rescoring now.
     let applying = Mutex(false)
 
