@@ -348,3 +348,8 @@ enum AttributionRules {
         return out
     }
 }
+
+extension KPIFactsKind {
+    /// The header of this kind's facts export.
+    public var header: [String] { KPIRules.factsHeader(self) }
+}

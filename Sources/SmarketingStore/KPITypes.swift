@@ -128,5 +128,9 @@ public protocol KPIStore: Sendable {
     /// reached `from` in the period goes with lower conversion to the next stage.
     func conversionKillers(period: KPIPeriod, from: FunnelStage, options: KillerOptions, now: Timestamp) async throws -> KillerReport
     /// The records counted in one metric's cells of a period under one cut value.
+    /// Streams the stored KPI facts of every record of `kind` (what the aggregates are built
+    /// from), one row per record in id order; returns the number of rows.
+    @discardableResult
+    func kpiFacts(_ kind: KPIFactsKind, row: @Sendable ([String]) throws -> Void) async throws -> Int
     func kpiRecords(metric: KPIMetric, period: KPIPeriod, dimension: KPIDimension, key: String, label: String?, limit: Int) async throws -> KPIRecordPage
 }

@@ -79,7 +79,7 @@ struct TokenCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try workspace.openStore()
+            let store = try await workspace.openFunnel()
             let userID = try await resolveUser(user, store)
             guard let accessRole = AccessRole(rawValue: role) else { throw CLIFailure("--role must be admin, marketing, sales or viewer") }
             let token = APIToken.generate()
@@ -99,7 +99,7 @@ struct TokenCommand: AsyncParsableCommand {
 }
 
 /// A user id, given as id or email.
-func resolveUser(_ text: String, _ store: SQLiteStore) async throws -> String {
+func resolveUser(_ text: String, _ store: any RecordStore) async throws -> String {
     if try await store.get(.users, id: text) != nil { return text }
     if let key = EmailAddress.key(text) {
         var q = ListQuery()
@@ -119,7 +119,7 @@ struct UserCommand: AsyncParsableCommand {
         @Flag(help: "Generate a random password and print it.") var generate = false
 
         func run() async throws {
-            let store = try workspace.openStore()
+            let store = try await workspace.openFunnel()
             let id = try await resolveUser(user, store)
             let password: String
             if generate {

@@ -41,7 +41,7 @@ struct Attribution: AsyncParsableCommand {
                 throw CLIFailure("--half-life-days must be a number from \(halfLife.lowerBound) to \(FieldValue.format(halfLife.upperBound))")
             }
             let period = try KPI.query(from: from, to: to, by: nil).period
-            let report = try await workspace.openStore().attribution(
+            let report = try await workspace.openFunnel().attribution(
                 period: period,
                 by: by,
                 models: models,

@@ -52,7 +52,7 @@ struct ExportKPIs: AsyncParsableCommand {
     func run() async throws {
         let query = try KPI.query(from: from, to: to, by: by)
         let periods = grain == .month ? query.period.monthly : [query.period]
-        let store = try workspace.openStore()
+        let store = try await workspace.openFunnel()
         let output = try CSVOutput(path: out)
         var reports: [KPIReport] = []
         for (i, p) in periods.enumerated() {
@@ -93,9 +93,9 @@ struct ExportFacts: AsyncParsableCommand {
 
     func run() async throws {
         guard let k = KPIFactsKind(rawValue: kind) else { throw CLIFailure("--kind takes contacts, opportunities or costs, not \(kind)") }
-        let store = try workspace.openStore()
+        let store = try await workspace.openFunnel()
         let output = try CSVOutput(path: out)
-        output.row(SQLiteStore.kpiFactsHeader(k))
+        output.row(k.header)
         let progress = ProgressReporter(quiet: workspace.json || out == nil)
         let counter = Counter()
         let n = try await store.kpiFacts(k) { fields in

@@ -50,7 +50,7 @@ extension Funnel {
             }
             try Funnel.checkConfidence(confidence)
             let options = FunnelOptions(stuckDays: stuckDays, staleDays: staleDays, confidence: confidence)
-            let report = try await workspace.openStore().funnel(period: period, by: dim, options: options, now: SystemClock().now())
+            let report = try await workspace.openFunnel().funnel(period: period, by: dim, options: options, now: SystemClock().now())
             switch workspace.json ? .json : format {
             case .json: try printJSON(report)
             case .table: print(Self.table(report), terminator: "")
@@ -114,7 +114,7 @@ extension Funnel {
             }
             try Funnel.checkConfidence(confidence)
             guard minPaths >= KillerOptions.minPathsRange.lowerBound else { throw CLIFailure("--min-paths must be at least 1") }
-            let report = try await workspace.openStore().conversionKillers(
+            let report = try await workspace.openFunnel().conversionKillers(
                 period: period,
                 from: step,
                 options: KillerOptions(confidence: confidence, minPaths: minPaths),

@@ -34,7 +34,7 @@ struct KPI: AsyncParsableCommand {
                 case .failure(let e): throw CLIFailure("--romi " + e.message)
                 }
             }
-            let report = try await workspace.openStore().kpis(query)
+            let report = try await workspace.openFunnel().kpis(query)
             switch workspace.json ? .json : format {
             case .json: try printJSON(report)
             case .csv: print(try KPIText.csv(report), terminator: "")
@@ -50,7 +50,7 @@ struct KPI: AsyncParsableCommand {
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
-            let v = try await workspace.openStore().verifyKPIs()
+            let v = try await workspace.openFunnel().verifyKPIs()
             if workspace.json { try printJSON(v) }
             if v.agrees {
                 if !workspace.json {
@@ -75,7 +75,7 @@ struct KPI: AsyncParsableCommand {
 
         func run() async throws {
             let started = Date()
-            try await workspace.openStore().rebuildKPIs()
+            try await workspace.openFunnel().rebuildKPIs()
             print("KPI aggregates rebuilt in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
         }
     }

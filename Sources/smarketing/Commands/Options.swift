@@ -21,7 +21,7 @@ struct WorkspaceOptions: ParsableArguments {
         let path = databasePath
         if PostgresStore.Location(url: path) != nil || path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
             throw CLIFailure(
-                "this command does not run on PostgreSQL yet: PostgreSQL serves records, bundles, identity, ingest, scoring and the handover so far (`db`, `import bundle`, `export bundle`, `contacts duplicates|merge`, `scoring`, `score explain` and `handover` commands work on it; docs/SCALE.md); use a SQLite file"
+                "this command does not run on PostgreSQL yet: vendor connections and sync, CSV import and bench run on SQLite only so far (every other command works on PostgreSQL; docs/SCALE.md); use a SQLite file"
             )
         }
         if Self.looksLikeURL(path) { throw CLIFailure(Self.unknownScheme(path)) }
