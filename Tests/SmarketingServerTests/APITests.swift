@@ -9,9 +9,9 @@ import Testing
 
 @Suite("HTTP API over loopback")
 struct APITests {
-    @Test("every API route needs a valid token; roles decide what it may do")
-    func authentication() async throws {
-        let f = try await Fixture.make()
+    @Test("every API route needs a valid token; roles decide what it may do", arguments: ServerBackend.allCases)
+    func authentication(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
         defer { f.remove() }
         try await f.app().test(.live) { client in
             let none = try await client.call(.get, "/api/v1/contacts", token: nil)
@@ -61,16 +61,14 @@ struct APITests {
             let audit = try await client.call(.get, "/api/v1/audit?limit=50", token: f.tokens[.admin])
             #expect(audit.data.contains { ($0["actor"] as? String)?.hasPrefix("u-sales (token:") == true && $0["resource"] as? String == "opportunities" })
             // The raw token is never stored.
-            let stored =
-                try String(contentsOfFile: f.dir + "/api.sqlite", encoding: .isoLatin1)
-                + ((try? String(contentsOfFile: f.dir + "/api.sqlite-wal", encoding: .isoLatin1)) ?? "")
-            #expect(!stored.contains(newToken))
+            let stored = try f.storedBytes()
+            #expect(stored.contains("u-viewer") && !stored.contains(newToken))
         }
     }
 
-    @Test("errors are problem+json with a useful detail")
-    func problems() async throws {
-        let f = try await Fixture.make()
+    @Test("errors are problem+json with a useful detail", arguments: ServerBackend.allCases)
+    func problems(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
         defer { f.remove() }
         let admin = f.tokens[.admin]
         try await f.app(maxBodyBytes: 4096).test(.live) { client in
@@ -105,9 +103,9 @@ struct APITests {
         }
     }
 
-    @Test("CRUD, filters, search, sorting and cursor paging over HTTP")
-    func records() async throws {
-        let f = try await Fixture.make()
+    @Test("CRUD, filters, search, sorting and cursor paging over HTTP", arguments: ServerBackend.allCases)
+    func records(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
         defer { f.remove() }
         let token = f.tokens[.admin]
         try await f.app().test(.live) { client in

@@ -85,7 +85,7 @@ struct ConnectionAPITests {
         FakeData.fillHubSpot(fake, people: 30, activities: 0, seed: 4)
         let server = try await FakeServerHandle.start(fake.router())
         defer { server.stop() }
-        let service = ConnectionService(store: f.store, box: SecretBox(key: SymmetricKey(size: .bits256)), clock: Fixture.clock)
+        let service = ConnectionService(store: try #require(f.store as? SQLiteStore), box: SecretBox(key: SymmetricKey(size: .bits256)), clock: Fixture.clock)
         try await app(f).test(.live) { client in
             let body = """
                 {"vendor":"hubspot","name":"hs","base_url":"\(server.baseURL)","credentials":{"access_token":"t","webhook_secret":"\(Self.secret)"},"settings":{"sync_interval_minutes":"0"}}
@@ -105,7 +105,7 @@ struct ConnectionAPITests {
             #expect(try await post(event, signed(event, at: now - 400_000)) == .unauthorized)
             #expect(try await post(event, [("Content-Type", "application/json")]) == .unauthorized)
             #expect(try await post(event, signed(event, at: now - 60_000)) == .ok)
-            let linked = try await f.store.linkedRecord(connection: "hs", object: "contacts", externalID: "10003")
+            let linked = try await #require(f.store as? SQLiteStore).linkedRecord(connection: "hs", object: "contacts", externalID: "10003")
             #expect(linked == nil, "the deleted contact's link is gone")
             #expect(try await f.store.count(.contacts) == 30, "the record and its history stay")
             // The same delivery again (HubSpot retries) changes nothing and is still acknowledged.
@@ -115,13 +115,13 @@ struct ConnectionAPITests {
             // A signed body that is not HubSpot's array of events names nothing.
             #expect(try await post("{}", signed("{}", at: now)) == .ok)
             // A change event starts an incremental sync of the people soon after (the scheduler).
-            let runsBefore = try await f.store.syncRuns(connection: "hs", limit: 100).count
+            let runsBefore = try await #require(f.store as? SQLiteStore).syncRuns(connection: "hs", limit: 100).count
             let change = #"[{"eventId":78,"subscriptionType":"contact.propertyChange","objectId":10004,"propertyName":"jobtitle","propertyValue":"CEO"}]"#
             #expect(try await post(change, signed(change, at: now)) == .ok)
             var runsAfter = runsBefore
             for _ in 0..<80 where runsAfter == runsBefore {
                 try await Task.sleep(for: .milliseconds(100))
-                runsAfter = try await f.store.syncRuns(connection: "hs", limit: 100).count
+                runsAfter = try await #require(f.store as? SQLiteStore).syncRuns(connection: "hs", limit: 100).count
             }
             #expect(runsAfter == runsBefore + 1, "the webhook led to a sync")
             // Unknown connection names are 404 before any signature work.
@@ -182,7 +182,7 @@ struct ConnectionAPITests {
             // Never synced: due at once.
             for _ in 0..<80 where try await f.store.count(.contacts) < 25 { try await Task.sleep(for: .milliseconds(100)) }
             #expect(try await f.store.count(.contacts) == 25)
-            #expect(try await f.store.syncRuns(connection: "hs", limit: 10).count == 1)
+            #expect(try await #require(f.store as? SQLiteStore).syncRuns(connection: "hs", limit: 10).count == 1)
         }
     }
 

@@ -10,11 +10,21 @@ import SmarketingCore
 import SmarketingServer
 import SmarketingStore
 import Testing
+import ThrowawayPostgres
 
-/// A workspace on a real SQLite file with one user and token per role, served on loopback.
+/// The backends the API suites run on.
+enum ServerBackend: String, CaseIterable, CustomStringConvertible, Sendable {
+    case sqlite, postgres
+    var description: String { rawValue }
+}
+
+/// A workspace on a real database (a SQLite file, or a throwaway PostgreSQL database) with one
+/// user and token per role, served on loopback.
 struct Fixture {
     let dir: String
-    let store: SQLiteStore
+    let store: any FunnelStore
+    /// Where the store is: the SQLite file or the PostgreSQL URL.
+    var location = ""
     var tokens: [AccessRole: String] = [:]
     static let clock = FixedClock(Timestamp(seconds: 1_767_225_600))
     /// The fixed clock's time as ISO 8601.
@@ -22,13 +32,11 @@ struct Fixture {
     static let actor = Actor(userID: "setup", role: .admin, via: "test")
     static let secretBox = SecretBox(key: SymmetricKey(size: .bits256))
 
-    static func make() async throws -> Fixture {
+    static func make(_ backend: ServerBackend = .sqlite) async throws -> Fixture {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-server-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var f = Fixture(
-            dir: dir,
-            store: try SQLiteStore.workspace(path: dir + "/api.sqlite")
-        )
+        let location = backend == .sqlite ? dir + "/api.sqlite" : try ThrowawayPostgres.newDatabase()
+        var f = Fixture(dir: dir, store: try await WorkspaceStores.open(location), location: location)
         for role in AccessRole.allCases {
             var rec = Record(.users, values: Array(repeating: .null, count: Resource.users.schema.fields.count))
             rec["id"] = .text("u-\(role.rawValue)")
@@ -54,6 +62,26 @@ struct Fixture {
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// Every stored byte of the workspace as text: the SQLite file and its WAL, or a dump of the
+    /// PostgreSQL database (to check that a secret is never stored).
+    func storedBytes() throws -> String {
+        guard WorkspaceStores.isPostgres(location) else {
+            return try String(contentsOfFile: location, encoding: .isoLatin1)
+                + ((try? String(contentsOfFile: location + "-wal", encoding: .isoLatin1)) ?? "")
+        }
+        let dump = Process()
+        dump.executableURL = URL(fileURLWithPath: try ThrowawayPostgres.cluster().bin + "/pg_dump")
+        dump.arguments = ["--data-only", location]
+        let pipe = Pipe()
+        dump.standardOutput = pipe
+        dump.standardError = FileHandle.nullDevice
+        try dump.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        dump.waitUntilExit()
+        guard dump.terminationStatus == 0, !data.isEmpty else { throw TestFailure("pg_dump of \(location) failed") }
+        return String(decoding: data, as: UTF8.self)
+    }
 }
 
 struct Reply {

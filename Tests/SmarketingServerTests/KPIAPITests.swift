@@ -128,7 +128,7 @@ struct KPIAPITests {
         }
     }
 
-    func anyAccount(_ store: SQLiteStore) async throws -> String {
+    func anyAccount(_ store: any FunnelStore) async throws -> String {
         var q = ListQuery()
         q.limit = 1
         return try #require(try await store.list(.accounts, q).records.first?["id"].text)

@@ -31,9 +31,9 @@ struct OpenAPITests {
         "targets": "2026-01%7Cmqls%7C", "touchpoints": "tp1", "tokens": "TOKEN", "connections": "conn1",
     ]
 
-    @Test("every documented operation answers with a documented status; unknown routes are 404")
-    func matches() async throws {
-        let f = try await Fixture.make()
+    @Test("every documented operation answers with a documented status; unknown routes are 404", arguments: ServerBackend.allCases)
+    func matches(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
         defer { f.remove() }
         let admin = f.tokens[.admin]!
         try await f.app().test(.live) { client in
@@ -143,7 +143,12 @@ struct OpenAPITests {
                 if op.path == "/api/v1/kpis/{id}/records" { uri = "/api/v1/kpis/mqls/records" }
                 let r = try await client.call(HTTPRequest.Method(op.method.uppercased())!, uri, token: admin, body: body)
                 #expect(op.statuses.contains(Int(r.status.code)), "\(op.method) \(uri) answered \(r.status.code): \(r.text)")
-                #expect(r.status.code < 300, "\(op.method) \(uri) should succeed with valid input: \(r.text)")
+                if backend == .postgres, op.path.hasPrefix("/api/v1/connections") {
+                    // Vendor connections run on SQLite only so far: a documented 503 that says so.
+                    #expect(r.status == .serviceUnavailable && r.isProblem && r.text.contains("SQLite store only"), "\(op.method) \(uri): \(r.text)")
+                } else {
+                    #expect(r.status.code < 300, "\(op.method) \(uri) should succeed with valid input: \(r.text)")
+                }
                 if op.path == "/api/v1/tokens", op.method == "post" { tokenID = r.json["id"] as? String ?? "" }
                 if op.path == "/api/v1/stream" {
                     #expect(r.headers[.contentType] == "text/event-stream" && r.text.hasPrefix("retry: 1000\nid: "), "\(r.text.prefix(200))")

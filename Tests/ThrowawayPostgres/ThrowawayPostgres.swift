@@ -23,7 +23,8 @@ public enum ThrowawayPostgres {
     /// The running cluster of this process.
     public struct Cluster: Sendable {
         public let port: Int
-        let bin: String
+        /// The folder of the PostgreSQL binaries (initdb, pg_ctl, pg_dump).
+        public let bin: String
 
         /// A URL of a database on this cluster.
         public func url(database: String) -> String { "postgres://postgres@127.0.0.1:\(port)/\(database)" }
