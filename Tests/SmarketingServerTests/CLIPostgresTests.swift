@@ -119,4 +119,45 @@ struct CLIPostgresTests {
         }
         #expect(outputs.count == 2 && outputs[0] == outputs[1], "the same diff and explanations on SQLite and PostgreSQL")
     }
+
+    @Test("db grant-bi sets up a role that reads the reporting views and nothing else")
+    func grantBI() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-bi-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try await CLIRun.run(["demo", "--leads", "200", "--seed", "3", "--out", dir + "/demo"]).status == 0)
+        let url = try ThrowawayPostgres.newDatabase()
+        #expect(try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", url]).status == 0)
+        let granted = try await CLIRun.run(["db", "grant-bi", "bi_reader_\(getpid())", "--database", url])
+        #expect(granted.status == 0 && granted.stdout.contains("may read: reporting_kpi_cells"), "\(granted.stderr)")
+        let again = try await CLIRun.run(["db", "grant-bi", "bi_reader_\(getpid())", "--database", url])
+        #expect(again.status == 0 && !again.stdout.contains("created role"))
+        let bad = try await CLIRun.run(["db", "grant-bi", "Robert'); DROP TABLE contacts;--", "--database", url])
+        #expect(bad.status == 1 && bad.stderr.contains("must be lowercase letters"))
+        let sqlite = try await CLIRun.run(["db", "grant-bi", "bi", "--database", dir + "/x.sqlite"])
+        #expect(sqlite.status == 1 && sqlite.stderr.contains("sets up a PostgreSQL role"))
+        // As the BI role: the facts and cells read, the raw tables refused.
+        let psql = try ThrowawayPostgres.cluster().bin + "/psql"
+        let biURL = url.replacingOccurrences(of: "postgres://postgres@", with: "postgres://bi_reader_\(getpid())@")
+        func query(_ sql: String) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: psql)
+            p.arguments = ["-At", "-v", "ON_ERROR_STOP=1", "-c", sql, biURL]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        let facts = try query("SELECT count(*), count(mql_at), min(created_at) < now() FROM reporting_contact_facts")
+        #expect(facts.0 == 0 && facts.1.hasPrefix("200|"), "\(facts.1)")
+        let cells = try query("SELECT count(*) > 0 FROM reporting_kpi_cells WHERE metric = 'leads'")
+        #expect(cells.0 == 0 && cells.1.hasPrefix("t"), "\(cells.1)")
+        let deals = try query("SELECT count(*) > 0, bool_or(is_won) FROM reporting_opportunity_facts")
+        #expect(deals.0 == 0 && deals.1.hasPrefix("t|t"), "\(deals.1)")
+        let raw = try query("SELECT count(*) FROM contacts")
+        #expect(raw.0 != 0 && raw.1.contains("permission denied"), "\(raw.1)")
+    }
 }

@@ -19,6 +19,7 @@ enum PostgresSchema {
         (2, "score history in write order; events counted per dirty contact", v2),
         (3, "handovers for several instances: one open handover per contact, stage moves waiting for their reaction, delivery leases", v3),
         (4, "KPI change triggers (PL/pgSQL)", v4),
+        (5, "reporting views of the KPI facts", v5),
     ]
 
     static var count: Int { migrations.count }
@@ -62,6 +63,38 @@ enum PostgresSchema {
     /// facts may have changed in `kpi_dirty`, in the transaction of the change; the store
     /// refreshes the aggregates from that list before the transaction commits. A bulk load sets
     /// `smarketing.kpi_bulk` for its transaction and rebuilds instead.
+    /// The per-record KPI facts as columns, for BI tools (the same values `smarketing export
+    /// facts` writes): instants as `timestamptz`, days as `date`, money in cents.
+    static let v5 = """
+        CREATE FUNCTION reporting_field(facts text, n int) RETURNS text LANGUAGE sql IMMUTABLE AS
+          $$SELECT nullif(split_part(facts, chr(31), n), '')$$;
+        CREATE FUNCTION reporting_instant(facts text, n int) RETURNS timestamptz LANGUAGE sql STABLE AS
+          $$SELECT to_timestamp(nullif(split_part(facts, chr(31), n), '')::bigint / 1000.0)$$;
+        CREATE VIEW reporting_contact_facts AS
+        SELECT id AS contact_id, reporting_instant(facts, 1) AS created_at, reporting_field(facts, 2) AS stage,
+               reporting_instant(facts, 3) AS lead_at, reporting_instant(facts, 4) AS mql_at, reporting_instant(facts, 5) AS sal_at,
+               reporting_instant(facts, 16) AS sql_at, reporting_instant(facts, 6) AS opportunity_at, reporting_instant(facts, 17) AS customer_at,
+               reporting_instant(facts, 7) AS assigned_at, reporting_instant(facts, 8) AS responded_at,
+               reporting_field(facts, 9)::bigint AS response_business_ms, reporting_instant(facts, 18) AS exit_at,
+               reporting_field(facts, 19) AS exit_reason, reporting_instant(facts, 20) AS last_sales_at,
+               reporting_field(facts, 10) AS channel, reporting_field(facts, 11) AS campaign, reporting_field(facts, 12) AS persona,
+               reporting_field(facts, 13) AS segment, reporting_field(facts, 14) AS owner, reporting_field(facts, 15) AS team
+        FROM kpi_facts WHERE kind = 'c';
+        CREATE VIEW reporting_opportunity_facts AS
+        SELECT id AS opportunity_id, reporting_instant(facts, 1) AS created_at, reporting_instant(facts, 2) AS closed_at,
+               (reporting_field(facts, 3) = '1') AS is_won, reporting_field(facts, 4)::bigint AS amount_cents,
+               (DATE '1970-01-01' + reporting_field(facts, 5)::int) AS expected_close_date,
+               reporting_field(facts, 6)::int AS probability_percent, reporting_field(facts, 7) AS lost_reason,
+               reporting_instant(facts, 8) AS first_marketing_touch_at,
+               reporting_field(facts, 9) AS channel, reporting_field(facts, 10) AS campaign, reporting_field(facts, 11) AS persona,
+               reporting_field(facts, 12) AS segment, reporting_field(facts, 13) AS owner, reporting_field(facts, 14) AS team
+        FROM kpi_facts WHERE kind = 'd';
+        CREATE VIEW reporting_cost_facts AS
+        SELECT id AS cost_id, (DATE '1970-01-01' + reporting_field(facts, 1)::int) AS day, reporting_field(facts, 2) AS category,
+               reporting_field(facts, 3)::bigint AS amount_cents, reporting_field(facts, 4) AS campaign, reporting_field(facts, 5) AS channel
+        FROM kpi_facts WHERE kind = 'k';
+        """
+
     static let v4 = """
         CREATE INDEX kpi_dirty_kind ON kpi_dirty(kind, id);
         CREATE FUNCTION kpi_note() RETURNS trigger LANGUAGE plpgsql AS $$

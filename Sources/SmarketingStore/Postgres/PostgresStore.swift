@@ -331,3 +331,28 @@ extension PostgresStore {
         }
     }
 }
+
+extension PostgresStore {
+    /// The views a BI tool reads (docs/KPIS.md, docs/SCALE.md).
+    public static let reportingViews = [
+        "reporting_kpi_cells", "reporting_open_pipeline", "reporting_contact_facts", "reporting_opportunity_facts", "reporting_cost_facts",
+    ]
+
+    /// Sets up `role` to read the reporting views and nothing else: created (with LOGIN, without
+    /// a password) when missing; CONNECT on this database, USAGE on its schema, SELECT on the
+    /// views. Returns whether the role was created.
+    public func grantBI(role: String) async throws -> Bool {
+        guard role.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+            throw StoreError.invalid("the role name \"\(role.prefix(70))\" must be lowercase letters, digits and underscores (at most 63, not starting with a digit)")
+        }
+        return try await write { c in
+            let created = try await c.one("SELECT 1 FROM pg_roles WHERE rolname = ?", [.text(role)]) == nil
+            if created { try await c.script("CREATE ROLE \"\(role)\" LOGIN") }
+            let database = try await c.one("SELECT current_database()")?.text(0) ?? ""
+            try await c.script("GRANT CONNECT ON DATABASE \"\(database.replacingOccurrences(of: "\"", with: "\"\""))\" TO \"\(role)\"")
+            try await c.script("GRANT USAGE ON SCHEMA public TO \"\(role)\"")
+            try await c.script("GRANT SELECT ON \(Self.reportingViews.joined(separator: ", ")) TO \"\(role)\"")
+            return created
+        }
+    }
+}

@@ -8,9 +8,39 @@ import SmarketingStore
 struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "The workspace database: migrations, copies between SQLite and PostgreSQL.",
-        subcommands: [Migrate.self, Copy.self]
+        abstract: "The workspace database: migrations, copies between SQLite and PostgreSQL, read-only access for BI tools.",
+        subcommands: [Migrate.self, Copy.self, GrantBI.self]
     )
+
+    struct GrantBI: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "grant-bi",
+            abstract: "Let a PostgreSQL role read the reporting views (KPI cells, open pipeline, per-record facts) and nothing else — for Tableau, Power BI and the like."
+        )
+        @Argument(help: "The role (created with LOGIN when missing; set its password yourself).") var role: String
+        @OptionGroup var workspace: WorkspaceOptions
+
+        func run() async throws {
+            let location = workspace.databasePath
+            guard WorkspaceStores.isPostgres(location) else {
+                throw CLIFailure("grant-bi sets up a PostgreSQL role; a BI tool reads a SQLite workspace by opening its file read-only (docs/KPIS.md)")
+            }
+            guard let store = try await workspace.openFunnel() as? PostgresStore else { throw CLIFailure("cannot open \(location) as PostgreSQL") }
+            defer { store.close() }
+            let created: Bool
+            do { created = try await store.grantBI(role: role) } catch let e as StoreError { throw CLIFailure(e.description) }
+            if workspace.json {
+                struct Out: Encodable {
+                    let role: String
+                    let created: Bool
+                    let views: [String]
+                }
+                return try printJSON(Out(role: role, created: created, views: PostgresStore.reportingViews))
+            }
+            if created { print("created role \(role) (LOGIN, no password yet: ALTER ROLE \(role) PASSWORD '…')") }
+            print("\(role) may read: " + PostgresStore.reportingViews.joined(separator: ", "))
+        }
+    }
 
     struct Migrate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
