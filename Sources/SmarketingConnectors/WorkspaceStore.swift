@@ -41,14 +41,27 @@ public enum WorkspaceStores {
 
     /// The whole workspace store at `location` (migrated when needed): every role the server
     /// and the commands use. `backgroundCheckpoints` applies to SQLite (a server's WAL upkeep).
-    public static func open(_ location: String, backgroundCheckpoints: Bool = false) async throws -> any FunnelStore {
-        if isPostgres(location) {
-            guard let pg = PostgresStore.Location(url: location) else {
+    /// `readReplica` (PostgreSQL only): a streaming replica for dashboards, reports, exports
+    /// and analyses.
+    public static func open(_ location: String, backgroundCheckpoints: Bool = false, readReplica: String? = nil) async throws -> any FunnelStore {
+        func url(_ text: String) throws -> PostgresStore.Location {
+            guard let pg = PostgresStore.Location(url: text) else {
                 throw StoreError.invalid(
-                    "\(location.prefix(60)) is not a valid PostgreSQL URL: postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]"
+                    "\(text.prefix(60)) is not a valid PostgreSQL URL: postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]"
                 )
             }
-            return try await PostgresStore(location: pg, scoringModels: ScoringModelFile.parser, handoverConfigs: HandoverConfigFile.parser)
+            return pg
+        }
+        if isPostgres(location) {
+            return try await PostgresStore(
+                location: try url(location),
+                scoringModels: ScoringModelFile.parser,
+                handoverConfigs: HandoverConfigFile.parser,
+                readReplica: try readReplica.map(url)
+            )
+        }
+        if readReplica != nil {
+            throw StoreError.invalid("a read replica (--read-database) is a PostgreSQL feature; the database \(location) is a SQLite file")
         }
         return try SQLiteStore.workspace(path: location, backgroundCheckpoints: backgroundCheckpoints)
     }

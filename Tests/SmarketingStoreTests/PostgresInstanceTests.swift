@@ -447,4 +447,65 @@ struct PostgresInstanceTests {
         }
         #expect(try await b.deliveries(subscriptionID: nil, status: "delivered", limit: 1000).count == 48)
     }
+
+    // MARK: Read replica
+
+    static func psql(_ url: String, _ sql: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try ThrowawayPostgres.cluster().bin + "/psql")
+        p.arguments = ["-At", "-v", "ON_ERROR_STOP=1", "-c", sql, url]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard p.terminationStatus == 0 else { throw StoreError.invalid("psql: \(text)") }
+        return text
+    }
+
+    static func usage(_ store: PostgresStore, _ content: String) async throws -> Int {
+        try await store.contentUsage().first { $0.contentID == content }?.marketingTouches ?? 0
+    }
+
+    @Test("with a read replica, reports come from the replica and writes and record reads from the primary")
+    func readReplica() async throws {
+        let url = try ThrowawayPostgres.newDatabase()
+        let replica = try ThrowawayPostgres.replica()
+        let name = String(url.split(separator: "/").last ?? "")
+        let replicaURL = replica.url(database: name)
+        let store = try await PostgresStore(
+            location: try #require(PostgresStore.Location(url: url)),
+            scoringModels: ScoringModelFile.parser,
+            handoverConfigs: HandoverConfigFile.parser,
+            readReplica: try #require(PostgresStore.Location(url: replicaURL))
+        )
+        defer { store.close() }
+        try await seed(store)
+        try await store.create(record(.content, ["id": .text("k1"), "title": .text("Guide"), "type": .text("whitepaper")]), actor: tester, at: t0)
+        func touch(_ id: String) -> Result<IncomingEvent, EventRejection> {
+            EventPayload(fields: ["id": id, "type": "content_download", "occurred_at": "2026-02-01T10:00:00Z", "contact_id": "c1", "content_id": "k1"]).validate()
+        }
+        _ = try await store.ingest([IngestBatch(events: [touch("r1")], atomic: true, actor: tester)], at: t0)
+        var caughtUp = false
+        for _ in 0..<100 where !caughtUp {
+            caughtUp = try await Self.usage(store, "k1") == 1
+            if !caughtUp { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(caughtUp, "the replica shows the first touch")
+        // Replay paused on the replica: the primary has the next touch, the reports do not yet.
+        _ = try Self.psql(replica.url(database: "postgres"), "SELECT pg_wal_replay_pause()")
+        _ = try await store.ingest([IngestBatch(events: [touch("r2")], atomic: true, actor: tester)], at: t0)
+        #expect(try await store.count(.touchpoints) == 2, "record reads are the primary's")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await Self.usage(store, "k1") == 1, "reports are the replica's")
+        _ = try Self.psql(replica.url(database: "postgres"), "SELECT pg_wal_replay_resume()")
+        var resumed = false
+        for _ in 0..<100 where !resumed {
+            resumed = try await Self.usage(store, "k1") == 2
+            if !resumed { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(resumed, "the replica catches up after the pause")
+    }
 }

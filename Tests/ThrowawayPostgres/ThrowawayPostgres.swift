@@ -54,6 +54,45 @@ public enum ThrowawayPostgres {
         return c.url(database: name)
     }
 
+    /// A streaming replica of the cluster (started on first use): `pg_basebackup -R` of the
+    /// primary, hot standby on its own port. Returns the port; `url(database:)` on a `Cluster`
+    /// with it names a database there.
+    public static func replica() throws -> Cluster {
+        try replicaState.withLock { s in
+            if let s { return try s.get() }
+            let r: Result<Cluster, Failure>
+            do { r = .success(try startReplica()) } catch let f as Failure { r = .failure(f) } catch {
+                r = .failure(.unavailable("\(error)"))
+            }
+            s = r
+            return try r.get()
+        }
+    }
+
+    private static let replicaState = Mutex<Result<Cluster, Failure>?>(nil)
+
+    private static func startReplica() throws -> Cluster {
+        let primary = try cluster()
+        let asPostgres = getuid() == 0
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-pgr-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if asPostgres { try run("/bin/chown", ["postgres:postgres", dir], asPostgres: false) }
+        let data = dir + "/data"
+        try run(
+            primary.bin + "/pg_basebackup",
+            ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-D", data, "-R", "-X", "stream", "--no-sync", "--checkpoint=fast"],
+            asPostgres: asPostgres
+        )
+        try run("/bin/chmod", ["700", data], asPostgres: asPostgres)
+        let stopAs = asPostgres ? "runuser -u postgres -- " : ""
+        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stopAs)'\(primary.bin)/pg_ctl' -D '\(data)' -m immediate stop; rm -rf '\(dir)'"
+        try run("/bin/sh", ["-c", "(" + script + ") >/dev/null 2>&1 </dev/null &"], asPostgres: false)
+        let port = try freePort()
+        try appendConf(data: data, port: port, dir: dir)
+        try run(primary.bin + "/pg_ctl", ["-D", data, "-l", data + "/log", "-w", "-t", "60", "start"], asPostgres: asPostgres)
+        return Cluster(port: port, bin: primary.bin)
+    }
+
     // MARK: Setup
 
     static func binDirectory() -> String? {

@@ -366,18 +366,18 @@ extension PostgresStore: HandoverStore {
     }
 
     public func slaReport(from: Timestamp, to: Timestamp, by: ReportGrouping) async throws -> [SLAReportRow] {
-        try await read { c in
+        try await reportRead { c in
             HandoverReports.sla(try await self.reportHandovers(c, from: from, to: to), by: by, config: try await self.activeHandover(c)?.config)
         }
     }
 
     public func acceptanceReport(from: Timestamp, to: Timestamp, by: ReportGrouping) async throws -> [AcceptanceRow] {
-        try await read { c in HandoverReports.acceptance(try await self.reportHandovers(c, from: from, to: to), by: by) }
+        try await reportRead { c in HandoverReports.acceptance(try await self.reportHandovers(c, from: from, to: to), by: by) }
     }
 
     public func commitments(month: LocalDate, at now: Timestamp) async throws -> [Commitment] {
         let window = Commitment.window(month: month, at: now)
-        let (targets, mqls, pipeline, segments) = try await read { c in
+        let (targets, mqls, pipeline, segments) = try await reportRead { c in
             let range: [PGValue] = [.int(window.start.milliseconds), .int(window.end.milliseconds)]
             let targets = try await c.rows(HandoverReports.targetsSQL, [.text(String(window.start.utcDate.text.prefix(7)))]).map {
                 (metric: $0.text(0) ?? "", segment: $0.text(1), value: $0.double(2) ?? 0)

@@ -19,7 +19,7 @@ extension PostgresStore: KPIStore {
 
     func readVersion() async throws -> Int64 {
         let at = DispatchTime.now().uptimeNanoseconds
-        let v = try await read { c in try await c.one("SELECT version FROM kpi_state WHERE id = 1")?.int(0) ?? 0 }
+        let v = try await reportRead { c in try await c.one("SELECT version FROM kpi_state WHERE id = 1")?.int(0) ?? 0 }
         versionCache.withLock { cached in
             if (cached?.at ?? 0) <= at { cached = (v, at) }
         }
@@ -43,7 +43,7 @@ extension PostgresStore: KPIStore {
     }
 
     public func kpis(_ query: KPIQuery) async throws -> KPIReport {
-        var report = try await read { c -> KPIReport in
+        var report = try await reportRead { c -> KPIReport in
             let settings = try await Self.kpiSettings(c)
             let targets = try await c.rows(KPIRules.targetsSQL).compactMap { r in
                 KPIRules.target(period: r.text(0) ?? "", metric: r.text(1) ?? "", value: r.double(2) ?? 0, segment: r.text(3))
@@ -219,7 +219,7 @@ extension PostgresStore: KPIStore {
     }
 
     public func kpiRecords(metric: KPIMetric, period: KPIPeriod, dimension: KPIDimension, key: String, label: String?, limit: Int) async throws -> KPIRecordPage {
-        try await read { c in
+        try await reportRead { c in
             let settings = try await Self.kpiSettings(c)
             let kind = KPIRules.factsKind(metric)
             var found: [KPIRecord] = []
@@ -244,7 +244,7 @@ extension PostgresStore: KPIStore {
     /// Streams the stored KPI facts of every record of `kind` (see `SQLiteStore.kpiFacts`).
     @discardableResult
     public func kpiFacts(_ kind: KPIFactsKind, row: @Sendable ([String]) throws -> Void) async throws -> Int {
-        try await read { c in
+        try await reportRead { c in
             var n = 0
             for r in try await c.rows("SELECT id, facts FROM kpi_facts WHERE kind = ? ORDER BY id", [.text(KPIRules.factsCode(kind))]) {
                 guard let line = KPIRules.factsRow(kind, id: r.text(0) ?? "", facts: r.text(1) ?? "") else { continue }
@@ -258,7 +258,7 @@ extension PostgresStore: KPIStore {
     // MARK: Funnel
 
     public func funnel(period: KPIPeriod, by: KPIDimension, options: FunnelOptions, now: Timestamp) async throws -> FunnelReport {
-        try await read { c in
+        try await reportRead { c in
             let settings = try await Self.kpiSettings(c)
             let calendar = settings.calendar
             var sums: [KPIDimension: [String: FunnelSums]] = [:]
@@ -301,7 +301,7 @@ extension PostgresStore: KPIStore {
     }
 
     public func conversionKillers(period: KPIPeriod, from stage: FunnelStage, options: KillerOptions, now: Timestamp) async throws -> KillerReport {
-        try await read { c in
+        try await reportRead { c in
             let calendar = try await Self.kpiSettings(c).calendar
             let start = calendar.start(ofDay: period.fromDay)
             let end = calendar.start(ofDay: period.toDay)
@@ -369,7 +369,7 @@ extension PostgresStore: KPIStore {
     }
 
     public func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs {
-        try await read { c in
+        try await reportRead { c in
             let settings = try await Self.kpiSettings(c)
             let from = settings.calendar.start(ofDay: period.fromDay).milliseconds
             let to = settings.calendar.start(ofDay: period.toDay).milliseconds

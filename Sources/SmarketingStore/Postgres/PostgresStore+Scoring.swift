@@ -584,7 +584,7 @@ extension PostgresStore: ScoringStore {
     }
 
     public func backtestContacts(target: BacktestTarget, attributes: Set<String>?) async throws -> [BacktestContact] {
-        try await read { c in
+        try await reportRead { c in
             var reachedAt: [String: Int64] = [:]
             for sql in ScoringRows.reachedQueries(target) {
                 ScoringRows.earliest(try await c.rows(sql).compactMap { row in row.text(0).flatMap { id in row.int(1).map { (id, $0) } } }, into: &reachedAt)

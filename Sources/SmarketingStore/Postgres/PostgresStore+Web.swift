@@ -56,7 +56,7 @@ extension PostgresStore: WebReadStore {
             """
         let staleArg = staleSlot
         let values = args
-        return try await read { c in
+        return try await reportRead { c in
             var args = values
             if let stale = staleArg {
                 let calendar = try await Self.kpiSettings(c).calendar
@@ -92,7 +92,7 @@ extension PostgresStore: WebReadStore {
     }
 
     public func pipelineReview(today: LocalDate, now: Timestamp, slippedLimit: Int) async throws -> PipelineReview {
-        try await read { c in
+        try await reportRead { c in
             let open = try await c.rows(
                 "SELECT id, coalesce(name, id), account_id, stage, owner_id, amount, expected_close_date, created_at FROM opportunities WHERE closed_at IS NULL ORDER BY id"
             ).map { r in
@@ -116,7 +116,7 @@ extension PostgresStore: WebReadStore {
     }
 
     public func contentUsage() async throws -> [ContentUsage] {
-        try await read { c in
+        try await reportRead { c in
             try await c.rows(
                 """
                 SELECT content_id, count(*) FILTER (WHERE actor_id IS NULL), count(*) FILTER (WHERE actor_id IS NOT NULL), count(DISTINCT contact_id)

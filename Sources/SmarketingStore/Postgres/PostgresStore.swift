@@ -14,6 +14,11 @@ import Synchronization
 public final class PostgresStore: Sendable {
     let client: PostgresClient
     private let runner: Task<Void, Never>
+    /// A streaming replica for dashboards, reports, exports and analyses (nil: the primary).
+    let replica: PostgresClient?
+    private let replicaRunner: Task<Void, Never>?
+    /// Where the replica is, without its password (nil: none).
+    public let replicaLocation: String?
     let logger: Logger
     /// Reads stored scoring models; nil turns scoring off.
     let modelParser: ScoringModelParser?
@@ -78,7 +83,8 @@ public final class PostgresStore: Sendable {
         migrate: Bool = true,
         connectTimeoutSeconds: Int = 10,
         maximumWaiting: Int? = nil,
-        connectionWait: Duration = .seconds(5)
+        connectionWait: Duration = .seconds(5),
+        readReplica: Location? = nil
     ) async throws {
         let tls: PostgresClient.Configuration.TLS
         switch location.sslMode {
@@ -107,6 +113,26 @@ public final class PostgresStore: Sendable {
         let client = PostgresClient(configuration: config, backgroundLogger: logger)
         self.client = client
         self.runner = Task { await client.run() }
+        if let readReplica {
+            var replicaConfig = PostgresClient.Configuration(
+                host: readReplica.host,
+                port: readReplica.port,
+                username: readReplica.user,
+                password: readReplica.password,
+                database: readReplica.database,
+                tls: readReplica.sslMode == "disable" ? .disable : (readReplica.sslMode == "require" ? .require(.makeClientConfiguration()) : .prefer(.makeClientConfiguration()))
+            )
+            replicaConfig.options.maximumConnections = max(2, maximumConnections)
+            replicaConfig.options.connectTimeout = .seconds(5)
+            let replica = PostgresClient(configuration: replicaConfig, backgroundLogger: logger)
+            self.replica = replica
+            self.replicaRunner = Task { await replica.run() }
+            self.replicaLocation = readReplica.display
+        } else {
+            self.replica = nil
+            self.replicaRunner = nil
+            self.replicaLocation = nil
+        }
         self.modelParser = scoringModels
         self.handoverParser = handoverConfigs
         self.makeID = makeID
@@ -139,11 +165,13 @@ public final class PostgresStore: Sendable {
             try? await connection.close()
         } catch {
             runner.cancel()
+            replicaRunner?.cancel()
             throw StoreError.unavailable("cannot reach PostgreSQL at \(location.display): \(Self.reason(error))")
         }
         if migrate {
             do { try await PostgresSchema.migrate(self) } catch {
                 runner.cancel()
+                replicaRunner?.cancel()
                 throw error
             }
         }
@@ -151,12 +179,14 @@ public final class PostgresStore: Sendable {
 
     deinit {
         runner.cancel()
+        replicaRunner?.cancel()
         feed.stop()
     }
 
-    /// Stops the pool and the change listener.
+    /// Stops the pools and the change listener.
     public func close() {
         runner.cancel()
+        replicaRunner?.cancel()
         feed.stop()
     }
 
@@ -184,6 +214,23 @@ public final class PostgresStore: Sendable {
     /// A read on a pooled connection.
     func read<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
         try await gated { try await self.ungatedRead(body) }
+    }
+
+    /// A read for a dashboard, a report, an export or an analysis: on the read replica when one
+    /// is configured (it may lag the primary by the replication delay), else on the primary. A
+    /// replica that cannot be reached sends the read to the primary.
+    func reportRead<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
+        guard let replica else { return try await read(body) }
+        do {
+            return try await gated {
+                try await replica.withConnection { connection in try await body(PGConn(connection: connection, logger: logger)) }
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            if case .unavailable = PGErrorClass.of(error) { return try await read(body) }
+            throw Self.storeError(error)
+        }
     }
 
     /// Runs `work` holding one of the gate's permits (released when it ends, however it ends).

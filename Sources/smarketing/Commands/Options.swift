@@ -12,6 +12,16 @@ struct WorkspaceOptions: ParsableArguments {
     @Flag(name: .long, help: "Machine-readable JSON output.")
     var json = false
 
+    @Option(
+        name: .long,
+        help: "A PostgreSQL streaming replica (postgres:// URL) for dashboards, reports, exports and analyses; default $SMARKETING_READ_DATABASE."
+    )
+    var readDatabase: String?
+
+    var readReplica: String? {
+        readDatabase ?? ProcessInfo.processInfo.environment["SMARKETING_READ_DATABASE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     var databasePath: String {
         database ?? ProcessInfo.processInfo.environment["SMARKETING_DATABASE"] ?? "./smarketing.sqlite"
     }
@@ -54,7 +64,7 @@ extension WorkspaceOptions {
         let location = databasePath
         if !WorkspaceStores.isPostgres(location), Self.looksLikeURL(location) { throw CLIFailure(Self.unknownScheme(location)) }
         do {
-            return try await WorkspaceStores.open(location, backgroundCheckpoints: backgroundCheckpoints)
+            return try await WorkspaceStores.open(location, backgroundCheckpoints: backgroundCheckpoints, readReplica: readReplica)
         } catch let e as StoreError {
             throw CLIFailure(e.description)
         } catch {

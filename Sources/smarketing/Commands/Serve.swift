@@ -106,7 +106,8 @@ struct Serve: AsyncParsableCommand {
             clock: clock,
             logger: logger
         )
-        let shown = (store as? PostgresStore)?.displayLocation ?? workspace.databasePath
+        var shown = (store as? PostgresStore)?.displayLocation ?? workspace.databasePath
+        if let replica = (store as? PostgresStore)?.replicaLocation { shown += " (reports from the replica \(replica))" }
         print("smarketing serving \(shown) at http://\(host):\(port)/  (web app; API description: /openapi.json)")
         for line in banner { print(line) }
         fflush(nil)
