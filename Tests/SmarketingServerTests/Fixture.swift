@@ -32,10 +32,10 @@ struct Fixture {
     static let actor = Actor(userID: "setup", role: .admin, via: "test")
     static let secretBox = SecretBox(key: SymmetricKey(size: .bits256))
 
-    static func make(_ backend: ServerBackend = .sqlite) async throws -> Fixture {
+    static func make(_ backend: ServerBackend = .sqlite, location given: String? = nil) async throws -> Fixture {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-server-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let location = backend == .sqlite ? dir + "/api.sqlite" : try ThrowawayPostgres.newDatabase()
+        let location = try given ?? (backend == .sqlite ? dir + "/api.sqlite" : try ThrowawayPostgres.newDatabase())
         var f = Fixture(dir: dir, store: try await WorkspaceStores.open(location), location: location)
         for role in AccessRole.allCases {
             var rec = Record(.users, values: Array(repeating: .null, count: Resource.users.schema.fields.count))

@@ -25,6 +25,26 @@ public enum ThrowawayPostgres {
         public let port: Int
         /// The folder of the PostgreSQL binaries (initdb, pg_ctl, pg_dump).
         public let bin: String
+        /// The data folder (nil: not known here).
+        var data: String? = nil
+
+        /// A new, empty database on this cluster; returns its URL.
+        public func newDatabase(_ name: String) throws -> String {
+            try ThrowawayPostgres.run(bin + "/createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", name], asPostgres: false)
+            return url(database: name)
+        }
+
+        /// Stops the server at once (what a crash or a failover looks like to the app).
+        public func stop() throws {
+            guard let data else { return }
+            try ThrowawayPostgres.run(bin + "/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], asPostgres: getuid() == 0)
+        }
+
+        /// Starts it again on the same port.
+        public func start() throws {
+            guard let data else { return }
+            try ThrowawayPostgres.run(bin + "/pg_ctl", ["-D", data, "-l", data + "/log", "-w", "-t", "60", "start"], asPostgres: getuid() == 0)
+        }
 
         /// A URL of a database on this cluster.
         public func url(database: String) -> String { "postgres://postgres@127.0.0.1:\(port)/\(database)" }
@@ -106,7 +126,11 @@ public enum ThrowawayPostgres {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0 + "/initdb") && FileManager.default.isExecutableFile(atPath: $0 + "/pg_ctl") }
     }
 
-    private static func start() throws -> Cluster {
+    /// A cluster of its own (not shared with other tests): for tests that stop and start it.
+    /// Durable (fsync and synchronous commits on, as in production), unlike the shared one.
+    public static func dedicated() throws -> Cluster { try start(durable: true) }
+
+    private static func start(durable: Bool = false) throws -> Cluster {
         guard let bin = binDirectory() else {
             throw Failure.unavailable("PostgreSQL's server programs (initdb, pg_ctl) are not installed; .ci/run installs the postgresql package")
         }
@@ -127,9 +151,9 @@ public enum ThrowawayPostgres {
             do {
                 // The settings go into the cluster's own configuration (the last line wins), so
                 // that `restart` keeps them.
-                try appendConf(data: data, port: port, dir: dir)
+                try appendConf(data: data, port: port, dir: dir, durable: durable)
                 try run(bin + "/pg_ctl", ["-D", data, "-l", data + "/log", "-w", "-t", "60", "start"], asPostgres: asPostgres)
-                return Cluster(port: port, bin: bin)
+                return Cluster(port: port, bin: bin, data: data)
             } catch {
                 lastError = "\(error)"
             }
@@ -137,8 +161,17 @@ public enum ThrowawayPostgres {
         throw Failure.unavailable("the test PostgreSQL did not start: \(lastError)")
     }
 
-    private static func appendConf(data: String, port: Int, dir: String) throws {
-        let conf = """
+    private static func appendConf(data: String, port: Int, dir: String, durable: Bool = false) throws {
+        let conf = durable ? """
+
+            port = \(port)
+            unix_socket_directories = '\(dir)'
+            listen_addresses = '127.0.0.1'
+            max_connections = 100
+            fsync = on
+            synchronous_commit = on
+
+            """ : """
 
             port = \(port)
             unix_socket_directories = '\(dir)'

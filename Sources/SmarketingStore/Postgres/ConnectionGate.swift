@@ -1,4 +1,6 @@
 import Foundation
+import PostgresNIO
+import Synchronization
 
 /// Admission to the connection pool: at most `permits` requests hold a connection, at most
 /// `maxWaiting` wait for one, and none waits longer than `timeout`. A request that cannot get in
@@ -52,5 +54,53 @@ actor ConnectionGate {
     private func expire(_ id: UInt64, message: String) {
         guard let i = waiters.firstIndex(where: { $0.id == id }) else { return }
         waiters.remove(at: i).continuation.resume(throwing: StoreError.unavailable(message))
+    }
+}
+
+/// Thrown when no pooled connection could be had in time (the server is down or unreachable).
+struct ConnectionWaitTimeout: Error {}
+
+/// Lets a non-Sendable closure cross into a child task that runs it while the caller waits
+/// (the caller does not touch it meanwhile).
+private struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+}
+
+private final class Flag: Sendable {
+    let set = Atomic<Bool>(false)
+}
+
+extension PostgresClient {
+    /// `withConnection`, giving up when no connection is leased within `timeout`. PostgresNIO's
+    /// pool waits for a connection for as long as it takes (and retries connecting for ever
+    /// when the server is down); a request must get its 503 instead. Written by hand: the pool
+    /// has no lease timeout. The wait is cancelled, which withdraws the lease request.
+    func withConnection<T: Sendable>(timeout: Duration, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await withoutActuallyEscaping(body) { escapable in
+            let work = UncheckedBox(value: escapable)
+            let leased = Flag()
+            return try await withThrowingTaskGroup(of: UncheckedBox<T>?.self) { group in
+                group.addTask {
+                    UncheckedBox(
+                        value: try await self.withConnection { connection in
+                            leased.set.store(true, ordering: .relaxed)
+                            return try await work.value(connection)
+                        }
+                    )
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    if !leased.set.load(ordering: .relaxed) { throw ConnectionWaitTimeout() }
+                    return nil
+                }
+                while let result = try await group.next() {
+                    if let result {
+                        group.cancelAll()
+                        return result.value
+                    }
+                }
+                throw ConnectionWaitTimeout()
+            }
+        }
     }
 }

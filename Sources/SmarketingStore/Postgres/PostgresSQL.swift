@@ -251,6 +251,7 @@ enum PGErrorClass {
     case other
 
     static func of(_ error: any Error) -> PGErrorClass {
+        if error is ConnectionWaitTimeout { return .unavailable }
         guard let e = error as? PSQLError else {
             // The pool's own errors (it could not open a connection) are not public types.
             return "\(error)".contains("ConnectionPoolError") ? .unavailable : .other

@@ -30,6 +30,8 @@ public final class PostgresStore: Sendable {
     public let displayLocation: String
     /// Bounds how many requests hold or wait for a connection.
     let gate: ConnectionGate
+    /// The longest a request waits for a connection (a permit, then a lease).
+    let connectionWait: Duration
     /// A connection outside the pool (the start-up check, the change listener).
     let directConfiguration: PostgresConnection.Configuration
     /// Changes committed by any instance, fanned out to this process's subscribers.
@@ -101,6 +103,7 @@ public final class PostgresStore: Sendable {
             tls: tls
         )
         config.options.maximumConnections = max(2, maximumConnections)
+        self.connectionWait = connectionWait
         self.gate = ConnectionGate(
             permits: max(2, maximumConnections),
             maxWaiting: maximumWaiting ?? 8 * max(2, maximumConnections),
@@ -192,6 +195,7 @@ public final class PostgresStore: Sendable {
 
     /// A short reason from a PostgresNIO error (its own description is long and names the query).
     static func reason(_ error: any Error) -> String {
+        if error is ConnectionWaitTimeout { return "no connection could be had in time (is the server running and reachable?)" }
         if let e = error as? PSQLError {
             if let message = e.serverInfo?[.message] { return message }
             switch e.code {
@@ -223,7 +227,7 @@ public final class PostgresStore: Sendable {
         guard let replica else { return try await read(body) }
         do {
             return try await gated {
-                try await replica.withConnection { connection in try await body(PGConn(connection: connection, logger: logger)) }
+                try await replica.withConnection(timeout: connectionWait) { connection in try await body(PGConn(connection: connection, logger: logger)) }
             }
         } catch let e as StoreError {
             throw e
@@ -248,7 +252,7 @@ public final class PostgresStore: Sendable {
 
     private func ungatedRead<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { connection in
+            return try await client.withConnection(timeout: connectionWait) { connection in
                 try await body(PGConn(connection: connection, logger: logger))
             }
         } catch let e as StoreError {
@@ -269,7 +273,7 @@ public final class PostgresStore: Sendable {
         while true {
             attempt += 1
             do {
-                return try await client.withConnection { connection in
+                return try await client.withConnection(timeout: connectionWait) { connection in
                     let c = PGConn(connection: connection, logger: logger)
                     try await c.script("BEGIN")
                     do {

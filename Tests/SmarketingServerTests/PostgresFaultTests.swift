@@ -1,0 +1,58 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import SmarketingCore
+import SmarketingStore
+import Testing
+import ThrowawayPostgres
+
+/// The server when its PostgreSQL goes away under load and comes back (a crash, a restart, a
+/// failover): answers 503 problem+json in bounded time, never hangs or crashes, recovers by
+/// itself, and loses nothing it acknowledged.
+@Suite("PostgreSQL going away under the server")
+struct PostgresFaultTests {
+    @Test("PostgreSQL stopped under load: 503 problem+json with Retry-After in bounded time; started again: the server recovers by itself, nothing acknowledged lost")
+    func restartUnderLoad() async throws {
+        let cluster = try ThrowawayPostgres.dedicated()
+        let url = try cluster.newDatabase("faults")
+        let f = try await Fixture.make(.postgres, location: url)
+        defer { f.remove() }
+        let token = try #require(f.tokens[.admin])
+        try await f.app().test(.live) { client in
+            var acknowledged: [String] = []
+            func post(_ id: String) async throws -> Reply {
+                let body = #"{"id":"\#(id)","type":"page_view","occurred_at":"2026-01-01T00:00:00Z","email":"p-\#(id)@faults.example"}"#
+                let r = try await client.call(.post, "/api/v1/events", token: token, body: body)
+                if r.status == .ok { acknowledged.append(id) }
+                return r
+            }
+            for i in 0..<20 { #expect(try await post("before-\(i)").status == .ok) }
+            try cluster.stop()
+            var refused = 0
+            for i in 0..<3 {
+                let started = ContinuousClock.now
+                let r = try await post("down-\(i)")
+                let took = ContinuousClock.now - started
+                #expect(r.status == .serviceUnavailable && r.isProblem, "\(r.status): \(r.text)")
+                #expect(r.headers[HTTPField.Name("Retry-After")!] != nil)
+                #expect(took < .seconds(12), "answered after \(took)")
+                if r.status == .serviceUnavailable { refused += 1 }
+                let read = try await client.call(.get, "/api/v1/contacts?limit=1", token: token)
+                #expect(read.status == .serviceUnavailable && read.isProblem, "\(read.status): \(read.text)")
+            }
+            #expect(refused == 3)
+            try cluster.start()
+            var recovered = false
+            for i in 0..<100 where !recovered {
+                recovered = try await post("after-\(i)").status == .ok
+                if !recovered { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(recovered, "the server works again once PostgreSQL is back")
+            // Everything acknowledged is there.
+            for id in acknowledged { #expect(try await f.store.get(.touchpoints, id: id) != nil, "acknowledged \(id) is missing") }
+            #expect(try await f.store.count(.touchpoints) == acknowledged.count)
+        }
+        try? cluster.stop()
+    }
+}
