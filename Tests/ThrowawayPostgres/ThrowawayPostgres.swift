@@ -176,7 +176,7 @@ public enum ThrowawayPostgres {
             port = \(port)
             unix_socket_directories = '\(dir)'
             listen_addresses = '127.0.0.1'
-            max_connections = 300
+            max_connections = 1000
             fsync = off
             synchronous_commit = off
             full_page_writes = off

@@ -70,9 +70,46 @@ extension PostgresStore {
         ] {
             try await c.execute(sql)
         }
+        // Fresh statistics first: after a bulk load the planner knows nothing of the new rows and
+        // would plan the set-based derivation as if the tables were empty.
+        try await c.script("ANALYZE kpi_dirty, contacts, opportunities, opportunity_contacts, touchpoints, handovers, lifecycle_transitions, costs")
         var delta = KPICellDelta()
         try await refreshDirty(c, settings: settings, config: config, incremental: false, into: &delta)
-        try await Self.write(c, delta)
+        try await Self.writeFresh(c, delta)
+    }
+
+    /// A rebuild's cells and month roll-ups into the emptied tables, with COPY.
+    static func writeFresh(_ c: PGConn, _ delta: KPICellDelta) async throws {
+        let cells = delta.cells.filter { !$0.value.isZero }
+        guard !cells.isEmpty else { return }
+        try await c.copy(
+            "kpi_cells",
+            ["metric", "dim", "day", "key", "label", "value", "n", "total"],
+            cells.map { k, v in
+                [.text(k.metric.rawValue), .text(k.dimension.rawValue), .int(k.day), .text(k.key), .text(k.label), .int(k.value), .int(v.count), .int(v.total)]
+            }
+        )
+        let months = KPIMonthDelta(delta.cells)
+        try await c.copy(
+            "kpi_months",
+            ["metric", "dim", "month", "key", "label", "n", "total"],
+            months.counters.filter { !$0.value.isZero }.map { k, v in
+                [.text(k.metric.rawValue), .text(k.dim.rawValue), .int(k.month), .text(k.key), .text(k.label), .int(v.count), .int(v.total)]
+            }
+        )
+        try await c.copy(
+            "kpi_month_samples",
+            ["metric", "dim", "month", "key", "n", "total", "samples"],
+            months.samples.compactMap { k, change in
+                let run = SortedRuns.apply([], change.changes)
+                guard !change.tally.isZero || !run.isEmpty else { return nil }
+                return [
+                    .text(k.metric.rawValue), .text(k.dim.rawValue), .int(k.month), .text(k.key), .int(change.tally.count), .int(change.tally.total),
+                    .bytes(SortedRuns.encode(run)),
+                ]
+            }
+        )
+        try await c.execute("UPDATE kpi_state SET version = version + 1 WHERE id = 1")
     }
 
     /// Derives the facts of the dirty records again: contacts, then deals (a contact's change can
@@ -109,7 +146,16 @@ extension PostgresStore {
     }
 
     /// Replaces the stored facts of records (nil facts: the record is gone).
-    static func storeFacts(_ c: PGConn, _ kind: String, _ rows: [(id: String, facts: String?, responded: Int64?, idle: Int64?)]) async throws {
+    static func storeFacts(_ c: PGConn, _ kind: String, _ rows: [(id: String, facts: String?, responded: Int64?, idle: Int64?)], fresh: Bool = false) async throws {
+        if fresh {
+            // A rebuild writes into the emptied table.
+            try await c.copy(
+                "kpi_facts",
+                ["kind", "id", "facts", "responded_at", "idle_until"],
+                rows.compactMap { r in r.facts.map { [.text(kind), .text(r.id), .text($0), .of(r.responded), .of(r.idle)] } }
+            )
+            return
+        }
         let present = rows.filter { $0.facts != nil }
         let gone = rows.filter { $0.facts == nil }.map(\.id)
         for start in stride(from: 0, to: present.count, by: 5000) {
@@ -196,7 +242,7 @@ extension PostgresStore {
             stored.append((id, nil, nil, nil))
             changedCuts.append(id)
         }
-        try await Self.storeFacts(c, "c", stored)
+        try await Self.storeFacts(c, "c", stored, fresh: !incremental)
         // A deal takes its cuts and first marketing touch from its contacts.
         if !changedCuts.isEmpty {
             try await c.execute(
@@ -288,7 +334,7 @@ extension PostgresStore {
             if let f = KPIFactsCodec.deal(text) { delta.add(from: KPIContribution.of(f, calendar: settings.calendar), to: nil) }
             stored.append((id, nil, nil, nil))
         }
-        try await Self.storeFacts(c, "d", stored)
+        try await Self.storeFacts(c, "d", stored, fresh: !incremental)
         try await c.execute("DELETE FROM kpi_dirty WHERE kind = 'd'")
     }
 
@@ -320,7 +366,7 @@ extension PostgresStore {
             )
             if text != nil || incremental { stored.append((id, text, nil, nil)) }
         }
-        try await Self.storeFacts(c, "a", stored)
+        try await Self.storeFacts(c, "a", stored, fresh: !incremental)
         try await c.execute("DELETE FROM kpi_dirty WHERE kind = 'a'")
     }
 
@@ -346,7 +392,7 @@ extension PostgresStore {
             delta.add(from: old[id].flatMap(KPIFactsCodec.cost).map(KPIContribution.of), to: now[id].map(KPIContribution.of))
             if text != nil || incremental { stored.append((id, text, nil, nil)) }
         }
-        try await Self.storeFacts(c, "k", stored)
+        try await Self.storeFacts(c, "k", stored, fresh: !incremental)
         try await c.execute("DELETE FROM kpi_dirty WHERE kind = 'k'")
     }
 
