@@ -61,7 +61,7 @@ struct APITests {
             let audit = try await client.call(.get, "/api/v1/audit?limit=50", token: f.tokens[.admin])
             #expect(audit.data.contains { ($0["actor"] as? String)?.hasPrefix("u-sales (token:") == true && $0["resource"] as? String == "opportunities" })
             // The raw token is never stored.
-            let stored = try f.storedBytes()
+            let stored = try await f.storedBytes()
             #expect(stored.contains("u-viewer") && !stored.contains(newToken))
         }
     }

@@ -7,7 +7,7 @@ import ThrowawayPostgres
 struct CLIPostgresTests {
     @Test("db migrate migrates a new PostgreSQL database once; commands that need roles PostgreSQL lacks say so in one sentence")
     func migrate() async throws {
-        let url = try ThrowawayPostgres.newDatabase()
+        let url = try await ThrowawayPostgres.newDatabase()
         let first = try await CLIRun.run(["db", "migrate", "--database", url])
         #expect(first.status == 0 && first.stdout.contains("applied \(PostgresStore.migrationCount) migration(s)"), "\(first.stderr)")
         let again = try await CLIRun.run(["db", "migrate", "--json"], environment: ["SMARKETING_DATABASE": url])
@@ -34,7 +34,7 @@ struct CLIPostgresTests {
         #expect(demo.status == 0, "\(demo.stderr)")
         let imported = try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", dir + "/a.sqlite"])
         #expect(imported.status == 0, "\(imported.stderr)")
-        let pg = try ThrowawayPostgres.newDatabase()
+        let pg = try await ThrowawayPostgres.newDatabase()
         let there = try await CLIRun.run(["db", "copy", "--from", dir + "/a.sqlite", "--to", pg, "--json"])
         #expect(there.status == 0 && there.stdout.contains("\"byte_equal\":true"), "\(there.stderr)")
         let back = try await CLIRun.run(["db", "copy", "--from", pg, "--to", dir + "/b.sqlite"])
@@ -74,7 +74,7 @@ struct CLIPostgresTests {
         let lowBar = dir + "/low-bar.yaml"
         try String(contentsOfFile: model, encoding: .utf8).replacingOccurrences(of: "mql: engagement >= 50 and grade in [A, B]", with: "mql: engagement >= 5")
             .write(toFile: lowBar, atomically: true, encoding: .utf8)
-        let databases = [dir + "/s.sqlite", try ThrowawayPostgres.newDatabase()]
+        let databases = [dir + "/s.sqlite", try await ThrowawayPostgres.newDatabase()]
         var outputs: [[String]] = []
         for db in databases {
             let imported = try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", db])
@@ -126,7 +126,7 @@ struct CLIPostgresTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try await CLIRun.run(["demo", "--leads", "200", "--seed", "3", "--out", dir + "/demo"]).status == 0)
-        let url = try ThrowawayPostgres.newDatabase()
+        let url = try await ThrowawayPostgres.newDatabase()
         #expect(try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", url]).status == 0)
         let granted = try await CLIRun.run(["db", "grant-bi", "bi_reader_\(getpid())", "--database", url])
         #expect(granted.status == 0 && granted.stdout.contains("may read: reporting_kpi_cells"), "\(granted.stderr)")
@@ -137,9 +137,12 @@ struct CLIPostgresTests {
         let sqlite = try await CLIRun.run(["db", "grant-bi", "bi", "--database", dir + "/x.sqlite"])
         #expect(sqlite.status == 1 && sqlite.stderr.contains("sets up a PostgreSQL role"))
         // As the BI role: the facts and cells read, the raw tables refused.
-        let psql = try ThrowawayPostgres.cluster().bin + "/psql"
+        let psql = try await ThrowawayPostgres.cluster().bin + "/psql"
         let biURL = url.replacingOccurrences(of: "postgres://postgres@", with: "postgres://bi_reader_\(getpid())@")
-        func query(_ sql: String) throws -> (Int32, String) {
+        func query(_ sql: String) async throws -> (Int32, String) {
+            try await ThrowawayPostgres.offload { try run(sql) }
+        }
+        @Sendable func run(_ sql: String) throws -> (Int32, String) {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: psql)
             p.arguments = ["-At", "-v", "ON_ERROR_STOP=1", "-c", sql, biURL]
@@ -151,13 +154,13 @@ struct CLIPostgresTests {
             p.waitUntilExit()
             return (p.terminationStatus, String(decoding: data, as: UTF8.self))
         }
-        let facts = try query("SELECT count(*), count(mql_at), min(created_at) < now() FROM reporting_contact_facts")
+        let facts = try await query("SELECT count(*), count(mql_at), min(created_at) < now() FROM reporting_contact_facts")
         #expect(facts.0 == 0 && facts.1.hasPrefix("200|"), "\(facts.1)")
-        let cells = try query("SELECT count(*) > 0 FROM reporting_kpi_cells WHERE metric = 'leads'")
+        let cells = try await query("SELECT count(*) > 0 FROM reporting_kpi_cells WHERE metric = 'leads'")
         #expect(cells.0 == 0 && cells.1.hasPrefix("t"), "\(cells.1)")
-        let deals = try query("SELECT count(*) > 0, bool_or(is_won) FROM reporting_opportunity_facts")
+        let deals = try await query("SELECT count(*) > 0, bool_or(is_won) FROM reporting_opportunity_facts")
         #expect(deals.0 == 0 && deals.1.hasPrefix("t|t"), "\(deals.1)")
-        let raw = try query("SELECT count(*) FROM contacts")
+        let raw = try await query("SELECT count(*) FROM contacts")
         #expect(raw.0 != 0 && raw.1.contains("permission denied"), "\(raw.1)")
     }
 }

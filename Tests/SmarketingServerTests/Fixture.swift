@@ -35,7 +35,8 @@ struct Fixture {
     static func make(_ backend: ServerBackend = .sqlite, location given: String? = nil) async throws -> Fixture {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-server-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let location = try given ?? (backend == .sqlite ? dir + "/api.sqlite" : try ThrowawayPostgres.newDatabase())
+        let location: String
+        if let given { location = given } else if backend == .sqlite { location = dir + "/api.sqlite" } else { location = try await ThrowawayPostgres.newDatabase() }
         var f = Fixture(dir: dir, store: try await WorkspaceStores.open(location), location: location)
         for role in AccessRole.allCases {
             var rec = Record(.users, values: Array(repeating: .null, count: Resource.users.schema.fields.count))
@@ -65,13 +66,19 @@ struct Fixture {
 
     /// Every stored byte of the workspace as text: the SQLite file and its WAL, or a dump of the
     /// PostgreSQL database (to check that a secret is never stored).
-    func storedBytes() throws -> String {
+    func storedBytes() async throws -> String {
         guard WorkspaceStores.isPostgres(location) else {
             return try String(contentsOfFile: location, encoding: .isoLatin1)
                 + ((try? String(contentsOfFile: location + "-wal", encoding: .isoLatin1)) ?? "")
         }
+        let bin = try await ThrowawayPostgres.cluster().bin
+        let location = self.location
+        return try await ThrowawayPostgres.offload { try Self.dump(bin: bin, location: location) }
+    }
+
+    static func dump(bin: String, location: String) throws -> String {
         let dump = Process()
-        dump.executableURL = URL(fileURLWithPath: try ThrowawayPostgres.cluster().bin + "/pg_dump")
+        dump.executableURL = URL(fileURLWithPath: bin + "/pg_dump")
         dump.arguments = ["--data-only", location]
         let pipe = Pipe()
         dump.standardOutput = pipe

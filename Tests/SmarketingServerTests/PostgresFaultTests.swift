@@ -14,8 +14,8 @@ import ThrowawayPostgres
 struct PostgresFaultTests {
     @Test("PostgreSQL stopped under load: 503 problem+json with Retry-After in bounded time; started again: the server recovers by itself, nothing acknowledged lost")
     func restartUnderLoad() async throws {
-        let cluster = try ThrowawayPostgres.dedicated()
-        let url = try cluster.newDatabase("faults")
+        let cluster = try await ThrowawayPostgres.dedicated()
+        let url = try await cluster.newDatabase("faults")
         let f = try await Fixture.make(.postgres, location: url)
         defer { f.remove() }
         let token = try #require(f.tokens[.admin])
@@ -28,7 +28,7 @@ struct PostgresFaultTests {
                 return r
             }
             for i in 0..<20 { #expect(try await post("before-\(i)").status == .ok) }
-            try cluster.stop()
+            try await cluster.stop()
             var refused = 0
             for i in 0..<3 {
                 let started = ContinuousClock.now
@@ -42,7 +42,7 @@ struct PostgresFaultTests {
                 #expect(read.status == .serviceUnavailable && read.isProblem, "\(read.status): \(read.text)")
             }
             #expect(refused == 3)
-            try cluster.start()
+            try await cluster.start()
             var recovered = false
             for i in 0..<100 where !recovered {
                 recovered = try await post("after-\(i)").status == .ok
@@ -53,6 +53,6 @@ struct PostgresFaultTests {
             for id in acknowledged { #expect(try await f.store.get(.touchpoints, id: id) != nil, "acknowledged \(id) is missing") }
             #expect(try await f.store.count(.touchpoints) == acknowledged.count)
         }
-        try? cluster.stop()
+        try? await cluster.stop()
     }
 }

@@ -28,7 +28,7 @@ struct TwoServersPostgresTests {
 
     @Test("an event posted to A reaches B's /api/v1/stream; a token revoked through A is refused by B within a second")
     func twoServers() async throws {
-        let url = try ThrowawayPostgres.newDatabase()
+        let url = try await ThrowawayPostgres.newDatabase()
         let store = try await WorkspaceStores.open(url)
         let setup = Actor(userID: "setup", role: .admin, via: "test")
         var tokens: [String] = []

@@ -23,7 +23,7 @@ enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
             let sut = try make()
             return RolesUnderTest(store: sut.store, reopen: { try sut.reopen() }, keep: sut)
         case .postgres:
-            let url = try ThrowawayPostgres.newDatabase()
+            let url = try await ThrowawayPostgres.newDatabase()
             guard let location = PostgresStore.Location(url: url) else { throw StoreError.invalid("bad test URL \(url)") }
             let open: @Sendable () async throws -> any RoleStores = {
                 try await PostgresStore(

@@ -9,14 +9,14 @@ import ThrowawayPostgres
 /// as separate processes would have.
 @Suite("PostgreSQL: several instances on one database", .serialized)
 struct PostgresInstanceTests {
-    func location() throws -> PostgresStore.Location {
-        let url = try ThrowawayPostgres.newDatabase()
+    func location() async throws -> PostgresStore.Location {
+        let url = try await ThrowawayPostgres.newDatabase()
         return try #require(PostgresStore.Location(url: url))
     }
 
     /// Two stores with two pools on one new database, as two app servers would have.
     func twoInstances() async throws -> (PostgresStore, PostgresStore) {
-        let loc = try location()
+        let loc = try await location()
         return (try await Self.open(loc), try await Self.open(loc))
     }
 
@@ -26,7 +26,7 @@ struct PostgresInstanceTests {
 
     @Test("instances starting together migrate exactly once")
     func migrateOnce() async throws {
-        let loc = try location()
+        let loc = try await location()
         let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
             for _ in 0..<6 { group.addTask { try await PostgresStore(location: loc) } }
             var out: [PostgresStore] = []
@@ -204,7 +204,7 @@ struct PostgresInstanceTests {
             #expect(message.contains("cannot reach PostgreSQL at postgres://postgres@127.0.0.1:1/x"))
         }
         #expect(ContinuousClock.now - started < .seconds(10))
-        let cluster = try ThrowawayPostgres.cluster()
+        let cluster = try await ThrowawayPostgres.cluster()
         do {
             _ = try await PostgresStore(location: try #require(PostgresStore.Location(url: cluster.url(database: "no_such_db"))))
             Issue.record("opened a missing database")
@@ -450,9 +450,14 @@ struct PostgresInstanceTests {
 
     // MARK: Read replica
 
-    static func psql(_ url: String, _ sql: String) throws -> String {
+    static func psql(_ url: String, _ sql: String) async throws -> String {
+        let bin = try await ThrowawayPostgres.cluster().bin
+        return try await ThrowawayPostgres.offload { try runPsql(bin, url, sql) }
+    }
+
+    static func runPsql(_ bin: String, _ url: String, _ sql: String) throws -> String {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: try ThrowawayPostgres.cluster().bin + "/psql")
+        p.executableURL = URL(fileURLWithPath: bin + "/psql")
         p.arguments = ["-At", "-v", "ON_ERROR_STOP=1", "-c", sql, url]
         let out = Pipe()
         p.standardOutput = out
@@ -471,8 +476,8 @@ struct PostgresInstanceTests {
 
     @Test("with a read replica, reports come from the replica and writes and record reads from the primary")
     func readReplica() async throws {
-        let url = try ThrowawayPostgres.newDatabase()
-        let replica = try ThrowawayPostgres.replica()
+        let url = try await ThrowawayPostgres.newDatabase()
+        let replica = try await ThrowawayPostgres.replica()
         let name = String(url.split(separator: "/").last ?? "")
         let replicaURL = replica.url(database: name)
         let store = try await PostgresStore(
@@ -495,12 +500,12 @@ struct PostgresInstanceTests {
         }
         #expect(caughtUp, "the replica shows the first touch")
         // Replay paused on the replica: the primary has the next touch, the reports do not yet.
-        _ = try Self.psql(replica.url(database: "postgres"), "SELECT pg_wal_replay_pause()")
+        _ = try await Self.psql(replica.url(database: "postgres"), "SELECT pg_wal_replay_pause()")
         _ = try await store.ingest([IngestBatch(events: [touch("r2")], atomic: true, actor: tester)], at: t0)
         #expect(try await store.count(.touchpoints) == 2, "record reads are the primary's")
         try await Task.sleep(for: .milliseconds(300))
         #expect(try await Self.usage(store, "k1") == 1, "reports are the replica's")
-        _ = try Self.psql(replica.url(database: "postgres"), "SELECT pg_wal_replay_resume()")
+        _ = try await Self.psql(replica.url(database: "postgres"), "SELECT pg_wal_replay_resume()")
         var resumed = false
         for _ in 0..<100 where !resumed {
             resumed = try await Self.usage(store, "k1") == 2

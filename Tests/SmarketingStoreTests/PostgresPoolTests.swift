@@ -9,7 +9,7 @@ import ThrowawayPostgres
 struct PostgresPoolTests {
     @Test("with every connection busy, one request waits a bounded time and the next is refused at once; both say so; the pool recovers")
     func exhausted() async throws {
-        let loc = try #require(PostgresStore.Location(url: try ThrowawayPostgres.newDatabase()))
+        let loc = try #require(PostgresStore.Location(url: try await ThrowawayPostgres.newDatabase()))
         let store = try await PostgresStore(location: loc, maximumConnections: 2, maximumWaiting: 1, connectionWait: .milliseconds(400))
         defer { store.close() }
         // Two slow reads hold both connections.

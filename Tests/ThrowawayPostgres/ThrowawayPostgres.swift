@@ -29,21 +29,28 @@ public enum ThrowawayPostgres {
         var data: String? = nil
 
         /// A new, empty database on this cluster; returns its URL.
-        public func newDatabase(_ name: String) throws -> String {
-            try ThrowawayPostgres.run(bin + "/createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", name], asPostgres: false)
+        public func newDatabase(_ name: String) async throws -> String {
+            let (bin, port) = (self.bin, self.port)
+            try await ThrowawayPostgres.offload {
+                try ThrowawayPostgres.run(bin + "/createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", name], asPostgres: false)
+            }
             return url(database: name)
         }
 
         /// Stops the server at once (what a crash or a failover looks like to the app).
-        public func stop() throws {
+        public func stop() async throws {
             guard let data else { return }
-            try ThrowawayPostgres.run(bin + "/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], asPostgres: getuid() == 0)
+            let bin = self.bin
+            try await ThrowawayPostgres.offload { try ThrowawayPostgres.run(bin + "/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], asPostgres: getuid() == 0) }
         }
 
         /// Starts it again on the same port.
-        public func start() throws {
+        public func start() async throws {
             guard let data else { return }
-            try ThrowawayPostgres.run(bin + "/pg_ctl", ["-D", data, "-l", data + "/log", "-w", "-t", "60", "start"], asPostgres: getuid() == 0)
+            let bin = self.bin
+            try await ThrowawayPostgres.offload {
+                try ThrowawayPostgres.run(bin + "/pg_ctl", ["-D", data, "-l", data + "/log", "-w", "-t", "60", "start"], asPostgres: getuid() == 0)
+            }
         }
 
         /// A URL of a database on this cluster.
@@ -53,8 +60,18 @@ public enum ThrowawayPostgres {
     private static let state = Mutex<Result<Cluster, Failure>?>(nil)
     private static let counter = Atomic<Int>(0)
 
+    /// Runs blocking work (spawning and waiting for programs) on a thread of its own: on the
+    /// concurrency pool (as many threads as cores) it would stall every other test meanwhile.
+    public static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
+    }
+
     /// The cluster, started on first use.
-    public static func cluster() throws -> Cluster {
+    public static func cluster() async throws -> Cluster { try await offload { try sharedCluster() } }
+
+    static func sharedCluster() throws -> Cluster {
         try state.withLock { s in
             if let s { return try s.get() }
             let r: Result<Cluster, Failure>
@@ -67,8 +84,12 @@ public enum ThrowawayPostgres {
     }
 
     /// A new, empty database on the cluster; returns its URL.
-    public static func newDatabase(prefix: String = "smk") throws -> String {
-        let c = try cluster()
+    public static func newDatabase(prefix: String = "smk") async throws -> String {
+        try await offload { try createDatabase(prefix: prefix) }
+    }
+
+    static func createDatabase(prefix: String) throws -> String {
+        let c = try sharedCluster()
         let name = "\(prefix)_\(getpid())_\(counter.add(1, ordering: .relaxed).newValue)"
         try run(c.bin + "/createdb", ["-h", "127.0.0.1", "-p", String(c.port), "-U", "postgres", name], asPostgres: false)
         return c.url(database: name)
@@ -77,7 +98,9 @@ public enum ThrowawayPostgres {
     /// A streaming replica of the cluster (started on first use): `pg_basebackup -R` of the
     /// primary, hot standby on its own port. Returns the port; `url(database:)` on a `Cluster`
     /// with it names a database there.
-    public static func replica() throws -> Cluster {
+    public static func replica() async throws -> Cluster { try await offload { try sharedReplica() } }
+
+    static func sharedReplica() throws -> Cluster {
         try replicaState.withLock { s in
             if let s { return try s.get() }
             let r: Result<Cluster, Failure>
@@ -92,7 +115,7 @@ public enum ThrowawayPostgres {
     private static let replicaState = Mutex<Result<Cluster, Failure>?>(nil)
 
     private static func startReplica() throws -> Cluster {
-        let primary = try cluster()
+        let primary = try sharedCluster()
         let asPostgres = getuid() == 0
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-pgr-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -128,7 +151,7 @@ public enum ThrowawayPostgres {
 
     /// A cluster of its own (not shared with other tests): for tests that stop and start it.
     /// Durable (fsync and synchronous commits on, as in production), unlike the shared one.
-    public static func dedicated() throws -> Cluster { try start(durable: true) }
+    public static func dedicated() async throws -> Cluster { try await offload { try start(durable: true) } }
 
     private static func start(durable: Bool = false) throws -> Cluster {
         guard let bin = binDirectory() else {

@@ -71,18 +71,11 @@ private final class Flag: Sendable {
 }
 
 extension PostgresClient {
-    /// `withConnection`, giving up when no connection is leased within `timeout` and `reachable`
-    /// then says the server cannot be connected to (it is down, or refuses connections). A busy
-    /// but reachable server is waited for, up to `limit` in all. PostgresNIO's pool waits for a
-    /// connection for as long as it takes (and retries connecting for ever when the server is
-    /// down); a request must get its 503 instead. Written by hand: the pool has no lease timeout.
-    /// Giving up cancels the wait, which withdraws the lease request.
-    func withConnection<T: Sendable>(
-        timeout: Duration,
-        limit: Duration = .seconds(120),
-        reachable: @escaping @Sendable () async -> Bool,
-        _ body: (PostgresConnection) async throws -> T
-    ) async throws -> T {
+    /// `withConnection`, giving up when no connection is leased within `timeout`. PostgresNIO's
+    /// pool waits for a connection for as long as it takes (and retries connecting for ever when
+    /// the server is down); a request must get its 503 instead. Written by hand: the pool has no
+    /// lease timeout. Giving up cancels the wait, which withdraws the lease request.
+    func withConnection<T: Sendable>(timeout: Duration, _ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await withoutActuallyEscaping(body) { escapable in
             let work = UncheckedBox(value: escapable)
             let leased = Flag()
@@ -96,13 +89,7 @@ extension PostgresClient {
                     )
                 }
                 group.addTask {
-                    var waited = Duration.zero
-                    while waited < limit {
-                        try await Task.sleep(for: timeout)
-                        waited += timeout
-                        if leased.set.load(ordering: .relaxed) { return nil }
-                        if !(await reachable()) { throw ConnectionWaitTimeout() }
-                    }
+                    try await Task.sleep(for: timeout)
                     if !leased.set.load(ordering: .relaxed) { throw ConnectionWaitTimeout() }
                     return nil
                 }

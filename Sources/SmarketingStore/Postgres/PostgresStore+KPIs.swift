@@ -154,7 +154,7 @@ extension PostgresStore: KPIStore {
         let started = Date()
         return try await gated {
             do {
-                return try await client.withConnection(timeout: connectionWait, reachable: probe) { connection in
+                return try await client.withConnection(timeout: connectionWait) { connection in
                     let c = PGConn(connection: connection, logger: logger)
                     try await c.script("BEGIN")
                     do {

@@ -318,7 +318,7 @@ extension PostgresStore: ScoringStore {
         do {
             // A session lock on a connection held for the whole apply: released when the apply
             // ends, and by the server when this instance dies.
-            return try await client.withConnection(timeout: connectionWait, reachable: probe) { connection in
+            return try await client.withConnection(timeout: connectionWait) { connection in
                 let c = PGConn(connection: connection, logger: logger)
                 guard try await c.one("SELECT pg_try_advisory_lock(?)", [.int(Self.applyRunning)])?.int(0) == 1 else {
                     throw StoreError.conflict(busyMessage)

@@ -220,25 +220,6 @@ public final class PostgresStore: Sendable {
         try await gated { try await self.ungatedRead(body) }
     }
 
-    /// Whether a new connection to the server can be made now (2 s at most): tells a server that
-    /// is down from one that is only busy.
-    var probe: @Sendable () async -> Bool {
-        { [directConfiguration, logger] in
-            var configuration = directConfiguration
-            configuration.options.connectTimeout = .seconds(2)
-            guard
-                let connection = try? await PostgresConnection.connect(
-                    on: PostgresClient.defaultEventLoopGroup.next(),
-                    configuration: configuration,
-                    id: 2,
-                    logger: logger
-                ).get()
-            else { return false }
-            try? await connection.close()
-            return true
-        }
-    }
-
     /// A read for a dashboard, a report, an export or an analysis: on the read replica when one
     /// is configured (it may lag the primary by the replication delay), else on the primary. A
     /// replica that cannot be reached sends the read to the primary.
@@ -246,7 +227,7 @@ public final class PostgresStore: Sendable {
         guard let replica else { return try await read(body) }
         do {
             return try await gated {
-                try await replica.withConnection(timeout: connectionWait, reachable: probe) { connection in try await body(PGConn(connection: connection, logger: logger)) }
+                try await replica.withConnection(timeout: connectionWait) { connection in try await body(PGConn(connection: connection, logger: logger)) }
             }
         } catch let e as StoreError {
             throw e
@@ -271,7 +252,7 @@ public final class PostgresStore: Sendable {
 
     private func ungatedRead<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection(timeout: connectionWait, reachable: probe) { connection in
+            return try await client.withConnection(timeout: connectionWait) { connection in
                 try await body(PGConn(connection: connection, logger: logger))
             }
         } catch let e as StoreError {
@@ -292,7 +273,7 @@ public final class PostgresStore: Sendable {
         while true {
             attempt += 1
             do {
-                return try await client.withConnection(timeout: connectionWait, reachable: probe) { connection in
+                return try await client.withConnection(timeout: connectionWait) { connection in
                     let c = PGConn(connection: connection, logger: logger)
                     try await c.script("BEGIN")
                     do {
