@@ -27,7 +27,8 @@ enum PostgresSchema {
     /// Applies the migrations this database lacks; returns the names of those applied.
     @discardableResult
     static func migrate(_ store: PostgresStore) async throws -> [String] {
-        try await store.write { c in
+        // At start a busy server is waited for longer than a request would be.
+        try await store.write(lease: .seconds(60)) { c in
             try await c.execute("SELECT pg_advisory_xact_lock(?)", [.int(migrationLock)])
             try await c.script(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"

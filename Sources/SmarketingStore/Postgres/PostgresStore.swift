@@ -264,16 +264,16 @@ public final class PostgresStore: Sendable {
 
     /// A write transaction, run again (up to 8 times) when PostgreSQL reports a serialization
     /// failure or a deadlock; nothing of a failed attempt stays.
-    func write<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
-        try await gated { try await self.ungatedWrite(body) }
+    func write<T: Sendable>(lease: Duration? = nil, _ body: (PGConn) async throws -> T) async throws -> T {
+        try await gated { try await self.ungatedWrite(lease: lease ?? connectionWait, body) }
     }
 
-    private func ungatedWrite<T: Sendable>(_ body: (PGConn) async throws -> T) async throws -> T {
+    private func ungatedWrite<T: Sendable>(lease: Duration, _ body: (PGConn) async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await client.withConnection(timeout: connectionWait) { connection in
+                return try await client.withConnection(timeout: lease) { connection in
                     let c = PGConn(connection: connection, logger: logger)
                     try await c.script("BEGIN")
                     do {
