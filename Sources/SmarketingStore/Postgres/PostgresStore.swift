@@ -30,7 +30,7 @@ public final class PostgresStore: Sendable {
     public let displayLocation: String
     /// Bounds how many requests hold or wait for a connection.
     let gate: ConnectionGate
-    /// The longest a request waits for a connection (a permit, then a lease).
+    /// The longest a request waits for a pooled connection once admitted (at least 5 s).
     let connectionWait: Duration
     /// A connection outside the pool (the start-up check, the change listener).
     let directConfiguration: PostgresConnection.Configuration
@@ -103,7 +103,9 @@ public final class PostgresStore: Sendable {
             tls: tls
         )
         config.options.maximumConnections = max(2, maximumConnections)
-        self.connectionWait = connectionWait
+        // A lease (a new connection may need opening) is given at least 5 s, whatever the
+        // admission wait: under load opening one can take longer than a short queue wait.
+        self.connectionWait = max(connectionWait, .seconds(5))
         self.gate = ConnectionGate(
             permits: max(2, maximumConnections),
             maxWaiting: maximumWaiting ?? 8 * max(2, maximumConnections),
