@@ -342,7 +342,8 @@ enum AttributionRules {
                 spend: inputs.spend[cut] ?? [:],
                 marketingSpend: inputs.marketingSpend,
                 lookbackDays: lookbackDays,
-                halfLife: Int64(halfLifeDays * 86_400_000)
+                // (clamp() holds the half-life to its range; exactly: no trap whatever the input.)
+                halfLife: Int64(exactly: (halfLifeDays * 86_400_000).rounded()) ?? RuleAttribution.defaultHalfLife
             )
         }
         return out

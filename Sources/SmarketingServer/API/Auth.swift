@@ -96,7 +96,11 @@ final class TokenCache: @unchecked Sendable {
     private var entries: [String: (TokenPrincipal, UInt64)] = [:]
     private let ttlNanoseconds: UInt64
 
-    init(ttlSeconds: Double = 1) { ttlNanoseconds = UInt64(ttlSeconds * 1e9) }
+    /// `ttlSeconds` is held to 0…3600 (no conversion can trap).
+    init(ttlSeconds: Double = 1) {
+        let seconds = ttlSeconds.isFinite ? min(max(ttlSeconds, 0), 3600) : 1
+        ttlNanoseconds = UInt64(exactly: (seconds * 1e9).rounded()) ?? 1_000_000_000
+    }
 
     func get(_ hash: String) -> TokenPrincipal? {
         lock.lock()
