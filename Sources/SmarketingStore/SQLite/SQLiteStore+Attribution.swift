@@ -29,20 +29,6 @@ extension SQLiteStore {
         return report
     }
 
-    /// The attribution reports of several cuts from one read of the inputs.
-    public func attribution(
-        period: KPIPeriod,
-        by cuts: [AttributionCut],
-        models: [AttributionModel],
-        lookbackDays: Int = AttributionReport.defaultLookbackDays,
-        halfLifeDays: Double = Double(RuleAttribution.defaultHalfLife) / 86_400_000
-    ) async throws
-        -> [AttributionCut: AttributionReport]
-    {
-        let (lookback, halfLife) = AttributionRules.clamp(lookbackDays: lookbackDays, halfLifeDays: halfLifeDays)
-        let inputs = try await attributionInputs(period: period, lookbackDays: lookback, journeys: AttributionModel.needsJourneys(models))
-        return AttributionRules.reports(period: period, cuts: cuts, models: models, inputs: inputs, lookbackDays: lookback, halfLifeDays: halfLife)
-    }
 
     /// Won deals of the period with the marketing touches of their contacts at or before the
     /// close and within `lookbackDays` before it; with `journeys`, every contact's journey whose
