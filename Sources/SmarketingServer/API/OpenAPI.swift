@@ -58,7 +58,7 @@ enum OpenAPIDocument {
         case .create: required = r.schema.fields.filter(\.required).map { .string($0.name) }
         case .patch: required = []
         }
-        var s: [String: JSONValue] = [
+        let s: [String: JSONValue] = [
             "type": .string("object"), "properties": .object(props), "required": .array(required), "additionalProperties": .bool(false),
         ]
         return .object(s)

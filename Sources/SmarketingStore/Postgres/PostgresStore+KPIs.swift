@@ -44,27 +44,33 @@ extension PostgresStore: KPIStore {
 
     public func kpis(_ query: KPIQuery) async throws -> KPIReport {
         var report = try await reportRead { c -> KPIReport in
-            let settings = try await Self.kpiSettings(c)
-            let targets = try await c.rows(KPIRules.targetsSQL).compactMap { r in
-                KPIRules.target(period: r.text(0) ?? "", metric: r.text(1) ?? "", value: r.double(2) ?? 0, segment: r.text(3))
+            // Two round trips: the settings and targets, then every cell the report sums (both
+            // periods, every cut, open pipeline, stale leads) in one UNION ALL. A read is
+            // dominated by round trips, not by the few thousand rows it sums.
+            var values: [String: String] = [:]
+            var targets: [KPITarget] = []
+            for r in try await c.rows(
+                "SELECT 0, key, value, NULL::text, NULL::float8 FROM (\(KPIRules.settingsSQL)) s UNION ALL SELECT 1, period, metric, segment, value FROM targets"
+            ) {
+                if r.int(0) == 0 {
+                    if let k = r.text(1), let v = r.text(2) { values[k] = v }
+                } else if let t = KPIRules.target(period: r.text(1) ?? "", metric: r.text(2) ?? "", value: r.double(4) ?? 0, segment: r.text(3)) {
+                    targets.append(t)
+                }
             }
-            let current = try await Self.cellSums(c, query.period, by: query.by)
-            let previous = try await Self.cellSums(c, query.period.previous, by: query.by)
-            let open = try await Self.openSums(c, by: query.by)
-            let staleDays = KPIRules.staleDays(try await c.one("SELECT value FROM settings WHERE key = 'kpi.stale_days'")?.text(0))
-            var stale: [KPIDimension: [String: Int64]]?
-            if let asOf = query.asOf {
-                stale = try await Self.staleCounts(c, before: settings.calendar.olderThan(days: staleDays, asOf: asOf), by: query.by)
-            }
+            let settings = KPIRules.settings(values)
+            let staleDays = KPIRules.staleDays(values["kpi.stale_days"])
+            let staleBefore = query.asOf.map { settings.calendar.olderThan(days: staleDays, asOf: $0) }
+            let cells = try await Self.reportCells(c, query, staleBefore: staleBefore)
             return KPIRules.report(
                 query,
                 settings: settings,
                 targets: targets,
-                current: current,
-                previous: previous,
-                open: open,
+                current: cells.current,
+                previous: cells.previous,
+                open: cells.open,
                 staleDays: staleDays,
-                stale: stale
+                stale: cells.stale
             )
         }
         guard !query.romiModels.isEmpty else { return report }
@@ -77,75 +83,104 @@ extension PostgresStore: KPIStore {
         return report
     }
 
-    /// The period's cells per cut and cut value: whole months from the roll-ups, partial months'
-    /// days from the day cells.
-    static func cellSums(_ c: PGConn, _ period: KPIPeriod, by: [KPIDimension]) async throws -> [KPIDimension: [String: KPICellSums]] {
-        let metrics = KPIReadSQL.metrics
-        let (days, months) = KPIRules.split(period)
-        var out: [KPIDimension: [String: KPICellSums]] = [:]
-        for dim in [KPIDimension.all] + by {
-            var sums: [String: KPICellSums] = [:]
+    /// Every cell a KPI report sums, read in one statement: the periods' day cells and whole-month
+    /// roll-ups (counters and samples), the open pipeline, and (with `staleBefore`) the stale leads.
+    static func reportCells(
+        _ c: PGConn,
+        _ query: KPIQuery,
+        staleBefore: Int64?
+    ) async throws -> (
+        current: [KPIDimension: [String: KPICellSums]],
+        previous: [KPIDimension: [String: KPICellSums]],
+        open: [KPIDimension: [String: KPICellSums]],
+        stale: [KPIDimension: [String: Int64]]?
+    ) {
+        let dims = PGValue.textArray(([KPIDimension.all] + query.by).map(\.rawValue))
+        var parts: [String] = []
+        var args: [PGValue] = []
+        let counters = KPIReadSQL.list(KPIReadSQL.counterMetrics)
+        let samples = KPIReadSQL.list(KPIReadSQL.sampleMetrics)
+        // Columns: part, period (0 current, 1 previous), dim, metric, key, label, value, n, total, samples.
+        for (index, period) in [query.period, query.period.previous].enumerated() {
+            let (days, months) = KPIRules.split(period)
             for (from, to) in days {
-                for r in try await c.rows(KPIReadSQL.dayCells, [.text(dim.rawValue), .int(from), .int(to)]) {
-                    guard let metric = r.text(0).flatMap({ metrics[$0] }) else { continue }
-                    sums[r.text(1) ?? "", default: KPICellSums()].add(
-                        metric,
-                        label: r.text(2) ?? "",
-                        value: r.int(3) ?? 0,
-                        KPITally(count: r.int(4) ?? 0, total: r.int(5) ?? 0)
-                    )
-                }
+                parts.append(
+                    """
+                    SELECT 0, \(index), dim, metric, key, label, value, n, total, NULL::bytea FROM kpi_cells
+                    WHERE metric IN (\(counters), \(samples)) AND dim = ANY(?) AND day >= ? AND day < ?
+                    """
+                )
+                args += [dims, .int(from), .int(to)]
             }
             if let (first, last) = months {
-                for r in try await c.rows(KPIReadSQL.monthCounters, [.text(dim.rawValue), .int(first), .int(last)]) {
-                    guard let metric = r.text(0).flatMap({ metrics[$0] }) else { continue }
-                    sums[r.text(1) ?? "", default: KPICellSums()].add(metric, label: r.text(2) ?? "", value: 0, KPITally(count: r.int(3) ?? 0, total: r.int(4) ?? 0))
-                }
-                for r in try await c.rows(KPIReadSQL.monthSamples, [.text(dim.rawValue), .int(first), .int(last)]) {
-                    guard let metric = r.text(0).flatMap({ metrics[$0] }) else { continue }
-                    sums[r.text(1) ?? "", default: KPICellSums()].add(
-                        metric,
-                        run: SortedRuns.decode(r.bytes(4) ?? []),
-                        KPITally(count: r.int(2) ?? 0, total: r.int(3) ?? 0)
-                    )
-                }
-            }
-            out[dim] = sums
-        }
-        return out
-    }
-
-    static func staleCounts(_ c: PGConn, before: Int64, by: [KPIDimension]) async throws -> [KPIDimension: [String: Int64]] {
-        let month = KPIRules.month(ofDay: before)
-        var out: [KPIDimension: [String: Int64]] = [:]
-        for dim in [KPIDimension.all] + by {
-            let reads: [(String, [PGValue])] = [
-                ("SELECT key, n FROM kpi_cells WHERE metric = 'sales_idle' AND dim = ? AND day >= ? AND day < ?", [.text(dim.rawValue), .int(KPIRules.firstDay(ofMonth: month)), .int(before)]),
-                ("SELECT key, n FROM kpi_months WHERE metric = 'sales_idle' AND dim = ? AND month < ?", [.text(dim.rawValue), .int(month)]),
-            ]
-            for (sql, args) in reads {
-                for r in try await c.rows(sql, args) { out[dim, default: [:]][r.text(0) ?? "", default: 0] += r.int(1) ?? 0 }
-            }
-        }
-        return out
-    }
-
-    static func openSums(_ c: PGConn, by: [KPIDimension]) async throws -> [KPIDimension: [String: KPICellSums]] {
-        var out: [KPIDimension: [String: KPICellSums]] = [:]
-        for dim in [KPIDimension.all] + by {
-            for r in try await c.rows(
-                "SELECT key, sum(n), sum(total) FROM kpi_cells WHERE metric = 'open_opportunities' AND dim = ? AND day = 0 GROUP BY key",
-                [.text(dim.rawValue)]
-            ) {
-                out[dim, default: [:]][r.text(0) ?? "", default: KPICellSums()].add(
-                    .openOpportunities,
-                    label: "",
-                    value: 0,
-                    KPITally(count: r.int(1) ?? 0, total: r.int(2) ?? 0)
+                parts.append(
+                    """
+                    SELECT 1, \(index), dim, metric, key, label, 0::bigint, n, total, NULL::bytea FROM kpi_months
+                    WHERE metric IN (\(counters)) AND dim = ANY(?) AND month >= ? AND month < ?
+                    UNION ALL
+                    SELECT 2, \(index), dim, metric, key, ''::text, 0::bigint, n, total, samples FROM kpi_month_samples
+                    WHERE metric IN (\(samples)) AND dim = ANY(?) AND month >= ? AND month < ?
+                    """
                 )
+                args += [dims, .int(first), .int(last), dims, .int(first), .int(last)]
             }
         }
-        return out
+        parts.append(
+            """
+            SELECT 3, 0, dim, 'open_opportunities'::text, key, ''::text, 0::bigint, sum(n)::bigint, sum(total)::bigint, NULL::bytea FROM kpi_cells
+            WHERE metric = 'open_opportunities' AND dim = ANY(?) AND day = 0 GROUP BY dim, key
+            """
+        )
+        args.append(dims)
+        if let before = staleBefore {
+            let month = KPIRules.month(ofDay: before)
+            parts.append(
+                """
+                SELECT 4, 0, dim, metric, key, ''::text, 0::bigint, n, 0::bigint, NULL::bytea FROM kpi_cells
+                WHERE metric = 'sales_idle' AND dim = ANY(?) AND day >= ? AND day < ?
+                UNION ALL
+                SELECT 4, 0, dim, metric, key, ''::text, 0::bigint, n, 0::bigint, NULL::bytea FROM kpi_months
+                WHERE metric = 'sales_idle' AND dim = ANY(?) AND month < ?
+                """
+            )
+            args += [dims, .int(KPIRules.firstDay(ofMonth: month)), .int(before), dims, .int(month)]
+        }
+        let metrics = KPIReadSQL.metrics
+        var current: [KPIDimension: [String: KPICellSums]] = [:]
+        var previous: [KPIDimension: [String: KPICellSums]] = [:]
+        var open: [KPIDimension: [String: KPICellSums]] = [:]
+        var stale: [KPIDimension: [String: Int64]]? = staleBefore == nil ? nil : [:]
+        for dim in [KPIDimension.all] + query.by {
+            current[dim] = [:]
+            previous[dim] = [:]
+        }
+        for r in try await c.rows(parts.joined(separator: "\nUNION ALL\n"), args) {
+            guard let dim = r.text(2).flatMap(KPIDimension.init(rawValue:)), let metric = r.text(3).flatMap({ metrics[$0] }) else { continue }
+            let key = r.text(4) ?? ""
+            let tally = KPITally(count: r.int(7) ?? 0, total: r.int(8) ?? 0)
+            switch r.int(0) {
+            case 0, 1:
+                if r.int(1) == 0 {
+                    current[dim, default: [:]][key, default: KPICellSums()].add(metric, label: r.text(5) ?? "", value: r.int(6) ?? 0, tally)
+                } else {
+                    previous[dim, default: [:]][key, default: KPICellSums()].add(metric, label: r.text(5) ?? "", value: r.int(6) ?? 0, tally)
+                }
+            case 2:
+                let run = SortedRuns.decode(r.bytes(9) ?? [])
+                if r.int(1) == 0 {
+                    current[dim, default: [:]][key, default: KPICellSums()].add(metric, run: run, tally)
+                } else {
+                    previous[dim, default: [:]][key, default: KPICellSums()].add(metric, run: run, tally)
+                }
+            case 3:
+                open[dim, default: [:]][key, default: KPICellSums()].add(.openOpportunities, label: "", value: 0, tally)
+            case 4:
+                stale?[dim, default: [:]][key, default: 0] += tally.count
+            default:
+                continue
+            }
+        }
+        return (current, previous, open, stale)
     }
 
     /// Recomputes every aggregate in a transaction that is rolled back (holding the KPI lock

@@ -20,6 +20,19 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Seed of the generated bundle.") var seed: UInt64 = 1
         @Option(help: "Repetitions (fresh database each); the median is reported.") var reps = 3
         @Option(help: "Directory for the temporary databases.") var workDir = FileManager.default.temporaryDirectory.path
+        @Option(
+            help: """
+                A postgres:// URL to measure PostgreSQL. ingest and import: each repetition gets a new database on that \
+                server (the role needs CREATEDB), dropped afterwards; default SQLite files in --work-dir. kpi: the workspace \
+                read (a SQLite file or a postgres:// URL), the bundle imported into it first when it holds no contacts.
+                """
+        )
+        var database: String?
+
+        func validate() throws {
+            guard (1...1000).contains(reps) else { throw ValidationError("--reps must be between 1 and 1000") }
+            guard (1...100_000_000).contains(leads) else { throw ValidationError("--leads must be between 1 and 100000000") }
+        }
 
         func bundleDirectory() throws -> String {
             if let bundle { return bundle }
@@ -32,6 +45,29 @@ struct Bench: AsyncParsableCommand {
         }
 
         func freshDatabase(_ name: String) -> String { freshBenchDatabase(name, in: workDir) }
+
+        /// A new empty workspace for one repetition (SQLite file or PostgreSQL database).
+        func freshWorkspace(_ name: String) async throws -> String {
+            if let database, !WorkspaceStores.isPostgres(database) {
+                throw CLIFailure("--database takes a postgres:// URL here (SQLite runs use files in --work-dir)")
+            }
+            do { return try await WorkspaceStores.scratch(name, base: database, workDir: workDir) } catch let e as StoreError {
+                throw CLIFailure(e.description)
+            }
+        }
+
+        /// Opens a workspace made by `freshWorkspace`.
+        func open(_ location: String) async throws -> any FunnelStore {
+            do { return try await WorkspaceStores.open(location) } catch let e as StoreError { throw CLIFailure(e.description) }
+        }
+
+        /// Closes and removes a workspace made by `freshWorkspace`.
+        func remove(_ store: any FunnelStore, _ location: String) async {
+            WorkspaceStores.close(store)
+            await WorkspaceStores.removeScratch(location, base: database)
+        }
+
+        var backend: String { database.map { WorkspaceStores.isPostgres($0) } == true ? "postgresql" : "sqlite" }
     }
 
     static var build: String {
@@ -58,9 +94,11 @@ struct Bench: AsyncParsableCommand {
             var accepted = 0
             var handovers: Int?
             if handover != nil, scoring == nil { throw CLIFailure("--handover needs --scoring: handovers open when the scoring model moves contacts to MQL") }
+            var appCPU: [Double] = []
+            var dbCPU: [Double] = []
             for rep in 0..<common.reps {
-                let path = common.freshDatabase("ingest")
-                let store = try SQLiteStore.workspace(path: path)
+                let path = try await common.freshWorkspace("ingest")
+                let store = try await common.open(path)
                 let readers = try Bundle.open(dir).filter { $0.resource != .touchpoints }
                 let setup = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
                 guard setup.committed else { throw CLIFailure("the bundle did not import: \(setup.problems.first?.description ?? "")") }
@@ -73,6 +111,9 @@ struct Bench: AsyncParsableCommand {
                     _ = try await store.applyHandoverConfig(text: text, config: config, comment: "bench", actor: .cli, at: SystemClock().now())
                 }
                 let actor = Actor(userID: "bench", role: .admin, via: "bench")
+                let serverCPU = await WorkspaceStores.serverCPUReader(path)
+                let app0 = processCPUSeconds()
+                let db0 = serverCPU?()
                 let started = DispatchTime.now().uptimeNanoseconds
                 var ok = 0
                 var i = 0
@@ -83,8 +124,10 @@ struct Bench: AsyncParsableCommand {
                     i += batch
                 }
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                appCPU.append(processCPUSeconds() - app0)
+                if let serverCPU, let db0 { dbCPU.append(serverCPU() - db0) }
                 accepted = ok
-                dbBytes = fileSize(path) + fileSize(path + "-wal")
+                dbBytes = await WorkspaceStores.storedBytes(path)
                 var opened = ""
                 if handover != nil {
                     let far = Timestamp(milliseconds: Int64.max / 2)
@@ -92,8 +135,9 @@ struct Bench: AsyncParsableCommand {
                     handovers = n
                     opened = ", \(n) handovers opened"
                 }
-                FileHandle.standardError.write(Data("rep \(rep + 1): \(ok) events in \(String(format: "%.2f", times.last!)) s\(opened)\n".utf8))
-                removeDatabase(path)
+                let cpu = dbCPU.count == appCPU.count ? String(format: "; CPU app %.1f s, database %.1f s", appCPU.last ?? 0, dbCPU.last ?? 0) : ""
+                FileHandle.standardError.write(Data("rep \(rep + 1): \(ok) events in \(String(format: "%.2f", times.last ?? 0)) s\(opened)\(cpu)\n".utf8))
+                await common.remove(store, path)
             }
             var result = BenchResult(
                 suite: handover != nil ? "ingest-handover" : scoring == nil ? "ingest" : "ingest-scoring",
@@ -105,6 +149,8 @@ struct Bench: AsyncParsableCommand {
                 batch: batch
             )
             result.handovers = handovers
+            result.backend = common.backend
+            result.cpuSplit(app: appCPU, database: dbCPU, times: times, items: events.count)
             try printJSON(result)
         }
     }
@@ -120,25 +166,34 @@ struct Bench: AsyncParsableCommand {
             var touchpoints = 0
             var contacts = 0
             var dbBytes = 0
+            var appCPU: [Double] = []
+            var dbCPU: [Double] = []
             for rep in 0..<common.reps {
-                let path = common.freshDatabase("import")
-                let store = try SQLiteStore.workspace(path: path)
+                let path = try await common.freshWorkspace("import")
+                let store = try await common.open(path)
+                let serverCPU = await WorkspaceStores.serverCPUReader(path)
+                let app0 = processCPUSeconds()
+                let db0 = serverCPU?()
                 let started = DispatchTime.now().uptimeNanoseconds
                 let readers = try Bundle.openReadingAhead(dir)
                 let result = try await store.importRows(readers, options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
-                try await store.checkpoint()
+                try await (store as? SQLiteStore)?.checkpoint()
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                appCPU.append(processCPUSeconds() - app0)
+                if let serverCPU, let db0 { dbCPU.append(serverCPU() - db0) }
                 guard result.committed else { throw CLIFailure("the bundle did not import: \(result.problems.first?.description ?? "")") }
                 rows = result.files.reduce(0) { $0 + $1.rows }
                 touchpoints = result.files.first { $0.file == "touchpoints.csv" }?.rows ?? 0
                 contacts = result.files.first { $0.file == "contacts.csv" }?.rows ?? 0
-                dbBytes = fileSize(path)
-                FileHandle.standardError.write(Data("rep \(rep + 1): \(rows) rows in \(String(format: "%.2f", times.last!)) s\n".utf8))
-                removeDatabase(path)
+                dbBytes = await WorkspaceStores.storedBytes(path)
+                FileHandle.standardError.write(Data("rep \(rep + 1): \(rows) rows in \(String(format: "%.2f", times.last ?? 0)) s\n".utf8))
+                await common.remove(store, path)
             }
             var result = BenchResult(suite: "import", items: rows, accepted: rows, times: times, dbBytes: dbBytes, bundle: dir)
             result.contacts = contacts
             result.touchpoints = touchpoints
+            result.backend = common.backend
+            result.cpuSplit(app: appCPU, database: dbCPU, times: times, items: rows)
             try printJSON(result)
         }
     }
@@ -255,6 +310,25 @@ struct BenchResult: Encodable {
     var contacts: Int?
     var touchpoints: Int?
     var handovers: Int?
+    var backend: String?
+    /// CPU of the benchmark's process and of the database server's processes (when the server runs
+    /// on this machine), in the median repetition, and per item.
+    var app_cpu_seconds: Double?
+    var db_cpu_seconds: Double?
+    var app_cpu_us_per_item: Double?
+    var db_cpu_us_per_item: Double?
+
+    /// Adds the CPU split of the median repetition.
+    mutating func cpuSplit(app: [Double], database: [Double], times: [Double], items: Int) {
+        guard !times.isEmpty, app.count == times.count, items > 0 else { return }
+        let median = times.indices.sorted { times[$0] < times[$1] }[times.count / 2]
+        app_cpu_seconds = app[median]
+        app_cpu_us_per_item = app[median] / Double(items) * 1e6
+        if database.count == times.count {
+            db_cpu_seconds = database[median]
+            db_cpu_us_per_item = database[median] / Double(items) * 1e6
+        }
+    }
 
     /// A suite's result from the seconds of each repetition: median, min and max.
     init(suite: String, items: Int, accepted: Int, times: [Double], dbBytes: Int, bundle: String, batch: Int? = nil) {
@@ -272,6 +346,13 @@ struct BenchResult: Encodable {
         self.batch = batch
         self.bundle = bundle
     }
+}
+
+/// CPU seconds (user and system) this process has used.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
 func fileSize(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }

@@ -12,30 +12,32 @@ extension Bench {
             abstract: "Latency of the full KPI set (a period, by channel) from the incremental aggregates."
         )
         @OptionGroup var common: Common
-        @Option(help: "An existing workspace database to read (else the bundle is imported into a new one, kept for the next run).")
-        var database: String?
         @Option(help: "First day of the period.") var from = "2025-07-01"
         @Option(help: "Day after the last.") var to = "2025-10-01"
         @Option(help: "Cuts, comma-separated.") var by = "channel"
         @Option(help: "Reads to time (after 20 untimed).") var queries = 200
 
+        func validate() throws {
+            guard (1...1_000_000).contains(queries) else { throw ValidationError("--queries must be between 1 and 1000000") }
+        }
+
         func run() async throws {
             let path: String
-            if let database {
+            if let database = common.database {
                 path = database
             } else {
                 let dir = try common.bundleDirectory()
                 path = (common.workDir as NSString).appendingPathComponent("smarketing-bench-kpi-\((dir as NSString).lastPathComponent).sqlite")
-                if !FileManager.default.fileExists(atPath: path) {
-                    FileHandle.standardError.write(Data("importing \(dir) into \(path)\n".utf8))
-                    let store = try SQLiteStore.workspace(path: path)
-                    let r = try await store.importRows(try Bundle.openReadingAhead(dir), options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in
-                    }
-                    guard r.committed else { throw CLIFailure("the bundle did not import: \(r.problems.first?.description ?? "")") }
-                    try await store.checkpoint()
-                }
             }
-            let store = try SQLiteStore.workspace(path: path)
+            let store = try await common.open(path)
+            defer { WorkspaceStores.close(store) }
+            if try await store.count(.contacts) == 0 {
+                let dir = try common.bundleDirectory()
+                FileHandle.standardError.write(Data("importing \(dir) into \(path)\n".utf8))
+                let r = try await store.importRows(try Bundle.openReadingAhead(dir), options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
+                guard r.committed else { throw CLIFailure("the bundle did not import: \(r.problems.first?.description ?? "")") }
+                try await (store as? SQLiteStore)?.checkpoint()
+            }
             let query = try KPI.query(from: from, to: to, by: by)
             for _ in 0..<20 { _ = try await store.kpis(query) }
             var latencies: [Double] = []
@@ -64,6 +66,7 @@ extension Bench {
                 var peak_rss_bytes: Int
                 var build: String
                 var database: String
+                var backend: String
                 var db_bytes: Int
             }
             try printJSON(
@@ -73,15 +76,16 @@ extension Bench {
                     per_second: Double(queries) / seconds,
                     p50_ms: latencies[latencies.count / 2],
                     p99_ms: latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))],
-                    min_ms: latencies.first!,
-                    max_ms: latencies.last!,
+                    min_ms: latencies.first ?? 0,
+                    max_ms: latencies.last ?? 0,
                     groups: groups,
                     period: "\(from)..\(to)",
                     by: by,
                     peak_rss_bytes: peakRSSBytes(),
                     build: Bench.build,
-                    database: path,
-                    db_bytes: fileSize(path)
+                    database: WorkspaceStores.display(path),
+                    backend: WorkspaceStores.isPostgres(path) ? "postgresql" : "sqlite",
+                    db_bytes: await WorkspaceStores.storedBytes(path)
                 )
             )
         }
@@ -148,8 +152,8 @@ extension Bench {
                     deals_won: deals,
                     runs: runs,
                     p50_ms: latencies[latencies.count / 2],
-                    min_ms: latencies.first!,
-                    max_ms: latencies.last!,
+                    min_ms: latencies.first ?? 0,
+                    max_ms: latencies.last ?? 0,
                     peak_rss_bytes: peakRSSBytes()
                 )
             )

@@ -50,11 +50,7 @@ extension Bench {
             var failed: Int
         }
 
-        static func cpuSeconds() -> Double {
-            var usage = rusage()
-            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-        }
+        static func cpuSeconds() -> Double { processCPUSeconds() }
 
         func run() async throws {
             let db = freshBenchDatabase("sync", in: workDir)
