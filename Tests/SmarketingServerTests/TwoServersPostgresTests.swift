@@ -95,4 +95,75 @@ struct TwoServersPostgresTests {
         #expect(refusedAfterASecond > 0)
         #expect(try await send(.GET, port: pb, "/api/v1/contacts?limit=1", token: tokens[1]).0 == 200)
     }
+
+    /// Posts events (NDJSON) naming people by email; whether the server acknowledged them (200).
+    func ingest(_ ids: [String], port: Int, token: String) async -> Bool {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/events")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "application/x-ndjson")
+        let body = ids.map { id in
+            let person = id.split(separator: "-")[1]
+            return #"{"id":"\#(id)","type":"page_view","occurred_at":"2026-03-01T09:00:00Z","email":"p\#(person)@kill.example"}"#
+        }.joined(separator: "\n")
+        request.body = .bytes(ByteBuffer(string: body))
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(30)) else { return false }
+        _ = try? await response.body.collect(upTo: 1 << 22)
+        return response.status == .ok
+    }
+
+    @Test("kill -9 of one of two instances during ingest: nothing acknowledged is lost, one contact per email, the aggregates verify")
+    func killOneInstance() async throws {
+        let url = try await ThrowawayPostgres.newDatabase()
+        let store = try await WorkspaceStores.open(url)
+        defer { WorkspaceStores.close(store) }
+        var user = Record(.users, values: Array(repeating: .null, count: Resource.users.schema.fields.count))
+        user["id"] = .text("u-admin")
+        user["email"] = .text("admin@kill.example")
+        user["access_role"] = .text("admin")
+        let setup = Actor(userID: "setup", role: .admin, via: "test")
+        try await store.create(user, actor: setup, at: SystemClock().now())
+        let token = APIToken.generate()
+        _ = try await store.createToken(userID: "u-admin", role: .admin, name: "kill", hash: APIToken.hash(token), actor: setup, at: SystemClock().now())
+        let (pa, pb) = (try LoopbackPort.free(), try LoopbackPort.free())
+        let a = try ServerProcess(database: url, port: pa)
+        defer { a.stop() }
+        let b = try ServerProcess(database: url, port: pb)
+        defer { b.stop() }
+        try await a.waitUntilReady()
+        try await b.waitUntilReady()
+
+        // Six writers, three per instance; the people (seven per writer) are shared by both
+        // instances' writers, so both create and merge into the same contacts concurrently.
+        let acknowledged = Acknowledged()
+        let writers = 6
+        let batches = 150
+        let perBatch = 20
+        func batch(_ w: Int, _ b: Int) -> [String] { (0..<perBatch).map { "k-\(w % 3)x\(b % 7)-w\(w)b\(b)e\($0)" } }
+        let senders = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for w in 0..<writers {
+                    group.addTask {
+                        for b in 0..<batches {
+                            guard await ingest(batch(w, b), port: w < 3 ? pa : pb, token: token) else { return }
+                            await acknowledged.add(batch(w, b))
+                        }
+                    }
+                }
+            }
+        }
+        while await acknowledged.ids.count < 1500 { try await Task.sleep(for: .milliseconds(20)) }
+        a.kill()
+        await senders.value
+        let acked = await acknowledged.ids
+        #expect(acked.count >= 1500 && acked.count < writers * batches * perBatch, "the kill came before the end")
+        for id in acked { #expect(try await store.get(.touchpoints, id: id) != nil, "acknowledged \(id) was lost") }
+
+        // Everything again through the surviving instance: nothing is stored twice.
+        for w in 0..<writers { for b in 0..<batches { #expect(await ingest(batch(w, b), port: pb, token: token)) } }
+        #expect(try await store.count(.touchpoints) == writers * batches * perBatch)
+        #expect(try await store.count(.contacts) == 3 * 7)
+        let verification = try await store.verifyKPIs()
+        #expect(verification.mismatches.isEmpty, "\(verification.mismatches.prefix(5))")
+    }
 }
