@@ -252,6 +252,35 @@ public protocol RecordStore: Sendable {
     func setting(_ key: String) async throws -> String?
     /// Sets a workspace setting.
     func setSetting(_ key: String, _ value: String) async throws
+
+    /// Storage upkeep a server runs on start, now and then, and after imports. On PostgreSQL:
+    /// touchpoints of months without a partition moved into one, and the partitions of this month
+    /// and the next two made. Returns how many partitions it made (0 where there is nothing to do).
+    func housekeeping(at: Timestamp) async throws -> Int
+    /// The storage partitions of the touchpoints, oldest month first (none where the store does
+    /// not partition them).
+    func touchpointPartitions() async throws -> [TouchpointPartition]
+}
+
+/// One partition of the touchpoints: a month (from its first instant to the next month's, UTC),
+/// or the default partition that holds months without their own.
+public struct TouchpointPartition: Sendable, Codable, Equatable {
+    public var name: String
+    /// The month's first instant; nil for the default partition.
+    public var from: Timestamp?
+    /// The next month's first instant; nil for the default partition.
+    public var to: Timestamp?
+    /// Rows (PostgreSQL's estimate after ANALYZE; exact for the default partition).
+    public var rows: Int
+    public var bytes: Int
+
+    public init(name: String, from: Timestamp?, to: Timestamp?, rows: Int, bytes: Int) {
+        self.name = name
+        self.from = from
+        self.to = to
+        self.rows = rows
+        self.bytes = bytes
+    }
 }
 
 /// Who may do what: API tokens, passwords, browser sessions and sign-in failures. Kept in the

@@ -514,4 +514,78 @@ struct PostgresInstanceTests {
         }
         #expect(resumed, "the replica catches up after the pause")
     }
+
+    @Test("touchpoints are partitioned by month: an import fills month partitions, an odd month waits in the default partition until housekeeping, ids stay unique across partitions, the aggregates verify")
+    func monthPartitions() async throws {
+        let store = try await Self.open(try await location())
+        defer { store.close() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-partitions-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try DemoWorkspace(leads: 300, seed: 8).write(to: dir)
+        let report = try await store.importRows(try Bundle.open(dir), options: ImportOptions(), actor: tester, at: t0) { _ in }
+        #expect(report.committed)
+        let total = try await store.count(.touchpoints)
+        #expect(total > 1000)
+        var partitions = try await store.touchpointPartitions()
+        let months = partitions.filter { $0.from != nil }
+        #expect(months.count >= 6, "\(partitions.map(\.name))")
+        #expect(partitions.last?.name == "touchpoints_default" && partitions.last?.rows == 0, "the import's months were moved out of the default partition")
+        // This month and the next two are made ahead (t0 is 2026-01-01).
+        for name in ["touchpoints_2026_01", "touchpoints_2026_02", "touchpoints_2026_03"] { #expect(partitions.contains { $0.name == name }, "\(name)") }
+        for p in months {
+            let (from, to) = (try #require(p.from), try #require(p.to))
+            #expect(from < to)
+            #expect(p.name == "touchpoints_" + from.iso8601.prefix(7).replacingOccurrences(of: "-", with: "_"))
+        }
+
+        // An event in a month without a partition waits in the default one; its id is unique
+        // across partitions (the same id in another month is the same event).
+        try await seed(store)
+        let first = try await store.ingest([IngestBatch(events: [event("odd-1", contact: "c1", at: "2031-07-04T12:00:00Z")], atomic: false, actor: tester)], at: t0)
+        #expect(first[0].outcomes.count == 1)
+        let again = try await store.ingest(
+            [IngestBatch(events: [event("odd-1", contact: "c1", at: "2026-02-01T10:00:00Z"), event("odd-2", contact: "c2")], atomic: false, actor: tester)],
+            at: t0
+        )
+        #expect(try await store.count(.touchpoints) == total + 2)
+        _ = again
+        partitions = try await store.touchpointPartitions()
+        #expect(partitions.last?.rows == 1)
+        await #expect(throws: StoreError.self) {
+            try await store.create(
+                record(.touchpoints, ["id": .text("odd-2"), "contact_id": .text("c1"), "occurred_at": ts("2028-01-01T00:00:00Z"), "type": .text("page_view")]),
+                actor: tester,
+                at: t0
+            )
+        }
+        #expect(try await store.housekeeping(at: t0) == 1)
+        partitions = try await store.touchpointPartitions()
+        #expect(partitions.contains { $0.name == "touchpoints_2031_07" })
+        #expect(partitions.last?.rows == 0)
+        #expect(try await store.get(.touchpoints, id: "odd-1")?["occurred_at"] == ts("2031-07-04T12:00:00Z"))
+        #expect(try await store.housekeeping(at: t0) == 0)
+
+        // A touchpoint moved to another month (and person) moves partition and keeps its id.
+        let moved = try await store.update(.touchpoints, id: "odd-1", fields: ["occurred_at": ts("2026-02-15T08:00:00Z"), "contact_id": .text("c2")], actor: tester, at: t0)
+        #expect(moved["contact_id"] == .text("c2"))
+        #expect(try await store.count(.touchpoints) == total + 2)
+        await #expect(throws: StoreError.self) {
+            try await store.create(
+                record(.touchpoints, ["id": .text("odd-1"), "contact_id": .text("c1"), "occurred_at": ts("2031-07-04T12:00:00Z"), "type": .text("page_view")]),
+                actor: tester,
+                at: t0
+            )
+        }
+        try await store.delete(.touchpoints, id: "odd-1", actor: tester, at: t0)
+        #expect(try await store.get(.touchpoints, id: "odd-1") == nil)
+        // A deleted id can be stored again.
+        try await store.create(
+            record(.touchpoints, ["id": .text("odd-1"), "contact_id": .text("c1"), "occurred_at": ts("2026-03-01T00:00:00Z"), "type": .text("page_view")]),
+            actor: tester,
+            at: t0
+        )
+        #expect(try await store.count(.touchpoints) == total + 2)
+        let verification = try await store.verifyKPIs()
+        #expect(verification.mismatches.isEmpty, "\(verification.mismatches.prefix(3))")
+    }
 }

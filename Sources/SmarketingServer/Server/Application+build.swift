@@ -86,6 +86,7 @@ public func buildApplication(
         // a large workspace): do it while the server starts, not while the first person waits.
         Task.detached(priority: .background) { _ = try? await web.dashboardLive(web.dashboardQuery(Parameters())) }
         services.append(SLABreachService(store: store, clock: clock, interval: configuration.slaInterval, logger: logger))
+        services.append(StorageHousekeeping(store: store, clock: clock, logger: logger))
         if configuration.deliverWebhooks {
             services.append(WebhookDispatcher(store: store, clock: clock, interval: configuration.webhookInterval, logger: logger))
         }

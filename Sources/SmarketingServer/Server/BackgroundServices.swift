@@ -46,6 +46,35 @@ public struct SLABreachService: Service {
     }
 }
 
+/// The store's upkeep on start and then every `interval` (on PostgreSQL: touchpoint month
+/// partitions made ahead, and months that landed in the default partition moved into their own).
+/// Every instance runs it; the store makes each partition once.
+public struct StorageHousekeeping: Service {
+    let store: any FunnelStore
+    let clock: any WorkspaceClock
+    let interval: Duration
+    let logger: Logger
+
+    public init(store: any FunnelStore, clock: any WorkspaceClock, interval: Duration = .seconds(3600), logger: Logger) {
+        self.store = store
+        self.clock = clock
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let made = try await store.housekeeping(at: clock.now())
+                if made > 0 { logger.info("storage housekeeping", metadata: ["partitions_made": "\(made)"]) }
+            } catch {
+                logger.error("storage housekeeping: \(error)")
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
 /// Delivers webhook events from the outbox: in order per subscription, signed, retried with
 /// exponential backoff; every attempt is recorded. Runs beside ingest, never inside it.
 public struct WebhookDispatcher: Service {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SmarketingCore
 
 /// Server-level work outside a workspace: scratch databases for the benchmarks and the CPU the
 /// server's processes spent (to split a benchmark's CPU between the app and the database).
@@ -95,6 +96,51 @@ extension PostgresStore {
         // The backend was forked by the postmaster: its parent in /proc/PID/stat.
         guard let stat = ProcStat(pid: backend) else { return nil }
         return stat.parent
+    }
+}
+
+/// Touchpoint month partitions (migration 7).
+extension PostgresStore {
+    /// Moves touchpoints of months without a partition out of the default partition into their
+    /// own, and makes this month's and the next two months' partitions: one month per
+    /// transaction (attaching locks the default partition until the commit).
+    public func housekeeping(at: Timestamp) async throws -> Int {
+        let due = try await read { c in
+            try await c.rows("SELECT to_char(m, 'YYYY-MM-DD HH24:MI:SS') FROM touchpoint_months_due(?) AS m", [.int(at.milliseconds)]).compactMap { $0.text(0) }
+        }
+        var made = 0
+        for month in due {
+            let created = try await write { c in
+                try await c.one("SELECT touchpoint_month_partition(?::timestamp)", [.text(month)])?.int(0) ?? 0
+            }
+            if created != 0 { made += 1 }
+        }
+        return made
+    }
+
+    public func touchpointPartitions() async throws -> [TouchpointPartition] {
+        try await read { c in
+            try await c.rows(
+                """
+                SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid),
+                       CASE WHEN c.relname = 'touchpoints_default' THEN (SELECT count(*) FROM touchpoints_default) ELSE greatest(c.reltuples, 0)::bigint END,
+                       pg_total_relation_size(c.oid)
+                FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = 'touchpoints'::regclass
+                ORDER BY c.relname = 'touchpoints_default', c.relname
+                """
+            ).map { r in
+                // "FOR VALUES FROM ('1735689600000') TO ('1738368000000')", or "DEFAULT".
+                let bounds = (r.text(1) ?? "").split(whereSeparator: { !$0.isNumber && $0 != "-" }).compactMap { Int64($0) }
+                return TouchpointPartition(
+                    name: r.text(0) ?? "",
+                    from: bounds.count == 2 ? Timestamp(milliseconds: bounds[0]) : nil,
+                    to: bounds.count == 2 ? Timestamp(milliseconds: bounds[1]) : nil,
+                    rows: Int(clamping: r.int(2) ?? 0),
+                    bytes: Int(clamping: r.int(3) ?? 0)
+                )
+            }
+        }
     }
 }
 

@@ -21,6 +21,7 @@ enum PostgresSchema {
         (4, "KPI change triggers (PL/pgSQL)", v4),
         (5, "reporting views of the KPI facts", v5),
         (6, "month roll-ups indexed by cut and month (the dashboard read)", v6),
+        (7, "touchpoints partitioned by month; event ids unique across partitions", v7),
     ]
 
     static var count: Int { migrations.count }
@@ -52,6 +53,107 @@ enum PostgresSchema {
     static let v6 = """
         CREATE INDEX kpi_months_dim_month ON kpi_months(dim, month, metric);
         CREATE INDEX kpi_month_samples_dim_month ON kpi_month_samples(dim, month, metric);
+        """
+
+    /// Touchpoints partitioned by the month (UTC) they occurred in, so old months stay cheap and
+    /// can be detached. A partitioned table cannot have a unique index on `id` alone (the key must
+    /// include the partition key), so `touchpoint_ids` holds every id once: a row whose id is
+    /// already there is skipped by a trigger, which gives every insert `ON CONFLICT DO NOTHING`
+    /// semantics (an insert's `RETURNING` names only the rows stored). Months without a partition
+    /// go to `touchpoints_default`; housekeeping moves them into month partitions and makes
+    /// the next months' (`touchpoint_months_due`, then `touchpoint_month_partition` one month per
+    /// transaction: after imports, on start and hourly in `serve`, and `smarketing db housekeeping`). Moving a row between partitions fires the id triggers in the
+    /// order delete-then-insert, so an update across months keeps its id.
+    static let v7 = """
+        ALTER TABLE touchpoints RENAME TO touchpoints_unpartitioned;
+        ALTER TABLE touchpoints_unpartitioned RENAME CONSTRAINT touchpoints_pkey TO touchpoints_unpartitioned_pkey;
+        ALTER INDEX touchpoints_contact_time RENAME TO touchpoints_unpartitioned_contact_time;
+        DROP TRIGGER kpi_touchpoints_change ON touchpoints_unpartitioned;
+        CREATE TABLE touchpoint_ids (id TEXT COLLATE "C" PRIMARY KEY NOT NULL);
+        CREATE TABLE touchpoints (
+            id TEXT COLLATE "C" NOT NULL,
+            contact_id TEXT COLLATE "C" NOT NULL REFERENCES contacts(id) DEFERRABLE INITIALLY DEFERRED,
+            occurred_at BIGINT NOT NULL, type TEXT COLLATE "C" NOT NULL, channel TEXT COLLATE "C",
+            campaign_id TEXT COLLATE "C" REFERENCES campaigns(id) DEFERRABLE INITIALLY DEFERRED,
+            content_id TEXT COLLATE "C" REFERENCES content(id) DEFERRABLE INITIALLY DEFERRED,
+            actor_id TEXT COLLATE "C" REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED,
+            properties TEXT COLLATE "C",
+            PRIMARY KEY (id, occurred_at)
+        ) PARTITION BY RANGE (occurred_at);
+        CREATE TABLE touchpoints_default PARTITION OF touchpoints DEFAULT;
+        CREATE INDEX touchpoints_contact_time ON touchpoints(contact_id, occurred_at);
+
+        -- The partition of one month (first day 00:00 UTC to the next), rows of that month moved
+        -- out of the default partition into it. Returns whether it was made. Attaching locks the
+        -- default partition for the rest of the transaction: one month per short transaction.
+        CREATE FUNCTION touchpoint_month_partition(month_start timestamp) RETURNS boolean LANGUAGE plpgsql AS $$
+        DECLARE
+          lo bigint := (extract(epoch FROM month_start) * 1000)::bigint;
+          hi bigint := (extract(epoch FROM month_start + interval '1 month') * 1000)::bigint;
+          name text := 'touchpoints_' || to_char(month_start, 'YYYY_MM');
+        BEGIN
+          -- Instances doing their housekeeping at once make each month once.
+          PERFORM pg_advisory_xact_lock(7236561640718202739);
+          IF to_regclass(name) IS NOT NULL THEN RETURN false; END IF;
+          PERFORM set_config('smarketing.moving', 'on', true);
+          EXECUTE format('CREATE TABLE %I (LIKE touchpoints INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
+          EXECUTE format('INSERT INTO %I SELECT * FROM touchpoints_default WHERE occurred_at >= %s AND occurred_at < %s', name, lo, hi);
+          EXECUTE format('DELETE FROM touchpoints_default WHERE occurred_at >= %s AND occurred_at < %s', lo, hi);
+          EXECUTE format('ALTER TABLE touchpoints ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)', name, lo, hi);
+          PERFORM set_config('smarketing.moving', '', true);
+          RETURN true;
+        END $$;
+
+        -- The months that need a partition: every month the default partition holds, and this
+        -- month and the next two (empty until their events come).
+        CREATE FUNCTION touchpoint_months_due(now_ms bigint) RETURNS SETOF timestamp LANGUAGE sql STABLE AS $$
+          SELECT m FROM (
+            SELECT DISTINCT date_trunc('month', to_timestamp(occurred_at / 1000.0) AT TIME ZONE 'UTC') AS m FROM touchpoints_default
+            UNION SELECT date_trunc('month', to_timestamp(now_ms / 1000.0) AT TIME ZONE 'UTC') + n * interval '1 month' FROM generate_series(0, 2) n
+          ) months
+          -- A partition name needs a four-digit year; rows outside stay in the default partition.
+          WHERE m >= timestamp '1000-01-01' AND m < timestamp '9999-12-01'
+            AND to_regclass('touchpoints_' || to_char(m, 'YYYY_MM')) IS NULL
+          ORDER BY m
+        $$;
+
+        CREATE FUNCTION touchpoint_id_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF coalesce(current_setting('smarketing.moving', true), '') = 'on' THEN RETURN NEW; END IF;
+          INSERT INTO touchpoint_ids VALUES (NEW.id) ON CONFLICT DO NOTHING;
+          IF NOT FOUND THEN RETURN NULL; END IF;
+          RETURN NEW;
+        END $$;
+        CREATE FUNCTION touchpoint_id_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF coalesce(current_setting('smarketing.moving', true), '') = 'on' THEN RETURN OLD; END IF;
+          DELETE FROM touchpoint_ids WHERE id = OLD.id;
+          RETURN OLD;
+        END $$;
+        -- The KPI notes of a touchpoint change (kpi_note names tables, and a partition's trigger
+        -- sees the partition's name).
+        CREATE FUNCTION kpi_note_touchpoint() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF coalesce(current_setting('smarketing.kpi_bulk', true), '') = 'on' THEN RETURN NULL; END IF;
+          IF coalesce(current_setting('smarketing.moving', true), '') = 'on' THEN RETURN NULL; END IF;
+          INSERT INTO kpi_dirty VALUES ('c', OLD.contact_id);
+          INSERT INTO kpi_dirty SELECT 'd', opportunity_id FROM kpi_deal_contacts WHERE contact_id = OLD.contact_id;
+          IF TG_OP = 'UPDATE' THEN
+            INSERT INTO kpi_dirty VALUES ('c', NEW.contact_id);
+            INSERT INTO kpi_dirty SELECT 'd', opportunity_id FROM kpi_deal_contacts WHERE contact_id = NEW.contact_id;
+          END IF;
+          RETURN NULL;
+        END $$;
+
+        INSERT INTO touchpoint_ids SELECT id FROM touchpoints_unpartitioned;
+        SELECT touchpoint_month_partition(m) FROM (
+          SELECT DISTINCT date_trunc('month', to_timestamp(occurred_at / 1000.0) AT TIME ZONE 'UTC') AS m FROM touchpoints_unpartitioned
+        ) months WHERE m >= timestamp '1000-01-01' AND m < timestamp '9999-12-01';
+        INSERT INTO touchpoints SELECT * FROM touchpoints_unpartitioned;
+        DROP TABLE touchpoints_unpartitioned;
+        CREATE TRIGGER touchpoint_id_insert BEFORE INSERT ON touchpoints FOR EACH ROW EXECUTE FUNCTION touchpoint_id_insert();
+        CREATE TRIGGER touchpoint_id_delete BEFORE DELETE ON touchpoints FOR EACH ROW EXECUTE FUNCTION touchpoint_id_delete();
+        CREATE TRIGGER kpi_touchpoints_change AFTER UPDATE OR DELETE ON touchpoints FOR EACH ROW EXECUTE FUNCTION kpi_note_touchpoint();
         """
 
     static let v2 = """

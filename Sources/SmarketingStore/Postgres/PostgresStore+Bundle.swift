@@ -44,6 +44,10 @@ extension PostgresStore: BundleStore {
                 // Imported stage history is history: it opens no handovers and sends no webhooks.
                 try await c.execute("UPDATE transition_cursor SET seq = coalesce((SELECT max(seq) FROM lifecycle_transitions), 0) WHERE id = 1")
             }
+            // Imported months without a partition went to the default one: each moves into its
+            // own now (after the commit, a month per transaction). The import is committed either
+            // way; what fails here stays in the default partition until the next housekeeping.
+            if sources.contains(where: { $0.resource == .touchpoints }) { _ = try? await housekeeping(at: at) }
             return state.committedReport
         } catch is RollbackImport {
             return state.rolledBackReport
@@ -242,16 +246,34 @@ extension PostgresStore: BundleStore {
         _ rows: [Candidate],
         file: String
     ) async throws -> (changed: [String], rejected: [(Candidate, String)]) {
-        let upsert = """
-            INSERT INTO \(r.rawValue) (\(cols.joined(separator: ", "))) SELECT \(cols.joined(separator: ", ")) FROM \(stage)
-            ON CONFLICT (id) DO UPDATE SET \(updatable.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
-            WHERE (\(updatable.map { "\(r.rawValue).\($0)" }.joined(separator: ", "))) IS DISTINCT FROM (\(updatable.map { "excluded.\($0)" }.joined(separator: ", ")))
-            RETURNING id
-            """
+        let upsert: String
+        if r == .touchpoints {
+            // Partitioned (no unique index on id alone): changed rows updated, new ones inserted.
+            upsert = """
+                WITH changed AS (
+                  UPDATE touchpoints t SET \(updatable.map { "\($0) = s.\($0)" }.joined(separator: ", ")) FROM \(stage) s
+                  WHERE t.id = s.id AND (\(updatable.map { "t.\($0)" }.joined(separator: ", "))) IS DISTINCT FROM (\(updatable.map { "s.\($0)" }.joined(separator: ", ")))
+                  RETURNING t.id
+                ), added AS (
+                  INSERT INTO touchpoints (\(cols.joined(separator: ", "))) SELECT \(cols.map { "s.\($0)" }.joined(separator: ", ")) FROM \(stage) s
+                  WHERE NOT EXISTS (SELECT 1 FROM touchpoint_ids i WHERE i.id = s.id)
+                  RETURNING id
+                )
+                SELECT id FROM changed UNION ALL SELECT id FROM added
+                """
+        } else {
+            upsert = """
+                INSERT INTO \(r.rawValue) (\(cols.joined(separator: ", "))) SELECT \(cols.joined(separator: ", ")) FROM \(stage)
+                ON CONFLICT (id) DO UPDATE SET \(updatable.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+                WHERE (\(updatable.map { "\(r.rawValue).\($0)" }.joined(separator: ", "))) IS DISTINCT FROM (\(updatable.map { "excluded.\($0)" }.joined(separator: ", ")))
+                RETURNING id
+                """
+        }
         try await c.execute("SAVEPOINT import_chunk")
         do {
             let ids = rows.map(\.id)
-            let existing = try await c.one("SELECT 1 FROM \(r.rawValue) WHERE id = ANY(?::text[]) LIMIT 1", [.textArray(ids)])
+            let idTable = r == .touchpoints ? "touchpoint_ids" : r.rawValue
+            let existing = try await c.one("SELECT 1 FROM \(idTable) WHERE id = ANY(?::text[]) LIMIT 1", [.textArray(ids)])
             if existing == nil {
                 // None of the chunk's rows is stored yet (a first load): straight into the table,
                 // written once. (Imports hold the import lock; a row an ingest adds meanwhile

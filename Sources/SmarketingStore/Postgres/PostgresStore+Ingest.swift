@@ -342,7 +342,7 @@ extension PostgresStore: IngestStore {
                 """
                 INSERT INTO touchpoints (id, contact_id, occurred_at, type, channel, campaign_id, content_id, actor_id, properties)
                 VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: end - start).joined(separator: ", "))
-                ON CONFLICT (id) DO NOTHING RETURNING id
+                RETURNING id
                 """,
                 args
             )

@@ -104,8 +104,10 @@ extension PostgresStore {
         try await Self.checkUnique(c, record, exceptID: nil)
         let cols = Self.insertColumns(record.resource)
         // ON CONFLICT DO NOTHING: a concurrent insert of the same id is a conflict, not an abort.
+        // (Touchpoints are partitioned: their id trigger skips a stored id the same way.)
+        let onConflict = record.resource == .touchpoints ? "" : " ON CONFLICT (id) DO NOTHING"
         let inserted = try await c.execute(
-            "INSERT INTO \(record.resource.rawValue) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", "))) ON CONFLICT (id) DO NOTHING RETURNING 1",
+            "INSERT INTO \(record.resource.rawValue) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))\(onConflict) RETURNING 1",
             Self.insertArguments(record)
         )
         guard inserted == 1 else { throw StoreError.conflict("a \(record.resource.rawValue) record with id \"\(id)\" exists") }
@@ -142,6 +144,12 @@ extension PostgresStore {
         if !schema.hasOwnID { args.removeFirst() } else if let i = schema.index["id"] { args.remove(at: i) }
         args.append(.text(id))
         try await c.execute("UPDATE \(resource.rawValue) SET \(cols.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?", args)
+        if resource == .touchpoints, let contact = record["contact_id"].text {
+            // A touchpoint moved to another month's partition fires the delete and insert
+            // triggers, not the update one: the new contact's KPI note is written here.
+            try await c.execute("INSERT INTO kpi_dirty VALUES ('c', ?)", [.text(contact)])
+            try await c.execute("INSERT INTO kpi_dirty SELECT 'd', opportunity_id FROM kpi_deal_contacts WHERE contact_id = ?", [.text(contact)])
+        }
         try await afterWrite(c, resource, old: old, new: record, actor: actor, at: at)
         try await reactToTransitions(c, at: at)
         if let detail { changed["via"] = .string(detail) }

@@ -83,6 +83,12 @@ public final class SQLiteStore: FunnelStore {
         try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
     }
 
+    /// Nothing to keep up: one file, no partitions (WAL checkpoints run on their own).
+    public func housekeeping(at: Timestamp) async throws -> Int { 0 }
+
+    /// SQLite keeps the touchpoints in one table.
+    public func touchpointPartitions() async throws -> [TouchpointPartition] { [] }
+
     public func setSetting(_ key: String, _ value: String) async throws {
         try await writeRefreshingKPIs { db in
             try db.execute(

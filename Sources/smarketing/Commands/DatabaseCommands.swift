@@ -9,8 +9,48 @@ struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "The workspace database: migrations, copies between SQLite and PostgreSQL, read-only access for BI tools.",
-        subcommands: [Migrate.self, Copy.self, GrantBI.self]
+        subcommands: [Migrate.self, Copy.self, GrantBI.self, Partitions.self]
     )
+
+    struct Partitions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: """
+                Make the touchpoints' month partitions that are due (months in the default partition, this month and the next two) \
+                and list them (PostgreSQL; `serve` does this on start and hourly). Detach an old month with \
+                ALTER TABLE touchpoints DETACH PARTITION touchpoints_YYYY_MM (docs/SCALE.md).
+                """
+        )
+        @OptionGroup var workspace: WorkspaceOptions
+
+        func run() async throws {
+            let store = try await workspace.openFunnel()
+            defer { WorkspaceStores.close(store) }
+            let made: Int
+            let partitions: [TouchpointPartition]
+            do {
+                made = try await store.housekeeping(at: SystemClock().now())
+                partitions = try await store.touchpointPartitions()
+            } catch let e as StoreError {
+                throw CLIFailure(e.description)
+            }
+            if workspace.json {
+                struct Out: Encodable {
+                    let made: Int
+                    let partitions: [TouchpointPartition]
+                }
+                return try printJSON(Out(made: made, partitions: partitions))
+            }
+            guard !partitions.isEmpty else {
+                print("this database keeps the touchpoints in one table (SQLite): nothing to partition")
+                return
+            }
+            print("made \(made) partition(s)")
+            for p in partitions {
+                let month = p.from.map { String($0.iso8601.prefix(7)) } ?? "other months"
+                print("\(p.name)\t\(month)\t\(p.rows) rows\t\(p.bytes / 1024) KiB")
+            }
+        }
+    }
 
     struct GrantBI: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
