@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "SmarketingConnectorsTests",
             dependencies: [
-                "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "VendorFakes",
+                "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "VendorFakes", "ThrowawayPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

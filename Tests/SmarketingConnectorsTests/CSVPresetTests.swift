@@ -14,9 +14,9 @@ struct CSVPresetTests {
         return path
     }
 
-    @Test("a HubSpot export and a Salesforce report of the same people make one contact each; bad rows are named by line and column")
-    func presets() async throws {
-        let ws = try SyncWorkspace()
+    @Test("a HubSpot export and a Salesforce report of the same people make one contact each; bad rows are named by line and column", arguments: SyncBackend.allCases)
+    func presets(_ backend: SyncBackend) async throws {
+        let ws = try await SyncWorkspace.make(backend)
         let importer = CSVImporter(store: ws.store, clock: ws.clock)
         let hubspot = try write(
             """

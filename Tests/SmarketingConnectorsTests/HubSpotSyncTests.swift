@@ -16,12 +16,12 @@ struct HubSpotSyncTests {
         return (persons, fake)
     }
 
-    @Test("a full sync reads every page of every object, within the rate limit, into one record each")
-    func fullSync() async throws {
+    @Test("a full sync reads every page of every object, within the rate limit, into one record each", arguments: SyncBackend.allCases)
+    func fullSync(_ backend: SyncBackend) async throws {
         let (persons, fake) = Self.portal(people: 250)
         let server = try await FakeServerHandle.start(fake.router())
         defer { server.stop() }
-        let ws = try SyncWorkspace()
+        let ws = try await SyncWorkspace.make(backend)
         try await ws.connectHubSpot("hs", server, token: "good", limit: 40)
         let report = try await ws.sync("hs")
         #expect(report.status == "ok", "\(report.errors)")
@@ -55,12 +55,12 @@ struct HubSpotSyncTests {
         #expect(fake.traffic.log.contains { $0.hasPrefix("/crm/v3/objects/contacts/search") })
     }
 
-    @Test("incremental sync reads what changed, restarts searches before the 10,000-result window ends, and applies HubSpot's merges")
-    func incremental() async throws {
+    @Test("incremental sync reads what changed, restarts searches before the 10,000-result window ends, and applies HubSpot's merges", arguments: SyncBackend.allCases)
+    func incremental(_ backend: SyncBackend) async throws {
         let (persons, fake) = Self.portal(people: 400, searchWindow: 300)
         let server = try await FakeServerHandle.start(fake.router())
         defer { server.stop() }
-        let ws = try SyncWorkspace()
+        let ws = try await SyncWorkspace.make(backend)
         try await ws.connectHubSpot("hs", server, token: "good", searchWindow: 300)
         #expect(try await ws.sync("hs").status == "ok")
         // 350 people change their title (more than one search window of 300 here).
@@ -146,12 +146,12 @@ struct HubSpotSyncTests {
         #expect(stored.status == "error" && stored.lastError?.contains("401") == true)
     }
 
-    @Test("write-back: fields created, batched at 100, each change sent once, an unchanged value never again")
-    func writeback() async throws {
+    @Test("write-back: fields created, batched at 100, each change sent once, an unchanged value never again", arguments: SyncBackend.allCases)
+    func writeback(_ backend: SyncBackend) async throws {
         let (_, fake) = Self.portal(people: 250)
         let server = try await FakeServerHandle.start(fake.router())
         defer { server.stop() }
-        let ws = try SyncWorkspace()
+        let ws = try await SyncWorkspace.make(backend)
         try await ws.connectHubSpot("hs", server, token: "good")
         #expect(try await ws.sync("hs").status == "ok")
         let created = try await ws.service.setupFields("hs")

@@ -103,14 +103,14 @@ struct MoreVendorsSyncTests {
         #expect(fake.traffic.log.filter { $0 == "/rest/v1/leads.json" }.count == 3)  // 700 leads, 300 per request
     }
 
-    @Test("Pardot: business unit header, fields, nextPageToken paging, deletions, score and grade written back")
-    func pardot() async throws {
+    @Test("Pardot: business unit header, fields, nextPageToken paging, deletions, score and grade written back", arguments: SyncBackend.allCases)
+    func pardot(_ backend: SyncBackend) async throws {
         let persons = FakeData.people(1500, companies: 10, withoutEmail: 0.02, seed: 8)
         let fake = FakePardot(limit: 1000)
         fake.fill(people: persons)
         let server = try await FakeServerHandle.start(fake.router())
         defer { server.stop() }
-        let ws = try SyncWorkspace()
+        let ws = try await SyncWorkspace.make(backend)
         try await ws.applyModel()
         _ = try await ws.service.add(
             name: "pa",

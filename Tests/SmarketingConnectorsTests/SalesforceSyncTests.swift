@@ -15,12 +15,12 @@ struct SalesforceSyncTests {
         return (persons, fake)
     }
 
-    @Test("leads, contacts, accounts, opportunities with roles, campaign members and tasks through nextRecordsUrl")
-    func fullSync() async throws {
+    @Test("leads, contacts, accounts, opportunities with roles, campaign members and tasks through nextRecordsUrl", arguments: SyncBackend.allCases)
+    func fullSync(_ backend: SyncBackend) async throws {
         let (persons, fake) = Self.org(people: 200, leads: 80)
         let server = try await FakeServerHandle.start(fake.router())
         defer { server.stop() }
-        let ws = try SyncWorkspace()
+        let ws = try await SyncWorkspace.make(backend)
         try await ws.connectSalesforce("sf", server, fake: fake)
         let r = try await ws.sync("sf")
         #expect(r.status == "ok", "\(r.errors)")
@@ -41,12 +41,12 @@ struct SalesforceSyncTests {
         #expect(try await ws.contacts().filter { $0["lifecycle_stage"].text == "sal" }.count == persons.prefix(80).filter { $0.n % 5 == 0 }.count)
     }
 
-    @Test("an expired session is renewed once; deletions unlink, merges merge; the daily allowance is reported")
-    func sessionsDeletionsMerges() async throws {
+    @Test("an expired session is renewed once; deletions unlink, merges merge; the daily allowance is reported", arguments: SyncBackend.allCases)
+    func sessionsDeletionsMerges(_ backend: SyncBackend) async throws {
         let (persons, fake) = Self.org(people: 60, leads: 0)
         let server = try await FakeServerHandle.start(fake.router())
         defer { server.stop() }
-        let ws = try SyncWorkspace()
+        let ws = try await SyncWorkspace.make(backend)
         try await ws.connectSalesforce("sf", server, fake: fake)
         #expect(try await ws.sync("sf").status == "ok")
         let tokensBefore = fake.traffic.log.filter { $0.hasPrefix("/services/oauth2/token") }.count

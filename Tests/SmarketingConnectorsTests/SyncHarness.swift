@@ -5,6 +5,7 @@ import SmarketingCore
 import SmarketingStore
 import Synchronization
 import Testing
+import ThrowawayPostgres
 import VendorFakes
 
 /// The vendor suites run one after another: each starts fake vendors and syncs thousands of
@@ -19,23 +20,50 @@ final class TestClock: WorkspaceClock {
     func advance(_ ms: Int64) { instant.withLock { $0 = $0.adding(milliseconds: ms) } }
 }
 
-/// A real workspace database in a temporary folder with the connection service on it.
+/// The two store backends a sync test runs on.
+enum SyncBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+}
+
+/// A real workspace database (a SQLite file in a temporary folder, or a new database on the
+/// tests' throwaway PostgreSQL) with the connection service on it.
 final class SyncWorkspace: Sendable {
     let dir: String
-    let store: SQLiteStore
+    let store: any FunnelStore
     let clock: TestClock
     let service: ConnectionService
     static let actor = Actor(userID: "sync-test", role: .admin, via: "test")
 
-    init() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-sync-\(UUID())").path
+    /// A SQLite workspace.
+    convenience init() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-sync-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        store = try SQLiteStore.workspace(path: dir + "/ws.sqlite")
+        self.init(dir: dir, store: try SQLiteStore.workspace(path: dir + "/ws.sqlite"))
+    }
+
+    /// A workspace on `backend`.
+    static func make(_ backend: SyncBackend) async throws -> SyncWorkspace {
+        switch backend {
+        case .sqlite: return try SyncWorkspace()
+        case .postgres:
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-sync-\(UUID())").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            return SyncWorkspace(dir: dir, store: try await WorkspaceStores.open(try await ThrowawayPostgres.newDatabase()))
+        }
+    }
+
+    init(dir: String, store: any FunnelStore) {
+        self.dir = dir
+        self.store = store
         clock = TestClock(FakeData.start.adding(milliseconds: 86_400_000 * 60))
         service = ConnectionService(store: store, box: SecretBox(key: SymmetricKey(size: .bits256)), clock: clock)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: dir) }
+    deinit {
+        WorkspaceStores.close(store)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
 
     func connectHubSpot(_ name: String, _ server: FakeServerHandle, token: String, limit: Int = 100, searchWindow: Int = 10_000) async throws {
         _ = try await service.add(

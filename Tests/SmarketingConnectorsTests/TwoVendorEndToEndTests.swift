@@ -34,8 +34,8 @@ struct TwoVendorEndToEndTests {
             accept_within: 4h
         """
 
-    @Test("1,000 people over two tools: one contact per person, KPIs, MQLs routed, write-back once per change")
-    func oneWorkspace() async throws {
+    @Test("1,000 people over two tools: one contact per person, KPIs, MQLs routed, write-back once per change", arguments: SyncBackend.allCases)
+    func oneWorkspace(_ backend: SyncBackend) async throws {
         let persons = FakeData.people(1000, companies: 40, withoutEmail: 0.04, seed: 21)
         // HubSpot holds people 0–699, Salesforce 300–999: 400 in both, spelled differently.
         let hubspot = FakeHubSpot()
@@ -49,7 +49,7 @@ struct TwoVendorEndToEndTests {
             hs.stop()
             sf.stop()
         }
-        let ws = try SyncWorkspace()
+        let ws = try await SyncWorkspace.make(backend)
         let actor = SyncWorkspace.actor
         for (id, team) in [("u-admin", "admin"), ("u-rep", "sales")] {
             var u = Record(.users, values: Array(repeating: .null, count: Resource.users.schema.fields.count))

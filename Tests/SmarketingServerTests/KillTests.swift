@@ -57,14 +57,30 @@ final class ServerProcess: @unchecked Sendable {
         throw TestFailure("the server did not start on port \(port)")
     }
 
+    /// SIGKILL, then a short wait for the exit. (Not `waitUntilExit`: it spins a run loop on the
+    /// calling thread, and on the two threads of the concurrency pool of a 2-core machine two
+    /// such waits stall every test.)
     func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        for _ in 0..<500 where process.isRunning { usleep(10_000) }
     }
 
+    /// SIGTERM without waiting; a server still running 10 s later (a graceful shutdown waiting on
+    /// a stream the test left open) gets SIGKILL, from a thread of its own.
     func stop() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        guard process.isRunning else { return }
+        process.terminate()
+        let p = process
+        Thread.detachNewThread {
+            for _ in 0..<200 where p.isRunning { usleep(50_000) }
+            if p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) }
+        }
+    }
+
+    /// `stop()`, then waits (without blocking a thread) until the process has ended.
+    func stopAndWait() async {
+        stop()
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
     }
 }
 
@@ -191,7 +207,7 @@ struct KillTests {
 
         let restarted = try ServerProcess(database: database, port: port)
         try await restarted.waitUntilReady()
-        restarted.stop()
+        await restarted.stopAndWait()
         let store = try SQLiteStore.workspace(path: database)
         for id in acked { #expect(try await store.get(.opportunities, id: id) != nil, "acknowledged deal \(id) was lost") }
         // The aggregates equal a recomputation from the raw history.

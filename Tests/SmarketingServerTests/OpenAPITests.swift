@@ -143,12 +143,7 @@ struct OpenAPITests {
                 if op.path == "/api/v1/kpis/{id}/records" { uri = "/api/v1/kpis/mqls/records" }
                 let r = try await client.call(HTTPRequest.Method(op.method.uppercased())!, uri, token: admin, body: body)
                 #expect(op.statuses.contains(Int(r.status.code)), "\(op.method) \(uri) answered \(r.status.code): \(r.text)")
-                if backend == .postgres, op.path.hasPrefix("/api/v1/connections") {
-                    // Vendor connections run on SQLite only so far: a documented 503 that says so.
-                    #expect(r.status == .serviceUnavailable && r.isProblem && r.text.contains("SQLite store only"), "\(op.method) \(uri): \(r.text)")
-                } else {
-                    #expect(r.status.code < 300, "\(op.method) \(uri) should succeed with valid input: \(r.text)")
-                }
+                #expect(r.status.code < 300, "\(op.method) \(uri) should succeed with valid input: \(r.text)")
                 if op.path == "/api/v1/tokens", op.method == "post" { tokenID = r.json["id"] as? String ?? "" }
                 if op.path == "/api/v1/stream" {
                     #expect(r.headers[.contentType] == "text/event-stream" && r.text.hasPrefix("retry: 1000\nid: "), "\(r.text.prefix(200))")

@@ -30,13 +30,14 @@ struct PostgresPoolTests {
         #expect(waited >= .milliseconds(350) && waited < .milliseconds(1500), "\(waited)")
         for t in slow { try await t.value }
         #expect(try await store.count(.contacts) == 0)
-        // Many at once within the limits all get through in turn.
+        // As many at once as there are connections all get through. (Not more: a third would
+        // wait at most 0.4 s, which a loaded machine's queries can outlast.)
         let counts = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<3 { group.addTask { try await store.count(.campaigns) } }
+            for _ in 0..<2 { group.addTask { try await store.count(.campaigns) } }
             var n = 0
             for try await c in group { n += c + 1 }
             return n
         }
-        #expect(counts == 3)
+        #expect(counts == 2)
     }
 }

@@ -244,6 +244,10 @@ public enum ThrowawayPostgres {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the test process reaches the child: a server pg_ctl leaves running
+        // would otherwise keep the test's sockets (listening ones, and accepted connections whose
+        // close the client then never sees) open for as long as it runs.
+        closeFrom3(&actions)
         var cArgs = argv.map { strdup($0) }
         cArgs.append(nil)
         defer { for a in cArgs { free(a) } }
@@ -259,5 +263,14 @@ public enum ThrowawayPostgres {
             throw Failure.unavailable("\((program as NSString).lastPathComponent) failed (status \(status)): \(text.suffix(600))")
         }
         return text
+    }
+
+    /// Adds "close every descriptor from 3 on" to `actions` (glibc 2.34+; Swift's Glibc module
+    /// does not declare it, so it is looked up by name).
+    private static func closeFrom3(_ actions: inout posix_spawn_file_actions_t) {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return }
+        let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
+        _ = closeFrom(&actions, 3)
     }
 }

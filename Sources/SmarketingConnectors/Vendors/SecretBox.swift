@@ -16,6 +16,12 @@ public struct SecretBox: Sendable {
         if let text = environment["SMARKETING_SECRET_KEY"], !text.isEmpty {
             return SecretBox(key: SymmetricKey(data: SHA256.hash(data: Data(text.utf8))))
         }
+        if WorkspaceStores.isPostgres(databasePath) {
+            // Several instances share one database: a key file beside one of them would not do.
+            throw SecretBoxError(
+                "on PostgreSQL the key that seals vendor credentials comes from SMARKETING_SECRET_KEY: set it to one long random value, the same on every instance"
+            )
+        }
         let path = databasePath + ".key"
         let fm = FileManager.default
         if let data = fm.contents(atPath: path) {

@@ -34,13 +34,10 @@ extension APIHandlers {
     func connectionRoute(_ route: APIRoute, _ request: Request, _ context: AppRequestContext, _ actor: Actor) async throws -> Response {
         guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "manage connections") }
         guard let service = connections else {
-            guard store is any SyncStore else {
-                throw Problem(
-                    .serviceUnavailable,
-                    "vendor connections are not available on this server's database: they run on the SQLite store only so far (PostgreSQL support is in progress; docs/SCALE.md)"
-                )
-            }
-            throw Problem(.serviceUnavailable, "connections need the server key; start the server with `smarketing serve` (it opens or creates the key)")
+            throw Problem(
+                .serviceUnavailable,
+                "connections need the key that seals vendor credentials: start the server with `smarketing serve` (on SQLite it opens or creates the key file; on PostgreSQL set SMARKETING_SECRET_KEY, the same on every instance)"
+            )
         }
         switch route.kind {
         case .connectionList:

@@ -60,8 +60,8 @@ public func buildApplication(
         tokenCache: tokenCache
     )
     var services: [any Service] = []
-    if let box = configuration.secretBox, let syncStore = store as? any SyncStore {
-        let connections = ConnectionService(store: syncStore, box: box, clock: clock)
+    if let box = configuration.secretBox {
+        let connections = ConnectionService(store: store, box: box, clock: clock)
         let scheduler = SyncScheduler(service: connections, logger: logger)
         handlers.connections = connections
         // Without syncs (a fuzz run, a staging copy) nothing calls a vendor: test and sync

@@ -70,7 +70,8 @@ public struct StorageHousekeeping: Service {
             } catch {
                 logger.error("storage housekeeping: \(error)")
             }
-            try? await Task.sleep(for: interval)
+            // An hour's wait must not hold up a shutdown.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }

@@ -51,7 +51,12 @@ extension PostgresStore: IngestStore {
                 if !Domain.isFreeMail(domain) { domains.insert(domain) }
             }
         }
-        guard !keys.isEmpty else { return }
+        try await lockIdentityKeys(c, keys: keys, domains: domains)
+    }
+
+    /// Locks email keys and company domains (advisory locks, sorted), as the ingest does.
+    static func lockIdentityKeys(_ c: PGConn, keys: Set<String>, domains: Set<String>) async throws {
+        guard !keys.isEmpty || !domains.isEmpty else { return }
         try await c.execute(
             """
             SELECT count(pg_advisory_xact_lock(k.class, k.h)) FROM (
@@ -72,11 +77,11 @@ extension PostgresStore: IngestStore {
             return IngestBatchResult(outcomes: batch.events.map { Self.rejection($0) ?? .rejected("not stored") }, committed: !batch.atomic || batch.events.isEmpty)
         }
         // References, known ids and stored event ids: one query each for the whole batch.
-        let campaigns = try await Self.existing(c, "campaigns", events.compactMap(\.campaignID))
-        let contents = try await Self.existing(c, "content", events.compactMap(\.contentID))
-        let users = try await Self.existing(c, "users", events.compactMap(\.actorID))
+        let campaigns = try await Self.existing(c, "campaigns", events.compactMap(\.campaignID), keyShare: true)
+        let contents = try await Self.existing(c, "content", events.compactMap(\.contentID), keyShare: true)
+        let users = try await Self.existing(c, "users", events.compactMap(\.actorID), keyShare: true)
         var resolvedID = try await Self.resolveContactIDs(c, events.compactMap { if case .id(let id) = $0.contact { id } else { nil } })
-        let storedEvents = try await Self.existing(c, "touchpoints", events.compactMap { if case .email = $0.contact { $0.id } else { nil } })
+        let storedEvents = try await Self.existing(c, "touchpoint_ids", events.compactMap { if case .email = $0.contact { $0.id } else { nil } })
         var known = try await Self.knownByEmail(c, events.compactMap { if case .email(let key, _, _) = $0.contact { key } else { nil } })
         var accountForDomain = try await Self.accountsByDomain(c, events)
 
@@ -250,16 +255,20 @@ extension PostgresStore: IngestStore {
     }
 
     /// Which of `ids` exist in `table`.
-    static func existing(_ c: PGConn, _ table: String, _ ids: [String]) async throws -> Set<String> {
+    /// The ids of `table` that exist. `keyShare` locks them against deletion until the commit:
+    /// touchpoints have no database-level foreign keys (docs/SCALE.md), so a record a new
+    /// touchpoint names is held this way (a delete locks it `FOR UPDATE`, then finds the touchpoint).
+    static func existing(_ c: PGConn, _ table: String, _ ids: [String], keyShare: Bool = false) async throws -> Set<String> {
         guard !ids.isEmpty else { return [] }
-        return Set(try await c.rows("SELECT id FROM \(table) WHERE id = ANY(?::text[])", [.textArray(Array(Set(ids)))]).compactMap { $0.text(0) })
+        let lock = keyShare ? " ORDER BY id FOR KEY SHARE" : ""
+        return Set(try await c.rows("SELECT id FROM \(table) WHERE id = ANY(?::text[])\(lock)", [.textArray(Array(Set(ids)))]).compactMap { $0.text(0) })
     }
 
     /// What each given contact id resolves to: itself, or the contact it was merged into.
     static func resolveContactIDs(_ c: PGConn, _ ids: [String]) async throws -> [String: String] {
         guard !ids.isEmpty else { return [:] }
         var out: [String: String] = [:]
-        for id in try await existing(c, "contacts", ids) { out[id] = id }
+        for id in try await existing(c, "contacts", ids, keyShare: true) { out[id] = id }
         let missing = Set(ids).subtracting(out.keys)
         if !missing.isEmpty {
             for row in try await c.rows("SELECT removed_id, kept_id FROM contact_merges WHERE removed_id = ANY(?::text[])", [.textArray(Array(missing))]) {

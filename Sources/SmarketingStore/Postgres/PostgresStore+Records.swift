@@ -159,6 +159,11 @@ extension PostgresStore {
 
     public func delete(_ resource: Resource, id: String, actor: Actor, at: Timestamp) async throws {
         try await write { c in
+            if RecordRules.referencing(resource).contains(where: { $0.0 == .touchpoints }) {
+                // A bundle import checks its touchpoints' references without row locks (there may
+                // be millions): a record touchpoints name is not deleted while one runs.
+                try await c.execute("SELECT pg_advisory_xact_lock_shared(?)", [.int(Self.importLock)])
+            }
             guard let record = try await Self.fetch(c, resource, id: id, lock: true) else { throw StoreError.notFound(resource, id) }
             try await Self.checkNotReferenced(c, resource, id: id)
             if resource == .users { try await c.execute("DELETE FROM api_tokens WHERE user_id = ?", [.text(id)]) }

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import SmarketingCore
 
-extension SQLiteStore: SyncStore {
+extension SQLiteStore {
     // MARK: Connections
 
     public func addConnection(_ c: StoredConnection, actor: Actor, at: Timestamp) async throws {
@@ -342,9 +342,7 @@ extension SQLiteStore: SyncStore {
                     continue
                 }
                 let attempts = try Int.fetchOne(db, sql: "SELECT attempts FROM writeback_outbox WHERE seq = ?", arguments: [r.seq]) ?? 0
-                // Retries back off 30 s, 1 min, 2 min … up to 1 h; after 12 tries the change fails.
-                let giveUp = !r.retry || attempts + 1 >= 12
-                let delay = Int64(min(3600, 30 << min(attempts, 7))) * 1000
+                let (giveUp, delay) = WritebackRetry.next(attempts: attempts, retry: r.retry)
                 try db.execute(
                     sql: "UPDATE writeback_outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ?",
                     arguments: [giveUp ? "failed" : "pending", at.milliseconds + delay, r.error.map { String($0.unicodeScalars.prefix(1000)) }, r.seq]

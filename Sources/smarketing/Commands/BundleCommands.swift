@@ -92,7 +92,8 @@ struct ImportCSV: AsyncParsableCommand {
                 throw CLIFailure("the mapping file \(path) has \(problems.problems.count) problem(s), listed above")
             }
         }
-        let store = try workspace.openStore()
+        let store = try await workspace.openFunnel()
+        defer { WorkspaceStores.close(store) }
         let progress = ProgressReporter(quiet: workspace.json)
         let report = try await connectionCall {
             try await CSVImporter(store: store, clock: SystemClock()).run(path: file, preset: chosen, skipInvalid: skipInvalid, actor: .cli) {
@@ -100,7 +101,7 @@ struct ImportCSV: AsyncParsableCommand {
             }
         }
         progress.finish()
-        try await store.checkpoint()
+        try await (store as? SQLiteStore)?.checkpoint()
         for p in report.rejected.prefix(1000) { FileHandle.standardError.write(Data("\(file):\(p.line):\(p.column): \(p.field): \(p.message)\n".utf8)) }
         if workspace.json {
             try printJSON(report)

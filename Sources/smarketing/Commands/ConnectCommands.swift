@@ -6,8 +6,8 @@ import SmarketingStore
 
 extension WorkspaceOptions {
     /// The connection service on this workspace (secrets sealed with the server key).
-    func connections() throws -> (SQLiteStore, ConnectionService) {
-        let store = try openStore()
+    func connections() async throws -> (any FunnelStore, ConnectionService) {
+        let store = try await openFunnel()
         do {
             let box = try SecretBox.forWorkspace(databasePath: databasePath)
             return (store, ConnectionService(store: store, box: box, clock: SystemClock()))
@@ -104,7 +104,7 @@ struct ConnectAdd: AsyncParsableCommand {
             guard let eq = s.firstIndex(of: "=") else { throw CLIFailure("--setting takes key=value, not \"\(s)\"") }
             settingsMap[String(s[..<eq])] = String(s[s.index(after: eq)...])
         }
-        let (_, service) = try workspace.connections()
+        let (_, service) = try await workspace.connections()
         let c = try await connectionCall {
             try await service.add(name: name, vendor: vendor, baseURL: baseURL, secrets: secrets, settings: settingsMap, actor: .cli)
         }
@@ -131,7 +131,7 @@ struct ConnectList: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (store, _) = try workspace.connections()
+        let store = try await workspace.openFunnel()
         let rows = try await store.connections().map {
             Row(name: $0.name, vendor: $0.vendor.rawValue, baseUrl: $0.baseURL, status: $0.status, lastSyncAt: $0.lastSyncAt?.iso8601, lastError: $0.lastError, counts: $0.counts)
         }
@@ -150,7 +150,7 @@ struct ConnectTest: AsyncParsableCommand {
     @Argument var name: String
 
     func run() async throws {
-        let (_, service) = try workspace.connections()
+        let (_, service) = try await workspace.connections()
         let check = try await connectionCall { try await service.test(name) }
         if workspace.json {
             try printJSON(check)
@@ -168,7 +168,7 @@ struct ConnectRemove: AsyncParsableCommand {
     @Argument var name: String
 
     func run() async throws {
-        let (store, _) = try workspace.connections()
+        let store = try await workspace.openFunnel()
         try await connectionCall { try await store.removeConnection(named: name, actor: .cli, at: SystemClock().now()) }
         if !workspace.json { print("removed connection \(name)") }
     }
@@ -183,7 +183,7 @@ struct ConnectSetupFields: AsyncParsableCommand {
     @Argument var name: String
 
     func run() async throws {
-        let (_, service) = try workspace.connections()
+        let (_, service) = try await workspace.connections()
         let lines = try await connectionCall { try await service.setupFields(name) }
         if workspace.json { return try printJSON(lines) }
         for l in lines { print(l) }
@@ -207,7 +207,7 @@ struct SyncRun: AsyncParsableCommand {
     @Flag(help: "Read everything again (links keep records from doubling).") var full = false
 
     func run() async throws {
-        let (store, service) = try workspace.connections()
+        let (store, service) = try await workspace.connections()
         var names: [String] = []
         if let name { names = [name] } else { names = try await store.connections().map(\.name) }
         if names.isEmpty { throw CLIFailure("no connections; add one with `smarketing connect add VENDOR NAME …`") }
@@ -237,7 +237,7 @@ struct SyncRun: AsyncParsableCommand {
                 for e in report.errors { print("  error: \(e)") }
             }
         }
-        try await store.checkpoint()
+        try await (store as? SQLiteStore)?.checkpoint()
         if workspace.json { try printJSON(reports) }
         if !failed.isEmpty {
             throw CLIFailure("the sync of \(failed.joined(separator: ", ")) stopped early (see the errors above); the next run resumes where it stopped")
@@ -256,7 +256,7 @@ struct SyncReport: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (store, _) = try workspace.connections()
+        let store = try await workspace.openFunnel()
         let runs = try await store.syncRuns(connection: name, limit: limit)
         if workspace.json { return try printJSON(runs) }
         if runs.isEmpty { return print("no sync runs yet") }
@@ -283,7 +283,7 @@ struct WritebackRun: AsyncParsableCommand {
     @Flag(help: "Show what would be sent; send nothing.") var dryRun = false
 
     func run() async throws {
-        let (_, service) = try workspace.connections()
+        let (_, service) = try await workspace.connections()
         let r = try await connectionCall { try await service.writeback(name, dryRun: dryRun) }
         if workspace.json { return try printJSON(r) }
         if dryRun {
@@ -307,7 +307,7 @@ struct WritebackLog: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (store, _) = try workspace.connections()
+        let store = try await workspace.openFunnel()
         let log = try await store.writebackLog(connection: name, limit: limit)
         if workspace.json { return try printJSON(log) }
         for e in log {
@@ -323,9 +323,9 @@ struct ConnectMapping: AsyncParsableCommand {
         subcommands: [Validate.self, Diff.self, Apply.self, Show.self, Versions.self]
     )
 
-    static func checked(_ workspace: WorkspaceOptions, _ file: String) async throws -> (SQLiteStore, ConnectionService, ConnectionsConfig, String) {
+    static func checked(_ workspace: WorkspaceOptions, _ file: String) async throws -> (any FunnelStore, ConnectionService, ConnectionsConfig, String) {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CLIFailure("cannot read \(file)") }
-        let (store, service) = try workspace.connections()
+        let (store, service) = try await workspace.connections()
         let result = try await service.check(text) { id in try await store.get(.users, id: id) != nil }
         switch result {
         case .success(let config): return (store, service, config, text)
@@ -376,7 +376,7 @@ struct ConnectMapping: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the active connections.yaml.")
         @OptionGroup var workspace: WorkspaceOptions
         func run() async throws {
-            let (store, _) = try workspace.connections()
+            let store = try await workspace.openFunnel()
             guard let (v, text) = try await store.activeConnectionsConfig() else {
                 return print("# no connections.yaml applied: every connection uses its vendor's defaults (docs/INTEGRATIONS.md)")
             }
@@ -389,7 +389,7 @@ struct ConnectMapping: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every applied version, newest first.")
         @OptionGroup var workspace: WorkspaceOptions
         func run() async throws {
-            let (store, _) = try workspace.connections()
+            let store = try await workspace.openFunnel()
             let versions = try await store.connectionsConfigVersions()
             if workspace.json { return try printJSON(versions) }
             for v in versions { print("\(v.version)\(v.active ? " (active)" : "") \(v.appliedAt.iso8601) \(v.author) \(v.comment)") }

@@ -26,13 +26,11 @@ struct WorkspaceOptions: ParsableArguments {
         database ?? ProcessInfo.processInfo.environment["SMARKETING_DATABASE"] ?? "./smarketing.sqlite"
     }
 
-    /// Opens the store named by `--database`.
+    /// Opens the SQLite file named by `--database` (for what only a SQLite file has).
     func openStore(backgroundCheckpoints: Bool = false) throws -> SQLiteStore {
         let path = databasePath
         if PostgresStore.Location(url: path) != nil || path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
-            throw CLIFailure(
-                "this command does not run on PostgreSQL yet: vendor connections and sync, CSV import and bench run on SQLite only so far (every other command works on PostgreSQL; docs/SCALE.md); use a SQLite file"
-            )
+            throw CLIFailure("\(path.prefix(60)) is not a SQLite file; this step needs one")
         }
         if Self.looksLikeURL(path) { throw CLIFailure(Self.unknownScheme(path)) }
         do {

@@ -92,12 +92,13 @@ struct Serve: AsyncParsableCommand {
         configuration.secureCookies = secureCookies
         configuration.deliverWebhooks = !noWebhookDelivery
         configuration.syncConnections = !noSync
-        if store is any SyncStore {
-            do {
-                configuration.secretBox = try SecretBox.forWorkspace(databasePath: workspace.databasePath)
-            } catch let e as SecretBoxError {
-                throw CLIFailure(e.description)
-            }
+        do {
+            configuration.secretBox = try SecretBox.forWorkspace(databasePath: workspace.databasePath)
+        } catch let e as SecretBoxError {
+            // On PostgreSQL the key is SMARKETING_SECRET_KEY; without it everything but vendor
+            // connections works (their routes say what is missing).
+            guard WorkspaceStores.isPostgres(workspace.databasePath) else { throw CLIFailure(e.description) }
+            logger.warning("vendor connections are off: \(e.description)")
         }
         configuration.publicURL = ProcessInfo.processInfo.environment["SMARKETING_PUBLIC_URL"]
         let app = buildApplication(
