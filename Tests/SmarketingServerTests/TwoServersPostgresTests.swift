@@ -11,7 +11,7 @@ import ThrowawayPostgres
 
 /// Two real `serve` processes on one PostgreSQL database, as two app servers behind a load
 /// balancer: what one commits, the other shows; what one revokes, the other refuses.
-@Suite("Two serve processes on one PostgreSQL database")
+@Suite("Two serve processes on one PostgreSQL database", .timeLimit(.minutes(5)))
 struct TwoServersPostgresTests {
     func send(_ method: HTTPMethod, port: Int, _ path: String, token: String, body: String? = nil) async throws -> (UInt, String) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
