@@ -1,4 +1,7 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -91,18 +94,24 @@ struct IngestAPITests {
         defer { f.remove() }
         let token = f.tokens[.admin]!
         try await f.app().test(.live) { client in
+            let port = try #require(client.port)
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for w in 0..<16 {
                     group.addTask {
                         var ok = 0
                         for i in 0..<20 {
-                            let r = try await client.call(
-                                .post,
-                                "/api/v1/events",
-                                token: token,
-                                body: #"{"id":"w\#(w)-\#(i)","type":"page_view","occurred_at":"2026-03-01T09:00:00Z","email":"w\#(w)@load.example"}"#
+                            // Through AsyncHTTPClient with a generous deadline: the test client's
+                            // 20 s read timeout fails this test when the whole suite loads two cores.
+                            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/events")
+                            request.method = .POST
+                            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                            request.headers.add(name: "Content-Type", value: "application/json")
+                            request.body = .bytes(
+                                ByteBuffer(string: #"{"id":"w\#(w)-\#(i)","type":"page_view","occurred_at":"2026-03-01T09:00:00Z","email":"w\#(w)@load.example"}"#)
                             )
-                            if r.status == .ok { ok += 1 }
+                            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(180))
+                            _ = try await response.body.collect(upTo: 1 << 20)
+                            if response.status == .ok { ok += 1 }
                         }
                         return ok
                     }
