@@ -248,6 +248,8 @@ enum PGErrorClass {
     case uniqueViolation(constraint: String?)
     /// The server or the connection went away.
     case unavailable
+    /// A text value PostgreSQL cannot hold (the NUL character).
+    case badText
     case other
 
     static func of(_ error: any Error) -> PGErrorClass {
@@ -261,6 +263,7 @@ enum PGErrorClass {
             case "40001", "40P01": return .retry
             case "23505": return .uniqueViolation(constraint: e.serverInfo?[.constraintName])
             case "57P01", "57P02", "57P03", "08000", "08003", "08006": return .unavailable
+            case "22021", "22P05": return .badText
             default: return .other
             }
         }

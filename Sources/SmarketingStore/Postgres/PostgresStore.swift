@@ -308,6 +308,9 @@ public final class PostgresStore: Sendable {
         switch PGErrorClass.of(error) {
         case .unavailable: return StoreError.unavailable("the database is not reachable: \(reason(error))")
         case .uniqueViolation(let c): return StoreError.conflict("a record with this key exists\(c.map { " (\($0))" } ?? "")")
+        case .badText:
+            // Input reaches here unchanged (SQLite stores it): say what PostgreSQL refuses.
+            return StoreError.invalid("a text value contains the NUL character (U+0000), which the PostgreSQL store cannot hold")
         default:
             guard let e = error as? PSQLError else { return error }
             // The server's own words and the statement, never the bound values (they may be
