@@ -191,3 +191,22 @@ public protocol SyncStore: Sendable {
     /// Notes inbound webhook events; returns the ids not seen before (replay protection).
     func recordInbound(connection: String, eventIDs: [String], at: Timestamp) async throws -> [String]
 }
+
+/// SQL both backends run alike (the same tables and columns; `?` placeholders).
+enum SyncSQL {
+    /// What goes back to the vendor for each linked person: stage, score, grade, MQL time, owner,
+    /// the latest handover's status, breach and rejection reason. Arguments: connection twice.
+    static let writebackSources = """
+        WITH linked AS (SELECT DISTINCT record_id FROM sync_links WHERE connection = ? AND resource = 'contacts'),
+        newest AS (SELECT contact_id, max(id) AS id FROM handovers GROUP BY contact_id),
+        latest AS (SELECT h.contact_id, h.id, h.status, h.reason FROM newest JOIN handovers h ON h.id = newest.id)
+        SELECT c.id, c.lifecycle_stage, s.engagement, s.grade, c.became_mql_at,
+          (SELECT external_id FROM sync_links o WHERE o.connection = ? AND o.resource = 'users' AND o.record_id = c.owner_id
+             ORDER BY external_id LIMIT 1),
+          l.status, EXISTS (SELECT 1 FROM sla_clocks k WHERE k.handover_id = l.id AND k.status = 'breached'), l.reason
+        FROM linked JOIN contacts c ON c.id = linked.record_id
+        LEFT JOIN contact_scores s ON s.contact_id = c.id
+        LEFT JOIN latest l ON l.contact_id = c.id
+        ORDER BY c.id
+        """
+}

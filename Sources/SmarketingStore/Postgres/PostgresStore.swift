@@ -144,20 +144,7 @@ public final class PostgresStore: Sendable {
         self.displayLocation = location.display
         // One direct connection first: the pool retries for ever and hides the server's reason
         // (a wrong password, a missing database); this one says it in a sentence.
-        let connectionTLS: PostgresConnection.Configuration.TLS
-        switch location.sslMode {
-        case "disable": connectionTLS = .disable
-        case "require": connectionTLS = .require(try .init(configuration: .makeClientConfiguration()))
-        default: connectionTLS = .prefer(try .init(configuration: .makeClientConfiguration()))
-        }
-        var direct = PostgresConnection.Configuration(
-            host: location.host,
-            port: location.port,
-            username: location.user,
-            password: location.password,
-            database: location.database,
-            tls: connectionTLS
-        )
+        var direct = try Self.connectionConfiguration(location)
         direct.options.connectTimeout = .seconds(Int64(connectTimeoutSeconds))
         self.directConfiguration = direct
         do {
