@@ -22,6 +22,7 @@ enum PostgresSchema {
         (5, "reporting views of the KPI facts", v5),
         (6, "month roll-ups indexed by cut and month (the dashboard read)", v6),
         (7, "touchpoints partitioned by month; event ids unique across partitions", v7),
+        (8, "month roll-ups read from the index alone (the dashboard read)", v8),
     ]
 
     static var count: Int { migrations.count }
@@ -53,6 +54,16 @@ enum PostgresSchema {
     static let v6 = """
         CREATE INDEX kpi_months_dim_month ON kpi_months(dim, month, metric);
         CREATE INDEX kpi_month_samples_dim_month ON kpi_month_samples(dim, month, metric);
+        """
+
+    /// The dashboard read sums about a thousand month roll-up rows scattered over as many heap
+    /// pages; with the columns it reads in the index it is an index-only scan (measured at 1M
+    /// leads: 8.7 ms to 2.5 ms for the whole report statement). Past months are rarely written,
+    /// so their pages stay all-visible; the table is vacuumed often enough to keep them so.
+    static let v8 = """
+        DROP INDEX kpi_months_dim_month;
+        CREATE INDEX kpi_months_dim_month ON kpi_months(dim, month, metric) INCLUDE (key, label, n, total);
+        ALTER TABLE kpi_months SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_insert_scale_factor = 0.02);
         """
 
     /// Touchpoints partitioned by the month (UTC) they occurred in, so old months stay cheap and

@@ -85,6 +85,8 @@ extension PostgresStore: KPIStore {
 
     /// Every cell a KPI report sums, read in one statement: the periods' day cells and whole-month
     /// roll-ups (counters and samples), the open pipeline, and (with `staleBefore`) the stale leads.
+    /// Month counters are summed over the period's months by the database (a third of the rows to
+    /// send and decode for a quarter; the sums are what `KPICellSums.add` would make of them).
     static func reportCells(
         _ c: PGConn,
         _ query: KPIQuery,
@@ -115,8 +117,8 @@ extension PostgresStore: KPIStore {
             if let (first, last) = months {
                 parts.append(
                     """
-                    SELECT 1, \(index), dim, metric, key, label, 0::bigint, n, total, NULL::bytea FROM kpi_months
-                    WHERE metric IN (\(counters)) AND dim = ANY(?) AND month >= ? AND month < ?
+                    SELECT 1, \(index), dim, metric, key, label, 0::bigint, sum(n)::bigint, sum(total)::bigint, NULL::bytea FROM kpi_months
+                    WHERE metric IN (\(counters)) AND dim = ANY(?) AND month >= ? AND month < ? GROUP BY dim, metric, key, label
                     UNION ALL
                     SELECT 2, \(index), dim, metric, key, ''::text, 0::bigint, n, total, samples FROM kpi_month_samples
                     WHERE metric IN (\(samples)) AND dim = ANY(?) AND month >= ? AND month < ?
@@ -139,8 +141,8 @@ extension PostgresStore: KPIStore {
                 SELECT 4, 0, dim, metric, key, ''::text, 0::bigint, n, 0::bigint, NULL::bytea FROM kpi_cells
                 WHERE metric = 'sales_idle' AND dim = ANY(?) AND day >= ? AND day < ?
                 UNION ALL
-                SELECT 4, 0, dim, metric, key, ''::text, 0::bigint, n, 0::bigint, NULL::bytea FROM kpi_months
-                WHERE metric = 'sales_idle' AND dim = ANY(?) AND month < ?
+                SELECT 4, 0, dim, metric, key, ''::text, 0::bigint, sum(n)::bigint, 0::bigint, NULL::bytea FROM kpi_months
+                WHERE metric = 'sales_idle' AND dim = ANY(?) AND month < ? GROUP BY dim, metric, key
                 """
             )
             args += [dims, .int(KPIRules.firstDay(ofMonth: month)), .int(before), dims, .int(month)]

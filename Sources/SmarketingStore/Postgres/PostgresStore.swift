@@ -112,6 +112,7 @@ public final class PostgresStore: Sendable {
             timeout: connectionWait
         )
         config.options.connectTimeout = .seconds(5)
+        config.options.additionalStartupParameters = Self.sessionSettings
         var logger = Logger(label: "smarketing.postgres")
         logger.logLevel = .critical
         self.logger = logger
@@ -129,6 +130,7 @@ public final class PostgresStore: Sendable {
             )
             replicaConfig.options.maximumConnections = max(2, maximumConnections)
             replicaConfig.options.connectTimeout = .seconds(5)
+            replicaConfig.options.additionalStartupParameters = Self.sessionSettings
             let replica = PostgresClient(configuration: replicaConfig, backgroundLogger: logger)
             self.replica = replica
             self.replicaRunner = Task { await replica.run() }
@@ -168,6 +170,12 @@ public final class PostgresStore: Sendable {
             }
         }
     }
+
+    /// Settings every pooled connection starts with. No parallel query: the store's statements
+    /// are short index reads and writes, where starting parallel workers costs more than it
+    /// saves (the dashboard read at 1M leads: 8.7 ms with two workers, 3.9 ms without), and a
+    /// worker takes a core from the concurrent requests.
+    static let sessionSettings: [(String, String)] = [("max_parallel_workers_per_gather", "0")]
 
     deinit {
         runner.cancel()
