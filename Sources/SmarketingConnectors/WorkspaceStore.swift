@@ -17,7 +17,7 @@ extension SQLiteStore {
 
 /// The roles every backend serves today: records, access, bundles, identity, ingest, scoring and
 /// the handover.
-public typealias PortableStore = RecordStore & AccessStore & BundleStore & IdentityStore & IngestStore & ScoringStore & HandoverStore
+public typealias PortableStore = RecordStore & AccessStore & BundleStore & IdentityStore & IngestStore & ScoringStore & HandoverStore & StateStore
 
 /// Opens a workspace store from a location: a SQLite file path or a `postgres://` URL. The one
 /// place that turns a location into a backend.

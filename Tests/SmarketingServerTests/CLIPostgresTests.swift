@@ -32,22 +32,61 @@ struct CLIPostgresTests {
         #expect(other.status == 1 && other.stderr.contains("is not one smarketing knows"))
     }
 
-    @Test("db copy moves a workspace SQLite → PostgreSQL → SQLite with byte-equal bundles; import and export bundle run on PostgreSQL")
+    @Test("db copy moves a whole workspace SQLite → PostgreSQL → SQLite: byte-equal bundles and state (models, handovers, tokens, connections re-sealed); import and export bundle run on PostgreSQL")
     func copyBothWays() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-copy-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let demo = try await CLIRun.run(["demo", "--leads", "400", "--seed", "5", "--out", dir + "/demo"])
         #expect(demo.status == 0, "\(demo.stderr)")
-        let imported = try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", dir + "/a.sqlite"])
+        let a = dir + "/a.sqlite"
+        let imported = try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", a])
         #expect(imported.status == 0, "\(imported.stderr)")
+        // The workspace beyond its records: a handover configuration, a scoring model whose MQLs
+        // are routed (handovers, SLA clocks, stage and score history), a token, a password, a
+        // vendor connection sealed with the SQLite workspace's own key file.
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples").path
+        let lowBar = dir + "/low-bar.yaml"
+        try String(contentsOfFile: examples + "/scoring-model.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "mql: engagement >= 50 and grade in [A, B]", with: "mql: engagement >= 5")
+            .write(toFile: lowBar, atomically: true, encoding: .utf8)
+        #expect(try await CLIRun.run(["handover", "apply", examples + "/handover.yaml", "--database", a]).status == 0)
+        #expect(try await CLIRun.run(["scoring", "apply", lowBar, "--at", "2026-01-01T00:00:00Z", "--comment", "first", "--author", "ops", "--database", a]).status == 0)
+        #expect(try await CLIRun.run(["handover", "sla-run", "--at", "2030-01-01T00:00:00Z", "--database", a]).status == 0)
+        #expect(try await CLIRun.run(["token", "create", "--user", "u-admin", "--role", "admin", "--database", a]).status == 0)
+        #expect(try await CLIRun.run(["connect", "add", "hubspot", "hs", "--access-token", "pat-copy", "--database", a], environment: ["SMARKETING_SECRET_KEY": ""]).status == 0)
+        let key = ["SMARKETING_SECRET_KEY": "copy-test-key-0123456789"]
         let pg = try await ThrowawayPostgres.newDatabase()
-        let there = try await CLIRun.run(["db", "copy", "--from", dir + "/a.sqlite", "--to", pg, "--json"])
+        let there = try await CLIRun.run(["db", "copy", "--from", a, "--to", pg, "--json"], environment: key)
         #expect(there.status == 0 && there.stdout.contains("\"byte_equal\":true"), "\(there.stderr)")
-        let back = try await CLIRun.run(["db", "copy", "--from", pg, "--to", dir + "/b.sqlite"])
+        let copied = try #require(try JSONSerialization.jsonObject(with: Data(there.stdout.utf8)) as? [String: Any])
+        let state = try #require(copied["state"] as? [String: Int])
+        #expect(state["scoring_models"] == 1 && state["handover_configs"] == 1 && state["api_tokens"] == 1 && state["connections"] == 1, "\(state)")
+        #expect((state["handovers"] ?? 0) > 0 && (state["sla_clocks"] ?? 0) > 0 && (state["score_history"] ?? 0) > 0 && (state["audit_log"] ?? 0) > 0, "\(state)")
+        let back = try await CLIRun.run(["db", "copy", "--from", pg, "--to", dir + "/b.sqlite"], environment: key)
         #expect(back.status == 0 && back.stdout.contains("the two exports are byte-equal"), "\(back.stderr)")
+        // The same workspace on all three: models, handovers, connections, KPIs; the copied
+        // credentials open under the target's key (SMARKETING_SECRET_KEY on the copies).
+        for args in [["scoring", "versions"], ["handover", "versions"], ["connect", "list"], ["kpi", "--from", "2025-01-01", "--to", "2026-01-01", "--json"]] {
+            var outputs: [String] = []
+            for db in [a, pg, dir + "/b.sqlite"] {
+                let r = try await CLIRun.run(args + ["--database", db], environment: db == a ? ["SMARKETING_SECRET_KEY": ""] : key)
+                #expect(r.status == 0, "\(args): \(r.stderr)")
+                outputs.append(r.stdout)
+            }
+            #expect(Set(outputs).count == 1, "\(args) differs between the source and its copies")
+        }
+        let owners = try await CLIRun.run(["handover", "list", "--limit", "1000", "--json", "--database", dir + "/b.sqlite"])
+        #expect(owners.status == 0 && owners.stdout.contains("owner_id"), "\(owners.stderr)")
+        // A copy whose credentials no key opens is refused before anything is written.
+        let wrongKey = try await ThrowawayPostgres.newDatabase()
+        let refused = try await CLIRun.run(["db", "copy", "--from", pg, "--to", wrongKey], environment: ["SMARKETING_SECRET_KEY": "another-key-0123456789"])
+        #expect(refused.status == 1 && refused.stderr.contains("a vendor connection cannot be copied"), "\(refused.stderr)")
+        let retried = try await CLIRun.run(["db", "copy", "--from", pg, "--to", wrongKey], environment: key)
+        #expect(retried.status == 0, "nothing was written by the refused copy: \(retried.stderr)")
         // The round trip ends where it began.
-        for (db, out) in [(dir + "/a.sqlite", dir + "/xa"), (dir + "/b.sqlite", dir + "/xb"), (pg, dir + "/xp")] {
+        for (db, out) in [(a, dir + "/xa"), (dir + "/b.sqlite", dir + "/xb"), (pg, dir + "/xp")] {
             let e = try await CLIRun.run(["export", "bundle", out, "--database", db])
             #expect(e.status == 0, "\(e.stderr)")
         }
@@ -60,8 +99,8 @@ struct CLIPostgresTests {
         #expect(again.status == 1 && again.stderr.contains("already holds"))
         let missing = try await CLIRun.run(["db", "copy", "--from", dir + "/none.sqlite", "--to", dir + "/c.sqlite"])
         #expect(missing.status == 1 && missing.stderr.contains("there is no database at"))
-        // Re-importing the demo into PostgreSQL changes nothing.
-        let reimport = try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", pg, "--json"])
+        // Re-importing its own export into PostgreSQL changes nothing.
+        let reimport = try await CLIRun.run(["import", "bundle", dir + "/xp", "--database", pg, "--json"])
         #expect(reimport.status == 0, "\(reimport.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(reimport.stdout.utf8)) as? [String: Any])
         let files = try #require(summary["files"] as? [[String: Any]])

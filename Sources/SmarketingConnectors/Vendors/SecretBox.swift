@@ -38,6 +38,32 @@ public struct SecretBox: Sendable {
         return SecretBox(key: key)
     }
 
+    /// The keys that may have sealed a workspace's credentials, to open them with (a copy to
+    /// another database): the environment's key when set, and a SQLite workspace's key file
+    /// when it exists (never created here).
+    public static func existingKeys(databasePath: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> [SecretBox] {
+        var boxes: [SecretBox] = []
+        if let text = environment["SMARKETING_SECRET_KEY"], !text.isEmpty {
+            boxes.append(SecretBox(key: SymmetricKey(data: SHA256.hash(data: Data(text.utf8)))))
+        }
+        if !WorkspaceStores.isPostgres(databasePath), let data = FileManager.default.contents(atPath: databasePath + ".key"), data.count == 32 {
+            boxes.append(SecretBox(key: SymmetricKey(data: data)))
+        }
+        return boxes
+    }
+
+    /// Opens sealed secrets with the first of `boxes` that can.
+    public static func open(_ sealed: [UInt8], withAnyOf boxes: [SecretBox]) throws -> [String: String] {
+        for box in boxes {
+            if let secrets = try? box.open(sealed) { return secrets }
+        }
+        throw SecretBoxError(
+            boxes.isEmpty
+                ? "no key to open the connection's credentials: set SMARKETING_SECRET_KEY to the key they were sealed with, or keep the workspace's .key file beside it"
+                : "the connection's credentials cannot be opened with SMARKETING_SECRET_KEY or the workspace's .key file"
+        )
+    }
+
     /// Seals a secrets map.
     public func seal(_ secrets: [String: String]) throws -> [UInt8] {
         let plain = try JSONEncoder().encode(secrets)

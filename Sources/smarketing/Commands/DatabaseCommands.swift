@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
@@ -123,12 +124,16 @@ struct DatabaseCommand: AsyncParsableCommand {
 
     struct Copy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Copy a workspace's records from one database to another (SQLite ↔ PostgreSQL) and check the copy.",
+            abstract: "Copy a whole workspace from one database to another (SQLite ↔ PostgreSQL) and check the copy.",
             discussion: """
-                The records of every resource go through a bundle (docs/BUNDLE.md): exported from --from, imported into --to \
-                (which must hold no records), exported again from --to and compared byte for byte with the first export; \
-                the command fails if they differ. The merge history (ids merged away) is copied and compared too. Not copied yet: scoring model versions, handover configurations, API \
-                tokens, passwords and sessions, vendor connections, settings and the audit log (docs/SCALE.md).
+                The records go through a bundle (docs/BUNDLE.md): exported from --from, imported into --to (which must hold \
+                no records), exported again from --to and compared byte for byte with the first export. The rest of the \
+                workspace goes beside it, table by table, and is compared the same way: scoring model versions and scores, \
+                stage and score history, handover configurations, handovers, SLA clocks and their log, settings, API tokens, \
+                passwords, webhooks and their deliveries, the outbox, vendor connections (credentials opened with the \
+                source's key and sealed again with the target's), sync cursors, links and runs, write-backs, the merge \
+                history and the audit log. The KPI aggregates are rebuilt on the target. Not copied: browser sessions \
+                (everyone signs in again). Stop the servers on --from first: a copy reads a quiet workspace.
                 """
         )
         @Option(help: "The database to copy from (SQLite file or postgres:// URL).") var from: String
@@ -152,6 +157,20 @@ struct DatabaseCommand: AsyncParsableCommand {
             let started = Date()
             let progress = ProgressReporter(quiet: json)
             let counts = try await Bundle.export(from: source, to: first) { file, n in progress.update("exporting \(file)", n) }
+            // The state is read before anything is written: a credential the source's key cannot
+            // open stops the copy here.
+            let reseal = Reseal(from: from, to: to)
+            let stateCounts: [String: Int]
+            do {
+                stateCounts = try await StateSpool.write(
+                    from: source,
+                    to: first + "/state",
+                    transform: reseal.row,
+                    progress: { table, n in progress.update("exporting \(table)", n) }
+                )
+            } catch let e as SecretBoxError {
+                throw CLIFailure("a vendor connection cannot be copied: \(e.description)")
+            }
             progress.finish()
             let report = try await importBundle(first, into: target, skipInvalid: false, report: nil, json: false, quiet: true)
             guard report.committed else {
@@ -164,33 +183,40 @@ struct DatabaseCommand: AsyncParsableCommand {
             guard try await target.mergeHistory() == merges else {
                 throw CLIFailure("the copy's merge history differs from the source's (bundles kept in \(dir))")
             }
+            try await target.replaceState(StateTable.all, from: StateSpool.Reader(directory: first + "/state"))
             let check = ProgressReporter(quiet: json)
             _ = try await Bundle.export(from: target, to: second) { file, n in check.update("checking \(file)", n) }
+            _ = try await StateSpool.write(from: target, to: second + "/state", progress: { table, n in check.update("checking \(table)", n) })
             check.finish()
             var differing: [String] = []
-            for r in Resource.importOrder {
-                let a = FileManager.default.contents(atPath: first + "/" + r.fileName)
-                let b = FileManager.default.contents(atPath: second + "/" + r.fileName)
-                if a != b { differing.append(r.fileName) }
+            for file in Resource.importOrder.map(\.fileName) + StateTable.all.map({ "state/\($0.name).csv" }) {
+                let a = FileManager.default.contents(atPath: first + "/" + file)
+                let b = FileManager.default.contents(atPath: second + "/" + file)
+                if a != b { differing.append(file) }
             }
             guard differing.isEmpty else {
-                throw CLIFailure("the copy differs from the source in \(differing.joined(separator: ", ")) (bundles kept in \(dir))")
+                throw CLIFailure("the copy differs from the source in \(differing.joined(separator: ", ")) (files kept in \(dir))")
             }
             let seconds = Date().timeIntervalSince(started)
             struct Out: Encodable {
                 let from: String
                 let to: String
                 let records: [String: Int]
+                let state: [String: Int]
                 let mergeHistory: Int
                 let byteEqual: Bool
                 let seconds: Double
             }
-            if json { return try printJSON(Out(from: Self.display(from), to: Self.display(to), records: counts, mergeHistory: merges.count, byteEqual: true, seconds: seconds)) }
-            let total = counts.values.reduce(0, +)
+            if json {
+                return try printJSON(
+                    Out(from: Self.display(from), to: Self.display(to), records: counts, state: stateCounts, mergeHistory: merges.count, byteEqual: true, seconds: seconds)
+                )
+            }
             print(
                 String(
-                    format: "copied %d records and %d merged-away ids from %@ to %@ in %.1f s; the two exports are byte-equal",
-                    total,
+                    format: "copied %d records, %d rows of workspace state and %d merged-away ids from %@ to %@ in %.1f s; the two exports are byte-equal",
+                    counts.values.reduce(0, +),
+                    stateCounts.values.reduce(0, +),
                     merges.count,
                     Self.display(from),
                     Self.display(to),
@@ -198,6 +224,36 @@ struct DatabaseCommand: AsyncParsableCommand {
                 )
             )
             if report.mergedContacts > 0 { print("(the target merged \(report.mergedContacts) same-email contacts the source held twice)") }
+        }
+
+        /// Opens each vendor connection's credentials with the source's key (`SMARKETING_SECRET_KEY`
+        /// or a SQLite workspace's key file) and seals them with the target's (the same, a new key
+        /// file beside a SQLite target when the variable is unset). The keys are read only when
+        /// there is a connection to copy.
+        final class Reseal: Sendable {
+            let from: String
+            let to: String
+            let boxes = Mutex<([SecretBox], SecretBox)?>(nil)
+
+            init(from: String, to: String) {
+                self.from = from
+                self.to = to
+            }
+
+            @Sendable func row(_ table: StateTable, _ row: [StateValue]) throws -> [StateValue] {
+                guard table.name == "connections", let i = table.columnNames.firstIndex(of: "sealed_secrets"), i < row.count, case .blob(let sealed) = row[i] else {
+                    return row
+                }
+                let (open, seal) = try boxes.withLock { boxes in
+                    if let boxes { return boxes }
+                    let made = (SecretBox.existingKeys(databasePath: from), try SecretBox.forWorkspace(databasePath: to))
+                    boxes = made
+                    return made
+                }
+                var out = row
+                out[i] = .blob(try seal.seal(try SecretBox.open(sealed, withAnyOf: open)))
+                return out
+            }
         }
 
         static func display(_ location: String) -> String { PostgresStore.Location(url: location)?.display ?? location }
