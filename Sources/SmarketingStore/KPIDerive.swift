@@ -13,15 +13,25 @@ enum KPIDerive {
     /// 6 became_opportunity_at, 7 assigned_at, 8 source_channel, 9 source_campaign_id,
     /// 10 persona_id, 11 owner_id, 12 first sales action after assignment, 13 became_sql_at,
     /// 14 became_customer_at, 15 exit time, 16 exit reason, 17 last sales action.
-    static func contactSQL(scope: String) -> String {
-        """
+    /// With `salesActions: false` columns 12 and 17 are NULL (read for many contacts at once
+    /// with `salesActionsSQL` instead).
+    static func contactSQL(scope: String, salesActions: Bool = true) -> String {
+        let first = salesActions ? """
+            CASE WHEN c.assigned_at IS NOT NULL AND c.became_mql_at IS NOT NULL THEN
+                 (SELECT t.occurred_at FROM touchpoints t WHERE t.contact_id = c.id AND t.occurred_at >= c.assigned_at
+                    AND t.actor_id IS NOT NULL AND t.type IN \(salesTouchTypes) ORDER BY t.occurred_at LIMIT 1) END
+            """ : "NULL"
+        let last = salesActions ? """
+            CASE WHEN c.lifecycle_stage IN ('mql', 'sal', 'sql') THEN
+                 (SELECT t.occurred_at FROM touchpoints t WHERE t.contact_id = c.id
+                    AND t.actor_id IS NOT NULL AND t.type IN \(salesTouchTypes) ORDER BY t.occurred_at DESC LIMIT 1) END
+            """ : "NULL"
+        return """
         SELECT c.id, c.created_at, c.lifecycle_stage, c.became_lead_at, c.became_mql_at, c.became_sal_at,
                c.became_opportunity_at, c.assigned_at, c.source_channel, c.source_campaign_id, c.persona_id, c.owner_id,
                -- first / last sales action: ORDER BY … LIMIT 1 walks the (contact, time) index and
                -- stops at the first match (min()/max() with extra conditions read every touch)
-               CASE WHEN c.assigned_at IS NOT NULL AND c.became_mql_at IS NOT NULL THEN
-                 (SELECT t.occurred_at FROM touchpoints t WHERE t.contact_id = c.id AND t.occurred_at >= c.assigned_at
-                    AND t.actor_id IS NOT NULL AND t.type IN \(salesTouchTypes) ORDER BY t.occurred_at LIMIT 1) END,
+               \(first),
                c.became_sql_at, c.became_customer_at,
                CASE WHEN c.lifecycle_stage IN ('recycled', 'disqualified') THEN coalesce(
                  (SELECT l.at FROM lifecycle_transitions l WHERE l.contact_id = c.id AND l.to_stage = c.lifecycle_stage
@@ -33,10 +43,23 @@ enum KPIDerive {
                   FROM lifecycle_transitions l WHERE l.contact_id = c.id AND l.to_stage = c.lifecycle_stage
                   ORDER BY l.at DESC, l.seq DESC LIMIT 1),
                  CASE WHEN c.recycled_at IS NOT NULL THEN coalesce(c.recycle_reason, '') END) END,
-               CASE WHEN c.lifecycle_stage IN ('mql', 'sal', 'sql') THEN
-                 (SELECT t.occurred_at FROM touchpoints t WHERE t.contact_id = c.id
-                    AND t.actor_id IS NOT NULL AND t.type IN \(salesTouchTypes) ORDER BY t.occurred_at DESC LIMIT 1) END
+               \(last)
         FROM contacts c WHERE c.id IN (\(scope))
+        """
+    }
+
+    /// Columns 12 and 17 of `contactSQL` (first sales action after assignment, last sales action)
+    /// for many contacts in one pass over the sales touches: (contact id, first, last). A rebuild
+    /// reads them so on partitioned touchpoints, where the per-contact look of `contactSQL` probes
+    /// every month's index.
+    static func salesActionsSQL(scope: String) -> String {
+        """
+        SELECT t.contact_id,
+               min(t.occurred_at) FILTER (WHERE c.assigned_at IS NOT NULL AND c.became_mql_at IS NOT NULL AND t.occurred_at >= c.assigned_at),
+               max(t.occurred_at) FILTER (WHERE c.lifecycle_stage IN ('mql', 'sal', 'sql'))
+        FROM touchpoints t JOIN contacts c ON c.id = t.contact_id
+        WHERE t.actor_id IS NOT NULL AND t.type IN \(salesTouchTypes) AND t.contact_id IN (\(scope))
+        GROUP BY t.contact_id
         """
     }
 

@@ -5,6 +5,13 @@ import SmarketingCore
 /// Thrown inside the import transaction to roll it back when the bundle has problems.
 private struct RollbackImport: Error {}
 
+/// The touchpoint months an import knows to have a partition, and whether it still makes them.
+struct MonthPartitions {
+    var made: Set<Int>
+    var enabled = true
+    init(_ made: Set<Int>) { self.made = made }
+}
+
 /// Bundle import and export on PostgreSQL. The rules are the SQLite import's (docs/BUNDLE.md):
 /// every problem with file, line and column; nothing written when any row fails (unless
 /// `skipInvalid`); contacts merged away stay merged; same-email contacts become one; imported
@@ -85,7 +92,12 @@ extension PostgresStore: BundleStore {
         let started = DispatchTime.now().uptimeNanoseconds
         var summary = FileSummary(file: file)
         summary.warnings = source.warnings
-        let countBefore = try await c.one("SELECT count(*) FROM \(r.rawValue)")?.int(0) ?? 0
+        // Touchpoints are counted by their id registry: a count of the partitioned table would
+        // lock every partition for the rest of the import, and a month partition made meanwhile
+        // (below) needs the default partition free of other transactions' locks.
+        let countTable = r == .touchpoints ? "touchpoint_ids" : r.rawValue
+        let countBefore = try await c.one("SELECT count(*) FROM \(countTable)")?.int(0) ?? 0
+        var months = r == .touchpoints ? MonthPartitions(try await Self.partitionedMonths(c)) : nil
         let cols = Self.insertColumns(r)
         let updatable = cols.filter { $0 != "id" }
         try await c.script("CREATE TEMP TABLE IF NOT EXISTS import_stage_\(r.rawValue) (LIKE \(r.rawValue)) ON COMMIT DROP")
@@ -198,7 +210,20 @@ extension PostgresStore: BundleStore {
             }
             // Once the import is known to fail, only keep checking.
             if !(anyProblem && !options.skipInvalid), !writable.isEmpty {
-                let (changed, rejectedRows) = try await writeChunk(c, r, stage: stage, cols: cols, updatable: updatable, writable, file: file)
+                if var m = months, let at = schema.index["occurred_at"] {
+                    await makeMonthPartitions(&m, writable.compactMap { $0.row.values[at].timestamp })
+                    months = m
+                }
+                let (changed, rejectedRows) = try await writeChunk(
+                    c,
+                    r,
+                    stage: stage,
+                    cols: cols,
+                    updatable: updatable,
+                    writable,
+                    file: file,
+                    tableWasEmpty: countBefore == 0
+                )
                 for (cand, message) in rejectedRows {
                     summary.rejected += 1
                     reject(BundleProblem(file: file, line: cand.row.line, column: 0, columnName: nil, message: message), cand.row.raw)
@@ -230,7 +255,7 @@ extension PostgresStore: BundleStore {
                 changes -= 1
             }
         }
-        let countAfter = try await c.one("SELECT count(*) FROM \(r.rawValue)")?.int(0) ?? 0
+        let countAfter = try await c.one("SELECT count(*) FROM \(countTable)")?.int(0) ?? 0
         summary.inserted = Int(clamping: countAfter - countBefore)
         summary.updated = max(0, changes - summary.inserted)
         summary.unchanged = summary.rows - summary.rejected - summary.inserted - summary.updated - summary.mergedAway
@@ -249,7 +274,8 @@ extension PostgresStore: BundleStore {
         cols: [String],
         updatable: [String],
         _ rows: [Candidate],
-        file: String
+        file: String,
+        tableWasEmpty: Bool
     ) async throws -> (changed: [String], rejected: [(Candidate, String)]) {
         let upsert: String
         if r == .touchpoints {
@@ -278,12 +304,20 @@ extension PostgresStore: BundleStore {
         do {
             let ids = rows.map(\.id)
             let idTable = r == .touchpoints ? "touchpoint_ids" : r.rawValue
-            let existing = try await c.one("SELECT 1 FROM \(idTable) WHERE id = ANY(?::text[]) LIMIT 1", [.textArray(ids)])
+            // Into a table that was empty when its file began (a first load) no look is needed:
+            // the file's ids are distinct, and one an ingest added meanwhile breaks the key.
+            let existing = tableWasEmpty ? nil : try await c.one("SELECT 1 FROM \(idTable) WHERE id = ANY(?::text[]) LIMIT 1", [.textArray(ids)])
             if existing == nil {
                 // None of the chunk's rows is stored yet (a first load): straight into the table,
                 // written once. (Imports hold the import lock; a row an ingest adds meanwhile
-                // breaks the key, and the chunk is then written row by row below.)
+                // breaks the key, and the chunk is then written row by row below.) Touchpoint ids
+                // are registered with one insert for the chunk, not by the trigger row by row.
+                if r == .touchpoints {
+                    try await c.execute("SELECT set_config('smarketing.ids_bulk', 'on', true)")
+                    try await c.execute("INSERT INTO touchpoint_ids SELECT unnest(?::text[])", [.textArray(ids)])
+                }
                 try await c.copy(r.rawValue, cols, rows.map { Self.insertArguments(Record(r, values: $0.row.values)) })
+                if r == .touchpoints { try await c.execute("SELECT set_config('smarketing.ids_bulk', '', true)") }
                 try await c.execute("RELEASE SAVEPOINT import_chunk")
                 return (ids, [])
             }
@@ -313,6 +347,63 @@ extension PostgresStore: BundleStore {
             }
         }
         return (changed, rejected)
+    }
+
+    /// The months (`LocalDate.monthIndex`, UTC) that have a touchpoint partition.
+    static func partitionedMonths(_ c: PGConn) async throws -> Set<Int> {
+        var out: Set<Int> = []
+        for r in try await c.rows(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'touchpoints'::regclass"
+        ) {
+            // touchpoints_YYYY_MM
+            let parts = (r.text(0) ?? "").split(separator: "_")
+            guard parts.count == 3, let y = Int(parts[1]), let m = Int(parts[2]), (1...12).contains(m) else { continue }
+            out.insert(y * 12 + m - 1)
+        }
+        return out
+    }
+
+    /// Makes the month partitions a chunk's touchpoints need before the chunk is written, so its
+    /// rows go straight into their month (instead of into the default partition and a second
+    /// write when housekeeping moves them after the commit). Each month is made in a short
+    /// transaction of its own on another connection, as housekeeping makes them: attaching a
+    /// partition locks the default partition, which the import never touches. That transaction
+    /// waits at most 2 s for a lock (an ingest writing into the default partition meanwhile); if
+    /// it cannot, the import stops making months and its remaining rows of months without a
+    /// partition take the old way (housekeeping after the commit).
+    private func makeMonthPartitions(_ months: inout MonthPartitions, _ times: [Timestamp]) async {
+        guard months.enabled else { return }
+        var needed: Set<Int> = []
+        var days: Set<Int64> = []
+        for t in times {
+            let day = t.milliseconds >= 0 ? t.milliseconds / 86_400_000 : (t.milliseconds + 1) / 86_400_000 - 1
+            guard days.insert(day).inserted else { continue }
+            let month = LocalDate(daysSinceEpoch: day)
+            // A partition name needs a four-digit year (as `touchpoint_months_due`).
+            guard (1000...9998).contains(month.year), !months.made.contains(month.monthIndex) else { continue }
+            needed.insert(month.monthIndex)
+        }
+        for index in needed.sorted() {
+            let first = LocalDate(monthIndex: index).text + " 00:00:00"
+            do {
+                try await client.withConnection(timeout: connectionWait) { connection in
+                    let side = PGConn(connection: connection, logger: logger)
+                    try await side.script("BEGIN")
+                    do {
+                        try await side.execute("SET LOCAL lock_timeout = '2s'")
+                        try await side.execute("SELECT touchpoint_month_partition(?::timestamp)", [.text(first)])
+                        try await side.script("COMMIT")
+                    } catch {
+                        try? await side.script("ROLLBACK")
+                        throw error
+                    }
+                }
+                months.made.insert(index)
+            } catch {
+                months.enabled = false
+                return
+            }
+        }
     }
 
     static func constraintMessage(_ constraint: String, _ r: Resource) -> String {

@@ -80,7 +80,7 @@ extension PostgresStore {
 
     /// A rebuild's cells and month roll-ups into the emptied tables, with COPY.
     static func writeFresh(_ c: PGConn, _ delta: KPICellDelta) async throws {
-        let cells = delta.cells.filter { !$0.value.isZero }
+        let cells = delta.sortedCells()
         guard !cells.isEmpty else { return }
         try await c.copy(
             "kpi_cells",
@@ -205,9 +205,17 @@ extension PostgresStore {
         var found = Set<String>()
         var stored: [(id: String, facts: String?, responded: Int64?, idle: Int64?)] = []
         var changedCuts: [String] = []
-        for r in try await c.rows(KPIDerive.contactSQL(scope: scope)) {
+        // A rebuild reads every contact's sales actions in one pass (see `salesActionsSQL`).
+        var salesActions: [String: (first: Int64?, last: Int64?)] = [:]
+        if !incremental {
+            for r in try await c.rows(KPIDerive.salesActionsSQL(scope: scope)) {
+                if let id = r.text(0) { salesActions[id] = (r.int(1), r.int(2)) }
+            }
+        }
+        for r in try await c.rows(KPIDerive.contactSQL(scope: scope, salesActions: incremental)) {
             guard let id = r.text(0) else { continue }
             found.insert(id)
+            let actions = incremental ? (first: r.int(12), last: r.int(17)) : (salesActions[id] ?? (first: nil, last: nil))
             let columns = KPIDerive.ContactColumns(
                 createdAt: r.int(1) ?? 0,
                 stage: r.text(2),
@@ -220,12 +228,12 @@ extension PostgresStore {
                 campaign: r.text(9),
                 persona: r.text(10),
                 owner: r.text(11),
-                respondedAt: r.int(12),
+                respondedAt: actions.first,
                 sqlAt: r.int(13),
                 customerAt: r.int(14),
                 exitAt: r.int(15),
                 exitReason: r.text(16),
-                lastSalesAt: r.int(17)
+                lastSalesAt: actions.last
             )
             let facts = KPIDerive.contact(columns, firstDeal: firstDeal[id], segment: segment[id], config: config)
             let text = KPIFactsCodec.encode(facts)

@@ -32,15 +32,26 @@ struct KPICellDelta {
             ON CONFLICT(metric, dim, day, key, label, value) DO UPDATE SET n = n + excluded.n, total = total + excluded.total
             """
         )
-        // SQLite's BINARY order: enum names by their bytes, then day, then key bytes (Swift's
-        // String < is Unicode-aware and far slower, and orders differently).
-        let metricRank = Dictionary(
-            uniqueKeysWithValues: KPIMetric.allCases.sorted { $0.rawValue.utf8.lexicographicallyPrecedes($1.rawValue.utf8) }.enumerated().map { ($1, $0) }
-        )
-        let dimRank = Dictionary(
-            uniqueKeysWithValues: KPIDimension.allCases.sorted { $0.rawValue.utf8.lexicographicallyPrecedes($1.rawValue.utf8) }.enumerated().map { ($1, $0) }
-        )
-        let rows = cells.filter { !$0.value.isZero }.map { (m: metricRank[$0.key.metric]!, d: dimRank[$0.key.dimension]!, cell: $0) }.sorted { a, b in
+        let rows = sortedCells()
+        for (k, v) in rows {
+            Self.bind(insert, k, v)
+            _ = try insert.execute()
+        }
+        // (The month roll-ups are filled from the cells at the rebuild's end.)
+        if !rows.isEmpty { try db.cachedStatement(sql: "UPDATE kpi_state SET version = version + 1 WHERE id = 1").execute() }
+    }
+
+    /// The non-zero cells in the stores' key order (metric, dim, day, key, label, value; text by
+    /// its bytes, as SQLite's BINARY and PostgreSQL's "C" collation compare): written in that
+    /// order, inserts append to the B-tree instead of searching for each (PostgreSQL, 1.1M cells:
+    /// 6.2 s in random order, 2.5 s sorted). Swift's String < is Unicode-aware, far slower, and
+    /// orders differently, hence the ranks and byte comparisons.
+    func sortedCells() -> [(key: KPIKey, value: KPITally)] {
+        var metricRank: [KPIMetric: Int] = [:]
+        for (i, m) in KPIMetric.allCases.sorted(by: { $0.rawValue.utf8.lexicographicallyPrecedes($1.rawValue.utf8) }).enumerated() { metricRank[m] = i }
+        var dimRank: [KPIDimension: Int] = [:]
+        for (i, d) in KPIDimension.allCases.sorted(by: { $0.rawValue.utf8.lexicographicallyPrecedes($1.rawValue.utf8) }).enumerated() { dimRank[d] = i }
+        return cells.filter { !$0.value.isZero }.map { (m: metricRank[$0.key.metric] ?? 0, d: dimRank[$0.key.dimension] ?? 0, cell: $0) }.sorted { a, b in
             if a.m != b.m { return a.m < b.m }
             if a.d != b.d { return a.d < b.d }
             let x = a.cell.key
@@ -49,13 +60,7 @@ struct KPICellDelta {
             if x.key != y.key { return x.key.utf8.lexicographicallyPrecedes(y.key.utf8) }
             if x.label != y.label { return x.label.utf8.lexicographicallyPrecedes(y.label.utf8) }
             return x.value < y.value
-        }.map(\.cell)
-        for (k, v) in rows {
-            Self.bind(insert, k, v)
-            _ = try insert.execute()
-        }
-        // (The month roll-ups are filled from the cells at the rebuild's end.)
-        if !rows.isEmpty { try db.cachedStatement(sql: "UPDATE kpi_state SET version = version + 1 WHERE id = 1").execute() }
+        }.map { (key: $0.cell.key, value: $0.cell.value) }
     }
 
     /// Binds a cell to the eight parameters (metric, dim, day, key, label, value, n, total).
