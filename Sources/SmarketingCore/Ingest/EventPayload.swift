@@ -44,6 +44,8 @@ public struct EventPayload: Sendable, Decodable {
             if value.exceedsLength(limit) {
                 return "field \"\(EventPayload.fields[index])\" has more than \(limit) characters"
             }
+            // As every way in (`FieldSpec.check`): no database text column holds U+0000.
+            if value.utf8.contains(0) { return "field \"\(EventPayload.fields[index])\" contains a NUL character (U+0000)" }
         }
         if let email = values[EventPayload.iEmail], !InputPattern.isEmail(email) { return "field \"email\" is not an email address" }
         if let at = values[EventPayload.iOccurredAt], !InputPattern.isTimestamp(at) {

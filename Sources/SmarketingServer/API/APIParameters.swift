@@ -25,7 +25,9 @@ struct APIParameter: Sendable {
 
 /// Small builders for the JSON Schemas the document and the checks share.
 enum Schema {
-    static func string(maxLength: Int = 1_000, minLength: Int = 0, noNUL: Bool = false) -> JSONValue {
+    /// A text parameter or member. Every text the API takes refuses the NUL character (no
+    /// database text column holds it; PostgreSQL refuses it), and the document says so.
+    static func string(maxLength: Int = 1_000, minLength: Int = 0, noNUL: Bool = true) -> JSONValue {
         var s: [String: JSONValue] = ["type": .string("string"), "maxLength": .number(Double(maxLength))]
         if minLength > 0 { s["minLength"] = .number(Double(minLength)) }
         if noNUL { s["pattern"] = .string(noNULPattern) }

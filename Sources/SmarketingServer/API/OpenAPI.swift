@@ -275,8 +275,13 @@ enum OpenAPIDocument {
                 props[name] = .object([
                     "type": .array([.string("string"), .string("null")]), "pattern": .string(InputPattern.email), "maxLength": maxLength,
                 ])
-            case "contact_id": props[name] = .object(["type": .array([.string("string"), .string("null")]), "minLength": .number(1), "maxLength": maxLength])
-            default: props[name] = .object(["type": .array([.string("string"), .string("null")]), "maxLength": maxLength])
+            case "contact_id":
+                props[name] = .object([
+                    "type": .array([.string("string"), .string("null")]), "minLength": .number(1), "maxLength": maxLength,
+                    "pattern": .string(Schema.noNULPattern),
+                ])
+            default:
+                props[name] = .object(["type": .array([.string("string"), .string("null")]), "maxLength": maxLength, "pattern": .string(Schema.noNULPattern)])
             }
         }
         func named(_ field: String) -> JSONValue {

@@ -97,6 +97,7 @@ enum SchemaCheck {
             guard let d = LocalDate.parseAnyYear(text) else { return "a date YYYY-MM-DD" }
             return LocalDate.supportedYears.contains(d.year) ? "a date YYYY-MM-DD" : "it " + Timestamp.ParseError.outsideYears.description
         case InputPattern.email: return "an email address"
+        case Schema.noNULPattern: return "text without the NUL character (U+0000)"
         default: return nil
         }
     }
@@ -176,6 +177,7 @@ enum SchemaCheck {
         // The forms every event carries, matched without a regular expression.
         if pattern == InputPattern.timestamp { return InputPattern.isTimestamp(text) }
         if pattern == InputPattern.email { return InputPattern.isEmail(text) }
+        if pattern == Schema.noNULPattern { return !text.utf8.contains(0) }
         guard let re = cache.regex(pattern) else { return false }
         let range = NSRange(text.startIndex..., in: text)
         guard let m = re.firstMatch(in: text, options: [], range: range) else { return false }
