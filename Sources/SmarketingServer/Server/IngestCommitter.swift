@@ -35,7 +35,15 @@ actor IngestCommitter {
             pending.removeFirst(group.count)
             do {
                 let results = try await store.ingest(group.map(\.0), at: clock.now())
-                for (entry, result) in zip(group, results) { entry.1.resume(returning: result) }
+                // Every caller is answered, whatever the store returned (a caller left waiting
+                // would hold its request for ever).
+                for (i, entry) in group.enumerated() {
+                    if i < results.count {
+                        entry.1.resume(returning: results[i])
+                    } else {
+                        entry.1.resume(throwing: StoreError.unavailable("the store answered \(results.count) of \(group.count) batches; send the events again"))
+                    }
+                }
             } catch {
                 for entry in group { entry.1.resume(throwing: error) }
             }
