@@ -8,6 +8,13 @@ enum KPIDerive {
     /// The core's sales activity types as an SQL list.
     static let salesTouchTypes = "(" + HandoverRules.salesTouchTypes.sorted().map { "'\($0)'" }.joined(separator: ", ") + ")"
 
+    /// A sales action (`t`: a touchpoint): a user's call, email, meeting or answer.
+    static let salesTouch = "t.actor_id IS NOT NULL AND t.type IN \(salesTouchTypes)"
+    /// Contacts (`c`) whose first sales action after assignment is their response time.
+    static let respondsAfterAssignment = "c.assigned_at IS NOT NULL AND c.became_mql_at IS NOT NULL"
+    /// Contacts (`c`) whose last sales action dates their sales idle time.
+    static let idleCounts = "c.lifecycle_stage IN ('mql', 'sal', 'sql')"
+
     /// The columns a contact's facts derive from, for contacts `WHERE c.id IN (scope)`:
     /// 0 id, 1 created_at, 2 stage, 3 became_lead_at, 4 became_mql_at, 5 became_sal_at,
     /// 6 became_opportunity_at, 7 assigned_at, 8 source_channel, 9 source_campaign_id,
@@ -17,14 +24,14 @@ enum KPIDerive {
     /// with `salesActionsSQL` instead).
     static func contactSQL(scope: String, salesActions: Bool = true) -> String {
         let first = salesActions ? """
-            CASE WHEN c.assigned_at IS NOT NULL AND c.became_mql_at IS NOT NULL THEN
+            CASE WHEN \(respondsAfterAssignment) THEN
                  (SELECT t.occurred_at FROM touchpoints t WHERE t.contact_id = c.id AND t.occurred_at >= c.assigned_at
-                    AND t.actor_id IS NOT NULL AND t.type IN \(salesTouchTypes) ORDER BY t.occurred_at LIMIT 1) END
+                    AND \(salesTouch) ORDER BY t.occurred_at LIMIT 1) END
             """ : "NULL"
         let last = salesActions ? """
-            CASE WHEN c.lifecycle_stage IN ('mql', 'sal', 'sql') THEN
+            CASE WHEN \(idleCounts) THEN
                  (SELECT t.occurred_at FROM touchpoints t WHERE t.contact_id = c.id
-                    AND t.actor_id IS NOT NULL AND t.type IN \(salesTouchTypes) ORDER BY t.occurred_at DESC LIMIT 1) END
+                    AND \(salesTouch) ORDER BY t.occurred_at DESC LIMIT 1) END
             """ : "NULL"
         return """
         SELECT c.id, c.created_at, c.lifecycle_stage, c.became_lead_at, c.became_mql_at, c.became_sal_at,
@@ -55,10 +62,10 @@ enum KPIDerive {
     static func salesActionsSQL(scope: String) -> String {
         """
         SELECT t.contact_id,
-               min(t.occurred_at) FILTER (WHERE c.assigned_at IS NOT NULL AND c.became_mql_at IS NOT NULL AND t.occurred_at >= c.assigned_at),
-               max(t.occurred_at) FILTER (WHERE c.lifecycle_stage IN ('mql', 'sal', 'sql'))
+               min(t.occurred_at) FILTER (WHERE \(respondsAfterAssignment) AND t.occurred_at >= c.assigned_at),
+               max(t.occurred_at) FILTER (WHERE \(idleCounts))
         FROM touchpoints t JOIN contacts c ON c.id = t.contact_id
-        WHERE t.actor_id IS NOT NULL AND t.type IN \(salesTouchTypes) AND t.contact_id IN (\(scope))
+        WHERE \(salesTouch) AND t.contact_id IN (\(scope))
         GROUP BY t.contact_id
         """
     }

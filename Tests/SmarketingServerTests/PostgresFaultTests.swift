@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import NIOHTTP1
@@ -27,23 +26,9 @@ struct PostgresFaultTests {
             // Requests go through AsyncHTTPClient with a deadline of their own: in two of three
             // runs of the whole suite the test client's connection was left half-closed
             // (CLOSE-WAIT) after the server had gone, and the test never ended.
-            func request(_ path: String, body: String?) async throws -> Reply {
-                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)" + path)
-                request.method = body == nil ? .GET : .POST
-                request.headers.add(name: "Authorization", value: "Bearer \(token)")
-                if let body {
-                    request.headers.add(name: "Content-Type", value: "application/json")
-                    request.body = .bytes(ByteBuffer(string: body))
-                }
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-                let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-                var headers = HTTPFields()
-                for h in response.headers { if let name = HTTPField.Name(h.name) { headers.append(HTTPField(name: name, value: h.value)) } }
-                return Reply(status: HTTPResponse.Status(code: Int(response.status.code)), headers: headers, text: text)
-            }
             func post(_ id: String) async throws -> Reply {
                 let body = #"{"id":"\#(id)","type":"page_view","occurred_at":"2026-01-01T00:00:00Z","email":"p-\#(id)@faults.example"}"#
-                let r = try await request("/api/v1/events", body: body)
+                let r = try await liveCall(port: port, .POST, "/api/v1/events", token: token, body: body, timeout: .seconds(60))
                 if r.status == .ok { acknowledged.append(id) }
                 return r
             }
@@ -65,7 +50,7 @@ struct PostgresFaultTests {
                 #expect(r.headers[HTTPField.Name("Retry-After")!] != nil)
                 #expect(took < .seconds(12), "answered after \(took)")
                 if r.status == .serviceUnavailable { refused += 1 }
-                let read = try await request("/api/v1/contacts?limit=1", body: nil)
+                let read = try await liveCall(port: port, .GET, "/api/v1/contacts?limit=1", token: token, timeout: .seconds(60))
                 #expect(read.status == .serviceUnavailable && read.isProblem, "\(read.status): \(read.text)")
             }
             #expect(refused == 3)

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import SmarketingConnectors
@@ -14,16 +15,8 @@ import ThrowawayPostgres
 @Suite("Two serve processes on one PostgreSQL database", .timeLimit(.minutes(5)))
 struct TwoServersPostgresTests {
     func send(_ method: HTTPMethod, port: Int, _ path: String, token: String, body: String? = nil) async throws -> (UInt, String) {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
-        return (response.status.code, text)
+        let r = try await liveCall(port: port, method, path, token: token, body: body)
+        return (UInt(r.status.code), r.text)
     }
 
     @Test("an event posted to A reaches B's /api/v1/stream; a token revoked through A is refused by B within a second")

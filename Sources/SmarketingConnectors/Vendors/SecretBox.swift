@@ -13,9 +13,7 @@ public struct SecretBox: Sendable {
 
     /// The box of a workspace: the environment's key, else the key file (created when missing).
     public static func forWorkspace(databasePath: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecretBox {
-        if let text = environment["SMARKETING_SECRET_KEY"], !text.isEmpty {
-            return SecretBox(key: SymmetricKey(data: SHA256.hash(data: Data(text.utf8))))
-        }
+        if let box = environmentBox(environment) { return box }
         if WorkspaceStores.isPostgres(databasePath) {
             // Several instances share one database: a key file beside one of them would not do.
             throw SecretBoxError(
@@ -38,14 +36,18 @@ public struct SecretBox: Sendable {
         return SecretBox(key: key)
     }
 
+    /// The box of `SMARKETING_SECRET_KEY` (its SHA-256 is the key), when it is set.
+    static func environmentBox(_ environment: [String: String]) -> SecretBox? {
+        guard let text = environment["SMARKETING_SECRET_KEY"], !text.isEmpty else { return nil }
+        return SecretBox(key: SymmetricKey(data: SHA256.hash(data: Data(text.utf8))))
+    }
+
     /// The keys that may have sealed a workspace's credentials, to open them with (a copy to
     /// another database): the environment's key when set, and a SQLite workspace's key file
     /// when it exists (never created here).
     public static func existingKeys(databasePath: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> [SecretBox] {
         var boxes: [SecretBox] = []
-        if let text = environment["SMARKETING_SECRET_KEY"], !text.isEmpty {
-            boxes.append(SecretBox(key: SymmetricKey(data: SHA256.hash(data: Data(text.utf8)))))
-        }
+        if let box = environmentBox(environment) { boxes.append(box) }
         if !WorkspaceStores.isPostgres(databasePath), let data = FileManager.default.contents(atPath: databasePath + ".key"), data.count == 32 {
             boxes.append(SecretBox(key: SymmetricKey(data: data)))
         }

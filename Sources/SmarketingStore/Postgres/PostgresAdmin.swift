@@ -119,27 +119,33 @@ extension PostgresStore {
     }
 
     public func touchpointPartitions() async throws -> [TouchpointPartition] {
-        try await read { c in
-            try await c.rows(
-                """
-                SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid),
-                       CASE WHEN c.relname = 'touchpoints_default' THEN (SELECT count(*) FROM touchpoints_default) ELSE greatest(c.reltuples, 0)::bigint END,
-                       pg_total_relation_size(c.oid)
-                FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                WHERE i.inhparent = 'touchpoints'::regclass
-                ORDER BY c.relname = 'touchpoints_default', c.relname
-                """
-            ).map { r in
-                // "FOR VALUES FROM ('1735689600000') TO ('1738368000000')", or "DEFAULT".
-                let bounds = (r.text(1) ?? "").split(whereSeparator: { !$0.isNumber && $0 != "-" }).compactMap { Int64($0) }
-                return TouchpointPartition(
-                    name: r.text(0) ?? "",
-                    from: bounds.count == 2 ? Timestamp(milliseconds: bounds[0]) : nil,
-                    to: bounds.count == 2 ? Timestamp(milliseconds: bounds[1]) : nil,
-                    rows: Int(clamping: r.int(2) ?? 0),
-                    bytes: Int(clamping: r.int(3) ?? 0)
-                )
-            }
+        try await read { c in try await Self.touchpointPartitions(c) }
+    }
+
+    /// The touchpoint partitions as `c` sees them. `countDefault: false` leaves the default
+    /// partition uncounted (its estimate instead) and so unlocked: an import asks inside its
+    /// transaction, and a month attached meanwhile needs the default partition free.
+    static func touchpointPartitions(_ c: PGConn, countDefault: Bool = true) async throws -> [TouchpointPartition] {
+        let defaultRows = countDefault ? "(SELECT count(*) FROM touchpoints_default)" : "greatest(c.reltuples, 0)::bigint"
+        return try await c.rows(
+            """
+            SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid),
+                   CASE WHEN c.relname = 'touchpoints_default' THEN \(defaultRows) ELSE greatest(c.reltuples, 0)::bigint END,
+                   pg_total_relation_size(c.oid)
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'touchpoints'::regclass
+            ORDER BY c.relname = 'touchpoints_default', c.relname
+            """
+        ).map { r in
+            // "FOR VALUES FROM ('1735689600000') TO ('1738368000000')", or "DEFAULT".
+            let bounds = (r.text(1) ?? "").split(whereSeparator: { !$0.isNumber && $0 != "-" }).compactMap { Int64($0) }
+            return TouchpointPartition(
+                name: r.text(0) ?? "",
+                from: bounds.count == 2 ? Timestamp(milliseconds: bounds[0]) : nil,
+                to: bounds.count == 2 ? Timestamp(milliseconds: bounds[1]) : nil,
+                rows: Int(clamping: r.int(2) ?? 0),
+                bytes: Int(clamping: r.int(3) ?? 0)
+            )
         }
     }
 }

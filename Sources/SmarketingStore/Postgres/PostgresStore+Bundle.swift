@@ -97,7 +97,9 @@ extension PostgresStore: BundleStore {
         // (below) needs the default partition free of other transactions' locks.
         let countTable = r == .touchpoints ? "touchpoint_ids" : r.rawValue
         let countBefore = try await c.one("SELECT count(*) FROM \(countTable)")?.int(0) ?? 0
-        var months = r == .touchpoints ? MonthPartitions(try await Self.partitionedMonths(c)) : nil
+        var months = r == .touchpoints
+            ? MonthPartitions(Set(try await Self.touchpointPartitions(c, countDefault: false).compactMap { $0.from?.utcDate.monthIndex }))
+            : nil
         let cols = Self.insertColumns(r)
         let updatable = cols.filter { $0 != "id" }
         try await c.script("CREATE TEMP TABLE IF NOT EXISTS import_stage_\(r.rawValue) (LIKE \(r.rawValue)) ON COMMIT DROP")
@@ -349,20 +351,6 @@ extension PostgresStore: BundleStore {
         return (changed, rejected)
     }
 
-    /// The months (`LocalDate.monthIndex`, UTC) that have a touchpoint partition.
-    static func partitionedMonths(_ c: PGConn) async throws -> Set<Int> {
-        var out: Set<Int> = []
-        for r in try await c.rows(
-            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'touchpoints'::regclass"
-        ) {
-            // touchpoints_YYYY_MM
-            let parts = (r.text(0) ?? "").split(separator: "_")
-            guard parts.count == 3, let y = Int(parts[1]), let m = Int(parts[2]), (1...12).contains(m) else { continue }
-            out.insert(y * 12 + m - 1)
-        }
-        return out
-    }
-
     /// Makes the month partitions a chunk's touchpoints need before the chunk is written, so its
     /// rows go straight into their month (instead of into the default partition and a second
     /// write when housekeeping moves them after the commit). Each month is made in a short
@@ -374,11 +362,8 @@ extension PostgresStore: BundleStore {
     private func makeMonthPartitions(_ months: inout MonthPartitions, _ times: [Timestamp]) async {
         guard months.enabled else { return }
         var needed: Set<Int> = []
-        var days: Set<Int64> = []
         for t in times {
-            let day = t.milliseconds >= 0 ? t.milliseconds / 86_400_000 : (t.milliseconds + 1) / 86_400_000 - 1
-            guard days.insert(day).inserted else { continue }
-            let month = LocalDate(daysSinceEpoch: day)
+            let month = t.utcDate
             // A partition name needs a four-digit year (as `touchpoint_months_due`).
             guard (1000...9998).contains(month.year), !months.made.contains(month.monthIndex) else { continue }
             needed.insert(month.monthIndex)

@@ -88,21 +88,7 @@ public final class PostgresStore: Sendable {
         connectionWait: Duration = .seconds(5),
         readReplica: Location? = nil
     ) async throws {
-        let tls: PostgresClient.Configuration.TLS
-        switch location.sslMode {
-        case "disable": tls = .disable
-        case "require": tls = .require(.makeClientConfiguration())
-        default: tls = .prefer(.makeClientConfiguration())
-        }
-        var config = PostgresClient.Configuration(
-            host: location.host,
-            port: location.port,
-            username: location.user,
-            password: location.password,
-            database: location.database,
-            tls: tls
-        )
-        config.options.maximumConnections = max(2, maximumConnections)
+        let config = Self.poolConfiguration(location, maximumConnections: maximumConnections)
         // A lease (a new connection may need opening) is given at least 5 s, whatever the
         // admission wait: under load opening one can take longer than a short queue wait.
         self.connectionWait = max(connectionWait, .seconds(5))
@@ -111,8 +97,6 @@ public final class PostgresStore: Sendable {
             maxWaiting: maximumWaiting ?? 8 * max(2, maximumConnections),
             timeout: connectionWait
         )
-        config.options.connectTimeout = .seconds(5)
-        config.options.additionalStartupParameters = Self.sessionSettings
         var logger = Logger(label: "smarketing.postgres")
         logger.logLevel = .critical
         self.logger = logger
@@ -120,17 +104,7 @@ public final class PostgresStore: Sendable {
         self.client = client
         self.runner = Task { await client.run() }
         if let readReplica {
-            var replicaConfig = PostgresClient.Configuration(
-                host: readReplica.host,
-                port: readReplica.port,
-                username: readReplica.user,
-                password: readReplica.password,
-                database: readReplica.database,
-                tls: readReplica.sslMode == "disable" ? .disable : (readReplica.sslMode == "require" ? .require(.makeClientConfiguration()) : .prefer(.makeClientConfiguration()))
-            )
-            replicaConfig.options.maximumConnections = max(2, maximumConnections)
-            replicaConfig.options.connectTimeout = .seconds(5)
-            replicaConfig.options.additionalStartupParameters = Self.sessionSettings
+            let replicaConfig = Self.poolConfiguration(readReplica, maximumConnections: maximumConnections)
             let replica = PostgresClient(configuration: replicaConfig, backgroundLogger: logger)
             self.replica = replica
             self.replicaRunner = Task { await replica.run() }
@@ -169,6 +143,30 @@ public final class PostgresStore: Sendable {
                 throw error
             }
         }
+    }
+
+    /// The pool of `location`: its TLS mode, at most `maximumConnections` connections (two at
+    /// least), 5 s to connect, `sessionSettings` on every connection. The primary and the read
+    /// replica are configured alike.
+    static func poolConfiguration(_ location: Location, maximumConnections: Int) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS
+        switch location.sslMode {
+        case "disable": tls = .disable
+        case "require": tls = .require(.makeClientConfiguration())
+        default: tls = .prefer(.makeClientConfiguration())
+        }
+        var config = PostgresClient.Configuration(
+            host: location.host,
+            port: location.port,
+            username: location.user,
+            password: location.password,
+            database: location.database,
+            tls: tls
+        )
+        config.options.maximumConnections = max(2, maximumConnections)
+        config.options.connectTimeout = .seconds(5)
+        config.options.additionalStartupParameters = sessionSettings
+        return config
     }
 
     /// Settings every pooled connection starts with. No parallel query: the store's statements
