@@ -35,14 +35,28 @@ struct TestFailure: Error, CustomStringConvertible {
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
+    /// What the server printed (standard output and error), for a failing test to show.
+    let logPath: String
 
     init(database: String, port: Int) throws {
         self.port = port
+        logPath = FileManager.default.temporaryDirectory.appendingPathComponent("smk-serve-\(port)-\(UUID().uuidString.prefix(8)).log").path
+        guard FileManager.default.createFile(atPath: logPath, contents: nil), let log = FileHandle(forWritingAtPath: logPath) else {
+            throw TestFailure("cannot create the server log \(logPath)")
+        }
         process.executableURL = URL(fileURLWithPath: try smarketingBinary())
         process.arguments = ["serve", "--database", database, "--port", String(port)]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardOutput = log
+        process.standardError = log
         try process.run()
+        try? log.close()
+    }
+
+    /// The last `lines` lines the server printed, and whether it still runs.
+    func logTail(_ lines: Int = 40) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "(no log at \(logPath))"
+        let state = process.isRunning ? "running" : "ended with status \(process.terminationStatus)"
+        return "server on port \(port) \(state); its log (\(logPath)) ends:\n" + text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
     func waitUntilReady() async throws {
@@ -68,12 +82,16 @@ final class ServerProcess: @unchecked Sendable {
     /// SIGTERM without waiting; a server still running 10 s later (a graceful shutdown waiting on
     /// a stream the test left open) gets SIGKILL, from a thread of its own.
     func stop() {
-        guard process.isRunning else { return }
+        let (p, log) = (process, logPath)
+        guard process.isRunning else {
+            try? FileManager.default.removeItem(atPath: log)
+            return
+        }
         process.terminate()
-        let p = process
         Thread.detachNewThread {
             for _ in 0..<200 where p.isRunning { usleep(50_000) }
             if p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: log)
         }
     }
 

@@ -89,8 +89,9 @@ struct TwoServersPostgresTests {
         #expect(try await send(.GET, port: pb, "/api/v1/contacts?limit=1", token: tokens[1]).0 == 200)
     }
 
-    /// Posts events (NDJSON) naming people by email; whether the server acknowledged them (200).
-    func ingest(_ ids: [String], port: Int, token: String) async -> Bool {
+    /// Posts events (NDJSON) naming people by email; nil when the server acknowledged them (200),
+    /// else what went wrong.
+    func ingestFailure(_ ids: [String], port: Int, token: String) async -> String? {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/events")
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -100,9 +101,14 @@ struct TwoServersPostgresTests {
             return #"{"id":"\#(id)","type":"page_view","occurred_at":"2026-03-01T09:00:00Z","email":"p\#(person)@kill.example"}"#
         }.joined(separator: "\n")
         request.body = .bytes(ByteBuffer(string: body))
-        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(30)) else { return false }
-        _ = try? await response.body.collect(upTo: 1 << 22)
-        return response.status == .ok
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        } catch {
+            return "no answer: \(error)"
+        }
+        let answer = (try? await response.body.collect(upTo: 1 << 22)).map { String(buffer: $0) } ?? ""
+        return response.status == .ok ? nil : "\(response.status.code): \(answer.prefix(500))"
     }
 
     @Test("kill -9 of one of two instances during ingest: nothing acknowledged is lost, one contact per email, the aggregates verify")
@@ -126,6 +132,7 @@ struct TwoServersPostgresTests {
         try await a.waitUntilReady()
         try await b.waitUntilReady()
 
+        let started = ContinuousClock.now
         // Six writers, three per instance; the people (seven per writer) are shared by both
         // instances' writers, so both create and merge into the same contacts concurrently.
         let acknowledged = Acknowledged()
@@ -138,7 +145,10 @@ struct TwoServersPostgresTests {
                 for w in 0..<writers {
                     group.addTask {
                         for b in 0..<batches {
-                            guard await ingest(batch(w, b), port: w < 3 ? pa : pb, token: token) else { return }
+                            if let failure = await ingestFailure(batch(w, b), port: w < 3 ? pa : pb, token: token) {
+                                if w >= 3 { Issue.record("the surviving instance refused writer \(w)'s batch \(b) (\(failure))") }
+                                return
+                            }
                             await acknowledged.add(batch(w, b))
                         }
                     }
@@ -149,14 +159,41 @@ struct TwoServersPostgresTests {
         a.kill()
         await senders.value
         let acked = await acknowledged.ids
+        print("kill test: writers done at \(ContinuousClock.now - started)")
         #expect(acked.count >= 1500 && acked.count < writers * batches * perBatch, "the kill came before the end")
-        for id in acked { #expect(try await store.get(.touchpoints, id: id) != nil, "acknowledged \(id) was lost") }
+        var stored = Set<String>()
+        var query = ListQuery()
+        query.limit = 1000
+        repeat {
+            let page = try await store.list(.touchpoints, query)
+            for record in page.records { if let id = record["id"].text { stored.insert(id) } }
+            query.cursor = page.nextCursor
+        } while query.cursor != nil
+        let lost = acked.filter { !stored.contains($0) }
+        #expect(lost.isEmpty, "\(lost.count) acknowledged events were lost, e.g. \(lost.prefix(5))")
 
         // Everything again through the surviving instance: nothing is stored twice.
-        for w in 0..<writers { for b in 0..<batches { #expect(await ingest(batch(w, b), port: pb, token: token)) } }
+        print("kill test: \(acked.count) acknowledged checked at \(ContinuousClock.now - started)")
+        // The six writers again, all on B: each stops at its first refusal, which shows B's log.
+        let refusals = await withTaskGroup(of: String?.self) { group in
+            for w in 0..<writers {
+                group.addTask {
+                    for n in 0..<batches {
+                        if let failure = await ingestFailure(batch(w, n), port: pb, token: token) {
+                            return "the surviving instance did not acknowledge writer \(w)'s batch \(n) (\(failure))"
+                        }
+                    }
+                    return nil
+                }
+            }
+            return await group.compactMap { $0 }.reduce(into: [String]()) { $0.append($1) }
+        }
+        print("kill test: re-sent at \(ContinuousClock.now - started)")
+        if !refusals.isEmpty { Issue.record("\(refusals.joined(separator: "\n"))\n\(b.logTail())") }
         #expect(try await store.count(.touchpoints) == writers * batches * perBatch)
         #expect(try await store.count(.contacts) == 3 * 7)
         let verification = try await store.verifyKPIs()
         #expect(verification.mismatches.isEmpty, "\(verification.mismatches.prefix(5))")
+        print("kill test: verified at \(ContinuousClock.now - started)")
     }
 }
