@@ -104,7 +104,7 @@ enum KPIDerive {
             becameLeadAt: ts(r.becameLeadAt),
             mqlAt: ts(r.mqlAt),
             salAt: ts(r.salAt),
-            opportunityAt: ts(r.opportunityAt) ?? ts(firstDeal),
+            opportunityAt: ReachedRule.at(own: ts(r.opportunityAt), firstDeal: ts(firstDeal)),
             assignedAt: assigned,
             respondedAt: responded,
             responseBusinessMs: business,

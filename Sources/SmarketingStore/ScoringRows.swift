@@ -173,21 +173,35 @@ enum ScoringRows {
     /// `became_*_at` time, else the creation (opportunity) or winning close (won) of the first
     /// deal it is a contact or the primary contact of. Each returns (contact id, time); the
     /// earliest wins (`earliest`).
-    static func reachedQueries(_ target: BacktestTarget) -> [String] {
+    static func reachedQueries(_ target: BacktestTarget) -> (own: String, deals: [String]) {
         switch target {
         case .opportunity:
-            return [
+            return (
                 "SELECT id, became_opportunity_at FROM contacts WHERE became_opportunity_at IS NOT NULL",
-                "SELECT oc.contact_id, min(o.created_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id GROUP BY 1",
-                "SELECT primary_contact_id, min(created_at) FROM opportunities WHERE primary_contact_id IS NOT NULL GROUP BY 1",
-            ]
+                [
+                    "SELECT oc.contact_id, min(o.created_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id GROUP BY 1",
+                    "SELECT primary_contact_id, min(created_at) FROM opportunities WHERE primary_contact_id IS NOT NULL GROUP BY 1",
+                ]
+            )
         case .won:
-            return [
+            return (
                 "SELECT id, became_customer_at FROM contacts WHERE became_customer_at IS NOT NULL",
-                "SELECT oc.contact_id, min(o.closed_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id WHERE o.is_won = 1 AND o.closed_at IS NOT NULL GROUP BY 1",
-                "SELECT primary_contact_id, min(closed_at) FROM opportunities WHERE primary_contact_id IS NOT NULL AND is_won = 1 AND closed_at IS NOT NULL GROUP BY 1",
-            ]
+                [
+                    "SELECT oc.contact_id, min(o.closed_at) FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id WHERE o.is_won = 1 AND o.closed_at IS NOT NULL GROUP BY 1",
+                    "SELECT primary_contact_id, min(closed_at) FROM opportunities WHERE primary_contact_id IS NOT NULL AND is_won = 1 AND closed_at IS NOT NULL GROUP BY 1",
+                ]
+            )
         }
+    }
+
+    /// When each contact reached the target (`ReachedRule`), from the rows of `reachedQueries`:
+    /// its own stage time, else the earliest of its deals'.
+    static func reached(own: [(String, Int64)], deals: [[(String, Int64)]]) -> [String: Int64] {
+        var firstDeal: [String: Int64] = [:]
+        for rows in deals { earliest(rows, into: &firstDeal) }
+        var mine: [String: Int64] = [:]
+        earliest(own, into: &mine)
+        return ReachedRule.merge(own: mine, firstDeal: firstDeal)
     }
 
     /// Keeps the earlier time per contact.

@@ -105,6 +105,55 @@ struct BundleConformanceTests {
         #expect((s.inserted, s.updated, s.unchanged) == (1, 1, 1))
     }
 
+    @Test("repeated cost lines of one date, category and campaign add up; re-importing the bundle changes nothing", arguments: Backend.allCases)
+    func repeatedCostLines(backend: Backend) async throws {
+        let dir = Self.tempDir("costs")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "id,email,created_at\nc1,a@b.example,2026-01-01T00:00:00Z\n".write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
+        try "id,name,channel\ncmp1,Spring,paid_search\n".write(toFile: dir + "/campaigns.csv", atomically: true, encoding: .utf8)
+        // Three ad sets of one day (0.1 + 0.2 + 100 is exactly 100.3), an invoice without a
+        // campaign twice, a line of another day, and a sales cost on the same day.
+        try """
+        date,category,amount,campaign_id
+        2026-01-05,marketing,0.1,cmp1
+        2026-01-05,marketing,0.2,cmp1
+        2026-01-06,marketing,40,cmp1
+        2026-01-05,marketing,100,cmp1
+        2026-01-05,marketing,7.5,
+        2026-01-05,marketing,2.5,
+        2026-01-05,sales,3,cmp1
+
+        """.write(toFile: dir + "/costs.csv", atomically: true, encoding: .utf8)
+        let sut = try await backend.makeRoles()
+        let first = try await Self.importDir(sut.store, dir)
+        #expect(first.committed && first.problems.isEmpty, "\(first.problems)")
+        let costs = try #require(first.files.first { $0.file == "costs.csv" })
+        #expect((costs.rows, costs.inserted, costs.rejected) == (4, 4, 0))
+        #expect(costs.warnings.contains("costs.csv: 3 lines repeat the date, category, campaign_id of an earlier line; their amounts are added to it"), "\(costs.warnings)")
+        func amount(_ id: String) async throws -> FieldValue? { try await sut.store.get(.costs, id: id)?["amount"] }
+        #expect(try await amount("2026-01-05|marketing|cmp1") == .number(100.3))
+        #expect(try await amount("2026-01-05|marketing|") == .number(10))
+        #expect(try await amount("2026-01-06|marketing|cmp1") == .number(40))
+        #expect(try await amount("2026-01-05|sales|cmp1") == .number(3))
+        #expect(try await sut.store.count(.costs) == 4)
+        let again = try await Self.importDir(sut.store, dir)
+        let second = try #require(again.files.first { $0.file == "costs.csv" })
+        #expect(again.committed && (second.inserted, second.updated, second.unchanged) == (0, 0, 4))
+        #expect(try await sut.store.count(.costs) == 4)
+        #expect(try await sut.store.verifyKPIs().mismatches.isEmpty)
+
+        // A sum beyond the amount's range is a problem of the first line, naming the others.
+        try "date,category,amount,campaign_id\n2026-02-01,marketing,600000000000,cmp1\n2026-02-01,marketing,600000000000,cmp1\n".write(
+            toFile: dir + "/costs.csv",
+            atomically: true,
+            encoding: .utf8
+        )
+        let tooMuch = try await Self.importDir(sut.store, dir)
+        #expect(!tooMuch.committed)
+        #expect(tooMuch.problems.map(\.description).contains { $0.hasPrefix("costs.csv:2:3 (amount): the amounts of lines 2, 3 (one date, category, campaign_id) sum to 1200000000000") }, "\(tooMuch.problems)")
+    }
+
     @Test("a bundle with any problem imports nothing and names every problem", arguments: Backend.allCases)
     func allOrNothing(backend: Backend) async throws {
         let dir = Self.tempDir("bad")

@@ -49,4 +49,17 @@ public enum JourneyPathFile {
         }
         return .success(out)
     }
+
+    /// The paths in the layout `read` takes and ChannelAttribution reads (`path,total_conversions,
+    /// total_null`, comma-separated as `markov_peer.py --paths-csv` writes them). A label's `>`
+    /// becomes `›` and its `,` becomes `‚` (the file has no quoting), as the peer does for `>`.
+    public static func write(_ paths: [JourneyPath]) -> String {
+        func number(_ n: Double) -> String { n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n) }
+        var out = "path,total_conversions,total_null\n"
+        for p in paths {
+            let labels = p.labels.map { $0.replacingOccurrences(of: ">", with: "›").replacingOccurrences(of: ",", with: "‚") }
+            out += labels.joined(separator: " > ") + "," + number(p.conversions) + "," + number(p.nulls) + "\n"
+        }
+        return out
+    }
 }

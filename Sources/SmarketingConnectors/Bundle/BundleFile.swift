@@ -58,11 +58,34 @@ public final class BundleFileReader: RowSource, @unchecked Sendable {
         }
         self.mapping = mapping
         self.warnings = warnings
+        if let field = schema.summedField {
+            // Repeated keys add up (costs): the whole file is read here, once. Cost files are
+            // small (a line per day, category and campaign); the rows wait in `summed`.
+            var all: [ParsedRow] = []
+            while case let chunk = readChunk(limit: 10_000), !chunk.isEmpty { all += chunk }
+            let (rows, merged) = RepeatedKeyRows.sum(all, schema: schema, field: field, file: file, column: column(of: field))
+            if merged > 0 {
+                self.warnings.append(
+                    "\(file): \(merged) line\(merged == 1 ? "" : "s") repeat the \(schema.key.joined(separator: ", ")) of an earlier line; their \(field)s are added to it"
+                )
+            }
+            summed = rows[...]
+        }
     }
+
+    /// The rows of a file whose repeated keys add up, after `RepeatedKeyRows.sum`.
+    private var summed: ArraySlice<ParsedRow>?
 
     /// Reads up to `limit` rows; an empty array at the end of the file. A syntax error ends the
     /// file: it is returned as a row with that problem, and reading stops.
     public func nextChunk(limit: Int) -> [ParsedRow] {
+        guard let rest = summed else { return readChunk(limit: limit) }
+        let out = Array(rest.prefix(max(0, limit)))
+        summed = rest.dropFirst(out.count)
+        return out
+    }
+
+    private func readChunk(limit: Int) -> [ParsedRow] {
         var rows: [ParsedRow] = []
         rows.reserveCapacity(limit)
         let file = resource.fileName

@@ -24,6 +24,19 @@ public struct KPICuts: Sendable, Hashable {
     }
 }
 
+/// When a person reached a stage that deals also mark (opportunity, customer), as PRODUCT.md
+/// defines it for the KPIs and the Markov journeys: the contact's own stage time
+/// (`became_opportunity_at`, `became_customer_at`) and **only when that is empty** its first
+/// deal's (created, resp. closed won) — not the earlier of the two.
+public enum ReachedRule {
+    public static func at<T>(own: T?, firstDeal: T?) -> T? { own ?? firstDeal }
+
+    /// Per contact id, `at(own:firstDeal:)` over two maps.
+    public static func merge<T>(own: [String: T], firstDeal: [String: T]) -> [String: T] {
+        firstDeal.merging(own) { deal, mine in at(own: mine, firstDeal: deal) ?? deal }
+    }
+}
+
 /// What the KPIs need to know about one contact (a person after identity resolution), derived
 /// from its row, its stage times, its deals and its touches. Everything is an instant or a cut;
 /// the KPI buckets it falls into follow from it alone (`KPIContribution.of`).

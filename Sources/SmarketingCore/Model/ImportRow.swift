@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a problem is: file, line, column.
 public struct BundleProblem: Error, Sendable, Hashable, CustomStringConvertible, Codable {
     public var file: String
@@ -60,4 +62,60 @@ public protocol RowSource: AnyObject, Sendable {
 
 extension RowSource {
     public var fraction: Double? { nil }
+}
+
+/// Rows of one file that repeat a key of a resource that adds them up (`ResourceSchema.summedField`:
+/// a cost line per ad set, invoice or day part — several lines of one date, category and campaign).
+public enum RepeatedKeyRows {
+    /// One row per key: every problem-free row whose key an earlier problem-free row has is
+    /// merged into that row (its line and cells kept) with `field` summed exactly in decimal (so
+    /// 0.1 + 0.2 is 0.3); rows with problems pass unchanged, in place. A sum outside the field's
+    /// range becomes a problem of the first row, naming the lines. Also how many rows were merged
+    /// away. Re-reading the same file gives the same rows, so an import stays idempotent.
+    public static func sum(_ rows: [ParsedRow], schema: ResourceSchema, field: String, file: String, column: Int) -> (rows: [ParsedRow], merged: Int) {
+        guard let index = schema.index[field], let spec = schema.field(field) else { return (rows, 0) }
+        var out: [ParsedRow] = []
+        out.reserveCapacity(rows.count)
+        var first: [String: Int] = [:]
+        var totals: [Int: Decimal] = [:]
+        var lines: [Int: [Int]] = [:]
+        var merged = 0
+        for row in rows {
+            guard row.problems.isEmpty, row.values.count == schema.fields.count, case .number(let amount) = row.values[index] else {
+                out.append(row)
+                continue
+            }
+            let id = schema.recordID(row.values)
+            let value = Decimal(string: String(amount)) ?? Decimal(amount)
+            if let at = first[id] {
+                totals[at, default: 0] += value
+                lines[at, default: []].append(row.line)
+                merged += 1
+            } else {
+                first[id] = out.count
+                totals[out.count] = value
+                out.append(row)
+            }
+        }
+        for (at, more) in lines {
+            guard let total = totals[at] else { continue }
+            let sum = Double(NSDecimalNumber(decimal: total).stringValue) ?? NSDecimalNumber(decimal: total).doubleValue
+            let value = FieldValue.number(sum)
+            if let p = spec.check(value) {
+                let all = ([out[at].line] + more).map(String.init).joined(separator: ", ")
+                out[at].problems.append(
+                    BundleProblem(
+                        file: file,
+                        line: out[at].line,
+                        column: column,
+                        columnName: field,
+                        message: "the \(field)s of lines \(all) (one \(schema.key.joined(separator: ", "))) sum to \(FieldValue.format(sum)), which " + p.message
+                    )
+                )
+            } else {
+                out[at].values[index] = value
+            }
+        }
+        return (out, merged)
+    }
 }

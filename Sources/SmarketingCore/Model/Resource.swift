@@ -140,6 +140,10 @@ public struct ResourceSchema: Sendable {
     public var searchFields: [String]
     /// API filter aliases: `stage`, `owner`, `channel`, `campaign` → the field they mean here.
     public var aliases: [String: String]
+    /// The number that rows of one bundle file repeating a key add up to (costs: `amount`; real
+    /// spend exports carry several lines per day and campaign), nil where a repeated key is an
+    /// error (`RepeatedKeyRows`).
+    public var summedField: String?
 
     /// Position of each field by name.
     public let index: [String: Int]
@@ -149,12 +153,14 @@ public struct ResourceSchema: Sendable {
         key: [String] = ["id"],
         timeField: String? = nil,
         search: [String] = [],
+        summedField: String? = nil,
         aliases: [String: String] = [:],
         fields: [FieldSpec]
     ) {
         self.resource = resource
         self.fields = fields
         self.key = key
+        self.summedField = summedField
         self.timeField = timeField
         self.searchFields = search
         self.aliases = aliases
@@ -280,6 +286,7 @@ extension ResourceSchema {
             .costs,
             key: ["date", "category", "campaign_id"],
             timeField: "date",
+            summedField: "amount",
             aliases: ["campaign": "campaign_id"],
             fields: [
                 FieldSpec("date", .date, required: true), FieldSpec("category", .oneOf(["marketing", "sales"]), required: true, filterable: true),

@@ -447,10 +447,7 @@ extension PostgresStore: KPIStore {
             }
             var list = JourneyAggregate()
             if journeys {
-                var converted: [String: Int64] = [:]
-                for sql in ScoringRows.reachedQueries(.opportunity) {
-                    ScoringRows.earliest(try await c.rows(sql).compactMap { r in r.text(0).flatMap { id in r.int(1).map { (id, $0) } } }, into: &converted)
-                }
+                let converted = try await Self.reached(.opportunity, c)
                 var current: String?
                 var path: [PathTouch] = []
                 func flush() {

@@ -201,13 +201,19 @@ extension PostgresStore {
         if let q = query.search, !q.isEmpty, !schema.searchFields.isEmpty {
             let pattern = PGValue.text(RecordRules.likePattern(q))
             // ILIKE: SQLite's LIKE ignores ASCII case; PostgreSQL's does not.
-            var ors = schema.searchFields.map { "\($0) ILIKE ? ESCAPE '\\'" }
+            let ors = schema.searchFields.map { "\($0) ILIKE ? ESCAPE '\\'" }
             args += Array(repeating: pattern, count: ors.count)
             if resource == .contacts {
-                ors.append("account_id IN (SELECT id FROM accounts WHERE name ILIKE ? ESCAPE '\\')")
+                // The trigram index on the name-and-email document finds the candidates, the
+                // per-field conditions decide (PostgresSearch); `= ANY(ARRAY(…))` lets the
+                // account branch join the same bitmap scan.
+                let own = "(\(PostgresSearch.document()) ILIKE ? ESCAPE '\\' AND (" + ors.joined(separator: " OR ") + "))"
+                args.insert(pattern, at: args.count - ors.count)
                 args.append(pattern)
+                conditions.append("(" + own + " OR account_id = ANY(ARRAY(SELECT id FROM accounts WHERE name ILIKE ? ESCAPE '\\')))")
+            } else {
+                conditions.append("(" + ors.joined(separator: " OR ") + ")")
             }
-            conditions.append("(" + ors.joined(separator: " OR ") + ")")
         }
         let sortField = query.sort ?? "id"
         guard sortField == "id" || schema.index[sortField] != nil else {

@@ -583,12 +583,21 @@ extension PostgresStore: ScoringStore {
         }
     }
 
+    /// When each contact reached `target` (PRODUCT.md, `ReachedRule`): the `became_*_at` time,
+    /// and only when that is empty its first deal's.
+    static func reached(_ target: BacktestTarget, _ c: PGConn) async throws -> [String: Int64] {
+        let (own, deals) = ScoringRows.reachedQueries(target)
+        func rows(_ sql: String) async throws -> [(String, Int64)] {
+            try await c.rows(sql).compactMap { row in row.text(0).flatMap { id in row.int(1).map { (id, $0) } } }
+        }
+        var dealRows: [[(String, Int64)]] = []
+        for sql in deals { dealRows.append(try await rows(sql)) }
+        return ScoringRows.reached(own: try await rows(own), deals: dealRows)
+    }
+
     public func backtestContacts(target: BacktestTarget, attributes: Set<String>?) async throws -> [BacktestContact] {
         try await reportRead { c in
-            var reachedAt: [String: Int64] = [:]
-            for sql in ScoringRows.reachedQueries(target) {
-                ScoringRows.earliest(try await c.rows(sql).compactMap { row in row.text(0).flatMap { id in row.int(1).map { (id, $0) } } }, into: &reachedAt)
-            }
+            let reachedAt = try await Self.reached(target, c)
             var touches: [String: [TouchFacts]] = [:]
             for row in try await c.rows(ScoringRows.touchSelect + " ORDER BY t.contact_id, t.occurred_at, t.id") {
                 touches[row.text(0) ?? "", default: []].append(Self.touch(row, properties: true))

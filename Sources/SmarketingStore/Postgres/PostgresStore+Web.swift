@@ -12,8 +12,12 @@ extension PostgresStore: WebReadStore {
                 args.append(.text(key))
             } else {
                 let like = "%" + text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
-                conditions.append("(lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?)")
-                args += [.text(like), .text(like)]
+                // The trigram index finds the candidates, the name-or-email match decides
+                // (PostgresSearch).
+                conditions.append(
+                    "(\(PostgresSearch.document(alias: "c")) ILIKE ? AND (lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?))"
+                )
+                args += [.text(like), .text(like), .text(like)]
             }
         }
         let equals: [(String?, String)] = [

@@ -149,15 +149,13 @@ extension SQLiteStore {
         }
     }
 
-    /// When each contact reached `target` (PRODUCT.md): the `became_*_at` time, else the
-    /// creation (opportunity) or winning close (won) of the first deal it is a contact or the
-    /// primary contact of — whichever is earliest.
+    /// When each contact reached `target` (PRODUCT.md, `ReachedRule`): the `became_*_at` time,
+    /// and only when that is empty the creation (opportunity) or winning close (won) of the first
+    /// deal it is a contact or the primary contact of.
     static func reached(_ target: BacktestTarget, _ db: Database) throws -> [String: Int64] {
-        var reached: [String: Int64] = [:]
-        for sql in ScoringRows.reachedQueries(target) {
-            ScoringRows.earliest(try Row.fetchAll(db, sql: sql).map { ($0[0], $0[1]) }, into: &reached)
-        }
-        return reached
+        let (own, deals) = ScoringRows.reachedQueries(target)
+        func rows(_ sql: String) throws -> [(String, Int64)] { try Row.fetchAll(db, sql: sql).map { ($0[0], $0[1]) } }
+        return ScoringRows.reached(own: try rows(own), deals: try deals.map(rows))
     }
 
     /// The MQLs per week the sales team can take: the sum of the sales users' capacity.

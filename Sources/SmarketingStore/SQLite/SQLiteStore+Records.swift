@@ -196,11 +196,21 @@ extension SQLiteStore {
             let pattern = RecordRules.likePattern(q)
             var ors = schema.searchFields.map { "\($0) LIKE ? ESCAPE '\\'" }
             args += Array(repeating: pattern.databaseValue, count: ors.count)
-            if resource == .contacts {
-                ors.append("account_id IN (SELECT id FROM accounts WHERE name LIKE ? ESCAPE '\\')")
-                args.append(pattern.databaseValue)
+            if resource == .contacts, let phrase = SQLiteSearch.phrase(q) {
+                // The trigram indexes find the candidates; LIKE decides (SQLiteSearch).
+                let own = "(rowid IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ?) AND (" + ors.joined(separator: " OR ") + "))"
+                args.insert(phrase.databaseValue, at: args.count - ors.count)
+                let account =
+                    "account_id IN (SELECT id FROM accounts WHERE rowid IN (SELECT rowid FROM accounts_search WHERE accounts_search MATCH ?) AND name LIKE ? ESCAPE '\\')"
+                args += [phrase.databaseValue, pattern.databaseValue]
+                conditions.append("(" + own + " OR " + account + ")")
+            } else {
+                if resource == .contacts {
+                    ors.append("account_id IN (SELECT id FROM accounts WHERE name LIKE ? ESCAPE '\\')")
+                    args.append(pattern.databaseValue)
+                }
+                conditions.append("(" + ors.joined(separator: " OR ") + ")")
             }
-            conditions.append("(" + ors.joined(separator: " OR ") + ")")
         }
         let sortField = query.sort ?? "id"
         guard sortField == "id" || schema.index[sortField] != nil else {

@@ -91,9 +91,17 @@ extension SQLiteStore {
                 conditions.append("c.email_key = ?")
                 args.append(key)
             } else {
-                let like = "%" + text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
-                conditions.append("(lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?)")
-                args += [like, like]
+                let plain = text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "")
+                let like = "%" + plain + "%"
+                let exact = "(lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?)"
+                if let phrase = SQLiteSearch.phrase(plain) {
+                    // The trigram index finds the candidates; LIKE decides (SQLiteSearch).
+                    conditions.append("(c.rowid IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ?) AND \(exact))")
+                    args += [phrase, like, like]
+                } else {
+                    conditions.append(exact)
+                    args += [like, like]
+                }
             }
         }
         let equals: [(String?, String)] = [

@@ -377,6 +377,7 @@ enum SQLiteSchema {
                 sql: "CREATE INDEX writeback_outbox_field ON writeback_outbox(connection, record_id, field) WHERE status = 'pending'"
             )
         }
+        m.registerMigration("v14 text search") { db in try db.execute(sql: SQLiteSearch.schema) }
         return m
     }
 }

@@ -7,7 +7,7 @@ import SmarketingStore
 struct Attribution: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Multi-touch attribution of won deals: rule-based, Markov and Shapley models.",
-        subcommands: [Run.self, Markov.self],
+        subcommands: [Run.self, Journeys.self, Markov.self],
         defaultSubcommand: Run.self
     )
 
@@ -85,6 +85,58 @@ struct Attribution: AsyncParsableCommand {
                     if m.rows.count > 25 { print("… \(m.rows.count - 25) more (use --format csv or json)") }
                 }
             }
+        }
+    }
+
+    struct Journeys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The workspace's journeys aggregated by path (the Markov and Shapley input), as a path file for `attribution markov --paths` or ChannelAttribution.",
+            discussion: """
+                One journey per contact with marketing touches: the labels of its touches up to the
+                time it reached an opportunity (became_opportunity_at, and only when that is empty
+                the creation of its first deal), all of them for contacts that never did;
+                consecutive repeats collapse. Without --from and --to, every journey; with them, those
+                the attribution of that period uses (converted, or last touched, in the period or
+                the look-back window before it).
+                """
+        )
+        @Option(help: "channel, campaign or content.") var by: AttributionCut = .channel
+        @Option(help: "First day (YYYY-MM-DD); with --to.") var from: String?
+        @Option(help: "Day after the last (exclusive); with --from.") var to: String?
+        @Option(help: "Touches up to this many days before the close count (with --from and --to).") var lookbackDays = AttributionReport.defaultLookbackDays
+        @Option(help: "Write the path file here instead of standard output.") var out: String?
+        @OptionGroup var workspace: WorkspaceOptions
+
+        func run() async throws {
+            let lookback = AttributionReport.lookbackRange
+            guard lookback.contains(lookbackDays) else {
+                throw CLIFailure("--lookback-days must be a whole number from \(lookback.lowerBound) to \(lookback.upperBound)")
+            }
+            guard (from == nil) == (to == nil) else { throw CLIFailure("--from and --to go together (without both: every journey)") }
+            let period =
+                from == nil
+                ? KPIPeriod(from: LocalDate(year: 1970, month: 1, day: 1), to: LocalDate(year: 9999, month: 1, day: 1))
+                : try KPI.query(from: from, to: to, by: nil).period
+            let inputs = try await workspace.openFunnel().attributionInputs(period: period, lookbackDays: lookbackDays, journeys: true)
+            let (paths, skipped) = inputs.journeys.paths(by)
+            let text = JourneyPathFile.write(paths)
+            if let out {
+                do {
+                    try text.write(toFile: out, atomically: true, encoding: .utf8)
+                } catch {
+                    throw CLIFailure("cannot write \(out): \(error.localizedDescription)")
+                }
+            } else {
+                print(text, terminator: "")
+            }
+            let journeys = paths.reduce(0.0) { $0 + $1.conversions + $1.nulls }
+            let conversions = paths.reduce(0.0) { $0 + $1.conversions }
+            FileHandle.standardError.write(
+                Data(
+                    "\(KPIText.number(journeys)) journeys (\(KPIText.number(conversions)) converted) in \(paths.count) paths by \(by.rawValue); \(skipped) converted contacts without a marketing touch before their conversion left out\n"
+                        .utf8
+                )
+            )
         }
     }
 

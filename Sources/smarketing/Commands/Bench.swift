@@ -10,7 +10,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure ingest and import speed; prints JSON.",
         subcommands: [
             Ingest.self, ImportSuite.self, ScoringSuite.self, RescoringSuite.self, SLASuite.self, WebhookSuite.self, KPISuite.self, AttributionSuite.self,
-            WebSuite.self, SyncSuite.self,
+            WebSuite.self, SyncSuite.self, SearchSuite.self,
         ]
     )
 
@@ -23,7 +23,7 @@ struct Bench: AsyncParsableCommand {
         @Option(
             help: """
                 A postgres:// URL to measure PostgreSQL. ingest and import: each repetition gets a new database on that \
-                server (the role needs CREATEDB), dropped afterwards; default SQLite files in --work-dir. kpi: the workspace \
+                server (the role needs CREATEDB), dropped afterwards; default SQLite files in --work-dir. kpi and search: the workspace \
                 read (a SQLite file or a postgres:// URL), the bundle imported into it first when it holds no contacts.
                 """
         )

@@ -22,24 +22,8 @@ extension Bench {
         }
 
         func run() async throws {
-            let path: String
-            if let database = common.database {
-                path = database
-            } else {
-                let dir = try common.bundleDirectory()
-                path = (common.workDir as NSString).appendingPathComponent("smarketing-bench-kpi-\((dir as NSString).lastPathComponent).sqlite")
-            }
-            let store = try await common.open(path)
+            let (store, path) = try await common.readWorkspace(suite: "kpi")
             defer { WorkspaceStores.close(store) }
-            if try await store.count(.contacts) == 0 {
-                let dir = try common.bundleDirectory()
-                FileHandle.standardError.write(Data("importing \(dir) into \(path)\n".utf8))
-                let r = try await store.importRows(try Bundle.openReadingAhead(dir), options: ImportOptions(), actor: .cli, at: SystemClock().now()) { _ in }
-                guard r.committed else { throw CLIFailure("the bundle did not import: \(r.problems.first?.description ?? "")") }
-                // As `import bundle` does: SQLite's WAL copied into the file; PostgreSQL's
-                // statistics fresh and the month roll-ups vacuumed (read from the index alone).
-                try await store.afterBulkLoad()
-            }
             let query = try KPI.query(from: from, to: to, by: by)
             for _ in 0..<20 { _ = try await store.kpis(query) }
             var latencies: [Double] = []
