@@ -203,7 +203,7 @@ extension PostgresStore {
             // ILIKE: SQLite's LIKE ignores ASCII case; PostgreSQL's does not.
             let ors = schema.searchFields.map { "\($0) ILIKE ? ESCAPE '\\'" }
             args += Array(repeating: pattern, count: ors.count)
-            if resource == .contacts {
+            if resource == .contacts, PostgresSearch.narrows(q) {
                 // The trigram index on the name-and-email document finds the candidates, the
                 // per-field conditions decide (PostgresSearch); `= ANY(ARRAY(…))` lets the
                 // account branch join the same bitmap scan.
@@ -211,6 +211,9 @@ extension PostgresStore {
                 args.insert(pattern, at: args.count - ors.count)
                 args.append(pattern)
                 conditions.append("(" + own + " OR account_id = ANY(ARRAY(SELECT id FROM accounts WHERE name ILIKE ? ESCAPE '\\')))")
+            } else if resource == .contacts {
+                conditions.append("(" + ors.joined(separator: " OR ") + " OR account_id IN (SELECT id FROM accounts WHERE name ILIKE ? ESCAPE '\\'))")
+                args.append(pattern)
             } else {
                 conditions.append("(" + ors.joined(separator: " OR ") + ")")
             }

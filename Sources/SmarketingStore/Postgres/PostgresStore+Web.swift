@@ -12,12 +12,16 @@ extension PostgresStore: WebReadStore {
                 args.append(.text(key))
             } else {
                 let like = "%" + text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
-                // The trigram index finds the candidates, the name-or-email match decides
-                // (PostgresSearch).
-                conditions.append(
-                    "(\(PostgresSearch.document(alias: "c")) ILIKE ? AND (lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?))"
-                )
-                args += [.text(like), .text(like), .text(like)]
+                let exact = "(lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?)"
+                if PostgresSearch.narrows(String(like.dropFirst().dropLast())) {
+                    // The trigram index finds the candidates, the name-or-email match decides
+                    // (PostgresSearch).
+                    conditions.append("(\(PostgresSearch.document(alias: "c")) ILIKE ? AND \(exact))")
+                    args.append(.text(like))
+                } else {
+                    conditions.append(exact)
+                }
+                args += [.text(like), .text(like)]
             }
         }
         let equals: [(String?, String)] = [

@@ -24,7 +24,9 @@ extension SQLiteStore {
                 defer { try? db.execute(sql: "PRAGMA foreign_keys = ON") }
                 try db.inTransaction {
                     try Self.dropKPITriggers(db)
+                    let bulk = try SQLiteSearch.suspendForBulkLoad(db)
                     try self.importAll(db, sources, options: options, actor: actor, at: at, state: state, progress: progress)
+                    try SQLiteSearch.rebuild(db, bulk)
                     // Imported stage history is history: it opens no handovers and sends no webhooks.
                     try db.execute(sql: "UPDATE transition_cursor SET seq = coalesce((SELECT max(seq) FROM lifecycle_transitions), 0) WHERE id = 1")
                     try self.restoreKPITriggersAndRebuild(db)

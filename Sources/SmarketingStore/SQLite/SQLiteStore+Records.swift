@@ -196,13 +196,20 @@ extension SQLiteStore {
             let pattern = RecordRules.likePattern(q)
             var ors = schema.searchFields.map { "\($0) LIKE ? ESCAPE '\\'" }
             args += Array(repeating: pattern.databaseValue, count: ors.count)
-            if resource == .contacts, let phrase = SQLiteSearch.phrase(q) {
-                // The trigram indexes find the candidates; LIKE decides (SQLiteSearch).
-                let own = "(rowid IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ?) AND (" + ors.joined(separator: " OR ") + "))"
-                args.insert(phrase.databaseValue, at: args.count - ors.count)
+            if resource == .contacts, let match = SQLiteSearch.match(q, in: .api), let accountMatch = SQLiteSearch.match(q, in: .accounts) {
+                // The trigram indexes find the candidates; LIKE decides. With many candidates
+                // the list walks its sort index (id, created_at) instead (`+` keeps the
+                // candidate sets from being used as the way in). See SQLiteSearch.
+                let sort = query.sort ?? "id"
+                let limit = max(1, min(query.limit, 1000))
+                var walk = false
+                if sort == "id" || sort == "created_at" { walk = try await pool.read { db in try SQLiteSearch.walksSortIndex(db, match: match, page: limit) } }
+                let by = walk ? "+" : ""
+                let own = "(\(by)rowid IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ?) AND (" + ors.joined(separator: " OR ") + "))"
+                args.insert(match.databaseValue, at: args.count - ors.count)
                 let account =
-                    "account_id IN (SELECT id FROM accounts WHERE rowid IN (SELECT rowid FROM accounts_search WHERE accounts_search MATCH ?) AND name LIKE ? ESCAPE '\\')"
-                args += [phrase.databaseValue, pattern.databaseValue]
+                    "\(by)account_id IN (SELECT id FROM accounts WHERE rowid IN (SELECT rowid FROM accounts_search WHERE accounts_search MATCH ?) AND name LIKE ? ESCAPE '\\')"
+                args += [accountMatch.databaseValue, pattern.databaseValue]
                 conditions.append("(" + own + " OR " + account + ")")
             } else {
                 if resource == .contacts {

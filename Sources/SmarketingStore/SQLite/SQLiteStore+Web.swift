@@ -94,10 +94,13 @@ extension SQLiteStore {
                 let plain = text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "")
                 let like = "%" + plain + "%"
                 let exact = "(lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?)"
-                if let phrase = SQLiteSearch.phrase(plain) {
-                    // The trigram index finds the candidates; LIKE decides (SQLiteSearch).
-                    conditions.append("(c.rowid IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ?) AND \(exact))")
-                    args += [phrase, like, like]
+                if let match = SQLiteSearch.match(plain, in: .leads) {
+                    // The trigram index finds the candidates; LIKE decides. With many candidates
+                    // the list walks its created_at index instead (SQLiteSearch).
+                    var walk = false
+                    if q.staleDays == nil { walk = try await pool.read { db in try SQLiteSearch.walksSortIndex(db, match: match, page: max(1, min(q.limit, 500))) } }
+                    conditions.append("(\(walk ? "+" : "")c.rowid IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ?) AND \(exact))")
+                    args += [match, like, like]
                 } else {
                     conditions.append(exact)
                     args += [like, like]

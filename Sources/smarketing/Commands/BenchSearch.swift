@@ -32,7 +32,9 @@ extension Bench.Common {
 
 extension Bench {
     /// Latency of the text search: the API's `q=` (first page of contacts) and the web app's lead
-    /// search (first page), for names, name parts and company names taken from the workspace.
+    /// search (first page), for common texts taken from the workspace (last names, name parts,
+    /// company names: pages full of matches) and for one person each (an address before the @,
+    /// both searches together in `person_*`).
     struct SearchSuite: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "search",
@@ -67,6 +69,13 @@ extension Bench {
             words += ["yahoo", "zzqqxx", "an"]
             let chosen = Array(words.prefix(texts))
             guard !chosen.isEmpty else { throw CLIFailure("the workspace has no contacts with names to search for") }
+            // One person each: the part of an address before the @ (what someone looking for a
+            // particular lead types).
+            var persons: [String] = []
+            for (i, c) in people.enumerated() where i % 13 == 5 {
+                if let local = c["email"].text?.split(separator: "@").first, local.count >= 3 { persons.append(String(local)) }
+            }
+            persons = Array(persons.prefix(texts))
             func api(_ text: String) async throws -> Int {
                 var q = ListQuery()
                 q.search = text
@@ -94,8 +103,20 @@ extension Bench {
                     leadMs.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
                 }
             }
+            var personMs: [Double] = []
+            for _ in 0..<rounds {
+                for text in persons {
+                    var t = DispatchTime.now().uptimeNanoseconds
+                    found += try await api(text)
+                    personMs.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+                    t = DispatchTime.now().uptimeNanoseconds
+                    found += try await leads(text)
+                    personMs.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+                }
+            }
             apiMs.sort()
             leadMs.sort()
+            personMs.sort()
             func p(_ v: [Double], _ q: Double) -> Double { v.isEmpty ? 0 : v[min(v.count - 1, Int(Double(v.count) * q))] }
             struct Out: Encodable {
                 var suite = "search"
@@ -107,6 +128,9 @@ extension Bench {
                 var leads_p50_ms: Double
                 var leads_p99_ms: Double
                 var leads_max_ms: Double
+                var person_texts: Int
+                var person_p50_ms: Double
+                var person_p99_ms: Double
                 var rows_found: Int
                 var contacts: Int
                 var peak_rss_bytes: Int
@@ -124,6 +148,9 @@ extension Bench {
                     leads_p50_ms: p(leadMs, 0.5),
                     leads_p99_ms: p(leadMs, 0.99),
                     leads_max_ms: leadMs.last ?? 0,
+                    person_texts: persons.count,
+                    person_p50_ms: p(personMs, 0.5),
+                    person_p99_ms: p(personMs, 0.99),
                     rows_found: found,
                     contacts: try await store.count(.contacts),
                     peak_rss_bytes: peakRSSBytes(),
