@@ -133,7 +133,7 @@ struct Attribution: AsyncParsableCommand {
             let conversions = paths.reduce(0.0) { $0 + $1.conversions }
             FileHandle.standardError.write(
                 Data(
-                    "\(KPIText.number(journeys)) journeys (\(KPIText.number(conversions)) converted) in \(paths.count) paths by \(by.rawValue); \(skipped) converted contacts without a marketing touch before their conversion left out\n"
+                    "\(String(format: "%.0f", journeys)) journeys (\(String(format: "%.0f", conversions)) converted) in \(paths.count) paths by \(by.rawValue); \(skipped) converted contacts without a marketing touch before their conversion left out\n"
                         .utf8
                 )
             )
