@@ -6,22 +6,18 @@ extension PostgresStore: WebReadStore {
     public func leads(_ q: LeadQuery, now: Timestamp) async throws -> LeadPage {
         var conditions: [String] = []
         var args: [PGValue] = []
+        var narrowing: String?
         if let text = q.search?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
             if text.contains("@"), let key = EmailAddress.key(text) {
                 conditions.append("c.email_key = ?")
                 args.append(.text(key))
             } else {
                 let like = "%" + text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
-                let exact = "(lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?)"
-                if PostgresSearch.narrows(String(like.dropFirst().dropLast())) {
-                    // The trigram index finds the candidates, the name-or-email match decides
-                    // (PostgresSearch).
-                    conditions.append("(\(PostgresSearch.document(alias: "c")) ILIKE ? AND \(exact))")
-                    args.append(.text(like))
-                } else {
-                    conditions.append(exact)
-                }
+                conditions.append("(lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?)")
                 args += [.text(like), .text(like)]
+                // The trigram index finds the candidates, the name-or-email match decides
+                // (PostgresSearch); added in the read, when the text has few candidates.
+                if PostgresSearch.narrows(String(like.dropFirst().dropLast())) { narrowing = like }
             }
         }
         let equals: [(String?, String)] = [
@@ -52,20 +48,34 @@ extension PostgresStore: WebReadStore {
             args += [.int(at), .int(at), .text(String(after[after.index(after: bar)...]))]
         }
         let limit = max(1, min(q.limit, 500))
-        let sql = """
-            SELECT c.id, c.first_name, c.last_name, c.email, c.title, a.name, c.lifecycle_stage, c.owner_id, u.name,
-                   s.grade, s.engagement, coalesce(s.persona_id, c.persona_id), c.source_campaign_id, c.created_at, \(sortKey)
-            FROM \(from)
-            LEFT JOIN contact_scores s ON s.contact_id = c.id
-            LEFT JOIN accounts a ON a.id = c.account_id
-            LEFT JOIN users u ON u.id = c.owner_id
-            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-            ORDER BY \(order) LIMIT \(limit + 1)
-            """
+        func select(_ conditions: [String]) -> String {
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            let columns = """
+                c.id, c.first_name, c.last_name, c.email, c.title, a.name, c.lifecycle_stage, c.owner_id, u.name,
+                s.grade, s.engagement, coalesce(s.persona_id, c.persona_id), c.source_campaign_id, c.created_at, \(sortKey)
+                """
+            let joins = "LEFT JOIN contact_scores s ON s.contact_id = c.id LEFT JOIN accounts a ON a.id = c.account_id LEFT JOIN users u ON u.id = c.owner_id"
+            guard q.staleDays == nil else { return "SELECT \(columns) FROM \(from) \(joins) \(filter) ORDER BY \(order) LIMIT \(limit + 1)" }
+            // The page first, then its joins: the planner misjudges how many rows a text
+            // finds, and joined every candidate (33k for a common name) before sorting.
+            let scores = q.grade != nil || q.personaID != nil ? "LEFT JOIN contact_scores s ON s.contact_id = c.id" : ""
+            return """
+                SELECT \(columns)
+                FROM (SELECT c.* FROM contacts c \(scores) \(filter) ORDER BY \(order) LIMIT \(limit + 1)) c \(joins)
+                ORDER BY \(order)
+                """
+        }
+        let sql = select(conditions)
+        let narrowed = narrowing.map { _ in select(conditions + ["\(PostgresSearch.document(alias: "c")) ILIKE ?"]) }
         let staleArg = staleSlot
         let values = args
         return try await reportRead { c in
             var args = values
+            var sql = sql
+            if let like = narrowing, let narrowed, q.staleDays == nil, try await !PostgresSearch.many(c, like: like, page: limit + 1) {
+                sql = narrowed
+                args.append(.text(like))
+            }
             if let stale = staleArg {
                 let calendar = try await Self.kpiSettings(c).calendar
                 args[stale.slot] = .int(calendar.start(ofDay: calendar.olderThan(days: stale.days, asOf: now)).milliseconds)
