@@ -64,6 +64,22 @@ enum RecordRules {
         Resource.allCases.flatMap { other in other.schema.fields.filter { $0.references == r }.map { (other, $0.name) } }
     }
 
+    /// The lead search's text: lower-cased, without `%` and `_` (they are not searched for).
+    static func leadSearchText(_ text: String) -> String {
+        text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "")
+    }
+
+    /// Whether a search text has a trigram for a trigram index (FTS5, pg_trgm) to look up; a
+    /// shorter one is searched without the index.
+    static func hasTrigram(_ text: String) -> Bool { text.unicodeScalars.count >= 3 }
+
+    /// From how many candidates a text search walks the list's sort order (testing each row)
+    /// rather than reading every candidate and sorting them: √(page × contacts), where the two
+    /// costs meet when a row costs about the same either way; at least 1, at most `cap`.
+    static func walkBound(page: Int, contacts: Double, cap: Int = Int.max) -> Int {
+        max(1, min(cap, Int((Double(max(1, page)) * max(0, min(contacts, 1e12))).squareRoot())))
+    }
+
     /// The LIKE pattern of a search text (with `\` as the escape).
     static func likePattern(_ q: String) -> String {
         "%" + q.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")

@@ -102,6 +102,15 @@ final class ServerProcess: @unchecked Sendable {
     }
 }
 
+/// The NDJSON events the kill tests send: page views of the people their ids name
+/// (`k-<person>-…`), by email, so that re-sent events name the same contacts.
+func killEvents(_ ids: [String]) -> String {
+    ids.map { id in
+        let person = id.split(separator: "-").dropFirst().first.map(String.init) ?? id
+        return #"{"id":"\#(id)","type":"page_view","occurred_at":"2026-03-01T09:00:00Z","email":"p\#(person)@kill.example"}"#
+    }.joined(separator: "\n")
+}
+
 actor Acknowledged {
     var ids: [String] = []
     func add(_ batch: [String]) { ids += batch }
@@ -114,12 +123,7 @@ struct KillTests {
         request.httpMethod = "POST"
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(
-            batch.map { id in
-                let person = id.split(separator: "-")[1]
-                return #"{"id":"\#(id)","type":"page_view","occurred_at":"2026-03-01T09:00:00Z","email":"p\#(person)@kill.example"}"#
-            }.joined(separator: "\n").utf8
-        )
+        request.httpBody = Data(killEvents(batch).utf8)
         let (_, response) = try await URLSession.shared.data(for: request)
         return (response as? HTTPURLResponse)?.statusCode == 200
     }

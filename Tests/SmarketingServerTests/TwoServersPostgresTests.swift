@@ -96,11 +96,7 @@ struct TwoServersPostgresTests {
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "Content-Type", value: "application/x-ndjson")
-        let body = ids.map { id in
-            let person = id.split(separator: "-")[1]
-            return #"{"id":"\#(id)","type":"page_view","occurred_at":"2026-03-01T09:00:00Z","email":"p\#(person)@kill.example"}"#
-        }.joined(separator: "\n")
-        request.body = .bytes(ByteBuffer(string: body))
+        request.body = .bytes(ByteBuffer(string: killEvents(ids)))
         let response: HTTPClientResponse
         do {
             response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))

@@ -8,6 +8,9 @@ public struct KPIPeriod: Sendable, Hashable {
         self.to = to
     }
 
+    /// Every day a record can have (the edge refuses years outside 1900–2199).
+    public static let allTime = KPIPeriod(from: LocalDate(year: 1900, month: 1, day: 1), to: LocalDate(year: 2200, month: 1, day: 1))
+
     /// The calendar quarter a date falls in.
     public static func quarter(containing d: LocalDate) -> KPIPeriod {
         let first = (d.month - 1) / 3 * 3 + 1

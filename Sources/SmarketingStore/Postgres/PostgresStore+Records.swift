@@ -203,7 +203,7 @@ extension PostgresStore {
             // ILIKE: SQLite's LIKE ignores ASCII case; PostgreSQL's does not.
             let ors = schema.searchFields.map { "\($0) ILIKE ? ESCAPE '\\'" }
             args += Array(repeating: pattern, count: ors.count)
-            if resource == .contacts, PostgresSearch.narrows(q) {
+            if resource == .contacts, RecordRules.hasTrigram(q) {
                 // The trigram index on the name-and-email document finds the candidates, the
                 // per-field conditions decide (PostgresSearch); `= ANY(ARRAY(…))` lets the
                 // account branch join the same bitmap scan.

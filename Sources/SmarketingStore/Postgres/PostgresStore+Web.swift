@@ -12,12 +12,13 @@ extension PostgresStore: WebReadStore {
                 conditions.append("c.email_key = ?")
                 args.append(.text(key))
             } else {
-                let like = "%" + text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
+                let plain = RecordRules.leadSearchText(text)
+                let like = "%" + plain + "%"
                 conditions.append("(lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?)")
                 args += [.text(like), .text(like)]
                 // The trigram index finds the candidates, the name-or-email match decides
                 // (PostgresSearch); added in the read, when the text has few candidates.
-                if PostgresSearch.narrows(String(like.dropFirst().dropLast())) { narrowing = like }
+                if q.staleDays == nil, RecordRules.hasTrigram(plain) { narrowing = like }
             }
         }
         let equals: [(String?, String)] = [
@@ -66,13 +67,13 @@ extension PostgresStore: WebReadStore {
                 """
         }
         let sql = select(conditions)
-        let narrowed = narrowing.map { _ in select(conditions + ["\(PostgresSearch.document(alias: "c")) ILIKE ?"]) }
+        let narrowed = select(conditions + ["\(PostgresSearch.document(alias: "c")) ILIKE ?"])
         let staleArg = staleSlot
         let values = args
         return try await reportRead { c in
             var args = values
             var sql = sql
-            if let like = narrowing, let narrowed, q.staleDays == nil, try await !PostgresSearch.many(c, like: like, page: limit + 1) {
+            if let like = narrowing, try await !PostgresSearch.many(c, like: like, page: limit + 1) {
                 sql = narrowed
                 args.append(.text(like))
             }

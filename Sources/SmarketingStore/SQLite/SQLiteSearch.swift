@@ -71,7 +71,7 @@ enum SQLiteSearch {
     /// Inside the import's transaction: a rolled-back import leaves the triggers as they were.
     static func suspendForBulkLoad(_ db: Database) throws -> [String] {
         var suspended: [String] = []
-        for table in triggers.keys.sorted() where try !Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(table))").orFalse {
+        for table in triggers.keys.sorted() where try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(table))") != true {
             for what in ["insert", "delete", "update"] { try db.execute(sql: "DROP TRIGGER IF EXISTS \(table)_search_\(what)") }
             suspended.append(table)
         }
@@ -96,16 +96,16 @@ enum SQLiteSearch {
     /// The FTS5 query for rows whose `fields` contain `text` (one phrase, quotes doubled), or nil
     /// when the text is too short for a trigram (the caller scans instead).
     static func match(_ text: String, in fields: Fields) -> String? {
-        guard text.unicodeScalars.count >= 3 else { return nil }
+        guard RecordRules.hasTrigram(text) else { return nil }
         return fields.rawValue + " : \"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// Whether so many contacts contain the text that walking the sort index beats reading and
-    /// sorting them: at least √(page × contacts) of them (where the two costs meet when a row
-    /// costs about the same either way), counted no further than that.
+    /// sorting them (`RecordRules.walkBound`; the largest rowid stands for the number of
+    /// contacts), counted no further than that.
     static func walksSortIndex(_ db: Database, match: String, page: Int) throws -> Bool {
         let contacts = try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM contacts") ?? 0
-        let bound = max(1, Int((Double(max(1, page)) * Double(max(0, contacts))).squareRoot()))
+        let bound = RecordRules.walkBound(page: page, contacts: Double(contacts))
         let found =
             try Int.fetchOne(
                 db,
@@ -114,8 +114,4 @@ enum SQLiteSearch {
             ) ?? 0
         return found >= bound
     }
-}
-
-extension Optional where Wrapped == Bool {
-    fileprivate var orFalse: Bool { self ?? false }
 }

@@ -91,7 +91,7 @@ extension SQLiteStore {
                 conditions.append("c.email_key = ?")
                 args.append(key)
             } else {
-                let plain = text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "")
+                let plain = RecordRules.leadSearchText(text)
                 let like = "%" + plain + "%"
                 let exact = "(lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? OR c.email_key LIKE ?)"
                 if let match = SQLiteSearch.match(plain, in: .leads) {

@@ -11,6 +11,14 @@ struct Attribution: AsyncParsableCommand {
         defaultSubcommand: Run.self
     )
 
+    /// Refuses a look-back outside `AttributionReport.lookbackRange`, in one sentence.
+    static func checkLookback(_ days: Int) throws {
+        let lookback = AttributionReport.lookbackRange
+        guard lookback.contains(days) else {
+            throw CLIFailure("--lookback-days must be a whole number from \(lookback.lowerBound) to \(lookback.upperBound)")
+        }
+    }
+
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "run",
@@ -32,11 +40,8 @@ struct Attribution: AsyncParsableCommand {
             case .success(let m): models = m
             case .failure(let e): throw CLIFailure("--model " + e.message)
             }
-            let lookback = AttributionReport.lookbackRange
             let halfLife = AttributionReport.halfLifeRange
-            guard lookback.contains(lookbackDays) else {
-                throw CLIFailure("--lookback-days must be a whole number from \(lookback.lowerBound) to \(lookback.upperBound)")
-            }
+            try Attribution.checkLookback(lookbackDays)
             guard halfLife.contains(halfLifeDays) else {
                 throw CLIFailure("--half-life-days must be a number from \(halfLife.lowerBound) to \(FieldValue.format(halfLife.upperBound))")
             }
@@ -108,15 +113,9 @@ struct Attribution: AsyncParsableCommand {
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
-            let lookback = AttributionReport.lookbackRange
-            guard lookback.contains(lookbackDays) else {
-                throw CLIFailure("--lookback-days must be a whole number from \(lookback.lowerBound) to \(lookback.upperBound)")
-            }
+            try Attribution.checkLookback(lookbackDays)
             guard (from == nil) == (to == nil) else { throw CLIFailure("--from and --to go together (without both: every journey)") }
-            let period =
-                from == nil
-                ? KPIPeriod(from: LocalDate(year: 1970, month: 1, day: 1), to: LocalDate(year: 9999, month: 1, day: 1))
-                : try KPI.query(from: from, to: to, by: nil).period
+            let period = from == nil ? KPIPeriod.allTime : try KPI.query(from: from, to: to, by: nil).period
             let inputs = try await workspace.openFunnel().attributionInputs(period: period, lookbackDays: lookbackDays, journeys: true)
             let (paths, skipped) = inputs.journeys.paths(by)
             let text = JourneyPathFile.write(paths)

@@ -418,3 +418,11 @@ extension Bench {
         }
     }
 }
+
+extension Bench {
+    /// The `q` quantile (0…1) of ascending `sorted` values, by the nearest lower rank (0 when
+    /// empty): the figure the benchmarks report as p50 and p99.
+    static func percentile(_ sorted: [Double], _ q: Double) -> Double {
+        sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
+    }
+}

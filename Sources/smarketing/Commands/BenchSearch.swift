@@ -90,34 +90,27 @@ extension Bench {
                 _ = try await api(text)
                 _ = try await leads(text)
             }
-            var apiMs: [Double] = []
-            var leadMs: [Double] = []
             var found = 0
-            for _ in 0..<rounds {
-                for text in chosen {
-                    var t = DispatchTime.now().uptimeNanoseconds
-                    found += try await api(text)
-                    apiMs.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
-                    t = DispatchTime.now().uptimeNanoseconds
-                    found += try await leads(text)
-                    leadMs.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+            /// `rounds` times each text through both searches: the milliseconds of each, sorted.
+            func timed(_ texts: [String]) async throws -> (api: [Double], leads: [Double]) {
+                var apiMs: [Double] = []
+                var leadMs: [Double] = []
+                for _ in 0..<rounds {
+                    for text in texts {
+                        var t = DispatchTime.now().uptimeNanoseconds
+                        found += try await api(text)
+                        apiMs.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+                        t = DispatchTime.now().uptimeNanoseconds
+                        found += try await leads(text)
+                        leadMs.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+                    }
                 }
+                return (apiMs.sorted(), leadMs.sorted())
             }
-            var personMs: [Double] = []
-            for _ in 0..<rounds {
-                for text in persons {
-                    var t = DispatchTime.now().uptimeNanoseconds
-                    found += try await api(text)
-                    personMs.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
-                    t = DispatchTime.now().uptimeNanoseconds
-                    found += try await leads(text)
-                    personMs.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
-                }
-            }
-            apiMs.sort()
-            leadMs.sort()
-            personMs.sort()
-            func p(_ v: [Double], _ q: Double) -> Double { v.isEmpty ? 0 : v[min(v.count - 1, Int(Double(v.count) * q))] }
+            let (apiMs, leadMs) = try await timed(chosen)
+            let person = try await timed(persons)
+            let personMs = (person.api + person.leads).sorted()
+            let p = Bench.percentile
             struct Out: Encodable {
                 var suite = "search"
                 var texts: Int

@@ -98,7 +98,7 @@ extension Bench {
                         status: last.status,
                         bytes: last.bytes,
                         cold_ms: cold.ms,
-                        p50_ms: times[times.count / 2],
+                        p50_ms: Bench.percentile(times, 0.5),
                         p90_ms: times[min(times.count - 1, times.count * 9 / 10)],
                         max_ms: times.last ?? cold.ms
                     )
