@@ -23,6 +23,21 @@ struct MarkovAttributionTests {
         #expect(abs(r.attributed[0] - 0.5) < 1e-12 && abs(r.attributed[1] - 1.5) < 1e-12)
     }
 
+    @Test("interned labels give the same result; unused labels and ids outside the list are left out")
+    func interned() {
+        let labels = ["A", "B", "C", "Z"]
+        let indexed = [
+            MarkovAttribution.IndexedJourney(ids: [0, 1], conversions: 1, nulls: 0),
+            MarkovAttribution.IndexedJourney(ids: [0, 7, -1], conversions: 0, nulls: 1),
+            MarkovAttribution.IndexedJourney(ids: [1], conversions: 1, nulls: 1),
+            MarkovAttribution.IndexedJourney(ids: [9], conversions: 3, nulls: 0),
+        ]
+        let r = MarkovAttribution.exact(labels: labels, indexed, renormalized: true)
+        let plain = MarkovAttribution.exact(paths, renormalized: true)
+        #expect(r == plain)
+        #expect(r.labels == ["A", "B"])
+    }
+
     @Test("repeated labels are self-loops and change nothing; empty paths are ignored")
     func selfLoops() {
         var looped = paths

@@ -47,25 +47,62 @@ public enum MarkovAttribution {
     /// Exact removal effects of the labels of `paths` (empty paths are ignored).
     public static func exact(_ paths: [JourneyPath], renormalized: Bool = false) -> Result {
         let labels = Array(Set(paths.flatMap(\.labels))).sorted()
-        let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+        var index: [String: Int] = [:]
+        for (i, label) in labels.enumerated() { index[label] = i }
+        let indexed = paths.map { IndexedJourney(ids: $0.labels.compactMap { index[$0] }, conversions: $0.conversions, nulls: $0.nulls) }
+        return exact(labels: labels, indexed, renormalized: renormalized)
+    }
+
+    /// One aggregated journey over interned labels: `ids` index the label list it is solved with.
+    public struct IndexedJourney: Sendable, Hashable {
+        public var ids: [Int]
+        public var conversions: Double
+        public var nulls: Double
+
+        public init(ids: [Int], conversions: Double, nulls: Double) {
+            self.ids = ids
+            self.conversions = conversions
+            self.nulls = nulls
+        }
+    }
+
+    /// Exact removal effects over interned labels (for callers that solve many chains over the
+    /// same labels, e.g. a bootstrap: no label is hashed per solve). The result holds the labels
+    /// some path uses, in the order of `labels` (sorted for the same result as `exact(_:)`); ids
+    /// outside `labels` are ignored.
+    public static func exact(labels allLabels: [String], _ paths: [IndexedJourney], renormalized: Bool = false) -> Result {
+        var used = [Bool](repeating: false, count: allLabels.count)
+        for p in paths {
+            for id in p.ids where allLabels.indices.contains(id) { used[id] = true }
+        }
+        var compact = [Int](repeating: -1, count: allLabels.count)
+        var labels: [String] = []
+        for i in allLabels.indices where used[i] {
+            compact[i] = labels.count
+            labels.append(allLabels[i])
+        }
         let k = labels.count
         let n = k + 1  // transient states: the labels, then the start (index k)
         var counts = [Double](repeating: 0, count: n * n)
         var conv = [Double](repeating: 0, count: n)
         var out = [Double](repeating: 0, count: n)
         var total = 0.0
-        for p in paths where !p.labels.isEmpty {
+        for p in paths {
+            // Walked without building the compacted path (a bootstrap solves thousands of chains).
             let w = p.conversions + p.nulls
-            total += p.conversions
-            let ids = p.labels.map { index[$0]! }
-            counts[k * n + ids[0]] += w
-            out[k] += w
-            for (a, b) in zip(ids, ids.dropFirst()) {
-                counts[a * n + b] += w
-                out[a] += w
+            var previous = k  // the start state
+            var any = false
+            for raw in p.ids where allLabels.indices.contains(raw) {
+                let id = compact[raw]
+                counts[previous * n + id] += w
+                out[previous] += w
+                previous = id
+                any = true
             }
-            conv[ids.last!] += p.conversions
-            out[ids.last!] += w
+            guard any else { continue }
+            total += p.conversions
+            conv[previous] += p.conversions
+            out[previous] += w
         }
         func probability(removing removed: Int?, renormalize: Bool = false) -> Double {
             // (I − Q) x = R, written into one augmented matrix.

@@ -246,20 +246,39 @@ public struct KillerReport: Sendable, Equatable, Codable, ExplicitNullEncodable 
 
     /// Removal and redirect effects per channel with a bootstrap interval of the latter.
     static func markovEffects(_ paths: [KillerPath], confidence: Double, resamples: Int = 200) -> [MarkovEffect] {
-        var journeys: [(steps: [String], converted: Bool)] = []
+        // Journeys interned once (distinct paths, label ids), so that each resample only counts.
+        var pathIndex: [[String]: Int] = [:]
+        var distinct: [[String]] = []
+        var journeys: [(path: Int, converted: Bool)] = []
         for p in paths where !p.channels.isEmpty {
             var steps: [String] = []
             for c in p.channels where steps.last != c { steps.append(c) }
-            journeys.append((steps, p.converted))
+            let id: Int
+            if let known = pathIndex[steps] {
+                id = known
+            } else {
+                id = distinct.count
+                pathIndex[steps] = id
+                distinct.append(steps)
+            }
+            journeys.append((id, p.converted))
         }
+        let labels = Array(Set(distinct.joined())).sorted()
+        var labelIndex: [String: Int] = [:]
+        for (i, label) in labels.enumerated() { labelIndex[label] = i }
+        let ids = distinct.map { $0.compactMap { labelIndex[$0] } }
         func effects(_ pick: some Sequence<Int>) -> MarkovAttribution.Result {
-            var grouped: [[String]: (Double, Double)] = [:]
+            var conversions = [Double](repeating: 0, count: distinct.count)
+            var nulls = [Double](repeating: 0, count: distinct.count)
             for i in pick {
                 let j = journeys[i]
-                let v = grouped[j.steps] ?? (0, 0)
-                grouped[j.steps] = j.converted ? (v.0 + 1, v.1) : (v.0, v.1 + 1)
+                if j.converted { conversions[j.path] += 1 } else { nulls[j.path] += 1 }
             }
-            return MarkovAttribution.exact(grouped.map { JourneyPath(labels: $0.key, conversions: $0.value.0, nulls: $0.value.1) }, renormalized: true)
+            var grouped: [MarkovAttribution.IndexedJourney] = []
+            for p in distinct.indices where conversions[p] + nulls[p] > 0 {
+                grouped.append(MarkovAttribution.IndexedJourney(ids: ids[p], conversions: conversions[p], nulls: nulls[p]))
+            }
+            return MarkovAttribution.exact(labels: labels, grouped, renormalized: true)
         }
         let full = effects(journeys.indices)
         guard full.conversionProbability > 0 else { return [] }

@@ -14,6 +14,8 @@ enum PGValue: Sendable, Hashable {
     case bytes([UInt8])
     /// A text[] parameter (for `= ANY(?::text[])`).
     case textArray([String])
+    /// A bigint[] parameter (for `unnest(?::text[], ?::bigint[])`).
+    case intArray([Int64])
 
     init(_ v: FieldValue) {
         switch v {
@@ -133,6 +135,7 @@ enum PGSQL {
             case .double(let d): try binds.append(d)
             case .bytes(let b): try binds.append(ByteBuffer(bytes: b))
             case .textArray(let a): try binds.append(a)
+            case .intArray(let a): try binds.append(a)
             }
         }
         return PostgresQuery(unsafeSQL: numbered(sql), binds: binds)
@@ -211,6 +214,8 @@ struct PGConn {
             // (No column of the store is an array; written as an array literal, escaped as text.)
             let literal = "{" + a.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
             writeCopyValue(.text(literal), into: &buffer)
+        case .intArray(let a):
+            writeCopyValue(.text("{" + a.map(String.init).joined(separator: ",") + "}"), into: &buffer)
         }
     }
 

@@ -350,30 +350,49 @@ extension PostgresStore: KPIStore {
                 names[KillerFeature(.campaign, id)] = r.text(2)
             }
             for r in try await c.rows("SELECT id, title FROM content") { if let id = r.text(0) { names[KillerFeature(.content, id)] = r.text(1) } }
-            var paths: [KillerPath] = []
-            for r in try await c.rows("SELECT id, facts FROM kpi_facts WHERE kind = 'c' ORDER BY id") {
+            // The step's candidates by the stored stage instant (filtered by the server), then
+            // the touches of all of them in one statement, in the step's order. LATERAL keeps the
+            // per-contact index probes: with the cohort's size known the planner would otherwise
+            // hash-join against every touchpoint (6 s at 1M instead of 3 s).
+            let instant = KPIFactsCodec.stageInstantSQL(stage)
+            var ids: [String] = []
+            var untils: [Int64] = []
+            var converted: [Bool] = []
+            for r in try await c.rows(
+                "SELECT id, facts FROM kpi_facts WHERE kind = 'c' AND \(instant) >= ? AND \(instant) < ? ORDER BY id",
+                [.int(start.milliseconds), .int(end.milliseconds)]
+            ) {
                 guard let id = r.text(0), let facts = KPIFactsCodec.contact(r.text(1) ?? ""),
-                    let (converted, until) = KPIRules.killerWindow(facts, stage: stage, start: start, end: end, now: now)
+                    let (isConverted, until) = KPIRules.killerWindow(facts, stage: stage, start: start, end: end, now: now)
                 else { continue }
-                var features = Set<KillerFeature>()
-                var channels: [String] = []
-                var count = 0
-                for t in try await c.rows(
-                    """
-                    SELECT occurred_at, type, content_id, campaign_id, channel FROM touchpoints
-                    WHERE contact_id = ? AND actor_id IS NULL AND occurred_at <= ? ORDER BY occurred_at, id
-                    """,
-                    [.text(id), .int(until.milliseconds)]
-                ) {
-                    count += 1
-                    features.insert(KillerFeature(.type, t.text(1) ?? ""))
-                    if let content = t.text(2) { features.insert(KillerFeature(.content, content)) }
-                    let campaign = t.text(3)
-                    if let campaign { features.insert(KillerFeature(.campaign, campaign)) }
-                    channels.append(PathTouch.channel(own: t.text(4), campaign: campaign, campaignChannels: campaignChannel) ?? KPIDimension.none)
-                }
-                paths.append(KillerPath(converted: converted, features: features, touches: count, channels: channels))
+                ids.append(id)
+                untils.append(until.milliseconds)
+                converted.append(isConverted)
             }
+            var features = [Set<KillerFeature>](repeating: [], count: ids.count)
+            var channels = [[String]](repeating: [], count: ids.count)
+            var counts = [Int](repeating: 0, count: ids.count)
+            for t in try await c.rows(
+                """
+                SELECT w.i, t.type, t.content_id, t.campaign_id, t.channel
+                FROM unnest(?::text[], ?::bigint[]) WITH ORDINALITY AS w(id, until, i)
+                CROSS JOIN LATERAL (
+                    SELECT type, content_id, campaign_id, channel FROM touchpoints
+                    WHERE contact_id = w.id AND occurred_at <= w.until AND actor_id IS NULL ORDER BY occurred_at, id
+                ) t
+                """,
+                [.textArray(ids), .intArray(untils)]
+            ) {
+                guard let ordinal = t.int(0), ordinal >= 1, ordinal <= Int64(ids.count) else { continue }
+                let i = Int(ordinal) - 1
+                counts[i] += 1
+                features[i].insert(KillerFeature(.type, t.text(1) ?? ""))
+                if let content = t.text(2) { features[i].insert(KillerFeature(.content, content)) }
+                let campaign = t.text(3)
+                if let campaign { features[i].insert(KillerFeature(.campaign, campaign)) }
+                channels[i].append(PathTouch.channel(own: t.text(4), campaign: campaign, campaignChannels: campaignChannel) ?? KPIDimension.none)
+            }
+            let paths = ids.indices.map { KillerPath(converted: converted[$0], features: features[$0], touches: counts[$0], channels: channels[$0]) }
             return KillerReport.build(period: ReportPeriod(period, calendar: calendar), asOf: now.iso8601, from: stage, paths: paths, names: names, options: options)
         }
     }

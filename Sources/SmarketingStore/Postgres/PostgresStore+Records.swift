@@ -22,7 +22,7 @@ extension PostgresStore {
 
     static func field(_ v: PGValue, _ type: FieldType) -> FieldValue {
         switch v {
-        case .null, .bytes, .textArray: return .null
+        case .null, .bytes, .textArray, .intArray: return .null
         case .int(let i): return StoredValue.field(int: i, type)
         case .double(let d): return .number(d)
         case .text(let s): return StoredValue.field(text: s, type)

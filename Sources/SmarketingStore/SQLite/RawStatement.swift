@@ -5,9 +5,10 @@ import SmarketingCore
 /// A prepared statement bound and stepped through the SQLite C API, on a GRDB connection inside
 /// a GRDB transaction.
 ///
-/// Only for the two hot paths (bundle import and event ingest): GRDB's `StatementArguments`
-/// builds an array of `DatabaseValue`s per row, which cost more than SQLite's own insert at a
-/// million rows. Everything else goes through GRDB.
+/// Only for the hot paths (bundle import, event ingest, and the analyses that scan every
+/// contact's stored facts): GRDB's `StatementArguments` builds an array of `DatabaseValue`s per
+/// row and its rows copy every blob, which cost more than SQLite's own work at a million rows.
+/// Everything else goes through GRDB.
 final class RawStatement {
     private let handle: OpaquePointer
     private let connection: OpaquePointer
@@ -106,7 +107,20 @@ final class RawStatement {
         return nil
     }
 
-    /// The current row of a stepped statement; valid only inside `firstRow`.
+    /// Runs a query and hands each row to `body` (the bindings stay for the next run).
+    func forEachRow(_ body: (Row) throws -> Void) throws {
+        defer { sqlite3_reset(handle) }
+        while true {
+            let rc = sqlite3_step(handle)
+            guard rc == SQLITE_ROW else {
+                guard rc == SQLITE_DONE else { throw error(rc) }
+                return
+            }
+            try body(Row(handle: handle))
+        }
+    }
+
+    /// The current row of a stepped statement; valid only inside `firstRow` or `forEachRow`.
     struct Row {
         let handle: OpaquePointer
 
@@ -118,6 +132,13 @@ final class RawStatement {
         }
 
         func int64(_ i: Int32) -> Int64? { isNull(i) ? nil : sqlite3_column_int64(handle, i) }
+
+        /// The column's bytes (text or blob) without a copy, valid only inside `body`.
+        func withBytes<T>(_ i: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+            let n = Int(sqlite3_column_bytes(handle, i))
+            guard n > 0, let p = sqlite3_column_blob(handle, i) else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+            return try body(UnsafeRawBufferPointer(start: p, count: n))
+        }
 
         func blob(_ i: Int32) -> [UInt8]? {
             guard !isNull(i) else { return nil }

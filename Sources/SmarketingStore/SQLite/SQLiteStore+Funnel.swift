@@ -67,30 +67,41 @@ extension SQLiteStore {
                 names[KillerFeature(.campaign, r[0])] = r[2]
             }
             for r in try Row.fetchAll(db, sql: "SELECT id, title FROM content") { names[KillerFeature(.content, r[0])] = r[1] }
-            let touches = try db.cachedStatement(
-                sql: """
-                    SELECT occurred_at, type, content_id, campaign_id, channel FROM touchpoints
-                    WHERE contact_id = ? AND actor_id IS NULL AND occurred_at <= ? ORDER BY occurred_at, id
-                    """
+            let touches = try RawStatement(
+                db,
+                """
+                SELECT occurred_at, type, content_id, campaign_id, channel FROM touchpoints
+                WHERE contact_id = ? AND actor_id IS NULL AND occurred_at <= ? ORDER BY occurred_at, id
+                """
             )
+            let (from, to) = (start.milliseconds, end.milliseconds)
+            // The step's contacts first (one pass over the stored facts, decoding only those whose
+            // stage instant is in the period), then their touches.
+            var windows: [(id: String, converted: Bool, until: Int64)] = []
+            try RawStatement(db, "SELECT id, facts FROM kpi_facts WHERE kind = 'c'").forEachRow { r in
+                let inPeriod = r.withBytes(1) { KPIFactsCodec.stageInstant($0, stage: stage) }.map { $0 >= from && $0 < to } ?? false
+                guard inPeriod, let id = r.text(0), let facts = r.text(1).flatMap(KPIFactsCodec.contact),
+                    let (converted, until) = KPIRules.killerWindow(facts, stage: stage, start: start, end: end, now: now)
+                else { return }
+                windows.append((id, converted, until.milliseconds))
+            }
             var paths: [KillerPath] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, facts FROM kpi_facts WHERE kind = 'c'")
-            while let r = try rows.next() {
-                guard let facts = KPIFactsCodec.contact(r[1]) else { continue }
-                guard let (converted, until) = KPIRules.killerWindow(facts, stage: stage, start: start, end: end, now: now) else { continue }
+            paths.reserveCapacity(windows.count)
+            for w in windows {
                 var features = Set<KillerFeature>()
                 var channels: [String] = []
                 var count = 0
-                let cursor = try Row.fetchCursor(touches, arguments: [r[0] as String, until.milliseconds])
-                while let t = try cursor.next() {
+                touches.bind(1, w.id)
+                touches.bind(2, w.until)
+                try touches.forEachRow { t in
                     count += 1
-                    features.insert(KillerFeature(.type, t[1]))
-                    if let content: String = t[2] { features.insert(KillerFeature(.content, content)) }
-                    let campaign: String? = t[3]
+                    features.insert(KillerFeature(.type, t.text(1) ?? ""))
+                    if let content = t.text(2) { features.insert(KillerFeature(.content, content)) }
+                    let campaign = t.text(3)
                     if let campaign { features.insert(KillerFeature(.campaign, campaign)) }
-                    channels.append(PathTouch.channel(own: t[4], campaign: campaign, campaignChannels: campaignChannel) ?? KPIDimension.none)
+                    channels.append(PathTouch.channel(own: t.text(4), campaign: campaign, campaignChannels: campaignChannel) ?? KPIDimension.none)
                 }
-                paths.append(KillerPath(converted: converted, features: features, touches: count, channels: channels))
+                paths.append(KillerPath(converted: w.converted, features: features, touches: count, channels: channels))
             }
             return KillerReport.build(
                 period: ReportPeriod(period, calendar: calendar),
