@@ -113,7 +113,8 @@ struct BundleConformanceTests {
         try "id,email,created_at\nc1,a@b.example,2026-01-01T00:00:00Z\n".write(toFile: dir + "/contacts.csv", atomically: true, encoding: .utf8)
         try "id,name,channel\ncmp1,Spring,paid_search\n".write(toFile: dir + "/campaigns.csv", atomically: true, encoding: .utf8)
         // Three ad sets of one day (0.1 + 0.2 + 100 is exactly 100.3), an invoice without a
-        // campaign twice, a line of another day, and a sales cost on the same day.
+        // campaign twice and its credit note, a line of another day, and a sales cost on the
+        // same day.
         try """
         date,category,amount,campaign_id
         2026-01-05,marketing,0.1,cmp1
@@ -123,6 +124,7 @@ struct BundleConformanceTests {
         2026-01-05,marketing,7.5,
         2026-01-05,marketing,2.5,
         2026-01-05,sales,3,cmp1
+        2026-01-05,marketing,-2.5,
 
         """.write(toFile: dir + "/costs.csv", atomically: true, encoding: .utf8)
         let sut = try await backend.makeRoles()
@@ -130,10 +132,10 @@ struct BundleConformanceTests {
         #expect(first.committed && first.problems.isEmpty, "\(first.problems)")
         let costs = try #require(first.files.first { $0.file == "costs.csv" })
         #expect((costs.rows, costs.inserted, costs.rejected) == (4, 4, 0))
-        #expect(costs.warnings.contains("costs.csv: 3 lines repeat the date, category, campaign_id of an earlier line; their amounts are added to it"), "\(costs.warnings)")
+        #expect(costs.warnings.contains("costs.csv: 4 lines repeat the date, category, campaign_id of an earlier line; their amounts are added to it"), "\(costs.warnings)")
         func amount(_ id: String) async throws -> FieldValue? { try await sut.store.get(.costs, id: id)?["amount"] }
         #expect(try await amount("2026-01-05|marketing|cmp1") == .number(100.3))
-        #expect(try await amount("2026-01-05|marketing|") == .number(10))
+        #expect(try await amount("2026-01-05|marketing|") == .number(7.5))
         #expect(try await amount("2026-01-06|marketing|cmp1") == .number(40))
         #expect(try await amount("2026-01-05|sales|cmp1") == .number(3))
         #expect(try await sut.store.count(.costs) == 4)
@@ -152,6 +154,20 @@ struct BundleConformanceTests {
         let tooMuch = try await Self.importDir(sut.store, dir)
         #expect(!tooMuch.committed)
         #expect(tooMuch.problems.map(\.description).contains { $0.hasPrefix("costs.csv:2:3 (amount): the amounts of lines 2, 3 (one date, category, campaign_id) sum to 1200000000000") }, "\(tooMuch.problems)")
+
+        // Credit notes beyond the spend they correct: a negative sum is refused, naming the lines;
+        // so is a lone negative line, with the amount's own message. Nothing is written.
+        try "date,category,amount,campaign_id\n2026-03-01,marketing,5,cmp1\n2026-03-02,marketing,-1,cmp1\n2026-03-01,marketing,-7,cmp1\n".write(
+            toFile: dir + "/costs.csv",
+            atomically: true,
+            encoding: .utf8
+        )
+        let negative = try await Self.importDir(sut.store, dir)
+        #expect(!negative.committed)
+        let described = negative.problems.map(\.description)
+        #expect(described.contains { $0.hasPrefix("costs.csv:2:3 (amount): the amounts of lines 2, 4 (one date, category, campaign_id) sum to -2, which") }, "\(described)")
+        #expect(described.contains { $0.hasPrefix("costs.csv:3:3 (amount): is outside the allowed range 0–1000000000000") }, "\(described)")
+        #expect(try await sut.store.count(.costs) == 4)
     }
 
     @Test("a bundle with any problem imports nothing and names every problem", arguments: Backend.allCases)

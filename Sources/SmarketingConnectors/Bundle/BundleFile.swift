@@ -89,7 +89,10 @@ public final class BundleFileReader: RowSource, @unchecked Sendable {
         var rows: [ParsedRow] = []
         rows.reserveCapacity(limit)
         let file = resource.fileName
-        let fields = schema.fields
+        var fields = schema.fields
+        // A line of a summed field may be negative (a credit note); the key's sum is held to
+        // the field's range (`RepeatedKeyRows.sum`).
+        if let name = schema.summedField, let i = schema.index[name] { fields[i].range = FieldSpec.lineRange(of: fields[i]) }
         while rows.count < limit, !finished {
             let startLine: Int
             do {

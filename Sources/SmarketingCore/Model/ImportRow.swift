@@ -69,9 +69,11 @@ extension RowSource {
 public enum RepeatedKeyRows {
     /// One row per key: every problem-free row whose key an earlier problem-free row has is
     /// merged into that row (its line and cells kept) with `field` summed exactly in decimal (so
-    /// 0.1 + 0.2 is 0.3); rows with problems pass unchanged, in place. A sum outside the field's
-    /// range becomes a problem of the first row, naming the lines. Also how many rows were merged
-    /// away. Re-reading the same file gives the same rows, so an import stays idempotent.
+    /// 0.1 + 0.2 is 0.3); rows with problems pass unchanged, in place. Lines may be negative
+    /// (credit notes; read with `FieldSpec.lineRange`); every key's sum, also a lone line's, is
+    /// held to the field's range: outside it, a problem of the first row naming the lines. Also
+    /// how many rows were merged away. Re-reading the same file gives the same rows, so an import
+    /// stays idempotent.
     public static func sum(_ rows: [ParsedRow], schema: ResourceSchema, field: String, file: String, column: Int) -> (rows: [ParsedRow], merged: Int) {
         guard let index = schema.index[field], let spec = schema.field(field) else { return (rows, 0) }
         var out: [ParsedRow] = []
@@ -97,8 +99,15 @@ public enum RepeatedKeyRows {
                 out.append(row)
             }
         }
-        for (at, more) in lines {
-            guard let total = totals[at] else { continue }
+        for (at, total) in totals {
+            let more = lines[at] ?? []
+            if more.isEmpty {
+                // A lone line: the field's own check and message.
+                if let p = spec.check(out[at].values[index]) {
+                    out[at].problems.append(BundleProblem(file: file, line: out[at].line, column: column, columnName: field, message: p.message))
+                }
+                continue
+            }
             let sum = Double(NSDecimalNumber(decimal: total).stringValue) ?? NSDecimalNumber(decimal: total).doubleValue
             let value = FieldValue.number(sum)
             if let p = spec.check(value) {

@@ -93,6 +93,12 @@ public struct FieldSpec: Sendable, Hashable {
         return nil
     }
 
+    /// The range one line of a summed field may take (`ResourceSchema.summedField`): as far below
+    /// zero as the field goes above it, so that a credit note can correct an earlier line.
+    public static func lineRange(of spec: FieldSpec) -> ClosedRange<Double> {
+        -spec.range.upperBound...spec.range.upperBound
+    }
+
     /// `0–1000000000000` as people read it.
     public static func format(_ r: ClosedRange<Double>) -> String {
         FieldValue.format(r.lowerBound) + "–" + FieldValue.format(r.upperBound)
