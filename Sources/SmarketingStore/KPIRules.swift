@@ -365,7 +365,7 @@ extension KPIStore {
         halfLifeDays: Double = Double(RuleAttribution.defaultHalfLife) / 86_400_000
     ) async throws -> [AttributionCut: AttributionReport] {
         let (lookback, halfLife) = AttributionRules.clamp(lookbackDays: lookbackDays, halfLifeDays: halfLifeDays)
-        let inputs = try await attributionInputs(period: period, lookbackDays: lookback, journeys: AttributionModel.needsJourneys(models))
+        let inputs = try await attributionInputs(period: period, lookbackDays: lookback, journeys: AttributionModel.needsJourneys(models) ? cuts : [])
         return AttributionRules.reports(period: period, cuts: cuts, models: models, inputs: inputs, lookbackDays: lookback, halfLifeDays: halfLife)
     }
 }

@@ -120,8 +120,9 @@ public protocol KPIStore: Sendable {
         halfLifeDays: Double
     ) async throws
         -> AttributionReport
-    /// Won deals with their paths, journeys and spend for the attribution models.
-    func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs
+    /// Won deals with their paths, the journeys aggregated under `journeys` (none when empty) and
+    /// spend for the attribution models.
+    func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: [AttributionCut]) async throws -> AttributionInputs
     /// The funnel of the period's leads and where they get lost (stuck and stale as of `now`).
     func funnel(period: KPIPeriod, by: KPIDimension, options: FunnelOptions, now: Timestamp) async throws -> FunnelReport
     /// Touch types, content and campaigns whose presence on the paths of the contacts that

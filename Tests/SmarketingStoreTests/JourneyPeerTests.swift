@@ -166,7 +166,7 @@ struct JourneyPeerTests {
         #expect(report.committed && report.problems.isEmpty, "\(report.problems.prefix(3))")
         #expect(report.mergedContacts == 1)
 
-        let inputs = try await roles.store.attributionInputs(period: .allTime, lookbackDays: 365, journeys: true)
+        let inputs = try await roles.store.attributionInputs(period: .allTime, lookbackDays: 365, journeys: AttributionCut.allCases)
         for by in [AttributionCut.channel, .campaign] {
             let (ours, skipped) = inputs.journeys.paths(by)
             let theirs = try Self.peerPaths(dir, by: by, python: python)

@@ -30,11 +30,16 @@ public struct ContactJourney: Sendable, Hashable {
 public struct JourneyAggregate: Sendable {
     var counts: [AttributionCut: [[String]: (Double, Double)]] = [:]
     var skipped: [AttributionCut: Int] = [:]
+    /// The cuts aggregated (a report by campaign need not hash every journey's channel path).
+    let cuts: [AttributionCut]
 
-    public init() {}
+    public init(cuts: [AttributionCut] = AttributionCut.allCases) {
+        var seen = Set<AttributionCut>()
+        self.cuts = cuts.filter { seen.insert($0).inserted }
+    }
 
     public mutating func add(_ journey: ContactJourney) {
-        for cut in AttributionCut.allCases {
+        for cut in cuts {
             guard let p = journey.path(cut) else {
                 if journey.convertedAt != nil { skipped[cut, default: 0] += 1 }
                 continue

@@ -17,6 +17,14 @@ public struct PathTouch: Sendable, Hashable {
         self.content = content ?? KPIDimension.none
     }
 
+    /// Puts one contact's touches, read in instant order, into journey order: by instant, then by
+    /// id compared bytewise (as SQLite's BINARY and PostgreSQL's "C" collation order it). Sorts
+    /// only when two touches share an instant, so a store can read them in its index's order.
+    public static func orderTies(_ touches: inout [PathTouch]) {
+        guard zip(touches, touches.dropFirst()).contains(where: { $0.at == $1.at }) else { return }
+        touches.sort { $0.at != $1.at ? $0.at < $1.at : $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
+    }
+
     /// A touch's channel: its own, else its campaign's (nil: neither).
     public static func channel(own: String?, campaign: String?, campaignChannels: [String: String]) -> String? {
         own ?? campaign.flatMap { campaignChannels[$0] }

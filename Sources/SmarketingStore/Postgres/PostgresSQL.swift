@@ -155,6 +155,13 @@ struct PGConn {
         return out
     }
 
+    /// Hands each row of a statement to `body` as it arrives (a walk over millions of rows holds
+    /// one at a time).
+    func forEachRow(_ sql: String, _ args: [PGValue] = [], _ body: (PGRow) throws -> Void) async throws {
+        let seq = try await connection.query(PGSQL.query(sql, args), logger: logger)
+        for try await row in seq { try body(try PGRow(row)) }
+    }
+
     /// The first row, if any.
     func one(_ sql: String, _ args: [PGValue] = []) async throws -> PGRow? {
         try await rows(sql, args).first

@@ -412,7 +412,7 @@ extension PostgresStore: KPIStore {
     }
 
 
-    public func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs {
+    public func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: [AttributionCut]) async throws -> AttributionInputs {
         try await reportRead { c in
             let settings = try await Self.kpiSettings(c)
             let from = settings.calendar.start(ofDay: period.fromDay).milliseconds
@@ -464,8 +464,8 @@ extension PostgresStore: KPIStore {
                     )
                 )
             }
-            var list = JourneyAggregate()
-            if journeys {
+            var list = JourneyAggregate(cuts: journeys)
+            if !journeys.isEmpty {
                 let converted = try await Self.reached(.opportunity, c)
                 var current: String?
                 var path: [PathTouch] = []
@@ -475,9 +475,9 @@ extension PostgresStore: KPIStore {
                     let end = conv ?? last.at.milliseconds
                     if end >= from - lookback && end < to { list.add(ContactJourney(touches: path, convertedAt: conv.map(Timestamp.init(milliseconds:)))) }
                 }
-                for r in try await c.rows(
+                try await c.forEachRow(
                     "SELECT id, occurred_at, channel, campaign_id, content_id, contact_id FROM touchpoints WHERE actor_id IS NULL ORDER BY contact_id, occurred_at, id"
-                ) {
+                ) { r in
                     let contact = r.text(5) ?? ""
                     if contact != current {
                         flush()

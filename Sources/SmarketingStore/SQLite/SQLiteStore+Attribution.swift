@@ -35,7 +35,7 @@ extension SQLiteStore {
     /// conversion (reaching an opportunity) — or, for contacts that never converted, whose last
     /// marketing touch — falls in the period or the look-back window before it (the same span
     /// the won deals' touches come from).
-    public func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: Bool) async throws -> AttributionInputs {
+    public func attributionInputs(period: KPIPeriod, lookbackDays: Int, journeys: [AttributionCut]) async throws -> AttributionInputs {
         try await pool.read { db in
             let settings = try Self.kpiSettings(db)
             let from = settings.calendar.start(ofDay: period.fromDay).milliseconds
@@ -93,9 +93,11 @@ extension SQLiteStore {
                     )
                 )
             }
-            // Journeys: one pass over the marketing touches in contact order.
-            var list = JourneyAggregate()
-            if journeys {
+            // Journeys: one pass over the marketing touches in the contact index's order (ties in
+            // time put in id order by the core: a sort of the whole stream by id costs more than
+            // the walk), stepped through the C API.
+            var list = JourneyAggregate(cuts: journeys)
+            if !journeys.isEmpty {
                 let converted = try Self.reached(.opportunity, db)
                 var current: String?
                 var path: [PathTouch] = []
@@ -104,24 +106,34 @@ extension SQLiteStore {
                     let conv = converted[c]
                     let end = conv ?? last.at.milliseconds
                     if end >= from - lookback && end < to {
+                        PathTouch.orderTies(&path)
                         list.add(ContactJourney(touches: path, convertedAt: conv.map(Timestamp.init(milliseconds:))))
                     }
                 }
-                let cursor = try Row.fetchCursor(
+                try RawStatement(
                     db,
-                    sql: """
-                        SELECT id, occurred_at, channel, campaign_id, content_id, contact_id FROM touchpoints
-                        WHERE actor_id IS NULL ORDER BY contact_id, occurred_at, id
-                        """
-                )
-                while let r = try cursor.next() {
-                    let c: String = r[5]
+                    """
+                    SELECT id, occurred_at, channel, campaign_id, content_id, contact_id FROM touchpoints
+                    WHERE actor_id IS NULL ORDER BY contact_id, occurred_at
+                    """
+                ).forEachRow { r in
+                    let c = r.text(5) ?? ""
                     if c != current {
                         flush()
                         current = c
                         path.removeAll(keepingCapacity: true)
                     }
-                    path.append(touch(r, contact: c))
+                    let campaign = r.text(3)
+                    path.append(
+                        PathTouch(
+                            id: r.text(0) ?? "",
+                            at: Timestamp(milliseconds: r.int64(1) ?? 0),
+                            contact: c,
+                            channel: PathTouch.channel(own: r.text(2), campaign: campaign, campaignChannels: campaignChannel),
+                            campaign: campaign,
+                            content: r.text(4)
+                        )
+                    )
                 }
                 flush()
             }

@@ -116,7 +116,7 @@ struct Attribution: AsyncParsableCommand {
             try Attribution.checkLookback(lookbackDays)
             guard (from == nil) == (to == nil) else { throw CLIFailure("--from and --to go together (without both: every journey)") }
             let period = from == nil ? KPIPeriod.allTime : try KPI.query(from: from, to: to, by: nil).period
-            let inputs = try await workspace.openFunnel().attributionInputs(period: period, lookbackDays: lookbackDays, journeys: true)
+            let inputs = try await workspace.openFunnel().attributionInputs(period: period, lookbackDays: lookbackDays, journeys: [by])
             let (paths, skipped) = inputs.journeys.paths(by)
             let text = JourneyPathFile.write(paths)
             if let out {
