@@ -3,6 +3,9 @@
 /// a record's contribution is a pure function of its facts, and a change is "subtract the old
 /// contribution, add the new one".
 public enum KPIMetric: String, Sendable, CaseIterable, Hashable, Codable {
+    /// Hashes the case, not its raw text (see `KPIDimension.hash(into:)`).
+    public func hash(into hasher: inout Hasher) { EnumCase.hash(self, into: &hasher) }
+
     // contacts, on the day of the named time
     case leads
     case leadsConverted = "leads_converted"

@@ -4,6 +4,10 @@ import Foundation
 public enum KPIDimension: String, Sendable, CaseIterable, Hashable, Codable {
     case all, channel, campaign, persona, segment, owner, team
 
+    /// Hashes the case, not its raw text (a String-backed enum otherwise hashes the string: a
+    /// third of the cost of a KPI cell key in the aggregates' dictionaries).
+    public func hash(into hasher: inout Hasher) { EnumCase.hash(self, into: &hasher) }
+
     /// The label of a record without a value for a cut.
     public static let none = "(none)"
 }
@@ -256,5 +260,13 @@ public struct ReportPeriod: Sendable, Equatable, Codable {
 
     public init(_ p: KPIPeriod, calendar: KPICalendar) {
         self.init(from: p.from.text, to: p.to.text, timeZone: calendar.timeZone.identifier)
+    }
+}
+
+/// Hashing of payload-free enums by their case: the in-memory value of such an enum is its case
+/// number, so equal cases hash equally without the raw-value string being hashed.
+enum EnumCase {
+    static func hash<E: RawRepresentable & Equatable>(_ value: E, into hasher: inout Hasher) {
+        withUnsafeBytes(of: value) { hasher.combine(bytes: $0) }
     }
 }
