@@ -41,8 +41,18 @@ enum KPIRules {
 
     /// What the aggregates were built with; a different value (another time zone, response
     /// target or team layout) makes the next refresh rebuild them.
-    static func buildKey(_ s: KPISettings, handoverVersion: Int?) -> String {
-        "facts=\(factsVersion);tz=\(s.calendar.timeZone.identifier);sla_ms=\(s.slaMs);handover=\(handoverVersion.map(String.init) ?? "-")"
+    /// What the aggregates are built with: the facts' version, the settings, and the active
+    /// handover configuration's KPI layout (teams and calendars; not its version, so that a new
+    /// configuration with the same layout rebuilds nothing).
+    static func buildKey(_ s: KPISettings, handover config: HandoverConfig?) -> String {
+        "facts=\(factsVersion);tz=\(s.calendar.timeZone.identifier);sla_ms=\(s.slaMs);layout=\(config.map { KPIHandoverLayout($0).key } ?? "-")"
+    }
+
+    /// How applying `new` over `old` reaches the aggregates: nil when they must be rebuilt (the
+    /// fallback calendar changed), else the reps whose contacts and deals get new facts.
+    static func handoverChange(from old: HandoverConfig?, to new: HandoverConfig) -> Set<String>? {
+        let (owners, fallbackChanged) = KPIHandoverLayout.changes(from: KPIHandoverLayout(old), to: KPIHandoverLayout(new))
+        return fallbackChanged ? nil : owners
     }
 
     /// The settings rows the KPIs read.

@@ -137,6 +137,43 @@ struct HandoverConformanceTests {
         #expect(try await store.deliveries(subscriptionID: nil, status: nil, limit: 100).count == 6)
     }
 
+    @Test("a new configuration refreshes the KPIs of the reps it moves, and an unchanged team layout changes none", arguments: Backend.allCases)
+    func kpisFollowTeams(backend: Backend) async throws {
+        let sut = try await backend.makeRoles()
+        let store = sut.store
+        try await workspace(store, contacts: 4, webhook: false)
+        // Two MQLs routed to the pool: one to r1, one to r2 (both in sdr).
+        let owners = [try await mql(store, "c0", at: now).ownerID, try await mql(store, "c1", at: now).ownerID]
+        #expect(Set(owners.compactMap { $0 }) == ["r1", "r2"], "\(owners)")
+        func teams() async throws -> [String] {
+            try await store.kpis(KPIQuery(period: .allTime, by: [.team])).by["team"]?.map(\.key) ?? []
+        }
+        #expect(try await teams().contains("sdr"))
+        #expect(!(try await teams().contains("ae")))
+
+        // r2 moves to a team of its own: r2's contacts get the new team, the aggregates equal a rebuild.
+        let moved = Self.config.replacingOccurrences(of: "sdr: {calendar: utc, manager: boss, members: [r1, r2]}", with: "sdr: {calendar: utc, manager: boss, members: [r1]}\n  ae: {calendar: utc, manager: boss, members: [r2]}")
+        #expect(moved != Self.config)
+        _ = try await store.applyHandoverConfig(text: moved, config: try HandoverConfigFile.read(moved).get(), comment: "r2 to ae", actor: tester, at: now)
+        let after = try await teams()
+        #expect(after.contains("ae") && after.contains("sdr"), "\(after)")
+        #expect(try await store.verifyKPIs().mismatches.isEmpty)
+
+        // Another SLA, the same teams and calendars: the KPIs stay as they are and still agree.
+        let before = try await store.kpis(KPIQuery(period: .allTime, by: [.team, .owner]))
+        let slower = moved.replacingOccurrences(of: "assign_within: 30m", with: "assign_within: 45m")
+        #expect(slower != moved)
+        _ = try await store.applyHandoverConfig(text: slower, config: try HandoverConfigFile.read(slower).get(), comment: "slower", actor: tester, at: now)
+        #expect(try await store.kpis(KPIQuery(period: .allTime, by: [.team, .owner])) == before)
+        #expect(try await store.verifyKPIs().mismatches.isEmpty)
+
+        // A calendar's hours change the response times of its reps: also refreshed, also agreeing.
+        let shorter = slower.replacingOccurrences(of: "every_day: \"00:00-24:00\"", with: "every_day: \"08:00-18:00\"")
+        #expect(shorter != slower)
+        _ = try await store.applyHandoverConfig(text: shorter, config: try HandoverConfigFile.read(shorter).get(), comment: "hours", actor: tester, at: now)
+        #expect(try await store.verifyKPIs().mismatches.isEmpty)
+    }
+
     @Test("answers move the lifecycle; a rejection needs a known reason; a logged call meets the first-touch clock", arguments: Backend.allCases)
     func answers(backend: Backend) async throws {
         let sut = try await backend.makeRoles()

@@ -18,6 +18,20 @@ extension PostgresStore: HandoverStore {
             // Versions are numbered under a lock: two applies at once get two numbers.
             try await c.execute("LOCK TABLE handover_configs IN EXCLUSIVE MODE")
             let version = Int(clamping: try await c.one("SELECT coalesce(max(version), 0) + 1 FROM handover_configs")?.int(0) ?? 1)
+            // The aggregates follow the new teams and calendars: only the moved reps' contacts and
+            // deals are refreshed (when they were current), else the refresh rebuilds them.
+            let old = handoverParser == nil ? nil : try await self.activeHandover(c)?.config
+            let settings = try await Self.kpiSettings(c)
+            if let moved = KPIRules.handoverChange(from: old, to: config),
+                try await c.one("SELECT built_with FROM kpi_state WHERE id = 1")?.text(0) == KPIRules.buildKey(settings, handover: old)
+            {
+                // As a rebuild does: no other refresh runs while the moved reps are marked.
+                try await c.execute("SELECT pg_advisory_xact_lock(?)", [.int(Self.kpiLock)])
+                let reps = PGValue.textArray(moved.sorted())
+                try await c.execute("INSERT INTO kpi_dirty SELECT 'c', id FROM contacts WHERE owner_id = ANY(?::text[])", [reps])
+                try await c.execute("INSERT INTO kpi_dirty SELECT 'd', id FROM opportunities WHERE owner_id = ANY(?::text[])", [reps])
+                try await c.execute("UPDATE kpi_state SET built_with = ? WHERE id = 1", [.text(KPIRules.buildKey(settings, handover: config))])
+            }
             try await c.execute("UPDATE handover_configs SET active = 0 WHERE active = 1")
             try await c.execute(
                 "INSERT INTO handover_configs (version, text, applied_at, author, comment, active) VALUES (?, ?, ?, ?, ?, 1)",

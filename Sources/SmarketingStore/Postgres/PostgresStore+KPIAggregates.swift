@@ -47,7 +47,7 @@ extension PostgresStore {
         let settings = KPIRules.settings(values)
         let version = state.int(3).map { Int(clamping: $0) }
         let config = handoverParser == nil || version == nil ? nil : try await activeHandover(c)
-        let key = KPIRules.buildKey(settings, handoverVersion: config?.version)
+        let key = KPIRules.buildKey(settings, handover: config?.config)
         if state.text(1) != key {
             try await rebuildKPIs(c, settings: settings, config: config?.config)
             try await c.execute("UPDATE kpi_state SET built_with = ? WHERE id = 1", [.text(key)])

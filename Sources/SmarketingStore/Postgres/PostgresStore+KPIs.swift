@@ -227,7 +227,7 @@ extension PostgresStore: KPIStore {
             let engine = try await self.activeHandover(c)
             let settings = try await Self.kpiSettings(c)
             try await self.rebuildKPIs(c, settings: settings, config: engine?.config)
-            try await c.execute("UPDATE kpi_state SET built_with = ? WHERE id = 1", [.text(KPIRules.buildKey(settings, handoverVersion: engine?.version))])
+            try await c.execute("UPDATE kpi_state SET built_with = ? WHERE id = 1", [.text(KPIRules.buildKey(settings, handover: engine?.config))])
         }
     }
 

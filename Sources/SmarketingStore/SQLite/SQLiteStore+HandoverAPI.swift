@@ -15,6 +15,19 @@ extension SQLiteStore {
                 throw StoreError.invalid("the configuration names users the workspace does not have: " + unknown.joined(separator: ", "))
             }
             let version = (try Int.fetchOne(db, sql: "SELECT max(version) FROM handover_configs") ?? 0) + 1
+            // The aggregates follow the new teams and calendars: only the moved reps' contacts and
+            // deals are refreshed (when they were current), else the refresh rebuilds them.
+            let old = try self.activeHandover(db)?.config
+            let settings = try Self.kpiSettings(db)
+            if let moved = KPIRules.handoverChange(from: old, to: config),
+                try String.fetchOne(db, sql: "SELECT built_with FROM kpi_state WHERE id = 1") == Self.kpiBuildKey(settings, handover: old)
+            {
+                for rep in moved.sorted() {
+                    try db.execute(sql: "INSERT INTO kpi_dirty SELECT 'c', id FROM contacts WHERE owner_id = ?", arguments: [rep])
+                    try db.execute(sql: "INSERT INTO kpi_dirty SELECT 'd', id FROM opportunities WHERE owner_id = ?", arguments: [rep])
+                }
+                try db.execute(sql: "UPDATE kpi_state SET built_with = ? WHERE id = 1", arguments: [Self.kpiBuildKey(settings, handover: config)])
+            }
             try db.execute(sql: "UPDATE handover_configs SET active = 0")
             try db.execute(
                 sql: "INSERT INTO handover_configs (version, text, applied_at, author, comment, active) VALUES (?, ?, ?, ?, ?, 1)",

@@ -133,7 +133,7 @@ extension SQLiteStore {
         let engine = try activeHandover(db)
         try rebuildKPIs(db, settings: settings, config: engine?.config)
         try db.cachedStatement(sql: "UPDATE kpi_state SET built_with = ? WHERE id = 1").execute(
-            arguments: [Self.kpiBuildKey(settings, handoverVersion: engine?.version)]
+            arguments: [Self.kpiBuildKey(settings, handover: engine?.config)]
         )
     }
 
@@ -143,7 +143,7 @@ extension SQLiteStore {
     /// next write (2: the funnel's stages, exits and sales idle days; 3, 4: month roll-ups).
     static let factsVersion = KPIRules.factsVersion
 
-    static func kpiBuildKey(_ s: KPISettings, handoverVersion: Int?) -> String { KPIRules.buildKey(s, handoverVersion: handoverVersion) }
+    static func kpiBuildKey(_ s: KPISettings, handover: HandoverConfig?) -> String { KPIRules.buildKey(s, handover: handover) }
 
     /// The workspace's KPI settings (`workspace.timezone`, `kpi.sla_hours`).
     static func kpiSettings(_ db: Database) throws -> KPISettings {
@@ -158,7 +158,7 @@ extension SQLiteStore {
     func refreshKPIs(_ db: Database) throws {
         let settings = try Self.kpiSettings(db)
         let engine = try activeHandover(db)
-        let key = Self.kpiBuildKey(settings, handoverVersion: engine?.version)
+        let key = Self.kpiBuildKey(settings, handover: engine?.config)
         let built = try String.fetchOne(db.cachedStatement(sql: "SELECT built_with FROM kpi_state WHERE id = 1"))
         if built != key {
             try rebuildKPIs(db, settings: settings, config: engine?.config)

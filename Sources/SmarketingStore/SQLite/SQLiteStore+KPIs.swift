@@ -164,7 +164,7 @@ extension SQLiteStore {
             try self.rebuildKPIs(db, settings: settings, config: engine?.config)
             try db.execute(
                 sql: "UPDATE kpi_state SET built_with = ? WHERE id = 1",
-                arguments: [Self.kpiBuildKey(settings, handoverVersion: engine?.version)]
+                arguments: [Self.kpiBuildKey(settings, handover: engine?.config)]
             )
         }
     }
