@@ -22,14 +22,17 @@ extension Bench {
             commandName: "web",
             abstract: "Latency of every web page (real server on loopback, signed in as an admin); prints JSON."
         )
-        @Option(help: "The workspace database to serve (for example the 1,000,000-lead one of `bench kpi`).") var database: String
+        @Option(help: "The workspace to serve: a SQLite file or a postgres:// URL (for example the 1,000,000-lead one of `bench kpi`).") var database: String
         @Option(help: "First day of the dashboard period.") var from = "2025-07-01"
         @Option(help: "Day after its last.") var to = "2025-10-01"
         @Option(help: "Timed fetches per page (after one cold fetch).") var reps = 20
 
         func run() async throws {
-            guard FileManager.default.fileExists(atPath: database) else { throw CLIFailure("no workspace database at \(database)") }
-            let store = try SQLiteStore.workspace(path: database)
+            if !WorkspaceStores.isPostgres(database) {
+                guard FileManager.default.fileExists(atPath: database) else { throw CLIFailure("no workspace database at \(database)") }
+            }
+            let store = try await WorkspaceStores.open(database)
+            defer { WorkspaceStores.close(store) }
             let clock = SystemClock()
             var q = ListQuery()
             q.equals["access_role"] = .text("admin")
