@@ -60,15 +60,14 @@ enum KPIRules {
 
     /// The workspace's KPI settings (`workspace.timezone`, `kpi.sla_hours`) from the settings rows.
     static func settings(_ values: [String: String]) -> KPISettings {
-        KPISettings(
-            calendar: KPICalendar(timeZone: values["workspace.timezone"].flatMap(TimeZone.init(identifier:)) ?? KPICalendar().timeZone),
-            slaHours: values["kpi.sla_hours"].flatMap(Double.init) ?? 24
-        )
+        // The one parse of the workspace settings (an unset or unparsable value reads as its default).
+        let workspace = WorkspaceSettings(stored: values)
+        return KPISettings(calendar: KPICalendar(timeZone: workspace.timeZone), slaHours: workspace.slaHours)
     }
 
     /// `kpi.stale_days`: stale = no sales action for more than this many days (default 14).
     static func staleDays(_ text: String?) -> Int {
-        text.flatMap(Int.init).flatMap { FunnelOptions.daysRange.contains($0) ? $0 : nil } ?? FunnelOptions().staleDays
+        text.flatMap { try? WorkspaceSettingKey.staleDays.normalize($0).get() }.flatMap { Int($0) } ?? FunnelOptions().staleDays
     }
 
     static let targetsSQL = "SELECT period, metric, value, segment FROM targets"

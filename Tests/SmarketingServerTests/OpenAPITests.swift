@@ -136,6 +136,7 @@ struct OpenAPITests {
                 case ("post", "/api/v1/tokens"): body = #"{"user_id":"u-viewer","role":"viewer"}"#
                 case ("post", "/api/v1/users/{id}/password"): body = #"{"password":"correct horse battery"}"#
                 case ("post", _): body = Self.createBodies[op.path]
+                case ("patch", "/api/v1/settings"): body = #"{"workspace.currency":"EUR","kpi.stale_days":21}"#
                 case ("patch", _): body = "{}"
                 default: break
                 }
@@ -234,4 +235,4 @@ extension OpenAPITests {
 
 /// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz,
 /// 9 scoring routes, 21 handover, report and webhook routes.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2

@@ -34,6 +34,7 @@ struct WebFormFuzzTests {
                 ("/settings/scoring/preview", ["model", "comment"]),
                 ("/settings/routing/preview", ["config", "comment"]),
                 ("/settings/targets/save", ["period", "metric", "value", "segment"]),
+                ("/settings/workspace/save", ["workspace.timezone", "workspace.currency", "kpi.sla_hours", "kpi.stale_days", "if_version"]),
                 ("/inbox/1/accept", ["note"]), ("/inbox/99999999999999999999/reject", ["reason", "note"]), ("/inbox/x/nonsense", ["note"]),
             ]
             var rng = SeededRandom(seed: 14)

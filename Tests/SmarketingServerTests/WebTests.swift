@@ -19,7 +19,7 @@ struct WebWorkspace {
     var people: [AccessRole: (email: String, password: String)] = [:]
     static let clock = Fixture.clock
 
-    static func make(leads: Int = 500) async throws -> WebWorkspace {
+    static func make(leads: Int = 500, scoringModel: Bool = true) async throws -> WebWorkspace {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-web-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var w = WebWorkspace(dir: dir, store: try SQLiteStore.workspace(path: dir + "/web.sqlite"))
@@ -29,8 +29,10 @@ struct WebWorkspace {
         let now = clock.now()
         let imported = try await w.store.importRows(try Bundle.open(bundle), options: ImportOptions(), actor: actor, at: now) { _ in }
         #expect(imported.committed)
-        let model = try #require(ScoringModelFile.parser(DemoWorkspace.scoringModelText))
-        _ = try await w.store.applyScoringModel(text: DemoWorkspace.scoringModelText, model: model, comment: "demo", actor: actor, at: now, progress: nil)
+        if scoringModel {
+            let model = try #require(ScoringModelFile.parser(DemoWorkspace.scoringModelText))
+            _ = try await w.store.applyScoringModel(text: DemoWorkspace.scoringModelText, model: model, comment: "demo", actor: actor, at: now, progress: nil)
+        }
         let handover = try #require(HandoverConfigFile.parser(DemoWorkspace.handoverConfigText))
         _ = try await w.store.applyHandoverConfig(text: DemoWorkspace.handoverConfigText, config: handover, comment: "demo", actor: actor, at: now)
         // Four recent leads become MQLs now, so that reps have work waiting in their inboxes.

@@ -128,14 +128,14 @@ extension APIRoute {
             out.append(.query("model", Schema.list(models), "all (default) or comma-separated models"))
             out.append(.query("by", Schema.choice(AttributionCut.allCases.map(\.rawValue)), "channel (default), campaign or content"))
             out += period
-            out.append(.query("lookback_days", Schema.integer(AttributionReport.lookbackRange), "touches up to this many days before the close count (default 365)"))
-            out.append(.query("half_life_days", Schema.number(AttributionReport.halfLifeRange), "half-life of the time-decay model in days (default 7)"))
+            out.append(.query("lookback_days", Schema.integer(AttributionReport.lookbackRange), "touches up to this many days before the close count (default: the setting attribution.lookback_days, 365)"))
+            out.append(.query("half_life_days", Schema.number(AttributionReport.halfLifeRange), "half-life of the time-decay model in days (default: the setting attribution.half_life_days, 7)"))
         case .funnel:
             out += period
             out.append(.query("by", Schema.choice(KPIDimension.allCases.map(\.rawValue)), "the cut whose values are tested against the rest (default segment)"))
             let days = FunnelOptions.daysRange
             out.append(.query("stuck_days", Schema.integer(days), "stuck: no stage move for more than this many days (default 30)"))
-            out.append(.query("stale_days", Schema.integer(days), "stale: an MQL, SAL or SQL without a sales action for more than this many days (default 14)"))
+            out.append(.query("stale_days", Schema.integer(days), "stale: an MQL, SAL or SQL without a sales action for more than this many days (default: the setting kpi.stale_days, 14)"))
             out.append(.query("confidence", Schema.number(FunnelOptions.confidenceRange), "confidence of the drop-off flags (default 0.95)"))
         case .killers:
             out += period

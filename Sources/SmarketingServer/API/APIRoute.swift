@@ -19,6 +19,7 @@ struct APIRoute: Sendable {
         case webhookList, webhookCreate, webhookDelete, webhookDeliveries, webhookReplay
         case kpis, kpiRecords, stream, attribution, funnel, killers
         case connectionList, connectionCreate, connectionDelete, connectionTest, connectionSync, connectionRuns
+        case settings, settingsChange
 
         /// Whether the connection routes handle this kind.
         var isConnection: Bool {
@@ -111,6 +112,21 @@ struct APIRoute: Sendable {
                 responses: [204, 400, 404, 422]
             ),
             APIRoute(method: .get, path: "/api/v1/audit", kind: .audit, summary: "The audit log, newest first (admin)", responses: [200]),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/settings",
+                kind: .settings,
+                summary: "The workspace settings (time zone, currency, fiscal year, week start, SLA hours, stale days, attribution defaults) and their version (admin)",
+                responses: [200]
+            ),
+            APIRoute(
+                method: .patch,
+                path: "/api/v1/settings",
+                kind: .settingsChange,
+                summary:
+                    "Change settings (admin): checked as a whole, audited, versioned (if_version refuses a change on stale settings with 409); a new time zone or SLA hours rebuilds the KPI aggregates",
+                responses: [200, 409, 422]
+            ),
             APIRoute(method: .get, path: "/api/v1/scoring/model", kind: .scoringModel, summary: "The active scoring model version", responses: [200, 404]),
             APIRoute(method: .get, path: "/api/v1/scoring/versions", kind: .scoringVersions, summary: "Every scoring model version", responses: [200]),
             APIRoute(

@@ -60,10 +60,12 @@ extension APIHandlers {
         case .failure(let e): throw Problem(.unprocessableContent, "model " + e.message)
         }
         let by = try AttributionCut(rawValue: q.get("by") ?? "channel").orThrow(Problem(.unprocessableContent, "by must be channel, campaign or content"))
-        let lookback = try Int(q.get("lookback_days") ?? String(AttributionReport.defaultLookbackDays)).flatMap { $0 > 0 ? $0 : nil }.orThrow(
+        // Unset parameters take the workspace's defaults (`attribution.lookback_days`, `attribution.half_life_days`).
+        let workspace = try await store.workspaceSettings().settings
+        let lookback = try Int(q.get("lookback_days") ?? String(workspace.lookbackDays)).flatMap { $0 > 0 ? $0 : nil }.orThrow(
             Problem(.unprocessableContent, "lookback_days must be a positive whole number of days")
         )
-        let halfLife = try Double(q.get("half_life_days") ?? String(Double(RuleAttribution.defaultHalfLife) / 86_400_000)).flatMap {
+        let halfLife = try Double(q.get("half_life_days") ?? String(workspace.halfLifeDays)).flatMap {
             $0 > 0 && $0.isFinite ? $0 : nil
         }.orThrow(
             Problem(.unprocessableContent, "half_life_days must be a positive number of days")
@@ -79,6 +81,7 @@ extension APIHandlers {
             Problem(.unprocessableContent, "by takes segment, channel, campaign, persona, owner, team or all, not \(q.get("by") ?? "")")
         )
         let defaults = FunnelOptions()
+        let staleDefault = try await store.workspaceSettings().settings.staleDays
         let range = FunnelOptions.daysRange
         func days(_ name: String, _ fallback: Int) throws -> Int {
             try Int(q.get(name) ?? String(fallback)).flatMap { range.contains($0) ? $0 : nil }.orThrow(
@@ -87,7 +90,7 @@ extension APIHandlers {
         }
         let options = FunnelOptions(
             stuckDays: try days("stuck_days", defaults.stuckDays),
-            staleDays: try days("stale_days", defaults.staleDays),
+            staleDays: try days("stale_days", staleDefault),
             confidence: try confidence(q)
         )
         return try json(.ok, try await store.funnel(period: period, by: by, options: options, now: clock.now()))

@@ -151,6 +151,20 @@ enum OpenAPIDocument {
                 )
             }
             return .object(["oneOf": .array(alternatives)])
+        case .settingsChange:
+            var props: [String: JSONValue] = ["if_version": Schema.integer(0...Int(Int32.max))]
+            for key in WorkspaceSettingKey.allCases {
+                props[key.rawValue] = .object([
+                    "type": .array([.string("string"), .string("number")]), "maxLength": .number(64), "pattern": .string(Schema.noNULPattern),
+                    "description": .string(key.summary),
+                ])
+            }
+            var o = object(props)
+            if case .object(var d) = o {
+                d["minProperties"] = .number(1)
+                o = .object(d)
+            }
+            return o
         case .webhookReplay: return .object(["oneOf": .array([object(["delivery_id": Schema.serial], required: ["delivery_id"]), object(["from_seq": Schema.serial], required: ["from_seq"])])])
         default: return nil
         }
@@ -257,6 +271,25 @@ enum OpenAPIDocument {
                 "type": .string("object"), "properties": .object(["data": .object(["type": .string("array"), "items": ref("OpportunityContacts")])]),
             ])
         case .ingest: return ref("IngestResult")
+        case .settings, .settingsChange:
+            var settings: [String: JSONValue] = [:]
+            for key in WorkspaceSettingKey.allCases { settings[key.rawValue] = .object(["type": .string("string"), "description": .string(key.summary)]) }
+            var props: [String: JSONValue] = [
+                "version": .object(["type": .string("integer"), "minimum": .number(0)]),
+                "settings": .object(["type": .string("object"), "properties": .object(settings), "required": .array(settings.keys.sorted().map { .string($0) })]),
+            ]
+            var required: [JSONValue] = [.string("version"), .string("settings")]
+            if route.kind == .settingsChange {
+                let change = JSONValue.object([
+                    "type": .string("object"),
+                    "properties": .object(["key": .object(["type": .string("string")]), "old": .object(["type": .string("string")]), "new": .object(["type": .string("string")])]),
+                    "required": .array([.string("key"), .string("old"), .string("new")]),
+                ])
+                props["changes"] = .object(["type": .string("array"), "items": change])
+                props["rebuilt_aggregates"] = .object(["type": .string("boolean")])
+                required += [.string("changes"), .string("rebuilt_aggregates")]
+            }
+            return .object(["type": .string("object"), "properties": .object(props), "required": .array(required)])
         default: return .object(["type": .string("object")])
         }
     }

@@ -109,5 +109,9 @@ enum WebTemplates {
         <label>Value <input name="value" value="{{formValue}}" inputmode="decimal"{{#valueError}} aria-invalid="true" aria-describedby="err-value"{{/valueError}}>{{#valueError}}<span class="field-error" id="err-value">{{valueError}}</span>{{/valueError}}</label>
         <label>Segment <input name="segment" value="{{formSegment}}" placeholder="all"{{#segmentError}} aria-invalid="true" aria-describedby="err-segment"{{/segmentError}}>{{#segmentError}}<span class="field-error" id="err-segment">{{segmentError}}</span>{{/segmentError}}</label><button type="submit">Save</button></form></section>
         <div class="card scroll"><table><thead><tr><th>Month</th><th>Metric</th><th class="n">Value</th><th>Segment</th></tr></thead><tbody>{{#targets}}<tr><td>{{period}}</td><td>{{metric}}</td><td class="n">{{value}}</td><td>{{segment}}</td></tr>{{/targets}}</tbody></table></div>{{/is_targets}}
+        {{#is_workspace}}<form method="post" action="/settings/workspace/save" class="card" novalidate><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="if_version" value="{{settingsVersion}}">
+        {{#formError}}<p class="field-error" role="alert" id="err-settings">{{formError}}</p>{{/formError}}
+        <table><thead><tr><th>Setting</th><th>Value</th><th>What it does</th></tr></thead><tbody>{{#fields}}<tr><td><label for="set-{{id}}">{{key}}</label></td><td><input id="set-{{id}}" name="{{key}}" value="{{value}}"{{#error}} aria-invalid="true" aria-describedby="err-settings"{{/error}}>{{#isDefault}} <span class="muted">default</span>{{/isDefault}}</td><td>{{summary}}</td></tr>{{/fields}}</tbody></table>
+        <p class="actions"><button type="submit">Save</button> <span class="muted">Version {{settingsVersion}}. A new time zone or SLA hours rebuilds the KPI figures; every change is in the audit log.</span></p></form>{{/is_workspace}}
         """
 }

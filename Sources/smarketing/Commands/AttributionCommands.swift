@@ -29,8 +29,9 @@ struct Attribution: AsyncParsableCommand {
         @Option(help: "channel, campaign or content.") var by: AttributionCut = .channel
         @Option(help: "First day (YYYY-MM-DD; default: the first day of the current quarter).") var from: String?
         @Option(help: "Day after the last (exclusive).") var to: String?
-        @Option(help: "Touches up to this many days before the close count.") var lookbackDays = AttributionReport.defaultLookbackDays
-        @Option(help: "Half-life of the time-decay model, in days.") var halfLifeDays = Double(RuleAttribution.defaultHalfLife) / 86_400_000
+        @Option(help: "Touches up to this many days before the close count (default: the setting attribution.lookback_days, 365).")
+        var lookbackDays: Int?
+        @Option(help: "Half-life of the time-decay model, in days (default: the setting attribution.half_life_days, 7).") var halfLifeDays: Double?
         @Option(help: "table, json or csv.") var format: KPI.Format = .table
         @OptionGroup var workspace: WorkspaceOptions
 
@@ -41,12 +42,16 @@ struct Attribution: AsyncParsableCommand {
             case .failure(let e): throw CLIFailure("--model " + e.message)
             }
             let halfLife = AttributionReport.halfLifeRange
-            try Attribution.checkLookback(lookbackDays)
-            guard halfLife.contains(halfLifeDays) else {
+            if let lookbackDays { try Attribution.checkLookback(lookbackDays) }
+            if let halfLifeDays, !halfLife.contains(halfLifeDays) {
                 throw CLIFailure("--half-life-days must be a number from \(halfLife.lowerBound) to \(FieldValue.format(halfLife.upperBound))")
             }
             let period = try KPI.query(from: from, to: to, by: nil).period
-            let report = try await workspace.openFunnel().attribution(
+            let store = try await workspace.openFunnel()
+            let defaults = try await storeCall { try await store.workspaceSettings().settings }
+            let lookbackDays = self.lookbackDays ?? defaults.lookbackDays
+            let halfLifeDays = self.halfLifeDays ?? defaults.halfLifeDays
+            let report = try await store.attribution(
                 period: period,
                 by: by,
                 models: models,
@@ -108,15 +113,19 @@ struct Attribution: AsyncParsableCommand {
         @Option(help: "channel, campaign or content.") var by: AttributionCut = .channel
         @Option(help: "First day (YYYY-MM-DD); with --to.") var from: String?
         @Option(help: "Day after the last (exclusive); with --from.") var to: String?
-        @Option(help: "Touches up to this many days before the close count (with --from and --to).") var lookbackDays = AttributionReport.defaultLookbackDays
+        @Option(help: "Touches up to this many days before the close count (with --from and --to; default: the setting attribution.lookback_days).")
+        var lookbackDays: Int?
         @Option(help: "Write the path file here instead of standard output.") var out: String?
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
-            try Attribution.checkLookback(lookbackDays)
+            if let lookbackDays { try Attribution.checkLookback(lookbackDays) }
             guard (from == nil) == (to == nil) else { throw CLIFailure("--from and --to go together (without both: every journey)") }
             let period = from == nil ? KPIPeriod.allTime : try KPI.query(from: from, to: to, by: nil).period
-            let inputs = try await workspace.openFunnel().attributionInputs(period: period, lookbackDays: lookbackDays, journeys: [by])
+            let store = try await workspace.openFunnel()
+            var lookbackDays = self.lookbackDays ?? 0
+            if self.lookbackDays == nil { lookbackDays = try await storeCall { try await store.workspaceSettings().settings.lookbackDays } }
+            let inputs = try await store.attributionInputs(period: period, lookbackDays: lookbackDays, journeys: [by])
             let (paths, skipped) = inputs.journeys.paths(by)
             let text = JourneyPathFile.write(paths)
             if let out {

@@ -34,7 +34,8 @@ extension Funnel {
         @Option(help: "The cut whose values are tested against the rest: segment, channel, campaign, persona, owner, team or all.")
         var by: String = "segment"
         @Option(help: "Stuck: no stage move for more than this many days.") var stuckDays: Int = FunnelOptions().stuckDays
-        @Option(help: "Stale: an MQL, SAL or SQL without a sales action for more than this many days.") var staleDays: Int = FunnelOptions().staleDays
+        @Option(help: "Stale: an MQL, SAL or SQL without a sales action for more than this many days (default: the setting kpi.stale_days, 14).")
+        var staleDays: Int?
         @Option(help: "Confidence of the drop-off flags (0.5–0.999; Bonferroni over the tests made).") var confidence: Double = FunnelOptions().confidence
         @Option(help: "table or json.") var format: Format = .table
         @OptionGroup var workspace: WorkspaceOptions
@@ -45,12 +46,15 @@ extension Funnel {
                 throw CLIFailure("--by takes segment, channel, campaign, persona, owner, team or all, not \(by)")
             }
             let days = FunnelOptions.daysRange
-            guard days.contains(stuckDays), days.contains(staleDays) else {
+            guard days.contains(stuckDays), staleDays.map { days.contains($0) } ?? true else {
                 throw CLIFailure("--stuck-days and --stale-days must be from \(days.lowerBound) to \(days.upperBound)")
             }
             try Funnel.checkConfidence(confidence)
-            let options = FunnelOptions(stuckDays: stuckDays, staleDays: staleDays, confidence: confidence)
-            let report = try await workspace.openFunnel().funnel(period: period, by: dim, options: options, now: SystemClock().now())
+            let store = try await workspace.openFunnel()
+            var stale = staleDays ?? 0
+            if staleDays == nil { stale = try await storeCall { try await store.workspaceSettings().settings.staleDays } }
+            let options = FunnelOptions(stuckDays: stuckDays, staleDays: stale, confidence: confidence)
+            let report = try await store.funnel(period: period, by: dim, options: options, now: SystemClock().now())
             switch workspace.json ? .json : format {
             case .json: try printJSON(report)
             case .table: print(Self.table(report), terminator: "")

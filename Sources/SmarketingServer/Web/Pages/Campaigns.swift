@@ -51,13 +51,14 @@ extension WebApp {
         let v = report.by["campaign"]?.first { $0.key == id }
         let models = AttributionModel.allCases.filter { dataDriven || $0.rule != nil }
         let store = self.store
-        let attribution = try await cache.latest("attr:\(dq.period.from.text):\(dq.period.to.text):\(dataDriven)", version: version) {
+        let workspace = try await store.workspaceSettings().settings
+        let attribution = try await cache.latest("attr:\(dq.period.from.text):\(dq.period.to.text):\(dataDriven):\(workspace.lookbackDays):\(workspace.halfLifeDays)", version: version) {
             try await store.attribution(
                 period: dq.period,
                 by: .campaign,
                 models: models,
-                lookbackDays: AttributionReport.defaultLookbackDays,
-                halfLifeDays: Double(RuleAttribution.defaultHalfLife) / 86_400_000
+                lookbackDays: workspace.lookbackDays,
+                halfLifeDays: workspace.halfLifeDays
             )
         }
         let perModel = attribution.models.map { m -> SVGChart.Item in

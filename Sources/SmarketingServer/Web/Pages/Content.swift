@@ -42,16 +42,17 @@ extension WebApp {
             uniquingKeysWith: { a, _ in a }
         )
         let store = self.store
-        let attribution = try await cache.latest("attr-content:\(dq.period.from.text):\(dq.period.to.text):\(dq.model.rawValue)", version: version) {
+        let workspace = try await store.workspaceSettings().settings
+        let attributionKey = "attr-content:\(dq.period.from.text):\(dq.period.to.text):\(dq.model.rawValue):\(workspace.lookbackDays):\(workspace.halfLifeDays)"
+        let attribution = try await cache.latest(attributionKey, version: version) {
             try await store.attribution(
                 period: dq.period,
                 by: .content,
                 models: [dq.model],
-                lookbackDays: AttributionReport.defaultLookbackDays,
-                halfLifeDays: Double(RuleAttribution.defaultHalfLife) / 86_400_000
+                lookbackDays: workspace.lookbackDays,
+                halfLifeDays: workspace.halfLifeDays
             )
         }
-        let attributionKey = "attr-content:\(dq.period.from.text):\(dq.period.to.text):\(dq.model.rawValue)"
         let current = cache.isCurrent("content-usage", version: version) && cache.isCurrent(attributionKey, version: version)
         let credit = Dictionary((attribution.models.first?.rows ?? []).map { ($0.label, $0) }, uniquingKeysWith: { a, _ in a })
         let rows = content.map { c -> (Double, [String: Any]) in

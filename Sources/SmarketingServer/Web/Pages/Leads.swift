@@ -101,7 +101,13 @@ extension WebApp {
         timeline.sort { $0.0 > $1.0 }
         // Without an active scoring model there is no breakdown to show (the page says so).
         var score: ScoreExplanation?
-        do { score = try await store.scoreExplanation(contactID: id, at: now) } catch StoreError.invalid(_) { score = nil }
+        do {
+            score = try await store.scoreExplanation(contactID: id, at: now)
+        } catch StoreError.invalid(_) {
+            score = nil
+        } catch StoreError.conflict(_) {
+            score = nil  // no model is active yet (a workspace just imported)
+        }
         var hq = HandoverQuery()
         hq.contactID = id
         hq.limit = 5

@@ -9,7 +9,7 @@ extension WebApp {
     /// The settings sections and who may open them: admins all, marketing the scoring model.
     static let settingsSections: [(id: String, label: String)] = [
         ("users", "Users and roles"), ("tokens", "API tokens"), ("webhooks", "Webhooks"), ("connections", "Connections"), ("scoring", "Scoring model"),
-        ("routing", "Routing and SLA"), ("targets", "Targets"),
+        ("routing", "Routing and SLA"), ("targets", "Targets"), ("workspace", "Workspace"),
     ]
 
     static func maySee(_ user: WebUser, section: String) -> Bool {
@@ -105,6 +105,18 @@ extension WebApp {
             data["active"] = active.map { ["version": $0.0.version, "author": $0.0.author, "comment": $0.0.comment] } as Any
             data["versions"] = try await store.handoverConfigVersions().suffix(10).reversed().map {
                 ["version": $0.version, "author": $0.author, "comment": $0.comment, "at": Self.dateTime($0.appliedAt), "active": $0.active]
+            }
+        case "workspace":
+            let current = try await store.workspaceSettings()
+            let errorKeys = extra["errorKeys"] as? Set<String> ?? []
+            let submitted = extra["submitted"] as? [String: String] ?? [:]
+            data["settingsVersion"] = current.version
+            data["fields"] = WorkspaceSettingKey.allCases.map { k -> [String: Any] in
+                [
+                    "key": k.rawValue, "id": k.rawValue.replacingOccurrences(of: ".", with: "-"), "value": submitted[k.rawValue] ?? current.settings[k],
+                    "summary": k.summary, "isDefault": submitted[k.rawValue] == nil && current.settings[k] == k.defaultValue,
+                    "error": errorKeys.contains(k.rawValue),
+                ]
             }
         default:  // targets
             var tq = ListQuery()
@@ -271,6 +283,26 @@ extension WebApp {
                 try await store.create(record, actor: user.actor, at: now)
             }
             return redirect(back + "?ok=" + Self.query("Target \(metric) \(period) saved."))
+        case ("workspace", "save"):
+            var values: [String: String] = [:]
+            for k in WorkspaceSettingKey.allCases { if let v = form.raw(k.rawValue) { values[k.rawValue] = v } }
+            let ifVersion = form["if_version"].flatMap { Int($0) }
+            do {
+                let result = try await store.changeSettings(values, ifVersion: ifVersion, actor: user.actor, at: now)
+                let message =
+                    result.changes.isEmpty
+                    ? "Nothing changed."
+                    : result.changes.map { "\($0.key.rawValue) \($0.old) → \($0.new)" }.joined(separator: "; ")
+                        + (result.rebuiltAggregates ? ". The KPI figures were rebuilt." : ".")
+                return redirect(back + "?ok=" + Self.query(message))
+            } catch let e as StoreError {
+                // The form comes back with what was typed and the keys the message names.
+                let named = Set(WorkspaceSettingKey.allCases.map(\.rawValue).filter { e.description.contains($0) })
+                if case .conflict = e {
+                    return try await page(["formError": "Someone changed the settings meanwhile; these are the current values. " + e.description], .conflict)
+                }
+                return try await page(["formError": e.description, "errorKeys": named, "submitted": values])
+            }
         default:
             throw Problem(.notFound, "No such settings action.")
         }

@@ -1,0 +1,67 @@
+import SmarketingCore
+
+/// The workspace settings its owners change (time zone, currency, fiscal year, SLA hours, …).
+public protocol SettingsStore: Sendable {
+    /// The settings (defaults filled in) and their version.
+    func workspaceSettings() async throws -> VersionedSettings
+    /// Checks and applies a batch of changes (setting key → value) in one transaction: each
+    /// changed key audited (`settings.set`, old → new), the version raised once. Refused whole
+    /// (`invalid`) when any key or value is wrong, and with `conflict` when `ifVersion` is given
+    /// and the settings have changed since. The KPI aggregates are rebuilt in the same
+    /// transaction when a change cuts them differently (time zone, SLA hours).
+    func changeSettings(_ values: [String: String], ifVersion: Int?, actor: Actor, at: Timestamp) async throws -> SettingsChangeResult
+}
+
+/// Settings with the version they were read at.
+public struct VersionedSettings: Sendable, Hashable {
+    public var settings: WorkspaceSettings
+    /// 0 until the first change; one more with every change that changed something.
+    public var version: Int
+
+    public init(settings: WorkspaceSettings, version: Int) {
+        self.settings = settings
+        self.version = version
+    }
+}
+
+/// What a change did.
+public struct SettingsChangeResult: Sendable, Hashable {
+    public var settings: VersionedSettings
+    /// The keys that changed (none when every value was already set).
+    public var changes: [WorkspaceSettingChange]
+    /// Whether the KPI aggregates were rebuilt for them.
+    public var rebuiltAggregates: Bool
+}
+
+/// The settings rows both backends read and write (one place for the keys and the version).
+enum SettingsRules {
+    static let versionKey = "workspace.settings_version"
+
+    static let readSQL = "SELECT key, value FROM settings WHERE key IN ("
+        + (WorkspaceSettingKey.allCases.map(\.rawValue) + [versionKey]).map { "'\($0)'" }.joined(separator: ", ") + ")"
+
+    static func versioned(_ stored: [String: String]) -> VersionedSettings {
+        VersionedSettings(settings: WorkspaceSettings(stored: stored), version: stored[versionKey].flatMap { Int($0) }.map { max(0, $0) } ?? 0)
+    }
+
+    /// The changes to write, decided by the core; a refusal or a stale version as a store error.
+    static func plan(_ current: VersionedSettings, _ values: [String: String], ifVersion: Int?) throws -> [WorkspaceSettingChange] {
+        if let ifVersion, ifVersion != current.version {
+            throw StoreError.conflict("the settings changed since version \(ifVersion) (now \(current.version)): read them again and repeat the change")
+        }
+        switch current.settings.changes(values.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }) {
+        case .failure(let refusal): throw StoreError.invalid(refusal.description)
+        case .success(let changes): return changes
+        }
+    }
+
+    static func result(_ current: VersionedSettings, _ changes: [WorkspaceSettingChange]) -> SettingsChangeResult {
+        SettingsChangeResult(
+            settings: VersionedSettings(settings: current.settings.applying(changes), version: current.version + (changes.isEmpty ? 0 : 1)),
+            changes: changes,
+            rebuiltAggregates: changes.contains { $0.key.rebuildsAggregates }
+        )
+    }
+
+    static func auditDetail(_ c: WorkspaceSettingChange) -> String { c.old + " → " + c.new }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import SmarketingCore
+import SmarketingServer
+import SmarketingStore
+import Testing
+
+@Suite("Settings API")
+struct SettingsAPITests {
+    @Test("GET and PATCH /api/v1/settings: admin only, checked whole, versioned, audited", arguments: ServerBackend.allCases)
+    func settings(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { f.remove() }
+        let admin = f.tokens[.admin]
+        try await f.app().test(.live) { client in
+            for role in [AccessRole.marketing, .sales, .viewer] {
+                let r = try await client.call(.get, "/api/v1/settings", token: f.tokens[role])
+                #expect(r.status == .forbidden && r.isProblem, "\(role) reads the settings")
+                let w = try await client.call(.patch, "/api/v1/settings", token: f.tokens[role], body: #"{"workspace.currency":"EUR"}"#)
+                #expect(w.status == .forbidden && w.isProblem, "\(role) changes the settings")
+            }
+            let first = try await client.call(.get, "/api/v1/settings", token: admin)
+            #expect(first.status == .ok)
+            #expect(first.json["version"] as? Int == 0)
+            let defaults = first.json["settings"] as? [String: String] ?? [:]
+            #expect(defaults["workspace.timezone"] == "UTC" && defaults["kpi.sla_hours"] == "24" && defaults.count == WorkspaceSettingKey.allCases.count)
+
+            // Refused whole, with the reason; nothing is written.
+            let bad = try await client.call(.patch, "/api/v1/settings", token: admin, body: #"{"workspace.timezone":"Europe/Berln","kpi.sla_hours":8}"#)
+            #expect(bad.status == .unprocessableContent && bad.isProblem)
+            #expect((bad.json["detail"] as? String)?.contains("not an IANA time zone") == true)
+            let unknown = try await client.call(.patch, "/api/v1/settings", token: admin, body: #"{"colour":"red"}"#)
+            #expect(unknown.status == .unprocessableContent && unknown.isProblem)
+            let empty = try await client.call(.patch, "/api/v1/settings", token: admin, body: "{}")
+            #expect(empty.status == .unprocessableContent && empty.isProblem)
+            #expect(try await client.call(.get, "/api/v1/settings", token: admin).json["version"] as? Int == 0)
+
+            let ok = try await client.call(
+                .patch, "/api/v1/settings", token: admin,
+                body: #"{"workspace.timezone":"Europe/Berlin","kpi.sla_hours":8,"workspace.fiscal_year_start_month":"4","if_version":0}"#
+            )
+            #expect(ok.status == .ok, "\(ok.text)")
+            #expect(ok.json["version"] as? Int == 1)
+            #expect(ok.json["rebuilt_aggregates"] as? Bool == true)
+            let changes = ok.json["changes"] as? [[String: String]] ?? []
+            #expect(changes.contains { $0["key"] == "workspace.timezone" && $0["old"] == "UTC" && $0["new"] == "Europe/Berlin" })
+            #expect(changes.count == 3)
+            let now = (ok.json["settings"] as? [String: String]) ?? [:]
+            #expect(now["kpi.sla_hours"] == "8" && now["workspace.fiscal_year_start_month"] == "4")
+
+            // A change on a stale version is a conflict.
+            let stale = try await client.call(.patch, "/api/v1/settings", token: admin, body: #"{"kpi.stale_days":30,"if_version":0}"#)
+            #expect(stale.status == .conflict && stale.isProblem && (stale.json["detail"] as? String)?.contains("version") == true)
+
+            // The audit log names each change.
+            let audit = try await client.call(.get, "/api/v1/audit?limit=20", token: admin)
+            let entries = audit.data.filter { $0["action"] as? String == "settings.set" }
+            #expect(entries.count == 3, "\(audit.text)")
+            #expect(entries.contains { $0["recordID"] as? String == "workspace.timezone" || $0["record_id"] as? String == "workspace.timezone" })
+        }
+        #expect(try await f.store.workspaceSettings().settings.timeZone.identifier == "Europe/Berlin")
+    }
+}

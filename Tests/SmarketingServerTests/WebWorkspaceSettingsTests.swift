@@ -1,0 +1,69 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import SmarketingCore
+import SmarketingStore
+import Testing
+
+@Suite("Web: workspace settings")
+struct WebWorkspaceSettingsTests {
+    @Test("Settings → Workspace shows every setting, refuses a bad value beside the form, saves a good one, and refuses a stale form")
+    func workspaceSettingsPage() async throws {
+        let w = try await WebWorkspace.make(leads: 150)
+        defer { w.remove() }
+        try await w.app().test(.live) { client in
+            let base = "http://127.0.0.1:\(client.port!)"
+            let browser = try Browser()
+            defer { browser.quit() }
+            let tab = try await browser.tab()
+            _ = try await WebBrowserTests.signIn(tab, base: base, w.people[.admin]!)
+            try await tab.open(base + "/settings/workspace")
+            for key in WorkspaceSettingKey.allCases {
+                #expect(try await tab.eval("document.querySelector('input[name=\"\(key.rawValue)\"]').value") as? String == key.defaultValue, "\(key)")
+            }
+            // A zone that does not exist: the form comes back with the reason and what was typed.
+            try await tab.fill(["input[name='workspace.timezone']": "Europe/Berln", "input[name='kpi.sla_hours']": "8"])
+            try await tab.clickAndWait("form[action='/settings/workspace/save'] button")
+            #expect(try await tab.text("#err-settings").contains("not an IANA time zone"))
+            #expect(try await tab.eval("document.querySelector('input[name=\"workspace.timezone\"]').getAttribute('aria-invalid')") as? String == "true")
+            #expect(try await tab.eval("document.querySelector('input[name=\"workspace.timezone\"]').value") as? String == "Europe/Berln")
+            _ = tab.takeProblems()  // the 422 of the form post
+            #expect(try await w.store.workspaceSettings().version == 0)
+
+            // A good change saves, is reported, and the page shows the new version.
+            try await tab.fill(["input[name='workspace.timezone']": "Europe/Berlin"])
+            try await tab.clickAndWait("form[action='/settings/workspace/save'] button")
+            let flash = try await tab.text(".flash")
+            #expect(flash.contains("workspace.timezone UTC → Europe/Berlin") && flash.contains("kpi.sla_hours 24 → 8") && flash.contains("rebuilt"), "\(flash)")
+            let stored = try await w.store.workspaceSettings()
+            #expect(stored.version == 1 && stored.settings.timeZone.identifier == "Europe/Berlin" && stored.settings.slaHours == 8)
+            #expect(try await w.store.verifyKPIs().mismatches.isEmpty)
+
+            // Someone else changes the settings while this form is open: saving it is refused.
+            _ = try await w.store.changeSettings(["kpi.stale_days": "30"], ifVersion: nil, actor: Actor(userID: "other", role: .admin, via: "test"), at: Timestamp(seconds: 1_767_225_600))
+            try await tab.fill(["input[name='workspace.currency']": "EUR"])
+            try await tab.clickAndWait("form[action='/settings/workspace/save'] button")
+            #expect(try await tab.text("#err-settings").contains("changed the settings meanwhile"))
+            _ = tab.takeProblems()
+            #expect(try await w.store.workspaceSettings().settings.currency == "USD")
+        }
+    }
+}
+
+@Suite("Web: a workspace before its first scoring model")
+struct WebWithoutModelTests {
+    @Test("a lead's page opens without a score breakdown (it answered 409 before a model was applied)")
+    func leadPageWithoutModel() async throws {
+        let w = try await WebWorkspace.make(leads: 120, scoringModel: false)
+        defer { w.remove() }
+        var q = ListQuery()
+        q.limit = 1
+        let lead = try #require(try await w.store.list(.contacts, q).records.first)
+        try await w.app().test(.router) { client in
+            let (admin, _, _) = try await WebSettingsTests.signIn(client, w.people[.admin]!)
+            let page = try await WebSessionTests.call(client, .get, "/leads/" + lead.id, cookies: [admin])
+            #expect(page.status == .ok, "\(page.status): \(page.text.prefix(300))")
+            #expect(!page.text.contains("Score breakdown"))
+        }
+    }
+}
