@@ -161,8 +161,9 @@ enum HandoverReports {
 
     /// The contact columns an inbox item shows, for `WHERE c.id = ?`.
     static let inboxContactSQL = """
-        SELECT c.first_name, c.last_name, c.email, c.title, a.name, c.lifecycle_stage, s.grade, s.engagement, c.persona_id, s.fit
+        SELECT c.first_name, c.last_name, c.email, c.title, a.name, c.lifecycle_stage, s.grade, s.engagement, c.persona_id, s.fit, p.name
         FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id LEFT JOIN contact_scores s ON s.contact_id = c.id
+        LEFT JOIN personas p ON p.id = c.persona_id
         WHERE c.id = ?
         """
     static let inboxTouchesSQL = "SELECT type, occurred_at, channel, campaign_id, content_id FROM touchpoints WHERE contact_id = ? ORDER BY occurred_at DESC, id DESC LIMIT 5"
@@ -191,6 +192,7 @@ enum HandoverReports {
         grade: String?,
         engagement: Double?,
         persona: String?,
+        personaName: String?,
         fit: Double?,
         touches: [InboxTouch],
         content: [RecommendedContent]
@@ -207,7 +209,8 @@ enum HandoverReports {
             engagement: engagement,
             personaID: persona
         )
-        let why = InboxRules.why(grade: grade, fit: fit, engagement: engagement, persona: persona, lastTouch: touches.first.map { ($0.type, $0.at) })
+        // The persona by the name people gave it (its id when it has none).
+        let why = InboxRules.why(grade: grade, fit: fit, engagement: engagement, persona: personaName ?? persona, lastTouch: touches.first.map { ($0.type, $0.at) })
         return InboxItem(
             handover: h,
             contact: contact,

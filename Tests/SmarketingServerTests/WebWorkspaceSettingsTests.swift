@@ -67,3 +67,33 @@ struct WebWithoutModelTests {
         }
     }
 }
+
+@Suite("Web: times in the viewer's zone")
+struct WebViewerZoneTests {
+    @Test("a lead's timeline shows times in the viewer's own zone, named; without one, in the workspace's")
+    func viewerZone() async throws {
+        let w = try await WebWorkspace.make(leads: 120)
+        defer { w.remove() }
+        var q = ListQuery()
+        q.limit = 1
+        let lead = try #require(try await w.store.list(.contacts, q).records.first)
+        // Set before anyone signs in (the web app caches the user list for a few seconds): the
+        // admin has a zone of their own, the marketer none, the workspace Asia/Tokyo.
+        let marketer = try #require(w.people[.marketing])
+        var uq = ListQuery()
+        uq.equals["email"] = .text(marketer.email)
+        let marketerID = try #require(try await w.store.list(.users, uq).records.first?.id)
+        _ = try await w.store.update(.users, id: "u-admin", fields: ["timezone": .text("America/New_York")], actor: Fixture.actor, at: Fixture.clock.now())
+        _ = try await w.store.update(.users, id: marketerID, fields: ["timezone": .null], actor: Fixture.actor, at: Fixture.clock.now())
+        _ = try await w.store.changeSettings(["workspace.timezone": "Asia/Tokyo"], ifVersion: nil, actor: Fixture.actor, at: Fixture.clock.now())
+        try await w.app().test(.router) { client in
+            let (admin, _, _) = try await WebSettingsTests.signIn(client, w.people[.admin]!)
+            let own = try await WebSessionTests.call(client, .get, "/leads/" + lead.id, cookies: [admin])
+            #expect(own.status == .ok && own.text.contains(" America/New_York<"), "\(own.text.prefix(300))")
+            #expect(!own.text.contains(" UTC<"))
+            let (market, _, _) = try await WebSettingsTests.signIn(client, marketer)
+            let workspace = try await WebSessionTests.call(client, .get, "/leads/" + lead.id, cookies: [market])
+            #expect(workspace.status == .ok && workspace.text.contains(" Asia/Tokyo<"), "\(workspace.text.prefix(300))")
+        }
+    }
+}

@@ -285,9 +285,13 @@ struct HandoverConformanceTests {
         let assign = try #require(assigned.clocks.first { $0.kind == .assign })
         #expect(assign.status == .breached)  // 40 minutes in the queue against 30
         #expect(assigned.clocks.filter { $0.status == .running }.map(\.kind) == [.accept, .firstTouch, .followUp])
+        // The inbox names the lead's persona by its name, not its id.
+        try await store.create(record(.personas, ["id": .text("per-cro"), "name": .text("Chief Revenue Officer")]), actor: tester, at: now)
+        _ = try await store.update(.contacts, id: "c0", fields: ["persona_id": .text("per-cro")], actor: tester, at: now)
         let inbox = try await store.inbox(userID: "r1", at: now, limit: 10)
         #expect(inbox.map(\.contact.id) == ["c0", "c2"])  // most urgent first
         #expect(inbox[0].why.contains("engagement 60"))
+        #expect(inbox[0].why.contains("persona Chief Revenue Officer"), "\(inbox[0].why)")
         await #expect(throws: StoreError.reference("no user \"nobody\"")) {
             try await store.reassignHandover(id: queued.id, to: "nobody", actor: tester, at: now)
         }

@@ -112,10 +112,12 @@ public enum WorkspaceSettingKey: String, CaseIterable, Sendable, Hashable, Compa
     }
 
     /// The time zone database's region names (read once: Foundation builds the list per call).
-    static let zoneNames: Set<String> = Set(TimeZone.knownTimeZoneIdentifiers).union(["UTC"])
+    public static let zoneNames: Set<String> = Set(TimeZone.knownTimeZoneIdentifiers).union(["UTC"])
 
     /// The ISO 4217 codes Foundation knows.
-    static let currencyCodes: Set<String> = Set(Locale.commonISOCurrencyCodes).union(["EUR", "USD", "GBP", "CHF", "JPY"])
+    public static let currencyCodes: Set<String> = Set(Locale.commonISOCurrencyCodes).union(["EUR", "USD", "GBP", "CHF", "JPY"]).filter {
+        $0.utf8.count == 3 && $0.utf8.allSatisfy { (65...90).contains($0) }
+    }
 }
 
 /// Why a setting's value is refused.

@@ -153,11 +153,24 @@ enum OpenAPIDocument {
             return .object(["oneOf": .array(alternatives)])
         case .settingsChange:
             var props: [String: JSONValue] = ["if_version": Schema.integer(0...Int(Int32.max))]
+            // Exactly what the core accepts, so that every value the document allows is taken.
             for key in WorkspaceSettingKey.allCases {
-                props[key.rawValue] = .object([
-                    "type": .array([.string("string"), .string("number")]), "maxLength": .number(64), "pattern": .string(Schema.noNULPattern),
-                    "description": .string(key.summary),
-                ])
+                var schema: JSONValue
+                switch key {
+                case .timeZone: schema = Schema.choice(WorkspaceSettingKey.zoneNames.sorted())
+                case .currency: schema = Schema.choice(WorkspaceSettingKey.currencyCodes.sorted())
+                case .fiscalYearStartMonth: schema = Schema.integer(1...12)
+                case .weekStart: schema = Schema.choice(["monday", "sunday"])
+                case .slaHours: schema = Schema.number(WorkspaceSettingKey.slaHoursRange)
+                case .staleDays: schema = Schema.integer(WorkspaceSettingKey.staleDaysRange)
+                case .lookbackDays: schema = Schema.integer(WorkspaceSettingKey.lookbackDaysRange)
+                case .halfLifeDays: schema = Schema.number(WorkspaceSettingKey.halfLifeDaysRange)
+                }
+                if case .object(var o) = schema {
+                    o["description"] = .string(key.summary)
+                    schema = .object(o)
+                }
+                props[key.rawValue] = schema
             }
             var o = object(props)
             if case .object(var d) = o {

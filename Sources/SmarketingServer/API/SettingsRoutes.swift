@@ -9,8 +9,8 @@ extension APIHandlers {
         if route.kind == .settings {
             return RecordJSON.response(.ok, Self.settingsJSON(try await store.workspaceSettings(), result: nil))
         }
-        // The body was checked against the document: an object of setting keys (text or number)
-        // and an optional if_version.
+        // The body was checked against the document: an object of setting keys (names as text,
+        // numbers as numbers, each within the core's ranges) and an optional if_version.
         let object = try jsonObject(try await body(request))
         var values: [String: String] = [:]
         var ifVersion: Int?

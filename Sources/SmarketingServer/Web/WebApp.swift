@@ -120,8 +120,17 @@ struct WebApp: Sendable {
             session: session,
             name: me["name"].text ?? me["email"].text ?? me.id,
             email: me["email"].text ?? "",
-            isManager: manages
+            isManager: manages,
+            timeZone: try await viewerZone(me)
         )
+    }
+
+    /// A user's own time zone when it is a valid IANA name, else the workspace's.
+    func viewerZone(_ user: Record) async throws -> TimeZone {
+        if let text = user["timezone"].text, case .success(let id) = WorkspaceSettingKey.timeZone.normalize(text), let zone = TimeZone(identifier: id) {
+            return zone
+        }
+        return try await store.workspaceSettings().settings.timeZone
     }
 
     /// The form fields of a POST (at most 1 MiB: a scoring model file fits many times over).

@@ -13,6 +13,14 @@ struct WebUser: Sendable {
     var email: String
     /// Someone reports to them (or they are an admin): they see the team's inboxes.
     var isManager: Bool
+    /// The zone every time on their pages is shown in: their own (`users.timezone`), else the
+    /// workspace's (`workspace.timezone`).
+    var timeZone: TimeZone = WebUser.utc
+
+    static let utc = TimeZone(identifier: "UTC") ?? TimeZone(secondsFromGMT: 0) ?? .current
+
+    /// An instant as this viewer reads it, with the zone named.
+    func dateTime(_ t: Timestamp) -> String { LocalTime.minute(t, in: timeZone) }
 
     var role: AccessRole { actor.role }
 }

@@ -330,6 +330,7 @@ extension PostgresStore: HandoverStore {
                         grade: x.text(6),
                         engagement: x.double(7),
                         persona: x.text(8),
+                        personaName: x.text(10),
                         fit: x.double(9),
                         touches: touches,
                         content: content

@@ -39,6 +39,7 @@ extension SQLiteStore {
                         grade: c[6],
                         engagement: c[7],
                         persona: c[8],
+                        personaName: c[10],
                         fit: c[9],
                         touches: touches,
                         content: content

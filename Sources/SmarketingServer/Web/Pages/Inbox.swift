@@ -28,7 +28,7 @@ extension WebApp {
                 let overdue = c.remainingMs < 0
                 return [
                     "kind": c.kind.rawValue.replacingOccurrences(of: "_", with: " "), "left": Self.duration(abs(c.remainingMs)), "overdue": overdue,
-                    "due": Self.dateTime(c.dueAt), "status": c.status.rawValue, "business": c.business,
+                    "due": user.dateTime(c.dueAt), "status": c.status.rawValue, "business": c.business,
                 ]
             }
             return [
@@ -41,7 +41,7 @@ extension WebApp {
                 "canAccept": h.status == .assigned, "canQualify": h.status == .accepted || h.status == .assigned,
                 "canReject": h.status == .assigned || h.status == .accepted,
                 "reasons": reasons.map { ["id": $0.id, "label": $0.label] },
-                "touches": item.lastTouches.prefix(3).map { "\($0.type) \(Self.dateTime($0.at))" },
+                "touches": item.lastTouches.prefix(3).map { "\($0.type) \(user.dateTime($0.at))" },
             ]
         }
         var team: [[String: Any]] = []
@@ -51,7 +51,7 @@ extension WebApp {
         }
         let data: [String: Any] = [
             "owner": name(owner), "ownerID": owner, "items": rows, "empty": rows.isEmpty, "count": rows.count, "csrf": user.session.csrf,
-            "team": team, "hasTeam": team.count > 1, "now": Self.dateTime(now),
+            "team": team, "hasTeam": team.count > 1, "now": user.dateTime(now),
         ]
         return .html(view("inbox", data))
     }
@@ -110,10 +110,6 @@ extension WebApp {
         return "\(minutes / 1440) days"
     }
 
-    static func dateTime(_ t: Timestamp) -> String {
-        let text = t.iso8601
-        return String(text.prefix(16)).replacingOccurrences(of: "T", with: " ") + " UTC"
-    }
 
     static let inboxTemplate = """
         <h1>Inbox of {{owner}} <span class="muted">({{count}} open)</span></h1>

@@ -44,7 +44,7 @@ extension WebApp {
                 [
                     "id": r.id, "name": r.name.isEmpty ? r.email : r.name, "email": r.email, "account": r.accountName ?? "", "stage": r.stage ?? "",
                     "owner": r.ownerName ?? r.ownerID ?? "", "grade": r.grade ?? "", "engagement": r.engagement.flatMap { Int(exactly: $0.rounded()).map(String.init) } ?? "",
-                    "persona": personas.first { $0.id == r.personaID }?["name"].text ?? r.personaID ?? "", "created": Self.dateTime(r.createdAt),
+                    "persona": personas.first { $0.id == r.personaID }?["name"].text ?? r.personaID ?? "", "created": user.dateTime(r.createdAt),
                 ]
             },
             "empty": page.rows.isEmpty && errors.isEmpty, "next": page.next.map { "/leads?\(base)after=\(Self.query($0))" } as Any,
@@ -85,14 +85,14 @@ extension WebApp {
             let content = t["content_id"].text.map { contentTitles[$0] ?? $0 }
             let what = [t["type"].text, t["channel"].text, campaign, content].compactMap { $0 }.joined(separator: " · ")
             let by = t["actor_id"].text.map { "by " + userName($0) } ?? "marketing"
-            return (at, ["when": Self.dateTime(at), "what": what, "by": by, "kind": "touch"])
+            return (at, ["when": user.dateTime(at), "what": what, "by": by, "kind": "touch"])
         }
         for tr in transitions {
             timeline.append(
                 (
                     tr.at,
                     [
-                        "when": Self.dateTime(tr.at), "what": "stage \(tr.from ?? "–") → \(tr.to)" + (tr.reason.map { " (\($0))" } ?? ""), "by": tr.actor,
+                        "when": user.dateTime(tr.at), "what": "stage \(tr.from ?? "–") → \(tr.to)" + (tr.reason.map { " (\($0))" } ?? ""), "by": tr.actor,
                         "kind": "stage",
                     ]
                 )
@@ -133,7 +133,7 @@ extension WebApp {
         var data: [String: Any] = [
             "id": id, "name": name.isEmpty ? (c["email"].text ?? id) : name, "email": c["email"].text ?? "", "title": c["title"].text ?? "",
             "stage": c["lifecycle_stage"].text ?? "", "owner": userName(c["owner_id"].text), "channel": c["source_channel"].text ?? "",
-            "campaign": c["source_campaign_id"].text.map { campaignNames[$0] ?? $0 } ?? "", "created": c["created_at"].timestamp.map(Self.dateTime) ?? "",
+            "campaign": c["source_campaign_id"].text.map { campaignNames[$0] ?? $0 } ?? "", "created": c["created_at"].timestamp.map(user.dateTime) ?? "",
             "timeline": timeline.prefix(200).map(\.1), "opps": opps, "hasOpps": !opps.isEmpty,
             "account": account.map { a -> [String: Any] in
                 [
@@ -143,10 +143,10 @@ extension WebApp {
             } as Any,
             "handovers": handovers.map { h -> [String: Any] in
                 [
-                    "id": h.id, "status": h.status.rawValue, "owner": userName(h.ownerID), "created": Self.dateTime(h.createdAt),
+                    "id": h.id, "status": h.status.rawValue, "owner": userName(h.ownerID), "created": user.dateTime(h.createdAt),
                     "clocks": h.clocks.map { k -> [String: Any] in
                         [
-                            "kind": k.kind.rawValue.replacingOccurrences(of: "_", with: " "), "status": k.status.rawValue, "due": Self.dateTime(k.dueAt),
+                            "kind": k.kind.rawValue.replacingOccurrences(of: "_", with: " "), "status": k.status.rawValue, "due": user.dateTime(k.dueAt),
                             "left": k.status == .running
                                 ? (k.remainingMs < 0 ? "overdue by " : "") + Self.duration(abs(k.remainingMs)) + (k.remainingMs < 0 ? "" : " left") : "",
                         ]

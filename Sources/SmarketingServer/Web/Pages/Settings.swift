@@ -57,7 +57,7 @@ extension WebApp {
             data["tokens"] = try await store.tokens().map { t -> [String: Any] in
                 [
                     "id": t.id, "name": t.name, "user": users.first { $0.id == t.userID }?["name"].text ?? t.userID, "role": t.role.rawValue,
-                    "created": Self.dateTime(t.createdAt), "revoked": t.revokedAt.map(Self.dateTime) as Any,
+                    "created": user.dateTime(t.createdAt), "revoked": t.revokedAt.map(user.dateTime) as Any,
                 ]
             }
             data["userOptions"] = userOptions
@@ -70,7 +70,7 @@ extension WebApp {
                 data["deliveries"] = try await store.deliveries(subscriptionID: id, status: nil, limit: 50).map { d -> [String: Any] in
                     [
                         "id": d.id, "event": d.eventType, "status": d.status, "attempts": d.attempts, "code": d.lastStatus.map(String.init) ?? "",
-                        "error": d.lastError ?? "", "delivered": d.deliveredAt.map(Self.dateTime) ?? "",
+                        "error": d.lastError ?? "", "delivered": d.deliveredAt.map(user.dateTime) ?? "",
                     ]
                 }
                 data["deliveriesURL"] = hooks.first { $0.id == id }?.url ?? id
@@ -85,7 +85,7 @@ extension WebApp {
             for c in try await service.store.connections() {
                 let runs = try await service.store.syncRuns(connection: c.name, limit: 1)
                 rows.append([
-                    "name": c.name, "vendor": c.vendor.displayName, "status": c.status, "lastSync": c.lastSyncAt.map(Self.dateTime) ?? "never",
+                    "name": c.name, "vendor": c.vendor.displayName, "status": c.status, "lastSync": c.lastSyncAt.map(user.dateTime) ?? "never",
                     "read": c.counts.read, "created": c.counts.created, "updated": c.counts.updated, "merged": c.counts.merged,
                     "skipped": c.counts.skipped, "error": c.lastError ?? "", "running": runs.first?.status == "running",
                     "hook": "/hooks/" + c.name,
@@ -97,14 +97,14 @@ extension WebApp {
             if data["model"] == nil { data["model"] = active?.text ?? "" }
             data["active"] = active.map { ["version": $0.version, "author": $0.author, "comment": $0.comment] } as Any
             data["versions"] = try await store.scoringVersions().suffix(10).reversed().map {
-                ["version": $0.version, "status": $0.status, "author": $0.author, "comment": $0.comment, "at": Self.dateTime($0.appliedAt ?? $0.createdAt)]
+                ["version": $0.version, "status": $0.status, "author": $0.author, "comment": $0.comment, "at": user.dateTime($0.appliedAt ?? $0.createdAt)]
             }
         case "routing":
             let active = try await store.activeHandoverConfigText()
             if data["config"] == nil { data["config"] = active?.1 ?? "" }
             data["active"] = active.map { ["version": $0.0.version, "author": $0.0.author, "comment": $0.0.comment] } as Any
             data["versions"] = try await store.handoverConfigVersions().suffix(10).reversed().map {
-                ["version": $0.version, "author": $0.author, "comment": $0.comment, "at": Self.dateTime($0.appliedAt), "active": $0.active]
+                ["version": $0.version, "author": $0.author, "comment": $0.comment, "at": user.dateTime($0.appliedAt), "active": $0.active]
             }
         case "workspace":
             let current = try await store.workspaceSettings()
