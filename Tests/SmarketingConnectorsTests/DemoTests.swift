@@ -25,6 +25,20 @@ struct DemoTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: a + "/touchpoints.csv")) != Data(contentsOf: URL(fileURLWithPath: c + "/touchpoints.csv")))
     }
 
+    @Test("targets run from the history's first month through the quarter after the one it ends in")
+    func targetsCoverNextQuarter() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var demo = DemoWorkspace(leads: 300, seed: 2)
+        demo.start = LocalDate(year: 2024, month: 12, day: 5)  // as `serve --demo` on 2026-12-06
+        _ = try demo.write(to: dir)
+        let text = try String(contentsOfFile: dir + "/targets.csv", encoding: .utf8)
+        let months = Set(text.split(separator: "\n").dropFirst().map { String($0.prefix(7)) })
+        #expect(months.min() == "2024-12" && months.max() == "2027-03", "\(months.sorted())")
+        #expect(months.count == 28)
+        for m in ["2026-10", "2026-11", "2026-12", "2027-01", "2027-02", "2027-03"] { #expect(months.contains(m), "\(m)") }
+    }
+
     @Test("every file parses cleanly and the funnel looks real")
     func realistic() throws {
         let dir = try Self.write(20_000, seed: 1)

@@ -54,6 +54,9 @@ struct SettingsAPITests {
             let now = (ok.json["settings"] as? [String: String]) ?? [:]
             #expect(now["kpi.sla_hours"] == "8" && now["workspace.fiscal_year_start_month"] == "4")
 
+            // Only if_version: nothing changes, the version is checked.
+            let check = try await client.call(.patch, "/api/v1/settings", token: admin, body: #"{"if_version":1}"#)
+            #expect(check.status == .ok && check.json["version"] as? Int == 1 && (check.json["changes"] as? [Any])?.isEmpty == true, "\(check.text)")
             // A change on a stale version is a conflict.
             let stale = try await client.call(.patch, "/api/v1/settings", token: admin, body: #"{"kpi.stale_days":30,"if_version":0}"#)
             #expect(stale.status == .conflict && stale.isProblem && (stale.json["detail"] as? String)?.contains("version") == true)

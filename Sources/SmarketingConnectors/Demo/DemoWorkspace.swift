@@ -476,20 +476,19 @@ public struct DemoWorkspace {
         }
         for w in [contactsW, touchW, oppW, ocW] { try w.close() }
 
-        // Targets: monthly revenue, MQL and pipeline goals, growing over time.
+        // Targets: monthly revenue, MQL and pipeline goals, growing over time, from the history's
+        // first month through the quarter after the one the history ends in (so the current
+        // quarter's pipeline review and next quarter's planning have targets).
         let targetsW = try open(.targets)
-        month = start
-        var m = 0
         let perMonth = Double(leads) / 24
-        while month < end {
-            let p = String(month.text.prefix(7))
+        let lastIndex = end.monthIndex - (end.month - 1) % 3 + 6
+        for (m, index) in (start.monthIndex..<lastIndex).enumerated() {
+            let p = String(LocalDate(monthIndex: index).text.prefix(7))
             let growth = 0.8 + 0.4 * Double(m) / 24
             targetsW.write([p, "mqls", FieldValue.format((perMonth * 0.3 * growth).rounded()), ""])
             targetsW.write([p, "revenue", FieldValue.format((perMonth * 0.025 * 24_000 * growth / 100).rounded() * 100), ""])
             targetsW.write([p, "pipeline", FieldValue.format((perMonth * 0.09 * 24_000 * growth / 100).rounded() * 100), ""])
             summary.targets += 3
-            month = month.adding(days: LocalDate.daysIn(month: month.month, year: month.year))
-            m += 1
         }
         try targetsW.close()
         return summary

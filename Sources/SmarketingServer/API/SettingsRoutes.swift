@@ -28,7 +28,8 @@ extension APIHandlers {
             default: throw Problem(.unprocessableContent, "\(key.prefix(80)) must be text or a number")
             }
         }
-        guard !values.isEmpty else { throw Problem(.unprocessableContent, "send at least one setting, e.g. {\"workspace.timezone\": \"Europe/Berlin\"}") }
+        // Only if_version: nothing to change, but the version is still checked (a client can ask
+        // "are my settings current?" the way it would change them).
         let result = try await store.changeSettings(values, ifVersion: ifVersion, actor: actor, at: clock.now())
         return RecordJSON.response(.ok, Self.settingsJSON(result.settings, result: result))
     }
