@@ -1,6 +1,12 @@
 import Foundation
 import Testing
 
+/// examples/handover.yaml of the checkout.
+func exampleHandoverPath() -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("examples/handover.yaml").path
+}
+
 @Suite("CLI: settings")
 struct SettingsCLITests {
     @Test("settings show and set: defaults, a change with its version, refusals in one sentence, a stale version")
@@ -26,6 +32,11 @@ struct SettingsCLITests {
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any] ?? [:]
         #expect(object["version"] as? Int == 1)
         #expect((object["settings"] as? [String: String])?["workspace.timezone"] == "Europe/Berlin")
+        // The CLI shows times in the workspace's zone, named.
+        let handover = try await CLIRun.run(["handover", "apply", exampleHandoverPath(), "--comment", "zones", "--database", db])
+        #expect(handover.status == 0, "\(handover.stderr)")
+        let versions = try await CLIRun.run(["handover", "versions", "--database", db])
+        #expect(versions.status == 0 && versions.stdout.contains(" Europe/Berlin "), "\(versions.stdout)")
         let verify = try await CLIRun.run(["kpi", "verify", "--database", db])
         #expect(verify.status == 0 && verify.stdout.contains("agree"), "\(verify.stdout)\(verify.stderr)")
 

@@ -65,7 +65,8 @@ struct Handover: AsyncParsableCommand {
             let versions = try await workspace.openPortable().handoverConfigVersions()
             if workspace.json { return try printJSON(versions) }
             if versions.isEmpty { print("no handover configuration has been applied") }
-            for v in versions { print("v\(v.version)  \(v.active ? "active  " : "        ") \(v.appliedAt.iso8601)  \(v.author)  \(v.comment)") }
+            let zone = try await workspace.displayZone()
+            for v in versions { print("v\(v.version)  \(v.active ? "active  " : "        ") \(LocalTime.minute(v.appliedAt, in: zone))  \(v.author)  \(v.comment)") }
         }
     }
 
@@ -98,7 +99,7 @@ struct Handover: AsyncParsableCommand {
             let now = SystemClock().now()
             guard let h = try await workspace.openPortable().handover(id: id, at: now) else { throw CLIFailure("there is no handover \(id)") }
             if workspace.json { return try printJSON(h) }
-            printHandover(h, now)
+            printHandover(h, now, try await workspace.displayZone())
         }
     }
 
@@ -143,7 +144,7 @@ struct Handover: AsyncParsableCommand {
                 try await workspace.openPortable().reassignHandover(id: id, to: to, actor: Actor(userID: user, role: .admin, via: "cli"), at: now)
             }
             if workspace.json { return try printJSON(h) }
-            printHandover(h, now)
+            printHandover(h, now, try await workspace.displayZone())
         }
     }
 
@@ -187,7 +188,7 @@ func pauseOrResume(_ id: Int64, pause: Bool, _ user: String, _ workspace: Worksp
         try await workspace.openPortable().pauseHandover(id: id, pause: pause, actor: Actor(userID: user, role: .admin, via: "cli"), at: now)
     }
     if workspace.json { return try printJSON(h) }
-    printHandover(h, now)
+    printHandover(h, now, try await workspace.displayZone())
 }
 
 func answer(_ action: HandoverAction, _ act: Handover.ActOptions, _ workspace: WorkspaceOptions) async throws {
@@ -202,7 +203,7 @@ func answer(_ action: HandoverAction, _ act: Handover.ActOptions, _ workspace: W
         )
     }
     if workspace.json { return try printJSON(h) }
-    printHandover(h, now)
+    printHandover(h, now, try await workspace.displayZone())
 }
 
 /// Runs a store call, turning the store's refusals into the CLI's one-sentence failure.
@@ -235,7 +236,8 @@ func line(_ h: HandoverView, _ now: Timestamp) -> String {
         "#\(h.id)  \(h.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(h.contactID)  → \(h.ownerID)\(h.queue.map { " [queue \($0)]" } ?? "")  \(h.grade ?? "-")  \(due)"
 }
 
-func printHandover(_ h: HandoverView, _ now: Timestamp) {
+/// A handover as text, its times in `zone` (the workspace's), named.
+func printHandover(_ h: HandoverView, _ now: Timestamp, _ zone: TimeZone) {
     print(line(h, now))
     if let r = h.routing {
         print("routing (\(r.rule)):")
@@ -245,12 +247,12 @@ func printHandover(_ h: HandoverView, _ now: Timestamp) {
     print("clocks:")
     for c in h.clocks {
         var s =
-            "  \(c.kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) due \(c.dueAt.iso8601)"
+            "  \(c.kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) due \(LocalTime.minute(c.dueAt, in: zone))"
         if c.status == .running { s += "  (\(span(c.remainingMs)) left" + (c.business ? ", \(span(c.remainingBusinessMs)) business" : "") + ")" }
         if c.goal > 1 { s += "  \(c.progress)/\(c.goal) touches" }
         print(s)
     }
-    for e in h.log ?? [] { print("  \(e.at.iso8601)  \(e.actor)  \(e.action)") }
+    for e in h.log ?? [] { print("  \(LocalTime.minute(e.at, in: zone))  \(e.actor)  \(e.action)") }
 }
 
 struct Inbox: AsyncParsableCommand {

@@ -70,6 +70,13 @@ extension WorkspaceOptions {
         }
     }
 
+    /// The zone the CLI shows times in: the workspace's `workspace.timezone` (UTC until one is
+    /// set), named beside every time.
+    func displayZone() async throws -> TimeZone {
+        let text = try await openPortable().setting(WorkspaceSettingKey.timeZone.rawValue)
+        return WorkspaceSettings(stored: text.map { [WorkspaceSettingKey.timeZone.rawValue: $0] } ?? [:]).timeZone
+    }
+
     /// Whether a location is a URL rather than a file path.
     static func looksLikeURL(_ location: String) -> Bool {
         guard let r = location.range(of: "://") else { return false }
