@@ -20,4 +20,19 @@ struct LocalTimeTests {
         #expect(LocalTime.minute(old, in: utc) == "1969-12-31 23:59 UTC")
         #expect(LocalTime.minute(Timestamp(milliseconds: .max), in: berlin).hasSuffix("Europe/Berlin"))
     }
+
+    @Test("a commitment month is the workspace's local month, across a DST change")
+    func commitmentWindow() throws {
+        let berlin = try #require(TimeZone(identifier: "Europe/Berlin"))
+        let march = LocalDate(year: 2026, month: 3, day: 17)
+        let mid = try Timestamp.parse("2026-03-16T11:00:00Z").get()
+        let w = Commitment.window(month: march, at: mid, in: berlin)
+        let (start, end) = (try Timestamp.parse("2026-02-28T23:00:00Z").get(), try Timestamp.parse("2026-03-31T22:00:00Z").get())
+        #expect(w.start == start)
+        #expect(w.end == end)  // summer time from 29 March
+        #expect(abs(w.elapsed - 372.0 / 743.0) < 1e-9)  // 372 of the month's 743 hours
+        let utc = Commitment.window(month: march, at: mid)
+        let (utcStart, utcEnd) = (try Timestamp.parse("2026-03-01T00:00:00Z").get(), try Timestamp.parse("2026-04-01T00:00:00Z").get())
+        #expect(utc.start == utcStart && utc.end == utcEnd)
+    }
 }

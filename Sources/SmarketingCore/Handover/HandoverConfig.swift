@@ -1,3 +1,5 @@
+import Foundation
+
 /// A condition list on contact attributes (all must hold), as in fit rules.
 public struct Conditions: Sendable, Hashable {
     public var all: [(attribute: String, condition: AttributeCondition)]
@@ -187,10 +189,12 @@ public struct Commitment: Sendable, Hashable, Codable {
 
     /// The UTC month of `month` as `[start, end)` and the share of it that has passed at `now`
     /// (0…1): the window commitments count in and the rate they project at.
-    public static func window(month: LocalDate, at now: Timestamp) -> (start: Timestamp, end: Timestamp, elapsed: Double) {
+    public static func window(month: LocalDate, at now: Timestamp, in zone: TimeZone = KPICalendar().timeZone) -> (start: Timestamp, end: Timestamp, elapsed: Double) {
+        // The month as the workspace lives it: from its first local midnight to the next month's.
         let first = LocalDate(year: month.year, month: month.month, day: 1)
-        let start = first.startUTC
-        let end = first.adding(days: LocalDate.daysIn(month: month.month, year: month.year)).startUTC
+        let calendar = KPICalendar(timeZone: zone)
+        let start = calendar.start(ofDay: first.daysSinceEpoch)
+        let end = calendar.start(ofDay: first.adding(days: LocalDate.daysIn(month: month.month, year: month.year)).daysSinceEpoch)
         let elapsed = Double(min(max(now, start), end).milliseconds - start.milliseconds) / Double(end.milliseconds - start.milliseconds)
         return (start, end, elapsed)
     }

@@ -391,10 +391,11 @@ extension PostgresStore: HandoverStore {
     }
 
     public func commitments(month: LocalDate, at now: Timestamp) async throws -> [Commitment] {
-        let window = Commitment.window(month: month, at: now)
+        // The month in the workspace's time zone (`workspace.timezone`).
+        let window = Commitment.window(month: month, at: now, in: try await workspaceSettings().settings.timeZone)
         let (targets, mqls, pipeline, segments) = try await reportRead { c in
             let range: [PGValue] = [.int(window.start.milliseconds), .int(window.end.milliseconds)]
-            let targets = try await c.rows(HandoverReports.targetsSQL, [.text(String(window.start.utcDate.text.prefix(7)))]).map {
+            let targets = try await c.rows(HandoverReports.targetsSQL, [.text(String(LocalDate(year: month.year, month: month.month, day: 1).text.prefix(7)))]).map {
                 (metric: $0.text(0) ?? "", segment: $0.text(1), value: $0.double(2) ?? 0)
             }
             let mqls = try await c.rows(HandoverReports.monthMQLsSQL, range).compactMap { $0.text(0) }

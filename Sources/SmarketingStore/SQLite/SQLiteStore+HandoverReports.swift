@@ -114,13 +114,14 @@ extension SQLiteStore {
 
     /// Marketing's commitments for a month (`targets` rows with metric `mqls` or `pipeline`):
     /// the actual so far (MQL moves in the month; pipeline created in the month), projected to
-    /// the month's end at the rate so far (UTC month). A target's segment is matched with the
+    /// the month's end at the rate so far (the month in the workspace's time zone). A target's segment is matched with the
     /// configuration's segments; a target without a segment counts everything.
     public func commitments(month: LocalDate, at now: Timestamp) async throws -> [Commitment] {
-        let window = Commitment.window(month: month, at: now)
+        // The month in the workspace's time zone (`workspace.timezone`).
+        let window = Commitment.window(month: month, at: now, in: try await workspaceSettings().settings.timeZone)
         let (targets, mqls, pipeline, segments) = try await pool.read { db in
             let range: StatementArguments = [window.start.milliseconds, window.end.milliseconds]
-            let targets = try Row.fetchAll(db, sql: HandoverReports.targetsSQL, arguments: [String(window.start.utcDate.text.prefix(7))]).map {
+            let targets = try Row.fetchAll(db, sql: HandoverReports.targetsSQL, arguments: [String(LocalDate(year: month.year, month: month.month, day: 1).text.prefix(7))]).map {
                 (metric: $0[0] as String, segment: $0[1] as String?, value: $0[2] as Double)
             }
             let mqls = try String.fetchAll(db, sql: HandoverReports.monthMQLsSQL, arguments: range)
