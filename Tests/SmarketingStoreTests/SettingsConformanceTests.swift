@@ -67,5 +67,17 @@ struct SettingsConformanceTests {
         #expect(!stale.rebuiltAggregates && stale.settings.version == 2)
         #expect(try await sut.store.setting("kpi.stale_days") == "30")
         #expect(try await sut.store.verifyKPIs().mismatches.isEmpty)
+
+        // The KPI set's ROMI uses the workspace's look-back and half-life.
+        _ = try await sut.store.changeSettings(["attribution.lookback_days": "20", "attribution.half_life_days": "2"], ifVersion: nil, actor: tester, at: t0)
+        let period = KPIPeriod(from: LocalDate(year: 2024, month: 1, day: 1), to: LocalDate(year: 2026, month: 7, day: 1))
+        #expect(try await sut.store.attribution(period: period, by: [.channel], models: [.linear])[.channel]?.models.first?.revenueAttributed ?? 0 > 0)
+        let romi = try #require(try await sut.store.kpis(KPIQuery(period: period, by: [.channel], romiModels: [.timeDecay])).romi?.first)
+        let expected = try #require(
+            try await sut.store.attribution(period: period, by: [.channel], models: [.timeDecay], lookbackDays: 20, halfLifeDays: 2)[.channel]?.models.first
+        )
+        let usual = try #require(try await sut.store.attribution(period: period, by: [.channel], models: [.timeDecay])[.channel]?.models.first)
+        #expect(romi.revenueAttributed == expected.revenueAttributed && romi.byChannel == expected.rows)
+        #expect(romi.byChannel != usual.rows, "a 20-day look-back and a 2-day half-life credit the channels differently")
     }
 }

@@ -74,10 +74,15 @@ extension PostgresStore: KPIStore {
             )
         }
         guard !query.romiModels.isEmpty else { return report }
+        // ROMI per model from the attribution of the period's won deals (the workspace's
+        // look-back and half-life; one read of the inputs, one report per cut asked).
+        let defaults = try await workspaceSettings().settings
         let reports = try await attribution(
             period: query.period,
             by: query.by.contains(.campaign) ? [.channel, .campaign] : [.channel],
-            models: query.romiModels
+            models: query.romiModels,
+            lookbackDays: defaults.lookbackDays,
+            halfLifeDays: defaults.halfLifeDays
         )
         report.romi = KPIRules.romi(query, reports)
         return report
