@@ -14,6 +14,11 @@ public enum WorkspaceSettingKey: String, CaseIterable, Sendable, Hashable, Compa
 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
+    /// The sentence for a key that is not a setting (the CLI and the API say the same).
+    public static func unknown(_ raw: String) -> String {
+        "\"\(raw.prefix(80))\" is not a setting (settings: \(allCases.map(\.rawValue).joined(separator: ", ")))"
+    }
+
     /// One line for the CLI, the API and the settings page.
     public var summary: String {
         switch self {
@@ -177,8 +182,7 @@ public struct WorkspaceSettings: Sendable, Hashable {
         var changes: [WorkspaceSettingKey: WorkspaceSettingChange] = [:]
         for (rawKey, rawValue) in raw {
             guard let key = WorkspaceSettingKey(rawValue: rawKey) else {
-                let known = WorkspaceSettingKey.allCases.map(\.rawValue).joined(separator: ", ")
-                problems.append("\"\(rawKey.prefix(80))\" is not a setting (settings: \(known))")
+                problems.append(WorkspaceSettingKey.unknown(rawKey))
                 continue
             }
             switch key.normalize(rawValue) {

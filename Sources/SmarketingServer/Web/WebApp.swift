@@ -130,7 +130,7 @@ struct WebApp: Sendable {
         if let text = user["timezone"].text, case .success(let id) = WorkspaceSettingKey.timeZone.normalize(text), let zone = TimeZone(identifier: id) {
             return zone
         }
-        return try await store.workspaceSettings().settings.timeZone
+        return try await cache.workspaceZone(store)
     }
 
     /// The form fields of a POST (at most 1 MiB: a scoring model file fits many times over).

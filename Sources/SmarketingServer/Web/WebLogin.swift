@@ -91,11 +91,26 @@ final class WebCache: Sendable {
     private struct State {
         var usersAt: UInt64 = 0
         var users: [Record] = []
+        var zoneAt: UInt64 = 0
+        var zone: TimeZone?
         var values: [String: (version: Int64, value: any Sendable)] = [:]
         var slow: [String: (version: Int64, at: UInt64)] = [:]
         var refreshing: Set<String> = []
     }
     private let state = Mutex(State())
+
+    /// The workspace's time zone for pages whose viewer has none of their own, read at most
+    /// every few seconds like the user list (not once per page request).
+    func workspaceZone(_ store: any FunnelStore) async throws -> TimeZone {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let hit = state.withLock({ s in now - s.zoneAt < 5_000_000_000 ? s.zone : nil }) { return hit }
+        let zone = try await store.workspaceSettings().settings.timeZone
+        state.withLock {
+            $0.zone = zone
+            $0.zoneAt = now
+        }
+        return zone
+    }
 
     func users(_ store: any FunnelStore) async throws -> [Record] {
         let now = DispatchTime.now().uptimeNanoseconds

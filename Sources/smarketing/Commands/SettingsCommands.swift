@@ -25,7 +25,7 @@ struct SettingsCommand: AsyncParsableCommand {
 
         func validate() throws {
             if let key, WorkspaceSettingKey(rawValue: key) == nil {
-                throw ValidationError("\"\(key.prefix(80))\" is not a setting; settings: \(WorkspaceSettingKey.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError(WorkspaceSettingKey.unknown(key))
             }
         }
 
@@ -58,7 +58,7 @@ struct SettingsCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard let k = WorkspaceSettingKey(rawValue: key) else {
-                throw ValidationError("\"\(key.prefix(80))\" is not a setting; settings: \(WorkspaceSettingKey.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError(WorkspaceSettingKey.unknown(key))
             }
             if case .failure(let problem) = k.normalize(value) { throw ValidationError(problem.description) }
             if let ifVersion, ifVersion < 0 { throw ValidationError("--if-version must be 0 or more") }
