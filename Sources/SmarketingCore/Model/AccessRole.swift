@@ -62,4 +62,8 @@ public enum AccessPolicy {
 
     /// Whether `role` may act on handovers at all (owners, their managers, admins).
     public static func mayWorkHandovers(_ role: AccessRole) -> Bool { role == .admin || role == .sales }
+
+    /// Whether `role` may run the weekly sync: open meetings, record decisions, keep action
+    /// items. Both teams do; viewers read.
+    public static func mayRunMeetings(_ role: AccessRole) -> Bool { role != .viewer }
 }

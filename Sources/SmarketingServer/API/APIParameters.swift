@@ -61,6 +61,8 @@ enum Schema {
         return pattern("^" + one + "(?:," + one + ")*$", "comma-separated: " + values.joined(separator: ", "))
     }
 
+    /// An ISO week `2026-W49` (a week its year may not have is refused by the handler).
+    static let isoWeek = pattern("^(?:19[0-9]{2}|2[01][0-9]{2})-[Ww](?:0[1-9]|[1-4][0-9]|5[0-3])$", "an ISO week such as 2026-W49")
     static let date = pattern(InputPattern.date, "a date YYYY-MM-DD in the years 1900–2199")
     static let month = pattern(InputPattern.month, "a month YYYY-MM")
     static let timestamp = pattern(InputPattern.timestamp, "an ISO 8601 instant with a UTC offset, e.g. 2026-03-01T09:15:00Z, years 1900–2199")
@@ -85,7 +87,8 @@ extension APIRoute {
         if path.contains("{id}") {
             let schema: JSONValue
             switch kind {
-            case .handoverGet, .handoverAccept, .handoverQualify, .handoverReject, .handoverReassign, .handoverPause, .handoverResume:
+            case .handoverGet, .handoverAccept, .handoverQualify, .handoverReject, .handoverReassign, .handoverPause, .handoverResume,
+                .meetingGet, .meetingChange, .meetingFinish, .meetingMinutes, .actionItemChange:
                 schema = Schema.serial
             case .kpiRecords: schema = Schema.choice(KPIMetric.allCases.map(\.rawValue))
             case .connectionDelete, .connectionTest, .connectionSync, .connectionRuns: schema = Schema.string(maxLength: 64, minLength: 1)
@@ -119,6 +122,16 @@ extension APIRoute {
             for (alias, field) in schema.aliases.sorted(by: { $0.key < $1.key }) where alias != field {
                 if let f = schema.field(field) { out.append(.query(alias, OpenAPIDocument.filterSchema(f), "alias of \(field)")) }
             }
+        case .agenda: out.append(.query("week", Schema.isoWeek, "the ISO week (default: the current week in the workspace's calendar)"))
+        case .meetingList:
+            out.append(.query("limit", Schema.integer(1...1000), "meetings (default 50)"))
+            out.append(.query("before", Schema.serial, "meetings with an id below this (next_before of the previous page)"))
+        case .meetingMinutes: out.append(.query("format", Schema.choice(["markdown", "html"]), "markdown (default) or html"))
+        case .actionItemList:
+            out.append(.query("owner_id", Schema.string(maxLength: 1_000, minLength: 1), "only this owner's"))
+            out.append(.query("meeting_id", Schema.serial, "only the items agreed in this meeting"))
+            out.append(.query("status", Schema.choice(["open", "done"]), "open or done (default: both)"))
+            out.append(.query("limit", Schema.integer(1...10_000), "items (default 200)"))
         case .ingest: out.append(.query("partial", Schema.boolean, "true: store the valid events of a batch that has rejected ones"))
         case .duplicates: out.append(.query("limit", Schema.integer(1...10_000), "at most this many pairs (default 100)"))
         case .audit:

@@ -20,6 +20,18 @@ struct APIRoute: Sendable {
         case kpis, kpiRecords, stream, attribution, funnel, killers
         case connectionList, connectionCreate, connectionDelete, connectionTest, connectionSync, connectionRuns
         case settings, settingsChange
+        case agenda, meetingList, meetingCreate, meetingGet, meetingChange, meetingFinish, meetingMinutes
+        case actionItemList, actionItemCreate, actionItemChange
+
+        /// Whether the weekly-sync routes handle this kind.
+        var isRitual: Bool {
+            switch self {
+            case .agenda, .meetingList, .meetingCreate, .meetingGet, .meetingChange, .meetingFinish, .meetingMinutes, .actionItemList,
+                .actionItemCreate, .actionItemChange:
+                return true
+            default: return false
+            }
+        }
 
         /// Whether the connection routes handle this kind.
         var isConnection: Bool {
@@ -361,6 +373,71 @@ struct APIRoute: Sendable {
                 summary:
                     "Conversion killers: touch types, content and campaigns whose presence on the paths of the contacts that reached a stage in [from, to) goes with lower conversion to the next stage than comparable paths without them, with effect size and confidence; negative Markov removal effects (?from, to, stage, confidence, min_paths)",
                 responses: [200, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/agenda",
+                kind: .agenda,
+                summary:
+                    "The weekly sync's agenda from live data: headline KPIs of the week and the quarter to date against last week, last quarter and targets; commitments and SLA; leaks and conversion killers; rejections; open handovers by owner; open action items; changes (?week=2026-W49, default the current week)",
+                responses: [200, 422]
+            ),
+            APIRoute(method: .get, path: "/api/v1/meetings", kind: .meetingList, summary: "Meetings, newest first (?limit, before=id)", responses: [200, 422]),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/meetings",
+                kind: .meetingCreate,
+                summary: "Open a weekly sync ({week?, title?, attendees?: [user ids]}) (every role but viewer)",
+                responses: [201, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/meetings/{id}",
+                kind: .meetingGet,
+                summary: "A meeting with its agenda: frozen as discussed once finished, live while open",
+                responses: [200, 404]
+            ),
+            APIRoute(
+                method: .patch,
+                path: "/api/v1/meetings/{id}",
+                kind: .meetingChange,
+                summary: "Record attendees, a decision or notes in an open meeting ({attendees?, decision?, notes?}); 409 once finished",
+                responses: [200, 404, 409, 422]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/meetings/{id}/finish",
+                kind: .meetingFinish,
+                summary: "Finish a meeting: its agenda is kept as discussed and the minutes go to meeting.finished webhook subscribers (Slack-compatible)",
+                responses: [200, 404, 409]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/meetings/{id}/minutes",
+                kind: .meetingMinutes,
+                summary: "A meeting's minutes as Markdown or HTML (?format=markdown|html)",
+                responses: [200, 404, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/action-items",
+                kind: .actionItemList,
+                summary: "Action items, earliest due first (?owner_id, meeting_id, status=open|done, limit)",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/action-items",
+                kind: .actionItemCreate,
+                summary: "Add an action item ({title, owner_id, due: YYYY-MM-DD, meeting_id?}); it shows in its owner's inbox and in the next agenda until done",
+                responses: [201, 409, 422]
+            ),
+            APIRoute(
+                method: .patch,
+                path: "/api/v1/action-items/{id}",
+                kind: .actionItemChange,
+                summary: "Mark an action item done or open again ({status: done|open})",
+                responses: [200, 404, 422]
             ),
             APIRoute(
                 method: .get,

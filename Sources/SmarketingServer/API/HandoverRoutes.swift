@@ -244,7 +244,7 @@ extension APIHandlers {
 public enum WebhookEvents {
     public static let all = [
         "contact.mql", "stage.changed", "handover.assigned", "handover.queued", "handover.accepted", "handover.qualified", "handover.rejected",
-        "handover.closed", "sla.warning", "sla.breached", "opportunity.won",
+        "handover.closed", "sla.warning", "sla.breached", "opportunity.won", "meeting.finished",
     ]
 }
 

@@ -178,10 +178,39 @@ enum OpenAPIDocument {
                 o = .object(d)
             }
             return o
+        case .meetingCreate:
+            return object([
+                "week": Schema.isoWeek, "title": Schema.string(maxLength: MeetingRules.titleMax, minLength: 1),
+                "attendees": attendeeList,
+            ])
+        case .meetingChange:
+            var o = object([
+                "attendees": attendeeList, "decision": Schema.string(maxLength: MeetingRules.decisionMax, minLength: 1),
+                "notes": Schema.string(maxLength: MeetingRules.notesMax),
+            ])
+            if case .object(var d) = o {
+                d["minProperties"] = .number(1)
+                o = .object(d)
+            }
+            return o
+        case .actionItemCreate:
+            return object(
+                [
+                    "title": Schema.string(maxLength: MeetingRules.titleMax, minLength: 1), "owner_id": id, "due": Schema.date,
+                    "meeting_id": Schema.serial,
+                ],
+                required: ["title", "owner_id", "due"]
+            )
+        case .actionItemChange: return object(["status": Schema.choice(["open", "done"])], required: ["status"])
         case .webhookReplay: return .object(["oneOf": .array([object(["delivery_id": Schema.serial], required: ["delivery_id"]), object(["from_seq": Schema.serial], required: ["from_seq"])])])
         default: return nil
         }
     }
+
+    /// A list of user ids (attendees).
+    static let attendeeList: JSONValue = .object([
+        "type": .string("array"), "items": Schema.string(maxLength: 1_000, minLength: 1), "maxItems": .number(Double(MeetingRules.attendeesMax)),
+    ])
 
     /// The JSON form of a YAML body: `{"model": "<yaml>"}` or `{"config": "<yaml>"}`.
     static let yamlJSONSchema: JSONValue = .object([
@@ -303,9 +332,67 @@ enum OpenAPIDocument {
                 required += [.string("changes"), .string("rebuilt_aggregates")]
             }
             return .object(["type": .string("object"), "properties": .object(props), "required": .array(required)])
+        case .meetingList:
+            return objectSchema(["data": .object(["type": .string("array"), "items": ref("Meeting")]), "next_before": nullableInteger], required: ["data", "next_before"])
+        case .meetingCreate, .meetingGet, .meetingChange, .meetingFinish: return ref("Meeting")
+        case .meetingMinutes:
+            return objectSchema(
+                ["meeting_id": .object(["type": .string("integer")]), "format": Schema.choice(["markdown", "html"]), "text": .object(["type": .string("string")])],
+                required: ["meeting_id", "format", "text"]
+            )
+        case .actionItemList: return objectSchema(["data": .object(["type": .string("array"), "items": ref("ActionItem")])], required: ["data"])
+        case .actionItemCreate, .actionItemChange: return ref("ActionItem")
+        case .agenda: return ref("Agenda")
         default: return .object(["type": .string("object")])
         }
     }
+
+    static let nullableInteger: JSONValue = .object(["type": .array([.string("integer"), .string("null")])])
+    static let nullableString: JSONValue = .object(["type": .array([.string("string"), .string("null")])])
+
+    static func objectSchema(_ props: [String: JSONValue], required: [String]) -> JSONValue {
+        .object(["type": .string("object"), "properties": .object(props), "required": .array(required.map { .string($0) })])
+    }
+
+    /// The weekly sync's schemas (components).
+    static let ritualSchemas: [String: JSONValue] = {
+        let int = JSONValue.object(["type": .string("integer")])
+        let text = JSONValue.object(["type": .string("string")])
+        let texts = JSONValue.object(["type": .string("array"), "items": text])
+        let item = objectSchema(
+            [
+                "id": int, "title": text, "owner_id": text, "owner_name": nullableString, "due": Schema.date,
+                "status": Schema.choice(["open", "done"]), "meeting_id": nullableInteger, "created_at": text, "created_by": text,
+                "done_at": nullableString, "done_by": nullableString,
+            ],
+            required: ["id", "title", "owner_id", "owner_name", "due", "status", "meeting_id", "created_at", "created_by", "done_at", "done_by"]
+        )
+        let agenda = objectSchema(
+            [
+                "schema": Schema.choice(["smarketing-agenda/1"]), "week": text, "currency": text, "period": .object(["type": .string("object")]),
+                "previous_week": .object(["type": .string("object")]), "quarter_to_date": .object(["type": .string("object")]),
+                "last_quarter": .object(["type": .string("object")]), "as_of": text,
+                "kpis": .object(["type": .string("array")]), "commitments": .object(["type": .string("array")]),
+                "sla": .object(["type": .string("object")]), "leaks": texts, "killers": .object(["type": .string("array")]),
+                "rejections": .object(["type": .string("array")]), "backlog": .object(["type": .string("array")]),
+                "action_items": .object(["type": .string("array"), "items": ref("ActionItem")]), "overdue_items": int,
+                "changes": .object(["type": .string("array")]),
+            ],
+            required: [
+                "schema", "week", "currency", "period", "previous_week", "quarter_to_date", "last_quarter", "as_of", "kpis", "commitments", "sla",
+                "leaks", "killers", "rejections", "backlog", "action_items", "overdue_items", "changes",
+            ]
+        )
+        let meeting = objectSchema(
+            [
+                "id": int, "week": text, "title": text, "status": Schema.choice(["open", "finished"]), "attendees": texts, "decisions": texts,
+                "notes": text, "created_at": text, "created_by": text, "finished_at": nullableString,
+                "agenda": .object(["oneOf": .array([ref("Agenda"), .object(["type": .string("null")])])]),
+            ],
+            required: ["id", "week", "title", "status", "attendees", "decisions", "notes", "created_at", "created_by", "finished_at", "agenda"]
+        )
+        return ["ActionItem": item, "Agenda": agenda, "Meeting": meeting]
+    }()
 
     /// An event of `POST /api/v1/events`: the fields of a touchpoint, the contact by
     /// `contact_id` or by `email`.
@@ -383,6 +470,7 @@ enum OpenAPIDocument {
             if r != .touchpoints { schemas[schemaName(r) + "Create"] = recordSchema(r, .create) }
         }
         schemas["Event"] = eventSchema
+        for (name, schema) in ritualSchemas { schemas[name] = schema }
         schemas["EventBatch"] = .object([
             "type": .string("array"), "items": ref("Event"), "minItems": .number(1), "maxItems": .number(Double(EventBody.maxEvents)),
         ])

@@ -128,6 +128,8 @@ struct APIHandlers: Sendable {
         case .settings, .settingsChange:
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "read or change the workspace settings") }
             return try await settingsRoute(route, request, actor)
+        case _ where route.kind.isRitual:
+            return try await ritualRoute(route, request, context, actor)
         case .scoringModel, .scoringVersions, .scoringValidate, .scoringDiff, .scoringApply, .scoringJob, .scoringBacktest, .contactScore,
             .contactTransitions:
             return try await scoring(route, request, context, actor)

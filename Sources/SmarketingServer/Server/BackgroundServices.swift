@@ -264,6 +264,8 @@ public enum WebhookPayload {
         case "handover.rejected": text = ":x: Lead \(s("contact_id")) rejected by \(s("by")): \(s("reason_label"))"
         case "handover.accepted", "handover.qualified": text = ":white_check_mark: Lead \(s("contact_id")) \(d.eventType.dropFirst(9)) by \(s("by"))"
         case "contact.mql": text = ":star: \(s("contact_id")) became an MQL"
+        // The minutes as Markdown: Slack shows them as the message (its mrkdwn reads headings and lists as text).
+        case "meeting.finished": text = s("minutes")
         default: text = "\(d.eventType): \(d.payload)"
         }
         return "{\"text\":" + JSONValue.string(text).compactText + "}"

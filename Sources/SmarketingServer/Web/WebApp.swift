@@ -51,6 +51,18 @@ struct WebApp: Sendable {
         page(router, "/pipeline", title: "Pipeline review", pipeline)
         page(router, "/personas", title: "Personas", personas)
         page(router, "/content", title: "Content", content)
+        page(router, "/meetings", title: "Weekly sync", meetings)
+        page(router, "/meetings/:id", title: "Meeting", meetingPage)
+        page(router, "/meetings/:id/minutes/:format", title: "Minutes", meetingMinutes)
+        router.post("/meetings/start") { request, context in
+            try await guarded(request) { user, form in try await meetingAction(form, context, user, items: false) }
+        }
+        router.post("/meetings/:id/:action") { request, context in
+            try await guarded(request) { user, form in try await meetingAction(form, context, user, items: false) }
+        }
+        router.post("/action-items/:id/:action") { request, context in
+            try await guarded(request) { user, form in try await meetingAction(form, context, user, items: true) }
+        }
         page(router, "/settings", title: "Settings", settings)
         page(router, "/settings/:section", title: "Settings", settings)
         router.post("/settings/:section/:action") { request, context in
@@ -146,25 +158,28 @@ struct WebApp: Sendable {
         var items: [(String, String)] = []
         switch user.role {
         case .sales:
-            items = [("/inbox", "Inbox"), ("/leads", "Leads"), ("/pipeline", "Pipeline"), ("/", "Dashboard"), ("/content", "Content")]
+            items = [("/inbox", "Inbox"), ("/leads", "Leads"), ("/pipeline", "Pipeline"), ("/", "Dashboard"), ("/meetings", "Weekly sync"), ("/content", "Content")]
             if user.isManager {
                 items = [
-                    ("/", "Dashboard"), ("/inbox", "Inbox"), ("/leads", "Leads"), ("/pipeline", "Pipeline"), ("/campaigns", "Campaigns"),
-                    ("/content", "Content"),
+                    ("/", "Dashboard"), ("/inbox", "Inbox"), ("/leads", "Leads"), ("/pipeline", "Pipeline"), ("/meetings", "Weekly sync"),
+                    ("/campaigns", "Campaigns"), ("/content", "Content"),
                 ]
             }
         case .marketing:
             items = [
-                ("/campaigns", "Campaigns"), ("/", "Dashboard"), ("/leads", "Leads"), ("/personas", "Personas"), ("/content", "Content"),
-                ("/settings/scoring", "Scoring"),
+                ("/campaigns", "Campaigns"), ("/", "Dashboard"), ("/meetings", "Weekly sync"), ("/leads", "Leads"), ("/personas", "Personas"),
+                ("/content", "Content"), ("/settings/scoring", "Scoring"),
             ]
         case .admin:
             items = [
-                ("/", "Dashboard"), ("/inbox", "Inbox"), ("/leads", "Leads"), ("/campaigns", "Campaigns"), ("/pipeline", "Pipeline"), ("/personas", "Personas"),
-                ("/content", "Content"), ("/settings", "Settings"),
+                ("/", "Dashboard"), ("/meetings", "Weekly sync"), ("/inbox", "Inbox"), ("/leads", "Leads"), ("/campaigns", "Campaigns"),
+                ("/pipeline", "Pipeline"), ("/personas", "Personas"), ("/content", "Content"), ("/settings", "Settings"),
             ]
         case .viewer:
-            items = [("/", "Dashboard"), ("/leads", "Leads"), ("/campaigns", "Campaigns"), ("/pipeline", "Pipeline"), ("/content", "Content")]
+            items = [
+                ("/", "Dashboard"), ("/meetings", "Weekly sync"), ("/leads", "Leads"), ("/campaigns", "Campaigns"), ("/pipeline", "Pipeline"),
+                ("/content", "Content"),
+            ]
         }
         return items.map { (href: $0.0, label: $0.1) }
     }

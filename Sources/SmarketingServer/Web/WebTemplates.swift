@@ -8,6 +8,7 @@ enum WebTemplates {
             "inbox": WebApp.inboxTemplate, "leads": WebApp.leadsTemplate, "lead": WebApp.leadTemplate, "campaigns": WebApp.campaignsTemplate,
             "campaign": WebApp.campaignTemplate, "pipeline": WebApp.pipelineTemplate, "personas": WebApp.personasTemplate,
             "content": WebApp.contentTemplate, "settings": settings, "records": WebApp.recordsTemplate,
+            "meetings": WebApp.meetingsTemplate, "meeting": WebApp.meetingTemplate, "action-item": WebApp.actionItemTemplate,
         ]
     }
 

@@ -25,6 +25,7 @@ enum PostgresSchema {
         (8, "month roll-ups read from the index alone (the dashboard read)", v8),
         (9, "a bulk load registers touchpoint ids a chunk at a time", v9),
         (10, "trigram indexes for the text search of contacts and accounts (pg_trgm)", v10),
+        (11, "meetings and action items (the weekly sync)", PostgresStore.ritualSchema),
     ]
 
     static var count: Int { migrations.count }

@@ -378,6 +378,7 @@ enum SQLiteSchema {
             )
         }
         m.registerMigration("v14 text search") { db in try db.execute(sql: SQLiteSearch.schema) }
+        m.registerMigration("v15 meetings and action items") { db in try db.execute(sql: SQLiteStore.ritualSchema) }
         return m
     }
 }

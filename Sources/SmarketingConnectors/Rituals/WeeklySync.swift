@@ -1,0 +1,136 @@
+import Foundation
+import SmarketingCore
+import SmarketingStore
+
+/// Gathers a weekly sync's agenda from the store (the same reads the KPI API, the funnel and the
+/// handover reports make) and hands the decisions to the core (`WeeklyAgenda`). Shared by the
+/// CLI (`meeting prepare`), the API and the web app so all three show the same figures.
+public enum WeeklySync {
+    /// How many open handovers the backlog reads at most (the busiest workspaces have far fewer
+    /// open at once; beyond it the counts say "at least").
+    public static let backlogLimit = 5_000
+
+    /// The week holding `now` in the workspace's calendar.
+    public static func currentWeek(_ settings: WorkspaceSettings, now: Timestamp) -> AgendaWeek {
+        AgendaWeek.containing(LocalDate(daysSinceEpoch: KPICalendar(timeZone: settings.timeZone).day(now)), sundayStart: settings.weekStartsOnSunday)
+    }
+
+    public static func agenda(_ store: any FunnelStore, week: AgendaWeek, now: Timestamp) async throws -> WeeklyAgenda {
+        let settings = try await store.workspaceSettings().settings
+        let calendar = KPICalendar(timeZone: settings.timeZone)
+        let p = WeeklyAgenda.periods(week, settings: settings)
+        let today = LocalDate(daysSinceEpoch: calendar.day(now))
+
+        async let weekReport = store.kpis(KPIQuery(period: p.week))
+        async let qtdReport = store.kpis(KPIQuery(period: p.quarterToDate))
+        async let quarterReport = store.kpis(KPIQuery(period: p.quarter))
+        async let lastReport = store.kpis(KPIQuery(period: p.lastQuarter))
+        let w = try await weekReport
+        let q = try await qtdReport
+        let rows = WeeklyAgenda.kpiRows(
+            week: w.total.current,
+            previousWeek: w.total.previous,
+            quarterToDate: q.total.current,
+            lastQuarter: try await lastReport.total.current,
+            quarter: try await quarterReport.total.current
+        )
+        let weekSLA = w.total.current.leadResponseTime
+        let qtdSLA = q.total.current.leadResponseTime
+
+        let lastDay = p.week.to.adding(days: -1)
+        let commitments = try await store.commitments(month: LocalDate(year: lastDay.year, month: lastDay.month, day: 1), at: now)
+        let funnel = try await store.funnel(
+            period: p.quarterToDate,
+            by: .channel,
+            options: FunnelOptions(staleDays: settings.staleDays),
+            now: now
+        )
+        let killers = try await store.conversionKillers(period: p.quarterToDate, from: .mql, options: KillerOptions(), now: now)
+
+        var q2 = HandoverQuery()
+        q2.openOnly = true
+        q2.limit = backlogLimit
+        let open = try await store.handovers(q2, at: now).filter { $0.status != .queued }
+        var names: [String: String] = [:]
+        for owner in Set(open.map(\.ownerID)) {
+            if case .text(let name)? = try await store.get(.users, id: owner)?["name"] { names[owner] = name }
+        }
+        let backlog = WeeklyAgenda.backlog(
+            open.map {
+                WeeklyAgenda.OpenHandover(
+                    ownerID: $0.ownerID,
+                    answered: $0.answeredAt != nil || $0.status != .assigned,
+                    breached: $0.clocks.contains { $0.status == .breached },
+                    assignedAt: $0.assignedAt
+                )
+            },
+            names: names
+        )
+        let items = try await store.actionItems(ActionItemQuery(status: .open, limit: 500))
+        let changes = try await store.changeNotes(
+            from: calendar.start(ofDay: p.quarterToDate.from.daysSinceEpoch),
+            to: calendar.start(ofDay: p.week.to.daysSinceEpoch),
+            limit: 50
+        )
+        return WeeklyAgenda(
+            week: week.description,
+            currency: settings.currency,
+            period: ReportPeriod(p.week, calendar: calendar),
+            previousWeek: ReportPeriod(p.previousWeek, calendar: calendar),
+            quarterToDate: ReportPeriod(p.quarterToDate, calendar: calendar),
+            lastQuarter: ReportPeriod(p.lastQuarter, calendar: calendar),
+            asOf: now,
+            kpis: rows,
+            commitments: commitments,
+            sla: WeeklyAgenda.SLASide(
+                slaHours: weekSLA.slaHours,
+                weekAssigned: weekSLA.assignedMqls,
+                weekCompliance: weekSLA.slaCompliance,
+                weekMedianResponseHours: weekSLA.medianHours,
+                quarterCompliance: qtdSLA.slaCompliance,
+                quarterMedianResponseHours: qtdSLA.medianHours
+            ),
+            leaks: Array(funnel.findings.prefix(WeeklyAgenda.topFindings)),
+            killers: WeeklyAgenda.killers(killers),
+            rejections: w.total.current.rejectionReasons,
+            backlog: backlog,
+            actionItems: ActionItem.agendaOrder(items),
+            overdueItems: items.filter { $0.isOverdue(today: today) }.count,
+            changes: changes
+        )
+    }
+
+    /// The agenda of a meeting: frozen once finished, else built live for its week.
+    public static func agenda(_ store: any FunnelStore, of meeting: Meeting, now: Timestamp) async throws -> WeeklyAgenda {
+        if let frozen = meeting.agenda { return frozen }
+        guard let week = AgendaWeek.parse(meeting.week) else { throw StoreError.invalid("meeting \(meeting.id) names no week") }
+        return try await agenda(store, week: week, now: now)
+    }
+
+    /// The document of an agenda, or of a meeting's minutes (attendees named, the items agreed in it).
+    public static func document(_ store: any FunnelStore, agenda: WeeklyAgenda, meeting: Meeting?, zone: TimeZone) async throws -> [AgendaText.Block] {
+        var names: [String: String] = [:]
+        var agreed: [ActionItem] = []
+        if let m = meeting {
+            for id in m.attendees {
+                if case .text(let name)? = try await store.get(.users, id: id)?["name"] { names[id] = name }
+            }
+            agreed = try await store.actionItems(ActionItemQuery(meetingID: m.id, limit: 1_000))
+        }
+        return AgendaText.blocks(agenda, meeting: meeting, agreed: agreed, names: names, zone: zone)
+    }
+
+    /// Finishes a meeting: freezes the agenda of its week as it stands now and queues the minutes
+    /// (Markdown) for webhook subscribers of `meeting.finished` (a `slack` subscription posts them).
+    public static func finish(_ store: any FunnelStore, id: Int64, actor: Actor, now: Timestamp) async throws -> Meeting {
+        guard let m = try await store.meeting(id: id) else { throw StoreError.missing("no meeting \(id)") }
+        guard m.status == .open else { throw StoreError.conflict("meeting \(id) is already finished") }
+        let agenda = try await agenda(store, of: m, now: now)
+        let zone = try await store.workspaceSettings().settings.timeZone
+        var closing = m
+        closing.status = .finished
+        closing.finishedAt = now
+        let minutes = AgendaText.markdown(try await document(store, agenda: agenda, meeting: closing, zone: zone))
+        return try await store.finishMeeting(id: id, agenda: agenda, minutes: minutes, actor: actor, at: now)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Hummingbird
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingStore
+
+extension APIHandlers {
+    /// The weekly sync: `/api/v1/agenda`, `/api/v1/meetings…`, `/api/v1/action-items…`. Everyone
+    /// signed in reads; every role but viewer runs meetings and keeps action items.
+    func ritualRoute(_ route: APIRoute, _ request: Request, _ context: AppRequestContext, _ actor: Actor) async throws -> Response {
+        let q = request.uri.queryParameters
+        let now = clock.now()
+        if route.method != .get, !AccessPolicy.mayRunMeetings(actor.role) {
+            throw forbidden(actor, "record meetings or action items")
+        }
+        switch route.kind {
+        case .agenda:
+            let week = try await agendaWeek(q.get("week"))
+            return try json(.ok, try await WeeklySync.agenda(store, week: week, now: now))
+        case .meetingList:
+            let limit = max(1, min(Int(q.get("limit") ?? "") ?? 50, 1_000))
+            let list = try await store.meetings(limit: limit, before: q.get("before").flatMap { Int64($0) })
+            return try json(.ok, MeetingPage(data: list, nextBefore: list.count == limit ? list.last?.id : nil))
+        case .meetingCreate:
+            let o = try jsonObject(try await body(request))
+            let week = try await agendaWeek(o["week"]?.string)
+            let attendees = o["attendees"]?.arrayOfStrings ?? []
+            let m = try await store.createMeeting(week: week, title: o["title"]?.string ?? "Weekly sync", attendees: attendees, actor: actor, at: now)
+            var response = try json(.created, m)
+            response.headers[.location] = "/api/v1/meetings/\(m.id)"
+            return response
+        case .meetingGet:
+            let m = try await meeting(context)
+            var full = m
+            full.agenda = try await WeeklySync.agenda(store, of: m, now: now)
+            return try json(.ok, full)
+        case .meetingChange:
+            let o = try jsonObject(try await body(request))
+            let change = MeetingChange(attendees: o["attendees"]?.arrayOfStrings, decision: o["decision"]?.string, notes: o["notes"]?.string)
+            return try json(.ok, try await store.changeMeeting(id: try serialID(context), change, actor: actor, at: now))
+        case .meetingFinish:
+            return try json(.ok, try await WeeklySync.finish(store, id: try serialID(context), actor: actor, now: now))
+        case .meetingMinutes:
+            let m = try await meeting(context)
+            let agenda = try await WeeklySync.agenda(store, of: m, now: now)
+            let zone = try await store.workspaceSettings().settings.timeZone
+            let blocks = try await WeeklySync.document(store, agenda: agenda, meeting: m, zone: zone)
+            let format = q.get("format") ?? "markdown"
+            return try json(.ok, Minutes(meetingId: m.id, format: format, text: format == "html" ? AgendaText.html(blocks) : AgendaText.markdown(blocks)))
+        case .actionItemList:
+            let status = try q.get("status").map { try ActionItem.Status(rawValue: $0).orThrow(Problem(.unprocessableContent, "status must be open or done")) }
+            let items = try await store.actionItems(
+                ActionItemQuery(
+                    ownerID: q.get("owner_id"),
+                    meetingID: q.get("meeting_id").flatMap { Int64($0) },
+                    status: status,
+                    limit: max(1, min(Int(q.get("limit") ?? "") ?? 200, 10_000))
+                )
+            )
+            return try json(.ok, ["data": items])
+        case .actionItemCreate:
+            let o = try jsonObject(try await body(request))
+            let zone = try await store.workspaceSettings().settings.timeZone
+            let today = LocalDate(daysSinceEpoch: KPICalendar(timeZone: zone).day(now))
+            let due: LocalDate
+            switch MeetingRules.due(o["due"]?.string ?? "", today: today) {
+            case .success(let d): due = d
+            case .failure(let p): throw Problem(.unprocessableContent, p.description)
+            }
+            let meetingID: Int64?
+            if case .number(let n)? = o["meeting_id"] {
+                meetingID = Int64(exactly: n)
+            } else {
+                meetingID = nil
+            }
+            let item = try await store.createActionItem(
+                ActionItemDraft(title: o["title"]?.string ?? "", ownerID: o["owner_id"]?.string ?? "", due: due, meetingID: meetingID),
+                actor: actor,
+                at: now
+            )
+            var response = try json(.created, item)
+            response.headers[.location] = "/api/v1/action-items/\(item.id)"
+            return response
+        case .actionItemChange:
+            let o = try jsonObject(try await body(request))
+            let status = try ActionItem.Status(rawValue: o["status"]?.string ?? "").orThrow(Problem(.unprocessableContent, "status must be open or done"))
+            return try json(.ok, try await store.setActionItem(id: try serialID(context), status: status, actor: actor, at: now))
+        default:
+            throw Problem(.notFound, "no such route")
+        }
+    }
+
+    struct MeetingPage: Encodable {
+        var data: [Meeting]
+        var nextBefore: Int64?
+    }
+
+    struct Minutes: Encodable {
+        var meetingId: Int64
+        var format: String
+        var text: String
+    }
+
+    func agendaWeek(_ text: String?) async throws -> AgendaWeek {
+        if let text {
+            return try AgendaWeek.parse(text).orThrow(Problem(.unprocessableContent, "week must be an ISO week like 2026-W49 that its year has"))
+        }
+        return WeeklySync.currentWeek(try await store.workspaceSettings().settings, now: clock.now())
+    }
+
+    func serialID(_ context: AppRequestContext) throws -> Int64 {
+        let raw = try pathID(context)
+        return try Int64(raw).flatMap { $0 > 0 ? $0 : nil }.orThrow(Problem(.notFound, "no such id \(raw.prefix(40))"))
+    }
+
+    func meeting(_ context: AppRequestContext) async throws -> Meeting {
+        let id = try serialID(context)
+        return try await store.meeting(id: id).orThrow(Problem(.notFound, "no meeting \(id)"))
+    }
+}
+
+extension JSONValue {
+    /// The strings of an array (nil when it is not an array of strings).
+    var arrayOfStrings: [String]? {
+        guard case .array(let a) = self else { return nil }
+        let strings = a.compactMap(\.string)
+        return strings.count == a.count ? strings : nil
+    }
+}

@@ -1,0 +1,227 @@
+import SmarketingCore
+
+/// The weekly sync's records: meetings (attendees, decisions, the minutes' frozen agenda) and
+/// action items (owner, due day, open until done), and the changes that annotate the figures.
+public protocol RitualStore: Sendable {
+    /// Opens a meeting for a week; refused (`invalid`) when an attendee is not a user.
+    func createMeeting(week: AgendaWeek, title: String, attendees: [String], actor: Actor, at: Timestamp) async throws -> Meeting
+    /// Meetings, newest first (ids below `before` when given); their frozen agendas left out.
+    func meetings(limit: Int, before: Int64?) async throws -> [Meeting]
+    /// One meeting with its frozen agenda, if finished.
+    func meeting(id: Int64) async throws -> Meeting?
+    /// Records attendees, a decision or notes in an open meeting (`conflict` once finished).
+    func changeMeeting(id: Int64, _ change: MeetingChange, actor: Actor, at: Timestamp) async throws -> Meeting
+    /// Finishes a meeting: freezes the agenda as discussed and queues `meeting.finished` (with the
+    /// minutes as Markdown) for the webhook subscriptions that want it.
+    func finishMeeting(id: Int64, agenda: WeeklyAgenda, minutes: String, actor: Actor, at: Timestamp) async throws -> Meeting
+    /// Adds an action item; refused when the owner is not a user or the meeting does not exist or is finished.
+    func createActionItem(_ draft: ActionItemDraft, actor: Actor, at: Timestamp) async throws -> ActionItem
+    /// Action items, earliest due first.
+    func actionItems(_ query: ActionItemQuery) async throws -> [ActionItem]
+    /// Marks an item done or open again.
+    func setActionItem(id: Int64, status: ActionItem.Status, actor: Actor, at: Timestamp) async throws -> ActionItem
+    /// The audited changes that alter how figures are made (settings, scoring models, handover
+    /// and KPI files, targets) in `[from, to)`, oldest first.
+    func changeNotes(from: Timestamp, to: Timestamp, limit: Int) async throws -> [ChangeNote]
+}
+
+/// What a meeting change records (each part optional).
+public struct MeetingChange: Sendable, Hashable {
+    /// Replaces the attendee list.
+    public var attendees: [String]?
+    /// Appends a decision.
+    public var decision: String?
+    /// Replaces the notes.
+    public var notes: String?
+
+    public init(attendees: [String]? = nil, decision: String? = nil, notes: String? = nil) {
+        self.attendees = attendees
+        self.decision = decision
+        self.notes = notes
+    }
+}
+
+/// A new action item.
+public struct ActionItemDraft: Sendable, Hashable {
+    public var title: String
+    public var ownerID: String
+    public var due: LocalDate
+    public var meetingID: Int64?
+
+    public init(title: String, ownerID: String, due: LocalDate, meetingID: Int64?) {
+        self.title = title
+        self.ownerID = ownerID
+        self.due = due
+        self.meetingID = meetingID
+    }
+}
+
+/// An action item list request.
+public struct ActionItemQuery: Sendable, Hashable {
+    public var ownerID: String?
+    public var meetingID: Int64?
+    public var status: ActionItem.Status?
+    /// Open items due before this day only.
+    public var dueBefore: LocalDate?
+    public var limit = 200
+
+    public init(ownerID: String? = nil, meetingID: Int64? = nil, status: ActionItem.Status? = nil, dueBefore: LocalDate? = nil, limit: Int = 200) {
+        self.ownerID = ownerID
+        self.meetingID = meetingID
+        self.status = status
+        self.dueBefore = dueBefore
+        self.limit = limit
+    }
+}
+
+/// The SQL and row rules both backends share (same tables, same `?` placeholders).
+enum RitualRules {
+    static let meetingColumns = "id, week, title, status, attendees, decisions, notes, created_at, created_by, finished_at"
+    static let itemColumns =
+        "i.id, i.title, i.owner_id, u.name, i.due, i.status, i.meeting_id, i.created_at, i.created_by, i.done_at, i.done_by"
+    static let itemFrom = " FROM action_items i LEFT JOIN users u ON u.id = i.owner_id"
+
+    static func meeting(
+        id: Int64?,
+        week: String?,
+        title: String?,
+        status: String?,
+        attendees: String?,
+        decisions: String?,
+        notes: String?,
+        createdAt: Int64?,
+        createdBy: String?,
+        finishedAt: Int64?,
+        agenda: String?
+    ) -> Meeting? {
+        guard let id, let week, let title, let createdAt, let status = status.flatMap(Meeting.Status.init(rawValue:)) else { return nil }
+        return Meeting(
+            id: id,
+            week: week,
+            title: title,
+            status: status,
+            attendees: attendees.flatMap { StoredJSON.decode([String].self, $0) } ?? [],
+            decisions: decisions.flatMap { StoredJSON.decode([String].self, $0) } ?? [],
+            notes: notes ?? "",
+            createdAt: Timestamp(milliseconds: createdAt),
+            createdBy: createdBy ?? "",
+            finishedAt: finishedAt.map(Timestamp.init(milliseconds:)),
+            agenda: agenda.flatMap { StoredJSON.decode(WeeklyAgenda.self, $0) }
+        )
+    }
+
+    static func item(
+        id: Int64?,
+        title: String?,
+        ownerID: String?,
+        ownerName: String?,
+        due: String?,
+        status: String?,
+        meetingID: Int64?,
+        createdAt: Int64?,
+        createdBy: String?,
+        doneAt: Int64?,
+        doneBy: String?
+    ) -> ActionItem? {
+        guard let id, let title, let ownerID, let due = due.flatMap({ LocalDate.parse($0) }), let createdAt,
+            let status = status.flatMap(ActionItem.Status.init(rawValue:))
+        else { return nil }
+        return ActionItem(
+            id: id,
+            title: title,
+            ownerID: ownerID,
+            ownerName: ownerName,
+            due: due,
+            status: status,
+            meetingID: meetingID,
+            createdAt: Timestamp(milliseconds: createdAt),
+            createdBy: createdBy ?? "",
+            doneAt: doneAt.map(Timestamp.init(milliseconds:)),
+            doneBy: doneBy
+        )
+    }
+
+    /// The checked title of a meeting or an item.
+    static func title(_ raw: String) throws -> String {
+        switch MeetingRules.text(raw, field: "title", max: MeetingRules.titleMax) {
+        case .success(let t): return t
+        case .failure(let p): throw StoreError.invalid(p.description)
+        }
+    }
+
+    /// The attendee list without repeats, checked against the users found (`known`).
+    static func attendees(_ ids: [String], known: Set<String>) throws -> [String] {
+        var seen: Set<String> = []
+        let list = ids.filter { seen.insert($0).inserted }
+        if list.count > MeetingRules.attendeesMax { throw StoreError.invalid("a meeting has at most \(MeetingRules.attendeesMax) attendees") }
+        let unknown = list.filter { !known.contains($0) }
+        if !unknown.isEmpty {
+            throw StoreError.invalid("not a user of this workspace: " + unknown.prefix(5).map { "\"\($0.prefix(80))\"" }.joined(separator: ", "))
+        }
+        return list
+    }
+
+    /// The meeting after a change, decided without I/O.
+    static func applying(_ change: MeetingChange, to m: Meeting, knownAttendees: Set<String>) throws -> Meeting {
+        guard m.status == .open else { throw StoreError.conflict("meeting \(m.id) is finished; its minutes no longer change") }
+        var m = m
+        if let a = change.attendees { m.attendees = try attendees(a, known: knownAttendees) }
+        if let d = change.decision {
+            switch MeetingRules.text(d, field: "decision", max: MeetingRules.decisionMax) {
+            case .success(let t):
+                if m.decisions.count >= MeetingRules.decisionsMax { throw StoreError.invalid("a meeting keeps at most \(MeetingRules.decisionsMax) decisions") }
+                m.decisions.append(t)
+            case .failure(let p): throw StoreError.invalid(p.description)
+            }
+        }
+        if let n = change.notes {
+            if n.count > MeetingRules.notesMax { throw StoreError.invalid("notes have \(n.count) characters; at most \(MeetingRules.notesMax) are kept") }
+            if n.contains("\u{0}") { throw StoreError.invalid("notes hold a NUL character") }
+            m.notes = n
+        }
+        return m
+    }
+
+    /// A bound value of the shared SQL.
+    enum Arg {
+        case text(String)
+        case int(Int64)
+    }
+
+    /// The WHERE clause and arguments of an item query.
+    static func itemWhere(_ q: ActionItemQuery) -> (sql: String, args: [Arg]) {
+        var parts: [String] = []
+        var args: [Arg] = []
+        if let o = q.ownerID {
+            parts.append("i.owner_id = ?")
+            args.append(.text(o))
+        }
+        if let s = q.status {
+            parts.append("i.status = ?")
+            args.append(.text(s.rawValue))
+        }
+        if let d = q.dueBefore {
+            parts.append("i.due < ?")
+            args.append(.text(d.text))
+        }
+        if let m = q.meetingID {
+            parts.append("i.meeting_id = ?")
+            args.append(.int(m))
+        }
+        return (parts.isEmpty ? "" : " WHERE " + parts.joined(separator: " AND "), args)
+    }
+
+    static let itemOrder = " ORDER BY i.due, i.id LIMIT ?"
+
+    static let auditChangesSQL =
+        "SELECT at, actor, action, resource, record_id, detail FROM audit_log WHERE at >= ? AND at < ? AND (action = 'settings.set' OR (action = 'apply' AND resource IN ('scoring_models', 'handover_config', 'kpi_configs')) OR resource = 'targets') ORDER BY seq LIMIT ?"
+
+    /// The user id of an audit entry's actor (`u-1 (session)` → `u-1`).
+    static func actorName(_ actor: String) -> String {
+        actor.split(separator: " ", maxSplits: 1).first.map(String.init) ?? actor
+    }
+
+    static func payload(_ m: Meeting, minutes: String) -> OutboxEvent {
+        OutboxEvent(type: "meeting.finished", data: ["meeting_id": m.id, "week": m.week, "title": m.title, "minutes": minutes])
+    }
+}

@@ -1,0 +1,195 @@
+import GRDB
+import SmarketingCore
+
+extension SQLiteStore {
+    static let ritualSchema = """
+        CREATE TABLE meetings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, week TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL,
+            attendees TEXT NOT NULL, decisions TEXT NOT NULL, notes TEXT NOT NULL, created_at INTEGER NOT NULL,
+            created_by TEXT NOT NULL, finished_at INTEGER, agenda TEXT);
+        CREATE TABLE action_items (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, owner_id TEXT NOT NULL, due TEXT NOT NULL,
+            status TEXT NOT NULL, meeting_id INTEGER REFERENCES meetings(id), created_at INTEGER NOT NULL,
+            created_by TEXT NOT NULL, done_at INTEGER, done_by TEXT);
+        CREATE INDEX action_items_owner ON action_items(owner_id, status, due);
+        CREATE INDEX action_items_meeting ON action_items(meeting_id);
+        CREATE INDEX audit_log_at ON audit_log(at);
+        """
+
+    public func createMeeting(week: AgendaWeek, title: String, attendees: [String], actor: Actor, at: Timestamp) async throws -> Meeting {
+        let title = try RitualRules.title(title)
+        return try await writeRefreshingKPIs { db in
+            let list = try RitualRules.attendees(attendees, known: try Self.knownUsers(db, attendees))
+            try db.execute(
+                sql: "INSERT INTO meetings (week, title, status, attendees, decisions, notes, created_at, created_by) VALUES (?, ?, 'open', ?, '[]', '', ?, ?)",
+                arguments: [week.description, title, StoredJSON.encode(list), at.milliseconds, actor.userID]
+            )
+            let id = db.lastInsertedRowID
+            try Self.audit(db, actor, at, "create", "meetings", String(id), Self.json(["week": week.description, "title": title]))
+            guard let m = try Self.fetchMeeting(db, id) else { throw StoreError.missing("meeting \(id) vanished") }
+            return m
+        }
+    }
+
+    public func meetings(limit: Int, before: Int64?) async throws -> [Meeting] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT \(RitualRules.meetingColumns), NULL FROM meetings WHERE id < ? ORDER BY id DESC LIMIT ?",
+                arguments: [before ?? Int64.max, max(1, min(limit, 1_000))]
+            ).compactMap(Self.meetingRow)
+        }
+    }
+
+    public func meeting(id: Int64) async throws -> Meeting? {
+        try await pool.read { db in try Self.fetchMeeting(db, id) }
+    }
+
+    public func changeMeeting(id: Int64, _ change: MeetingChange, actor: Actor, at: Timestamp) async throws -> Meeting {
+        try await writeRefreshingKPIs { db in
+            guard let m = try Self.fetchMeeting(db, id) else { throw StoreError.missing("no meeting \(id)") }
+            let changed = try RitualRules.applying(change, to: m, knownAttendees: try Self.knownUsers(db, change.attendees ?? []))
+            try db.execute(
+                sql: "UPDATE meetings SET attendees = ?, decisions = ?, notes = ? WHERE id = ?",
+                arguments: [StoredJSON.encode(changed.attendees), StoredJSON.encode(changed.decisions), changed.notes, id]
+            )
+            try Self.audit(db, actor, at, "update", "meetings", String(id), Self.json(["decision": change.decision, "attendees": change.attendees, "notes": change.notes == nil ? nil : "changed"]))
+            return changed
+        }
+    }
+
+    public func finishMeeting(id: Int64, agenda: WeeklyAgenda, minutes: String, actor: Actor, at: Timestamp) async throws -> Meeting {
+        try await writeRefreshingKPIs { db in
+            guard var m = try Self.fetchMeeting(db, id) else { throw StoreError.missing("no meeting \(id)") }
+            guard m.status == .open else { throw StoreError.conflict("meeting \(id) is already finished") }
+            try db.execute(
+                sql: "UPDATE meetings SET status = 'finished', finished_at = ?, agenda = ? WHERE id = ?",
+                arguments: [at.milliseconds, StoredJSON.encode(agenda), id]
+            )
+            m.status = .finished
+            m.finishedAt = at
+            m.agenda = agenda
+            try Self.audit(db, actor, at, "finish", "meetings", String(id), "{}")
+            var outbox = try Outbox(db)
+            try outbox.emit(RitualRules.payload(m, minutes: minutes), at: at)
+            return m
+        }
+    }
+
+    public func createActionItem(_ draft: ActionItemDraft, actor: Actor, at: Timestamp) async throws -> ActionItem {
+        let title = try RitualRules.title(draft.title)
+        return try await writeRefreshingKPIs { db in
+            guard try !Self.knownUsers(db, [draft.ownerID]).isEmpty else {
+                throw StoreError.invalid("owner \"\(draft.ownerID.prefix(80))\" is not a user of this workspace")
+            }
+            if let mid = draft.meetingID {
+                guard let status = try String.fetchOne(db, sql: "SELECT status FROM meetings WHERE id = ?", arguments: [mid]) else {
+                    throw StoreError.invalid("no meeting \(mid)")
+                }
+                if status != "open" { throw StoreError.conflict("meeting \(mid) is finished; add the item without a meeting or in the next one") }
+            }
+            try db.execute(
+                sql: "INSERT INTO action_items (title, owner_id, due, status, meeting_id, created_at, created_by) VALUES (?, ?, ?, 'open', ?, ?, ?)",
+                arguments: [title, draft.ownerID, draft.due.text, draft.meetingID, at.milliseconds, actor.userID]
+            )
+            let id = db.lastInsertedRowID
+            try Self.audit(db, actor, at, "create", "action_items", String(id), Self.json(["title": title, "owner_id": draft.ownerID, "due": draft.due.text]))
+            guard let item = try Self.fetchItem(db, id) else { throw StoreError.missing("action item \(id) vanished") }
+            return item
+        }
+    }
+
+    public func actionItems(_ query: ActionItemQuery) async throws -> [ActionItem] {
+        try await pool.read { db in
+            let w = RitualRules.itemWhere(query)
+            var args: [(any DatabaseValueConvertible)?] = w.args.map {
+                switch $0 {
+                case .text(let s): return s
+                case .int(let i): return i
+                }
+            }
+            args.append(max(1, min(query.limit, 10_000)))
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT \(RitualRules.itemColumns)\(RitualRules.itemFrom)\(w.sql)\(RitualRules.itemOrder)",
+                arguments: StatementArguments(args)
+            ).compactMap(Self.itemRow)
+        }
+    }
+
+    public func setActionItem(id: Int64, status: ActionItem.Status, actor: Actor, at: Timestamp) async throws -> ActionItem {
+        try await writeRefreshingKPIs { db in
+            guard let item = try Self.fetchItem(db, id) else { throw StoreError.missing("no action item \(id)") }
+            if item.status == status { return item }
+            try db.execute(
+                sql: "UPDATE action_items SET status = ?, done_at = ?, done_by = ? WHERE id = ?",
+                arguments: [status.rawValue, status == .done ? at.milliseconds : nil, status == .done ? actor.userID : nil, id]
+            )
+            try Self.audit(db, actor, at, status == .done ? "done" : "reopen", "action_items", String(id), "{}")
+            guard let changed = try Self.fetchItem(db, id) else { throw StoreError.missing("action item \(id) vanished") }
+            return changed
+        }
+    }
+
+    public func changeNotes(from: Timestamp, to: Timestamp, limit: Int) async throws -> [ChangeNote] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: RitualRules.auditChangesSQL, arguments: [from.milliseconds, to.milliseconds, max(1, min(limit, 1_000))]).compactMap {
+                ChangeNote.from(
+                    action: $0[2],
+                    resource: $0[3],
+                    recordID: $0[4],
+                    at: Timestamp(milliseconds: $0[0]),
+                    by: RitualRules.actorName($0[1]),
+                    detail: $0[5]
+                )
+            }
+        }
+    }
+
+    static func knownUsers(_ db: Database, _ ids: [String]) throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        let unique = Array(Set(ids)).prefix(MeetingRules.attendeesMax + 1)
+        let marks = Array(repeating: "?", count: unique.count).joined(separator: ", ")
+        return Set(try String.fetchAll(db, sql: "SELECT id FROM users WHERE id IN (\(marks))", arguments: StatementArguments(Array(unique))))
+    }
+
+    static func fetchMeeting(_ db: Database, _ id: Int64) throws -> Meeting? {
+        try Row.fetchOne(db, sql: "SELECT \(RitualRules.meetingColumns), agenda FROM meetings WHERE id = ?", arguments: [id]).flatMap(meetingRow)
+    }
+
+    static func meetingRow(_ r: Row) -> Meeting? {
+        RitualRules.meeting(
+            id: r[0],
+            week: r[1],
+            title: r[2],
+            status: r[3],
+            attendees: r[4],
+            decisions: r[5],
+            notes: r[6],
+            createdAt: r[7],
+            createdBy: r[8],
+            finishedAt: r[9],
+            agenda: r[10]
+        )
+    }
+
+    static func fetchItem(_ db: Database, _ id: Int64) throws -> ActionItem? {
+        try Row.fetchOne(db, sql: "SELECT \(RitualRules.itemColumns)\(RitualRules.itemFrom) WHERE i.id = ?", arguments: [id]).flatMap(itemRow)
+    }
+
+    static func itemRow(_ r: Row) -> ActionItem? {
+        RitualRules.item(
+            id: r[0],
+            title: r[1],
+            ownerID: r[2],
+            ownerName: r[3],
+            due: r[4],
+            status: r[5],
+            meetingID: r[6],
+            createdAt: r[7],
+            createdBy: r[8],
+            doneAt: r[9],
+            doneBy: r[10]
+        )
+    }
+}
