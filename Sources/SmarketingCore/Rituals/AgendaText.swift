@@ -19,7 +19,7 @@ public enum AgendaText {
         out.append(.heading(1, title))
         out.append(
             .paragraph(
-                "Week \(a.period.from) to \(day(before: a.period.to)) (\(a.period.timeZone)); quarter to date from \(a.quarterToDate.from); "
+                "Week \(a.period.from) to \(day(before: a.period.to)) (\(TimeZone(identifier: a.period.timeZone).map(LocalTime.name) ?? a.period.timeZone)); quarter to date from \(a.quarterToDate.from); "
                     + "figures as of \(LocalTime.minute(a.asOf, in: zone))."
             )
         )
@@ -42,7 +42,7 @@ public enum AgendaText {
         )
         out.append(.heading(2, "Marketing's commitments and sales' SLA"))
         var side: [String] = a.commitments.map { c in
-            let what = c.metric == "pipeline" ? "pipeline" : c.metric.uppercased() + "s"
+            let what = c.metric == "mqls" ? "MQLs" : c.metric
             return "Marketing \(what)\(c.segment.map { " (\($0))" } ?? ""): \(number(c.actual)) of \(number(c.target)) this month, projected \(number(c.projected)): "
                 + (c.shortfall ? "short of the commitment" : "on track")
         }

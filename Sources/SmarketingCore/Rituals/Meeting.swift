@@ -47,7 +47,7 @@ public struct Meeting: Sendable, Equatable, Codable, ExplicitNullEncodable {
 }
 
 /// A task agreed in a meeting (or added later): one owner, a due day, open until done.
-public struct ActionItem: Sendable, Equatable, Codable, ExplicitNullEncodable {
+public struct ActionItem: Sendable, Equatable, Codable {
     public enum Status: String, Sendable, Codable, CaseIterable { case open, done }
 
     public var id: Int64
@@ -89,6 +89,47 @@ public struct ActionItem: Sendable, Equatable, Codable, ExplicitNullEncodable {
         self.createdBy = createdBy
         self.doneAt = doneAt
         self.doneBy = doneBy
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, title, ownerID, ownerName, due, status, meetingID, createdAt, createdBy, doneAt, doneBy
+    }
+
+    /// Every key written, absent values as null; the due day as `YYYY-MM-DD`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(title, forKey: .title)
+        try c.encode(ownerID, forKey: .ownerID)
+        try c.encode(ownerName, forKey: .ownerName)
+        try c.encode(due.text, forKey: .due)
+        try c.encode(status, forKey: .status)
+        try c.encode(meetingID, forKey: .meetingID)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(createdBy, forKey: .createdBy)
+        try c.encode(doneAt, forKey: .doneAt)
+        try c.encode(doneBy, forKey: .doneBy)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let dueText = try c.decode(String.self, forKey: .due)
+        guard let due = LocalDate.parse(dueText) else {
+            throw DecodingError.dataCorruptedError(forKey: .due, in: c, debugDescription: "not a date YYYY-MM-DD")
+        }
+        self.init(
+            id: try c.decode(Int64.self, forKey: .id),
+            title: try c.decode(String.self, forKey: .title),
+            ownerID: try c.decode(String.self, forKey: .ownerID),
+            ownerName: try c.decodeIfPresent(String.self, forKey: .ownerName),
+            due: due,
+            status: try c.decode(Status.self, forKey: .status),
+            meetingID: try c.decodeIfPresent(Int64.self, forKey: .meetingID),
+            createdAt: try c.decode(Timestamp.self, forKey: .createdAt),
+            createdBy: try c.decode(String.self, forKey: .createdBy),
+            doneAt: try c.decodeIfPresent(Timestamp.self, forKey: .doneAt),
+            doneBy: try c.decodeIfPresent(String.self, forKey: .doneBy)
+        )
     }
 
     /// Open and due before `today`.

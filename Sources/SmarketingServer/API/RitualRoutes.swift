@@ -90,7 +90,7 @@ extension APIHandlers {
         }
     }
 
-    struct MeetingPage: Encodable {
+    struct MeetingPage: ExplicitNullEncodable {
         var data: [Meeting]
         var nextBefore: Int64?
     }

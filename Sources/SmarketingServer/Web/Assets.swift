@@ -38,6 +38,11 @@ enum WebAssets {
         .login{max-width:380px;margin:8vh auto}.login form{display:flex;flex-direction:column;gap:10px}
         .timeline{list-style:none;padding:0;margin:0}.timeline li{padding:6px 0;border-bottom:1px solid var(--line)}.timeline .when{color:var(--muted);font-size:.85rem;margin-right:8px}
         .tabs{display:flex;flex-wrap:wrap;gap:10px;margin-bottom:12px}.tabs a[aria-current=page]{font-weight:700}
+        form.inline{display:inline-flex;flex-wrap:wrap;gap:8px;align-items:flex-end;margin:0 0 12px}.action-items form.inline{margin:0 0 0 8px}
+        .action-items{list-style:none;padding:0;margin:0}.action-items li{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;padding:6px 0;border-bottom:1px solid var(--line)}
+        .action-items li.overdue{background:#fff6f5}.week-nav{margin:0 0 12px}.agenda table{margin-bottom:12px}.agenda h1{font-size:1.3rem}
+        .meeting-forms{display:grid;gap:12px;grid-template-columns:repeat(auto-fit,minmax(min(320px,100%),1fr))}.meeting-forms .card{margin:0;display:flex;flex-direction:column;gap:8px}
+        fieldset{border:0;padding:0;margin:0;display:flex;flex-wrap:wrap;gap:4px 14px}label.check{flex-direction:row;align-items:center;gap:6px;color:var(--ink)}
         pre.diff{background:#fff;border:1px solid var(--line);padding:8px;overflow-x:auto;font-size:.8rem}.diff .add{color:var(--good)}.diff .del{color:var(--bad)}
         @media (max-width:640px){main{padding:10px}header.top{padding:8px 10px}.logout{margin-left:0}.inbox-item{grid-template-columns:1fr}.tile .v{font-size:1.3rem}}
         """

@@ -68,6 +68,8 @@ struct Serve: AsyncParsableCommand {
                 )
                 let routed = try await store.routeWaitingMQLs(at: clock.now())
                 print("routed \(routed) MQLs to sales (examples/handover.yaml)")
+                let rituals = try await DemoRituals.seed(store, now: clock.now())
+                print("added \(rituals.meetings) past weekly syncs with \(rituals.items) action items")
             }
             let admin = "u-admin"
             guard let adminRecord = try await store.get(.users, id: admin) else {

@@ -53,7 +53,12 @@ extension WebApp {
         let dq = dashboardQuery(request.uri.queryParameters)
         let live = try await dashboardLive(dq)
         let cuts = [("", "Nothing")] + KPIDimension.allCases.filter { $0 != .all }.map { ($0.rawValue, $0.rawValue.capitalized) }
+        // Overdue action items of the weekly sync, for everyone to see until they are done.
+        let now = clock.now()
+        let today = today(try await store.workspaceSettings().settings, now)
+        let overdue = try await store.actionItems(ActionItemQuery(status: .open, dueBefore: today, limit: 20))
         let data: [String: Any] = [
+            "overdueItems": itemRows(overdue, user, today: today).map { var r = $0; r["back"] = "/"; return r }, "hasOverdue": !overdue.isEmpty,
             "from": dq.period.from.text, "to": dq.period.to.text, "query": dq.query, "live": live,
             "cuts": cuts.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == (dq.by?.rawValue ?? "")] },
             "models": Self.dashboardModels.map {
@@ -358,6 +363,7 @@ extension WebApp {
 
     static let dashboardTemplate = """
         <h1>Dashboard</h1>
+        {{#hasOverdue}}<section class="card overdue-items" aria-labelledby="overdue-h"><h2 id="overdue-h">Overdue action items</h2><ul class="action-items">{{#overdueItems}}{{> action-item}}{{/overdueItems}}</ul><p><a href="/meetings">Weekly sync</a></p></section>{{/hasOverdue}}
         <form class="period" method="get" action="/" aria-label="Period and cut">
           <label>From <input type="date" name="from" value="{{from}}"{{#errFrom}} aria-invalid="true" aria-describedby="err-from"{{/errFrom}}>{{#errFrom}}<span class="field-error" id="err-from">{{errFrom}}</span>{{/errFrom}}</label>
           <label>To (exclusive) <input type="date" name="to" value="{{to}}"{{#errTo}} aria-invalid="true" aria-describedby="err-to"{{/errTo}}>{{#errTo}}<span class="field-error" id="err-to">{{errTo}}</span>{{/errTo}}</label>

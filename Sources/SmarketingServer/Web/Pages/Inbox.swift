@@ -49,7 +49,12 @@ extension WebApp {
             let reports = users.filter { $0["manager_id"].text == user.actor.userID || (user.role == .admin && $0["team"].text == "sales") }
             team = ([user.actor.userID] + reports.map(\.id)).map { ["id": $0, "name": name($0), "selected": $0 == owner] }
         }
+        // The owner's open action items from the weekly sync sit beside their leads until done.
+        let settings = try await store.workspaceSettings().settings
+        let actionItems = try await store.actionItems(ActionItemQuery(ownerID: owner, status: .open, limit: 100))
         let data: [String: Any] = [
+            "actionItems": itemRows(actionItems, user, today: today(settings, now)).map { var r = $0; r["back"] = "/inbox"; return r },
+            "hasActionItems": !actionItems.isEmpty,
             "owner": name(owner), "ownerID": owner, "items": rows, "empty": rows.isEmpty, "count": rows.count, "csrf": user.session.csrf,
             "team": team, "hasTeam": team.count > 1, "now": user.dateTime(now),
         ]
@@ -114,6 +119,7 @@ extension WebApp {
     static let inboxTemplate = """
         <h1>Inbox of {{owner}} <span class="muted">({{count}} open)</span></h1>
         {{#hasTeam}}<form class="filters" method="get" action="/inbox"><label>Rep <select name="user" data-autosubmit>{{#team}}<option value="{{id}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/team}}</select></label><button type="submit" class="secondary">Open</button></form>{{/hasTeam}}
+        {{#hasActionItems}}<section class="card" aria-labelledby="ai-h"><h2 id="ai-h">Action items from the weekly sync</h2><ul class="action-items">{{#actionItems}}{{> action-item}}{{/actionItems}}</ul></section>{{/hasActionItems}}
         {{#empty}}<p class="empty">Nothing waiting. New MQLs appear here as soon as they are routed to you.</p>{{/empty}}
         {{#items}}<article class="card inbox-item" id="handover-{{id}}" data-handover="{{id}}">
         <div><h2><a href="/leads/{{contactID}}">{{name}}</a> <span class="pill{{#hot}} hot{{/hot}}">grade {{grade}}</span> <span class="pill">{{status}}</span></h2>

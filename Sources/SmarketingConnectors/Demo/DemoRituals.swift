@@ -1,0 +1,68 @@
+import SmarketingCore
+import SmarketingStore
+
+/// The demo workspace's weekly syncs: the last three weeks' meetings, finished with attendees,
+/// decisions and action items (some done, one overdue, some still ahead), so the meeting page,
+/// the agenda's carried-over items, the inbox and the dashboard show the ritual on first start.
+public enum DemoRituals {
+    /// Creates the meetings and items through the store's own rules; returns how many of each.
+    @discardableResult
+    public static func seed(_ store: any FunnelStore, now: Timestamp) async throws -> (meetings: Int, items: Int) {
+        let settings = try await store.workspaceSettings().settings
+        let current = WeeklySync.currentWeek(settings, now: now)
+        let calendar = KPICalendar(timeZone: settings.timeZone)
+        let scripts: [(weeksBack: Int, attendees: [String], decisions: [String], items: [(String, String, Int, Bool)])] = [
+            (
+                3, ["u-admin", "u-mkt-mgr", "u-sales-mgr", "u-mkt-1", "u-sdr-1"],
+                [
+                    "Webinar leads go to SDRs within 4 business hours; marketing adds the webinar title to the handover note.",
+                    "Pause the content-syndication campaign with the lowest MQL→SQL rate until the new landing page is live.",
+                ],
+                [
+                    ("Draft the new landing page for content syndication", "u-mkt-1", 7, true),
+                    ("Review the rejection reasons of last month with the SDR team", "u-sales-mgr", 10, true),
+                ]
+            ),
+            (
+                2, ["u-admin", "u-mkt-mgr", "u-sales-mgr", "u-sdr-1", "u-sdr-2"],
+                [
+                    "Raise the MQL threshold for grade C leads by 5 points in the next scoring model (backtest first).",
+                    "Sales calls back every demo request the same day; the SLA stays at 24 h for the rest.",
+                ],
+                [
+                    ("Backtest a scoring model with a higher grade-C threshold", "u-mkt-mgr", 9, false),
+                    ("Call back every open demo request of last week", "u-sdr-1", 3, false),
+                ]
+            ),
+            (
+                1, ["u-admin", "u-mkt-mgr", "u-sales-mgr", "u-mkt-2", "u-ae-1"],
+                ["Pipeline review moves to Thursday; AEs bring a next step for every deal older than 30 days."],
+                [
+                    ("Add a next step to every open deal older than 30 days", "u-ae-1", 6, false),
+                    ("Share the ROMI by campaign of the quarter with sales leadership", "u-mkt-2", 12, false),
+                ]
+            ),
+        ]
+        var meetings = 0
+        var items = 0
+        let demo = Actor(userID: "u-admin", role: .admin, via: "demo")
+        for s in scripts {
+            let week = current.adding(weeks: -s.weeksBack)
+            let period = week.period(sundayStart: settings.weekStartsOnSunday)
+            // The meeting ran on the week's Tuesday at 10:00 in the workspace's zone.
+            let start = calendar.start(ofDay: period.from.adding(days: settings.weekStartsOnSunday ? 2 : 1).daysSinceEpoch).adding(milliseconds: 10 * 3_600_000)
+            let at = min(start, now)
+            let m = try await store.createMeeting(week: week, title: "Weekly sync", attendees: s.attendees, actor: demo, at: at)
+            for d in s.decisions { _ = try await store.changeMeeting(id: m.id, MeetingChange(decision: d), actor: demo, at: at) }
+            for (title, owner, days, done) in s.items {
+                let due = LocalDate(daysSinceEpoch: calendar.day(at)).adding(days: days)
+                let item = try await store.createActionItem(ActionItemDraft(title: title, ownerID: owner, due: due, meetingID: m.id), actor: demo, at: at)
+                if done { _ = try await store.setActionItem(id: item.id, status: .done, actor: demo, at: min(at.adding(milliseconds: Int64(days) * 86_400_000), now)) }
+                items += 1
+            }
+            _ = try await WeeklySync.finish(store, id: m.id, actor: demo, now: at.adding(milliseconds: 3_600_000))
+            meetings += 1
+        }
+        return (meetings, items)
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingStore
+import Testing
+
+@Suite("Store conformance: the weekly sync (meetings, action items, agenda)")
+struct RitualConformanceTests {
+    @Test("a meeting records attendees and decisions, freezes its agenda when finished and queues its minutes", arguments: Backend.allCases)
+    func meetings(backend: Backend) async throws {
+        let demo = BundleConformanceTests.tempDir("ritual-demo")
+        defer { try? FileManager.default.removeItem(atPath: demo) }
+        _ = try DemoWorkspace(leads: 200, seed: 7).write(to: demo)
+        let sut = try await backend.makeRoles()
+        let store = sut.store
+        #expect(try await BundleConformanceTests.importDir(store, demo).committed)
+        let hook = try await store.createWebhook(
+            url: "http://127.0.0.1:9/slack", events: ["meeting.finished"], format: "slack", secret: "s3cret-s3cret-s3cret", actor: tester, at: t0
+        )
+        let week = try #require(AgendaWeek.parse("2025-W38"))
+
+        // Attendees must be users; nothing is written when one is not.
+        await #expect(throws: StoreError.self) {
+            _ = try await store.createMeeting(week: week, title: "Weekly sync", attendees: ["u-admin", "nobody"], actor: tester, at: t0)
+        }
+        #expect(try await store.meetings(limit: 10, before: nil).isEmpty)
+        await #expect(throws: StoreError.self) { _ = try await store.createMeeting(week: week, title: "  ", attendees: [], actor: tester, at: t0) }
+
+        let m = try await store.createMeeting(week: week, title: " Weekly sync ", attendees: ["u-admin", "u-mkt-mgr", "u-admin"], actor: tester, at: t0)
+        #expect(m.title == "Weekly sync" && m.attendees == ["u-admin", "u-mkt-mgr"] && m.status == .open && m.week == "2025-W38")
+        _ = try await store.changeMeeting(id: m.id, MeetingChange(decision: "Pause campaign X"), actor: tester, at: t0)
+        let two = try await store.changeMeeting(id: m.id, MeetingChange(attendees: ["u-sales-mgr"], decision: "SLA stays 24 h", notes: "a | b"), actor: tester, at: t0)
+        #expect(two.decisions == ["Pause campaign X", "SLA stays 24 h"] && two.attendees == ["u-sales-mgr"] && two.notes == "a | b")
+        #expect(try await sut.reopen().meeting(id: m.id) == two)
+
+        // Items: the owner must be a user; listing is earliest due first; overdue is against the day.
+        let today = LocalDate(year: 2025, month: 9, day: 20)
+        await #expect(throws: StoreError.self) {
+            _ = try await store.createActionItem(ActionItemDraft(title: "x", ownerID: "ghost", due: today, meetingID: m.id), actor: tester, at: t0)
+        }
+        let late = try await store.createActionItem(ActionItemDraft(title: "Fix the form", ownerID: "u-sdr-1", due: LocalDate(year: 2025, month: 9, day: 18), meetingID: m.id), actor: tester, at: t0)
+        let soon = try await store.createActionItem(ActionItemDraft(title: "Call back", ownerID: "u-sdr-1", due: LocalDate(year: 2025, month: 9, day: 25), meetingID: nil), actor: tester, at: t0)
+        let other = try await store.createActionItem(ActionItemDraft(title: "Report", ownerID: "u-mkt-1", due: LocalDate(year: 2025, month: 9, day: 19), meetingID: m.id), actor: tester, at: t0)
+        #expect(late.ownerName != nil && late.status == .open && late.meetingID == m.id)
+        #expect(try await store.actionItems(ActionItemQuery(ownerID: "u-sdr-1", status: .open)).map(\.id) == [late.id, soon.id])
+        #expect(try await store.actionItems(ActionItemQuery(meetingID: m.id)).map(\.id) == [late.id, other.id])
+        #expect(try await store.actionItems(ActionItemQuery(status: .open, dueBefore: today)).map(\.id) == [late.id, other.id])
+        #expect(late.isOverdue(today: today) && !soon.isOverdue(today: today))
+        let done = try await store.setActionItem(id: other.id, status: .done, actor: tester, at: t0.adding(milliseconds: 5))
+        #expect(done.status == .done && done.doneBy == "tester" && done.doneAt == t0.adding(milliseconds: 5))
+        #expect(try await store.actionItems(ActionItemQuery(status: .open)).map(\.id) == [late.id, soon.id])
+        await #expect(throws: StoreError.self) { _ = try await store.setActionItem(id: 999_999, status: .done, actor: tester, at: t0) }
+
+        // The agenda's figures are the KPI set's for the same periods; open items carry over.
+        let settings = try await store.workspaceSettings().settings
+        let agenda = try await WeeklySync.agenda(store, week: week, now: t0)
+        let periods = WeeklyAgenda.periods(week, settings: settings)
+        #expect(periods.week == KPIPeriod(from: LocalDate(year: 2025, month: 9, day: 15), to: LocalDate(year: 2025, month: 9, day: 22)))
+        #expect(periods.quarterToDate == KPIPeriod(from: LocalDate(year: 2025, month: 7, day: 1), to: LocalDate(year: 2025, month: 9, day: 22)))
+        let w = try await store.kpis(KPIQuery(period: periods.week)).total
+        let q = try await store.kpis(KPIQuery(period: periods.quarterToDate)).total.current
+        let last = try await store.kpis(KPIQuery(period: periods.lastQuarter)).total.current
+        func row(_ key: String) throws -> WeeklyAgenda.KPIRow { try #require(agenda.kpis.first { $0.key == key }) }
+        let mqls = try row("mqls")
+        let won = try row("won_revenue")
+        let winRate = try row("win_rate")
+        let sla = try row("sla_compliance")
+        #expect(mqls.week == Double(w.current.mqlVolume.mqls) && mqls.previousWeek == Double(w.previous.mqlVolume.mqls))
+        #expect(mqls.quarterToDate == Double(q.mqlVolume.mqls) && mqls.lastQuarter == Double(last.mqlVolume.mqls))
+        #expect(won.quarterToDate == q.dealVelocity.wonRevenue && winRate.week == w.current.winRate.rate)
+        #expect(sla.quarterToDate == q.leadResponseTime.slaCompliance)
+        #expect(mqls.quarterToDate ?? 0 > 0, "the demo has MQLs in the quarter")
+        #expect(agenda.actionItems.map(\.id) == [late.id, soon.id])
+        #expect(agenda.rejections == w.current.rejectionReasons)
+
+        // Finishing freezes the agenda, queues the minutes for the subscription, and closes the record.
+        let finished = try await WeeklySync.finish(store, id: m.id, actor: tester, now: t0.adding(milliseconds: 10))
+        #expect(finished.status == .finished && finished.agenda == agenda.with(asOf: t0.adding(milliseconds: 10)))
+        let reread = try #require(try await sut.reopen().meeting(id: m.id))
+        #expect(reread.agenda?.kpis == agenda.kpis && reread.finishedAt == t0.adding(milliseconds: 10))
+        let queued = try await store.dueDeliveries(now: t0.adding(milliseconds: 20), perSubscription: 10).filter { $0.subscriptionID == hook.id }
+        #expect(queued.count == 1 && queued.first?.eventType == "meeting.finished")
+        #expect(queued.first?.payload.contains("Pause campaign X") == true && queued.first?.payload.contains("Weekly sync 2025-W38") == true)
+        do {
+            _ = try await store.changeMeeting(id: m.id, MeetingChange(decision: "too late"), actor: tester, at: t0)
+            Issue.record("a finished meeting took a decision")
+        } catch let e as StoreError {
+            guard case .conflict = e else { throw e }
+        }
+        await #expect(throws: StoreError.self) {
+            _ = try await store.createActionItem(ActionItemDraft(title: "late", ownerID: "u-admin", due: today, meetingID: m.id), actor: tester, at: t0)
+        }
+        await #expect(throws: StoreError.self) { _ = try await WeeklySync.finish(store, id: m.id, actor: tester, now: t0) }
+
+        // Every step is audited; the next meeting's agenda still lists the open items.
+        let audit = try await store.audit(limit: 100, before: nil)
+        #expect(audit.filter { $0.resource == "meetings" }.map(\.action).sorted() == ["create", "finish", "update", "update"])
+        #expect(audit.filter { $0.resource == "action_items" }.map(\.action).sorted() == ["create", "create", "create", "done"])
+        let next = try await WeeklySync.agenda(store, week: week.adding(weeks: 1), now: t0)
+        #expect(next.actionItems.map(\.id) == [late.id, soon.id] && next.week == "2025-W39")
+    }
+
+    @Test("changes that alter the figures are notes on the agenda; others are not", arguments: Backend.allCases)
+    func changeNotes(backend: Backend) async throws {
+        let sut = try await backend.makeRoles()
+        let store = sut.store
+        _ = try await store.changeSettings(["kpi.sla_hours": "8"], ifVersion: nil, actor: tester, at: t0)
+        _ = try await store.changeSettings(["workspace.currency": "EUR"], ifVersion: nil, actor: tester, at: t0.adding(milliseconds: 2_000))
+        let notes = try await store.changeNotes(from: t0, to: t0.adding(milliseconds: 1_000), limit: 10)
+        #expect(notes.map(\.kind) == ["settings"] && notes.first?.text == "kpi.sla_hours changed: 24 → 8" && notes.first?.by == "tester")
+        #expect(try await store.changeNotes(from: t0, to: t0.adding(milliseconds: 3_000), limit: 10).count == 2)
+    }
+}
+
+extension WeeklyAgenda {
+    func with(asOf t: Timestamp) -> WeeklyAgenda {
+        var a = self
+        a.asOf = t
+        return a
+    }
+}
