@@ -23,12 +23,15 @@ struct OpenAPITests {
         "/api/v1/targets": #"{"period":"2026-01","metric":"mqls","value":100}"#,
         // A HubSpot connection whose vendor answers nothing (the discard port): test and sync run
         // in the background and fail there; the API answers 202 at once.
+        "/api/v1/meetings": #"{"week":"2026-W01","title":"Weekly sync","attendees":["u-sales"]}"#,
+        "/api/v1/action-items": #"{"title":"Call back","owner_id":"u-sales","due":"2026-01-10","meeting_id":1}"#,
         "/api/v1/connections": #"{"vendor":"hubspot","name":"conn1","base_url":"http://127.0.0.1:9","credentials":{"access_token":"t"},"settings":{"sync_interval_minutes":"0"}}"#,
     ]
     static let ids: [String: String] = [
         "users": "u-new", "personas": "per1", "accounts": "acc1", "campaigns": "cmp1", "content": "cnt1", "contacts": "ct1",
         "costs": "2026-01-01%7Cmarketing%7Ccmp1", "opportunities": "opp1", "opportunity-contacts": "opp1%7Cct1",
         "targets": "2026-01%7Cmqls%7C", "touchpoints": "tp1", "tokens": "TOKEN", "connections": "conn1",
+        "meetings": "1", "action-items": "1",
     ]
 
     @Test("every documented operation answers with a documented status; unknown routes are 404", arguments: ServerBackend.allCases)
@@ -55,6 +58,8 @@ struct OpenAPITests {
                 switch op.method {
                 case "post" where createOrder.contains(op.path): return (0, createOrder.firstIndex(of: op.path)!, op.path)
                 case "post" where op.path == "/api/v1/events": return (1, 0, op.path)
+                case "post" where op.path == "/api/v1/meetings": return (1, 1, op.path)
+                case "post" where op.path == "/api/v1/action-items": return (1, 2, op.path)
                 case "post" where op.path == "/api/v1/connections": return (0, -1, op.path)
                 case "delete": return (4, -(createOrder.firstIndex { op.path.hasPrefix($0 + "/") } ?? 0), op.path)
                 case "post": return (3, 0, op.path)
@@ -137,6 +142,8 @@ struct OpenAPITests {
                 case ("post", "/api/v1/users/{id}/password"): body = #"{"password":"correct horse battery"}"#
                 case ("post", _): body = Self.createBodies[op.path]
                 case ("patch", "/api/v1/settings"): body = #"{"workspace.currency":"EUR","kpi.stale_days":21}"#
+                case ("patch", "/api/v1/meetings/{id}"): body = #"{"decision":"Keep the SLA at 24 h"}"#
+                case ("patch", "/api/v1/action-items/{id}"): body = #"{"status":"done"}"#
                 case ("patch", _): body = "{}"
                 default: break
                 }
@@ -235,4 +242,4 @@ extension OpenAPITests {
 
 /// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz,
 /// 9 scoring routes, 21 handover, report and webhook routes.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2 + 10

@@ -94,7 +94,9 @@ extension APIHandlers {
                 user = other
             }
             let limit = max(1, min(Int(q.get("limit") ?? "") ?? 50, 200))
-            return try json(.ok, InboxOut(user: user, at: now, data: try await store.inbox(userID: user, at: now, limit: limit)))
+            // The rep's open action items from the weekly sync come with their leads.
+            let items = try await store.actionItems(ActionItemQuery(ownerID: user, status: .open, limit: 100))
+            return try json(.ok, InboxOut(user: user, at: now, data: try await store.inbox(userID: user, at: now, limit: limit), actionItems: items))
         case .slaReport, .acceptanceReport:
             let (from, to) = try period(from: q.get("from"), to: q.get("to"), now)
             let by = try ReportGrouping(rawValue: q.get("by") ?? (route.kind == .slaReport ? "rep" : "campaign")).orThrow(
@@ -218,6 +220,8 @@ extension APIHandlers {
         var user: String
         var at: Timestamp
         var data: [InboxItem]
+        /// The user's open action items, earliest due first.
+        var actionItems: [ActionItem]
     }
 
     struct ReportOut<T: Encodable>: Encodable {

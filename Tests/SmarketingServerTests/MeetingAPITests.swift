@@ -1,0 +1,102 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingServer
+import SmarketingStore
+import Testing
+
+@Suite("Weekly sync API")
+struct MeetingAPITests {
+    @Test("agenda = KPI set; a meeting's decisions and action items; items reach the owner's inbox and the next agenda; minutes; roles", arguments: ServerBackend.allCases)
+    func weeklySync(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { f.remove() }
+        let demo = FileManager.default.temporaryDirectory.appendingPathComponent("smk-meeting-demo-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: demo) }
+        _ = try DemoWorkspace(leads: 300, seed: 2).write(to: demo)
+        #expect(try await f.store.importRows(try Bundle.open(demo), options: ImportOptions(), actor: Fixture.actor, at: Fixture.clock.now()) { _ in }.committed)
+        let marketing = f.tokens[.marketing]
+        let sales = f.tokens[.sales]
+        let viewer = f.tokens[.viewer]
+        try await f.app().test(.live) { client in
+            // The agenda's KPIs are the KPI set's for the same week and quarter to date.
+            let agenda = try await client.call(.get, "/api/v1/agenda?week=2025-W38", token: viewer)
+            #expect(agenda.status == .ok, "\(agenda.text)")
+            #expect(agenda.json["schema"] as? String == "smarketing-agenda/1" && agenda.json["week"] as? String == "2025-W38")
+            let week = try await client.call(.get, "/api/v1/kpis?from=2025-09-15&to=2025-09-22", token: viewer)
+            let qtd = try await client.call(.get, "/api/v1/kpis?from=2025-07-01&to=2025-09-22", token: viewer)
+            func mqls(_ r: Reply, _ side: String) -> Int? {
+                (((r.json["total"] as? [String: Any])?[side] as? [String: Any])?["mql_volume"] as? [String: Any])?["mqls"] as? Int
+            }
+            let rows = agenda.json["kpis"] as? [[String: Any]] ?? []
+            let mqlRow = try #require(rows.first { $0["key"] as? String == "mqls" })
+            #expect((mqlRow["week"] as? Double).map { Int($0) } == mqls(week, "current"))
+            #expect((mqlRow["previous_week"] as? Double).map { Int($0) } == mqls(week, "previous"))
+            #expect((mqlRow["quarter_to_date"] as? Double).map { Int($0) } == mqls(qtd, "current"))
+            #expect((mqlRow["quarter_to_date"] as? Double ?? 0) > 0)
+            for bad in ["2025-W54", "2025-W53", "2025-38", "W38"] {
+                let r = try await client.call(.get, "/api/v1/agenda?week=\(bad)", token: viewer)
+                #expect(r.status == .unprocessableContent && r.isProblem, "\(bad): \(r.status)")
+            }
+
+            // Viewers read but do not record.
+            let refused = try await client.call(.post, "/api/v1/meetings", token: viewer, body: #"{"week":"2025-W38"}"#)
+            #expect(refused.status == .forbidden && refused.isProblem)
+            let unknown = try await client.call(.post, "/api/v1/meetings", token: marketing, body: #"{"week":"2025-W38","attendees":["ghost"]}"#)
+            #expect(unknown.status == .unprocessableContent && (unknown.json["detail"] as? String)?.contains("ghost") == true, "\(unknown.text)")
+
+            let created = try await client.call(.post, "/api/v1/meetings", token: marketing, body: #"{"week":"2025-W38","attendees":["u-marketing","u-sales"]}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let id = try #require(created.json["id"] as? Int)
+            #expect(created.headers[.location] == "/api/v1/meetings/\(id)" && created.json["status"] as? String == "open")
+            let decided = try await client.call(.patch, "/api/v1/meetings/\(id)", token: sales, body: #"{"decision":"Call every webinar lead within 4 h | same day"}"#)
+            #expect(decided.status == .ok && (decided.json["decisions"] as? [String])?.count == 1, "\(decided.text)")
+            let emptyPatch = try await client.call(.patch, "/api/v1/meetings/\(id)", token: sales, body: "{}")
+            #expect(emptyPatch.status == .unprocessableContent && emptyPatch.isProblem)
+
+            // An action item agreed in the meeting, owned by the sales user.
+            let badDue = try await client.call(.post, "/api/v1/action-items", token: marketing, body: #"{"title":"x","owner_id":"u-sales","due":"2035-01-01"}"#)
+            #expect(badDue.status == .unprocessableContent && (badDue.json["detail"] as? String)?.contains("five years") == true, "\(badDue.text)")
+            let item = try await client.call(
+                .post, "/api/v1/action-items", token: marketing, body: #"{"title":"Call back the demo requests","owner_id":"u-sales","due":"2025-12-30","meeting_id":\#(id)}"#
+            )
+            #expect(item.status == .created, "\(item.text)")
+            let itemID = try #require(item.json["id"] as? Int)
+            #expect(item.json["due"] as? String == "2025-12-30" && item.json["meeting_id"] as? Int == id && item.json["status"] as? String == "open")
+            // It is in the owner's inbox, overdue against the fixed clock (2026-01-01) …
+            let inbox = try await client.call(.get, "/api/v1/inbox", token: sales)
+            #expect((inbox.json["action_items"] as? [[String: Any]])?.map { $0["id"] as? Int } == [itemID], "\(inbox.text.prefix(300))")
+            // … and in the next week's agenda, counted overdue.
+            let next = try await client.call(.get, "/api/v1/agenda?week=2025-W39", token: viewer)
+            #expect((next.json["action_items"] as? [[String: Any]])?.map { $0["id"] as? Int } == [itemID])
+            #expect(next.json["overdue_items"] as? Int == 1)
+
+            // Finish: the minutes carry the decision and the item; nothing changes afterwards.
+            let finished = try await client.call(.post, "/api/v1/meetings/\(id)/finish", token: marketing)
+            #expect(finished.status == .ok && finished.json["status"] as? String == "finished" && finished.json["agenda"] is [String: Any], "\(finished.text.prefix(300))")
+            let again = try await client.call(.post, "/api/v1/meetings/\(id)/finish", token: marketing)
+            #expect(again.status == .conflict && again.isProblem)
+            let late = try await client.call(.patch, "/api/v1/meetings/\(id)", token: sales, body: #"{"decision":"too late"}"#)
+            #expect(late.status == .conflict && late.isProblem)
+            let md = try await client.call(.get, "/api/v1/meetings/\(id)/minutes", token: viewer)
+            let text = md.json["text"] as? String ?? ""
+            #expect(md.status == .ok && text.contains("# Weekly sync 2025-W38: Weekly sync") && text.contains("- Call every webinar lead within 4 h | same day"), "\(text.prefix(400))")
+            #expect(text.contains("[ ] Call back the demo requests: u-sales, due 2025-12-30 (overdue)"), "\(text)")
+            let html = try await client.call(.get, "/api/v1/meetings/\(id)/minutes?format=html", token: viewer)
+            #expect((html.json["text"] as? String)?.contains("<ul><li>Call every webinar lead within 4 h | same day</li></ul>") == true)
+
+            // Done: off the inbox and the agenda.
+            let viewerDone = try await client.call(.patch, "/api/v1/action-items/\(itemID)", token: viewer, body: #"{"status":"done"}"#)
+            #expect(viewerDone.status == .forbidden)
+            let done = try await client.call(.patch, "/api/v1/action-items/\(itemID)", token: sales, body: #"{"status":"done"}"#)
+            #expect(done.status == .ok && done.json["done_by"] as? String == "u-sales", "\(done.text)")
+            #expect((try await client.call(.get, "/api/v1/inbox", token: sales).json["action_items"] as? [Any])?.isEmpty == true)
+            let list = try await client.call(.get, "/api/v1/meetings?limit=1", token: viewer)
+            #expect(list.data.count == 1 && list.json.keys.contains("next_before"))
+            let missing = try await client.call(.get, "/api/v1/meetings/999999", token: viewer)
+            #expect(missing.status == .notFound && missing.isProblem)
+        }
+    }
+}
