@@ -20,7 +20,7 @@ public struct AgendaWeek: Sendable, Hashable, Comparable, CustomStringConvertibl
     public static func parse(_ text: String) -> AgendaWeek? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].count == 4, parts[1].count == 3, parts[1].first == "W" || parts[1].first == "w",
-            parts[0].allSatisfy(\.isASCII), parts[1].dropFirst().allSatisfy(\.isASCII),
+            parts[0].allSatisfy(\.isASCIIDigit), parts[1].dropFirst().allSatisfy(\.isASCIIDigit),
             let y = Int(parts[0]), let w = Int(parts[1].dropFirst())
         else { return nil }
         return AgendaWeek(year: y, week: w)
@@ -66,4 +66,8 @@ public struct AgendaWeek: Sendable, Hashable, Comparable, CustomStringConvertibl
         self.year = year
         self.week = week
     }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

@@ -1,0 +1,113 @@
+import Foundation
+import SmarketingCore
+import Testing
+
+@Suite("Weekly sync: weeks, periods, backlog, minutes text")
+struct WeeklySyncTests {
+    @Test("ISO weeks: parsing, Mondays, 53-week years, Sunday starts, stepping")
+    func weeks() throws {
+        let w49 = try #require(AgendaWeek.parse("2026-W49"))
+        #expect(w49.monday == LocalDate(year: 2026, month: 11, day: 30) && w49.description == "2026-W49")
+        #expect(AgendaWeek.parse("2026-w01")?.monday == LocalDate(year: 2025, month: 12, day: 29))
+        #expect(AgendaWeek.parse("2026-W53") != nil && AgendaWeek.parse("2025-W53") == nil && AgendaWeek.parse("2020-W53") != nil)
+        for bad in ["", "2026", "2026-W", "2026-W00", "2026-W54", "26-W10", "2026-W1", "1899-W10", "2200-W01", "2026-W+1", "２０２６-W01", "2026-X10"] {
+            #expect(AgendaWeek.parse(bad) == nil, "\(bad)")
+        }
+        #expect(AgendaWeek.weeks(in: 2026) == 53 && AgendaWeek.weeks(in: 2025) == 52 && AgendaWeek.weeks(in: 2015) == 53)
+        // Every day of a range belongs to the week whose period holds it, Monday or Sunday start.
+        var d = LocalDate(year: 2024, month: 12, day: 20)
+        while d < LocalDate(year: 2027, month: 1, day: 15) {
+            for sunday in [false, true] {
+                let w = AgendaWeek.containing(d, sundayStart: sunday)
+                let p = w.period(sundayStart: sunday)
+                #expect(p.from <= d && d < p.to, "\(d.text) in \(w) (\(sunday))")
+                #expect(p.from.weekday == (sunday ? 6 : 0))
+            }
+            d = d.adding(days: 1)
+        }
+        #expect(AgendaWeek.containing(LocalDate(year: 2026, month: 12, day: 6), sundayStart: true).description == "2026-W50")
+        #expect(AgendaWeek.containing(LocalDate(year: 2026, month: 12, day: 6), sundayStart: false).description == "2026-W49")
+        #expect(w49.adding(weeks: 5).description == "2027-W01" && w49.adding(weeks: -49).description == "2025-W52")
+    }
+
+    @Test("the agenda's periods follow the fiscal year and the week start")
+    func periods() throws {
+        let week = try #require(AgendaWeek.parse("2026-W14"))  // Mon 30 Mar – Sun 5 Apr 2026
+        let calendar = WeeklyAgenda.periods(week, settings: WorkspaceSettings())
+        #expect(calendar.week == KPIPeriod(from: LocalDate(year: 2026, month: 3, day: 30), to: LocalDate(year: 2026, month: 4, day: 6)))
+        #expect(calendar.previousWeek == KPIPeriod(from: LocalDate(year: 2026, month: 3, day: 23), to: LocalDate(year: 2026, month: 3, day: 30)))
+        // The week ends in April: Q2 to date, Q1 before it.
+        #expect(calendar.quarterToDate == KPIPeriod(from: LocalDate(year: 2026, month: 4, day: 1), to: LocalDate(year: 2026, month: 4, day: 6)))
+        #expect(calendar.quarter == KPIPeriod(from: LocalDate(year: 2026, month: 4, day: 1), to: LocalDate(year: 2026, month: 7, day: 1)))
+        #expect(calendar.lastQuarter == KPIPeriod(from: LocalDate(year: 2026, month: 1, day: 1), to: LocalDate(year: 2026, month: 4, day: 1)))
+        // A fiscal year from February: quarters Feb–Apr, May–Jul, …; weeks from Sunday.
+        let fiscal = WeeklyAgenda.periods(week, settings: WorkspaceSettings(stored: ["workspace.fiscal_year_start_month": "2", "workspace.week_start": "sunday"]))
+        #expect(fiscal.week.from == LocalDate(year: 2026, month: 3, day: 29))
+        #expect(fiscal.quarter == KPIPeriod(from: LocalDate(year: 2026, month: 2, day: 1), to: LocalDate(year: 2026, month: 5, day: 1)))
+        #expect(fiscal.lastQuarter == KPIPeriod(from: LocalDate(year: 2025, month: 11, day: 1), to: LocalDate(year: 2026, month: 2, day: 1)))
+        let jan = WorkspaceSettings(stored: ["workspace.fiscal_year_start_month": "11"]).fiscalQuarter(containing: LocalDate(year: 2026, month: 1, day: 15))
+        #expect(jan == KPIPeriod(from: LocalDate(year: 2025, month: 11, day: 1), to: LocalDate(year: 2026, month: 2, day: 1)))
+    }
+
+    @Test("the backlog counts per owner, most unanswered first")
+    func backlog() {
+        let t = Timestamp(seconds: 1_000_000)
+        let rows = WeeklyAgenda.backlog(
+            [
+                .init(ownerID: "b", answered: false, breached: true, assignedAt: t.adding(milliseconds: 5)),
+                .init(ownerID: "b", answered: false, breached: false, assignedAt: t),
+                .init(ownerID: "a", answered: true, breached: false, assignedAt: t),
+                .init(ownerID: "c", answered: false, breached: false, assignedAt: nil),
+                .init(ownerID: "c", answered: true, breached: true, assignedAt: t),
+            ],
+            names: ["b": "Bea"]
+        )
+        #expect(rows.map(\.ownerID) == ["b", "c", "a"])
+        #expect(rows[0].ownerName == "Bea" && rows[0].open == 2 && rows[0].unanswered == 2 && rows[0].breached == 1 && rows[0].oldestUnansweredAt == t)
+        #expect(rows[1].unanswered == 1 && rows[1].breached == 1 && rows[1].oldestUnansweredAt == nil && rows[2].unanswered == 0)
+    }
+
+    @Test("meeting inputs are checked at the edge; due days within a year back and five ahead")
+    func inputs() {
+        let today = LocalDate(year: 2026, month: 12, day: 5)
+        #expect(MeetingRules.due("2026-12-12", today: today) == .success(LocalDate(year: 2026, month: 12, day: 12)))
+        for bad in ["2031-12-31", "2025-12-01", "2026-13-01", "tomorrow", "", "2026-12-5"] {
+            guard case .failure = MeetingRules.due(bad, today: today) else {
+                Issue.record("\(bad) was taken as a due day")
+                continue
+            }
+        }
+        #expect(MeetingRules.text("  Pause X \n", field: "title", max: 200) == .success("Pause X"))
+        for bad in ["", "   ", String(repeating: "x", count: 201), "a\u{7}b", "a\u{0}b"] {
+            guard case .failure = MeetingRules.text(bad, field: "title", max: 200) else {
+                Issue.record("\(bad.debugDescription) was taken as a title")
+                continue
+            }
+        }
+    }
+
+    @Test("minutes as Markdown and HTML: the same content, cells and text escaped")
+    func text() {
+        let blocks: [AgendaText.Block] = [
+            .heading(1, "Weekly sync <b>"), .paragraph("a & b"), .list(["x | y", "line\nbreak"]), .table(["k", "v"], [["a|b", "<i>"]]),
+        ]
+        let md = AgendaText.markdown(blocks)
+        #expect(md == "# Weekly sync <b>\n\na & b\n\n- x | y\n- line break\n\n| k | v |\n| --- | --- |\n| a\\|b | <i> |\n\n")
+        let html = AgendaText.html(blocks)
+        #expect(html.contains("<h1>Weekly sync &lt;b&gt;</h1>") && html.contains("<p>a &amp; b</p>") && html.contains("<td>&lt;i&gt;</td>"))
+        #expect(!html.contains("<b>") && !html.contains("<i>"))
+        #expect(AgendaText.value(1234567.0, "money", "EUR") == "1,234,567 EUR" && AgendaText.value(0.4123, "rate", "EUR") == "41.2 %")
+        #expect(AgendaText.value(-2.5, "count", "") == "-2.5" && AgendaText.value(nil, "count", "") == "–" && AgendaText.value(.nan, "hours", "") == "–")
+        #expect(AgendaText.value(3.25, "hours", "") == "3.2 h" || AgendaText.value(3.25, "hours", "") == "3.3 h")
+    }
+
+    @Test("only changes that alter how figures are made become notes")
+    func changeNotes() {
+        let t = Timestamp(seconds: 1)
+        #expect(ChangeNote.from(action: "settings.set", resource: "settings", recordID: "kpi.sla_hours", at: t, by: "u", detail: "24 → 8")?.text == "kpi.sla_hours changed: 24 → 8")
+        #expect(ChangeNote.from(action: "apply", resource: "scoring_models", recordID: "4", at: t, by: "u", detail: "{}")?.kind == "scoring")
+        #expect(ChangeNote.from(action: "update", resource: "targets", recordID: "2026-01|mqls|", at: t, by: "u", detail: "{}")?.text == "target 2026-01|mqls| updated")
+        #expect(ChangeNote.from(action: "update", resource: "contacts", recordID: "ct-1", at: t, by: "u", detail: "{}") == nil)
+        #expect(ChangeNote.from(action: "create", resource: "meetings", recordID: "1", at: t, by: "u", detail: "{}") == nil)
+    }
+}
