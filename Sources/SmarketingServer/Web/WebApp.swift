@@ -55,7 +55,7 @@ struct WebApp: Sendable {
         page(router, "/meetings/:id", title: "Meeting", meetingPage)
         page(router, "/meetings/:id/minutes/:format", title: "Minutes", meetingMinutes)
         router.post("/meetings/start") { request, context in
-            try await guarded(request) { user, form in try await meetingAction(form, context, user, items: false) }
+            try await guarded(request) { user, form in try await meetingAction(form, context, user, items: false, start: true) }
         }
         router.post("/meetings/:id/:action") { request, context in
             try await guarded(request) { user, form in try await meetingAction(form, context, user, items: false) }

@@ -84,11 +84,11 @@ extension WebApp {
 
     /// `POST /meetings/start`, `POST /meetings/{id}/{attendees|decide|item|notes|finish}`,
     /// `POST /action-items/{id}/{done|reopen}`: the store's rules, then back with a message.
-    func meetingAction(_ form: FormBody, _ context: AppRequestContext, _ user: WebUser, items: Bool) async throws -> Response {
+    func meetingAction(_ form: FormBody, _ context: AppRequestContext, _ user: WebUser, items: Bool, start: Bool = false) async throws -> Response {
         guard AccessPolicy.mayRunMeetings(user.role) else { throw Problem(.forbidden, "Viewers read the weekly sync; they do not record it.") }
         let now = clock.now()
         let action = context.parameters.get("action") ?? ""
-        let raw = context.parameters.get("id") ?? ""
+        let raw = start ? "start" : context.parameters.get("id") ?? ""
         let back = form["back"].flatMap { $0.hasPrefix("/meetings") || $0.hasPrefix("/inbox") || $0 == "/" ? $0 : nil } ?? "/meetings"
         let sep = back.contains("?") ? "&" : "?"
         do {
@@ -100,9 +100,7 @@ extension WebApp {
                 return redirect(back + sep + "ok=" + Self.query("“\(item.title)” is \(item.status == .done ? "done" : "open again")."))
             }
             if raw == "start" {
-                let settings = try await store.workspaceSettings().settings
                 let week = try AgendaWeek.parse(form["week"] ?? "").orThrow(Problem(.unprocessableContent, "Choose an ISO week such as 2026-W49."))
-                _ = settings
                 let m = try await store.createMeeting(week: week, title: form["title"] ?? "Weekly sync", attendees: [user.actor.userID], actor: user.actor, at: now)
                 return redirect("/meetings/\(m.id)?ok=" + Self.query("Meeting opened for \(m.week). Record who attended, decisions and action items."))
             }

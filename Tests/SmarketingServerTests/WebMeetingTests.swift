@@ -1,0 +1,77 @@
+import Foundation
+import HummingbirdTesting
+import SmarketingCore
+import SmarketingStore
+import Testing
+
+@Suite("Web: the weekly sync in headless Chromium", .serialized, .enabled(if: Browser.executable != nil, "needs Debian's chromium (.ci/run installs it)"))
+struct WebMeetingTests {
+    @Test("start the week's meeting, record attendees, a decision and an action item, finish; the item is in its owner's inbox until done")
+    func meetingEndToEnd() async throws {
+        let w = try await WebWorkspace.make(leads: 300)
+        defer { w.remove() }
+        var q = ListQuery()
+        q.equals["email"] = .text(w.people[.sales]!.email)
+        let rep = try #require(try await w.store.list(.users, q).records.first)
+        let shots = ProcessInfo.processInfo.environment["SMARKETING_SCREENSHOTS"]
+        try await w.app().test(.live) { client in
+            let base = "http://127.0.0.1:\(client.port!)"
+            let browser = try Browser()
+            defer { browser.quit() }
+            let tab = try await browser.tab()
+            _ = try await WebBrowserTests.signIn(tab, base: base, w.people[.marketing]!)
+            try await tab.open(base + "/meetings?week=2025-W51")
+            #expect(try await tab.text("h1") == "Weekly sync 2025-W51")
+            #expect(try await tab.text(".agenda").contains("MQLs"))
+            #expect(try await tab.eval("document.querySelectorAll('.agenda table tbody tr').length") as? Int ?? 0 >= 9)
+            try await tab.clickAndWait("button[data-action='start-meeting']")
+            let landed = try await tab.path
+            let mainText = try await tab.text("main")
+            #expect(landed.hasPrefix("/meetings/1?"), "\(landed): \(mainText.prefix(400))")
+            #expect(try await tab.text(".flash").contains("Meeting opened for 2025-W51"))
+
+            try await tab.eval("document.querySelector('input[name=\"attendee_u-admin\"]').checked = true; 0")
+            try await tab.clickAndWait("button[data-action='attendees']")
+            #expect(try await tab.text(".flash").contains("attendee(s) recorded"))
+            try await tab.fill(["textarea[name=decision]": "Pause <campaign> X until the new page is live"])
+            try await tab.clickAndWait("button[data-action='decide']")
+            try await tab.fill(["input[name=title]": "Call back the demo requests", "select[name=owner]": rep.id, "input[name=due]": "2025-12-30"])
+            try await tab.clickAndWait("button[data-action='add-item']")
+            let added = try await tab.text(".flash")
+            #expect(added.contains("due 2025-12-30"), "\(added)")
+            // A due day five years out is refused beside the form, nothing stored.
+            try await tab.fill(["input[name=title]": "Too far", "select[name=owner]": rep.id, "input[name=due]": "2035-01-01"])
+            try await tab.clickAndWait("button[data-action='add-item']")
+            #expect(try await tab.text(".flash.bad").contains("five years"))
+            #expect(try await w.store.actionItems(ActionItemQuery()).count == 1)
+            #expect(try await tab.text(".minutes").contains("Pause <campaign> X until the new page is live"))
+            if let shots { try await tab.screenshot(to: "\(shots)/meeting.png") }
+            try await tab.clickAndWait("button[data-action='finish']")
+            #expect(try await tab.text(".flash").contains("Meeting finished with 1 decision(s)"))
+            #expect(try await tab.eval("document.querySelectorAll('.meeting-forms').length") as? Int == 0)
+            let md = try await tab.eval("fetch('/meetings/1/minutes/md').then(r => r.text())") as? String ?? ""
+            #expect(md.hasPrefix("# Weekly sync 2025-W51: Weekly sync") && md.contains("- Pause <campaign> X"), "\(md.prefix(200))")
+            #expect(tab.takeProblems().isEmpty)
+
+            // The owner sees the item in the inbox (overdue on the fixed clock's 2026-01-01) and marks it done.
+            let repTab = try await browser.tab()
+            _ = try await WebBrowserTests.signIn(repTab, base: base, w.people[.sales]!)
+            try await repTab.open(base + "/inbox")
+            let item = try await repTab.text("#ai-h + .action-items")
+            #expect(item.contains("Call back the demo requests") && item.contains("overdue"), "\(item)")
+            try await repTab.clickAndWait(".action-items button[data-action='done']")
+            let flash = try await repTab.text(".flash")
+            #expect(try await repTab.path.hasPrefix("/inbox?") && flash.contains("is done"), "\(flash)")
+            #expect(try await w.store.actionItems(ActionItemQuery(status: .open)).isEmpty)
+            #expect(repTab.takeProblems().isEmpty)
+
+            // Viewers read the minutes but have no forms.
+            let viewerTab = try await browser.tab()
+            _ = try await WebBrowserTests.signIn(viewerTab, base: base, w.people[.viewer]!)
+            try await viewerTab.open(base + "/meetings")
+            #expect(try await viewerTab.eval("document.querySelectorAll('button[data-action=\"start-meeting\"]').length") as? Int == 0)
+            try await viewerTab.open(base + "/meetings/1")
+            #expect(try await viewerTab.text(".minutes").contains("Call back the demo requests"))
+        }
+    }
+}
