@@ -23,6 +23,17 @@ public protocol RitualStore: Sendable {
     /// The audited changes that alter how figures are made (settings, scoring models, handover
     /// and KPI files, targets) in `[from, to)`, oldest first.
     func changeNotes(from: Timestamp, to: Timestamp, limit: Int) async throws -> [ChangeNote]
+
+    /// Rates the lead of an answered handover (accepted, qualified, rejected or closed); a new
+    /// rating replaces the old one. Refused (`conflict`) while the handover waits for an answer.
+    func rateLead(handoverID: Int64, rating: LeadRatingValue, reason: String?, actor: Actor, at: Timestamp) async throws -> LeadRating
+    /// The ratings of these handovers.
+    func leadRatings(handoverIDs: [Int64]) async throws -> [Int64: LeadRating]
+    /// The handovers answered in `[from, to)` with their ratings (content touched before the
+    /// handover only when `content`).
+    func leadFeedback(from: Timestamp, to: Timestamp, content: Bool) async throws -> [LeadFeedback]
+    /// Every rated lead: contact, when it was handed over, whether it was rated good (for the scoring backtest).
+    func ratedLeads() async throws -> [(contactID: String, handedOverAt: Timestamp, good: Bool)]
 }
 
 /// What a meeting change records (each part optional).
@@ -219,6 +230,46 @@ enum RitualRules {
     /// The user id of an audit entry's actor (`u-1 (session)` → `u-1`).
     static func actorName(_ actor: String) -> String {
         actor.split(separator: " ", maxSplits: 1).first.map(String.init) ?? actor
+    }
+
+    static let feedbackSQL = """
+        SELECT h.id, h.campaign_id, h.channel, c.persona_id, h.status, h.reason, r.rating, r.reason, h.answered_at
+        FROM handovers h LEFT JOIN lead_ratings r ON r.handover_id = h.id LEFT JOIN contacts c ON c.id = h.contact_id
+        WHERE h.answered_at >= ? AND h.answered_at < ? ORDER BY h.id LIMIT 1000000
+        """
+    static let feedbackContentSQL = """
+        SELECT DISTINCT h.id, t.content_id FROM handovers h JOIN touchpoints t ON t.contact_id = h.contact_id
+        WHERE h.answered_at >= ? AND h.answered_at < ? AND t.content_id IS NOT NULL AND t.occurred_at <= h.created_at
+        """
+    static let ratedSQL = "SELECT r.contact_id, h.created_at, r.rating FROM lead_ratings r JOIN handovers h ON h.id = r.handover_id ORDER BY r.handover_id"
+    static let ratingColumns = "handover_id, contact_id, rating, reason, rated_by, rated_at"
+
+    /// The checked reason of a rating.
+    static func ratingReason(_ reason: String?, _ rating: LeadRatingValue) throws -> String? {
+        switch LeadRatingReasons.check(reason, for: rating) {
+        case .success(let r): return r
+        case .failure(let p): throw StoreError.invalid(p.description)
+        }
+    }
+
+    /// Only an answered handover's lead is rated.
+    static func checkRatable(_ id: Int64, status: String?) throws {
+        guard let status, let s = HandoverStatus(rawValue: status) else { throw StoreError.missing("no handover \(id)") }
+        if s == .queued || s == .assigned {
+            throw StoreError.conflict("handover \(id) is \(s.rawValue): sales rates a lead once it has accepted or rejected it")
+        }
+    }
+
+    static func feedback(
+        id: Int64?, campaign: String?, channel: String?, persona: String?, status: String?, rejectReason: String?, rating: String?, ratingReason: String?,
+        answeredAt: Int64?, content: [Int64: [String]]
+    ) -> LeadFeedback? {
+        guard let id, let status = status.flatMap(HandoverStatus.init(rawValue:)), let answeredAt else { return nil }
+        return LeadFeedback(
+            handoverID: id, campaign: campaign, channel: channel, persona: persona, content: content[id] ?? [], status: status,
+            rejectReason: rejectReason, rating: rating.flatMap(LeadRatingValue.init(rawValue:)), ratingReason: ratingReason,
+            answeredAt: Timestamp(milliseconds: answeredAt)
+        )
     }
 
     static func payload(_ m: Meeting, minutes: String) -> OutboxEvent {

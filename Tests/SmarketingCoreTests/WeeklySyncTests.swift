@@ -111,3 +111,79 @@ struct WeeklySyncTests {
         #expect(ChangeNote.from(action: "create", resource: "meetings", recordID: "1", at: t, by: "u", detail: "{}") == nil)
     }
 }
+
+@Suite("Lead-quality ratings: reasons, the report, the backtest replay")
+struct LeadQualityTests {
+    @Test("a reason must go with its rating; unknown reasons are named")
+    func reasons() {
+        #expect(LeadRatingReasons.check("right_fit", for: .good) == .success("right_fit"))
+        #expect(LeadRatingReasons.check(nil, for: .bad) == .success(nil) && LeadRatingReasons.check("", for: .bad) == .success(nil))
+        #expect(LeadRatingReasons.check("other", for: .bad) == .success("other"))
+        guard case .failure(let p) = LeadRatingReasons.check("right_fit", for: .bad) else {
+            Issue.record("a good reason on a bad rating")
+            return
+        }
+        #expect(p.description.contains("no_budget"))
+        guard case .failure = LeadRatingReasons.check("colour", for: .good) else {
+            Issue.record("an unknown reason")
+            return
+        }
+    }
+
+    @Test("the report counts answered, accepted, rejected, rated and good share per cut; content counts a lead once per asset")
+    func report() throws {
+        let utc = try #require(TimeZone(identifier: "UTC"))
+        let jan = Timestamp(seconds: 1_767_225_600)  // 2026-01-01
+        func row(_ id: Int64, _ campaign: String?, _ status: HandoverStatus, _ rating: LeadRatingValue?, reason: String? = nil, content: [String] = [], days: Int64 = 0) -> LeadFeedback {
+            LeadFeedback(
+                handoverID: id, campaign: campaign, channel: "email", persona: nil, content: content, status: status,
+                rejectReason: status == .rejected ? "timing" : nil, rating: rating, ratingReason: reason, answeredAt: jan.adding(milliseconds: days * 86_400_000)
+            )
+        }
+        let rows = [
+            row(1, "a", .accepted, .good, content: ["x", "y", "x"]), row(2, "a", .rejected, .bad, reason: "no_budget", content: ["x"]),
+            row(3, "b", .qualified, nil, days: 40), row(4, nil, .rejected, .bad, reason: "no_budget"), row(5, "b", .closed, .good, days: 40),
+        ]
+        let period = ReportPeriod(from: "2026-01-01", to: "2026-04-01", timeZone: "UTC")
+        let r = LeadQualityReport.build(rows, by: .campaign, period: period, zone: utc, names: ["a": "Spring"])
+        #expect(r.total.answered == 5 && r.total.accepted == 2 && r.total.rejected == 2 && r.total.rated == 4 && r.total.good == 2 && r.total.goodShare == 0.5)
+        #expect(r.total.rejectionRate == 0.5 && r.total.badReasons.first?.reason == "no_budget" && r.total.badReasons.first?.count == 2)
+        #expect(r.groups.map(\.key) == ["a", "b", "(none)"] && r.groups.first?.name == "Spring")
+        let content = LeadQualityReport.build(rows, by: .content, period: period, zone: utc)
+        #expect(content.groups.first { $0.key == "x" }?.answered == 2 && content.groups.first { $0.key == "y" }?.answered == 1)
+        #expect(content.groups.first { $0.key == "(none)" }?.answered == 3)
+        let months = LeadQualityReport.build(rows, by: .month, period: period, zone: utc)
+        #expect(months.groups.map(\.key) == ["2026-01", "2026-02"])
+    }
+
+    @Test("the backtest replay: a lead is sent when the model's MQL rule fires by its handover")
+    func backtest() throws {
+        let day: Int64 = 86_400_000
+        let model = ScoringModel(
+            fit: FitModel(rules: [FitRule(id: "de", attribute: "contact.country", condition: .oneOf(["DE"]), points: 10)], bands: GradeBands([("A", 10), ("B", 5)])),
+            engagement: EngagementModel(rules: [EngagementRule(id: "form", points: 60, types: ["form_submit"])], halfLife: 30 * day),
+            mql: try MQLRule.parse("engagement >= 50").get(),
+            mqlText: "engagement >= 50"
+        )
+        let scorer = Scorer(model: model, version: 1, personas: [])
+        let t = Timestamp(seconds: 1_767_225_600)
+        func lead(_ id: String, formAfterHours: Int64?, handoverHours: Int64, good: Bool) -> RatingBacktest.Rated {
+            let touches = formAfterHours.map { [TouchFacts(id: "f-" + id, at: t.adding(milliseconds: $0 * 3_600_000), type: "form_submit", properties: [:])] } ?? []
+            return RatingBacktest.Rated(
+                contact: BacktestContact(id: id, profile: ContactProfile(contact: ["country": "DE"]), start: t, touches: touches, target: nil),
+                handedOverAt: t.adding(milliseconds: handoverHours * 3_600_000),
+                good: good
+            )
+        }
+        let r = RatingBacktest.run(
+            [
+                lead("sent-good", formAfterHours: 1, handoverHours: 2, good: true),
+                lead("sent-bad", formAfterHours: 1, handoverHours: 2, good: false),
+                lead("late-form-bad", formAfterHours: 5, handoverHours: 2, good: false),
+                lead("never-good", formAfterHours: nil, handoverHours: 2, good: true),
+            ],
+            scorer: scorer
+        )
+        #expect(r.rated == 4 && r.good == 2 && r.bad == 2 && r.sentGood == 1 && r.sentBad == 1 && r.goodMissed == 1 && r.badShareOfSent == 0.5)
+    }
+}

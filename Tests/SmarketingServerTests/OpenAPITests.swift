@@ -140,6 +140,7 @@ struct OpenAPITests {
                 case ("post", "/api/v1/webhooks/{id}/replay"): body = #"{"from_seq":1}"#
                 case ("post", "/api/v1/tokens"): body = #"{"user_id":"u-viewer","role":"viewer"}"#
                 case ("post", "/api/v1/users/{id}/password"): body = #"{"password":"correct horse battery"}"#
+                case ("post", "/api/v1/lead-ratings"): body = #"{"handover_id":\#(handoverIDs["accept"]!),"rating":"good","reason":"right_fit"}"#
                 case ("post", _): body = Self.createBodies[op.path]
                 case ("patch", "/api/v1/settings"): body = #"{"workspace.currency":"EUR","kpi.stale_days":21}"#
                 case ("patch", "/api/v1/meetings/{id}"): body = #"{"decision":"Keep the SLA at 24 h"}"#
@@ -242,4 +243,4 @@ extension OpenAPITests {
 
 /// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz,
 /// 9 scoring routes, 21 handover, report and webhook routes.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2 + 10
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2 + 10 + 2

@@ -112,6 +112,52 @@ struct RitualConformanceTests {
     }
 }
 
+@Suite("Store conformance: lead-quality ratings")
+struct LeadRatingConformanceTests {
+    @Test("sales rates answered leads (replacing, audited); the feedback rows and the report count them per cut; the backtest reads them", arguments: Backend.allCases)
+    func ratings(backend: Backend) async throws {
+        let sut = try await backend.makeRoles()
+        let store = sut.store
+        let h = HandoverConformanceTests()
+        try await h.workspace(store, contacts: 4)
+        let now = h.now
+        let a = try await h.mql(store, "c0", at: now)
+        let b = try await h.mql(store, "c1", at: now)
+        let waiting = try await h.mql(store, "c2", at: now)
+        // A lead still waiting for an answer is not rated yet.
+        do {
+            _ = try await store.rateLead(handoverID: waiting.id, rating: .good, reason: nil, actor: tester, at: now)
+            Issue.record("an unanswered handover was rated")
+        } catch let e as StoreError {
+            guard case .conflict = e else { throw e }
+        }
+        await #expect(throws: StoreError.self) { _ = try await store.rateLead(handoverID: 999_999, rating: .good, reason: nil, actor: tester, at: now) }
+        let later = now.adding(milliseconds: 60_000)
+        _ = try await store.actOnHandover(id: a.id, action: .accept, note: nil, actor: tester, at: later)
+        _ = try await store.actOnHandover(id: b.id, action: .reject(reason: "timing"), note: nil, actor: tester, at: later)
+        // A reason must go with the rating.
+        await #expect(throws: StoreError.self) { _ = try await store.rateLead(handoverID: a.id, rating: .good, reason: "no_budget", actor: tester, at: later) }
+        let first = try await store.rateLead(handoverID: a.id, rating: .good, reason: "right_fit", actor: tester, at: later)
+        #expect(first.contactID == "c0" && first.rating == .good && first.reason == "right_fit")
+        _ = try await store.rateLead(handoverID: a.id, rating: .bad, reason: "no_budget", actor: tester, at: later.adding(milliseconds: 1))
+        _ = try await store.rateLead(handoverID: b.id, rating: .bad, reason: "too_early", actor: tester, at: later)
+        let stored = try await sut.reopen().leadRatings(handoverIDs: [a.id, b.id, waiting.id])
+        #expect(stored.count == 2 && stored[a.id]?.rating == .bad && stored[a.id]?.reason == "no_budget" && stored[a.id]?.ratedBy == "tester")
+        #expect(try await store.audit(limit: 50, before: nil).filter { $0.action == "rate" }.count == 3)
+
+        let rows = try await store.leadFeedback(from: now, to: later.adding(milliseconds: 10), content: true)
+        #expect(Set(rows.map(\.handoverID)) == [a.id, b.id])
+        let report = LeadQualityReport.build(rows, by: .campaign, period: ReportPeriod(from: "2026-03-01", to: "2026-04-01", timeZone: "UTC"), zone: TimeZone(identifier: "UTC")!)
+        #expect(report.total.answered == 2 && report.total.accepted == 1 && report.total.rejected == 1 && report.total.rated == 2 && report.total.bad == 2)
+        #expect(report.groups.map(\.key) == ["cmp1"] && report.total.rejectionReasons.map(\.reason) == ["timing"])
+        #expect(report.total.badReasons.map(\.reason) == ["no_budget", "too_early"] && report.total.goodShare == 0)
+        // Outside the period nothing counts.
+        #expect(try await store.leadFeedback(from: t0, to: now, content: false).isEmpty)
+        let rated = try await store.ratedLeads()
+        #expect(rated.map(\.contactID).sorted() == ["c0", "c1"] && rated.allSatisfy { !$0.good })
+    }
+}
+
 extension WeeklyAgenda {
     func with(asOf t: Timestamp) -> WeeklyAgenda {
         var a = self

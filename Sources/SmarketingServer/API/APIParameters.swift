@@ -126,6 +126,9 @@ extension APIRoute {
         case .meetingList:
             out.append(.query("limit", Schema.integer(1...1000), "meetings (default 50)"))
             out.append(.query("before", Schema.serial, "meetings with an id below this (next_before of the previous page)"))
+        case .leadQuality:
+            out += period
+            out.append(.query("by", Schema.choice(LeadQualityCut.allCases.map(\.rawValue)), "campaign (default), channel, persona, content or month"))
         case .meetingMinutes: out.append(.query("format", Schema.choice(["markdown", "html"]), "markdown (default) or html"))
         case .actionItemList:
             out.append(.query("owner_id", Schema.string(maxLength: 1_000, minLength: 1), "only this owner's"))

@@ -22,12 +22,13 @@ struct APIRoute: Sendable {
         case settings, settingsChange
         case agenda, meetingList, meetingCreate, meetingGet, meetingChange, meetingFinish, meetingMinutes
         case actionItemList, actionItemCreate, actionItemChange
+        case leadRate, leadQuality
 
         /// Whether the weekly-sync routes handle this kind.
         var isRitual: Bool {
             switch self {
             case .agenda, .meetingList, .meetingCreate, .meetingGet, .meetingChange, .meetingFinish, .meetingMinutes, .actionItemList,
-                .actionItemCreate, .actionItemChange:
+                .actionItemCreate, .actionItemChange, .leadRate, .leadQuality:
                 return true
             default: return false
             }
@@ -438,6 +439,22 @@ struct APIRoute: Sendable {
                 kind: .actionItemChange,
                 summary: "Mark an action item done or open again ({status: done|open})",
                 responses: [200, 404, 422]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/lead-ratings",
+                kind: .leadRate,
+                summary:
+                    "Rate the lead of an accepted or rejected handover ({handover_id, rating: good|bad, reason?}); a new rating replaces the old (the handover's owner, their manager, admins)",
+                responses: [200, 403, 404, 409, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/lead-quality",
+                kind: .leadQuality,
+                summary:
+                    "Sales' feedback on the leads answered in [from, to): accepted, rejected and why, rated good or bad and why, per campaign, channel, persona, content or month (?from, to, by)",
+                responses: [200, 422]
             ),
             APIRoute(
                 method: .get,

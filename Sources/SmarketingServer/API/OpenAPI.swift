@@ -202,6 +202,14 @@ enum OpenAPIDocument {
                 required: ["title", "owner_id", "due"]
             )
         case .actionItemChange: return object(["status": Schema.choice(["open", "done"])], required: ["status"])
+        case .leadRate:
+            return object(
+                [
+                    "handover_id": Schema.serial, "rating": Schema.choice(LeadRatingValue.allCases.map(\.rawValue)),
+                    "reason": Schema.choice(Array(Set(LeadRatingReasons.all.map(\.id))).sorted()),
+                ],
+                required: ["handover_id", "rating"]
+            )
         case .webhookReplay: return .object(["oneOf": .array([object(["delivery_id": Schema.serial], required: ["delivery_id"]), object(["from_seq": Schema.serial], required: ["from_seq"])])])
         default: return nil
         }
@@ -343,6 +351,24 @@ enum OpenAPIDocument {
         case .actionItemList: return objectSchema(["data": .object(["type": .string("array"), "items": ref("ActionItem")])], required: ["data"])
         case .actionItemCreate, .actionItemChange: return ref("ActionItem")
         case .agenda: return ref("Agenda")
+        case .leadRate:
+            return objectSchema(
+                [
+                    "handover_id": .object(["type": .string("integer")]), "contact_id": .object(["type": .string("string")]),
+                    "rating": Schema.choice(["good", "bad"]), "reason": nullableString, "rated_by": .object(["type": .string("string")]),
+                    "rated_at": .object(["type": .string("string")]),
+                ],
+                required: ["handover_id", "contact_id", "rating", "reason", "rated_by", "rated_at"]
+            )
+        case .leadQuality:
+            return objectSchema(
+                [
+                    "schema": Schema.choice(["smarketing-lead-quality/1"]), "period": .object(["type": .string("object")]),
+                    "by": Schema.choice(LeadQualityCut.allCases.map(\.rawValue)), "total": .object(["type": .string("object")]),
+                    "groups": .object(["type": .string("array")]),
+                ],
+                required: ["schema", "period", "by", "total", "groups"]
+            )
         default: return .object(["type": .string("object")])
         }
     }

@@ -10,6 +10,21 @@ extension APIHandlers {
     func ritualRoute(_ route: APIRoute, _ request: Request, _ context: AppRequestContext, _ actor: Actor) async throws -> Response {
         let q = request.uri.queryParameters
         let now = clock.now()
+        if route.kind == .leadRate {
+            let o = try jsonObject(try await body(request))
+            guard case .number(let n)? = o["handover_id"], let id = Int64(exactly: n) else { throw Problem(.unprocessableContent, "handover_id must be a handover's id") }
+            let rating = try LeadRatingValue(rawValue: o["rating"]?.string ?? "").orThrow(Problem(.unprocessableContent, "rating must be good or bad"))
+            let h = try await store.handover(id: id, at: now).orThrow(Problem(.notFound, "no handover \(id)"))
+            try await mayWork(h, actor)
+            return try json(.ok, try await store.rateLead(handoverID: id, rating: rating, reason: o["reason"]?.string, actor: actor, at: now))
+        }
+        if route.kind == .leadQuality {
+            let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+            let by = try LeadQualityCut(rawValue: q.get("by") ?? "campaign").orThrow(
+                Problem(.unprocessableContent, "by must be one of " + LeadQualityCut.allCases.map(\.rawValue).joined(separator: ", "))
+            )
+            return try json(.ok, try await LeadQualityReads.report(store, period: period, by: by))
+        }
         if route.method != .get, !AccessPolicy.mayRunMeetings(actor.role) {
             throw forbidden(actor, "record meetings or action items")
         }

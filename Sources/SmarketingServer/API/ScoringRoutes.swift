@@ -98,7 +98,15 @@ extension APIHandlers {
                 r.modelVersion = activeScorer.version
                 current = BacktestJSON(r)
             }
-            return try json(.ok, BacktestOut(from: from.iso8601, to: to.iso8601, target: target.rawValue, candidate: BacktestJSON(candidate), current: current))
+            // Would the candidate have sent fewer of the leads sales rated bad?
+            let ratings = try await LeadQualityReads.backtest(store, contacts: contacts, candidate: candidateScorer, active: activeScorer)
+            return try json(
+                .ok,
+                BacktestOut(
+                    from: from.iso8601, to: to.iso8601, target: target.rawValue, candidate: BacktestJSON(candidate), current: current,
+                    ratings: ratings.map { RatingsOut(candidate: $0.candidate, current: $0.current) }
+                )
+            )
         case .contactScore:
             let id = try pathID(context)
             guard let e = try await store.scoreExplanation(contactID: id, at: clock.now()) else { throw StoreError.notFound(.contacts, id) }
@@ -169,6 +177,13 @@ extension APIHandlers {
         var target: String
         var candidate: BacktestJSON
         var current: BacktestJSON?
+        /// The leads sales rated, replayed under each model up to their handover (absent when none is rated).
+        var ratings: RatingsOut?
+    }
+
+    struct RatingsOut: Encodable {
+        var candidate: RatingBacktest
+        var current: RatingBacktest?
     }
 
     func instant(_ text: String, _ name: String) throws -> Timestamp {

@@ -51,6 +51,7 @@ struct WebApp: Sendable {
         page(router, "/pipeline", title: "Pipeline review", pipeline)
         page(router, "/personas", title: "Personas", personas)
         page(router, "/content", title: "Content", content)
+        page(router, "/lead-quality", title: "Lead quality", leadQuality)
         page(router, "/meetings", title: "Weekly sync", meetings)
         page(router, "/meetings/:id", title: "Meeting", meetingPage)
         page(router, "/meetings/:id/minutes/:format", title: "Minutes", meetingMinutes)
@@ -162,18 +163,18 @@ struct WebApp: Sendable {
             if user.isManager {
                 items = [
                     ("/", "Dashboard"), ("/inbox", "Inbox"), ("/leads", "Leads"), ("/pipeline", "Pipeline"), ("/meetings", "Weekly sync"),
-                    ("/campaigns", "Campaigns"), ("/content", "Content"),
+                    ("/campaigns", "Campaigns"), ("/lead-quality", "Lead quality"), ("/content", "Content"),
                 ]
             }
         case .marketing:
             items = [
-                ("/campaigns", "Campaigns"), ("/", "Dashboard"), ("/meetings", "Weekly sync"), ("/leads", "Leads"), ("/personas", "Personas"),
-                ("/content", "Content"), ("/settings/scoring", "Scoring"),
+                ("/campaigns", "Campaigns"), ("/", "Dashboard"), ("/meetings", "Weekly sync"), ("/lead-quality", "Lead quality"), ("/leads", "Leads"),
+                ("/personas", "Personas"), ("/content", "Content"), ("/settings/scoring", "Scoring"),
             ]
         case .admin:
             items = [
                 ("/", "Dashboard"), ("/meetings", "Weekly sync"), ("/inbox", "Inbox"), ("/leads", "Leads"), ("/campaigns", "Campaigns"),
-                ("/pipeline", "Pipeline"), ("/personas", "Personas"), ("/content", "Content"), ("/settings", "Settings"),
+                ("/lead-quality", "Lead quality"), ("/pipeline", "Pipeline"), ("/personas", "Personas"), ("/content", "Content"), ("/settings", "Settings"),
             ]
         case .viewer:
             items = [

@@ -9,6 +9,7 @@ enum WebTemplates {
             "campaign": WebApp.campaignTemplate, "pipeline": WebApp.pipelineTemplate, "personas": WebApp.personasTemplate,
             "content": WebApp.contentTemplate, "settings": settings, "records": WebApp.recordsTemplate,
             "meetings": WebApp.meetingsTemplate, "meeting": WebApp.meetingTemplate, "action-item": WebApp.actionItemTemplate,
+            "rate-form": WebApp.rateFormTemplate, "lead-quality": WebApp.leadQualityTemplate,
         ]
     }
 

@@ -13,6 +13,11 @@ extension PostgresStore {
         CREATE INDEX action_items_owner ON action_items(owner_id, status, due);
         CREATE INDEX action_items_meeting ON action_items(meeting_id);
         CREATE INDEX audit_log_at ON audit_log(at);
+        CREATE TABLE lead_ratings (
+            handover_id BIGINT PRIMARY KEY REFERENCES handovers(id), contact_id TEXT COLLATE "C" NOT NULL, rating TEXT COLLATE "C" NOT NULL,
+            reason TEXT COLLATE "C", rated_by TEXT COLLATE "C" NOT NULL, rated_at BIGINT NOT NULL);
+        CREATE INDEX lead_ratings_contact ON lead_ratings(contact_id);
+        CREATE INDEX handovers_answered ON handovers(answered_at);
         """
 
     public func createMeeting(week: AgendaWeek, title: String, attendees: [String], actor: Actor, at: Timestamp) async throws -> Meeting {
@@ -156,6 +161,62 @@ extension PostgresStore {
                     by: RitualRules.actorName($0.text(1) ?? ""),
                     detail: $0.text(5) ?? ""
                 )
+            }
+        }
+    }
+
+    public func rateLead(handoverID: Int64, rating: LeadRatingValue, reason: String?, actor: Actor, at: Timestamp) async throws -> LeadRating {
+        let reason = try RitualRules.ratingReason(reason, rating)
+        return try await write { c in
+            let row = try await c.one("SELECT status, contact_id FROM handovers WHERE id = ? FOR SHARE", [.int(handoverID)])
+            try RitualRules.checkRatable(handoverID, status: row?.text(0))
+            let contact = row?.text(1) ?? ""
+            try await c.execute(
+                """
+                INSERT INTO lead_ratings (\(RitualRules.ratingColumns)) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(handover_id) DO UPDATE SET rating = excluded.rating, reason = excluded.reason, rated_by = excluded.rated_by, rated_at = excluded.rated_at
+                """,
+                [.int(handoverID), .text(contact), .text(rating.rawValue), reason.map { .text($0) } ?? .null, .text(actor.userID), .int(at.milliseconds)]
+            )
+            try await Self.audit(c, actor, at, "rate", "handovers", String(handoverID), StoredJSON.encode(["rating": rating.rawValue, "reason": reason]))
+            return LeadRating(handoverID: handoverID, contactID: contact, rating: rating, reason: reason, ratedBy: actor.userID, ratedAt: at)
+        }
+    }
+
+    public func leadRatings(handoverIDs: [Int64]) async throws -> [Int64: LeadRating] {
+        guard !handoverIDs.isEmpty else { return [:] }
+        return try await read { c in
+            var out: [Int64: LeadRating] = [:]
+            for r in try await c.rows("SELECT \(RitualRules.ratingColumns) FROM lead_ratings WHERE handover_id = ANY(?::bigint[])", [.intArray(handoverIDs)]) {
+                guard let id = r.int(0), let rating = r.text(2).flatMap(LeadRatingValue.init(rawValue:)), let at = r.int(5) else { continue }
+                out[id] = LeadRating(handoverID: id, contactID: r.text(1) ?? "", rating: rating, reason: r.text(3), ratedBy: r.text(4) ?? "", ratedAt: Timestamp(milliseconds: at))
+            }
+            return out
+        }
+    }
+
+    public func leadFeedback(from: Timestamp, to: Timestamp, content: Bool) async throws -> [LeadFeedback] {
+        try await read { c in
+            var touched: [Int64: [String]] = [:]
+            if content {
+                for r in try await c.rows(RitualRules.feedbackContentSQL, [.int(from.milliseconds), .int(to.milliseconds)]) {
+                    if let id = r.int(0), let content = r.text(1) { touched[id, default: []].append(content) }
+                }
+            }
+            return try await c.rows(RitualRules.feedbackSQL, [.int(from.milliseconds), .int(to.milliseconds)]).compactMap {
+                RitualRules.feedback(
+                    id: $0.int(0), campaign: $0.text(1), channel: $0.text(2), persona: $0.text(3), status: $0.text(4), rejectReason: $0.text(5),
+                    rating: $0.text(6), ratingReason: $0.text(7), answeredAt: $0.int(8), content: touched
+                )
+            }
+        }
+    }
+
+    public func ratedLeads() async throws -> [(contactID: String, handedOverAt: Timestamp, good: Bool)] {
+        try await read { c in
+            try await c.rows(RitualRules.ratedSQL).compactMap {
+                guard let contact = $0.text(0), let at = $0.int(1) else { return nil }
+                return (contactID: contact, handedOverAt: Timestamp(milliseconds: at), good: $0.text(2) == "good")
             }
         }
     }

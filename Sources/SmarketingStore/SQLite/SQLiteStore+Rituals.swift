@@ -14,6 +14,11 @@ extension SQLiteStore {
         CREATE INDEX action_items_owner ON action_items(owner_id, status, due);
         CREATE INDEX action_items_meeting ON action_items(meeting_id);
         CREATE INDEX audit_log_at ON audit_log(at);
+        CREATE TABLE lead_ratings (
+            handover_id INTEGER PRIMARY KEY NOT NULL REFERENCES handovers(id), contact_id TEXT NOT NULL, rating TEXT NOT NULL,
+            reason TEXT, rated_by TEXT NOT NULL, rated_at INTEGER NOT NULL);
+        CREATE INDEX lead_ratings_contact ON lead_ratings(contact_id);
+        CREATE INDEX handovers_answered ON handovers(answered_at);
         """
 
     public func createMeeting(week: AgendaWeek, title: String, attendees: [String], actor: Actor, at: Timestamp) async throws -> Meeting {
@@ -143,6 +148,62 @@ extension SQLiteStore {
                     detail: $0[5]
                 )
             }
+        }
+    }
+
+    public func rateLead(handoverID: Int64, rating: LeadRatingValue, reason: String?, actor: Actor, at: Timestamp) async throws -> LeadRating {
+        let reason = try RitualRules.ratingReason(reason, rating)
+        return try await writeRefreshingKPIs { db in
+            let row = try Row.fetchOne(db, sql: "SELECT status, contact_id FROM handovers WHERE id = ?", arguments: [handoverID])
+            try RitualRules.checkRatable(handoverID, status: row?[0])
+            let contact: String = row?[1] ?? ""
+            try db.execute(
+                sql: """
+                    INSERT INTO lead_ratings (\(RitualRules.ratingColumns)) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(handover_id) DO UPDATE SET rating = excluded.rating, reason = excluded.reason, rated_by = excluded.rated_by, rated_at = excluded.rated_at
+                    """,
+                arguments: [handoverID, contact, rating.rawValue, reason, actor.userID, at.milliseconds]
+            )
+            try Self.audit(db, actor, at, "rate", "handovers", String(handoverID), Self.json(["rating": rating.rawValue, "reason": reason]))
+            return LeadRating(handoverID: handoverID, contactID: contact, rating: rating, reason: reason, ratedBy: actor.userID, ratedAt: at)
+        }
+    }
+
+    public func leadRatings(handoverIDs: [Int64]) async throws -> [Int64: LeadRating] {
+        guard !handoverIDs.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var out: [Int64: LeadRating] = [:]
+            for chunk in stride(from: 0, to: handoverIDs.count, by: 500).map({ Array(handoverIDs[$0..<min($0 + 500, handoverIDs.count)]) }) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                for r in try Row.fetchAll(db, sql: "SELECT \(RitualRules.ratingColumns) FROM lead_ratings WHERE handover_id IN (\(marks))", arguments: StatementArguments(chunk)) {
+                    guard let rating = LeadRatingValue(rawValue: r[2]) else { continue }
+                    out[r[0]] = LeadRating(handoverID: r[0], contactID: r[1], rating: rating, reason: r[3], ratedBy: r[4], ratedAt: Timestamp(milliseconds: r[5]))
+                }
+            }
+            return out
+        }
+    }
+
+    public func leadFeedback(from: Timestamp, to: Timestamp, content: Bool) async throws -> [LeadFeedback] {
+        try await pool.read { db in
+            var touched: [Int64: [String]] = [:]
+            if content {
+                for r in try Row.fetchAll(db, sql: RitualRules.feedbackContentSQL, arguments: [from.milliseconds, to.milliseconds]) {
+                    touched[r[0], default: []].append(r[1])
+                }
+            }
+            return try Row.fetchAll(db, sql: RitualRules.feedbackSQL, arguments: [from.milliseconds, to.milliseconds]).compactMap {
+                RitualRules.feedback(
+                    id: $0[0], campaign: $0[1], channel: $0[2], persona: $0[3], status: $0[4], rejectReason: $0[5], rating: $0[6],
+                    ratingReason: $0[7], answeredAt: $0[8], content: touched
+                )
+            }
+        }
+    }
+
+    public func ratedLeads() async throws -> [(contactID: String, handedOverAt: Timestamp, good: Bool)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: RitualRules.ratedSQL).map { (contactID: $0[0], handedOverAt: Timestamp(milliseconds: $0[1]), good: ($0[2] as String) == "good") }
         }
     }
 

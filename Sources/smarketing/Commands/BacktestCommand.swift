@@ -51,6 +51,10 @@ extension Scoring {
                 r.modelVersion = activeScorer.version
                 current = r
             }
+            var ratings: (candidate: RatingBacktest, current: RatingBacktest?)?
+            if let rituals = store as? any RitualStore {
+                ratings = try await LeadQualityReads.backtest(rituals, contacts: contacts, candidate: candidateScorer, active: activeScorer)
+            }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             if let csv {
                 var out = "contact_id,score,label\n"
@@ -69,6 +73,8 @@ extension Scoring {
                     var seconds: Double
                     var candidate: BacktestJSON
                     var current: BacktestJSON?
+                    var ratingsCandidate: RatingBacktest?
+                    var ratingsCurrent: RatingBacktest?
                 }
                 return try printJSON(
                     Out(
@@ -79,7 +85,9 @@ extension Scoring {
                         weeklyCapacity: weekly,
                         seconds: seconds,
                         candidate: BacktestJSON(candidate),
-                        current: current.map(BacktestJSON.init)
+                        current: current.map(BacktestJSON.init),
+                        ratingsCandidate: ratings?.candidate,
+                        ratingsCurrent: ratings?.current
                     )
                 )
             }
@@ -89,6 +97,16 @@ extension Scoring {
             print("weekly MQL capacity: \(weekly.map { FieldValue.format($0) } ?? "unknown (no sales users with a capacity; --capacity sets it)")")
             printReport("candidate (\(file))", candidate)
             if let current { printReport("active model (version \(current.modelVersion!))", current) } else { print("\nno active model to compare with") }
+            if let ratings {
+                func line(_ name: String, _ r: RatingBacktest) -> String {
+                    "\(name): would send \(r.sentBad) of \(r.bad) leads sales rated bad and \(r.sentGood) of \(r.good) rated good (bad share of sent \(pct(r.badShareOfSent).trimmingCharacters(in: .whitespaces)); \(r.goodMissed) good missed)"
+                }
+                print("\n== lead-quality ratings (\(ratings.candidate.rated) rated leads, replayed to their handover)")
+                print(line("candidate", ratings.candidate))
+                if let current = ratings.current { print(line("active model", current)) }
+            } else {
+                print("\nno lead-quality ratings yet: the ratings check runs once sales rates leads (inbox, lead page, `handover rate`)")
+            }
             if let csv { print("\nwrote \(candidate.scores.count) rows to \(csv)") }
         }
 

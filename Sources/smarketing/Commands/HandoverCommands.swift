@@ -9,7 +9,7 @@ struct Handover: AsyncParsableCommand {
         abstract: "The handover: routing and SLA configuration, handovers, acceptance, the breach service.",
         subcommands: [
             Validate.self, Apply.self, Versions.self, List.self, Show.self, Accept.self, Qualify.self, Reject.self, Reassign.self, Pause.self,
-            Resume.self, RunSLA.self,
+            Resume.self, Rate.self, RunSLA.self,
         ]
     )
 
@@ -129,6 +129,29 @@ struct Handover: AsyncParsableCommand {
         @Option(help: "A reason id of the configuration (bad_fit, no_budget, …).") var reason: String
         @OptionGroup var workspace: WorkspaceOptions
         func run() async throws { try await answer(.reject(reason: reason), act, workspace) }
+    }
+
+    struct Rate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rate the lead of an accepted or rejected handover: good or bad, with a reason (a new rating replaces the old)."
+        )
+        @Argument(help: "The handover id.") var id: Int64
+        @Argument(help: "good or bad.") var rating: String
+        @Option(help: "Why: right_fit, real_need, budget, good_timing (good); wrong_persona, no_need, no_budget, too_early, bad_data, student_or_competitor, existing_customer (bad); other.")
+        var reason: String?
+        @Option(name: .customLong("as"), help: "Who rates.") var user = "cli"
+        @OptionGroup var workspace: WorkspaceOptions
+
+        func run() async throws {
+            guard let value = LeadRatingValue(rawValue: rating) else { throw CLIFailure("a rating is good or bad, not \(rating.prefix(40))") }
+            let r = try await storeCall {
+                try await workspace.openFunnel().rateLead(
+                    handoverID: id, rating: value, reason: reason, actor: Actor(userID: user, role: .admin, via: "cli"), at: SystemClock().now()
+                )
+            }
+            if workspace.json { return try printJSON(r) }
+            print("handover \(id): lead rated \(r.rating.rawValue)\(r.reason.map { " (\(LeadRatingReasons.label($0)))" } ?? "")")
+        }
     }
 
     struct Reassign: AsyncParsableCommand {
@@ -276,9 +299,39 @@ struct Inbox: AsyncParsableCommand {
 }
 
 struct Report: AsyncParsableCommand {
+    struct LeadQuality: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "lead-quality",
+            abstract: "Sales' feedback on the leads it answered: accepted, rejected and why, rated good or bad and why, per campaign, channel, persona, content or month."
+        )
+        @Option(help: "First day (YYYY-MM-DD; default: the current quarter's first).") var from: String?
+        @Option(help: "Day after the last (exclusive).") var to: String?
+        @Option(help: "campaign, channel, persona, content or month.") var by = "campaign"
+        @OptionGroup var workspace: WorkspaceOptions
+
+        func run() async throws {
+            guard let cut = LeadQualityCut(rawValue: by) else {
+                throw CLIFailure("--by takes " + LeadQualityCut.allCases.map(\.rawValue).joined(separator: ", ") + ", not \(by.prefix(40))")
+            }
+            let period = try KPI.query(from: from, to: to, by: nil).period
+            let r = try await storeCall { try await LeadQualityReads.report(try await workspace.openFunnel(), period: period, by: cut) }
+            if workspace.json { return try printJSON(r) }
+            print("lead quality \(r.period.from) – \(r.period.to) by \(r.by): \(r.total.answered) answered, \(r.total.rated) rated")
+            print("\(r.by.padding(toLength: 28, withPad: " ", startingAt: 0)) answered accepted rejected  rated  good%  top bad reason")
+            for g in [r.total] + r.groups {
+                let name = (g.name.map { "\($0) (\(g.key))" } ?? g.key).prefix(28)
+                print(
+                    String(name).padding(toLength: 28, withPad: " ", startingAt: 0)
+                        + String(format: " %8d %8d %8d %6d ", g.answered, g.accepted, g.rejected, g.rated) + pct(g.goodShare)
+                        + "  " + (g.badReasons.first.map { "\(LeadRatingReasons.label($0.reason)) (\($0.count))" } ?? "–")
+                )
+            }
+        }
+    }
+
     static let configuration = CommandConfiguration(
         abstract: "SLA compliance and lead acceptance reports.",
-        subcommands: [SLA.self, Acceptance.self, Commitments.self]
+        subcommands: [SLA.self, Acceptance.self, Commitments.self, LeadQuality.self]
     )
 
     struct PeriodOptions: ParsableArguments {

@@ -40,6 +40,8 @@ extension WebApp {
                 "content": item.recommendedContent.map { ["title": $0.title, "type": $0.type, "url": $0.url ?? ""] },
                 "canAccept": h.status == .assigned, "canQualify": h.status == .accepted || h.status == .assigned,
                 "canReject": h.status == .assigned || h.status == .accepted,
+                "canRate": h.status == .accepted, "back": "/inbox" + (owner != user.actor.userID ? "?user=" + owner : ""),
+                "goodReasons": Self.ratingReasons(.good), "badReasons": Self.ratingReasons(.bad), "csrf": user.session.csrf,
                 "reasons": reasons.map { ["id": $0.id, "label": $0.label] },
                 "touches": item.lastTouches.prefix(3).map { "\($0.type) \(user.dateTime($0.at))" },
             ]
@@ -67,7 +69,8 @@ extension WebApp {
         let now = clock.now()
         guard let h = try await store.handover(id: id, at: now) else { throw Problem(.notFound, "Handover \(id) does not exist.") }
         try await api.mayWork(h, user.actor)
-        let back = "/inbox" + (h.ownerID != user.actor.userID ? "?user=\(h.ownerID)&" : "?")
+        var back = "/inbox" + (h.ownerID != user.actor.userID ? "?user=\(h.ownerID)&" : "?")
+        if let b = form["back"], b.hasPrefix("/leads/") { back = b + "?" }
         let note = form["note"]
         let contact = try await store.get(.contacts, id: h.contactID)
         let who = [contact?["first_name"].text, contact?["last_name"].text].compactMap { $0 }.joined(separator: " ")
@@ -84,6 +87,18 @@ extension WebApp {
                 guard let reason = form["reason"] else { return redirect(back + "bad=" + Self.query("Choose a reason to reject \(who).")) }
                 _ = try await store.actOnHandover(id: id, action: .reject(reason: reason), note: note, actor: user.actor, at: now)
                 done = "Rejected \(who)."
+            case "rate":
+                // The reason select carries the rating it belongs to ("bad:no_budget"); the button says which.
+                guard let rating = LeadRatingValue(rawValue: form["rating"] ?? "") else { return redirect(back + "bad=" + Self.query("Choose good or not good.")) }
+                var reason = form["reason"]
+                if let r = reason, let colon = r.firstIndex(of: ":") {
+                    guard r[..<colon] == rating.rawValue else {
+                        return redirect(back + "bad=" + Self.query("“\(LeadRatingReasons.label(String(r[r.index(after: colon)...])))” is a reason for a \(r[..<colon] == "good" ? "good" : "not good") lead."))
+                    }
+                    reason = String(r[r.index(after: colon)...])
+                }
+                _ = try await store.rateLead(handoverID: id, rating: rating, reason: reason, actor: user.actor, at: now)
+                done = "Rated \(who) as \(rating == .good ? "a good" : "not a good") lead."
             case "pause", "resume":
                 _ = try await store.pauseHandover(id: id, pause: context.parameters.get("action") == "pause", actor: user.actor, at: now)
                 done = "Clocks of \(who) \(context.parameters.get("action") == "pause" ? "paused" : "resumed")."
@@ -131,6 +146,7 @@ extension WebApp {
         <div class="actions">
         {{#canAccept}}<form method="post" action="/inbox/{{id}}/accept"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" data-action="accept">Accept</button></form>{{/canAccept}}
         {{#canQualify}}<form method="post" action="/inbox/{{id}}/qualify"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" class="secondary" data-action="qualify">Qualify (SQL)</button></form>{{/canQualify}}
+        {{#canRate}}{{> rate-form}}{{/canRate}}
         {{#canReject}}<form method="post" action="/inbox/{{id}}/reject"><input type="hidden" name="_csrf" value="{{csrf}}"><label>Reason <select name="reason" required><option value="">choose…</option>{{#reasons}}<option value="{{id}}">{{label}}</option>{{/reasons}}</select></label><button type="submit" class="danger" data-action="reject">Reject</button></form>{{/canReject}}
         </div></article>{{/items}}
         """

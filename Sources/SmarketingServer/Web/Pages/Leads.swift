@@ -112,6 +112,7 @@ extension WebApp {
         hq.contactID = id
         hq.limit = 5
         let handovers = try await store.handovers(hq, at: now)
+        let ratings = try await store.leadRatings(handoverIDs: handovers.map(\.id))
         let account = try await c["account_id"].text.asyncMap { try await store.get(.accounts, id: $0) } ?? nil
         var oq = ListQuery()
         oq.equals["contact_id"] = .text(id)
@@ -144,6 +145,9 @@ extension WebApp {
             "handovers": handovers.map { h -> [String: Any] in
                 [
                     "id": h.id, "status": h.status.rawValue, "owner": userName(h.ownerID), "created": user.dateTime(h.createdAt),
+                    "rated": ratings[h.id].map { "rated \($0.rating == .good ? "good" : "not good")\($0.reason.map { r in " (\(LeadRatingReasons.label(r)))" } ?? "") by \(userName($0.ratedBy))" } as Any,
+                    "canRate": (!h.status.isOpen || h.status == .accepted) && AccessPolicy.mayWorkHandovers(user.role), "csrf": user.session.csrf, "back": "/leads/" + id,
+                    "goodReasons": Self.ratingReasons(.good), "badReasons": Self.ratingReasons(.bad),
                     "clocks": h.clocks.map { k -> [String: Any] in
                         [
                             "kind": k.kind.rawValue.replacingOccurrences(of: "_", with: " "), "status": k.status.rawValue, "due": user.dateTime(k.dueAt),
@@ -201,7 +205,7 @@ extension WebApp {
         <p class="muted">{{title}} · {{email}} · created {{created}}{{#channel}} · from {{channel}}{{/channel}}{{#campaign}} ({{campaign}}){{/campaign}}</p>
         <div class="grid">
         <section class="card"><h2>Owner and SLA</h2><p>Owner: <strong>{{owner}}</strong>{{^owner}}none yet{{/owner}}</p>
-        {{#handovers}}<p>Handover {{id}}: {{status}} · {{owner}} · since {{created}}</p><ul>{{#clocks}}<li>{{kind}}: {{status}}{{#left}}, <strong>{{left}}</strong>{{/left}} <span class="muted">(due {{due}})</span></li>{{/clocks}}</ul>{{/handovers}}
+        {{#handovers}}<p>Handover {{id}}: {{status}} · {{owner}} · since {{created}}{{#rated}} · <strong>{{rated}}</strong>{{/rated}}</p>{{#canRate}}{{> rate-form}}{{/canRate}}<ul>{{#clocks}}<li>{{kind}}: {{status}}{{#left}}, <strong>{{left}}</strong>{{/left}} <span class="muted">(due {{due}})</span></li>{{/clocks}}</ul>{{/handovers}}
         {{^handovers}}<p class="empty">Never handed to sales.</p>{{/handovers}}</section>
         <section class="card"><h2>Account and opportunities</h2>{{#account}}<p><strong>{{name}}</strong> {{domain}} · {{industry}} · {{employees}} employees</p>{{/account}}{{^account}}<p class="empty">No account.</p>{{/account}}
         {{#hasOpps}}<table><thead><tr><th>Opportunity</th><th>Stage</th><th class="n">Amount</th><th>Close</th><th>Result</th></tr></thead><tbody>{{#opps}}<tr><td>{{name}}</td><td>{{stage}}</td><td class="n">{{amount}}</td><td>{{close}}</td><td>{{won}}</td></tr>{{/opps}}</tbody></table>{{/hasOpps}}</section>
@@ -223,4 +227,19 @@ extension Optional {
         guard let v = self else { return nil }
         return try await f(v)
     }
+
+}
+
+extension WebApp {
+    /// The reasons of a rating as the rating forms list them.
+    static func ratingReasons(_ rating: LeadRatingValue) -> [[String: Any]] {
+        LeadRatingReasons.all.filter { $0.rating == rating }.map { ["id": $0.id, "label": $0.label] }
+    }
+
+    /// One click from the inbox or the lead page: a reason (optional) and good or not good.
+    static let rateFormTemplate = """
+        <form method="post" action="/inbox/{{id}}/rate" class="inline rate" aria-label="Rate this lead"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}">
+        <label>Why <select name="reason"><option value="">—</option><optgroup label="Good">{{#goodReasons}}<option value="good:{{id}}">{{label}}</option>{{/goodReasons}}</optgroup><optgroup label="Not good">{{#badReasons}}<option value="bad:{{id}}">{{label}}</option>{{/badReasons}}</optgroup></select></label>
+        <button type="submit" name="rating" value="good" class="secondary" data-action="rate-good">Good lead</button><button type="submit" name="rating" value="bad" class="secondary" data-action="rate-bad">Not a good lead</button></form>
+        """
 }
