@@ -74,4 +74,44 @@ struct WebMeetingTests {
             #expect(try await viewerTab.text(".minutes").contains("Call back the demo requests"))
         }
     }
+
+    @Test("a rep accepts a lead and rates it from the inbox in one click; marketing sees the rating on the Lead quality page and the lead page")
+    func rateFromInbox() async throws {
+        let w = try await WebWorkspace.make(leads: 300)
+        defer { w.remove() }
+        let shots = ProcessInfo.processInfo.environment["SMARKETING_SCREENSHOTS"]
+        try await w.app().test(.live) { client in
+            let base = "http://127.0.0.1:\(client.port!)"
+            let browser = try Browser()
+            defer { browser.quit() }
+            let tab = try await browser.tab()
+            _ = try await WebBrowserTests.signIn(tab, base: base, w.people[.sales]!)
+            try await tab.open(base + "/inbox")
+            #expect(try await tab.eval("document.querySelectorAll('form.rate').length") as? Int == 0, "only accepted leads are rated")
+            try await tab.clickAndWait("button[data-action='accept']")
+            #expect(try await tab.eval("document.querySelectorAll('form.rate').length") as? Int ?? 0 >= 1)
+            try await tab.eval("document.querySelector('form.rate select[name=reason]').value = 'bad:too_early'; 0")
+            try await tab.clickAndWait("form.rate button[data-action='rate-bad']")
+            let flash = try await tab.text(".flash")
+            #expect(flash.contains("not a good lead"), "\(flash)")
+            // A reason of the other kind is refused, nothing stored beyond the first rating.
+            try await tab.eval("document.querySelector('form.rate select[name=reason]').value = 'good:right_fit'; 0")
+            try await tab.clickAndWait("form.rate button[data-action='rate-bad']")
+            #expect(try await tab.text(".flash.bad").contains("is a reason for a good lead"))
+            #expect(tab.takeProblems().isEmpty)
+
+            let marketing = try await browser.tab()
+            _ = try await WebBrowserTests.signIn(marketing, base: base, w.people[.marketing]!)
+            try await marketing.open(base + "/lead-quality?from=2025-10-01&to=2026-04-01&by=channel")
+            let total = try await marketing.text("#lead-quality tr.total")
+            #expect(total.contains("Too early, just researching (1)"), "\(total)")
+            #expect(try await marketing.eval("document.querySelectorAll('#lead-quality tbody tr[data-key]').length") as? Int == 1)
+            if let shots { try await marketing.screenshot(to: "\(shots)/lead-quality.png") }
+            let ratedContact = try #require(try await w.store.ratedLeads().first?.contactID)
+            try await marketing.open(base + "/leads/" + ratedContact)
+            #expect(try await marketing.text("main").contains("rated not good (Too early, just researching)"))
+            #expect(try await marketing.eval("document.querySelectorAll('form.rate').length") as? Int == 0, "marketing reads ratings, sales gives them")
+            #expect(marketing.takeProblems().isEmpty)
+        }
+    }
 }

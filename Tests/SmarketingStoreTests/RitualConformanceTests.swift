@@ -158,6 +158,34 @@ struct LeadRatingConformanceTests {
     }
 }
 
+@Suite("Demo workspace: the rituals on first start")
+struct DemoRitualsTests {
+    @Test("serve --demo's seeding: fresh MQLs routed, some answered and rated; three finished weekly syncs with action items", arguments: Backend.allCases)
+    func seeding(backend: Backend) async throws {
+        let demo = BundleConformanceTests.tempDir("ritual-seed")
+        defer { try? FileManager.default.removeItem(atPath: demo) }
+        _ = try DemoWorkspace(leads: 300, seed: 5).write(to: demo)
+        let sut = try await backend.makeRoles()
+        let store = sut.store
+        #expect(try await BundleConformanceTests.importDir(store, demo).committed)
+        let handover = try HandoverConfigFile.read(DemoWorkspace.handoverConfigText).get()
+        _ = try await store.applyHandoverConfig(text: DemoWorkspace.handoverConfigText, config: handover, comment: "demo", actor: tester, at: t0)
+        let feedback = try await DemoRituals.seedFeedback(store, now: t0)
+        #expect(feedback.handovers == 24 && feedback.rated == 11)
+        var q = HandoverQuery()
+        q.limit = 100
+        let all = try await store.handovers(q, at: t0)
+        #expect(all.filter { $0.status == .assigned }.count == 24 - 11 && all.filter { $0.status == .rejected }.count == 4)
+        let seeded = try await DemoRituals.seed(store, now: t0)
+        #expect(seeded.meetings == 3 && seeded.items == 6)
+        let meetings = try await store.meetings(limit: 10, before: nil)
+        #expect(meetings.count == 3 && meetings.allSatisfy { $0.status == .finished && !$0.decisions.isEmpty })
+        let open = try await store.actionItems(ActionItemQuery(status: .open))
+        #expect(open.count == 4)
+        #expect(open.contains { $0.isOverdue(today: LocalDate(year: 2026, month: 1, day: 1)) }, "some are overdue on the day the demo starts")
+    }
+}
+
 extension WeeklyAgenda {
     func with(asOf t: Timestamp) -> WeeklyAgenda {
         var a = self

@@ -65,4 +65,50 @@ public enum DemoRituals {
         }
         return (meetings, items)
     }
+
+    /// Fresh MQLs for the reps' inboxes (the demo's history has none waiting), some answered and
+    /// rated by sales, so the inbox, the lead pages and the Lead quality page have data.
+    /// Returns how many handovers were opened and how many leads rated.
+    @discardableResult
+    public static func seedFeedback(_ store: any FunnelStore, now: Timestamp) async throws -> (handovers: Int, rated: Int) {
+        var q = ListQuery()
+        q.equals["lifecycle_stage"] = .text("lead")
+        q.sort = "created_at"
+        q.descending = true
+        q.limit = 24
+        let leads = try await store.list(.contacts, q).records
+        let system = Actor(userID: "u-admin", role: .admin, via: "demo")
+        for (i, c) in leads.enumerated() {
+            // Spread over the last two days, so the SLA clocks show every state.
+            let at = now.adding(milliseconds: -Int64(i) * 2 * 3_600_000)
+            _ = try await store.update(.contacts, id: c.id, fields: ["lifecycle_stage": .text("mql"), "became_mql_at": .timestamp(at)], actor: system, at: at)
+        }
+        _ = try await store.routeWaitingMQLs(at: now)
+        var hq = HandoverQuery()
+        hq.openOnly = true
+        hq.limit = 100
+        var open = try await store.handovers(hq, at: now)
+        let reps = open.map(\.ownerID).filter { $0.hasPrefix("u-sdr-") || $0.hasPrefix("u-ae-") }
+        let fallback = reps.first ?? "u-sdr-1"
+        for h in open where h.status == .queued {
+            _ = try await store.reassignHandover(id: h.id, to: fallback, actor: system, at: now)
+        }
+        open = try await store.handovers(hq, at: now).filter { $0.status == .assigned }.sorted { $0.id < $1.id }
+        // Half are answered: accepted or rejected, and rated with a reason.
+        let answers: [(HandoverAction?, LeadRatingValue, String)] = [
+            (.accept, .good, "right_fit"), (.accept, .good, "real_need"), (.reject(reason: "no_budget"), .bad, "no_budget"),
+            (.accept, .bad, "too_early"), (.reject(reason: "student"), .bad, "student_or_competitor"), (.accept, .good, "budget"),
+            (.reject(reason: "bad_fit"), .bad, "wrong_persona"), (.accept, .good, "good_timing"), (.reject(reason: "timing"), .bad, "too_early"),
+            (.accept, .bad, "wrong_persona"), (.accept, .good, "right_fit"),
+        ]
+        var rated = 0
+        for (h, answer) in zip(open, answers) {
+            guard let action = answer.0 else { continue }
+            let owner = Actor(userID: h.ownerID, role: .sales, via: "demo")
+            _ = try await store.actOnHandover(id: h.id, action: action, note: nil, actor: owner, at: now)
+            _ = try await store.rateLead(handoverID: h.id, rating: answer.1, reason: answer.2, actor: owner, at: now)
+            rated += 1
+        }
+        return (leads.count, rated)
+    }
 }

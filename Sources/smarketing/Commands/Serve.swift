@@ -67,7 +67,8 @@ struct Serve: AsyncParsableCommand {
                     at: clock.now()
                 )
                 let routed = try await store.routeWaitingMQLs(at: clock.now())
-                print("routed \(routed) MQLs to sales (examples/handover.yaml)")
+                let feedback = try await DemoRituals.seedFeedback(store, now: clock.now())
+                print("routed \(routed + feedback.handovers) MQLs to sales (examples/handover.yaml); sales answered and rated \(feedback.rated)")
                 let rituals = try await DemoRituals.seed(store, now: clock.now())
                 print("added \(rituals.meetings) past weekly syncs with \(rituals.items) action items")
             }
