@@ -32,8 +32,23 @@ public protocol RitualStore: Sendable {
     /// The handovers answered in `[from, to)` with their ratings (content touched before the
     /// handover only when `content`).
     func leadFeedback(from: Timestamp, to: Timestamp, content: Bool) async throws -> [LeadFeedback]
+    /// Open deals whose contacts had no sales touch since `since` (no next step taken), largest first.
+    func quietDeals(since: Timestamp, limit: Int) async throws -> [QuietDeal]
+    /// Every deal as the forecast reads it (created, closed, won, amount, its account's segment).
+    func forecastDeals() async throws -> [ForecastDeal]
     /// Every rated lead: contact, when it was handed over, whether it was rated good (for the scoring backtest).
     func ratedLeads() async throws -> [(contactID: String, handedOverAt: Timestamp, good: Bool)]
+}
+
+/// An open deal without a recent sales touch.
+public struct QuietDeal: Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var ownerID: String?
+    public var amount: Double
+    public var stage: String?
+    /// The last sales touch on any of its contacts, if any.
+    public var lastSalesTouch: Timestamp?
 }
 
 /// What a meeting change records (each part optional).
@@ -242,6 +257,35 @@ enum RitualRules {
         WHERE h.answered_at >= ? AND h.answered_at < ? AND t.content_id IS NOT NULL AND t.occurred_at <= h.created_at
         """
     static let ratedSQL = "SELECT r.contact_id, h.created_at, r.rating FROM lead_ratings r JOIN handovers h ON h.id = r.handover_id ORDER BY r.handover_id"
+    static let quietSQL = """
+        SELECT o.id, o.name, o.owner_id, o.amount, o.stage,
+          (SELECT max(t.occurred_at) FROM touchpoints t WHERE t.actor_id IS NOT NULL AND t.contact_id IN (
+             SELECT oc.contact_id FROM opportunity_contacts oc WHERE oc.opportunity_id = o.id UNION SELECT o.primary_contact_id)) AS last
+        FROM opportunities o WHERE o.closed_at IS NULL
+        """
+
+    static func quiet(_ rows: [(id: String?, name: String?, owner: String?, amount: Double?, stage: String?, last: Int64?)], since: Timestamp, limit: Int) -> [QuietDeal] {
+        rows.compactMap { r -> QuietDeal? in
+            guard let id = r.id else { return nil }
+            if let last = r.last, last >= since.milliseconds { return nil }
+            return QuietDeal(id: id, name: r.name ?? id, ownerID: r.owner, amount: r.amount ?? 0, stage: r.stage, lastSalesTouch: r.last.map(Timestamp.init(milliseconds:)))
+        }
+        .sorted { ($1.amount, $0.id) < ($0.amount, $1.id) }.prefix(max(0, limit)).map { $0 }
+    }
+
+    static let forecastSQL = """
+        SELECT o.id, o.created_at, o.closed_at, o.is_won, o.amount, a.employees, o.owner_id, o.stage
+        FROM opportunities o LEFT JOIN accounts a ON a.id = o.account_id ORDER BY o.id
+        """
+
+    static func forecastDeal(id: String?, created: Int64?, closed: Int64?, won: Int64?, amount: Double?, employees: Double?, owner: String?, stage: String?) -> ForecastDeal? {
+        guard let id, let created else { return nil }
+        return ForecastDeal(
+            id: id, createdAt: Timestamp(milliseconds: created), closedAt: closed.map(Timestamp.init(milliseconds:)), won: (won ?? 0) != 0,
+            amount: amount.flatMap { $0.isFinite ? $0 : nil } ?? 0, segment: ForecastDeal.segment(employees: employees), ownerID: owner, stage: stage
+        )
+    }
+
     static let ratingColumns = "handover_id, contact_id, rating, reason, rated_by, rated_at"
 
     /// The checked reason of a rating.

@@ -22,13 +22,13 @@ struct APIRoute: Sendable {
         case settings, settingsChange
         case agenda, meetingList, meetingCreate, meetingGet, meetingChange, meetingFinish, meetingMinutes
         case actionItemList, actionItemCreate, actionItemChange
-        case leadRate, leadQuality
+        case leadRate, leadQuality, forecast, forecastBacktest
 
         /// Whether the weekly-sync routes handle this kind.
         var isRitual: Bool {
             switch self {
             case .agenda, .meetingList, .meetingCreate, .meetingGet, .meetingChange, .meetingFinish, .meetingMinutes, .actionItemList,
-                .actionItemCreate, .actionItemChange, .leadRate, .leadQuality:
+                .actionItemCreate, .actionItemChange, .leadRate, .leadQuality, .forecast, .forecastBacktest:
                 return true
             default: return false
             }
@@ -455,6 +455,21 @@ struct APIRoute: Sendable {
                 summary:
                     "Sales' feedback on the leads answered in [from, to): accepted, rejected and why, rated good or bad and why, per campaign, channel, persona, content or month (?from, to, by)",
                 responses: [200, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/forecast",
+                kind: .forecast,
+                summary:
+                    "The current fiscal quarter's won revenue forecast with a 90 % interval: won so far, expected from open deals (segment and age win chances from the history) and from new deals",
+                responses: [200]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/forecast/backtest",
+                kind: .forecastBacktest,
+                summary: "The forecast replayed at every week of every complete quarter with what was known then: error, bias and interval coverage by week",
+                responses: [200]
             ),
             APIRoute(
                 method: .get,

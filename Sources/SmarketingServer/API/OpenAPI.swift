@@ -351,6 +351,28 @@ enum OpenAPIDocument {
         case .actionItemList: return objectSchema(["data": .object(["type": .string("array"), "items": ref("ActionItem")])], required: ["data"])
         case .actionItemCreate, .actionItemChange: return ref("ActionItem")
         case .agenda: return ref("Agenda")
+        case .forecast:
+            let n = JSONValue.object(["type": .string("number")])
+            return objectSchema(
+                [
+                    "as_of": .object(["type": .string("string")]), "quarter_from": Schema.date, "quarter_to": Schema.date, "won_so_far": n,
+                    "open_deals": .object(["type": .string("integer")]), "open_amount": n, "expected_from_open": n, "expected_from_new": n, "forecast": n,
+                    "low": n, "high": n, "confidence": n, "by_segment": .object(["type": .string("array")]),
+                ],
+                required: [
+                    "as_of", "quarter_from", "quarter_to", "won_so_far", "open_deals", "open_amount", "expected_from_open", "expected_from_new", "forecast",
+                    "low", "high", "confidence", "by_segment",
+                ]
+            )
+        case .forecastBacktest:
+            return objectSchema(
+                [
+                    "schema": Schema.choice(["smarketing-forecast-backtest/1"]), "quarters": .object(["type": .string("integer")]),
+                    "snapshots": .object(["type": .string("array")]), "by_week": .object(["type": .string("array")]), "mape": nullableNumber,
+                    "bias": nullableNumber, "coverage": nullableNumber, "method": .object(["type": .string("string")]),
+                ],
+                required: ["schema", "quarters", "snapshots", "by_week", "mape", "bias", "coverage", "method"]
+            )
         case .leadRate:
             return objectSchema(
                 [
@@ -374,6 +396,7 @@ enum OpenAPIDocument {
     }
 
     static let nullableInteger: JSONValue = .object(["type": .array([.string("integer"), .string("null")])])
+    static let nullableNumber: JSONValue = .object(["type": .array([.string("number"), .string("null")])])
     static let nullableString: JSONValue = .object(["type": .array([.string("string"), .string("null")])])
 
     static func objectSchema(_ props: [String: JSONValue], required: [String]) -> JSONValue {

@@ -25,6 +25,8 @@ extension APIHandlers {
             )
             return try json(.ok, try await LeadQualityReads.report(store, period: period, by: by))
         }
+        if route.kind == .forecast { return try json(.ok, try await ForecastReads.current(store, now: now)) }
+        if route.kind == .forecastBacktest { return try json(.ok, try await ForecastReads.backtest(store, now: now)) }
         if route.method != .get, !AccessPolicy.mayRunMeetings(actor.role) {
             throw forbidden(actor, "record meetings or action items")
         }

@@ -149,6 +149,57 @@ enum SVGChart {
             + "<details class=\"fallback\"><summary>\(esc(title)) as a table</summary><table><thead><tr><th>When</th><th>\(esc(unit))</th></tr></thead><tbody>\(rows)</tbody></table></details>"
     }
 
+    /// One week of a forecast-against-actual chart.
+    struct ForecastPoint {
+        var label: String
+        var forecast: Double
+        var low: Double
+        var high: Double
+        var actual: Double?
+    }
+
+    /// Forecast (line) with its interval (band) against the actual (second line), week by week;
+    /// `markers` are change annotations drawn as labelled vertical lines at a point's index.
+    static func forecast(_ points: [ForecastPoint], title: String, actualLabel: String, markers: [(index: Int, text: String)] = []) -> String {
+        guard points.count >= 2 else { return "<p class=\"empty\">Not enough weeks to draw.</p>" }
+        let w = 560.0
+        let h = 170.0
+        let left = 48.0
+        let maxV = max(points.map { max($0.high, $0.actual ?? 0) }.max() ?? 1, 1)
+        let step = w / Double(points.count - 1)
+        func x(_ i: Int) -> Double { left + Double(i) * step }
+        func y(_ v: Double) -> Double { h - max(0, v) / maxV * h + 10 }
+        var svg =
+            "<svg class=\"chart forecast\" viewBox=\"0 0 \(Int(w + left + 20)) \(Int(h + 40))\" role=\"img\" aria-label=\"\(esc(title))\"><title>\(esc(title))</title>"
+        for t in 0...4 {
+            let v = maxV * Double(t) / 4
+            svg += "<line x1=\"\(num(left))\" x2=\"\(num(left + w))\" y1=\"\(num(y(v)))\" y2=\"\(num(y(v)))\" class=\"grid\"/>"
+            svg += "<text x=\"\(num(left - 4))\" y=\"\(num(y(v) + 4))\" text-anchor=\"end\" class=\"axis\">\(esc(Fmt.compact(v)))</text>"
+        }
+        let upper = points.indices.map { "\(num(x($0))),\(num(y(points[$0].high)))" }
+        let lower = points.indices.reversed().map { "\(num(x($0))),\(num(y(points[$0].low)))" }
+        svg += "<polygon class=\"band\" points=\"\((upper + lower).joined(separator: " "))\"><title>90 % interval</title></polygon>"
+        svg += "<polyline class=\"forecast-line\" fill=\"none\" points=\"\(points.indices.map { "\(num(x($0))),\(num(y(points[$0].forecast)))" }.joined(separator: " "))\"/>"
+        let actual = points.indices.compactMap { i in points[i].actual.map { "\(num(x(i))),\(num(y($0)))" } }
+        if actual.count >= 2 { svg += "<polyline class=\"actual-line\" fill=\"none\" points=\"\(actual.joined(separator: " "))\"/>" }
+        for (i, p) in points.enumerated() {
+            svg += "<circle class=\"forecast-dot\" cx=\"\(num(x(i)))\" cy=\"\(num(y(p.forecast)))\" r=\"3\"><title>\(esc(p.label)): forecast \(esc(Fmt.compact(p.forecast))) (\(esc(Fmt.compact(p.low)))–\(esc(Fmt.compact(p.high))))</title></circle>"
+        }
+        for m in markers where points.indices.contains(m.index) {
+            svg += "<line class=\"marker\" x1=\"\(num(x(m.index)))\" x2=\"\(num(x(m.index)))\" y1=\"10\" y2=\"\(num(h + 10))\"><title>\(esc(m.text))</title></line>"
+        }
+        svg += "<text x=\"\(num(left))\" y=\"\(num(h + 30))\" class=\"axis\">\(esc(points[0].label))</text>"
+        svg += "<text x=\"\(num(left + w))\" y=\"\(num(h + 30))\" text-anchor=\"end\" class=\"axis\">\(esc(points[points.count - 1].label))</text></svg>"
+        svg += "<p class=\"legend\"><span class=\"key forecast-key\"></span> forecast <span class=\"key band-key\"></span> 90 % interval <span class=\"key actual-key\"></span> \(esc(actualLabel))</p>"
+        let rows = points.map {
+            "<tr><td>\(esc($0.label))</td><td>\(esc(Fmt.compact($0.forecast)))</td><td>\(esc(Fmt.compact($0.low)))–\(esc(Fmt.compact($0.high)))</td><td>\(esc($0.actual.map(Fmt.compact) ?? "—"))</td></tr>"
+        }.joined()
+        let notes = markers.map { "<li>\(esc(points.indices.contains($0.index) ? points[$0.index].label : "")): \(esc($0.text))</li>" }.joined()
+        return svg
+            + "<details class=\"fallback\"><summary>\(esc(title)) as a table</summary><table><thead><tr><th>Week of</th><th>Forecast</th><th>Interval</th><th>\(esc(actualLabel))</th></tr></thead><tbody>\(rows)</tbody></table>"
+            + (notes.isEmpty ? "" : "<ul class=\"annotations\">\(notes)</ul>") + "</details>"
+    }
+
     /// The table behind a chart, folded away under it.
     static func table(_ items: [Item], title: String, extra: [String] = []) -> String {
         var rows = ""

@@ -212,6 +212,27 @@ extension PostgresStore {
         }
     }
 
+    public func quietDeals(since: Timestamp, limit: Int) async throws -> [QuietDeal] {
+        try await read { c in
+            RitualRules.quiet(
+                try await c.rows(RitualRules.quietSQL).map { (id: $0.text(0), name: $0.text(1), owner: $0.text(2), amount: $0.double(3), stage: $0.text(4), last: $0.int(5)) },
+                since: since,
+                limit: limit
+            )
+        }
+    }
+
+    public func forecastDeals() async throws -> [ForecastDeal] {
+        try await read { c in
+            try await c.rows(RitualRules.forecastSQL).compactMap {
+                RitualRules.forecastDeal(
+                    id: $0.text(0), created: $0.int(1), closed: $0.int(2), won: $0.int(3), amount: $0.double(4), employees: $0.double(5), owner: $0.text(6),
+                    stage: $0.text(7)
+                )
+            }
+        }
+    }
+
     public func ratedLeads() async throws -> [(contactID: String, handedOverAt: Timestamp, good: Bool)] {
         try await read { c in
             try await c.rows(RitualRules.ratedSQL).compactMap {

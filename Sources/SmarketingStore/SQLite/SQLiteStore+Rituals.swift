@@ -201,6 +201,24 @@ extension SQLiteStore {
         }
     }
 
+    public func quietDeals(since: Timestamp, limit: Int) async throws -> [QuietDeal] {
+        try await pool.read { db in
+            RitualRules.quiet(
+                try Row.fetchAll(db, sql: RitualRules.quietSQL).map { (id: $0[0], name: $0[1], owner: $0[2], amount: $0[3], stage: $0[4], last: $0[5]) },
+                since: since,
+                limit: limit
+            )
+        }
+    }
+
+    public func forecastDeals() async throws -> [ForecastDeal] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: RitualRules.forecastSQL).compactMap {
+                RitualRules.forecastDeal(id: $0[0], created: $0[1], closed: $0[2], won: $0[3], amount: $0[4], employees: $0[5], owner: $0[6], stage: $0[7])
+            }
+        }
+    }
+
     public func ratedLeads() async throws -> [(contactID: String, handedOverAt: Timestamp, good: Bool)] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: RitualRules.ratedSQL).map { (contactID: $0[0], handedOverAt: Timestamp(milliseconds: $0[1]), good: ($0[2] as String) == "good") }
