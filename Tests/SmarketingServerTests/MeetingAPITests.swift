@@ -99,4 +99,33 @@ struct MeetingAPITests {
             #expect(missing.status == .notFound && missing.isProblem)
         }
     }
+
+    @Test("the forecast of the current quarter and its backtest on the demo history")
+    func forecast() async throws {
+        let f = try await Fixture.make(.sqlite)
+        defer { f.remove() }
+        let demo = FileManager.default.temporaryDirectory.appendingPathComponent("smk-forecast-demo-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: demo) }
+        _ = try DemoWorkspace(leads: 1_500, seed: 4).write(to: demo)
+        #expect(try await f.store.importRows(try Bundle.open(demo), options: ImportOptions(), actor: Fixture.actor, at: Fixture.clock.now()) { _ in }.committed)
+        var q = ListQuery()
+        q.limit = 1_000
+        q.equals["closed_at"] = .null
+        let open = try await f.store.list(.opportunities, q).records
+        try await f.app().test(.live) { client in
+            let r = try await client.call(.get, "/api/v1/forecast", token: f.tokens[.viewer])
+            #expect(r.status == .ok, "\(r.text)")
+            #expect(r.json["quarter_from"] as? String == "2026-01-01" && r.json["quarter_to"] as? String == "2026-04-01")
+            // On the quarter's first midnight nothing is won yet; every open deal is counted.
+            #expect(r.json["won_so_far"] as? Double == 0 && r.json["open_deals"] as? Int == open.count)
+            let forecast = r.json["forecast"] as? Double ?? -1
+            #expect(forecast >= 0 && (r.json["low"] as? Double ?? 1) <= forecast && forecast <= (r.json["high"] as? Double ?? -1))
+            let b = try await client.call(.get, "/api/v1/forecast/backtest", token: f.tokens[.viewer])
+            #expect(b.status == .ok && (b.json["quarters"] as? Int ?? 0) >= 4, "\(b.text.prefix(300))")
+            let mape = try #require(b.json["mape"] as? Double)
+            let coverage = try #require(b.json["coverage"] as? Double)
+            #expect(mape.isFinite && mape >= 0 && (0...1).contains(coverage))
+            #expect((b.json["by_week"] as? [[String: Any]])?.first?["week"] as? Int == 0)
+        }
+    }
 }

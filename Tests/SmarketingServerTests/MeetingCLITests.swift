@@ -45,6 +45,12 @@ struct MeetingCLITests {
         let meetings = try await CLIRun.run(["meeting", "list", "--database", db])
         #expect(meetings.stdout.contains("2025-W20  finished"), "\(meetings.stdout)")
 
+        // The forecast's backtest reports its error on the demo history.
+        let backtest = try await CLIRun.run(["forecast", "backtest", "--database", db])
+        #expect(backtest.status == 0 && backtest.stdout.contains("mean absolute error") && backtest.stdout.contains("inside the 90 % interval"), "\(backtest.stdout)\(backtest.stderr)")
+        let forecast = try await CLIRun.run(["forecast", "--database", db])
+        #expect(forecast.status == 0 && forecast.stdout.hasPrefix("forecast of won revenue"), "\(forecast.stderr)")
+
         for (arguments, sentence) in [
             (["meeting", "prepare", "--week", "2025-W53"], "--week must be an ISO week"),
             (["meeting", "decide", "1", "late"], "meeting 1 is finished"),

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdTesting
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 import Testing
@@ -112,6 +113,34 @@ struct WebMeetingTests {
             #expect(try await marketing.text("main").contains("rated not good (Too early, just researching)"))
             #expect(try await marketing.eval("document.querySelectorAll('form.rate').length") as? Int == 0, "marketing reads ratings, sales gives them")
             #expect(marketing.takeProblems().isEmpty)
+        }
+    }
+
+    @Test("the pipeline review shows the quarter's forecast with its interval, forecast against actual week by week, and deals without a next step")
+    func pipelineForecast() async throws {
+        let w = try await WebWorkspace.make(leads: 800)
+        defer { w.remove() }
+        let shots = ProcessInfo.processInfo.environment["SMARKETING_SCREENSHOTS"]
+        let expected = try await ForecastReads.current(w.store, now: WebWorkspace.clock.now())
+        try await w.app().test(.live) { client in
+            let base = "http://127.0.0.1:\(client.port!)"
+            let browser = try Browser()
+            defer { browser.quit() }
+            let tab = try await browser.tab()
+            _ = try await WebBrowserTests.signIn(tab, base: base, w.people[.sales]!)
+            try await tab.open(base + "/pipeline")
+            #expect(try await tab.text("#forecast-h").contains("2026-01-01 – 2026-03-31"))
+            let shown = try await tab.text("[data-forecast]")
+            #expect(!shown.isEmpty && shown != "—", "\(shown)")
+            // On the quarter's first day this quarter has one week to show (a sentence), last quarter all of them.
+            #expect(try await tab.eval("document.querySelectorAll('svg.chart.forecast polygon.band').length") as? Int == 1)
+            #expect(try await tab.eval("document.querySelectorAll('svg.chart.forecast circle.forecast-dot').length") as? Int ?? 0 >= 13)
+            #expect(try await tab.text("#forecast").contains("This quarter began less than a week ago"))
+            #expect(expected.openDeals > 0)
+            let quiet = try await tab.eval("document.querySelectorAll('#quiet-deals tbody tr').length") as? Int ?? 0
+            #expect(quiet > 0 && quiet <= 50)
+            if let shots { try await tab.screenshot(to: "\(shots)/pipeline.png") }
+            #expect(tab.takeProblems().isEmpty)
         }
     }
 }

@@ -160,8 +160,14 @@ enum SVGChart {
 
     /// Forecast (line) with its interval (band) against the actual (second line), week by week;
     /// `markers` are change annotations drawn as labelled vertical lines at a point's index.
-    static func forecast(_ points: [ForecastPoint], title: String, actualLabel: String, markers: [(index: Int, text: String)] = []) -> String {
-        guard points.count >= 2 else { return "<p class=\"empty\">Not enough weeks to draw.</p>" }
+    static func forecast(
+        _ points: [ForecastPoint],
+        title: String,
+        actualLabel: String,
+        markers: [(index: Int, text: String)] = [],
+        emptyText: String = "Not enough weeks to draw."
+    ) -> String {
+        guard points.count >= 2 else { return "<p class=\"empty\">\(esc(emptyText))</p>" }
         let w = 560.0
         let h = 170.0
         let left = 48.0

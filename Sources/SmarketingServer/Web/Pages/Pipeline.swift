@@ -31,7 +31,8 @@ extension WebApp {
         let currentChart = SVGChart.forecast(
             tracking.currentQuarter.map { .init(label: day($0.asOf), forecast: $0.forecast, low: $0.low, high: $0.high, actual: $0.wonToDate) },
             title: "This quarter: forecast and won to date, week by week",
-            actualLabel: "won to date"
+            actualLabel: "won to date",
+            emptyText: "This quarter began less than a week ago: its week-by-week chart starts after its first week."
         )
         let lastChart = SVGChart.forecast(
             tracking.lastQuarter.map { .init(label: day($0.asOf), forecast: $0.forecast, low: $0.low, high: $0.high, actual: $0.actual) },
