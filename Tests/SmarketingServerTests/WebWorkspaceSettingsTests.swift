@@ -97,3 +97,24 @@ struct WebViewerZoneTests {
         }
     }
 }
+
+@Suite("Web: change annotations on the dashboard")
+struct WebChangeAnnotationTests {
+    @Test("applied models and files, settings and target changes mark the dashboard's curves at their month and are listed under the tiles")
+    func annotations() async throws {
+        let w = try await WebWorkspace.make(leads: 150)
+        defer { w.remove() }
+        _ = try await w.store.changeSettings(["kpi.stale_days": "21"], ifVersion: nil, actor: Actor(userID: "u-admin", role: .admin, via: "test"), at: WebWorkspace.clock.now())
+        try await w.app().test(.router) { client in
+            let (admin, _, _) = try await WebSettingsTests.signIn(client, w.people[.viewer]!)
+            let page = try await WebSessionTests.call(client, .get, "/?from=2026-01-01&to=2026-04-01", cookies: [admin])
+            #expect(page.status == .ok)
+            #expect(page.text.contains("id=\"changes\"") && page.text.contains("kpi.stale_days changed: 14 → 21"), "\(page.text.prefix(200))")
+            #expect(page.text.contains("scoring model v1 applied") && page.text.contains("handover configuration v1 applied"))
+            // A marker at January (the month of the changes) on every tile curve that has data, titled with them.
+            let markers = page.text.components(separatedBy: "<line class=\"marker\"").count - 1
+            #expect(markers >= 1, "\(markers)")
+            #expect(page.text.contains("2026-01-01: kpi.stale_days changed: 14 → 21"))
+        }
+    }
+}

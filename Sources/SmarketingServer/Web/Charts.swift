@@ -34,7 +34,7 @@ enum SVGChart {
     static func num(_ d: Double) -> String { String(format: "%.1f", d) }
 
     /// A small line of values (nil gaps are skipped) for a KPI tile.
-    static func sparkline(_ values: [Double?], labels: [String], title: String) -> String {
+    static func sparkline(_ values: [Double?], labels: [String], title: String, markers: [Int: [String]] = [:]) -> String {
         let w = 120.0
         let h = 32.0
         let known = values.compactMap { $0 }
@@ -54,10 +54,16 @@ enum SVGChart {
             let label = i < labels.count ? labels[i] : ""
             dots += "<circle cx=\"\(num(x))\" cy=\"\(num(y))\" r=\"2\"><title>\(esc(label)): \(esc(Fmt.compact(v)))</title></circle>"
         }
+        // Changes that explain a jump: a dashed line at their month, the changes as its title.
+        var marks = ""
+        for (i, texts) in markers.sorted(by: { $0.key < $1.key }) where i >= 0 && i < values.count {
+            let x = Double(i) * step
+            marks += "<line class=\"marker\" x1=\"\(num(x))\" x2=\"\(num(x))\" y1=\"0\" y2=\"\(num(h))\"><title>\(esc(texts.joined(separator: "; ")))</title></line>"
+        }
         return """
             <svg class="spark" viewBox="-3 0 126 32" role="img" aria-label="\(esc(title)), last \(values.count) months">\
             <title>\(esc(title)), last \(values.count) months</title>\
-            <polyline fill="none" points="\(points.joined(separator: " "))"/>\(dots)</svg>
+            \(marks)<polyline fill="none" points="\(points.joined(separator: " "))"/>\(dots)</svg>
             """
     }
 

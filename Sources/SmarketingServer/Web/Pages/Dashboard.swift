@@ -105,6 +105,20 @@ extension WebApp {
         let cur = report.total.current
         let prev = report.total.previous
         let labels = months.map { String($0.from.text.prefix(7)) }
+        // Every applied scoring model, handover file, settings and target change of the months
+        // shown: a marker on each sparkline at its month and a line under the tiles.
+        let zone = try await cache.workspaceZone(store)
+        let calendar = KPICalendar(timeZone: zone)
+        let notes = try await store.changeNotes(
+            from: calendar.start(ofDay: months[0].from.daysSinceEpoch),
+            to: calendar.start(ofDay: max(period.to, months[months.count - 1].to).daysSinceEpoch),
+            limit: 200
+        )
+        var markers: [Int: [String]] = [:]
+        for n in notes {
+            let day = LocalDate(daysSinceEpoch: calendar.day(n.at))
+            if let i = months.firstIndex(where: { $0.from <= day && day < $0.to }) { markers[i, default: []].append(day.text + ": " + n.text) }
+        }
         func tile(
             _ id: String,
             _ title: String,
@@ -120,7 +134,7 @@ extension WebApp {
         {
             var t: [String: Any] = [
                 "id": id, "title": title, "value": fmt(value), "previous": fmt(previous), "target": target,
-                "spark": SVGChart.sparkline(spark, labels: labels, title: title),
+                "spark": SVGChart.sparkline(spark, labels: labels, title: title, markers: markers),
             ]
             if let note { t["note"] = note }
             let period = "from=\(dq.period.from.text)&to=\(dq.period.to.text)"
@@ -255,6 +269,8 @@ extension WebApp {
             title: "Attributed revenue by campaign (\(dq.model.rawValue)), top 10"
         )
         var data: [String: Any] = [
+            "changes": notes.suffix(12).reversed().map { ["when": LocalTime.minute($0.at, in: zone), "text": $0.text, "by": $0.by, "kind": $0.kind] },
+            "hasChanges": !notes.isEmpty,
             "tiles": tiles, "funnel": funnelSVG, "findings": Array(funnel.findings.prefix(5)), "hasFindings": !funnel.findings.isEmpty,
             "commitments": commitmentSVG, "sla": slaSVG,
             "attribution": attributionSVG, "model": dq.model.rawValue.replacingOccurrences(of: "_", with: " "),
@@ -380,6 +396,7 @@ extension WebApp {
         {{#tiles}}<div class="tile" data-kpi="{{id}}"><h2>{{title}}</h2><div class="v">{{value}}</div>
         <div class="sub">previous {{previous}} {{#delta}}<span class="{{dir}}">{{delta}}</span>{{/delta}}</div><div class="sub">{{target}}</div>{{{spark}}}<div class="sub">records: {{#records}}<a href="{{href}}">{{label}}</a> {{/records}}</div></div>{{/tiles}}
         </section>
+        {{#hasChanges}}<details class="card changes" id="changes"><summary>Changes in these months that may explain a jump (dashed lines on the curves)</summary><ul>{{#changes}}<li data-kind="{{kind}}"><span class="muted">{{when}}</span> {{text}} <span class="muted">by {{by}}</span></li>{{/changes}}</ul></details>{{/hasChanges}}
         <div class="grid">
         <section class="card"><h2>Funnel</h2>{{{funnel}}}</section>
         <section class="card"><h2>Where leads get lost</h2>{{#hasFindings}}<ul>{{#findings}}<li>{{.}}</li>{{/findings}}</ul>{{/hasFindings}}{{^hasFindings}}<p class="empty">No significant leak in this period.</p>{{/hasFindings}}
