@@ -34,6 +34,10 @@ public protocol RitualStore: Sendable {
     func leadFeedback(from: Timestamp, to: Timestamp, content: Bool) async throws -> [LeadFeedback]
     /// Open deals whose contacts had no sales touch since `since` (no next step taken), largest first.
     func quietDeals(since: Timestamp, limit: Int) async throws -> [QuietDeal]
+    /// Adds a note (and optionally a decision) to a campaign's review; refused when the campaign does not exist.
+    func addCampaignNote(campaignID: String, text: String, decision: CampaignNote.Decision?, actor: Actor, at: Timestamp) async throws -> CampaignNote
+    /// A campaign's review notes, oldest first.
+    func campaignNotes(campaignID: String) async throws -> [CampaignNote]
     /// Every deal as the forecast reads it (created, closed, won, amount, its account's segment).
     func forecastDeals() async throws -> [ForecastDeal]
     /// Every rated lead: contact, when it was handed over, whether it was rated good (for the scoring backtest).
@@ -271,6 +275,26 @@ enum RitualRules {
             return QuietDeal(id: id, name: r.name ?? id, ownerID: r.owner, amount: r.amount ?? 0, stage: r.stage, lastSalesTouch: r.last.map(Timestamp.init(milliseconds:)))
         }
         .sorted { ($1.amount, $0.id) < ($0.amount, $1.id) }.prefix(max(0, limit)).map { $0 }
+    }
+
+    static let noteSQL = """
+        SELECT n.id, n.campaign_id, n.author, u.name, u.team, n.text, n.decision, n.created_at
+        FROM campaign_notes n LEFT JOIN users u ON u.id = n.author WHERE n.campaign_id = ? ORDER BY n.created_at, n.id LIMIT 1000
+        """
+
+    static func note(id: Int64?, campaign: String?, author: String?, name: String?, team: String?, text: String?, decision: String?, at: Int64?) -> CampaignNote? {
+        guard let id, let campaign, let text, let at else { return nil }
+        return CampaignNote(
+            id: id, campaignID: campaign, author: author ?? "", authorName: name, team: team, text: text,
+            decision: decision.flatMap(CampaignNote.Decision.init(rawValue:)), createdAt: Timestamp(milliseconds: at)
+        )
+    }
+
+    static func noteText(_ raw: String) throws -> String {
+        switch MeetingRules.text(raw, field: "note", max: MeetingRules.decisionMax) {
+        case .success(let t): return t
+        case .failure(let p): throw StoreError.invalid(p.description)
+        }
     }
 
     static let forecastSQL = """

@@ -128,4 +128,38 @@ struct MeetingAPITests {
             #expect((b.json["by_week"] as? [[String: Any]])?.first?["week"] as? Int == 0)
         }
     }
+
+    @Test("a campaign's joint review: figures equal the KPI set's, notes from both teams, the standing decision; roles", arguments: ServerBackend.allCases)
+    func campaignReview(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { f.remove() }
+        let demo = FileManager.default.temporaryDirectory.appendingPathComponent("smk-review-demo-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: demo) }
+        _ = try DemoWorkspace(leads: 300, seed: 2).write(to: demo)
+        #expect(try await f.store.importRows(try Bundle.open(demo), options: ImportOptions(), actor: Fixture.actor, at: Fixture.clock.now()) { _ in }.committed)
+        try await f.app().test(.live) { client in
+            let kpis = try await client.call(.get, "/api/v1/kpis?from=2025-07-01&to=2025-10-01&by=campaign", token: f.tokens[.viewer])
+            let groups = ((kpis.json["by"] as? [String: Any])?["campaign"] as? [[String: Any]]) ?? []
+            let busiest = try #require(groups.max { (($0["current"] as? [String: Any])?["mql_volume"] as? [String: Any])?["mqls"] as? Int ?? 0 < (($1["current"] as? [String: Any])?["mql_volume"] as? [String: Any])?["mqls"] as? Int ?? 0 })
+            let id = try #require(busiest["key"] as? String)
+            let mqls = ((busiest["current"] as? [String: Any])?["mql_volume"] as? [String: Any])?["mqls"] as? Int
+
+            #expect(try await client.call(.post, "/api/v1/campaigns/\(id)/review", token: f.tokens[.viewer], body: #"{"text":"x"}"#).status == .forbidden)
+            #expect(try await client.call(.post, "/api/v1/campaigns/nope/review", token: f.tokens[.marketing], body: #"{"text":"x"}"#).status == .notFound)
+            let bad = try await client.call(.post, "/api/v1/campaigns/\(id)/review", token: f.tokens[.marketing], body: #"{"text":"x","decision":"pause"}"#)
+            #expect(bad.status == .unprocessableContent && bad.isProblem)
+            let m = try await client.call(.post, "/api/v1/campaigns/\(id)/review", token: f.tokens[.marketing], body: #"{"text":"MQLs are up, cost per MQL too"}"#)
+            #expect(m.status == .created && m.json["author"] as? String == "u-marketing" && m.json["decision"] is NSNull, "\(m.text)")
+            let s = try await client.call(.post, "/api/v1/campaigns/\(id)/review", token: f.tokens[.sales], body: #"{"text":"Half the leads are students: change the targeting","decision":"change"}"#)
+            #expect(s.status == .created && s.json["decision"] as? String == "change")
+
+            let review = try await client.call(.get, "/api/v1/campaigns/\(id)/review?from=2025-07-01&to=2025-10-01&model=w_shaped", token: f.tokens[.viewer])
+            #expect(review.status == .ok && review.json["schema"] as? String == "smarketing-campaign-review/1", "\(review.text.prefix(300))")
+            let figures = try #require(review.json["figures"] as? [String: Any])
+            #expect(figures["mqls"] as? Int == mqls && figures["model"] as? String == "w_shaped")
+            #expect((review.json["notes"] as? [[String: Any]])?.count == 2)
+            #expect((review.json["decision"] as? [String: Any])?["decision"] as? String == "change")
+            #expect(try await client.call(.get, "/api/v1/campaigns/nope/review", token: f.tokens[.viewer]).status == .notFound)
+        }
+    }
 }

@@ -51,7 +51,13 @@ struct MeetingCLITests {
         let forecast = try await CLIRun.run(["forecast", "--database", db])
         #expect(forecast.status == 0 && forecast.stdout.hasPrefix("forecast of won revenue"), "\(forecast.stderr)")
 
+        // A campaign's review: a note with a decision, printed back.
+        let campaign = try await CLIRun.run(["campaign", "review", "cmp-email-1", "--from", "2025-01-01", "--to", "2025-07-01", "--note", "Good leads", "--decision", "continue", "--author", "u-mkt-1", "--database", db])
+        #expect(campaign.status == 0 && campaign.stdout.contains("decision: continue") && campaign.stdout.contains("Good leads"), "\(campaign.stdout)\(campaign.stderr)")
+
         for (arguments, sentence) in [
+            (["campaign", "review", "nope"], "no campaigns record with id \"nope\""),
+            (["campaign", "review", "cmp-email-1", "--decision", "stop"], "--decision goes with a --note"),
             (["meeting", "prepare", "--week", "2025-W53"], "--week must be an ISO week"),
             (["meeting", "decide", "1", "late"], "meeting 1 is finished"),
             (["meeting", "finish", "1"], "already finished"),

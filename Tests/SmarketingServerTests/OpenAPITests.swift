@@ -23,6 +23,7 @@ struct OpenAPITests {
         "/api/v1/targets": #"{"period":"2026-01","metric":"mqls","value":100}"#,
         // A HubSpot connection whose vendor answers nothing (the discard port): test and sync run
         // in the background and fail there; the API answers 202 at once.
+        "/api/v1/campaigns/{id}/review": #"{"text":"Keep it running; the MQLs are good","decision":"continue"}"#,
         "/api/v1/meetings": #"{"week":"2026-W01","title":"Weekly sync","attendees":["u-sales"]}"#,
         "/api/v1/action-items": #"{"title":"Call back","owner_id":"u-sales","due":"2026-01-10","meeting_id":1}"#,
         "/api/v1/connections": #"{"vendor":"hubspot","name":"conn1","base_url":"http://127.0.0.1:9","credentials":{"access_token":"t"},"settings":{"sync_interval_minutes":"0"}}"#,
@@ -243,4 +244,4 @@ extension OpenAPITests {
 
 /// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz,
 /// 9 scoring routes, 21 handover, report and webhook routes.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2 + 10 + 2 + 2
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2 + 10 + 2 + 2 + 2

@@ -143,4 +143,33 @@ struct WebMeetingTests {
             #expect(tab.takeProblems().isEmpty)
         }
     }
+
+    @Test("a campaign page carries the joint review: lead quality, notes of both teams, a decision")
+    func campaignReview() async throws {
+        let w = try await WebWorkspace.make(leads: 300)
+        defer { w.remove() }
+        var q = ListQuery()
+        q.limit = 1
+        let campaign = try #require(try await w.store.list(.campaigns, q).records.first)
+        try await w.app().test(.live) { client in
+            let base = "http://127.0.0.1:\(client.port!)"
+            let browser = try Browser()
+            defer { browser.quit() }
+            let tab = try await browser.tab()
+            _ = try await WebBrowserTests.signIn(tab, base: base, w.people[.marketing]!)
+            try await tab.open(base + "/campaigns/" + campaign.id)
+            #expect(try await tab.text("#review").contains("Lead quality"))
+            try await tab.fill(["#review textarea[name=text]": "Cost per MQL doubled <since> the new creatives", "#review select[name=decision]": "change"])
+            try await tab.clickAndWait("#review button[data-action='note']")
+            #expect(try await tab.text(".flash").contains("the decision is now “change”"))
+            #expect(try await tab.eval("document.querySelector('#review [data-decision]')?.dataset.decision") as? String == "change")
+            #expect(try await tab.text("#review .notes").contains("Cost per MQL doubled <since> the new creatives"))
+            #expect(tab.takeProblems().isEmpty)
+            let viewer = try await browser.tab()
+            _ = try await WebBrowserTests.signIn(viewer, base: base, w.people[.viewer]!)
+            try await viewer.open(base + "/campaigns/" + campaign.id)
+            #expect(try await viewer.eval("document.querySelectorAll('#review form').length") as? Int == 0)
+            #expect(try await viewer.text("#review").contains("Cost per MQL doubled"))
+        }
+    }
 }

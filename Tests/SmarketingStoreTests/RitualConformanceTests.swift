@@ -183,6 +183,20 @@ struct DemoRitualsTests {
         let open = try await store.actionItems(ActionItemQuery(status: .open))
         #expect(open.count == 4)
         #expect(open.contains { $0.isOverdue(today: LocalDate(year: 2026, month: 1, day: 1)) }, "some are overdue on the day the demo starts")
+        // Two campaigns under review, each with a standing decision; notes come back oldest first.
+        var cq = ListQuery()
+        cq.limit = 2
+        let campaigns = try await store.list(.campaigns, cq).records
+        let first = try await store.campaignNotes(campaignID: campaigns[0].id)
+        let second = try await store.campaignNotes(campaignID: campaigns[1].id)
+        #expect(first.count == 2 && CampaignNote.standing(first)?.decision == .continue && first[0].authorName == "Marta Marketing")
+        #expect(second.count == 3 && CampaignNote.standing(second)?.decision == .change && second.map(\.createdAt) == second.map(\.createdAt).sorted())
+        await #expect(throws: StoreError.self) {
+            _ = try await store.addCampaignNote(campaignID: "nope", text: "x", decision: nil, actor: tester, at: t0)
+        }
+        await #expect(throws: StoreError.self) {
+            _ = try await store.addCampaignNote(campaignID: campaigns[0].id, text: " ", decision: nil, actor: tester, at: t0)
+        }
     }
 }
 

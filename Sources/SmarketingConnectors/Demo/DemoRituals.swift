@@ -63,6 +63,27 @@ public enum DemoRituals {
             _ = try await WeeklySync.finish(store, id: m.id, actor: demo, now: at.adding(milliseconds: 3_600_000))
             meetings += 1
         }
+        // Two campaigns already under review, with a decision each.
+        var cq = ListQuery()
+        cq.limit = 2
+        let campaigns = try await store.list(.campaigns, cq).records
+        let threads: [[(String, String, CampaignNote.Decision?)]] = [
+            [
+                ("u-mkt-mgr", "MQLs up a third since the new landing page; cost per MQL is stable.", nil),
+                ("u-sales-mgr", "The leads are good: most are accepted and rated good.", .continue),
+            ],
+            [
+                ("u-mkt-1", "Cost per MQL doubled this quarter.", nil),
+                ("u-sdr-1", "Many of these leads are students or too early.", nil),
+                ("u-mkt-mgr", "Narrow the targeting to companies above 200 employees and review again in four weeks.", .change),
+            ],
+        ]
+        for (campaign, thread) in zip(campaigns, threads) {
+            for (i, (author, text, decision)) in thread.enumerated() {
+                let at = now.adding(milliseconds: -Int64(thread.count - i) * 86_400_000)
+                _ = try await store.addCampaignNote(campaignID: campaign.id, text: text, decision: decision, actor: Actor(userID: author, role: .marketing, via: "demo"), at: at)
+            }
+        }
         return (meetings, items)
     }
 

@@ -178,3 +178,34 @@ public struct MeetingInputProblem: Error, Sendable, Equatable, CustomStringConve
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// A note in a campaign's joint review: who wrote it (and for which team), what, and optionally
+/// the decision it records.
+public struct CampaignNote: Sendable, Equatable, Codable, ExplicitNullEncodable {
+    public enum Decision: String, Sendable, Codable, CaseIterable { case `continue`, change, stop }
+
+    public var id: Int64
+    public var campaignID: String
+    public var author: String
+    public var authorName: String?
+    public var team: String?
+    public var text: String
+    public var decision: Decision?
+    public var createdAt: Timestamp
+
+    public init(id: Int64, campaignID: String, author: String, authorName: String?, team: String?, text: String, decision: Decision?, createdAt: Timestamp) {
+        self.id = id
+        self.campaignID = campaignID
+        self.author = author
+        self.authorName = authorName
+        self.team = team
+        self.text = text
+        self.decision = decision
+        self.createdAt = createdAt
+    }
+
+    /// The review's standing decision: the latest note that recorded one.
+    public static func standing(_ notes: [CampaignNote]) -> CampaignNote? {
+        notes.filter { $0.decision != nil }.max { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+    }
+}

@@ -126,6 +126,9 @@ extension APIRoute {
         case .meetingList:
             out.append(.query("limit", Schema.integer(1...1000), "meetings (default 50)"))
             out.append(.query("before", Schema.serial, "meetings with an id below this (next_before of the previous page)"))
+        case .campaignReview:
+            out += period
+            out.append(.query("model", Schema.choice(AttributionModel.allCases.map(\.rawValue)), "the attribution model of the attributed revenue and ROMI (default linear)"))
         case .leadQuality:
             out += period
             out.append(.query("by", Schema.choice(LeadQualityCut.allCases.map(\.rawValue)), "campaign (default), channel, persona, content or month"))

@@ -22,13 +22,13 @@ struct APIRoute: Sendable {
         case settings, settingsChange
         case agenda, meetingList, meetingCreate, meetingGet, meetingChange, meetingFinish, meetingMinutes
         case actionItemList, actionItemCreate, actionItemChange
-        case leadRate, leadQuality, forecast, forecastBacktest
+        case leadRate, leadQuality, forecast, forecastBacktest, campaignReview, campaignNote
 
         /// Whether the weekly-sync routes handle this kind.
         var isRitual: Bool {
             switch self {
             case .agenda, .meetingList, .meetingCreate, .meetingGet, .meetingChange, .meetingFinish, .meetingMinutes, .actionItemList,
-                .actionItemCreate, .actionItemChange, .leadRate, .leadQuality, .forecast, .forecastBacktest:
+                .actionItemCreate, .actionItemChange, .leadRate, .leadQuality, .forecast, .forecastBacktest, .campaignReview, .campaignNote:
                 return true
             default: return false
             }
@@ -470,6 +470,21 @@ struct APIRoute: Sendable {
                 kind: .forecastBacktest,
                 summary: "The forecast replayed at every week of every complete quarter with what was known then: error, bias and interval coverage by week",
                 responses: [200]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/campaigns/{id}/review",
+                kind: .campaignReview,
+                summary:
+                    "A campaign's joint review: cost, leads, MQLs, acceptance, pipeline, won revenue, attributed revenue and ROMI under a model, sales' ratings of its leads, the notes of both teams and the standing decision (?from, to, model)",
+                responses: [200, 404, 422]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/campaigns/{id}/review",
+                kind: .campaignNote,
+                summary: "Add a note to a campaign's review, optionally with a decision ({text, decision?: continue|change|stop}) (every role but viewer)",
+                responses: [201, 404, 422]
             ),
             APIRoute(
                 method: .get,

@@ -202,6 +202,11 @@ enum OpenAPIDocument {
                 required: ["title", "owner_id", "due"]
             )
         case .actionItemChange: return object(["status": Schema.choice(["open", "done"])], required: ["status"])
+        case .campaignNote:
+            return object(
+                ["text": Schema.string(maxLength: MeetingRules.decisionMax, minLength: 1), "decision": Schema.choice(CampaignNote.Decision.allCases.map(\.rawValue))],
+                required: ["text"]
+            )
         case .leadRate:
             return object(
                 [
@@ -351,6 +356,18 @@ enum OpenAPIDocument {
         case .actionItemList: return objectSchema(["data": .object(["type": .string("array"), "items": ref("ActionItem")])], required: ["data"])
         case .actionItemCreate, .actionItemChange: return ref("ActionItem")
         case .agenda: return ref("Agenda")
+        case .campaignNote: return ref("CampaignNote")
+        case .campaignReview:
+            return objectSchema(
+                [
+                    "schema": Schema.choice(["smarketing-campaign-review/1"]), "campaign_id": .object(["type": .string("string")]), "name": nullableString,
+                    "period": .object(["type": .string("object")]), "figures": .object(["type": .string("object")]),
+                    "lead_quality": .object(["type": .array([.string("object"), .string("null")])]),
+                    "notes": .object(["type": .string("array"), "items": ref("CampaignNote")]),
+                    "decision": .object(["oneOf": .array([ref("CampaignNote"), .object(["type": .string("null")])])]),
+                ],
+                required: ["schema", "campaign_id", "name", "period", "figures", "lead_quality", "notes", "decision"]
+            )
         case .forecast:
             let n = JSONValue.object(["type": .string("number")])
             return objectSchema(
@@ -440,7 +457,14 @@ enum OpenAPIDocument {
             ],
             required: ["id", "week", "title", "status", "attendees", "decisions", "notes", "created_at", "created_by", "finished_at", "agenda"]
         )
-        return ["ActionItem": item, "Agenda": agenda, "Meeting": meeting]
+        let note = objectSchema(
+            [
+                "id": int, "campaign_id": text, "author": text, "author_name": nullableString, "team": nullableString, "text": text,
+                "decision": .object(["enum": .array(CampaignNote.Decision.allCases.map { .string($0.rawValue) } + [.null])]), "created_at": text,
+            ],
+            required: ["id", "campaign_id", "author", "author_name", "team", "text", "decision", "created_at"]
+        )
+        return ["ActionItem": item, "Agenda": agenda, "Meeting": meeting, "CampaignNote": note]
     }()
 
     /// An event of `POST /api/v1/events`: the fields of a touchpoint, the contact by

@@ -27,6 +27,11 @@ extension APIHandlers {
         }
         if route.kind == .forecast { return try json(.ok, try await ForecastReads.current(store, now: now)) }
         if route.kind == .forecastBacktest { return try json(.ok, try await ForecastReads.backtest(store, now: now)) }
+        if route.kind == .campaignReview {
+            let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+            let model = try AttributionModel(rawValue: q.get("model") ?? "linear").orThrow(Problem(.unprocessableContent, "model is not an attribution model"))
+            return try json(.ok, try await CampaignReview.read(store, campaignID: try pathID(context), period: period, model: model))
+        }
         if route.method != .get, !AccessPolicy.mayRunMeetings(actor.role) {
             throw forbidden(actor, "record meetings or action items")
         }
@@ -64,6 +69,13 @@ extension APIHandlers {
             let blocks = try await WeeklySync.document(store, agenda: agenda, meeting: m, zone: zone)
             let format = q.get("format") ?? "markdown"
             return try json(.ok, Minutes(meetingId: m.id, format: format, text: format == "html" ? AgendaText.html(blocks) : AgendaText.markdown(blocks)))
+        case .campaignNote:
+            let o = try jsonObject(try await body(request))
+            let decision = try o["decision"]?.string.map {
+                try CampaignNote.Decision(rawValue: $0).orThrow(Problem(.unprocessableContent, "decision must be continue, change or stop"))
+            }
+            let note = try await store.addCampaignNote(campaignID: try pathID(context), text: o["text"]?.string ?? "", decision: decision, actor: actor, at: now)
+            return try json(.created, note)
         case .actionItemList:
             let status = try q.get("status").map { try ActionItem.Status(rawValue: $0).orThrow(Problem(.unprocessableContent, "status must be open or done")) }
             let items = try await store.actionItems(

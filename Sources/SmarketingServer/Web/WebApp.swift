@@ -48,6 +48,9 @@ struct WebApp: Sendable {
         page(router, "/leads/:id", title: "Lead", lead)
         page(router, "/campaigns", title: "Campaigns", campaigns)
         page(router, "/campaigns/:id", title: "Campaign", campaign)
+        router.post("/campaigns/:id/review") { request, context in
+            try await guarded(request) { user, form in try await campaignNote(form, context, user) }
+        }
         page(router, "/pipeline", title: "Pipeline review", pipeline)
         page(router, "/personas", title: "Personas", personas)
         page(router, "/content", title: "Content", content)

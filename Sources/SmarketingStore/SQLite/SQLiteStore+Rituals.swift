@@ -19,6 +19,10 @@ extension SQLiteStore {
             reason TEXT, rated_by TEXT NOT NULL, rated_at INTEGER NOT NULL);
         CREATE INDEX lead_ratings_contact ON lead_ratings(contact_id);
         CREATE INDEX handovers_answered ON handovers(answered_at);
+        CREATE TABLE campaign_notes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, campaign_id TEXT NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL, decision TEXT,
+            created_at INTEGER NOT NULL);
+        CREATE INDEX campaign_notes_campaign ON campaign_notes(campaign_id, created_at);
         """
 
     public func createMeeting(week: AgendaWeek, title: String, attendees: [String], actor: Actor, at: Timestamp) async throws -> Meeting {
@@ -209,6 +213,31 @@ extension SQLiteStore {
                 limit: limit
             )
         }
+    }
+
+    public func addCampaignNote(campaignID: String, text: String, decision: CampaignNote.Decision?, actor: Actor, at: Timestamp) async throws -> CampaignNote {
+        let text = try RitualRules.noteText(text)
+        return try await writeRefreshingKPIs { db in
+            guard try String.fetchOne(db, sql: "SELECT id FROM campaigns WHERE id = ?", arguments: [campaignID]) != nil else {
+                throw StoreError.notFound(.campaigns, campaignID)
+            }
+            try db.execute(
+                sql: "INSERT INTO campaign_notes (campaign_id, author, text, decision, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [campaignID, actor.userID, text, decision?.rawValue, at.milliseconds]
+            )
+            let id = db.lastInsertedRowID
+            try Self.audit(db, actor, at, "review", "campaigns", campaignID, Self.json(["note": id, "decision": decision?.rawValue]))
+            return try Row.fetchAll(db, sql: RitualRules.noteSQL, arguments: [campaignID]).compactMap(Self.noteRow).first { $0.id == id }
+                ?? CampaignNote(id: id, campaignID: campaignID, author: actor.userID, authorName: nil, team: nil, text: text, decision: decision, createdAt: at)
+        }
+    }
+
+    public func campaignNotes(campaignID: String) async throws -> [CampaignNote] {
+        try await pool.read { db in try Row.fetchAll(db, sql: RitualRules.noteSQL, arguments: [campaignID]).compactMap(Self.noteRow) }
+    }
+
+    static func noteRow(_ r: Row) -> CampaignNote? {
+        RitualRules.note(id: r[0], campaign: r[1], author: r[2], name: r[3], team: r[4], text: r[5], decision: r[6], at: r[7])
     }
 
     public func forecastDeals() async throws -> [ForecastDeal] {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 
@@ -79,7 +80,26 @@ extension WebApp {
             ("Won revenue", pair { Fmt.money($0.dealVelocity.wonRevenue) }),
             ("Win rate", pair { Fmt.percent($0.winRate.rate) }),
         ]
+        // The joint review: sales' ratings of the campaign's leads and both teams' notes with the decision.
+        let quality = try await LeadQualityReads.report(store, period: dq.period, by: .campaign).groups.first { $0.key == id }
+        let notes = try await store.campaignNotes(campaignID: id)
+        let standing = CampaignNote.standing(notes)
         let data: [String: Any] = [
+            "review": [
+                "csrf": user.session.csrf, "canNote": AccessPolicy.mayRunMeetings(user.role), "id": id,
+                "decision": standing.map { ["what": $0.decision?.rawValue ?? "", "by": $0.authorName ?? $0.author, "when": user.dateTime($0.createdAt)] } as Any,
+                "rated": quality.map { "\($0.rated) of \($0.answered) answered leads rated; \(Fmt.percent($0.goodShare)) good; \(Fmt.percent($0.rejectionRate)) rejected" }
+                    ?? "Sales answered none of this campaign's leads in the period.",
+                "badReasons": quality?.badReasons.prefix(3).map { "\(LeadRatingReasons.label($0.reason)) (\($0.count))" }.joined(separator: ", ") ?? "",
+                "notes": notes.map {
+                    [
+                        "who": $0.authorName ?? $0.author, "team": $0.team ?? "", "when": user.dateTime($0.createdAt), "text": $0.text,
+                        "decision": $0.decision?.rawValue as Any,
+                    ] as [String: Any]
+                },
+                "hasNotes": !notes.isEmpty,
+                "decisions": CampaignNote.Decision.allCases.map(\.rawValue),
+            ] as [String: Any],
             "name": c["name"].text ?? id, "id": id, "channel": c["channel"].text ?? "", "type": c["type"].text ?? "",
             "start": c["start_date"].csvText, "end": c["end_date"].csvText, "budget": Fmt.money(c["budget"].double),
             "from": dq.period.from.text, "to": dq.period.to.text, "figures": figures.map { ["label": $0.0, "now": $0.1["now"]!, "before": $0.1["before"]!] },
@@ -109,5 +129,29 @@ extension WebApp {
         <div class="grid"><section class="card"><h2>Figures</h2><table><thead><tr><th></th><th class="n">This period</th><th class="n">Previous period</th></tr></thead><tbody>
         {{#figures}}<tr><th>{{label}}</th><td class="n">{{now}}</td><td class="n">{{before}}</td></tr>{{/figures}}</tbody></table></section>
         <section class="card"><h2>ROMI per attribution model</h2>{{{chart}}}{{^dataDriven}}<p><a href="{{moreLink}}">Add Markov and Shapley</a> <span class="muted">(they read every journey; slow on large workspaces)</span></p>{{/dataDriven}}</section></div>
+        {{#review}}<section class="card" id="review" aria-labelledby="review-h"><h2 id="review-h">Joint review {{#decision}}<span class="pill" data-decision="{{what}}">decision: {{what}}</span> <span class="muted">by {{by}}, {{when}}</span>{{/decision}}</h2>
+        <p><strong>Lead quality:</strong> {{rated}}{{#badReasons}} · not good because: {{badReasons}}{{/badReasons}}</p>
+        {{^hasNotes}}<p class="empty">No notes yet: marketing and sales write here what they see and decide whether the campaign continues, changes or stops.</p>{{/hasNotes}}
+        <ol class="timeline notes">{{#notes}}<li><span class="when">{{when}}</span><strong>{{who}}</strong> <span class="muted">{{team}}</span>{{#decision}} <span class="pill">{{decision}}</span>{{/decision}}<p>{{text}}</p></li>{{/notes}}</ol>
+        {{#canNote}}<form method="post" action="/campaigns/{{id}}/review" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><label>Note <textarea name="text" rows="2" maxlength="2000" required></textarea></label>
+        <label>Decision <select name="decision"><option value="">none</option>{{#decisions}}<option>{{.}}</option>{{/decisions}}</select></label><button type="submit" data-action="note">Add to the review</button></form>{{/canNote}}</section>{{/review}}
         """
+}
+
+extension WebApp {
+    /// `POST /campaigns/{id}/review`: a note (and optionally a decision) in the campaign's review.
+    func campaignNote(_ form: FormBody, _ context: AppRequestContext, _ user: WebUser) async throws -> Response {
+        guard AccessPolicy.mayRunMeetings(user.role) else { throw Problem(.forbidden, "Viewers read the review; they do not write in it.") }
+        let id = context.parameters.get("id") ?? ""
+        var segment = CharacterSet.urlPathAllowed
+        segment.remove(charactersIn: "/;?#")
+        let back = "/campaigns/" + (id.addingPercentEncoding(withAllowedCharacters: segment) ?? id)
+        let decision = form["decision"].flatMap(CampaignNote.Decision.init(rawValue:))
+        do {
+            _ = try await store.addCampaignNote(campaignID: id, text: form.fields["text"] ?? "", decision: decision, actor: user.actor, at: clock.now())
+        } catch let e as StoreError {
+            return redirect(back + "?bad=" + Self.query(e.description) + "#review")
+        }
+        return redirect(back + "?ok=" + Self.query(decision.map { "Note added; the decision is now “\($0.rawValue)”." } ?? "Note added.") + "#review")
+    }
 }
