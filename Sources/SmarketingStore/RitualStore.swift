@@ -38,6 +38,10 @@ public protocol RitualStore: Sendable {
     func addCampaignNote(campaignID: String, text: String, decision: CampaignNote.Decision?, actor: Actor, at: Timestamp) async throws -> CampaignNote
     /// A campaign's review notes, oldest first.
     func campaignNotes(campaignID: String) async throws -> [CampaignNote]
+    /// Every owned subject (steps, KPIs, targets) with its owner: the workspace's, or the default.
+    func owners() async throws -> [Ownership]
+    /// Sets a subject's owner (admin): the team and the RACI people, each a user of the workspace; audited.
+    func setOwner(_ change: OwnerChange, actor: Actor, at: Timestamp) async throws -> Ownership
     /// Every deal as the forecast reads it (created, closed, won, amount, its account's segment).
     func forecastDeals() async throws -> [ForecastDeal]
     /// Every rated lead: contact, when it was handed over, whether it was rated good (for the scoring backtest).
@@ -53,6 +57,25 @@ public struct QuietDeal: Sendable, Hashable {
     public var stage: String?
     /// The last sales touch on any of its contacts, if any.
     public var lastSalesTouch: Timestamp?
+}
+
+/// A new owner of a subject (the parts left nil keep their value).
+public struct OwnerChange: Sendable, Hashable {
+    public var subject: String
+    public var team: String?
+    public var responsible: String?
+    public var accountable: String?
+    public var consulted: [String]?
+    public var informed: [String]?
+
+    public init(subject: String, team: String? = nil, responsible: String? = nil, accountable: String? = nil, consulted: [String]? = nil, informed: [String]? = nil) {
+        self.subject = subject
+        self.team = team
+        self.responsible = responsible
+        self.accountable = accountable
+        self.consulted = consulted
+        self.informed = informed
+    }
 }
 
 /// What a meeting change records (each part optional).
@@ -295,6 +318,57 @@ enum RitualRules {
         case .success(let t): return t
         case .failure(let p): throw StoreError.invalid(p.description)
         }
+    }
+
+    static let ownersSQL = """
+        SELECT o.subject, o.team, o.responsible, u.name, o.accountable, o.consulted, o.informed
+        FROM owners o LEFT JOIN users u ON u.id = o.responsible
+        """
+
+    /// Every subject, stored owners over the defaults.
+    static func owners(_ rows: [(subject: String?, team: String?, responsible: String?, name: String?, accountable: String?, consulted: String?, informed: String?)]) -> [Ownership] {
+        var stored: [String: Ownership] = [:]
+        for r in rows {
+            guard let subject = r.subject, let s = OwnedSubjects.known(subject) else { continue }
+            stored[subject] = Ownership(
+                subject: s.id, label: s.label, kind: s.kind, team: r.team ?? s.team, responsible: r.responsible, responsibleName: r.name,
+                accountable: r.accountable, consulted: r.consulted.flatMap { StoredJSON.decode([String].self, $0) } ?? [],
+                informed: r.informed.flatMap { StoredJSON.decode([String].self, $0) } ?? [], isDefault: false
+            )
+        }
+        return OwnedSubjects.all.map { stored[$0.id] ?? OwnedSubjects.defaultOwnership($0) }
+    }
+
+    /// The ownership after a change, checked (the users are checked by the caller against `known`).
+    static func applying(_ c: OwnerChange, to current: Ownership, known: Set<String>) throws -> Ownership {
+        guard OwnedSubjects.known(c.subject) != nil else {
+            throw StoreError.invalid("\(c.subject.prefix(80)) has no owner to set; one of " + OwnedSubjects.all.map(\.id).joined(separator: ", "))
+        }
+        var o = current
+        if let team = c.team {
+            guard OwnedSubjects.teams.contains(team) else { throw StoreError.invalid("team must be marketing, sales or revops, not \(team.prefix(40))") }
+            o.team = team
+        }
+        let people = [c.responsible, c.accountable].compactMap { $0 }.filter { !$0.isEmpty } + (c.consulted ?? []) + (c.informed ?? [])
+        let unknown = people.filter { !known.contains($0) }
+        if !unknown.isEmpty { throw StoreError.invalid("not a user of this workspace: " + unknown.prefix(5).map { "\"\($0.prefix(80))\"" }.joined(separator: ", ")) }
+        if let r = c.responsible { o.responsible = r.isEmpty ? nil : r }
+        if let a = c.accountable { o.accountable = a.isEmpty ? nil : a }
+        if let list = c.consulted { o.consulted = Array(Set(list)).sorted() }
+        if let list = c.informed { o.informed = Array(Set(list)).sorted() }
+        if o.consulted.count > 50 || o.informed.count > 50 { throw StoreError.invalid("at most 50 people are consulted or informed") }
+        o.isDefault = false
+        return o
+    }
+
+    static let ownerUpsertSQL = """
+        INSERT INTO owners (subject, team, responsible, accountable, consulted, informed, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(subject) DO UPDATE SET team = excluded.team, responsible = excluded.responsible, accountable = excluded.accountable,
+          consulted = excluded.consulted, informed = excluded.informed, updated_at = excluded.updated_at, updated_by = excluded.updated_by
+        """
+
+    static func people(_ c: OwnerChange) -> [String] {
+        [c.responsible, c.accountable].compactMap { $0 }.filter { !$0.isEmpty } + (c.consulted ?? []) + (c.informed ?? [])
     }
 
     static let forecastSQL = """

@@ -162,4 +162,28 @@ struct MeetingAPITests {
             #expect(try await client.call(.get, "/api/v1/campaigns/nope/review", token: f.tokens[.viewer]).status == .notFound)
         }
     }
+
+    @Test("owners: everyone reads, admins set them (checked, audited); the agenda names the owner of each KPI", arguments: ServerBackend.allCases)
+    func owners(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { f.remove() }
+        try await f.app().test(.live) { client in
+            let list = try await client.call(.get, "/api/v1/owners", token: f.tokens[.viewer])
+            #expect(list.status == .ok && list.data.count == OwnedSubjects.all.count && list.data.allSatisfy { $0["is_default"] as? Bool == true })
+            let refused = try await client.call(.patch, "/api/v1/owners/kpi.mqls", token: f.tokens[.marketing], body: #"{"responsible":"u-marketing"}"#)
+            #expect(refused.status == .forbidden && refused.isProblem)
+            let unknown = try await client.call(.patch, "/api/v1/owners/kpi.mqls", token: f.tokens[.admin], body: #"{"responsible":"ghost"}"#)
+            #expect(unknown.status == .unprocessableContent && (unknown.json["detail"] as? String)?.contains("ghost") == true)
+            #expect(try await client.call(.patch, "/api/v1/owners/kpi.colour", token: f.tokens[.admin], body: "{}").status == .unprocessableContent)
+            let set = try await client.call(
+                .patch, "/api/v1/owners/kpi.mqls", token: f.tokens[.admin], body: #"{"team":"marketing","responsible":"u-marketing","informed":["u-sales","u-viewer"]}"#
+            )
+            #expect(set.status == .ok && set.json["responsible"] as? String == "u-marketing" && set.json["informed"] as? [String] == ["u-sales", "u-viewer"], "\(set.text)")
+            let agenda = try await client.call(.get, "/api/v1/agenda", token: f.tokens[.viewer])
+            let row = (agenda.json["kpis"] as? [[String: Any]])?.first { $0["key"] as? String == "mqls" }
+            #expect(row?["owner"] as? String == "Marketing · u-marketing", "\(String(describing: row))")
+            let acceptance = (agenda.json["kpis"] as? [[String: Any]])?.first { $0["key"] as? String == "mql_acceptance" }
+            #expect(acceptance?["owner"] as? String == "Sales", "the default team until someone is named")
+        }
+    }
 }

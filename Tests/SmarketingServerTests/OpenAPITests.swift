@@ -32,7 +32,7 @@ struct OpenAPITests {
         "users": "u-new", "personas": "per1", "accounts": "acc1", "campaigns": "cmp1", "content": "cnt1", "contacts": "ct1",
         "costs": "2026-01-01%7Cmarketing%7Ccmp1", "opportunities": "opp1", "opportunity-contacts": "opp1%7Cct1",
         "targets": "2026-01%7Cmqls%7C", "touchpoints": "tp1", "tokens": "TOKEN", "connections": "conn1",
-        "meetings": "1", "action-items": "1",
+        "meetings": "1", "action-items": "1", "owners": "kpi.mqls",
     ]
 
     @Test("every documented operation answers with a documented status; unknown routes are 404", arguments: ServerBackend.allCases)
@@ -244,4 +244,4 @@ extension OpenAPITests {
 
 /// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz,
 /// 9 scoring routes, 21 handover, report and webhook routes.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2 + 10 + 2 + 2 + 2
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2 + 10 + 2 + 2 + 2 + 2

@@ -115,6 +115,34 @@ struct WebChangeAnnotationTests {
             let markers = page.text.components(separatedBy: "<line class=\"marker\"").count - 1
             #expect(markers >= 1, "\(markers)")
             #expect(page.text.contains("2026-01-01: kpi.stale_days changed: 14 → 21"))
+            // The tiles name their owners.
+            #expect(page.text.contains("owner: Sales") && page.text.contains("owner: RevOps"))
+        }
+    }
+}
+
+@Suite("Web: owners in the settings")
+struct WebOwnersTests {
+    @Test("an admin names who is responsible for a KPI on Settings → Owners; the dashboard tile shows it; a bad person is refused")
+    func owners() async throws {
+        let w = try await WebWorkspace.make(leads: 120)
+        defer { w.remove() }
+        try await w.app().test(.router) { client in
+            let (admin, csrf, _) = try await WebSettingsTests.signIn(client, w.people[.admin]!)
+            let page = try await WebSessionTests.call(client, .get, "/settings/owners", cookies: [admin])
+            #expect(page.status == .ok && page.text.contains("data-subject=\"kpi.win_rate\""))
+            let saved = try await WebSessionTests.call(
+                client, .post, "/settings/owners/save", cookies: [admin],
+                form: ["_csrf": csrf, "subject": "kpi.win_rate", "team": "sales", "responsible": "u-sales-mgr", "accountable": "", "consulted": "u-admin", "informed": ""]
+            )
+            #expect(saved.status == .seeOther && (saved.headers[.location] ?? "").contains("ok="), "\(saved.headers[.location] ?? "")")
+            #expect(try await w.store.owners().first { $0.subject == "kpi.win_rate" }?.responsible == "u-sales-mgr")
+            let bad = try await WebSessionTests.call(
+                client, .post, "/settings/owners/save", cookies: [admin], form: ["_csrf": csrf, "subject": "kpi.win_rate", "responsible": "ghost"]
+            )
+            #expect((bad.headers[.location] ?? "").contains("bad="))
+            let dashboard = try await WebSessionTests.call(client, .get, "/", cookies: [admin])
+            #expect(dashboard.text.contains("owner: Sales · Sam Sales"))
         }
     }
 }

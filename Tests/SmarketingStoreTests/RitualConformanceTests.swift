@@ -183,6 +183,27 @@ struct DemoRitualsTests {
         let open = try await store.actionItems(ActionItemQuery(status: .open))
         #expect(open.count == 4)
         #expect(open.contains { $0.isOverdue(today: LocalDate(year: 2026, month: 1, day: 1)) }, "some are overdue on the day the demo starts")
+        // Owners: the seeded ones are named, the others keep their default team; the agenda names them.
+        let owners = try await store.owners()
+        #expect(owners.count == OwnedSubjects.all.count)
+        let mqlOwner = try #require(owners.first { $0.subject == "kpi.mqls" })
+        #expect(mqlOwner.team == "marketing" && mqlOwner.responsible == "u-mkt-mgr" && mqlOwner.responsibleName == "Marta Marketing" && !mqlOwner.isDefault)
+        #expect(owners.first { $0.subject == "kpi.romi" }?.isDefault == true)
+        let latestID = try #require(meetings.first?.id)
+        let frozen = try #require(try await store.meeting(id: latestID)?.agenda)
+        #expect(frozen.kpis.first { $0.key == "mqls" }?.owner == "Marketing · Marta Marketing")
+        // Changes are checked: unknown subjects, teams and people are refused; "" clears a person.
+        for bad in [
+            OwnerChange(subject: "kpi.colour", team: "sales"), OwnerChange(subject: "kpi.mqls", team: "finance"),
+            OwnerChange(subject: "kpi.mqls", responsible: "ghost"), OwnerChange(subject: "kpi.mqls", informed: ["u-admin", "ghost"]),
+        ] {
+            await #expect(throws: StoreError.self, "\(bad)") { _ = try await store.setOwner(bad, actor: tester, at: t0) }
+        }
+        let cleared = try await store.setOwner(OwnerChange(subject: "kpi.mqls", team: "revops", responsible: ""), actor: tester, at: t0)
+        #expect(cleared.team == "revops" && cleared.responsible == nil && cleared.accountable == "u-admin")
+        #expect(try await sut.reopen().owners().first { $0.subject == "kpi.mqls" } == cleared)
+        #expect(try await store.audit(limit: 100, before: nil).contains { $0.action == "owner.set" && $0.recordID == "kpi.mqls" && $0.actor.hasPrefix("tester") })
+
         // Two campaigns under review, each with a standing decision; notes come back oldest first.
         var cq = ListQuery()
         cq.limit = 2

@@ -46,6 +46,19 @@ public enum DemoRituals {
         var meetings = 0
         var items = 0
         let demo = Actor(userID: "u-admin", role: .admin, via: "demo")
+        // Owners first, so the agendas name who acts on each KPI.
+        for (subject, responsible, accountable) in [
+            ("step.lead_to_mql", "u-mkt-mgr", "u-admin"), ("step.mql_to_sal", "u-sales-mgr", "u-admin"), ("step.sal_to_sql", "u-sales-mgr", "u-admin"),
+            ("kpi.mqls", "u-mkt-mgr", "u-admin"), ("kpi.cost_per_mql", "u-mkt-1", "u-mkt-mgr"), ("kpi.mql_acceptance", "u-sales-mgr", "u-admin"),
+            ("kpi.lead_response_time", "u-sales-mgr", "u-admin"), ("kpi.sla_compliance", "u-sales-mgr", "u-admin"), ("kpi.won_revenue", "u-sales-mgr", "u-admin"),
+            ("kpi.pipeline_coverage", "u-admin", "u-admin"), ("target.mqls", "u-mkt-mgr", "u-admin"), ("target.revenue", "u-sales-mgr", "u-admin"),
+        ] {
+            _ = try await store.setOwner(
+                OwnerChange(subject: subject, responsible: responsible, accountable: accountable, consulted: ["u-mkt-mgr", "u-sales-mgr"].filter { $0 != responsible }),
+                actor: demo,
+                at: now
+            )
+        }
         for s in scripts {
             let week = current.adding(weeks: -s.weeksBack)
             let period = week.period(sundayStart: settings.weekStartsOnSunday)

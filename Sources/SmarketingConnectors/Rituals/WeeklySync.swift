@@ -27,13 +27,16 @@ public enum WeeklySync {
         async let lastReport = store.kpis(KPIQuery(period: p.lastQuarter))
         let w = try await weekReport
         let q = try await qtdReport
-        let rows = WeeklyAgenda.kpiRows(
+        var rows = WeeklyAgenda.kpiRows(
             week: w.total.current,
             previousWeek: w.total.previous,
             quarterToDate: q.total.current,
             lastQuarter: try await lastReport.total.current,
             quarter: try await quarterReport.total.current
         )
+        // Who acts on each KPI.
+        let owners = Dictionary(try await store.owners().map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
+        for i in rows.indices { rows[i].owner = owners["kpi." + rows[i].key]?.shortText }
         let weekSLA = w.total.current.leadResponseTime
         let qtdSLA = q.total.current.leadResponseTime
 

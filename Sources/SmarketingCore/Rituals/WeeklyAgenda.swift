@@ -21,6 +21,8 @@ public struct WeeklyAgenda: Sendable, Equatable, Codable, ExplicitNullEncodable 
         public var quarterTarget: Double?
         /// Whether more is better (false for response time and cost per MQL).
         public var higherIsBetter: Bool
+        /// Who acts on it ("Sales · Sam Sales"), from the workspace's owners.
+        public var owner: String? = nil
     }
 
     /// Sales' side of the handover in the week and the quarter so far.
@@ -183,7 +185,7 @@ public struct WeeklyAgenda: Sendable, Equatable, Codable, ExplicitNullEncodable 
             ("mqls", "MQLs", "count", true, { Double($0.mqlVolume.mqls) }, { $0.mqlVolume.target }),
             ("mql_acceptance", "MQL accepted by sales", "rate", true, { $0.mqlAcceptance.rate }, nil),
             ("lead_to_opportunity", "MQL → opportunity", "rate", true, { $0.leadToOpportunity.mqlCohort.rate }, nil),
-            ("response_median_hours", "Median response time", "hours", false, { $0.leadResponseTime.medianHours }, nil),
+            ("lead_response_time", "Median response time", "hours", false, { $0.leadResponseTime.medianHours }, nil),
             ("sla_compliance", "SLA compliance", "rate", true, { $0.leadResponseTime.slaCompliance }, nil),
             ("win_rate", "Win rate", "rate", true, { $0.winRate.rate }, nil),
             ("won_revenue", "Won revenue", "money", true, { $0.dealVelocity.wonRevenue }, { $0.pipelineCoverage.revenueTarget }),

@@ -90,6 +90,7 @@ extension APIRoute {
             case .handoverGet, .handoverAccept, .handoverQualify, .handoverReject, .handoverReassign, .handoverPause, .handoverResume,
                 .meetingGet, .meetingChange, .meetingFinish, .meetingMinutes, .actionItemChange:
                 schema = Schema.serial
+            case .ownerChange: schema = Schema.choice(OwnedSubjects.all.map(\.id))
             case .kpiRecords: schema = Schema.choice(KPIMetric.allCases.map(\.rawValue))
             case .connectionDelete, .connectionTest, .connectionSync, .connectionRuns: schema = Schema.string(maxLength: 64, minLength: 1)
             // Keyed records' ids join up to three fields of 1,000 characters with `|`.

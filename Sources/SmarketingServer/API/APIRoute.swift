@@ -22,13 +22,13 @@ struct APIRoute: Sendable {
         case settings, settingsChange
         case agenda, meetingList, meetingCreate, meetingGet, meetingChange, meetingFinish, meetingMinutes
         case actionItemList, actionItemCreate, actionItemChange
-        case leadRate, leadQuality, forecast, forecastBacktest, campaignReview, campaignNote
+        case leadRate, leadQuality, forecast, forecastBacktest, campaignReview, campaignNote, ownerList, ownerChange
 
         /// Whether the weekly-sync routes handle this kind.
         var isRitual: Bool {
             switch self {
             case .agenda, .meetingList, .meetingCreate, .meetingGet, .meetingChange, .meetingFinish, .meetingMinutes, .actionItemList,
-                .actionItemCreate, .actionItemChange, .leadRate, .leadQuality, .forecast, .forecastBacktest, .campaignReview, .campaignNote:
+                .actionItemCreate, .actionItemChange, .leadRate, .leadQuality, .forecast, .forecastBacktest, .campaignReview, .campaignNote, .ownerList, .ownerChange:
                 return true
             default: return false
             }
@@ -485,6 +485,20 @@ struct APIRoute: Sendable {
                 kind: .campaignNote,
                 summary: "Add a note to a campaign's review, optionally with a decision ({text, decision?: continue|change|stop}) (every role but viewer)",
                 responses: [201, 404, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/owners",
+                kind: .ownerList,
+                summary: "Who owns each lifecycle step, KPI and target: team, responsible, accountable, consulted, informed (defaults until set)",
+                responses: [200]
+            ),
+            APIRoute(
+                method: .patch,
+                path: "/api/v1/owners/{id}",
+                kind: .ownerChange,
+                summary: "Set a subject's owner ({team?, responsible?, accountable?, consulted?, informed?}; \"\" clears a person) (admin)",
+                responses: [200, 422]
             ),
             APIRoute(
                 method: .get,

@@ -202,6 +202,12 @@ enum OpenAPIDocument {
                 required: ["title", "owner_id", "due"]
             )
         case .actionItemChange: return object(["status": Schema.choice(["open", "done"])], required: ["status"])
+        case .ownerChange:
+            let people = JSONValue.object(["type": .string("array"), "items": Schema.string(maxLength: 1_000, minLength: 1), "maxItems": .number(50)])
+            return object([
+                "team": Schema.choice(OwnedSubjects.teams), "responsible": Schema.string(maxLength: 1_000), "accountable": Schema.string(maxLength: 1_000),
+                "consulted": people, "informed": people,
+            ])
         case .campaignNote:
             return object(
                 ["text": Schema.string(maxLength: MeetingRules.decisionMax, minLength: 1), "decision": Schema.choice(CampaignNote.Decision.allCases.map(\.rawValue))],
@@ -357,6 +363,8 @@ enum OpenAPIDocument {
         case .actionItemCreate, .actionItemChange: return ref("ActionItem")
         case .agenda: return ref("Agenda")
         case .campaignNote: return ref("CampaignNote")
+        case .ownerList: return objectSchema(["data": .object(["type": .string("array"), "items": ref("Ownership")])], required: ["data"])
+        case .ownerChange: return ref("Ownership")
         case .campaignReview:
             return objectSchema(
                 [
@@ -464,7 +472,15 @@ enum OpenAPIDocument {
             ],
             required: ["id", "campaign_id", "author", "author_name", "team", "text", "decision", "created_at"]
         )
-        return ["ActionItem": item, "Agenda": agenda, "Meeting": meeting, "CampaignNote": note]
+        let ownership = objectSchema(
+            [
+                "subject": text, "label": text, "kind": Schema.choice(["step", "kpi", "target"]), "team": Schema.choice(OwnedSubjects.teams),
+                "responsible": nullableString, "responsible_name": nullableString, "accountable": nullableString, "consulted": texts, "informed": texts,
+                "is_default": .object(["type": .string("boolean")]),
+            ],
+            required: ["subject", "label", "kind", "team", "responsible", "responsible_name", "accountable", "consulted", "informed", "is_default"]
+        )
+        return ["ActionItem": item, "Agenda": agenda, "Meeting": meeting, "CampaignNote": note, "Ownership": ownership]
     }()
 
     /// An event of `POST /api/v1/events`: the fields of a touchpoint, the contact by

@@ -27,6 +27,16 @@ extension APIHandlers {
         }
         if route.kind == .forecast { return try json(.ok, try await ForecastReads.current(store, now: now)) }
         if route.kind == .forecastBacktest { return try json(.ok, try await ForecastReads.backtest(store, now: now)) }
+        if route.kind == .ownerList { return try json(.ok, ["data": try await store.owners()]) }
+        if route.kind == .ownerChange {
+            guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "set owners") }
+            let o = try jsonObject(try await body(request))
+            let change = OwnerChange(
+                subject: try pathID(context), team: o["team"]?.string, responsible: o["responsible"]?.string, accountable: o["accountable"]?.string,
+                consulted: o["consulted"]?.arrayOfStrings, informed: o["informed"]?.arrayOfStrings
+            )
+            return try json(.ok, try await store.setOwner(change, actor: actor, at: now))
+        }
         if route.kind == .campaignReview {
             let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
             let model = try AttributionModel(rawValue: q.get("model") ?? "linear").orThrow(Problem(.unprocessableContent, "model is not an attribution model"))

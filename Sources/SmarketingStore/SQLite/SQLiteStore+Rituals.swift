@@ -23,6 +23,9 @@ extension SQLiteStore {
             id INTEGER PRIMARY KEY AUTOINCREMENT, campaign_id TEXT NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL, decision TEXT,
             created_at INTEGER NOT NULL);
         CREATE INDEX campaign_notes_campaign ON campaign_notes(campaign_id, created_at);
+        CREATE TABLE owners (
+            subject TEXT PRIMARY KEY NOT NULL, team TEXT NOT NULL, responsible TEXT, accountable TEXT, consulted TEXT NOT NULL,
+            informed TEXT NOT NULL, updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL);
         """
 
     public func createMeeting(week: AgendaWeek, title: String, attendees: [String], actor: Actor, at: Timestamp) async throws -> Meeting {
@@ -238,6 +241,30 @@ extension SQLiteStore {
 
     static func noteRow(_ r: Row) -> CampaignNote? {
         RitualRules.note(id: r[0], campaign: r[1], author: r[2], name: r[3], team: r[4], text: r[5], decision: r[6], at: r[7])
+    }
+
+    public func owners() async throws -> [Ownership] {
+        try await pool.read { db in try Self.readOwners(db) }
+    }
+
+    static func readOwners(_ db: Database) throws -> [Ownership] {
+        RitualRules.owners(
+            try Row.fetchAll(db, sql: RitualRules.ownersSQL).map { (subject: $0[0], team: $0[1], responsible: $0[2], name: $0[3], accountable: $0[4], consulted: $0[5], informed: $0[6]) }
+        )
+    }
+
+    public func setOwner(_ change: OwnerChange, actor: Actor, at: Timestamp) async throws -> Ownership {
+        try await writeRefreshingKPIs { db in
+            let current = try Self.readOwners(db).first { $0.subject == change.subject }
+                ?? Ownership(subject: change.subject, label: "", kind: "", team: "", responsible: nil, responsibleName: nil, accountable: nil, consulted: [], informed: [], isDefault: true)
+            let o = try RitualRules.applying(change, to: current, known: try Self.knownUsers(db, RitualRules.people(change)))
+            try db.execute(
+                sql: RitualRules.ownerUpsertSQL,
+                arguments: [o.subject, o.team, o.responsible, o.accountable, StoredJSON.encode(o.consulted), StoredJSON.encode(o.informed), at.milliseconds, actor.userID]
+            )
+            try Self.audit(db, actor, at, "owner.set", "owners", o.subject, Self.json(["team": o.team, "responsible": o.responsible, "accountable": o.accountable]))
+            return try Self.readOwners(db).first { $0.subject == o.subject } ?? o
+        }
     }
 
     public func forecastDeals() async throws -> [ForecastDeal] {

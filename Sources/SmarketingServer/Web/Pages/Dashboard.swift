@@ -114,6 +114,7 @@ extension WebApp {
             to: calendar.start(ofDay: max(period.to, months[months.count - 1].to).daysSinceEpoch),
             limit: 200
         )
+        let owners = Dictionary(try await store.owners().map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
         var markers: [Int: [String]] = [:]
         for n in notes {
             let day = LocalDate(daysSinceEpoch: calendar.day(n.at))
@@ -137,6 +138,7 @@ extension WebApp {
                 "spark": SVGChart.sparkline(spark, labels: labels, title: title, markers: markers),
             ]
             if let note { t["note"] = note }
+            if let owner = owners["kpi." + id] { t["owner"] = owner.shortText }
             let period = "from=\(dq.period.from.text)&to=\(dq.period.to.text)"
             t["records"] = (Self.tileRecords[id] ?? []).map { ["href": "/kpis/\($0.0.rawValue)?\(period)", "label": $0.1] }
             if let v = value, let p = previous, p != 0 {
@@ -394,7 +396,7 @@ extension WebApp {
     static let dashboardLiveTemplate = """
         <section class="tiles" aria-label="The shared KPIs" data-version="{{version}}">
         {{#tiles}}<div class="tile" data-kpi="{{id}}"><h2>{{title}}</h2><div class="v">{{value}}</div>
-        <div class="sub">previous {{previous}} {{#delta}}<span class="{{dir}}">{{delta}}</span>{{/delta}}</div><div class="sub">{{target}}</div>{{{spark}}}<div class="sub">records: {{#records}}<a href="{{href}}">{{label}}</a> {{/records}}</div></div>{{/tiles}}
+        <div class="sub">previous {{previous}} {{#delta}}<span class="{{dir}}">{{delta}}</span>{{/delta}}</div><div class="sub">{{target}}</div>{{#owner}}<div class="sub owner">owner: {{owner}}</div>{{/owner}}{{{spark}}}<div class="sub">records: {{#records}}<a href="{{href}}">{{label}}</a> {{/records}}</div></div>{{/tiles}}
         </section>
         {{#hasChanges}}<details class="card changes" id="changes"><summary>Changes in these months that may explain a jump (dashed lines on the curves)</summary><ul>{{#changes}}<li data-kind="{{kind}}"><span class="muted">{{when}}</span> {{text}} <span class="muted">by {{by}}</span></li>{{/changes}}</ul></details>{{/hasChanges}}
         <div class="grid">

@@ -9,7 +9,7 @@ extension WebApp {
     /// The settings sections and who may open them: admins all, marketing the scoring model.
     static let settingsSections: [(id: String, label: String)] = [
         ("users", "Users and roles"), ("tokens", "API tokens"), ("webhooks", "Webhooks"), ("connections", "Connections"), ("scoring", "Scoring model"),
-        ("routing", "Routing and SLA"), ("targets", "Targets"), ("workspace", "Workspace"),
+        ("routing", "Routing and SLA"), ("targets", "Targets"), ("owners", "Owners"), ("workspace", "Workspace"),
     ]
 
     static func maySee(_ user: WebUser, section: String) -> Bool {
@@ -106,6 +106,17 @@ extension WebApp {
             data["versions"] = try await store.handoverConfigVersions().suffix(10).reversed().map {
                 ["version": $0.version, "author": $0.author, "comment": $0.comment, "at": user.dateTime($0.appliedAt), "active": $0.active]
             }
+        case "owners":
+            let users = try await cache.users(store).sorted { $0.id < $1.id }
+            data["owners"] = try await store.owners().map { o -> [String: Any] in
+                [
+                    "subject": o.subject, "label": o.label, "kind": o.kind, "isDefault": o.isDefault, "csrf": user.session.csrf,
+                    "teams": OwnedSubjects.teams.map { ["value": $0, "label": OwnedSubjects.teamLabel($0), "selected": $0 == o.team] },
+                    "people": users.map { ["id": $0.id, "name": $0["name"].text ?? $0.id, "selected": $0.id == o.responsible] },
+                    "accountable": users.map { ["id": $0.id, "name": $0["name"].text ?? $0.id, "selected": $0.id == o.accountable] },
+                    "consulted": o.consulted.joined(separator: ", "), "informed": o.informed.joined(separator: ", "),
+                ]
+            }
         case "workspace":
             let current = try await store.workspaceSettings()
             let errorKeys = extra["errorKeys"] as? Set<String> ?? []
@@ -148,6 +159,24 @@ extension WebApp {
             return render(user, title: title ?? "Settings", path: back, body: html, flash: nil, status: s)
         }
         switch (section, action) {
+        case ("owners", "save"):
+            func list(_ key: String) -> [String] {
+                (form.fields[key] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+            let subject = form["subject"] ?? ""
+            do {
+                let o = try await store.setOwner(
+                    OwnerChange(
+                        subject: subject, team: form["team"], responsible: form.fields["responsible"] ?? "", accountable: form.fields["accountable"] ?? "",
+                        consulted: list("consulted"), informed: list("informed")
+                    ),
+                    actor: user.actor,
+                    at: now
+                )
+                return redirect(back + "?ok=" + Self.query("\(o.label): \(o.shortText)."))
+            } catch let e as StoreError {
+                return redirect(back + "?bad=" + Self.query(e.description))
+            }
         case ("users", "role"):
             guard let id = form["user_id"], let role = form["access_role"].flatMap(AccessRole.init(rawValue:)) else {
                 return try await page(["roleError": "Choose a user and a role."])
