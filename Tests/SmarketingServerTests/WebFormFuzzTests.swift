@@ -36,7 +36,20 @@ struct WebFormFuzzTests {
                 ("/settings/targets/save", ["period", "metric", "value", "segment"]),
                 ("/settings/workspace/save", ["workspace.timezone", "workspace.currency", "kpi.sla_hours", "kpi.stale_days", "if_version"]),
                 ("/inbox/1/accept", ["note"]), ("/inbox/99999999999999999999/reject", ["reason", "note"]), ("/inbox/x/nonsense", ["note"]),
+                ("/inbox/1/rate", ["rating", "reason", "back"]), ("/settings/owners/save", ["subject", "team", "responsible", "accountable", "consulted", "informed"]),
+                ("/meetings/start", ["week", "title"]), ("/meetings/1/decide", ["decision"]), ("/meetings/1/item", ["title", "owner", "due"]),
+                ("/meetings/1/attendees", ["attendee_u-admin", "attendee_%00"]), ("/meetings/1/notes", ["notes"]), ("/meetings/99999999999999999999/finish", []),
+                ("/meetings/x/nonsense", ["back"]), ("/action-items/1/done", ["back"]), ("/action-items/-1/reopen", ["back"]),
+                ("/campaigns/%00/review", ["text", "decision"]), ("/campaigns/cmp-email-1/review", ["text", "decision"]),
             ]
+            // An open meeting and an action item, so the meeting forms reach the store's checks.
+            let meeting = try await w.store.createMeeting(week: try #require(AgendaWeek.parse("2025-W50")), title: "Fuzz", attendees: [], actor: Fixture.actor, at: Fixture.clock.now())
+            #expect(meeting.id == 1)
+            _ = try await w.store.createActionItem(
+                ActionItemDraft(title: "Fuzz", ownerID: "u-admin", due: LocalDate(year: 2026, month: 1, day: 5), meetingID: 1),
+                actor: Fixture.actor,
+                at: Fixture.clock.now()
+            )
             var rng = SeededRandom(seed: 14)
             var sent = 0
             for (path, fields) in forms {
@@ -54,6 +67,8 @@ struct WebFormFuzzTests {
                 "/?from=0001-01-01&to=9999-12-31", "/?from=2026-02-30", "/?by=planet&model=magic", "/kpis/nonsense", "/kpis/mqls?by=team&key=%00",
                 "/leads?stale=1e308", "/leads?stale=-1&stage=%3Cscript%3E&q=" + String(repeating: "q", count: 5_000), "/leads/%00", "/campaigns/..%2F..",
                 "/settings/nothing", "/inbox?user=%27%20OR%201%3D1", "/pipeline?from=x",
+                "/meetings?week=2026-W99", "/meetings?week=%00", "/meetings/0", "/meetings/99999999999999999999", "/meetings/1/minutes/exe",
+                "/lead-quality?by=planet&from=1", "/lead-quality?from=0001-01-01&to=9999-12-31", "/settings/owners",
             ]
             for uri in pages {
                 let page = try await WebSessionTests.call(client, .get, uri, cookies: [admin])
@@ -62,6 +77,10 @@ struct WebFormFuzzTests {
             }
             #expect(sent > 150)
             #expect(try await WebSessionTests.call(client, .get, "/", cookies: [admin]).status == .ok)
+            // Whatever the meeting took was checked: decisions within their length, no control characters.
+            let after = try #require(try await w.store.meeting(id: 1))
+            #expect(after.decisions.allSatisfy { $0.count <= MeetingRules.decisionMax && !$0.unicodeScalars.contains { $0.value == 0 } })
+            #expect(try await w.store.actionItems(ActionItemQuery()).allSatisfy { $0.title.count <= MeetingRules.titleMax })
             // Whatever was accepted is within its field's range.
             var q = ListQuery()
             q.limit = 1000
