@@ -42,6 +42,12 @@ public protocol RitualStore: Sendable {
     func owners() async throws -> [Ownership]
     /// Sets a subject's owner (admin): the team and the RACI people, each a user of the workspace; audited.
     func setOwner(_ change: OwnerChange, actor: Actor, at: Timestamp) async throws -> Ownership
+    /// Stores a KPI file (already checked) as the new active version; audited (`apply`, `kpi_configs`).
+    func applyKPIConfig(text: String, comment: String, actor: Actor, at: Timestamp) async throws -> HandoverConfigVersion
+    /// Every stored KPI file version, newest first.
+    func kpiConfigVersions() async throws -> [HandoverConfigVersion]
+    /// The active KPI file's version and text.
+    func activeKPIConfigText() async throws -> (HandoverConfigVersion, String)?
     /// Every deal as the forecast reads it (created, closed, won, amount, its account's segment).
     func forecastDeals() async throws -> [ForecastDeal]
     /// Every rated lead: contact, when it was handed over, whether it was rated good (for the scoring backtest).

@@ -135,6 +135,8 @@ struct OpenAPITests {
                 case ("post", let path) where path.hasPrefix("/api/v1/scoring/"): body = modelBody
                 case ("post", let path) where path.hasPrefix("/api/v1/handover/"):
                     body = String(decoding: try JSONEncoder().encode(["config": handoverConfig]), as: UTF8.self)
+                case ("post", let path) where path.hasPrefix("/api/v1/kpi-config/"):
+                    body = String(decoding: try JSONEncoder().encode(["config": "kpis: {mqls: {good: 30, bad: 20}}\n"]), as: UTF8.self)
                 case ("post", "/api/v1/handovers/{id}/reject"): body = #"{"reason":"timing"}"#
                 case ("post", "/api/v1/handovers/{id}/reassign"): body = #"{"owner_id":"u-sales"}"#
                 case ("post", "/api/v1/webhooks"): body = #"{"url":"https://hooks.example/x","events":["sla.breached"],"format":"slack"}"#
@@ -244,4 +246,4 @@ extension OpenAPITests {
 
 /// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz,
 /// 9 scoring routes, 21 handover, report and webhook routes.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2 + 10 + 2 + 2 + 2 + 2
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2 + 10 + 2 + 2 + 2 + 2 + 5

@@ -221,6 +221,89 @@ struct DemoRitualsTests {
     }
 }
 
+@Suite("Store conformance: KPIs as code")
+struct KPIConfigConformanceTests {
+    @Test("kpis.yaml is versioned and audited; a custom KPI equals the same ratio computed from the raw records", arguments: Backend.allCases)
+    func customKPIs(backend: Backend) async throws {
+        let demo = BundleConformanceTests.tempDir("kpi-config")
+        defer { try? FileManager.default.removeItem(atPath: demo) }
+        _ = try DemoWorkspace(leads: 400, seed: 9).write(to: demo)
+        let sut = try await backend.makeRoles()
+        let store = sut.store
+        #expect(try await BundleConformanceTests.importDir(store, demo).committed)
+        let file = """
+            kpis:
+              mqls: {target: 120, good: 30, bad: 10, owner: u-mkt-mgr}
+            custom:
+              webinar_mql_to_opportunity:
+                label: MQL to opportunity, webinar
+                unit: rate
+                ratio: [lead_to_opportunity.mql_cohort.converted, lead_to_opportunity.mql_cohort.population]
+                where: {channel: webinar}
+              all_spend:
+                unit: money
+                sum: [cac.marketing_spend, cac.sales_cost]
+            """
+        // Problems refuse the file whole, with line and column.
+        guard case .failure(let p) = KPIConfigFile.read(file.replacingOccurrences(of: "cac.sales_cost", with: "cac.sales_costs")) else {
+            Issue.record("a misspelt figure was accepted")
+            return
+        }
+        #expect(p.problems.first?.line == 11 && p.problems.first?.message.contains("cac.sales_cost") == true, "\(p.problems)")
+        await #expect(throws: StoreError.self) {
+            _ = try await KPIConfigReads.apply(store, text: file.replacingOccurrences(of: "u-mkt-mgr", with: "ghost"), comment: "", actor: tester, at: t0)
+        }
+        #expect(try await store.kpiConfigVersions().isEmpty)
+
+        let v1 = try await KPIConfigReads.apply(store, text: file, comment: "Q3", actor: tester, at: t0)
+        #expect(v1.version == 1)
+        #expect(try await store.owners().first { $0.subject == "kpi.mqls" }?.responsible == "u-mkt-mgr")
+        #expect(try await store.changeNotes(from: t0, to: t0.adding(milliseconds: 1), limit: 10).map(\.text).contains("KPI file v1 applied"))
+        let v2 = try await KPIConfigReads.apply(store, text: file.replacingOccurrences(of: "target: 120", with: "target: 150"), comment: "", actor: tester, at: t0)
+        let versions = try await store.kpiConfigVersions()
+        #expect(v2.version == 2 && versions.map(\.active) == [true, false])
+        let (_, active) = try #require(try await KPIConfigReads.active(store))
+        #expect(KPIConfigReads.diff(active, try KPIConfigFile.read(file).get()) == ["kpis.mqls: target 150, good 30, bad 10, owner u-mkt-mgr, compared with previous → target 120, good 30, bad 10, owner u-mkt-mgr, compared with previous"])
+
+        // The custom ratio against the raw records: webinar-sourced contacts that became MQLs in the
+        // period, and those of them that reached an opportunity (their own time, else a deal).
+        let period = KPIPeriod(from: LocalDate(year: 2025, month: 1, day: 1), to: LocalDate(year: 2025, month: 7, day: 1))
+        let values = try await KPIConfigReads.custom(store, period: period)
+        let ratio = try #require(values.first { $0.id == "webinar_mql_to_opportunity" })
+        var q = ListQuery()
+        q.limit = 100_000
+        let contacts = try await store.list(.contacts, q).records
+        let links = try await store.list(.opportunityContacts, q).records
+        let deals = try await store.list(.opportunities, q).records
+        var withDeal = Set(links.compactMap { $0["contact_id"].text })
+        withDeal.formUnion(deals.compactMap { $0["primary_contact_id"].text })
+        let from = period.from.startUTC
+        let to = period.to.startUTC
+        let cohort = contacts.filter {
+            guard let t = $0["became_mql_at"].timestamp else { return false }
+            return t >= from && t < to && $0["source_channel"].text == "webinar"
+        }
+        let converted = cohort.filter { !$0["became_opportunity_at"].isNull || withDeal.contains($0.id) }
+        #expect(cohort.count >= 5, "the demo has webinar MQLs in the period")
+        #expect(ratio.current == Double(converted.count) / Double(cohort.count), "\(String(describing: ratio.current)) vs \(converted.count)/\(cohort.count)")
+        #expect(ratio.filter == "channel=webinar" && ratio.unit == "rate")
+        // The sum: spend of both categories from the raw cost lines.
+        var cq = ListQuery()
+        cq.limit = 1_000
+        cq.from = .date(period.from)
+        cq.to = .date(period.to)
+        var costs: [Record] = []
+        repeat {
+            let page = try await store.list(.costs, cq)
+            costs += page.records
+            cq.cursor = page.nextCursor
+        } while cq.cursor != nil
+        let spend = try #require(values.first { $0.id == "all_spend" }?.current)
+        let raw = costs.filter { ["marketing", "sales"].contains($0["category"].text ?? "") }.reduce(0.0) { $0 + ($1["amount"].double ?? 0) }
+        #expect(abs(spend - raw) < 0.01, "\(spend) vs \(raw) from \(costs.count) lines")
+    }
+}
+
 extension WeeklyAgenda {
     func with(asOf t: Timestamp) -> WeeklyAgenda {
         var a = self

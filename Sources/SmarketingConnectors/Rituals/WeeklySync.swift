@@ -37,6 +37,28 @@ public enum WeeklySync {
         // Who acts on each KPI.
         let owners = Dictionary(try await store.owners().map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
         for i in rows.indices { rows[i].owner = owners["kpi." + rows[i].key]?.shortText }
+        // kpis.yaml: thresholds and targets of the built-in KPIs, and the custom KPIs as rows of their own.
+        if let (_, config) = try await KPIConfigReads.active(store) {
+            for b in config.builtins {
+                guard let i = rows.firstIndex(where: { $0.key == b.id }) else { continue }
+                if let t = b.target { rows[i].quarterTarget = t }
+                rows[i].status = KPIConfig.status(rows[i].week, good: b.good, bad: b.bad, higherIsBetter: rows[i].higherIsBetter)
+            }
+            if !config.custom.isEmpty {
+                let week = try await KPIConfigReads.custom(store, config, period: p.week)
+                let qtd = try await KPIConfigReads.custom(store, config, period: p.quarterToDate)
+                let last = try await KPIConfigReads.custom(store, config, period: p.lastQuarter)
+                for (i, c) in config.custom.enumerated() {
+                    rows.append(
+                        WeeklyAgenda.KPIRow(
+                            key: "custom." + c.id, label: c.label, unit: c.unit, week: week[i].current, previousWeek: week[i].previous,
+                            quarterToDate: qtd[i].current, lastQuarter: last[i].current, quarterTarget: c.target, higherIsBetter: c.higherIsBetter,
+                            owner: c.owner.map { id in owners.values.first { $0.responsible == id }?.responsibleName ?? id }, status: week[i].status
+                        )
+                    )
+                }
+            }
+        }
         let weekSLA = w.total.current.leadResponseTime
         let qtdSLA = q.total.current.leadResponseTime
 

@@ -33,7 +33,7 @@ public enum AgendaText {
                 ["KPI", "week", "last week", "change", "quarter to date", "last quarter", "quarter target", "owner"],
                 a.kpis.map { r in
                     [
-                        r.label, value(r.week, r.unit, a.currency), value(r.previousWeek, r.unit, a.currency), change(r),
+                        r.label + (r.status.map { " (\($0))" } ?? ""), value(r.week, r.unit, a.currency), value(r.previousWeek, r.unit, a.currency), change(r),
                         value(r.quarterToDate, r.unit, a.currency), value(r.lastQuarter, r.unit, a.currency),
                         r.quarterTarget.map { value($0, r.unit, a.currency) } ?? "–", r.owner ?? "–",
                     ]

@@ -23,6 +23,25 @@ public struct WeeklyAgenda: Sendable, Equatable, Codable, ExplicitNullEncodable 
         public var higherIsBetter: Bool
         /// Who acts on it ("Sales · Sam Sales"), from the workspace's owners.
         public var owner: String? = nil
+        /// `green`, `amber` or `red` for the week's value under the thresholds of `kpis.yaml`.
+        public var status: String? = nil
+
+        public init(
+            key: String, label: String, unit: String, week: Double?, previousWeek: Double?, quarterToDate: Double?, lastQuarter: Double?,
+            quarterTarget: Double?, higherIsBetter: Bool, owner: String? = nil, status: String? = nil
+        ) {
+            self.key = key
+            self.label = label
+            self.unit = unit
+            self.week = week
+            self.previousWeek = previousWeek
+            self.quarterToDate = quarterToDate
+            self.lastQuarter = lastQuarter
+            self.quarterTarget = quarterTarget
+            self.higherIsBetter = higherIsBetter
+            self.owner = owner
+            self.status = status
+        }
     }
 
     /// Sales' side of the handover in the week and the quarter so far.

@@ -127,6 +127,8 @@ extension APIRoute {
         case .meetingList:
             out.append(.query("limit", Schema.integer(1...1000), "meetings (default 50)"))
             out.append(.query("before", Schema.serial, "meetings with an id below this (next_before of the previous page)"))
+        case .kpiCustom: out += period
+        case .kpiConfigApply: out.append(.query("comment", Schema.string(maxLength: 2_000), "why (kept with the version)"))
         case .campaignReview:
             out += period
             out.append(.query("model", Schema.choice(AttributionModel.allCases.map(\.rawValue)), "the attribution model of the attributed revenue and ROMI (default linear)"))

@@ -23,12 +23,14 @@ struct APIRoute: Sendable {
         case agenda, meetingList, meetingCreate, meetingGet, meetingChange, meetingFinish, meetingMinutes
         case actionItemList, actionItemCreate, actionItemChange
         case leadRate, leadQuality, forecast, forecastBacktest, campaignReview, campaignNote, ownerList, ownerChange
+        case kpiCustom, kpiConfig, kpiConfigValidate, kpiConfigDiff, kpiConfigApply
 
         /// Whether the weekly-sync routes handle this kind.
         var isRitual: Bool {
             switch self {
             case .agenda, .meetingList, .meetingCreate, .meetingGet, .meetingChange, .meetingFinish, .meetingMinutes, .actionItemList,
-                .actionItemCreate, .actionItemChange, .leadRate, .leadQuality, .forecast, .forecastBacktest, .campaignReview, .campaignNote, .ownerList, .ownerChange:
+                .actionItemCreate, .actionItemChange, .leadRate, .leadQuality, .forecast, .forecastBacktest, .campaignReview, .campaignNote, .ownerList, .ownerChange, .kpiCustom, .kpiConfig,
+                .kpiConfigValidate, .kpiConfigDiff, .kpiConfigApply:
                 return true
             default: return false
             }
@@ -498,6 +500,35 @@ struct APIRoute: Sendable {
                 path: "/api/v1/owners/{id}",
                 kind: .ownerChange,
                 summary: "Set a subject's owner ({team?, responsible?, accountable?, consulted?, informed?}; \"\" clears a person) (admin)",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/kpis/custom",
+                kind: .kpiCustom,
+                summary: "The custom KPIs of the active kpis.yaml for [from, to) and the period before, with their status (green/amber/red) (?from, to)",
+                responses: [200, 422]
+            ),
+            APIRoute(method: .get, path: "/api/v1/kpi-config", kind: .kpiConfig, summary: "The active kpis.yaml (text and version) and every version", responses: [200]),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/kpi-config/validate",
+                kind: .kpiConfigValidate,
+                summary: "Check a kpis.yaml: every problem with line and column; nothing is stored",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/kpi-config/diff",
+                kind: .kpiConfigDiff,
+                summary: "What applying a kpis.yaml would change against the active one",
+                responses: [200, 422]
+            ),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/kpi-config/apply",
+                kind: .kpiConfigApply,
+                summary: "Apply a kpis.yaml as the new version (admin; ?comment=); its owners become the KPIs' responsible people; audited and annotated on the charts",
                 responses: [200, 422]
             ),
             APIRoute(

@@ -241,7 +241,9 @@ enum OpenAPIDocument {
     /// The YAML file a route takes as its body, if any.
     static func takesYAML(_ route: APIRoute) -> Bool {
         switch route.kind {
-        case .scoringValidate, .scoringDiff, .scoringApply, .scoringBacktest, .handoverValidate, .handoverApply: return true
+        case .scoringValidate, .scoringDiff, .scoringApply, .scoringBacktest, .handoverValidate, .handoverApply, .kpiConfigValidate, .kpiConfigDiff,
+            .kpiConfigApply:
+            return true
         default: return false
         }
     }

@@ -27,6 +27,33 @@ extension APIHandlers {
         }
         if route.kind == .forecast { return try json(.ok, try await ForecastReads.current(store, now: now)) }
         if route.kind == .forecastBacktest { return try json(.ok, try await ForecastReads.backtest(store, now: now)) }
+        switch route.kind {
+        case .kpiCustom:
+            let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+            let active = try await KPIConfigReads.active(store)
+            let values = try await active.asyncMap { try await KPIConfigReads.custom(store, $0.config, period: period) } ?? []
+            return try json(.ok, KPICustomOut(version: active?.version, from: period.from.text, to: period.to.text, data: values))
+        case .kpiConfig:
+            let active = try await store.activeKPIConfigText()
+            return try json(.ok, KPIConfigOut(version: active?.0.version, text: active?.1, versions: try await store.kpiConfigVersions()))
+        case .kpiConfigValidate:
+            let text = try await modelText(request)
+            switch KPIConfigFile.read(text) {
+            case .success(let c): return try json(.ok, KPIValidateOut(valid: true, kpis: c.builtins.count, custom: c.custom.count, problems: []))
+            case .failure(let p):
+                try refuseUnlessMapping(p, request)
+                return try json(.ok, KPIValidateOut(valid: false, kpis: 0, custom: 0, problems: p.problems.map { "line \($0.line), column \($0.column): \($0.message)" }))
+            }
+        case .kpiConfigDiff:
+            let new = try parsedYAML(try await modelText(request), what: "the KPI file", KPIConfigFile.read)
+            return try json(.ok, ["changes": KPIConfigReads.diff(try await KPIConfigReads.active(store)?.config, new)])
+        case .kpiConfigApply:
+            guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "apply a KPI file") }
+            let text = try await modelText(request)
+            _ = try parsedYAML(text, what: "the KPI file", KPIConfigFile.read)
+            return try json(.ok, try await KPIConfigReads.apply(store, text: text, comment: q.get("comment") ?? "", actor: actor, at: now))
+        default: break
+        }
         if route.kind == .ownerList { return try json(.ok, ["data": try await store.owners()]) }
         if route.kind == .ownerChange {
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "set owners") }
@@ -127,6 +154,26 @@ extension APIHandlers {
         default:
             throw Problem(.notFound, "no such route")
         }
+    }
+
+    struct KPICustomOut: ExplicitNullEncodable {
+        var version: Int?
+        var from: String
+        var to: String
+        var data: [CustomKPIValue]
+    }
+
+    struct KPIConfigOut: ExplicitNullEncodable {
+        var version: Int?
+        var text: String?
+        var versions: [HandoverConfigVersion]
+    }
+
+    struct KPIValidateOut: Encodable {
+        var valid: Bool
+        var kpis: Int
+        var custom: Int
+        var problems: [String]
     }
 
     struct MeetingPage: ExplicitNullEncodable {

@@ -26,6 +26,7 @@ enum PostgresSchema {
         (9, "a bulk load registers touchpoint ids a chunk at a time", v9),
         (10, "trigram indexes for the text search of contacts and accounts (pg_trgm)", v10),
         (11, "meetings and action items (the weekly sync)", PostgresStore.ritualSchema),
+        (12, "lead ratings, campaign reviews, owners, KPI files", PostgresStore.ritualSchema2),
     ]
 
     static var count: Int { migrations.count }

@@ -2,18 +2,8 @@ import GRDB
 import SmarketingCore
 
 extension SQLiteStore {
-    static let ritualSchema = """
-        CREATE TABLE meetings (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, week TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL,
-            attendees TEXT NOT NULL, decisions TEXT NOT NULL, notes TEXT NOT NULL, created_at INTEGER NOT NULL,
-            created_by TEXT NOT NULL, finished_at INTEGER, agenda TEXT);
-        CREATE TABLE action_items (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, owner_id TEXT NOT NULL, due TEXT NOT NULL,
-            status TEXT NOT NULL, meeting_id INTEGER REFERENCES meetings(id), created_at INTEGER NOT NULL,
-            created_by TEXT NOT NULL, done_at INTEGER, done_by TEXT);
-        CREATE INDEX action_items_owner ON action_items(owner_id, status, due);
-        CREATE INDEX action_items_meeting ON action_items(meeting_id);
-        CREATE INDEX audit_log_at ON audit_log(at);
+    /// Lead ratings, campaign reviews, owners and KPI files (added after the meetings' migration).
+    static let ritualSchema2 = """
         CREATE TABLE lead_ratings (
             handover_id INTEGER PRIMARY KEY NOT NULL REFERENCES handovers(id), contact_id TEXT NOT NULL, rating TEXT NOT NULL,
             reason TEXT, rated_by TEXT NOT NULL, rated_at INTEGER NOT NULL);
@@ -26,6 +16,23 @@ extension SQLiteStore {
         CREATE TABLE owners (
             subject TEXT PRIMARY KEY NOT NULL, team TEXT NOT NULL, responsible TEXT, accountable TEXT, consulted TEXT NOT NULL,
             informed TEXT NOT NULL, updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL);
+        CREATE TABLE kpi_configs (
+            version INTEGER PRIMARY KEY NOT NULL, text TEXT NOT NULL, applied_at INTEGER NOT NULL, author TEXT NOT NULL, comment TEXT NOT NULL,
+            active INTEGER NOT NULL);
+        """
+
+    static let ritualSchema = """
+        CREATE TABLE meetings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, week TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL,
+            attendees TEXT NOT NULL, decisions TEXT NOT NULL, notes TEXT NOT NULL, created_at INTEGER NOT NULL,
+            created_by TEXT NOT NULL, finished_at INTEGER, agenda TEXT);
+        CREATE TABLE action_items (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, owner_id TEXT NOT NULL, due TEXT NOT NULL,
+            status TEXT NOT NULL, meeting_id INTEGER REFERENCES meetings(id), created_at INTEGER NOT NULL,
+            created_by TEXT NOT NULL, done_at INTEGER, done_by TEXT);
+        CREATE INDEX action_items_owner ON action_items(owner_id, status, due);
+        CREATE INDEX action_items_meeting ON action_items(meeting_id);
+        CREATE INDEX audit_log_at ON audit_log(at);
         """
 
     public func createMeeting(week: AgendaWeek, title: String, attendees: [String], actor: Actor, at: Timestamp) async throws -> Meeting {
@@ -264,6 +271,35 @@ extension SQLiteStore {
             )
             try Self.audit(db, actor, at, "owner.set", "owners", o.subject, Self.json(["team": o.team, "responsible": o.responsible, "accountable": o.accountable]))
             return try Self.readOwners(db).first { $0.subject == o.subject } ?? o
+        }
+    }
+
+    public func applyKPIConfig(text: String, comment: String, actor: Actor, at: Timestamp) async throws -> HandoverConfigVersion {
+        try await writeRefreshingKPIs { db in
+            let version = (try Int.fetchOne(db, sql: "SELECT max(version) FROM kpi_configs") ?? 0) + 1
+            try db.execute(sql: "UPDATE kpi_configs SET active = 0")
+            try db.execute(
+                sql: "INSERT INTO kpi_configs (version, text, applied_at, author, comment, active) VALUES (?, ?, ?, ?, ?, 1)",
+                arguments: [version, text, at.milliseconds, actor.userID, comment]
+            )
+            try Self.audit(db, actor, at, "apply", "kpi_configs", String(version), Self.json(["comment": comment]))
+            return HandoverConfigVersion(version: version, appliedAt: at, author: actor.userID, comment: comment, active: true)
+        }
+    }
+
+    public func kpiConfigVersions() async throws -> [HandoverConfigVersion] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT version, applied_at, author, comment, active FROM kpi_configs ORDER BY version DESC").map {
+                HandoverConfigVersion(version: $0[0], appliedAt: Timestamp(milliseconds: $0[1]), author: $0[2], comment: $0[3], active: ($0[4] as Int) == 1)
+            }
+        }
+    }
+
+    public func activeKPIConfigText() async throws -> (HandoverConfigVersion, String)? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT version, applied_at, author, comment, text FROM kpi_configs WHERE active = 1").map {
+                (HandoverConfigVersion(version: $0[0], appliedAt: Timestamp(milliseconds: $0[1]), author: $0[2], comment: $0[3], active: true), $0[4])
+            }
         }
     }
 

@@ -379,6 +379,7 @@ enum SQLiteSchema {
         }
         m.registerMigration("v14 text search") { db in try db.execute(sql: SQLiteSearch.schema) }
         m.registerMigration("v15 meetings and action items") { db in try db.execute(sql: SQLiteStore.ritualSchema) }
+        m.registerMigration("v16 lead ratings, campaign reviews, owners, KPI files") { db in try db.execute(sql: SQLiteStore.ritualSchema2) }
         return m
     }
 }

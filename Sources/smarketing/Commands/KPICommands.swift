@@ -8,7 +8,7 @@ struct KPI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kpi",
         abstract: "The shared KPI set of a period, beside the previous period and the targets.",
-        subcommands: [Show.self, Verify.self, Rebuild.self],
+        subcommands: [Show.self, Verify.self, Rebuild.self, Config.self, Custom.self],
         defaultSubcommand: Show.self
     )
 
