@@ -39,6 +39,8 @@ public struct KPIReport: Sendable, Equatable, Codable, ExplicitNullEncodable {
     /// ROMI per attribution model for the period (only when asked: `romi=`), in total and, when
     /// `by` has `channel` or `campaign`, per value of those; nil when not asked.
     public var romi: [ModelROMI]? = nil
+    /// The custom KPIs of the active `kpis.yaml` (nil when none is defined).
+    public var custom: [CustomKPIValue]? = nil
 
     /// One model's ROMI: (revenue attributed to marketing for the deals won in the period −
     /// marketing spend) ÷ marketing spend.

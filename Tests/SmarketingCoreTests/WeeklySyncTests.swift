@@ -187,3 +187,26 @@ struct LeadQualityTests {
         #expect(r.rated == 4 && r.good == 2 && r.bad == 2 && r.sentGood == 1 && r.sentBad == 1 && r.goodMissed == 1 && r.badShareOfSent == 0.5)
     }
 }
+
+@Suite("KPIs as code: formulas and statuses")
+struct KPIConfigTests {
+    @Test("formulas read figures by path; a missing figure or a zero denominator gives no value")
+    func formulas() {
+        let f = ["a": 3.0, "b": 4.0, "z": 0.0]
+        #expect(KPIConfig.evaluate(.value("a"), f) == 3 && KPIConfig.evaluate(.sum(["a", "b"]), f) == 7 && KPIConfig.evaluate(.ratio("a", "b"), f) == 0.75)
+        #expect(KPIConfig.evaluate(.ratio("a", "z"), f) == nil && KPIConfig.evaluate(.value("missing"), f) == nil && KPIConfig.evaluate(.sum(["a", "missing"]), f) == nil)
+        #expect(KPIConfig.paths(.ratio("a", "b")) == ["a", "b"])
+    }
+
+    @Test("green at or past good, red at or past bad, amber between; the direction follows the KPI")
+    func statuses() {
+        #expect(KPIConfig.status(0.9, good: 0.9, bad: 0.7, higherIsBetter: true) == "green")
+        #expect(KPIConfig.status(0.8, good: 0.9, bad: 0.7, higherIsBetter: true) == "amber")
+        #expect(KPIConfig.status(0.7, good: 0.9, bad: 0.7, higherIsBetter: true) == "red")
+        #expect(KPIConfig.status(3, good: 4, bad: 24, higherIsBetter: false) == "green")
+        #expect(KPIConfig.status(24, good: 4, bad: 24, higherIsBetter: false) == "red")
+        #expect(KPIConfig.status(10, good: 4, bad: 24, higherIsBetter: false) == "amber")
+        #expect(KPIConfig.status(nil, good: 4, bad: 24, higherIsBetter: false) == nil && KPIConfig.status(5, good: nil, bad: nil, higherIsBetter: true) == nil)
+        #expect(KPIConfig.status(5, good: nil, bad: 6, higherIsBetter: true) == "red" && KPIConfig.status(7, good: nil, bad: 6, higherIsBetter: true) == "amber")
+    }
+}

@@ -186,4 +186,44 @@ struct MeetingAPITests {
             #expect(acceptance?["owner"] as? String == "Sales", "the default team until someone is named")
         }
     }
+
+    @Test("kpis.yaml over the API: validate with line and column, diff, apply (admin), custom KPIs in /api/v1/kpis and /api/v1/kpis/custom")
+    func kpiConfig() async throws {
+        let f = try await Fixture.make(.sqlite)
+        defer { f.remove() }
+        let demo = FileManager.default.temporaryDirectory.appendingPathComponent("smk-kpicfg-demo-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: demo) }
+        _ = try DemoWorkspace(leads: 300, seed: 2).write(to: demo)
+        #expect(try await f.store.importRows(try Bundle.open(demo), options: ImportOptions(), actor: Fixture.actor, at: Fixture.clock.now()) { _ in }.committed)
+        let example = try String(contentsOfFile: exampleHandoverPath().replacingOccurrences(of: "handover.yaml", with: "kpis.yaml"), encoding: .utf8)
+        try await f.app().test(.live) { client in
+            let admin = f.tokens[.admin]
+            let bad = try await client.call(.post, "/api/v1/kpi-config/validate", token: admin, body: "custom:\n  x:\n    value: nope.figure\n", contentType: "application/yaml")
+            #expect(bad.status == .ok && bad.json["valid"] as? Bool == false && (bad.json["problems"] as? [String])?.first?.hasPrefix("line 3, column 12") == true, "\(bad.text)")
+            let good = try await client.call(.post, "/api/v1/kpi-config/validate", token: admin, body: example, contentType: "application/yaml")
+            #expect(good.json["valid"] as? Bool == true && good.json["custom"] as? Int == 3, "\(good.text)")
+            let diff = try await client.call(.post, "/api/v1/kpi-config/diff", token: admin, body: example, contentType: "application/yaml")
+            #expect((diff.json["changes"] as? [String])?.contains("custom.total_spend: added (Marketing and sales spend)") == true)
+            #expect(try await client.call(.post, "/api/v1/kpi-config/apply", token: f.tokens[.marketing], body: example, contentType: "application/yaml").status == .forbidden)
+            // The example names users of the demo workspace as owners.
+            let applied = try await client.call(.post, "/api/v1/kpi-config/apply?comment=Q3", token: admin, body: example, contentType: "application/yaml")
+            #expect(applied.status == .ok && applied.json["version"] as? Int == 1, "\(applied.text)")
+            let config = try await client.call(.get, "/api/v1/kpi-config", token: f.tokens[.viewer])
+            #expect(config.json["version"] as? Int == 1 && (config.json["text"] as? String) == example)
+
+            let custom = try await client.call(.get, "/api/v1/kpis/custom?from=2025-01-01&to=2025-07-01", token: f.tokens[.viewer])
+            let values = custom.data
+            #expect(values.map { $0["id"] as? String } == ["webinar_mql_to_opportunity", "paid_search_response", "total_spend"], "\(custom.text)")
+            let kpis = try await client.call(.get, "/api/v1/kpis?from=2025-01-01&to=2025-07-01&by=channel", token: f.tokens[.viewer])
+            let inReport = kpis.json["custom"] as? [[String: Any]] ?? []
+            #expect(inReport.map { $0["current"] as? Double } == values.map { $0["current"] as? Double })
+            // The ratio is the KPI set's own figures under the cut.
+            let webinar = ((kpis.json["by"] as? [String: Any])?["channel"] as? [[String: Any]])?.first { $0["key"] as? String == "webinar" }
+            let cohort = ((webinar?["current"] as? [String: Any])?["lead_to_opportunity"] as? [String: Any])?["mql_cohort"] as? [String: Any]
+            let population = cohort?["population"] as? Double ?? 0
+            #expect(population > 0, "the demo has webinar MQLs in the half year")
+            let expected = (cohort?["converted"] as? Double).map { $0 / population }
+            #expect(expected != nil && abs((values.first?["current"] as? Double ?? -1) - (expected ?? -2)) < 1e-12, "\(String(describing: expected)) \(String(describing: values.first))")
+        }
+    }
 }

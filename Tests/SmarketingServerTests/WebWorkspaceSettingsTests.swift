@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 import Testing
@@ -143,6 +144,27 @@ struct WebOwnersTests {
             #expect((bad.headers[.location] ?? "").contains("bad="))
             let dashboard = try await WebSessionTests.call(client, .get, "/", cookies: [admin])
             #expect(dashboard.text.contains("owner: Sales · Sam Sales"))
+        }
+    }
+}
+
+@Suite("Web: kpis.yaml on the dashboard")
+struct WebKPIConfigTests {
+    @Test("after applying examples/kpis.yaml the dashboard colours the tiles it sets thresholds for and shows the custom KPIs")
+    func dashboard() async throws {
+        let w = try await WebWorkspace.make(leads: 300)
+        defer { w.remove() }
+        let example = try String(contentsOfFile: exampleHandoverPath().replacingOccurrences(of: "handover.yaml", with: "kpis.yaml"), encoding: .utf8)
+        _ = try await KPIConfigReads.apply(w.store, text: example, comment: "", actor: Fixture.actor, at: WebWorkspace.clock.now())
+        try await w.app().test(.router) { client in
+            let (viewer, _, _) = try await WebSettingsTests.signIn(client, w.people[.viewer]!)
+            let page = try await WebSessionTests.call(client, .get, "/?from=2025-10-01&to=2026-04-01", cookies: [viewer])
+            #expect(page.status == .ok)
+            for id in ["webinar_mql_to_opportunity", "paid_search_response", "total_spend"] { #expect(page.text.contains("data-custom-kpi=\"\(id)\""), "\(id)") }
+            #expect(page.text.contains("Marketing and sales spend") && page.text.contains("channel=webinar"))
+            // win_rate and lead_response_time have thresholds in the example: their tiles carry a status.
+            #expect(page.text.range(of: "class=\"tile status-(green|amber|red)\" data-kpi=\"win_rate\"", options: .regularExpression) != nil, "\(page.text.prefix(100))")
+            #expect(page.text.contains("KPI file v1 applied"), "the apply is a change annotation")
         }
     }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import ServiceLifecycle
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 
@@ -24,7 +25,11 @@ extension APIHandlers {
                 case .failure(let e): throw Problem(.unprocessableContent, "romi " + e.message)
                 }
             }
-            return try json(.ok, try await store.kpis(withROMI))
+            var report = try await store.kpis(withROMI)
+            // The custom KPIs of the active kpis.yaml, computed from the same aggregates.
+            let custom = try await KPIConfigReads.custom(store, period: withROMI.period)
+            if !custom.isEmpty { report.custom = custom }
+            return try json(.ok, report)
         case .kpiRecords:
             let name = try pathID(context)
             let metric = try KPIMetric(rawValue: name).orThrow(

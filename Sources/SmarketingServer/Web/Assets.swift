@@ -44,6 +44,7 @@ enum WebAssets {
         .meeting-forms{display:grid;gap:12px;grid-template-columns:repeat(auto-fit,minmax(min(320px,100%),1fr))}.meeting-forms .card{margin:0;display:flex;flex-direction:column;gap:8px}
         .forecast .band{fill:#dfe6f7}.forecast .forecast-line{stroke:var(--accent);stroke-width:2}.forecast .forecast-dot{fill:var(--accent)}.forecast .actual-line{stroke:var(--good);stroke-width:2.5;stroke-dasharray:6 3}.forecast .grid,.line .grid{stroke:var(--line)}
         .marker{stroke:var(--warn);stroke-width:1.5;stroke-dasharray:3 3}.legend{font-size:.8rem;color:var(--muted)}.key{display:inline-block;width:14px;height:4px;vertical-align:middle;margin-left:8px}.forecast-key{background:var(--accent)}.band-key{background:#dfe6f7;height:10px}.actual-key{background:var(--good)}
+        .pill.green{background:#e3f1e7;color:#14532d}.pill.amber{background:#fdf0d5;color:#7a4b00}.pill.red{background:#fde2e1;color:#8a1c12}.tile.status-red{border-color:#f1aeb5}.tile.status-green{border-color:#9ccbb0}
         fieldset{border:0;padding:0;margin:0;display:flex;flex-wrap:wrap;gap:4px 14px}label.check{flex-direction:row;align-items:center;gap:6px;color:var(--ink)}
         pre.diff{background:#fff;border:1px solid var(--line);padding:8px;overflow-x:auto;font-size:.8rem}.diff .add{color:var(--good)}.diff .del{color:var(--bad)}
         @media (max-width:640px){main{padding:10px}header.top{padding:8px 10px}.logout{margin-left:0}.inbox-item{grid-template-columns:1fr}.tile .v{font-size:1.3rem}}

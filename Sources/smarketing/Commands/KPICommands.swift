@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 
@@ -34,11 +35,26 @@ struct KPI: AsyncParsableCommand {
                 case .failure(let e): throw CLIFailure("--romi " + e.message)
                 }
             }
-            let report = try await workspace.openFunnel().kpis(query)
+            let store = try await workspace.openFunnel()
+            var report = try await store.kpis(query)
+            // The custom KPIs of kpis.yaml travel with the built-in ones (JSON, CSV, table).
+            let custom = try await KPIConfigReads.custom(store, period: query.period)
+            if !custom.isEmpty { report.custom = custom }
             switch workspace.json ? .json : format {
             case .json: try printJSON(report)
             case .csv: print(try KPIText.csv(report), terminator: "")
-            case .table: print(KPIText.table(report), terminator: "")
+            case .table:
+                print(KPIText.table(report), terminator: "")
+                if let custom = report.custom {
+                    print("\ncustom KPIs (kpis.yaml)")
+                    let currency = try await store.workspaceSettings().settings.currency
+                    for c in custom {
+                        print(
+                            "  " + KPIText.pad(c.label, 44) + " " + AgendaText.value(c.current, c.unit, currency) + "  (previous "
+                                + AgendaText.value(c.previous, c.unit, currency) + ")" + (c.status.map { "  " + $0 } ?? "")
+                        )
+                    }
+                }
             }
         }
     }
@@ -149,10 +165,16 @@ enum KPIText {
 
     /// The long-format rows of a report (`csvHeader`'s columns).
     static func csvRows(_ report: KPIReport) throws -> [[String]] {
-        try figures(report).map { d, k, p, f, v in
+        var rows = try figures(report).map { d, k, p, f, v in
             let span = p == "current" ? report.period : report.previousPeriod
             return [d, k, p, span.from, span.to, f, v]
         }
+        for c in report.custom ?? [] {
+            for (side, value, span) in [("current", c.current, report.period), ("previous", c.previous, report.previousPeriod)] {
+                rows.append(["custom", c.filter ?? "all", side, span.from, span.to, "custom." + c.id, value.map { FieldValue.format($0) } ?? ""])
+            }
+        }
+        return rows
     }
 
     static func csv(_ report: KPIReport) throws -> String {

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import ServiceLifecycle
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 
@@ -120,6 +121,11 @@ extension WebApp {
             let day = LocalDate(daysSinceEpoch: calendar.day(n.at))
             if let i = months.firstIndex(where: { $0.from <= day && day < $0.to }) { markers[i, default: []].append(day.text + ": " + n.text) }
         }
+        // kpis.yaml: thresholds colour the tiles they name; custom KPIs get tiles of their own.
+        let kpiConfig = try await KPIConfigReads.active(store)?.config
+        let thresholds = Dictionary((kpiConfig?.builtins ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let currency = try await store.workspaceSettings().settings.currency
+        let custom = try await kpiConfig.asyncMap { try await KPIConfigReads.custom(store, $0, period: period) } ?? []
         func tile(
             _ id: String,
             _ title: String,
@@ -139,6 +145,7 @@ extension WebApp {
             ]
             if let note { t["note"] = note }
             if let owner = owners["kpi." + id] { t["owner"] = owner.shortText }
+            if let b = thresholds[id], let st = KPIConfig.status(value, good: b.good, bad: b.bad, higherIsBetter: higherIsBetter) { t["status"] = st }
             let period = "from=\(dq.period.from.text)&to=\(dq.period.to.text)"
             t["records"] = (Self.tileRecords[id] ?? []).map { ["href": "/kpis/\($0.0.rawValue)?\(period)", "label": $0.1] }
             if let v = value, let p = previous, p != 0 {
@@ -273,6 +280,13 @@ extension WebApp {
         var data: [String: Any] = [
             "changes": notes.suffix(12).reversed().map { ["when": LocalTime.minute($0.at, in: zone), "text": $0.text, "by": $0.by, "kind": $0.kind] },
             "hasChanges": !notes.isEmpty,
+            "custom": custom.map { c -> [String: Any] in
+                [
+                    "id": c.id, "label": c.label, "value": AgendaText.value(c.current, c.unit, currency), "previous": AgendaText.value(c.previous, c.unit, currency),
+                    "status": c.status as Any, "filter": c.filter as Any, "owner": c.owner as Any,
+                ]
+            },
+            "hasCustom": !custom.isEmpty,
             "tiles": tiles, "funnel": funnelSVG, "findings": Array(funnel.findings.prefix(5)), "hasFindings": !funnel.findings.isEmpty,
             "commitments": commitmentSVG, "sla": slaSVG,
             "attribution": attributionSVG, "model": dq.model.rawValue.replacingOccurrences(of: "_", with: " "),
@@ -395,9 +409,10 @@ extension WebApp {
 
     static let dashboardLiveTemplate = """
         <section class="tiles" aria-label="The shared KPIs" data-version="{{version}}">
-        {{#tiles}}<div class="tile" data-kpi="{{id}}"><h2>{{title}}</h2><div class="v">{{value}}</div>
+        {{#tiles}}<div class="tile{{#status}} status-{{status}}{{/status}}" data-kpi="{{id}}"><h2>{{title}}{{#status}} <span class="pill {{status}}" title="kpis.yaml thresholds">{{status}}</span>{{/status}}</h2><div class="v">{{value}}</div>
         <div class="sub">previous {{previous}} {{#delta}}<span class="{{dir}}">{{delta}}</span>{{/delta}}</div><div class="sub">{{target}}</div>{{#owner}}<div class="sub owner">owner: {{owner}}</div>{{/owner}}{{{spark}}}<div class="sub">records: {{#records}}<a href="{{href}}">{{label}}</a> {{/records}}</div></div>{{/tiles}}
         </section>
+        {{#hasCustom}}<section class="tiles custom-kpis" aria-label="Custom KPIs (kpis.yaml)">{{#custom}}<div class="tile{{#status}} status-{{status}}{{/status}}" data-custom-kpi="{{id}}"><h2>{{label}}{{#status}} <span class="pill {{status}}">{{status}}</span>{{/status}}</h2><div class="v">{{value}}</div><div class="sub">previous {{previous}}</div>{{#filter}}<div class="sub">{{filter}}</div>{{/filter}}{{#owner}}<div class="sub owner">owner: {{owner}}</div>{{/owner}}</div>{{/custom}}</section>{{/hasCustom}}
         {{#hasChanges}}<details class="card changes" id="changes"><summary>Changes in these months that may explain a jump (dashed lines on the curves)</summary><ul>{{#changes}}<li data-kind="{{kind}}"><span class="muted">{{when}}</span> {{text}} <span class="muted">by {{by}}</span></li>{{/changes}}</ul></details>{{/hasChanges}}
         <div class="grid">
         <section class="card"><h2>Funnel</h2>{{{funnel}}}</section>
