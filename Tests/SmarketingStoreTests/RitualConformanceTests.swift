@@ -183,6 +183,10 @@ struct DemoRitualsTests {
         let open = try await store.actionItems(ActionItemQuery(status: .open))
         #expect(open.count == 4)
         #expect(open.contains { $0.isOverdue(today: LocalDate(year: 2026, month: 1, day: 1)) }, "some are overdue on the day the demo starts")
+        // The demo's KPI file is examples/kpis.yaml, read the same way.
+        let example = try String(contentsOfFile: exampleKPIsPath(), encoding: .utf8)
+        #expect(try KPIConfigFile.read(DemoRituals.kpisText).get() == KPIConfigFile.read(example).get())
+        #expect(try await store.kpiConfigVersions().count == 1)
         // Owners: the seeded ones are named, the others keep their default team; the agenda names them.
         let owners = try await store.owners()
         #expect(owners.count == OwnedSubjects.all.count)
@@ -310,4 +314,10 @@ extension WeeklyAgenda {
         a.asOf = t
         return a
     }
+}
+
+/// examples/kpis.yaml of the checkout.
+func exampleKPIsPath() -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("examples/kpis.yaml").path
 }

@@ -46,6 +46,8 @@ public enum DemoRituals {
         var meetings = 0
         var items = 0
         let demo = Actor(userID: "u-admin", role: .admin, via: "demo")
+        // The demo's kpis.yaml (examples/kpis.yaml): thresholds, targets and three custom KPIs.
+        _ = try await KPIConfigReads.apply(store, text: kpisText, comment: "demo workspace KPIs (examples/kpis.yaml)", actor: demo, at: now)
         // Owners first, so the agendas name who acts on each KPI.
         for (subject, responsible, accountable) in [
             ("step.lead_to_mql", "u-mkt-mgr", "u-admin"), ("step.mql_to_sal", "u-sales-mgr", "u-admin"), ("step.sal_to_sql", "u-sales-mgr", "u-admin"),
@@ -145,4 +147,37 @@ public enum DemoRituals {
         }
         return (leads.count, rated)
     }
+
+    /// examples/kpis.yaml, compiled in (the demo must not depend on the checkout's files).
+    public static let kpisText = """
+        kpis:
+          mqls: {target: 450, good: 35, bad: 25, owner: u-mkt-mgr}
+          mql_acceptance: {good: 0.85, bad: 0.7, owner: u-sales-mgr}
+          sla_compliance: {good: 0.95, bad: 0.85, owner: u-sales-mgr}
+          lead_response_time: {good: 4, bad: 24}
+          win_rate: {good: 0.3, bad: 0.2, comparison: previous}
+          cost_per_mql: {good: 1500, bad: 2500}
+        custom:
+          webinar_mql_to_opportunity:
+            label: MQL → opportunity, webinar leads
+            unit: rate
+            ratio: [lead_to_opportunity.mql_cohort.converted, lead_to_opportunity.mql_cohort.population]
+            where: {channel: webinar}
+            good: 0.35
+            bad: 0.2
+            owner: u-mkt-mgr
+          paid_search_response:
+            label: Median response time, paid-search leads
+            unit: hours
+            value: lead_response_time.median_hours
+            where: {channel: paid_search}
+            good: 4
+            bad: 24
+            higher_is_better: false
+          total_spend:
+            label: Marketing and sales spend
+            unit: money
+            sum: [cac.marketing_spend, cac.sales_cost]
+
+        """
 }
