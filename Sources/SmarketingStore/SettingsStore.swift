@@ -10,6 +10,34 @@ public protocol SettingsStore: Sendable {
     /// and the settings have changed since. The KPI aggregates are rebuilt in the same
     /// transaction when a change cuts them differently (time zone, SLA hours).
     func changeSettings(_ values: [String: String], ifVersion: Int?, actor: Actor, at: Timestamp) async throws -> SettingsChangeResult
+    /// The same, reporting the rebuild's progress when the change rebuilds the aggregates.
+    func changeSettings(
+        _ values: [String: String],
+        ifVersion: Int?,
+        actor: Actor,
+        at: Timestamp,
+        progress: (@Sendable (RebuildProgress) -> Void)?
+    ) async throws -> SettingsChangeResult
+}
+
+extension SettingsStore {
+    public func changeSettings(_ values: [String: String], ifVersion: Int?, actor: Actor, at: Timestamp) async throws -> SettingsChangeResult {
+        try await changeSettings(values, ifVersion: ifVersion, actor: actor, at: at, progress: nil)
+    }
+}
+
+/// How far a rebuild of the KPI aggregates is: the phase (`contacts`, `deals`, `accounts`,
+/// `costs`, `writing`) and, for contacts, how many of how many are recomputed.
+public struct RebuildProgress: Sendable, Hashable, Codable {
+    public var phase: String
+    public var done: Int
+    public var total: Int
+
+    public init(phase: String, done: Int, total: Int) {
+        self.phase = phase
+        self.done = done
+        self.total = total
+    }
 }
 
 /// Settings with the version they were read at.

@@ -108,6 +108,7 @@ struct OpenAPITests {
             let hook = try await client.call(.post, "/api/v1/webhooks", token: admin, body: #"{"url":"http://127.0.0.1:9/x","events":["*"]}"#)
             let webhookID = try #require((hook.json["subscription"] as? [String: Any])?["id"] as? String)
             var tokenID = ""
+            var settingsJob = ""
             let doc = try JSONDecoder().decode(JSONValue.self, from: Data(specReply.text.utf8))
             var validated = 0
             for op in operations {
@@ -145,18 +146,26 @@ struct OpenAPITests {
                 case ("post", "/api/v1/users/{id}/password"): body = #"{"password":"correct horse battery"}"#
                 case ("post", "/api/v1/lead-ratings"): body = #"{"handover_id":\#(handoverIDs["accept"]!),"rating":"good","reason":"right_fit"}"#
                 case ("post", _): body = Self.createBodies[op.path]
-                case ("patch", "/api/v1/settings"): body = #"{"workspace.currency":"EUR","kpi.stale_days":21}"#
+                case ("patch", "/api/v1/settings"):
+                    // A change that rebuilds the aggregates, as a background job (202 and its Location).
+                    uri += "?background=true"
+                    body = #"{"workspace.currency":"EUR","kpi.stale_days":21,"kpi.sla_hours":8}"#
                 case ("patch", "/api/v1/meetings/{id}"): body = #"{"decision":"Keep the SLA at 24 h"}"#
                 case ("patch", "/api/v1/action-items/{id}"): body = #"{"status":"done"}"#
                 case ("patch", _): body = "{}"
                 default: break
                 }
                 if op.path == "/api/v1/stream" { uri += "?once=true" }
+                if op.path == "/api/v1/settings/jobs/{id}" { uri = settingsJob }
                 if op.path == "/api/v1/kpis/{id}/records" { uri = "/api/v1/kpis/mqls/records" }
                 let r = try await client.call(HTTPRequest.Method(op.method.uppercased())!, uri, token: admin, body: body)
                 #expect(op.statuses.contains(Int(r.status.code)), "\(op.method) \(uri) answered \(r.status.code): \(r.text)")
                 #expect(r.status.code < 300, "\(op.method) \(uri) should succeed with valid input: \(r.text)")
                 if op.path == "/api/v1/tokens", op.method == "post" { tokenID = r.json["id"] as? String ?? "" }
+                if op.path == "/api/v1/settings", op.method == "patch" {
+                    #expect(r.status == .accepted, "\(r.text)")
+                    settingsJob = r.headers[.location] ?? ""
+                }
                 if op.path == "/api/v1/stream" {
                     #expect(r.headers[.contentType] == "text/event-stream" && r.text.hasPrefix("retry: 1000\nid: "), "\(r.text.prefix(200))")
                 } else if r.status.code < 300, r.status != .noContent {
@@ -246,4 +255,4 @@ extension OpenAPITests {
 
 /// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json and /healthz,
 /// 9 scoring routes, 21 handover, report and webhook routes.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 2 + 10 + 2 + 2 + 2 + 2 + 5
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 2 + 9 + 21 + 4 + 2 + 6 + 3 + 10 + 2 + 2 + 2 + 2 + 5

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingServer
 import SmarketingStore
@@ -68,5 +69,39 @@ struct SettingsAPITests {
             #expect(entries.contains { $0["recordID"] as? String == "workspace.timezone" || $0["record_id"] as? String == "workspace.timezone" })
         }
         #expect(try await f.store.workspaceSettings().settings.timeZone.identifier == "Europe/Berlin")
+    }
+
+    @Test("a change that rebuilds the aggregates runs in the background with progress (?background=true); the job ends done and the figures agree", arguments: ServerBackend.allCases)
+    func background(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { f.remove() }
+        let demo = FileManager.default.temporaryDirectory.appendingPathComponent("smk-settings-bg-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: demo) }
+        _ = try DemoWorkspace(leads: 300, seed: 2).write(to: demo)
+        #expect(try await f.store.importRows(try Bundle.open(demo), options: ImportOptions(), actor: Fixture.actor, at: Fixture.clock.now()) { _ in }.committed)
+        let admin = f.tokens[.admin]
+        try await f.app().test(.live) { client in
+            // A change that does not rebuild answers at once, even with background=true.
+            let quick = try await client.call(.patch, "/api/v1/settings?background=true", token: admin, body: #"{"kpi.stale_days":21}"#)
+            #expect(quick.status == .ok && quick.json["rebuilt_aggregates"] as? Bool == false)
+            // A bad value is refused at once, not in a job.
+            let bad = try await client.call(.patch, "/api/v1/settings?background=true", token: admin, body: #"{"workspace.timezone":"Europe/Berln"}"#)
+            #expect(bad.status == .unprocessableContent)
+            let started = try await client.call(.patch, "/api/v1/settings?background=true", token: admin, body: #"{"workspace.timezone":"Europe/Berlin","if_version":1}"#)
+            #expect(started.status == .accepted && started.json["status"] as? String == "running", "\(started.text)")
+            let location = try #require(started.headers[.location])
+            #expect(try await client.call(.get, location, token: f.tokens[.marketing]).status == .forbidden)
+            var job: [String: Any] = [:]
+            for _ in 0..<300 {
+                job = try await client.call(.get, location, token: admin).json
+                if job["status"] as? String != "running" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(job["status"] as? String == "done" && (job["message"] as? String)?.contains("workspace.timezone UTC → Europe/Berlin") == true, "\(job)")
+            #expect(job["total"] as? Int ?? 0 > 0, "the contacts the rebuild recomputed: \(job)")
+            #expect(try await client.call(.get, "/api/v1/settings/jobs/nope", token: admin).status == .notFound)
+        }
+        #expect(try await f.store.workspaceSettings().settings.timeZone.identifier == "Europe/Berlin")
+        #expect(try await f.store.verifyKPIs().mismatches.isEmpty)
     }
 }

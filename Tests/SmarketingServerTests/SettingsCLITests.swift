@@ -26,6 +26,8 @@ struct SettingsCLITests {
         let set = try await CLIRun.run(["settings", "set", "workspace.timezone", "Europe/Berlin", "--if-version", "0", "--author", "ops", "--database", db])
         #expect(set.status == 0, "\(set.stderr)")
         #expect(set.stdout.contains("workspace.timezone: UTC → Europe/Berlin (settings version 1)") && set.stdout.contains("rebuilt"))
+        // The rebuild says how far it is, on stderr: every phase, the contacts counted to the end.
+        #expect(set.stderr.contains("rebuilding KPI aggregates: 0 of ") && set.stderr.contains("rebuilding KPI aggregates: writing"), "\(set.stderr)")
         let again = try await CLIRun.run(["settings", "set", "workspace.timezone", "Europe/Berlin", "--database", db])
         #expect(again.status == 0 && again.stdout.contains("nothing changed"))
         let json = try await CLIRun.run(["settings", "show", "workspace.timezone", "--json", "--database", db])

@@ -34,7 +34,15 @@ struct WebWorkspaceSettingsTests {
             // A good change saves, is reported, and the page shows the new version.
             try await tab.fill(["input[name='workspace.timezone']": "Europe/Berlin"])
             try await tab.clickAndWait("form[action='/settings/workspace/save'] button")
-            let flash = try await tab.text(".flash")
+            // A new zone rebuilds the figures in the background: the page follows the job.
+            let jobPage = try await tab.path
+            #expect(jobPage.hasPrefix("/settings/workspace?job=job-"), "\(jobPage)")
+            var flash = try await tab.text("#settings-job")
+            for _ in 0..<100 where flash.contains("Rebuilding") {
+                try await Task.sleep(for: .milliseconds(200))
+                try await tab.open(base + jobPage)
+                flash = try await tab.text("#settings-job")
+            }
             #expect(flash.contains("workspace.timezone UTC → Europe/Berlin") && flash.contains("kpi.sla_hours 24 → 8") && flash.contains("rebuilt"), "\(flash)")
             let stored = try await w.store.workspaceSettings()
             #expect(stored.version == 1 && stored.settings.timeZone.identifier == "Europe/Berlin" && stored.settings.slaHours == 8)

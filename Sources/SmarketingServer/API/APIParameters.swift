@@ -123,6 +123,7 @@ extension APIRoute {
             for (alias, field) in schema.aliases.sorted(by: { $0.key < $1.key }) where alias != field {
                 if let f = schema.field(field) { out.append(.query(alias, OpenAPIDocument.filterSchema(f), "alias of \(field)")) }
             }
+        case .settingsChange: out.append(.query("background", Schema.choice(["true", "false"]), "true: a change that rebuilds the KPI aggregates runs as a job (202)"))
         case .agenda: out.append(.query("week", Schema.isoWeek, "the ISO week (default: the current week in the workspace's calendar)"))
         case .meetingList:
             out.append(.query("limit", Schema.integer(1...1000), "meetings (default 50)"))

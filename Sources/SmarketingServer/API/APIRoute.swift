@@ -19,7 +19,7 @@ struct APIRoute: Sendable {
         case webhookList, webhookCreate, webhookDelete, webhookDeliveries, webhookReplay
         case kpis, kpiRecords, stream, attribution, funnel, killers
         case connectionList, connectionCreate, connectionDelete, connectionTest, connectionSync, connectionRuns
-        case settings, settingsChange
+        case settings, settingsChange, settingsJob
         case agenda, meetingList, meetingCreate, meetingGet, meetingChange, meetingFinish, meetingMinutes
         case actionItemList, actionItemCreate, actionItemChange
         case leadRate, leadQuality, forecast, forecastBacktest, campaignReview, campaignNote, ownerList, ownerChange
@@ -139,8 +139,15 @@ struct APIRoute: Sendable {
                 path: "/api/v1/settings",
                 kind: .settingsChange,
                 summary:
-                    "Change settings (admin): checked as a whole, audited, versioned (if_version refuses a change on stale settings with 409); a new time zone or SLA hours rebuilds the KPI aggregates",
-                responses: [200, 409, 422]
+                    "Change settings (admin): checked as a whole, audited, versioned (if_version refuses a change on stale settings with 409); a new time zone or SLA hours rebuilds the KPI aggregates (?background=true: as a job with progress, 202 and its Location)",
+                responses: [200, 202, 409, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/settings/jobs/{id}",
+                kind: .settingsJob,
+                summary: "A background settings change: running, done or failed, the rebuild's phase and progress (admin; kept until the server restarts)",
+                responses: [200, 404]
             ),
             APIRoute(method: .get, path: "/api/v1/scoring/model", kind: .scoringModel, summary: "The active scoring model version", responses: [200, 404]),
             APIRoute(method: .get, path: "/api/v1/scoring/versions", kind: .scoringVersions, summary: "Every scoring model version", responses: [200]),

@@ -262,6 +262,8 @@ enum OpenAPIDocument {
             var response: [String: JSONValue] = ["description": .string(description)]
             if code >= 400 {
                 response["content"] = .object(["application/problem+json": .object(["schema": ref("Problem")])])
+            } else if code == 202, route.kind == .settingsChange {
+                response["content"] = jsonContent(settingsJobSchema)
             } else if route.kind == .stream {
                 response["content"] = .object(["text/event-stream": .object(["schema": ref("KPIStreamEvent")])])
             } else if code != 204 {
@@ -365,6 +367,7 @@ enum OpenAPIDocument {
         case .actionItemCreate, .actionItemChange: return ref("ActionItem")
         case .agenda: return ref("Agenda")
         case .campaignNote: return ref("CampaignNote")
+        case .settingsJob: return settingsJobSchema
         case .ownerList: return objectSchema(["data": .object(["type": .string("array"), "items": ref("Ownership")])], required: ["data"])
         case .ownerChange: return ref("Ownership")
         case .campaignReview:
@@ -423,6 +426,18 @@ enum OpenAPIDocument {
     }
 
     static let nullableInteger: JSONValue = .object(["type": .array([.string("integer"), .string("null")])])
+    /// A background settings change (`?background=true`, `/api/v1/settings/jobs/{id}`).
+    static let settingsJobSchema: JSONValue = .object([
+        "type": .string("object"),
+        "properties": .object([
+            "id": .object(["type": .string("string")]), "status": Schema.choice(["running", "done", "failed"]),
+            "done": .object(["type": .string("integer")]), "total": .object(["type": .string("integer")]),
+            "phase": .object(["type": .array([.string("string"), .string("null")])]), "message": .object(["type": .array([.string("string"), .string("null")])]),
+            "error": .object(["type": .array([.string("string"), .string("null")])]),
+        ]),
+        "required": .array([.string("id"), .string("status"), .string("done"), .string("total")]),
+    ])
+
     static let nullableNumber: JSONValue = .object(["type": .array([.string("number"), .string("null")])])
     static let nullableString: JSONValue = .object(["type": .array([.string("string"), .string("null")])])
 

@@ -125,9 +125,9 @@ struct APIHandlers: Sendable {
             let entries = try await store.audit(limit: max(1, min(limit, 1000)), before: before)
             let encoder = JSONEncoder()
             return RecordJSON.response(.ok, "{\"data\":" + String(decoding: try encoder.encode(entries), as: UTF8.self) + "}")
-        case .settings, .settingsChange:
+        case .settings, .settingsChange, .settingsJob:
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "read or change the workspace settings") }
-            return try await settingsRoute(route, request, actor)
+            return try await settingsRoute(route, request, context, actor)
         case _ where route.kind.isRitual:
             return try await ritualRoute(route, request, context, actor)
         case .scoringModel, .scoringVersions, .scoringValidate, .scoringDiff, .scoringApply, .scoringJob, .scoringBacktest, .contactScore,

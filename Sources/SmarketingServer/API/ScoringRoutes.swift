@@ -16,6 +16,9 @@ final class ScoringJobs: Sendable {
         var total: Int
         var result: ApplyResult?
         var error: String?
+        /// For a settings change's rebuild: the phase it is in, and what it changed once done.
+        var phase: String? = nil
+        var message: String? = nil
     }
     private let jobs = Mutex<[String: Job]>([:])
 

@@ -120,7 +120,8 @@ enum WebTemplates {
         <select name="accountable" aria-label="Accountable"><option value="">—</option>{{#accountable}}<option value="{{id}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/accountable}}</select>
         <input name="consulted" value="{{consulted}}" aria-label="Consulted" placeholder="consulted"><input name="informed" value="{{informed}}" aria-label="Informed" placeholder="informed">
         <button type="submit" class="secondary" data-action="save-owner">Save</button></form></td></tr>{{/owners}}</tbody></table></div>{{/is_owners}}
-        {{#is_workspace}}<form method="post" action="/settings/workspace/save" class="card" novalidate><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="if_version" value="{{settingsVersion}}">
+        {{#is_workspace}}{{#job}}<p class="flash{{#failed}} bad{{/failed}}" role="status" id="settings-job" data-running="{{running}}">{{text}}</p>{{#running}}<meta http-equiv="refresh" content="2">{{/running}}{{/job}}
+        <form method="post" action="/settings/workspace/save" class="card" novalidate><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="if_version" value="{{settingsVersion}}">
         {{#formError}}<p class="field-error" role="alert" id="err-settings">{{formError}}</p>{{/formError}}
         <table><thead><tr><th>Setting</th><th>Value</th><th>What it does</th></tr></thead><tbody>{{#fields}}<tr><td><label for="set-{{id}}">{{key}}</label></td><td><input id="set-{{id}}" name="{{key}}" value="{{value}}"{{#error}} aria-invalid="true" aria-describedby="err-settings"{{/error}}>{{#isDefault}} <span class="muted">default</span>{{/isDefault}}</td><td>{{summary}}</td></tr>{{/fields}}</tbody></table>
         <p class="actions"><button type="submit">Save</button> <span class="muted">Version {{settingsVersion}}. A new time zone or SLA hours rebuilds the KPI figures; every change is in the audit log.</span></p></form>{{/is_workspace}}

@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import SmarketingCore
 
@@ -74,7 +75,18 @@ extension PostgresStore {
         // would plan the set-based derivation as if the tables were empty.
         try await c.script("ANALYZE kpi_dirty, contacts, opportunities, opportunity_contacts, touchpoints, handovers, lifecycle_transitions, costs")
         var delta = KPICellDelta()
-        try await refreshDirty(c, settings: settings, config: config, incremental: false, into: &delta)
+        let report = rebuildProgress.withLock { $0 }
+        let total = report == nil ? 0 : Int(try await c.one("SELECT count(*) FROM contacts")?.int(0) ?? 0)
+        // PostgreSQL derives each kind in a few set-based statements: progress is by phase.
+        report?(RebuildProgress(phase: "contacts", done: 0, total: total))
+        try await refreshContacts(c, settings: settings, config: config, incremental: false, into: &delta)
+        report?(RebuildProgress(phase: "deals", done: total, total: total))
+        try await refreshDeals(c, settings: settings, config: config, incremental: false, into: &delta)
+        report?(RebuildProgress(phase: "accounts", done: total, total: total))
+        try await refreshAccounts(c, settings: settings, incremental: false, into: &delta)
+        report?(RebuildProgress(phase: "costs", done: total, total: total))
+        try await refreshCosts(c, settings: settings, incremental: false, into: &delta)
+        report?(RebuildProgress(phase: "writing", done: total, total: total))
         try await Self.writeFresh(c, delta)
     }
 

@@ -1,3 +1,4 @@
+import Synchronization
 import SmarketingCore
 
 extension PostgresStore {
@@ -16,8 +17,16 @@ extension PostgresStore {
     /// Serialises settings changes of every instance (the version check and the writes).
     static let settingsLock: Int64 = 0x736D_6B5F_7365_7474  // "smk_sett"
 
-    public func changeSettings(_ values: [String: String], ifVersion: Int?, actor: Actor, at: Timestamp) async throws -> SettingsChangeResult {
-        try await write { c in
+    public func changeSettings(
+        _ values: [String: String],
+        ifVersion: Int?,
+        actor: Actor,
+        at: Timestamp,
+        progress: (@Sendable (RebuildProgress) -> Void)?
+    ) async throws -> SettingsChangeResult {
+        rebuildProgress.withLock { $0 = progress }
+        defer { rebuildProgress.withLock { $0 = nil } }
+        return try await write { c in
             try await c.execute("SELECT pg_advisory_xact_lock(?)", [.int(Self.settingsLock)])
             let current = try await Self.versionedSettings(c)
             let changes = try SettingsRules.plan(current, values, ifVersion: ifVersion)

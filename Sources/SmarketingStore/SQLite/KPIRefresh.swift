@@ -10,6 +10,8 @@ struct KPIRefresh {
     let config: HandoverConfig?
     /// Old facts exist and are subtracted (false in a rebuild, which starts from empty cells).
     let incremental: Bool
+    /// Hears the phase and, for contacts, how many are done (every 10,000).
+    var progress: ((String, Int) -> Void)?
 
     init(_ db: Database, settings: KPISettings, config: HandoverConfig?, incremental: Bool) {
         self.db = db
@@ -20,8 +22,11 @@ struct KPIRefresh {
 
     func run(into delta: inout KPICellDelta) throws {
         try contacts(into: &delta)
+        progress?("deals", 0)
         try deals(into: &delta)
+        progress?("accounts", 0)
         try accounts(into: &delta)
+        progress?("costs", 0)
         try costs(into: &delta)
     }
 
@@ -83,6 +88,7 @@ struct KPIRefresh {
         while let r = try rows.next() {
             let id: String = r[0]
             found.insert(id)
+            if let progress, found.count % 10_000 == 0 { progress("contacts", found.count) }
             let columns = KPIDerive.ContactColumns(
                 createdAt: r[1],
                 stage: r[2],

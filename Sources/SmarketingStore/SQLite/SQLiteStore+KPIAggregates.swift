@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import GRDB
 import SmarketingCore
@@ -187,7 +188,14 @@ extension SQLiteStore {
         // rebuild's memory stays bounded whatever the workspace's size.
         let chunk = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = 'kpi.rebuild_chunk_cells'")).flatMap(Int.init)
         var delta = KPICellDelta(flushLimit: max(1, chunk ?? 1_000_000))
-        try KPIRefresh(db, settings: settings, config: config, incremental: false).run(into: &delta)
+        var refresh = KPIRefresh(db, settings: settings, config: config, incremental: false)
+        if let report = rebuildProgress.withLock({ $0 }) {
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM contacts") ?? 0
+            report(RebuildProgress(phase: "contacts", done: 0, total: total))
+            refresh.progress = { phase, done in report(RebuildProgress(phase: phase, done: phase == "contacts" ? done : total, total: total)) }
+        }
+        try refresh.run(into: &delta)
+        refresh.progress?("writing", 0)
         try delta.insertAll(db)
         try Self.rollUpMonths(db)
     }

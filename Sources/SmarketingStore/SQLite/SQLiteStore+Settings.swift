@@ -1,3 +1,4 @@
+import Synchronization
 import GRDB
 import SmarketingCore
 
@@ -12,9 +13,19 @@ extension SQLiteStore {
         return SettingsRules.versioned(stored)
     }
 
-    public func changeSettings(_ values: [String: String], ifVersion: Int?, actor: Actor, at: Timestamp) async throws -> SettingsChangeResult {
-        // One writer at a time: the version read here is the one the change is made on.
-        try await writeRefreshingKPIs { db in
+    public func changeSettings(
+        _ values: [String: String],
+        ifVersion: Int?,
+        actor: Actor,
+        at: Timestamp,
+        progress: (@Sendable (RebuildProgress) -> Void)?
+    ) async throws -> SettingsChangeResult {
+        // One writer at a time: the version read here is the one the change is made on. The
+        // rebuild a new zone or SLA needs runs in this transaction: readers keep the old figures
+        // (their WAL snapshot) until it commits.
+        rebuildProgress.withLock { $0 = progress }
+        defer { rebuildProgress.withLock { $0 = nil } }
+        return try await writeRefreshingKPIs { db in
             let current = try Self.versionedSettings(db)
             let changes = try SettingsRules.plan(current, values, ifVersion: ifVersion)
             let result = SettingsRules.result(current, changes)

@@ -21,6 +21,8 @@ public final class SQLiteStore: FunnelStore {
     /// Reads stored handover configurations; nil turns routing and SLA clocks off.
     let handoverParser: HandoverConfigParser?
     let handoverCache = Mutex<(version: Int, config: HandoverConfig)?>(nil)
+    /// Who hears a rebuild's progress (a settings change run with `progress:`); nil: nobody.
+    let rebuildProgress = Mutex<(@Sendable (RebuildProgress) -> Void)?>(nil)
     /// Makes ids for records the ingest creates.
     let makeID: @Sendable (String) -> String
 

@@ -72,7 +72,11 @@ struct SettingsCommand: AsyncParsableCommand {
                     ifVersion: ifVersion,
                     actor: Actor(userID: who, role: .admin, via: "cli"),
                     at: SystemClock().now()
-                )
+                ) { p in
+                    // A new zone or SLA rebuilds the KPI aggregates: say how far it is (stderr).
+                    let line = p.phase == "contacts" && p.total > 0 ? "rebuilding KPI aggregates: \(p.done) of \(p.total) contacts" : "rebuilding KPI aggregates: \(p.phase)"
+                    FileHandle.standardError.write(Data((line + "\n").utf8))
+                }
             }
             if workspace.json {
                 return try printJSON(Listing(version: result.settings.version, settings: [key: result.settings.settings[WorkspaceSettingKey(rawValue: key) ?? .timeZone]]))

@@ -29,6 +29,7 @@ extension WebApp {
             extra["job"] = ["id": j.id, "status": j.status, "done": j.done, "total": j.total, "error": j.error ?? "", "running": j.status == "running"]
         }
         if section == "webhooks", let id = q.get("deliveries") { extra["deliveriesOf"] = id }
+        if section == "workspace", let job = q.get("job") { extra["job"] = job }
         return try await settingsPage(user, section, extra)
     }
 
@@ -118,6 +119,16 @@ extension WebApp {
                 ]
             }
         case "workspace":
+            if let id = extra["job"] as? String, let job = api.jobs.get(id) {
+                let share = job.total > 0 ? " (\(Int(Double(job.done) / Double(job.total) * 100)) %)" : ""
+                data["job"] = [
+                    "running": job.status == "running", "failed": job.status == "failed",
+                    "text": job.status == "running"
+                        ? "Rebuilding the KPI figures for the new settings — \(job.phase ?? "starting")" + (job.phase == "contacts" ? ": \(Fmt.int(job.done)) of \(Fmt.int(job.total)) contacts\(share)" : "")
+                            + ". The figures you see stay the old ones until it is done."
+                        : job.status == "failed" ? "The change was not applied: \(job.error ?? "unknown error")" : (job.message ?? "Done."),
+                ] as [String: Any]
+            }
             let current = try await store.workspaceSettings()
             let errorKeys = extra["errorKeys"] as? Set<String> ?? []
             let submitted = extra["submitted"] as? [String: String] ?? [:]
@@ -316,6 +327,15 @@ extension WebApp {
             var values: [String: String] = [:]
             for k in WorkspaceSettingKey.allCases { if let v = form.raw(k.rawValue) { values[k.rawValue] = v } }
             let ifVersion = form["if_version"].flatMap { Int($0) }
+            // A change that cuts the aggregates differently (time zone, SLA hours) rebuilds them in
+            // the background with progress; the old figures keep serving until it commits.
+            let current = try await store.workspaceSettings()
+            if case .success(let planned) = current.settings.changes(values.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }),
+                planned.contains(where: { $0.key.rebuildsAggregates }), ifVersion.map({ $0 == current.version }) ?? true
+            {
+                let id = api.startSettingsJob(values, ifVersion: ifVersion, actor: user.actor, at: now)
+                return redirect(back + "?job=" + id)
+            }
             do {
                 let result = try await store.changeSettings(values, ifVersion: ifVersion, actor: user.actor, at: now)
                 let message =
