@@ -74,3 +74,25 @@ struct ForecastTests {
         #expect(ForecastDeal.segment(employees: 200) == "mid-market" && ForecastDeal.segment(employees: 5_000) == "enterprise" && ForecastDeal.segment(employees: .nan) == "unknown")
     }
 }
+
+@Suite("Fiscal quarters as the default period")
+struct FiscalPeriodTests {
+    @Test("without dates a period is the fiscal quarter of today; with only a start, to the end of its fiscal quarter")
+    func defaults() throws {
+        let jan15 = LocalDate(year: 2026, month: 1, day: 15)
+        #expect(try KPIPeriod.parse(from: nil, to: nil, today: jan15).get() == KPIPeriod(from: LocalDate(year: 2026, month: 1, day: 1), to: LocalDate(year: 2026, month: 4, day: 1)))
+        #expect(
+            try KPIPeriod.parse(from: nil, to: nil, today: jan15, fiscalStartMonth: 2).get()
+                == KPIPeriod(from: LocalDate(year: 2025, month: 11, day: 1), to: LocalDate(year: 2026, month: 2, day: 1))
+        )
+        #expect(try KPIPeriod.parse(from: "2026-04-10", to: nil, today: jan15, fiscalStartMonth: 4).get().to == LocalDate(year: 2026, month: 7, day: 1))
+        for start in 1...12 {
+            var d = LocalDate(year: 2025, month: 1, day: 1)
+            while d.year < 2027 {
+                let q = KPIPeriod.fiscalQuarter(containing: d, startMonth: start)
+                #expect(q.from <= d && d < q.to && q.from.day == 1 && ((q.from.month - start) % 3 + 3) % 3 == 0, "\(d.text) \(start)")
+                d = d.adding(days: 9)
+            }
+        }
+    }
+}

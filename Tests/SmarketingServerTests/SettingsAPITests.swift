@@ -104,4 +104,21 @@ struct SettingsAPITests {
         #expect(try await f.store.workspaceSettings().settings.timeZone.identifier == "Europe/Berlin")
         #expect(try await f.store.verifyKPIs().mismatches.isEmpty)
     }
+
+    @Test("the default period of the KPI API follows the fiscal year and the workspace's zone (the web pages and the CLI read the same rule)")
+    func fiscalDefaults() async throws {
+        let f = try await Fixture.make(.sqlite)
+        defer { f.remove() }
+        try await f.app().test(.live) { client in
+            // The fixed clock is 2026-01-01 00:00 UTC: still 2025-12-31 in Los Angeles.
+            let before = try await client.call(.get, "/api/v1/kpis", token: f.tokens[.viewer])
+            #expect((before.json["period"] as? [String: Any])?["from"] as? String == "2026-01-01")
+            _ = try await f.store.changeSettings(
+                ["workspace.fiscal_year_start_month": "2", "workspace.timezone": "America/Los_Angeles"], ifVersion: nil, actor: Fixture.actor, at: Fixture.clock.now()
+            )
+            let after = try await client.call(.get, "/api/v1/kpis", token: f.tokens[.viewer])
+            let period = after.json["period"] as? [String: Any]
+            #expect(period?["from"] as? String == "2025-11-01" && period?["to"] as? String == "2026-02-01", "\(after.text.prefix(200))")
+        }
+    }
 }

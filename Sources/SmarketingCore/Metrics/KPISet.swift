@@ -17,6 +17,17 @@ public struct KPIPeriod: Sendable, Hashable {
         return KPIPeriod(from: LocalDate(year: d.year, month: first, day: 1), to: quarterEnd(LocalDate(year: d.year, month: first, day: 1)))
     }
 
+    /// The fiscal quarter a date falls in, for a fiscal year starting in `startMonth` (1: the
+    /// calendar quarters).
+    public static func fiscalQuarter(containing d: LocalDate, startMonth: Int) -> KPIPeriod {
+        let m = (1...12).contains(startMonth) ? startMonth : 1
+        let offset = ((d.month - m) % 12 + 12) % 12
+        let first = (m - 1 + offset / 3 * 3) % 12 + 1
+        let year = first > d.month ? d.year - 1 : d.year
+        let from = LocalDate(year: year, month: first, day: 1)
+        return KPIPeriod(from: from, to: LocalDate(monthIndex: from.monthIndex + 3))
+    }
+
     /// The first day after the quarter `d` falls in.
     static func quarterEnd(_ d: LocalDate) -> LocalDate {
         let m = (d.month - 1) / 3 * 3 + 4
@@ -33,20 +44,20 @@ public struct KPIPeriod: Sendable, Hashable {
 
     /// A period from optional `from`/`to` dates (YYYY-MM-DD): no `from` = the quarter of
     /// `today`; no `to` = the end of `from`'s quarter; at most ten years.
-    public static func parse(from: String?, to: String?, today: LocalDate) -> Result<KPIPeriod, Problem> {
+    public static func parse(from: String?, to: String?, today: LocalDate, fiscalStartMonth: Int = 1) -> Result<KPIPeriod, Problem> {
         let start: LocalDate
         if let from {
             guard let d = LocalDate.parse(from) else { return .failure(.notADate(from: true, text: from)) }
             start = d
         } else {
-            start = quarter(containing: today).from
+            start = fiscalQuarter(containing: today, startMonth: fiscalStartMonth).from
         }
         let end: LocalDate
         if let to {
             guard let d = LocalDate.parse(to) else { return .failure(.notADate(from: false, text: to)) }
             end = d
         } else {
-            end = quarterEnd(start)
+            end = fiscalQuarter(containing: start, startMonth: fiscalStartMonth).to
         }
         guard start < end else { return .failure(.notBefore) }
         guard end.daysSinceEpoch - start.daysSinceEpoch <= 3660 else { return .failure(.tooLong) }

@@ -282,10 +282,9 @@ extension WorkspaceSettings {
     /// The fiscal quarter holding a day: three months from a month the fiscal year's start month
     /// is a multiple of three away from.
     public func fiscalQuarter(containing d: LocalDate) -> KPIPeriod {
-        let startMonth = fiscalQuarterStartMonth(containing: d.month)
-        let startYear = startMonth > d.month ? d.year - 1 : d.year
-        let from = LocalDate(year: startYear, month: startMonth, day: 1)
-        let to = LocalDate(monthIndex: from.monthIndex + 3)
-        return KPIPeriod(from: from, to: to)
+        KPIPeriod.fiscalQuarter(containing: d, startMonth: fiscalYearStartMonth)
     }
+
+    /// Today in the workspace's zone.
+    public func today(_ now: Timestamp) -> LocalDate { LocalDate(daysSinceEpoch: KPICalendar(timeZone: timeZone).day(now)) }
 }

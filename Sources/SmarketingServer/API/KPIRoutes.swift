@@ -15,7 +15,7 @@ extension APIHandlers {
         if route.kind == .attribution { return try await attribution(q) }
         if route.kind == .funnel { return try await funnel(q) }
         if route.kind == .killers { return try await killers(q) }
-        let query = try kpiQuery(from: q.get("from"), to: q.get("to"), by: q.get("by"))
+        let query = try await kpiQuery(from: q.get("from"), to: q.get("to"), by: q.get("by"))
         switch route.kind {
         case .kpis:
             var withROMI = query
@@ -58,7 +58,7 @@ extension APIHandlers {
 
     /// `/api/v1/attribution`: the report of `AttributionReport.build` for the asked models.
     func attribution(_ q: Parameters) async throws -> Response {
-        let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+        let period = try await kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
         let models: [AttributionModel]
         switch AttributionModel.list(q.get("model") ?? "all") {
         case .success(let m): models = m
@@ -81,7 +81,7 @@ extension APIHandlers {
 
     /// `/api/v1/funnel/leaks`: the funnel report of the period's leads.
     func funnel(_ q: Parameters) async throws -> Response {
-        let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+        let period = try await kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
         let by = try KPIDimension(rawValue: q.get("by") ?? "segment").orThrow(
             Problem(.unprocessableContent, "by takes segment, channel, campaign, persona, owner, team or all, not \(q.get("by") ?? "")")
         )
@@ -111,7 +111,7 @@ extension APIHandlers {
 
     /// `/api/v1/funnel/killers`: the conversion killers of one step.
     func killers(_ q: Parameters) async throws -> Response {
-        let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+        let period = try await kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
         // A step needs a next stage: every stage but the funnel's last.
         let stage = try FunnelStage(rawValue: q.get("stage") ?? "mql").flatMap { $0.next == nil ? nil : $0 }.orThrow(
             Problem(.unprocessableContent, "stage takes lead, mql, sal, sql or opportunity, not \(q.get("stage") ?? "")")
@@ -131,9 +131,11 @@ extension APIHandlers {
 
     /// A period of local days from `from`/`to` (YYYY-MM-DD; default: the current quarter) and
     /// the cuts of `by`; a bad value is a 422 naming it.
-    func kpiQuery(from: String?, to: String?, by: String?) throws -> KPIQuery {
+    func kpiQuery(from: String?, to: String?, by: String?) async throws -> KPIQuery {
         let period: KPIPeriod
-        switch KPIPeriod.parse(from: from, to: to, today: clock.now().utcDate) {
+        // The default period is the workspace's fiscal quarter of today (in its zone).
+        let settings = try await store.workspaceSettings().settings
+        switch KPIPeriod.parse(from: from, to: to, today: settings.today(clock.now()), fiscalStartMonth: settings.fiscalYearStartMonth) {
         case .success(let p): period = p
         case .failure(.notADate(let isFrom, let text)): throw Problem(.unprocessableContent, "\(isFrom ? "from" : "to") must be a date YYYY-MM-DD, not \(text)")
         case .failure(.notBefore): throw Problem(.unprocessableContent, "from must be before to (the period is [from, to))")

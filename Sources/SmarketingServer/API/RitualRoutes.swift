@@ -19,7 +19,7 @@ extension APIHandlers {
             return try json(.ok, try await store.rateLead(handoverID: id, rating: rating, reason: o["reason"]?.string, actor: actor, at: now))
         }
         if route.kind == .leadQuality {
-            let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+            let period = try await kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
             let by = try LeadQualityCut(rawValue: q.get("by") ?? "campaign").orThrow(
                 Problem(.unprocessableContent, "by must be one of " + LeadQualityCut.allCases.map(\.rawValue).joined(separator: ", "))
             )
@@ -29,7 +29,7 @@ extension APIHandlers {
         if route.kind == .forecastBacktest { return try json(.ok, try await ForecastReads.backtest(store, now: now)) }
         switch route.kind {
         case .kpiCustom:
-            let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+            let period = try await kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
             let active = try await KPIConfigReads.active(store)
             let values = try await active.asyncMap { try await KPIConfigReads.custom(store, $0.config, period: period) } ?? []
             return try json(.ok, KPICustomOut(version: active?.version, from: period.from.text, to: period.to.text, data: values))
@@ -65,7 +65,7 @@ extension APIHandlers {
             return try json(.ok, try await store.setOwner(change, actor: actor, at: now))
         }
         if route.kind == .campaignReview {
-            let period = try kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
+            let period = try await kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
             let model = try AttributionModel(rawValue: q.get("model") ?? "linear").orThrow(Problem(.unprocessableContent, "model is not an attribution model"))
             return try json(.ok, try await CampaignReview.read(store, campaignID: try pathID(context), period: period, model: model))
         }

@@ -84,7 +84,7 @@ public func buildApplication(
     if configuration.backgroundServices {
         // The default dashboard's first render computes attribution for nine periods (seconds on
         // a large workspace): do it while the server starts, not while the first person waits.
-        Task.detached(priority: .background) { _ = try? await web.dashboardLive(web.dashboardQuery(Parameters())) }
+        Task.detached(priority: .background) { _ = try? await web.dashboardLive(web.dashboardQuery(Parameters(), try await web.cache.workspaceSettings(web.store))) }
         services.append(SLABreachService(store: store, clock: clock, interval: configuration.slaInterval, logger: logger))
         services.append(StorageHousekeeping(store: store, clock: clock, logger: logger))
         if configuration.deliverWebhooks {

@@ -93,6 +93,7 @@ final class WebCache: Sendable {
         var users: [Record] = []
         var zoneAt: UInt64 = 0
         var zone: TimeZone?
+        var settings: WorkspaceSettings?
         var values: [String: (version: Int64, value: any Sendable)] = [:]
         var slow: [String: (version: Int64, at: UInt64)] = [:]
         var refreshing: Set<String> = []
@@ -102,14 +103,20 @@ final class WebCache: Sendable {
     /// The workspace's time zone for pages whose viewer has none of their own, read at most
     /// every few seconds like the user list (not once per page request).
     func workspaceZone(_ store: any FunnelStore) async throws -> TimeZone {
+        try await workspaceSettings(store).timeZone
+    }
+
+    /// The workspace's settings (zone, fiscal year, …), read at most every few seconds.
+    func workspaceSettings(_ store: any FunnelStore) async throws -> WorkspaceSettings {
         let now = DispatchTime.now().uptimeNanoseconds
-        if let hit = state.withLock({ s in now - s.zoneAt < 5_000_000_000 ? s.zone : nil }) { return hit }
-        let zone = try await store.workspaceSettings().settings.timeZone
+        if let hit = state.withLock({ s in now - s.zoneAt < 5_000_000_000 ? s.settings : nil }) { return hit }
+        let settings = try await store.workspaceSettings().settings
         state.withLock {
-            $0.zone = zone
+            $0.zone = settings.timeZone
+            $0.settings = settings
             $0.zoneAt = now
         }
-        return zone
+        return settings
     }
 
     func users(_ store: any FunnelStore) async throws -> [Record] {

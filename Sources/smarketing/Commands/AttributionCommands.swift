@@ -46,7 +46,7 @@ struct Attribution: AsyncParsableCommand {
             if let halfLifeDays, !halfLife.contains(halfLifeDays) {
                 throw CLIFailure("--half-life-days must be a number from \(halfLife.lowerBound) to \(FieldValue.format(halfLife.upperBound))")
             }
-            let period = try KPI.query(from: from, to: to, by: nil).period
+            let period = try await KPI.query(from: from, to: to, by: nil, workspace: workspace).period
             let store = try await workspace.openFunnel()
             let defaults = try await storeCall { try await store.workspaceSettings().settings }
             let lookbackDays = self.lookbackDays ?? defaults.lookbackDays
@@ -121,7 +121,7 @@ struct Attribution: AsyncParsableCommand {
         func run() async throws {
             if let lookbackDays { try Attribution.checkLookback(lookbackDays) }
             guard (from == nil) == (to == nil) else { throw CLIFailure("--from and --to go together (without both: every journey)") }
-            let period = from == nil ? KPIPeriod.allTime : try KPI.query(from: from, to: to, by: nil).period
+            let period = from == nil ? KPIPeriod.allTime : try await KPI.query(from: from, to: to, by: nil, workspace: workspace).period
             let store = try await workspace.openFunnel()
             var lookbackDays = self.lookbackDays ?? 0
             if self.lookbackDays == nil { lookbackDays = try await storeCall { try await store.workspaceSettings().settings.lookbackDays } }

@@ -24,7 +24,7 @@ extension Bench {
         func run() async throws {
             let (store, path) = try await common.readWorkspace(suite: "kpi")
             defer { WorkspaceStores.close(store) }
-            let query = try KPI.query(from: from, to: to, by: by)
+            let query = try await KPI.query(from: from, to: to, by: by, workspace: nil)
             for _ in 0..<20 { _ = try await store.kpis(query) }
             var latencies: [Double] = []
             let started = DispatchTime.now().uptimeNanoseconds
@@ -94,7 +94,7 @@ extension Bench {
         @Option(help: "Reports to time (after 3 untimed).") var runs = 20
 
         func run() async throws {
-            let period = try KPI.query(from: from, to: to, by: nil).period
+            let period = try await KPI.query(from: from, to: to, by: nil, workspace: nil).period
             guard let cut = AttributionCut(rawValue: by) else { throw CLIFailure("--by takes channel, campaign or content, not \(by)") }
             let models: [AttributionModel]
             if model == "rules" {

@@ -31,7 +31,7 @@ struct CampaignCommand: AsyncParsableCommand {
                 return d
             }
             if d != nil, note == nil { throw CLIFailure("--decision goes with a --note that says why") }
-            let period = try KPI.query(from: from, to: to, by: nil).period
+            let period = try await KPI.query(from: from, to: to, by: nil, workspace: workspace).period
             let store = try await workspace.openFunnel()
             if let note {
                 _ = try await storeCall {

@@ -50,7 +50,7 @@ struct ExportKPIs: AsyncParsableCommand {
     @OptionGroup var workspace: WorkspaceOptions
 
     func run() async throws {
-        let query = try KPI.query(from: from, to: to, by: by)
+        let query = try await KPI.query(from: from, to: to, by: by, workspace: workspace)
         let periods = grain == .month ? query.period.monthly : [query.period]
         let store = try await workspace.openFunnel()
         let output = try CSVOutput(path: out)

@@ -41,7 +41,7 @@ extension Funnel {
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
-            let period = try KPI.query(from: from, to: to, by: nil).period
+            let period = try await KPI.query(from: from, to: to, by: nil, workspace: workspace).period
             guard let dim = KPIDimension(rawValue: by) else {
                 throw CLIFailure("--by takes segment, channel, campaign, persona, owner, team or all, not \(by)")
             }
@@ -112,7 +112,7 @@ extension Funnel {
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
-            let period = try KPI.query(from: from, to: to, by: nil).period
+            let period = try await KPI.query(from: from, to: to, by: nil, workspace: workspace).period
             guard let step = FunnelStage(rawValue: stage), step.next != nil else {
                 throw CLIFailure("--stage takes lead, mql, sal, sql or opportunity, not \(stage)")
             }

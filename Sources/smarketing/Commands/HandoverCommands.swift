@@ -313,7 +313,7 @@ struct Report: AsyncParsableCommand {
             guard let cut = LeadQualityCut(rawValue: by) else {
                 throw CLIFailure("--by takes " + LeadQualityCut.allCases.map(\.rawValue).joined(separator: ", ") + ", not \(by.prefix(40))")
             }
-            let period = try KPI.query(from: from, to: to, by: nil).period
+            let period = try await KPI.query(from: from, to: to, by: nil, workspace: workspace).period
             let r = try await storeCall { try await LeadQualityReads.report(try await workspace.openFunnel(), period: period, by: cut) }
             if workspace.json { return try printJSON(r) }
             print("lead quality \(r.period.from) – \(r.period.to) by \(r.by): \(r.total.answered) answered, \(r.total.rated) rated")

@@ -28,7 +28,7 @@ struct KPI: AsyncParsableCommand {
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
-            var query = try KPI.query(from: from, to: to, by: by)
+            var query = try await KPI.query(from: from, to: to, by: by, workspace: workspace)
             if let romi {
                 switch AttributionModel.list(romi) {
                 case .success(let m): query.romiModels = m
@@ -97,8 +97,16 @@ struct KPI: AsyncParsableCommand {
     }
 
     /// The period and cuts of the options; a bad value is one clear sentence.
-    static func query(from: String?, to: String?, by: String?) throws -> KPIQuery {
-        switch KPIPeriod.parse(from: from, to: to, today: SystemClock().now().utcDate) {
+    static func query(from: String?, to: String?, by: String?, workspace: WorkspaceOptions?) async throws -> KPIQuery {
+        // The default period is the workspace's fiscal quarter of today (in its zone).
+        var today = SystemClock().now().utcDate
+        var fiscal = 1
+        if from == nil || to == nil, let workspace {
+            let settings = try await storeCall { try await workspace.openFunnel().workspaceSettings().settings }
+            today = settings.today(SystemClock().now())
+            fiscal = settings.fiscalYearStartMonth
+        }
+        switch KPIPeriod.parse(from: from, to: to, today: today, fiscalStartMonth: fiscal) {
         case .success(let period): return KPIQuery(period: period, by: try dimensions(by), asOf: SystemClock().now())
         case .failure(.notADate(let isFrom, let text)): throw CLIFailure("--\(isFrom ? "from" : "to") must be a date YYYY-MM-DD, not \(text)")
         case .failure(.notBefore): throw CLIFailure("--from must be before --to (the period is [from, to))")

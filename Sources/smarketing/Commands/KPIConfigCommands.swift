@@ -86,7 +86,7 @@ extension KPI {
         @OptionGroup var workspace: WorkspaceOptions
 
         func run() async throws {
-            let period = try KPI.query(from: from, to: to, by: nil).period
+            let period = try await KPI.query(from: from, to: to, by: nil, workspace: workspace).period
             let values = try await storeCall { try await KPIConfigReads.custom(try await workspace.openFunnel(), period: period) }
             if workspace.json { return try printJSON(values) }
             if values.isEmpty { print("no custom KPIs: apply a kpis.yaml with a `custom` section (examples/kpis.yaml)") }

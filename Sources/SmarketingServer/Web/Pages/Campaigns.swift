@@ -8,7 +8,7 @@ extension WebApp {
     /// `/campaigns`: every campaign's figures for the period from the KPI set cut by campaign,
     /// and ROMI under the chosen attribution model.
     @Sendable func campaigns(_ user: WebUser, _ request: Request, _ context: AppRequestContext) async throws -> PageOut {
-        let dq = dashboardQuery(request.uri.queryParameters)
+        let dq = dashboardQuery(request.uri.queryParameters, try await cache.workspaceSettings(store))
         let version = try await store.kpiVersion()
         let report = try await store.kpis(KPIQuery(period: dq.period, by: [.campaign], asOf: clock.now()))
         let romi = try await romiReport(dq.period, model: dq.model, byCampaign: true, version: cache.slowVersion(version, seconds: 30))
@@ -45,7 +45,7 @@ extension WebApp {
     @Sendable func campaign(_ user: WebUser, _ request: Request, _ context: AppRequestContext) async throws -> PageOut {
         let id = context.parameters.get("id") ?? ""
         guard let c = try await store.get(.campaigns, id: id) else { throw Problem(.notFound, "There is no campaign with id “\(id)”.") }
-        let dq = dashboardQuery(request.uri.queryParameters)
+        let dq = dashboardQuery(request.uri.queryParameters, try await cache.workspaceSettings(store))
         let dataDriven = request.uri.queryParameters.get("data_driven") == "1"
         let version = cache.slowVersion(try await store.kpiVersion(), seconds: 30)
         let report = try await store.kpis(KPIQuery(period: dq.period, by: [.campaign], asOf: clock.now()))

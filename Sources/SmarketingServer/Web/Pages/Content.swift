@@ -34,7 +34,7 @@ extension WebApp {
     /// `/content`: each asset's use by marketing and sales and its influence on won deals
     /// (revenue credited to it under the linear model, period as on the dashboard).
     @Sendable func content(_ user: WebUser, _ request: Request, _ context: AppRequestContext) async throws -> PageOut {
-        let dq = dashboardQuery(request.uri.queryParameters)
+        let dq = dashboardQuery(request.uri.queryParameters, try await cache.workspaceSettings(store))
         let version = cache.slowVersion(try await store.kpiVersion(), seconds: 30)
         let content = try await store.list(.content, Self.all).records
         let usage = Dictionary(

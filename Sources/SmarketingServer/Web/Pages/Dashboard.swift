@@ -27,13 +27,14 @@ extension WebApp {
         .linear, .firstTouch, .lastTouch, .uShaped, .wShaped, .fullPath, .timeDecay, .leadCreation, .markov, .shapley,
     ]
 
-    func dashboardQuery(_ q: Parameters) -> DashboardQuery {
+    /// The page's period (default: the workspace's fiscal quarter of today, in its zone), cut and model.
+    func dashboardQuery(_ q: Parameters, _ settings: WorkspaceSettings) -> DashboardQuery {
         var errors: [String: String] = [:]
-        let today = clock.now().utcDate
-        var period = KPIPeriod.quarter(containing: today)
+        let today = settings.today(clock.now())
+        var period = settings.fiscalQuarter(containing: today)
         let from = q.get("from").flatMap { $0.isEmpty ? nil : $0 }
         let to = q.get("to").flatMap { $0.isEmpty ? nil : $0 }
-        switch KPIPeriod.parse(from: from, to: to, today: today) {
+        switch KPIPeriod.parse(from: from, to: to, today: today, fiscalStartMonth: settings.fiscalYearStartMonth) {
         case .success(let p): period = p
         case .failure(.notADate(let isFrom, let text)): errors[isFrom ? "from" : "to"] = "“\(text)” is not a date (YYYY-MM-DD)."
         case .failure(.notBefore): errors["to"] = "The end must be after the start."
@@ -51,7 +52,7 @@ extension WebApp {
     }
 
     @Sendable func dashboard(_ user: WebUser, _ request: Request, _ context: AppRequestContext) async throws -> PageOut {
-        let dq = dashboardQuery(request.uri.queryParameters)
+        let dq = dashboardQuery(request.uri.queryParameters, try await cache.workspaceSettings(store))
         let live = try await dashboardLive(dq)
         let cuts = [("", "Nothing")] + KPIDimension.allCases.filter { $0 != .all }.map { ($0.rawValue, $0.rawValue.capitalized) }
         // Overdue action items of the weekly sync, for everyone to see until they are done.
@@ -347,7 +348,7 @@ extension WebApp {
     /// `/live/dashboard`: the live region as server-sent events, sent again when the aggregates'
     /// version moves (polled every 250 ms, like `/api/v1/stream`; it works across instances).
     func liveDashboard(_ request: Request, _ user: WebUser) async throws -> Response {
-        let dq = dashboardQuery(request.uri.queryParameters)
+        let dq = dashboardQuery(request.uri.queryParameters, try await cache.workspaceSettings(store))
         let body = ResponseBody { writer in
             var last = try await store.kpiVersion()
             var quiet = 0

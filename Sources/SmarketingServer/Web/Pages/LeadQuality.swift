@@ -10,7 +10,7 @@ extension WebApp {
     /// `/api/v1/lead-quality`).
     @Sendable func leadQuality(_ user: WebUser, _ request: Request, _ context: AppRequestContext) async throws -> PageOut {
         let q = request.uri.queryParameters
-        let dq = dashboardQuery(q)
+        let dq = dashboardQuery(q, try await cache.workspaceSettings(store))
         var errors = dq.errors
         var cut = LeadQualityCut.campaign
         if let b = q.get("by"), !b.isEmpty {

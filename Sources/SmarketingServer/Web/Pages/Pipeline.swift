@@ -8,9 +8,9 @@ extension WebApp {
     /// `/pipeline`: the pipeline review — open deals by stage and owner, aging, slipped close
     /// dates, and coverage against the revenue target from the KPI set.
     @Sendable func pipeline(_ user: WebUser, _ request: Request, _ context: AppRequestContext) async throws -> PageOut {
-        let dq = dashboardQuery(request.uri.queryParameters)
+        let dq = dashboardQuery(request.uri.queryParameters, try await cache.workspaceSettings(store))
         let now = clock.now()
-        let review = try await store.pipelineReview(today: now.utcDate, now: now, slippedLimit: 50)
+        let review = try await store.pipelineReview(today: try await cache.workspaceSettings(store).today(now), now: now, slippedLimit: 50)
         let kpis = try await store.kpis(KPIQuery(period: dq.period, asOf: now)).total.current.pipelineCoverage
         let users = try await cache.users(store)
         func userName(_ id: String?) -> String { id.map { uid in users.first { $0.id == uid }?["name"].text ?? uid } ?? "" }

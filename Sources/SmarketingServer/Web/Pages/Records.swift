@@ -20,7 +20,7 @@ extension WebApp {
     @Sendable func records(_ user: WebUser, _ request: Request, _ context: AppRequestContext) async throws -> PageOut {
         let name = context.parameters.get("metric") ?? ""
         guard let metric = KPIMetric(rawValue: name) else { throw Problem(.notFound, "There is no KPI metric “\(name)”.") }
-        let dq = dashboardQuery(request.uri.queryParameters)
+        let dq = dashboardQuery(request.uri.queryParameters, try await cache.workspaceSettings(store))
         let q = request.uri.queryParameters
         let dimension = dq.by ?? .all
         let key = dimension == .all ? "all" : (q.get("key") ?? "")
