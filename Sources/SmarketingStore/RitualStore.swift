@@ -215,7 +215,7 @@ enum RitualRules {
         if list.count > MeetingRules.attendeesMax { throw StoreError.invalid("a meeting has at most \(MeetingRules.attendeesMax) attendees") }
         let unknown = list.filter { !known.contains($0) }
         if !unknown.isEmpty {
-            throw StoreError.invalid("not a user of this workspace: " + unknown.prefix(5).map { "\"\($0.prefix(80))\"" }.joined(separator: ", "))
+            throw StoreError.reference("not a user of this workspace: " + unknown.prefix(5).map { "\"\($0.prefix(80))\"" }.joined(separator: ", "))
         }
         return list
     }
@@ -357,7 +357,7 @@ enum RitualRules {
         }
         let people = [c.responsible, c.accountable].compactMap { $0 }.filter { !$0.isEmpty } + (c.consulted ?? []) + (c.informed ?? [])
         let unknown = people.filter { !known.contains($0) }
-        if !unknown.isEmpty { throw StoreError.invalid("not a user of this workspace: " + unknown.prefix(5).map { "\"\($0.prefix(80))\"" }.joined(separator: ", ")) }
+        if !unknown.isEmpty { throw StoreError.reference("not a user of this workspace: " + unknown.prefix(5).map { "\"\($0.prefix(80))\"" }.joined(separator: ", ")) }
         if let r = c.responsible { o.responsible = r.isEmpty ? nil : r }
         if let a = c.accountable { o.accountable = a.isEmpty ? nil : a }
         if let list = c.consulted { o.consulted = Array(Set(list)).sorted() }

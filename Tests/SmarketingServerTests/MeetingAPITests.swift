@@ -45,7 +45,7 @@ struct MeetingAPITests {
             let refused = try await client.call(.post, "/api/v1/meetings", token: viewer, body: #"{"week":"2025-W38"}"#)
             #expect(refused.status == .forbidden && refused.isProblem)
             let unknown = try await client.call(.post, "/api/v1/meetings", token: marketing, body: #"{"week":"2025-W38","attendees":["ghost"]}"#)
-            #expect(unknown.status == .unprocessableContent && (unknown.json["detail"] as? String)?.contains("ghost") == true, "\(unknown.text)")
+            #expect(unknown.status == .conflict && (unknown.json["detail"] as? String)?.contains("ghost") == true, "\(unknown.text)")
 
             let created = try await client.call(.post, "/api/v1/meetings", token: marketing, body: #"{"week":"2025-W38","attendees":["u-marketing","u-sales"]}"#)
             #expect(created.status == .created, "\(created.text)")
@@ -173,7 +173,7 @@ struct MeetingAPITests {
             let refused = try await client.call(.patch, "/api/v1/owners/kpi.mqls", token: f.tokens[.marketing], body: #"{"responsible":"u-marketing"}"#)
             #expect(refused.status == .forbidden && refused.isProblem)
             let unknown = try await client.call(.patch, "/api/v1/owners/kpi.mqls", token: f.tokens[.admin], body: #"{"responsible":"ghost"}"#)
-            #expect(unknown.status == .unprocessableContent && (unknown.json["detail"] as? String)?.contains("ghost") == true)
+            #expect(unknown.status == .conflict && (unknown.json["detail"] as? String)?.contains("ghost") == true)
             #expect(try await client.call(.patch, "/api/v1/owners/kpi.colour", token: f.tokens[.admin], body: "{}").status == .unprocessableContent)
             let set = try await client.call(
                 .patch, "/api/v1/owners/kpi.mqls", token: f.tokens[.admin], body: #"{"team":"marketing","responsible":"u-marketing","informed":["u-sales","u-viewer"]}"#

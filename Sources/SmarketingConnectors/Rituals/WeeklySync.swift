@@ -15,7 +15,18 @@ public enum WeeklySync {
         AgendaWeek.containing(LocalDate(daysSinceEpoch: KPICalendar(timeZone: settings.timeZone).day(now)), sundayStart: settings.weekStartsOnSunday)
     }
 
-    public static func agenda(_ store: any FunnelStore, week: AgendaWeek, now: Timestamp) async throws -> WeeklyAgenda {
+    /// The quarter's leaks and conversion killers (the agenda's costliest part: the killers replay
+    /// every journey); a caller may keep them while the aggregates do not change.
+    public typealias Findings = @Sendable (KPIPeriod) async throws -> (leaks: [String], killers: [WeeklyAgenda.Killer])
+
+    public static func findings(_ store: any FunnelStore, period: KPIPeriod, now: Timestamp) async throws -> (leaks: [String], killers: [WeeklyAgenda.Killer]) {
+        let settings = try await store.workspaceSettings().settings
+        let funnel = try await store.funnel(period: period, by: .channel, options: FunnelOptions(staleDays: settings.staleDays), now: now)
+        let killers = try await store.conversionKillers(period: period, from: .mql, options: KillerOptions(), now: now)
+        return (Array(funnel.findings.prefix(WeeklyAgenda.topFindings)), WeeklyAgenda.killers(killers))
+    }
+
+    public static func agenda(_ store: any FunnelStore, week: AgendaWeek, now: Timestamp, findings: Findings? = nil) async throws -> WeeklyAgenda {
         let settings = try await store.workspaceSettings().settings
         let calendar = KPICalendar(timeZone: settings.timeZone)
         let p = WeeklyAgenda.periods(week, settings: settings)
@@ -64,13 +75,12 @@ public enum WeeklySync {
 
         let lastDay = p.week.to.adding(days: -1)
         let commitments = try await store.commitments(month: LocalDate(year: lastDay.year, month: lastDay.month, day: 1), at: now)
-        let funnel = try await store.funnel(
-            period: p.quarterToDate,
-            by: .channel,
-            options: FunnelOptions(staleDays: settings.staleDays),
-            now: now
-        )
-        let killers = try await store.conversionKillers(period: p.quarterToDate, from: .mql, options: KillerOptions(), now: now)
+        let found: (leaks: [String], killers: [WeeklyAgenda.Killer])
+        if let findings {
+            found = try await findings(p.quarterToDate)
+        } else {
+            found = try await Self.findings(store, period: p.quarterToDate, now: now)
+        }
 
         var q2 = HandoverQuery()
         q2.openOnly = true
@@ -115,8 +125,8 @@ public enum WeeklySync {
                 quarterCompliance: qtdSLA.slaCompliance,
                 quarterMedianResponseHours: qtdSLA.medianHours
             ),
-            leaks: Array(funnel.findings.prefix(WeeklyAgenda.topFindings)),
-            killers: WeeklyAgenda.killers(killers),
+            leaks: found.leaks,
+            killers: found.killers,
             rejections: w.total.current.rejectionReasons,
             backlog: backlog,
             actionItems: ActionItem.agendaOrder(items),
@@ -126,10 +136,10 @@ public enum WeeklySync {
     }
 
     /// The agenda of a meeting: frozen once finished, else built live for its week.
-    public static func agenda(_ store: any FunnelStore, of meeting: Meeting, now: Timestamp) async throws -> WeeklyAgenda {
+    public static func agenda(_ store: any FunnelStore, of meeting: Meeting, now: Timestamp, findings: Findings? = nil) async throws -> WeeklyAgenda {
         if let frozen = meeting.agenda { return frozen }
         guard let week = AgendaWeek.parse(meeting.week) else { throw StoreError.invalid("meeting \(meeting.id) names no week") }
-        return try await agenda(store, week: week, now: now)
+        return try await agenda(store, week: week, now: now, findings: findings)
     }
 
     /// The document of an agenda, or of a meeting's minutes (attendees named, the items agreed in it).
@@ -147,10 +157,10 @@ public enum WeeklySync {
 
     /// Finishes a meeting: freezes the agenda of its week as it stands now and queues the minutes
     /// (Markdown) for webhook subscribers of `meeting.finished` (a `slack` subscription posts them).
-    public static func finish(_ store: any FunnelStore, id: Int64, actor: Actor, now: Timestamp) async throws -> Meeting {
+    public static func finish(_ store: any FunnelStore, id: Int64, actor: Actor, now: Timestamp, findings: Findings? = nil) async throws -> Meeting {
         guard let m = try await store.meeting(id: id) else { throw StoreError.missing("no meeting \(id)") }
         guard m.status == .open else { throw StoreError.conflict("meeting \(id) is already finished") }
-        let agenda = try await agenda(store, of: m, now: now)
+        let agenda = try await agenda(store, of: m, now: now, findings: findings)
         let zone = try await store.workspaceSettings().settings.timeZone
         var closing = m
         closing.status = .finished

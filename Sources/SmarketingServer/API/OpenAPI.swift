@@ -214,13 +214,20 @@ enum OpenAPIDocument {
                 required: ["text"]
             )
         case .leadRate:
-            return object(
-                [
-                    "handover_id": Schema.serial, "rating": Schema.choice(LeadRatingValue.allCases.map(\.rawValue)),
-                    "reason": Schema.choice(Array(Set(LeadRatingReasons.all.map(\.id))).sorted()),
-                ],
-                required: ["handover_id", "rating"]
-            )
+            // One alternative per rating: exactly the reasons that go with it.
+            return .object([
+                "oneOf": .array(
+                    LeadRatingValue.allCases.map { rating in
+                        object(
+                            [
+                                "handover_id": Schema.serial, "rating": Schema.choice([rating.rawValue]),
+                                "reason": Schema.choice(LeadRatingReasons.all.filter { $0.rating == rating }.map(\.id)),
+                            ],
+                            required: ["handover_id", "rating"]
+                        )
+                    }
+                )
+            ])
         case .webhookReplay: return .object(["oneOf": .array([object(["delivery_id": Schema.serial], required: ["delivery_id"]), object(["from_seq": Schema.serial], required: ["from_seq"])])])
         default: return nil
         }

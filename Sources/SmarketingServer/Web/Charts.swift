@@ -228,13 +228,29 @@ enum SVGChart {
 /// How numbers look on the pages.
 enum Fmt {
     static func percent(_ d: Double?) -> String { d.map { String(format: "%.1f%%", $0 * 100) } ?? "—" }
+    /// The workspace's currency for the page being rendered (set per request by the web app;
+    /// a task-local, so concurrent pages of workspaces in other currencies never mix).
+    @TaskLocal static var currency = "USD"
+
+    /// The symbol of common currencies, else the ISO code and a space.
+    static func symbol(_ code: String) -> String {
+        switch code {
+        case "USD": return "$"
+        case "EUR": return "€"
+        case "GBP": return "£"
+        case "JPY": return "¥"
+        default: return code + " "
+        }
+    }
+
     static func money(_ d: Double?) -> String {
         guard let d, d.isFinite else { return "—" }
         let a = abs(d)
         let sign = d < 0 ? "−" : ""
-        if a >= 1_000_000 { return sign + String(format: "$%.2fM", a / 1_000_000) }
-        if a >= 10_000 { return sign + String(format: "$%.0fk", a / 1_000) }
-        return sign + String(format: "$%.0f", a)
+        let c = symbol(currency)
+        if a >= 1_000_000 { return sign + c + String(format: "%.2fM", a / 1_000_000) }
+        if a >= 10_000 { return sign + c + String(format: "%.0fk", a / 1_000) }
+        return sign + c + String(format: "%.0f", a)
     }
     static func hours(_ d: Double?) -> String { d.map { $0 < 1 ? String(format: "%.0f min", $0 * 60) : String(format: "%.1f h", $0) } ?? "—" }
     static func days(_ d: Double?) -> String { d.map { String(format: "%.1f d", $0) } ?? "—" }

@@ -115,7 +115,9 @@ struct WebApp: Sendable {
             }
         }
         do {
-            return try await body(user, form)
+            // Amounts on every page in the workspace's currency.
+            let currency = try await cache.workspaceSettings(store).currency
+            return try await Fmt.$currency.withValue(currency) { try await body(user, form) }
         } catch let p as Problem {
             return errorPage(user, p.status, p.detail)
         } catch let e as StoreError {

@@ -107,11 +107,11 @@ extension PostgresStore {
         let title = try RitualRules.title(draft.title)
         return try await write { c in
             guard try await !Self.knownUsers(c, [draft.ownerID]).isEmpty else {
-                throw StoreError.invalid("owner \"\(draft.ownerID.prefix(80))\" is not a user of this workspace")
+                throw StoreError.reference("owner \"\(draft.ownerID.prefix(80))\" is not a user of this workspace")
             }
             if let mid = draft.meetingID {
                 guard let status = try await c.one("SELECT status FROM meetings WHERE id = ? FOR SHARE", [.int(mid)])?.text(0) else {
-                    throw StoreError.invalid("no meeting \(mid)")
+                    throw StoreError.reference("no meeting \(mid)")
                 }
                 if status != "open" { throw StoreError.conflict("meeting \(mid) is finished; add the item without a meeting or in the next one") }
             }

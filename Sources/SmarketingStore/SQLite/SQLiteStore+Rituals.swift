@@ -99,11 +99,11 @@ extension SQLiteStore {
         let title = try RitualRules.title(draft.title)
         return try await writeRefreshingKPIs { db in
             guard try !Self.knownUsers(db, [draft.ownerID]).isEmpty else {
-                throw StoreError.invalid("owner \"\(draft.ownerID.prefix(80))\" is not a user of this workspace")
+                throw StoreError.reference("owner \"\(draft.ownerID.prefix(80))\" is not a user of this workspace")
             }
             if let mid = draft.meetingID {
                 guard let status = try String.fetchOne(db, sql: "SELECT status FROM meetings WHERE id = ?", arguments: [mid]) else {
-                    throw StoreError.invalid("no meeting \(mid)")
+                    throw StoreError.reference("no meeting \(mid)")
                 }
                 if status != "open" { throw StoreError.conflict("meeting \(mid) is finished; add the item without a meeting or in the next one") }
             }

@@ -5,6 +5,21 @@ import SmarketingCore
 import SmarketingStore
 
 extension WebApp {
+    /// The agenda's leaks and killers, kept until the aggregates change: a meeting page reloads
+    /// after every decision and item, and the killers replay every journey.
+    func agendaFindings() async throws -> WeeklySync.Findings {
+        let version = try await store.kpiVersion()
+        let store = self.store
+        let cache = self.cache
+        let now = clock.now()
+        return { period in
+            try await cache.value("agenda-findings:\(period.from.text):\(period.to.text)", version: version) {
+                let f = try await WeeklySync.findings(store, period: period, now: now)
+                return FindingsBox(leaks: f.leaks, killers: f.killers)
+            }.pair
+        }
+    }
+
     /// `/meetings`: the weekly sync — the week's agenda from live data (the API's `/api/v1/agenda`),
     /// the open action items with one-click "done", a button that opens the meeting, past minutes.
     @Sendable func meetings(_ user: WebUser, _ request: Request, _ context: AppRequestContext) async throws -> PageOut {
@@ -14,7 +29,7 @@ extension WebApp {
         if let text = request.uri.queryParameters.get("week"), !text.isEmpty {
             week = try AgendaWeek.parse(text).orThrow(Problem(.unprocessableContent, "“\(text.prefix(40))” is not an ISO week such as 2026-W49."))
         }
-        let agenda = try await WeeklySync.agenda(store, week: week, now: now)
+        let agenda = try await WeeklySync.agenda(store, week: week, now: now, findings: try await agendaFindings())
         let blocks = try await WeeklySync.document(store, agenda: agenda, meeting: nil, zone: user.timeZone)
         let past = try await store.meetings(limit: 20, before: nil)
         let data: [String: Any] = [
@@ -40,7 +55,7 @@ extension WebApp {
             throw Problem(.notFound, "No such meeting.")
         }
         let now = clock.now()
-        let agenda = try await WeeklySync.agenda(store, of: m, now: now)
+        let agenda = try await WeeklySync.agenda(store, of: m, now: now, findings: try await agendaFindings())
         let blocks = try await WeeklySync.document(store, agenda: agenda, meeting: m, zone: user.timeZone)
         let users = try await cache.users(store)
         let settings = try await store.workspaceSettings().settings
@@ -66,7 +81,7 @@ extension WebApp {
         }
         let format = context.parameters.get("format") ?? "md"
         guard format == "md" || format == "html" else { throw Problem(.notFound, "Minutes come as .md or .html.") }
-        let agenda = try await WeeklySync.agenda(store, of: m, now: clock.now())
+        let agenda = try await WeeklySync.agenda(store, of: m, now: clock.now(), findings: try await agendaFindings())
         let blocks = try await WeeklySync.document(store, agenda: agenda, meeting: m, zone: user.timeZone)
         let text =
             format == "md"
@@ -131,7 +146,7 @@ extension WebApp {
                 )
                 return redirect(page + "?ok=" + Self.query("Action item for \(item.ownerName ?? item.ownerID), due \(item.due.text)."))
             case "finish":
-                let m = try await WeeklySync.finish(store, id: id, actor: user.actor, now: now)
+                let m = try await WeeklySync.finish(store, id: id, actor: user.actor, now: now, findings: try await agendaFindings())
                 return redirect(page + "?ok=" + Self.query("Meeting finished with \(m.decisions.count) decision(s); the minutes are kept below."))
             default:
                 throw Problem(.notFound, "No such action.")
@@ -191,4 +206,11 @@ extension WebApp {
         <section class="card" aria-labelledby="agreed-h"><h2 id="agreed-h">Action items of this meeting</h2>{{^hasItems}}<p class="empty">None yet.</p>{{/hasItems}}<ul class="action-items">{{#items}}{{> action-item}}{{/items}}</ul></section>
         <section class="agenda card minutes" aria-label="Minutes">{{{minutes}}}</section>
         """
+}
+
+/// The agenda's findings as a cache value.
+struct FindingsBox: Sendable {
+    var leaks: [String]
+    var killers: [WeeklyAgenda.Killer]
+    var pair: (leaks: [String], killers: [WeeklyAgenda.Killer]) { (leaks, killers) }
 }
