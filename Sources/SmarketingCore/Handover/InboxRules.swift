@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a rep's inbox orders its handovers and says why each lead is hot. Every store builds its
 /// inbox with these, so the sentences and the order are the same on each backend.
 public enum InboxRules {
@@ -21,6 +23,14 @@ public enum InboxRules {
         if let persona { out.append("persona \(persona)") }
         if let t = lastTouch { out.append("last touch: \(t.type) at \(t.at.iso8601)") }
         return out
+    }
+
+    /// A "why it is hot" sentence with its instant in a reader's zone, named (the API keeps ISO UTC).
+    public static func localized(_ sentence: String, in zone: TimeZone) -> String {
+        guard sentence.hasPrefix("last touch: "), let at = sentence.range(of: " at ", options: .backwards),
+            case .success(let t) = Timestamp.parse(sentence[at.upperBound...])
+        else { return sentence }
+        return String(sentence[..<at.upperBound]) + LocalTime.minute(t, in: zone)
     }
 
     /// The sentence of the largest score contribution, and where it goes among the reasons

@@ -163,7 +163,8 @@ struct Score: AsyncParsableCommand {
                 throw CLIFailure("no contact \"\(contact)\"")
             }
             if workspace.json { return try printJSON(ScoreJSON(e)) }
-            print("contact \(e.contactID) — stage \(e.stage ?? "(none)"), model version \(e.version), at \(e.at.iso8601)")
+            let zone = try await workspace.displayZone()
+            print("contact \(e.contactID) — stage \(e.stage ?? "(none)"), model version \(e.version), at \(LocalTime.minute(e.at, in: zone))")
             print("\nfit \(FieldValue.format(e.fitPoints)) → grade \(e.grade)")
             for f in e.fit {
                 print(
@@ -192,13 +193,13 @@ struct Score: AsyncParsableCommand {
             if e.transitions.isEmpty { print("  (none)") }
             for t in e.transitions {
                 print(
-                    "  \(t.at.iso8601)  \(t.from ?? "—") → \(t.to)  by \(t.actor)\(t.modelVersion.map { " (model v\($0))" } ?? "")\(t.reason.map { ": " + $0 } ?? "")"
+                    "  \(LocalTime.minute(t.at, in: zone))  \(t.from ?? "—") → \(t.to)  by \(t.actor)\(t.modelVersion.map { " (model v\($0))" } ?? "")\(t.reason.map { ": " + $0 } ?? "")"
                 )
             }
             print("\nscore history:")
             for h in e.history.suffix(20) {
                 print(
-                    "  \(h.at.iso8601)  v\(h.version)  grade \(h.grade)  fit \(FieldValue.format(h.fit))  engagement \(String(format: "%.1f", h.engagement))  (\(h.event))"
+                    "  \(LocalTime.minute(h.at, in: zone))  v\(h.version)  grade \(h.grade)  fit \(FieldValue.format(h.fit))  engagement \(String(format: "%.1f", h.engagement))  (\(h.event))"
                 )
             }
         }

@@ -260,9 +260,10 @@ struct SyncReport: AsyncParsableCommand {
         let runs = try await store.syncRuns(connection: name, limit: limit)
         if workspace.json { return try printJSON(runs) }
         if runs.isEmpty { return print("no sync runs yet") }
+        let zone = try await workspace.displayZone()
         for r in runs {
             let total = r.counts.values.reduce(SyncCounts(), +)
-            print("#\(r.id) \(r.connection) \(r.startedAt.iso8601) \(r.status)\(r.full ? " (full)" : ""): read \(total.read), created \(total.created), updated \(total.updated), merged \(total.merged), skipped \(total.skipped)")
+            print("#\(r.id) \(r.connection) \(LocalTime.minute(r.startedAt, in: zone)) \(r.status)\(r.full ? " (full)" : ""): read \(total.read), created \(total.created), updated \(total.updated), merged \(total.merged), skipped \(total.skipped)")
             if let e = r.error { print("  error: \(e)") }
             for s in try await store.syncSkips(runID: r.id, limit: 50) { print("  skipped \(s.object) \(s.externalID): \(s.reason)") }
         }
@@ -380,7 +381,7 @@ struct ConnectMapping: AsyncParsableCommand {
             guard let (v, text) = try await store.activeConnectionsConfig() else {
                 return print("# no connections.yaml applied: every connection uses its vendor's defaults (docs/INTEGRATIONS.md)")
             }
-            print("# version \(v.version), applied \(v.appliedAt.iso8601) by \(v.author)")
+            print("# version \(v.version), applied \(LocalTime.minute(v.appliedAt, in: try await workspace.displayZone())) by \(v.author)")
             print(text)
         }
     }
@@ -392,7 +393,8 @@ struct ConnectMapping: AsyncParsableCommand {
             let store = try await workspace.openFunnel()
             let versions = try await store.connectionsConfigVersions()
             if workspace.json { return try printJSON(versions) }
-            for v in versions { print("\(v.version)\(v.active ? " (active)" : "") \(v.appliedAt.iso8601) \(v.author) \(v.comment)") }
+            let zone = try await workspace.displayZone()
+            for v in versions { print("\(v.version)\(v.active ? " (active)" : "") \(LocalTime.minute(v.appliedAt, in: zone)) \(v.author) \(v.comment)") }
         }
     }
 }

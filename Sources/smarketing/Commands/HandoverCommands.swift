@@ -289,10 +289,11 @@ struct Inbox: AsyncParsableCommand {
         let items = try await workspace.openPortable().inbox(userID: user, at: now, limit: limit)
         if workspace.json { return try printJSON(items) }
         if items.isEmpty { print("\(user) has no open handovers") }
+        let zone = try await workspace.displayZone()
         for i in items {
             print(line(i.handover, now))
             print("    \(i.contact.name) <\(i.contact.email)>\(i.contact.title.map { ", \($0)" } ?? "")\(i.contact.accountName.map { " at \($0)" } ?? "")")
-            print("    why: " + i.why.joined(separator: "; "))
+            print("    why: " + i.why.map { InboxRules.localized($0, in: zone) }.joined(separator: "; "))
             if !i.recommendedContent.isEmpty { print("    send: " + i.recommendedContent.map(\.title).joined(separator: " | ")) }
         }
     }

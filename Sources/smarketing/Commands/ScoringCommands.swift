@@ -89,8 +89,9 @@ struct Scoring: AsyncParsableCommand {
             let versions = try await workspace.openPortable().scoringVersions()
             if workspace.json { return try printJSON(versions) }
             if versions.isEmpty { print("no scoring model has been applied") }
+            let zone = try await workspace.displayZone()
             for v in versions {
-                print("v\(v.version)  \(v.status.padding(toLength: 10, withPad: " ", startingAt: 0)) \(v.createdAt.iso8601)  \(v.author)  \(v.comment)")
+                print("v\(v.version)  \(v.status.padding(toLength: 10, withPad: " ", startingAt: 0)) \(LocalTime.minute(v.createdAt, in: zone))  \(v.author)  \(v.comment)")
             }
         }
     }

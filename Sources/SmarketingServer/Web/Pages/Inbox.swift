@@ -34,7 +34,7 @@ extension WebApp {
             return [
                 "id": h.id, "contactID": item.contact.id, "name": item.contact.name.isEmpty ? item.contact.email : item.contact.name,
                 "title": item.contact.title ?? "", "account": item.contact.accountName ?? "", "grade": item.contact.grade ?? "–",
-                "stage": item.contact.stage ?? "", "status": h.status.rawValue, "clocks": clocks, "why": item.why.map { Self.localized($0, user) },
+                "stage": item.contact.stage ?? "", "status": h.status.rawValue, "clocks": clocks, "why": item.why.map { InboxRules.localized($0, in: user.timeZone) },
                 "hot": h.clocks.contains { $0.status == .breached || ($0.status == .running && $0.remainingMs < 3_600_000) },
                 "hasContent": !item.recommendedContent.isEmpty,
                 "content": item.recommendedContent.map { ["title": $0.title, "type": $0.type, "url": $0.url ?? ""] },
@@ -119,14 +119,6 @@ extension WebApp {
             guard case .success(let config) = HandoverConfigFile.read(text) else { return [] }
             return config.reasonOrder.compactMap { config.reasons[$0] }
         }
-    }
-
-    /// A "why it is hot" sentence with its instant in the viewer's zone (the API keeps ISO UTC).
-    static func localized(_ sentence: String, _ user: WebUser) -> String {
-        guard sentence.hasPrefix("last touch: "), let at = sentence.range(of: " at ", options: .backwards),
-            case .success(let t) = Timestamp.parse(sentence[at.upperBound...])
-        else { return sentence }
-        return String(sentence[..<at.upperBound]) + user.dateTime(t)
     }
 
     static func query(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
