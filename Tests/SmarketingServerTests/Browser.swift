@@ -208,6 +208,8 @@ final class Browser: @unchecked Sendable {
 struct Tab: Sendable {
     let browser: Browser
     let session: String
+    /// How long a page may take to load (the whole suite on two cores slows every page).
+    var loadTimeout: Double = 15
 
     /// Evaluates JavaScript and returns its value (awaiting promises).
     @discardableResult
@@ -218,13 +220,14 @@ struct Tab: Sendable {
     }
 
     /// Opens a URL and waits until the page has loaded.
-    func open(_ url: String) async throws {
+    func open(_ url: String, timeout: Double? = nil) async throws {
         try await browser.send("Page.navigate", ["url": url], session: session)
-        try await waitForLoad(notAt: nil)
+        try await waitForLoad(notAt: nil, timeout: timeout ?? loadTimeout)
     }
 
     /// Waits until the document is complete (and, when given, no longer at `notAt`).
-    func waitForLoad(notAt previous: String?, timeout: Double = 15) async throws {
+    func waitForLoad(notAt previous: String?, timeout: Double? = nil) async throws {
+        let timeout = timeout ?? loadTimeout
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             try await Task.sleep(for: .milliseconds(50))
@@ -238,10 +241,10 @@ struct Tab: Sendable {
     }
 
     /// Clicks the element and waits for the navigation it starts.
-    func clickAndWait(_ selector: String) async throws {
+    func clickAndWait(_ selector: String, timeout: Double? = nil) async throws {
         let before = try await eval("location.href") as? String
         try await eval("document.querySelector(\(quote(selector))).click()")
-        try await waitForLoad(notAt: before)
+        try await waitForLoad(notAt: before, timeout: timeout)
     }
 
     /// Fills form fields by CSS selector.
