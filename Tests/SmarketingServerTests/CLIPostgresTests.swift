@@ -210,3 +210,37 @@ struct CLIPostgresTests {
         #expect(raw.0 != 0 && raw.1.contains("permission denied"), "\(raw.1)")
     }
 }
+
+@Suite("Backups from the command line")
+struct BackupCLITests {
+    @Test("backup create and restore on PostgreSQL (pg_dump/pg_restore) and SQLite: the restored workspace reports the same figures and its aggregates agree with its history; refusals in one sentence")
+    func backupRestore() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-backup-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try await CLIRun.run(["demo", "--leads", "300", "--seed", "6", "--out", dir + "/demo"]).status == 0)
+        for location in [try await ThrowawayPostgres.newDatabase(), dir + "/w.sqlite"] {
+            let name = location.hasPrefix("postgres") ? "pg" : "sqlite"
+            #expect(try await CLIRun.run(["import", "bundle", dir + "/demo", "--database", location]).status == 0)
+            let file = dir + "/\(name).backup"
+            let made = try await CLIRun.run(["backup", "create", file, "--database", location])
+            #expect(made.status == 0 && made.stdout.hasPrefix("backed up to \(file)"), "\(name): \(made.stderr)")
+            let again = try await CLIRun.run(["backup", "create", file, "--database", location])
+            #expect(again.status == 1 && again.stderr.contains("a backup never overwrites a file") && again.stderr.split(separator: "\n").count <= 2, "\(again.stderr)")
+            let before = try await CLIRun.run(["kpi", "show", "--from", "2024-01-01", "--to", "2026-07-01", "--json", "--database", location])
+            let refused = try await CLIRun.run(["backup", "restore", file, "--database", location])
+            #expect(refused.status == 1 && refused.stderr.contains("--replace"), "\(refused.stderr)")
+            let restored = try await CLIRun.run(["backup", "restore", file, "--replace", "--database", location])
+            #expect(restored.status == 0 && restored.stdout.hasPrefix("restored \(file)"), "\(name): \(restored.stderr)")
+            let verify = try await CLIRun.run(["kpi", "verify", "--database", location])
+            #expect(verify.status == 0 && verify.stdout.contains("agree"), "\(name): \(verify.stdout)\(verify.stderr)")
+            let after = try await CLIRun.run(["kpi", "show", "--from", "2024-01-01", "--to", "2026-07-01", "--json", "--database", location])
+            // The restored workspace reports the same figures as before the restore.
+            #expect(after.status == 0 && before.status == 0 && after.stdout == before.stdout, "\(name)")
+            let junk = dir + "/junk-\(name)"
+            try Data("junk".utf8).write(to: URL(fileURLWithPath: junk))
+            let bad = try await CLIRun.run(["backup", "restore", junk, "--replace", "--database", location])
+            #expect(bad.status == 1 && (bad.stderr.contains("not an SQLite database") || bad.stderr.contains("not a pg_dump")), "\(bad.stderr)")
+        }
+    }
+}

@@ -125,10 +125,21 @@ enum PostgresBackup {
         let started = Date()
         let (listed, _) = try run(try tool("pg_restore"), ["--list", file])
         guard listed == 0 else { throw CLIFailure("\(file) is not a pg_dump custom-format backup") }
+        // pg_restore --clean cannot drop the partitioned touchpoints' inherited constraints, so
+        // the dump becomes one SQL script that psql runs in a single transaction after emptying
+        // the schema: the database is the old workspace or the whole backup, never between.
+        let script = file + ".restore.sql"
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let (made, madeErr) = try run(try tool("pg_restore"), ["--no-owner", "--file=" + script, file])
+        guard made == 0 else { throw CLIFailure("pg_restore could not read \(file): " + (madeErr.split(separator: "\n").first.map(String.init) ?? "exit \(made)")) }
         let (status, err) = try run(
-            try tool("pg_restore"), ["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error", "--dbname=" + url, file]
+            try tool("psql"),
+            [
+                "--no-psqlrc", "--quiet", "--single-transaction", "--set", "ON_ERROR_STOP=1", "--dbname=" + url,
+                "--command", "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;", "--file", script,
+            ]
         )
-        guard status == 0 else { throw CLIFailure("pg_restore failed (nothing was changed): " + (err.split(separator: "\n").first.map(String.init) ?? "exit \(status)")) }
+        guard status == 0 else { throw CLIFailure("the restore failed (nothing was changed): " + (err.split(separator: "\n").first.map(String.init) ?? "exit \(status)")) }
         return Result(file: file, bytes: ((try? FileManager.default.attributesOfItem(atPath: file)[.size]) as? Int64) ?? 0, seconds: Date().timeIntervalSince(started))
     }
 }
