@@ -20,6 +20,12 @@ public protocol SettingsStore: Sendable {
     ) async throws -> SettingsChangeResult
 }
 
+/// The database's schema against this build's (readiness).
+public protocol SchemaStatus: Sendable {
+    /// Migrations applied in the database, and migrations this build knows.
+    func schemaVersions() async throws -> (applied: Int, known: Int)
+}
+
 extension SettingsStore {
     public func changeSettings(_ values: [String: String], ifVersion: Int?, actor: Actor, at: Timestamp) async throws -> SettingsChangeResult {
         try await changeSettings(values, ifVersion: ifVersion, actor: actor, at: at, progress: nil)

@@ -6,6 +6,7 @@ import SmarketingCore
 import SmarketingServer
 import SmarketingStore
 import Testing
+import ThrowawayPostgres
 
 @Suite("Settings API")
 struct SettingsAPITests {
@@ -119,6 +120,33 @@ struct SettingsAPITests {
             let after = try await client.call(.get, "/api/v1/kpis", token: f.tokens[.viewer])
             let period = after.json["period"] as? [String: Any]
             #expect(period?["from"] as? String == "2025-11-01" && period?["to"] as? String == "2026-02-01", "\(after.text.prefix(200))")
+        }
+    }
+}
+
+@Suite("Readiness")
+struct ReadinessTests {
+    @Test("/readyz: ready when the database answers with this build's schema; 503 with the reason when the schema is another version's", arguments: ServerBackend.allCases)
+    func readyz(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { f.remove() }
+        try await f.app().test(.live) { client in
+            let ready = try await client.call(.get, "/readyz", token: nil)
+            #expect(ready.status == .ok && ready.json["status"] as? String == "ready" && ready.json["database"] as? String == "ok", "\(ready.text)")
+            let (applied, known) = try await f.store.schemaVersions()
+            #expect(applied == known && ready.json["migrations"] as? Int == known)
+            if backend == .postgres {
+                // Another instance migrated further: this one is not ready, and says why.
+                let bin = try await ThrowawayPostgres.cluster().bin
+                let psql = Process()
+                psql.executableURL = URL(fileURLWithPath: bin + "/psql")
+                psql.arguments = ["--dbname=" + f.location, "--quiet", "--command", "INSERT INTO schema_migrations(version, name) VALUES (999, 'from a newer build')"]
+                try psql.run()
+                psql.waitUntilExit()
+                #expect(psql.terminationStatus == 0)
+                let notReady = try await client.call(.get, "/readyz", token: nil)
+                #expect(notReady.status == .serviceUnavailable && notReady.isProblem && (notReady.json["detail"] as? String)?.contains("this build knows") == true, "\(notReady.text)")
+            }
         }
     }
 }

@@ -569,6 +569,19 @@ enum OpenAPIDocument {
                 ])
             ]
         }
+        paths["/readyz"] = [
+            "get": .object([
+                "summary": .string("Readiness: the database answers and its schema is this version's (no authentication); 503 otherwise"),
+                "security": .array([]), "operationId": .string("get_readyz"),
+                "responses": .object([
+                    "200": .object(["description": .string("ready"), "content": jsonContent(.object(["type": .string("object")]))]),
+                    "503": .object([
+                        "description": .string("not ready"),
+                        "content": .object(["application/problem+json": .object(["schema": ref("Problem")])]),
+                    ]),
+                ]),
+            ])
+        ]
         var schemas: [String: JSONValue] = [:]
         for r in Resource.allCases { schemas[schemaName(r)] = recordSchema(r) }
         schemas["Problem"] = .object([

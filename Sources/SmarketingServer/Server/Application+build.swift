@@ -50,6 +50,35 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let router = Router(context: AppRequestContext.self)
     router.get("/healthz") { _, _ in RecordJSON.response(.ok, "{\"status\":\"ok\"}") }
+    // Ready when the database answers a read within two seconds and holds the schema this build
+    // knows (a newer one means another instance was upgraded first).
+    router.get("/readyz") { _, _ in
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            let schema = try await withThrowingTaskGroup(of: (Int, Int)?.self) { group in
+                group.addTask { try await store.schemaVersions() }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(2))
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            guard let (applied, known) = schema else {
+                throw Problem(.serviceUnavailable, "the database did not answer within 2 s")
+            }
+            guard applied == known else {
+                throw Problem(.serviceUnavailable, "the database's schema has \(applied) migrations; this build knows \(known) (migrate, or run the same version everywhere)")
+            }
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+            return RecordJSON.response(.ok, "{\"status\":\"ready\",\"database\":\"ok\",\"migrations\":\(applied),\"ms\":\(String(format: "%.1f", ms))}")
+        } catch let p as Problem {
+            throw p
+        } catch {
+            throw Problem(.serviceUnavailable, "the database is not reachable: \(String(describing: error).prefix(200))")
+        }
+    }
     router.get("/openapi.json") { _, _ in RecordJSON.response(.ok, OpenAPIDocument.json) }
     let tokenCache = TokenCache()
     var handlers = APIHandlers(

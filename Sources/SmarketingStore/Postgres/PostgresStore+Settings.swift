@@ -41,3 +41,9 @@ extension PostgresStore {
         }
     }
 }
+
+extension PostgresStore {
+    public func schemaVersions() async throws -> (applied: Int, known: Int) {
+        try await read { c in (Int(try await c.one("SELECT count(*) FROM schema_migrations")?.int(0) ?? 0), PostgresSchema.count) }
+    }
+}

@@ -16,6 +16,10 @@ public struct BackupResult: Sendable, Codable, Hashable {
 }
 
 extension SQLiteStore {
+    public func schemaVersions() async throws -> (applied: Int, known: Int) {
+        try await pool.read { db in (try SQLiteSchema.migrator.appliedMigrations(db).count, SQLiteSchema.migrator.migrations.count) }
+    }
+
     /// An online backup to `file` (which must not exist) through SQLite's backup API: one read
     /// transaction, so the copy is the workspace at one moment while writers go on (WAL), then
     /// the copy's integrity is checked. `progress` hears (copied pages, total pages).
