@@ -174,7 +174,7 @@ struct MeetingAPITests {
             #expect(refused.status == .forbidden && refused.isProblem)
             let unknown = try await client.call(.patch, "/api/v1/owners/kpi.mqls", token: f.tokens[.admin], body: #"{"responsible":"ghost"}"#)
             #expect(unknown.status == .conflict && (unknown.json["detail"] as? String)?.contains("ghost") == true)
-            #expect(try await client.call(.patch, "/api/v1/owners/kpi.colour", token: f.tokens[.admin], body: "{}").status == .unprocessableContent)
+            #expect(try await client.call(.patch, "/api/v1/owners/kpi.colour", token: f.tokens[.admin], body: "{}").status == .notFound)
             let set = try await client.call(
                 .patch, "/api/v1/owners/kpi.mqls", token: f.tokens[.admin], body: #"{"team":"marketing","responsible":"u-marketing","informed":["u-sales","u-viewer"]}"#
             )

@@ -90,7 +90,8 @@ extension APIRoute {
             case .handoverGet, .handoverAccept, .handoverQualify, .handoverReject, .handoverReassign, .handoverPause, .handoverResume,
                 .meetingGet, .meetingChange, .meetingFinish, .meetingMinutes, .actionItemChange:
                 schema = Schema.serial
-            case .ownerChange: schema = Schema.choice(OwnedSubjects.all.map(\.id))
+            // Any text: a subject that has no owner is 404, as a record id that names nothing.
+            case .ownerChange: schema = Schema.string(maxLength: 100, minLength: 1)
             case .kpiRecords: schema = Schema.choice(KPIMetric.allCases.map(\.rawValue))
             case .connectionDelete, .connectionTest, .connectionSync, .connectionRuns: schema = Schema.string(maxLength: 64, minLength: 1)
             // Keyed records' ids join up to three fields of 1,000 characters with `|`.

@@ -579,7 +579,7 @@ struct APIRoute: Sendable {
 
     /// Each documented path with its methods (the unauthenticated ones included).
     static let methodsByPath: [String: Set<String>] = {
-        var out: [String: Set<String>] = ["/openapi.json": ["GET"], "/healthz": ["GET"]]
+        var out: [String: Set<String>] = ["/openapi.json": ["GET"], "/healthz": ["GET"], "/readyz": ["GET"]]
         for r in all { out[r.path, default: []].insert(r.method.rawValue) }
         return out
     }()

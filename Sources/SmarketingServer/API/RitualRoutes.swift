@@ -57,9 +57,13 @@ extension APIHandlers {
         if route.kind == .ownerList { return try json(.ok, ["data": try await store.owners()]) }
         if route.kind == .ownerChange {
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "set owners") }
+            let subject = try pathID(context)
+            guard OwnedSubjects.known(subject) != nil else {
+                throw Problem(.notFound, "nothing called \(subject.prefix(100)) has an owner; GET /api/v1/owners lists the subjects")
+            }
             let o = try jsonObject(try await body(request))
             let change = OwnerChange(
-                subject: try pathID(context), team: o["team"]?.string, responsible: o["responsible"]?.string, accountable: o["accountable"]?.string,
+                subject: subject, team: o["team"]?.string, responsible: o["responsible"]?.string, accountable: o["accountable"]?.string,
                 consulted: o["consulted"]?.arrayOfStrings, informed: o["informed"]?.arrayOfStrings
             )
             return try json(.ok, try await store.setOwner(change, actor: actor, at: now))
