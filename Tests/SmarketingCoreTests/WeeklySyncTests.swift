@@ -210,3 +210,15 @@ struct KPIConfigTests {
         #expect(KPIConfig.status(5, good: nil, bad: 6, higherIsBetter: true) == "red" && KPIConfig.status(7, good: nil, bad: 6, higherIsBetter: true) == "amber")
     }
 }
+
+@Suite("Agenda numbers at the extremes")
+struct AgendaNumberTests {
+    @Test("huge, tiny, negative and non-finite values format without trapping")
+    func extremes() {
+        #expect(AgendaText.value(1e300, "count", "") == "–" && AgendaText.value(-1e300, "money", "EUR") == "– EUR")
+        #expect(AgendaText.value(Double.greatestFiniteMagnitude, "count", "") == "–" && AgendaText.value(.infinity, "count", "") == "–")
+        #expect(AgendaText.value(999_999_999_999_999, "count", "") == "999,999,999,999,999" && AgendaText.value(1e15, "count", "") == "–")
+        #expect(AgendaText.value(123_456_789_012.34, "count", "") == "123,456,789,012.3")
+        #expect(AgendaText.value(-0.04, "count", "") == "0" && AgendaText.value(-0.06, "count", "") == "-0.1" && AgendaText.value(0.95, "count", "") == "1")
+    }
+}

@@ -12,7 +12,7 @@ public enum WeeklySync {
 
     /// The week holding `now` in the workspace's calendar.
     public static func currentWeek(_ settings: WorkspaceSettings, now: Timestamp) -> AgendaWeek {
-        AgendaWeek.containing(LocalDate(daysSinceEpoch: KPICalendar(timeZone: settings.timeZone).day(now)), sundayStart: settings.weekStartsOnSunday)
+        AgendaWeek.containing(settings.today(now), sundayStart: settings.weekStartsOnSunday)
     }
 
     /// The quarter's leaks and conversion killers (the agenda's costliest part: the killers replay
@@ -30,7 +30,7 @@ public enum WeeklySync {
         let settings = try await store.workspaceSettings().settings
         let calendar = KPICalendar(timeZone: settings.timeZone)
         let p = WeeklyAgenda.periods(week, settings: settings)
-        let today = LocalDate(daysSinceEpoch: calendar.day(now))
+        let today = settings.today(now)
 
         async let weekReport = store.kpis(KPIQuery(period: p.week))
         async let qtdReport = store.kpis(KPIQuery(period: p.quarterToDate))

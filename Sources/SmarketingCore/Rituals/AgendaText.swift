@@ -181,19 +181,17 @@ public enum AgendaText {
     static func percent(_ v: Double?) -> String { v.map { String(format: "%.1f %%", $0 * 100) } ?? "–" }
     static func hours(_ v: Double?) -> String { v.map { String(format: "%.1f h", $0) } ?? "–" }
 
-    /// Whole numbers with thousands separators; others with one decimal.
+    /// Whole numbers with thousands separators; others with one decimal (in tenths, so no
+    /// conversion can trap: values beyond ±10¹⁵ show as –).
     static func number(_ v: Double) -> String {
-        guard v.isFinite, abs(v) < 1e15 else { return "–" }
-        let rounded = (v * 10).rounded() / 10
-        let whole = Int64(rounded.rounded(.towardZero))
-        var digits = String(abs(whole))
+        guard v.isFinite, abs(v) < 1e15, let tenths = Int64(exactly: (abs(v) * 10).rounded()) else { return "–" }
+        var digits = String(tenths / 10)
         var grouped = ""
         while digits.count > 3 {
             grouped = "," + digits.suffix(3) + grouped
             digits = String(digits.dropLast(3))
         }
-        let sign = rounded < 0 ? "-" : ""
-        let fraction = abs(rounded - Double(whole))
-        return sign + digits + grouped + (fraction >= 0.05 ? String(format: ".%d", Int((fraction * 10).rounded())) : "")
+        let sign = v < 0 && tenths > 0 ? "-" : ""
+        return sign + digits + grouped + (tenths % 10 == 0 ? "" : "." + String(tenths % 10))
     }
 }

@@ -130,8 +130,7 @@ extension APIHandlers {
             return try json(.ok, ["data": items])
         case .actionItemCreate:
             let o = try jsonObject(try await body(request))
-            let zone = try await store.workspaceSettings().settings.timeZone
-            let today = LocalDate(daysSinceEpoch: KPICalendar(timeZone: zone).day(now))
+            let today = try await store.workspaceSettings().settings.today(now)
             let due: LocalDate
             switch MeetingRules.due(o["due"]?.string ?? "", today: today) {
             case .success(let d): due = d

@@ -1,4 +1,5 @@
 import Foundation
+import SmarketingCore
 
 /// SVG charts rendered on the server: no script, no downloaded library. Every mark has a
 /// `<title>` (its value on hover and for screen readers) and every chart a table beside it.
@@ -14,22 +15,8 @@ enum SVGChart {
         var referenceText: String? = nil
     }
 
-    /// Escapes text for HTML and SVG.
-    static func esc(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    /// Escapes text for HTML and SVG (the core's escaper, shared with the minutes).
+    static func esc(_ s: String) -> String { AgendaText.escape(s) }
 
     static func num(_ d: Double) -> String { String(format: "%.1f", d) }
 

@@ -211,8 +211,7 @@ struct ActionCommand: AsyncParsableCommand {
             try await storeCall {
                 let store = try await workspace.openFunnel()
                 let now = SystemClock().now()
-                let zone = try await store.workspaceSettings().settings.timeZone
-                let today = LocalDate(daysSinceEpoch: KPICalendar(timeZone: zone).day(now))
+                let today = try await store.workspaceSettings().settings.today(now)
                 let day: LocalDate
                 switch MeetingRules.due(due, today: today) {
                 case .success(let d): day = d
@@ -243,8 +242,7 @@ struct ActionCommand: AsyncParsableCommand {
                     ActionItemQuery(ownerID: owner, meetingID: try meeting.map(MeetingCommand.meetingID), status: all ? nil : .open, limit: 10_000)
                 )
                 if workspace.json { return try printJSON(items) }
-                let zone = try await store.workspaceSettings().settings.timeZone
-                let today = LocalDate(daysSinceEpoch: KPICalendar(timeZone: zone).day(SystemClock().now()))
+                let today = try await store.workspaceSettings().settings.today(SystemClock().now())
                 if items.isEmpty { print(all ? "no action items" : "no open action items") }
                 for i in items {
                     print(

@@ -57,7 +57,7 @@ extension WebApp {
         let cuts = [("", "Nothing")] + KPIDimension.allCases.filter { $0 != .all }.map { ($0.rawValue, $0.rawValue.capitalized) }
         // Overdue action items of the weekly sync, for everyone to see until they are done.
         let now = clock.now()
-        let today = today(try await store.workspaceSettings().settings, now)
+        let today = try await store.workspaceSettings().settings.today(now)
         let overdue = try await store.actionItems(ActionItemQuery(status: .open, dueBefore: today, limit: 20))
         let data: [String: Any] = [
             "overdueItems": itemRows(overdue, user, today: today).map { var r = $0; r["back"] = "/"; return r }, "hasOverdue": !overdue.isEmpty,

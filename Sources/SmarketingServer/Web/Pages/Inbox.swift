@@ -55,7 +55,7 @@ extension WebApp {
         let settings = try await store.workspaceSettings().settings
         let actionItems = try await store.actionItems(ActionItemQuery(ownerID: owner, status: .open, limit: 100))
         let data: [String: Any] = [
-            "actionItems": itemRows(actionItems, user, today: today(settings, now)).map { var r = $0; r["back"] = "/inbox"; return r },
+            "actionItems": itemRows(actionItems, user, today: settings.today(now)).map { var r = $0; r["back"] = "/inbox"; return r },
             "hasActionItems": !actionItems.isEmpty,
             "owner": name(owner), "ownerID": owner, "items": rows, "empty": rows.isEmpty, "count": rows.count, "csrf": user.session.csrf,
             "team": team, "hasTeam": team.count > 1, "now": user.dateTime(now),

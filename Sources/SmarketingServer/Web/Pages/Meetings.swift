@@ -35,7 +35,7 @@ extension WebApp {
         let data: [String: Any] = [
             "week": week.description, "previous": week.adding(weeks: -1).description, "next": week.adding(weeks: 1).description,
             "agenda": AgendaText.html(Array(blocks.dropFirst())), "csrf": user.session.csrf, "canRun": AccessPolicy.mayRunMeetings(user.role),
-            "items": itemRows(agenda.actionItems, user, today: today(settings, now)), "hasItems": !agenda.actionItems.isEmpty,
+            "items": itemRows(agenda.actionItems, user, today: settings.today(now)), "hasItems": !agenda.actionItems.isEmpty,
             "overdue": agenda.overdueItems,
             "meetings": past.map {
                 [
@@ -67,8 +67,8 @@ extension WebApp {
             "users": users.filter { ($0["active"].text ?? "true") != "false" }.sorted { $0.id < $1.id }.map {
                 ["id": $0.id, "name": $0["name"].text ?? $0.id, "team": $0["team"].text ?? "", "attended": m.attendees.contains($0.id)] as [String: Any]
             },
-            "decisions": m.decisions, "notes": m.notes, "items": itemRows(agreed, user, today: today(settings, now)), "hasItems": !agreed.isEmpty,
-            "defaultDue": today(settings, now).adding(days: 7).text,
+            "decisions": m.decisions, "notes": m.notes, "items": itemRows(agreed, user, today: settings.today(now)), "hasItems": !agreed.isEmpty,
+            "defaultDue": settings.today(now).adding(days: 7).text,
             "minutes": AgendaText.html(blocks),
         ]
         return .html(view("meeting", data), title: "\(m.title) \(m.week)")
@@ -135,7 +135,7 @@ extension WebApp {
             case "item":
                 let settings = try await store.workspaceSettings().settings
                 let due: LocalDate
-                switch MeetingRules.due(form["due"] ?? "", today: today(settings, now)) {
+                switch MeetingRules.due(form["due"] ?? "", today: settings.today(now)) {
                 case .success(let d): due = d
                 case .failure(let p): return redirect(page + "?bad=" + Self.query(p.description.prefix(1).uppercased() + p.description.dropFirst() + "."))
                 }
@@ -156,10 +156,6 @@ extension WebApp {
             let text = e.description
             return redirect(page + (page.contains("?") ? "&" : "?") + "bad=" + Self.query(text.prefix(1).uppercased() + text.dropFirst()))
         }
-    }
-
-    func today(_ settings: WorkspaceSettings, _ now: Timestamp) -> LocalDate {
-        LocalDate(daysSinceEpoch: KPICalendar(timeZone: settings.timeZone).day(now))
     }
 
     /// Action items as the templates show them.
