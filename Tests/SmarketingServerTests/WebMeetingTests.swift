@@ -19,10 +19,7 @@ struct WebMeetingTests {
             let base = "http://127.0.0.1:\(client.port!)"
             let browser = try Browser()
             defer { browser.quit() }
-            // Each meeting page builds the live agenda (KPI reads, funnel, killers): beside the whole
-            // suite on two cores a load took over 15 s, so these tabs wait up to a minute.
-            var tab = try await browser.tab()
-            tab.loadTimeout = 60
+            let tab = try await browser.tab()
             _ = try await WebBrowserTests.signIn(tab, base: base, w.people[.marketing]!)
             try await tab.open(base + "/meetings?week=2025-W51")
             #expect(try await tab.text("h1") == "Weekly sync 2025-W51")
@@ -58,8 +55,7 @@ struct WebMeetingTests {
             #expect(tab.takeProblems().isEmpty)
 
             // The owner sees the item in the inbox (overdue on the fixed clock's 2026-01-01) and marks it done.
-            var repTab = try await browser.tab()
-            repTab.loadTimeout = 60
+            let repTab = try await browser.tab()
             _ = try await WebBrowserTests.signIn(repTab, base: base, w.people[.sales]!)
             try await repTab.open(base + "/inbox")
             let item = try await repTab.text("#ai-h + .action-items")
@@ -71,8 +67,7 @@ struct WebMeetingTests {
             #expect(repTab.takeProblems().isEmpty)
 
             // Viewers read the minutes but have no forms.
-            var viewerTab = try await browser.tab()
-            viewerTab.loadTimeout = 60
+            let viewerTab = try await browser.tab()
             _ = try await WebBrowserTests.signIn(viewerTab, base: base, w.people[.viewer]!)
             try await viewerTab.open(base + "/meetings")
             #expect(try await viewerTab.eval("document.querySelectorAll('button[data-action=\"start-meeting\"]').length") as? Int == 0)
