@@ -352,4 +352,4 @@ public protocol IngestStore: Sendable {
 }
 
 /// The workspace database with every role: what the server and most commands use.
-public protocol FunnelStore: RecordStore, AccessStore, BundleStore, IdentityStore, IngestStore, ScoringStore, HandoverStore, KPIStore, WebReadStore, SyncStore, StateStore, SettingsStore, RitualStore, SchemaStatus {}
+public protocol FunnelStore: RecordStore, AccessStore, BundleStore, IdentityStore, IngestStore, ScoringStore, HandoverStore, KPIStore, WebReadStore, SyncStore, StateStore, SettingsStore, RitualStore, PrivacyStore, SchemaStatus {}

@@ -27,6 +27,7 @@ enum PostgresSchema {
         (10, "trigram indexes for the text search of contacts and accounts (pg_trgm)", v10),
         (11, "meetings and action items (the weekly sync)", PostgresStore.ritualSchema),
         (12, "lead ratings, campaign reviews, owners, KPI files", PostgresStore.ritualSchema2),
+        (13, "erasures: tombstones and the contacts created with an erased address", PostgresStore.privacySchema),
     ]
 
     static var count: Int { migrations.count }

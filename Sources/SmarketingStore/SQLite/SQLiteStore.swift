@@ -47,6 +47,10 @@ public final class SQLiteStore: FunnelStore {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA cache_size = -65536")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            // Deleted content is zeroed inside the pages it leaves (no extra I/O), so an erased
+            // person's old values do not linger in a page's free space (docs/OPERATIONS.md).
+            try db.execute(sql: "PRAGMA secure_delete = FAST")
+            db.add(function: SQLiteStore.sha256Function)
             if backgroundCheckpoints { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
         }
         pool = try DatabasePool(path: path, configuration: config)
@@ -382,6 +386,7 @@ enum SQLiteSchema {
         m.registerMigration("v14 text search") { db in try db.execute(sql: SQLiteSearch.schema) }
         m.registerMigration("v15 meetings and action items") { db in try db.execute(sql: SQLiteStore.ritualSchema) }
         m.registerMigration("v16 lead ratings, campaign reviews, owners, KPI files") { db in try db.execute(sql: SQLiteStore.ritualSchema2) }
+        m.registerMigration("v17 erasures") { db in try db.execute(sql: SQLiteStore.privacySchema) }
         return m
     }
 }
