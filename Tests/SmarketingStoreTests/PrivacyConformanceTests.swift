@@ -164,4 +164,38 @@ struct PrivacyConformanceTests {
         #expect(sections["audit_log"]?.contains { $0["action"] == .string("update") } == true)
         #expect(try await store.personData(contactID: "nobody") == nil)
     }
+
+    @Test("after an erasure no byte of the SQLite file, its WAL, or a bundle export holds the person's address or name")
+    func bytes() async throws {
+        let dir = BundleConformanceTests.tempDir("privacy-bytes")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/w.sqlite"
+        let store = try SQLiteStore.workspace(path: path)
+        let p = try await Self.workspaceWithPerson(store)
+        func scan(_ file: String) throws -> [String] {
+            guard let data = FileManager.default.contents(atPath: file) else { return [] }
+            var found: [String] = []
+            for needle in [p.email, p.email.lowercased(), p.email.uppercased(), "Quokkafield", "quokkafield", "QUOKKAFIELD"] {
+                if data.range(of: Data(needle.utf8)) != nil { found.append(needle) }
+                // UTF-16 too (SQLite may store text so in other databases; ours is UTF-8).
+                if let u16 = needle.data(using: .utf16LittleEndian), data.range(of: u16) != nil { found.append(needle + " (UTF-16)") }
+            }
+            return found
+        }
+        func files() -> [String] {
+            ((try? FileManager.default.subpathsOfDirectory(atPath: dir)) ?? []).map { dir + "/" + $0 }
+        }
+        #expect(try files().contains { try !scan($0).isEmpty }, "the scenario wrote the person's data to the files")
+
+        _ = try await store.eraseContact(id: p.id, reason: "Art. 17", actor: tester, at: t0.adding(milliseconds: 60_000))
+        _ = try await Bundle.export(from: store, to: dir + "/export")
+        var leaks: [String: [String]] = [:]
+        for f in files() {
+            let found = try scan(f)
+            if !found.isEmpty { leaks[f] = found }
+        }
+        #expect(leaks.isEmpty, "\(leaks)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/export/contacts.csv"))
+    }
 }

@@ -47,8 +47,13 @@ public final class FakeHubSpot: Sendable {
         var tokens: [String: Set<String>] = [:]
         /// Every batch update input received: (contact id, properties).
         var updates: [(String, [String: String])] = []
+        /// Contacts removed by a GDPR delete, in order.
+        var gdprDeleted: [String] = []
         var nextID = 1000
     }
+
+    /// Contact ids removed by a GDPR delete, in order.
+    public var gdprDeleted: [String] { data.withLock { $0.gdprDeleted } }
 
     public static let allScopes: Set<String> = [
         "crm.objects.owners.read", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.companies.read",
@@ -328,6 +333,25 @@ public final class FakeHubSpot: Sendable {
                     return Fake.json(207, .object(out))
                 }
                 return Fake.json(200, .object(out))
+            }
+        }
+        // GDPR delete (`PublicGdprDeleteInput`: objectId, optional idProperty): 204; the contact
+        // is gone from every read.
+        router.post("/crm/v3/objects/:type/gdpr-delete") { request, context in
+            try await Fake.guarded(self.traffic, request, rateLimited: Self.rateLimited) {
+                guard context.parameters.get("type") == "contacts" else { return Self.error(404, "OBJECT_NOT_FOUND", "not supported by this fake") }
+                if let refusal = self.authorize(request, "crm.objects.contacts.write") { return refusal }
+                guard let body = try await Fake.bodyJSON(request), let id = body[key: "objectId"]?.textValue else {
+                    return Self.error(400, "VALIDATION_ERROR", "objectId is required")
+                }
+                let removed = self.data.withLock { d -> Bool in
+                    guard let i = d.index["contacts"]?[id] else { return false }
+                    d.objects["contacts"]?.remove(at: i)
+                    d.index["contacts"] = Dictionary(uniqueKeysWithValues: (d.objects["contacts"] ?? []).enumerated().map { ($1.id, $0) })
+                    d.gdprDeleted.append(id)
+                    return true
+                }
+                return removed ? Response(status: .noContent) : Self.error(404, "OBJECT_NOT_FOUND", "resource not found")
             }
         }
         router.get("/crm/v3/properties/contacts/:name") { request, context in

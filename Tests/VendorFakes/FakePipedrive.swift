@@ -16,7 +16,11 @@ public final class FakePipedrive: Sendable {
             ["field_code": .string("owner_id"), "field_name": .string("Owner"), "field_type": .string("user")],
         ]
         var updates: [(String, JSONValue)] = []
+        var deleted: [String] = []
     }
+
+    /// Person ids deleted, in order.
+    public var deleted: [String] { data.withLock { $0.deleted } }
 
     /// PATCHes of persons received: (person id, body).
     public var updates: [(String, JSONValue)] { data.withLock { $0.updates } }
@@ -123,6 +127,20 @@ public final class FakePipedrive: Sendable {
                     return true
                 }
                 return found ? Fake.json(200, .object(["success": .bool(true), "data": .object(["id": .string(id)])])) : Self.error(404, "Person not found")
+            }
+        }
+        router.delete("/api/v2/:object/:id") { request, context in
+            try await Fake.guarded(self.traffic, request, rateLimited: Self.rateLimited) {
+                guard self.authorized(request) else { return Self.error(401, "unauthorized access") }
+                guard context.parameters.get("object") == "persons", let id = context.parameters.get("id") else { return Self.error(404, "not supported by this fake") }
+                guard Int(id) != nil else { return Self.error(400, "id must be an integer") }
+                let found = self.data.withLock { d -> Bool in
+                    guard let i = d.objects["persons"]?.firstIndex(where: { $0["id"]?.textValue == id }) else { return false }
+                    d.objects["persons"]?.remove(at: i)
+                    d.deleted.append(id)
+                    return true
+                }
+                return found ? Fake.json(200, .object(["success": .bool(true), "data": .object(["id": .number(Double(id) ?? 0)])])) : Self.error(404, "Person not found")
             }
         }
         return router

@@ -66,11 +66,55 @@ public protocol VendorConnector: Sendable {
     func push(_ changes: [WritebackChange], mapping: SyncMapping) async throws -> [WritebackResult]
     /// Creates the write-back fields where the API allows; says what it did or what to do.
     func setupFields(mapping: SyncMapping) async throws -> [String]
+    /// Erases a person at the vendor (GDPR Art. 17) where its API allows; what happened.
+    func erase(object: String, externalID: String) async -> VendorErasure
     /// Stops the connector's HTTP client.
     func shutdown() async
 }
 
+/// What became of an erasure pushed to a vendor.
+public struct VendorErasure: Sendable, Codable, Equatable {
+    public enum Outcome: String, Sendable, Codable {
+        /// The vendor erased (or deleted) the record.
+        case erased
+        /// The vendor has no record with this id (gone already).
+        case notFound = "not_found"
+        /// The vendor refused or could not be reached; `message` says why.
+        case failed
+        /// This vendor's API offers no erasure smarketing uses; `message` says what to do by hand.
+        case manual
+    }
+    public var connection: String
+    public var object: String
+    public var externalID: String
+    public var outcome: Outcome
+    public var message: String
+
+    public init(connection: String, object: String, externalID: String, outcome: Outcome, message: String) {
+        self.connection = connection
+        self.object = object
+        self.externalID = externalID
+        self.outcome = outcome
+        self.message = message
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case connection, object
+        case externalID = "external_id"
+        case outcome, message
+    }
+}
+
 extension VendorConnector {
+    /// Vendors whose erasure smarketing does not push yet: the person must be erased there by
+    /// hand (docs/OPERATIONS.md names the vendor's own tool).
+    public func erase(object: String, externalID: String) async -> VendorErasure {
+        VendorErasure(
+            connection: "", object: object, externalID: externalID, outcome: .manual,
+            message: "erase \(object) \(externalID) in the vendor's own tool: smarketing does not push erasures to this vendor yet"
+        )
+    }
+
     public func setupFields(mapping: SyncMapping) async throws -> [String] {
         mapping.writeback.isEmpty
             ? ["nothing to create: this connection writes nothing back"]

@@ -380,6 +380,26 @@ struct HubSpotConnector: VendorConnector, PacedConnector {
         return changes.map { WritebackResult(seq: $0.seq, delivered: false, retry: true, error: "HTTP \(r.status)") }
     }
 
+    /// HubSpot's GDPR delete: the contact and its history are removed permanently and its
+    /// address is blocked from being tracked again (POST /crm/v3/objects/contacts/gdpr-delete).
+    func erase(object: String, externalID: String) async -> VendorErasure {
+        func result(_ o: VendorErasure.Outcome, _ m: String) -> VendorErasure {
+            VendorErasure(connection: config.name, object: object, externalID: externalID, outcome: o, message: m)
+        }
+        guard object == "contacts" else { return result(.manual, "HubSpot's GDPR delete covers contacts only; delete this \(object) record in HubSpot") }
+        do {
+            let r = try await call(.POST, "/crm/v3/objects/contacts/gdpr-delete", body: .object(["objectId": .string(externalID)]), what: "GDPR delete")
+            if r.status == 204 || r.status == 200 { return result(.erased, "HubSpot erased contact \(externalID) (GDPR delete)") }
+            if r.status == 404 { return result(.notFound, "HubSpot has no contact \(externalID)") }
+            _ = try ok(r, "GDPR delete")
+            return result(.failed, "HubSpot answered HTTP \(r.status)")
+        } catch let e as VendorError {
+            return result(.failed, e.message)
+        } catch {
+            return result(.failed, "HubSpot GDPR delete failed: \(error)")
+        }
+    }
+
     func setupFields(mapping: SyncMapping) async throws -> [String] {
         var out: [String] = []
         for (field, name) in mapping.writeback.sorted(by: { $0.key < $1.key }) where name.hasPrefix("smarketing_") {

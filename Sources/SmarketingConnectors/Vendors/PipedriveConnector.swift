@@ -237,6 +237,24 @@ struct PipedriveConnector: VendorConnector, PacedConnector {
         }
     }
 
+    /// Pipedrive deletes a person (DELETE /api/v2/persons/{id}); it is kept in Pipedrive's trash
+    /// for 30 days before it is gone for good.
+    func erase(object: String, externalID: String) async -> VendorErasure {
+        func result(_ o: VendorErasure.Outcome, _ m: String) -> VendorErasure {
+            VendorErasure(connection: config.name, object: object, externalID: externalID, outcome: o, message: m)
+        }
+        guard object == "persons" else { return result(.manual, "delete this Pipedrive \(object) record in Pipedrive") }
+        do {
+            _ = try await send(.DELETE, "/api/v2/persons/\(externalID.queryEncoded)", body: nil, what: "delete person \(externalID)")
+            return result(.erased, "Pipedrive deleted person \(externalID) (permanently after 30 days in its trash)")
+        } catch let e as VendorError {
+            if e.message.contains("HTTP 404") || e.message.localizedCaseInsensitiveContains("not found") { return result(.notFound, "Pipedrive has no person \(externalID)") }
+            return result(.failed, e.message)
+        } catch {
+            return result(.failed, "Pipedrive delete failed: \(error)")
+        }
+    }
+
     func setupFields(mapping: SyncMapping) async throws -> [String] {
         let existing = try await personFields()
         var out: [String] = []

@@ -52,13 +52,13 @@ public enum Erasure {
         return p + "%"
     }
 
-    /// What a reason for erasure must be: given, one line, at most 500 characters. It is kept
-    /// with the tombstone and in the audit log, so it should not name the person.
+    /// What a reason for erasure must be: given (not only spaces), at most 500 characters; line
+    /// breaks become spaces. It is kept with the tombstone and in the audit log, so it should not
+    /// name the person.
     public static func reason(_ raw: String) -> Result<String, ErasureError> {
-        let r = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let r = String(raw.map { $0.isNewline ? " " : $0 }).trimmingCharacters(in: .whitespacesAndNewlines)
         if r.isEmpty { return .failure(.init("give a reason (e.g. \"Art. 17 request of 2026-12-05, ticket 4711\")")) }
         if r.count > 500 { return .failure(.init("the reason is \(r.count) characters; at most 500")) }
-        if r.contains(where: \.isNewline) { return .failure(.init("the reason must be one line")) }
         return .success(r)
     }
 

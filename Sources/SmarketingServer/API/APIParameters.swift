@@ -145,6 +145,7 @@ extension APIRoute {
             out.append(.query("limit", Schema.integer(1...10_000), "items (default 200)"))
         case .ingest: out.append(.query("partial", Schema.boolean, "true: store the valid events of a batch that has rejected ones"))
         case .duplicates: out.append(.query("limit", Schema.integer(1...10_000), "at most this many pairs (default 100)"))
+        case .erasures: out.append(.query("limit", Schema.integer(1...10_000), "at most this many of each (default 100)"))
         case .audit:
             out.append(.query("limit", Schema.integer(1...1000), "entries (default 100)"))
             out.append(.query("before", Schema.serial, "entries with seq below this"))

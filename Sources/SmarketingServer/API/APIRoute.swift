@@ -24,6 +24,7 @@ struct APIRoute: Sendable {
         case actionItemList, actionItemCreate, actionItemChange
         case leadRate, leadQuality, forecast, forecastBacktest, campaignReview, campaignNote, ownerList, ownerChange
         case kpiCustom, kpiConfig, kpiConfigValidate, kpiConfigDiff, kpiConfigApply
+        case contactErase, contactExport, erasures
 
         /// Whether the weekly-sync routes handle this kind.
         var isRitual: Bool {
@@ -127,6 +128,28 @@ struct APIRoute: Sendable {
                 responses: [204, 400, 404, 422]
             ),
             APIRoute(method: .get, path: "/api/v1/audit", kind: .audit, summary: "The audit log, newest first (admin)", responses: [200]),
+            APIRoute(
+                method: .post,
+                path: "/api/v1/contacts/{id}/erase",
+                kind: .contactErase,
+                summary:
+                    "Erase a person's personal data everywhere (GDPR Art. 17; admin): the anonymous facts the figures count stay, a tombstone flags a later record with the same address, linked HubSpot and Pipedrive records are erased there; irreversible",
+                responses: [200, 400, 404, 409, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/contacts/{id}/export",
+                kind: .contactExport,
+                summary: "Everything stored about a person as one JSON document (GDPR Art. 15 and 20; admin)",
+                responses: [200, 404]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/erasures",
+                kind: .erasures,
+                summary: "Erased people (tombstones, newest first) and the records created later with an erased address (admin)",
+                responses: [200]
+            ),
             APIRoute(
                 method: .get,
                 path: "/api/v1/settings",

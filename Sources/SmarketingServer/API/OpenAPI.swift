@@ -107,6 +107,7 @@ enum OpenAPIDocument {
                 required: ["user_id", "role"]
             )
         case .setPassword: return object(["password": Schema.string(maxLength: 1_000, minLength: 10)], required: ["password"])
+        case .contactErase: return object(["reason": Schema.string(maxLength: 500, minLength: 1)], required: ["reason"])
         case .handoverReject:
             return object(["reason": id, "note": Schema.string(maxLength: 2_000)], required: ["reason"])
         case .handoverReassign: return object(["owner_id": id])
@@ -338,6 +339,48 @@ enum OpenAPIDocument {
             ])
         case .get(let r), .create(let r), .update(let r), .delete(let r): return ref(schemaName(r))
         case .merge: return ref("Contacts")
+        case .contactErase:
+            let vendor = objectSchema(
+                [
+                    "connection": .object(["type": .string("string")]), "object": .object(["type": .string("string")]),
+                    "external_id": .object(["type": .string("string")]), "outcome": Schema.choice(["erased", "not_found", "failed", "manual"]),
+                    "message": .object(["type": .string("string")]),
+                ],
+                required: ["connection", "object", "external_id", "outcome", "message"]
+            )
+            return objectSchema(
+                [
+                    "contact_id": .object(["type": .string("string")]), "erased_at": .object(["type": .string("string")]),
+                    "reason": .object(["type": .string("string")]),
+                    "changed": .object(["type": .string("object"), "additionalProperties": .object(["type": .string("integer")])]),
+                    "vendors": .object(["type": .string("array"), "items": vendor]),
+                ],
+                required: ["contact_id", "erased_at", "reason", "changed", "vendors"]
+            )
+        case .contactExport:
+            return objectSchema(
+                ["exported_at": .object(["type": .string("string")]), "contact": ref("Contacts")],
+                required: ["exported_at", "contact"]
+            )
+        case .erasures:
+            let tomb = objectSchema(
+                [
+                    "contact_id": .object(["type": .string("string")]), "erased_at": .object(["type": .string("string")]),
+                    "actor": .object(["type": .string("string")]), "reason": .object(["type": .string("string")]),
+                ],
+                required: ["contact_id", "erased_at", "actor", "reason"]
+            )
+            let match = objectSchema(
+                [
+                    "contact_id": .object(["type": .string("string")]), "erased_contact_id": .object(["type": .string("string")]),
+                    "erased_at": .object(["type": .string("string")]),
+                ],
+                required: ["contact_id", "erased_contact_id", "erased_at"]
+            )
+            return objectSchema(
+                ["erasures": .object(["type": .string("array"), "items": tomb]), "flagged": .object(["type": .string("array"), "items": match])],
+                required: ["erasures", "flagged"]
+            )
         case .opportunityContacts:
             return .object([
                 "type": .string("object"), "properties": .object(["data": .object(["type": .string("array"), "items": ref("OpportunityContacts")])]),

@@ -125,6 +125,9 @@ struct APIHandlers: Sendable {
             let entries = try await store.audit(limit: max(1, min(limit, 1000)), before: before)
             let encoder = JSONEncoder()
             return RecordJSON.response(.ok, "{\"data\":" + String(decoding: try encoder.encode(entries), as: UTF8.self) + "}")
+        case .contactErase, .contactExport, .erasures:
+            guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "erase or export a person's data") }
+            return try await privacyRoute(route, request, context, actor)
         case .settings, .settingsChange, .settingsJob:
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "read or change the workspace settings") }
             return try await settingsRoute(route, request, context, actor)

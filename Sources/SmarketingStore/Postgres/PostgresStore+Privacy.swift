@@ -90,7 +90,7 @@ extension PostgresStore {
                     count(col.table, 1)
                 }
             }
-            try await Self.audit(c, actor, at, "erase", "contacts", id, StoredJSON.encode(["reason": reason, "changed": StoredJSON.encode(changed)]))
+            try await Self.audit(c, actor, at, "erase", "contacts", id, StoredJSON.encode(["reason": reason, "changed": changed]))
             return ErasureReport(contactID: id, erasedAt: at, reason: reason, changed: changed, vendorLinks: links)
         }
     }

@@ -122,7 +122,7 @@ extension SQLiteStore {
             }
         }
         // Nothing of the old address stays in the search index's documents.
-        try Self.audit(db, actor, at, "erase", "contacts", id, StoredJSON.encode(["reason": reason, "changed": StoredJSON.encode(changed)]))
+        try Self.audit(db, actor, at, "erase", "contacts", id, StoredJSON.encode(["reason": reason, "changed": changed]))
         return ErasureReport(contactID: id, erasedAt: at, reason: reason, changed: changed, vendorLinks: links)
     }
 

@@ -1,11 +1,112 @@
 import ArgumentParser
 import Foundation
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingServer
 import SmarketingStore
 
 struct Contacts: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "One record per person.", subcommands: [Duplicates.self, Merge.self])
+    static let configuration = CommandConfiguration(
+        abstract: "One record per person: duplicates, merges, and a person's rights (erasure, access).",
+        subcommands: [Duplicates.self, Merge.self, Erase.self, ExportPerson.self, Erasures.self]
+    )
+
+    struct Erase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase a person's personal data everywhere (GDPR Art. 17), keeping the anonymous facts the figures count.",
+            discussion: """
+                Clears the contact's name, address, phone, title and country, what was typed into their touches, their \
+                notes, queued webhook payloads and write-backs, their audit entries, and their address or full name \
+                wherever it was written (meetings, sync logs). Keeps a tombstone (a hash of the address) so that a later \
+                record with the same address is a new one, flagged. Erases the person at linked HubSpot and Pipedrive \
+                connections too. Irreversible: without --yes it only says what it would erase.
+                """
+        )
+        @OptionGroup var workspace: WorkspaceOptions
+        @Argument(help: "The contact's id or email address.") var contact: String
+        @Option(help: "Why (kept with the tombstone and in the audit log; do not name the person), e.g. \"Art. 17 request, ticket 4711\".") var reason: String
+        @Flag(help: "Erase now (without it, nothing is changed).") var yes = false
+
+        func validate() throws {
+            if case .failure(let e) = Erasure.reason(reason) { throw ValidationError("--reason: " + e.description) }
+        }
+
+        func run() async throws {
+            let store = try await workspace.openFunnel()
+            guard let id = try await PersonPrivacy.resolve(store, contact) else { throw CLIFailure("no contact with id or email \"\(contact)\"") }
+            guard yes else {
+                let data = try await store.personData(contactID: id)
+                if data?.tombstone != nil { throw CLIFailure("contact \(id) was erased already") }
+                let touches = data?.sections.first { $0.name == "touchpoints" }?.rows.count ?? 0
+                let links = data?.sections.first { $0.name == "vendor_links" }?.rows.count ?? 0
+                print("would erase contact \(id) (\(touches) touchpoint(s), \(links) vendor link(s)); run again with --yes to erase")
+                return
+            }
+            let connections = try? await workspace.connections().1
+            do {
+                let outcome = try await PersonPrivacy.erase(store, contactID: id, reason: reason, actor: .cli, at: SystemClock().now(), connections: connections)
+                if workspace.json { return try printJSON(outcome) }
+                let changed = outcome.report.changed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                print("erased contact \(id): \(changed)")
+                for v in outcome.vendors { print("\(v.connection) \(v.object) \(v.externalID): \(v.outcome.rawValue) — \(v.message)") }
+                if outcome.vendors.contains(where: { $0.outcome == .failed || $0.outcome == .manual }) {
+                    throw CLIFailure("erased here; some vendors still hold the person (listed above): erase them there")
+                }
+            } catch let e as StoreError {
+                throw CLIFailure(e.description)
+            }
+        }
+    }
+
+    struct ExportPerson: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export-person",
+            abstract: "Everything stored about a person, as JSON (GDPR Art. 15 and 20)."
+        )
+        @OptionGroup var workspace: WorkspaceOptions
+        @Argument(help: "The contact's id or email address.") var contact: String
+        @Option(help: "Write to this file instead of standard output.") var output: String?
+
+        func run() async throws {
+            let store = try await workspace.openFunnel()
+            guard let id = try await PersonPrivacy.resolve(store, contact), let doc = try await PersonPrivacy.export(store, contactID: id, at: SystemClock().now()) else {
+                throw CLIFailure("no contact with id or email \"\(contact)\"")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            let data = try encoder.encode(doc)
+            if let output {
+                do {
+                    try data.write(to: URL(fileURLWithPath: output))
+                } catch {
+                    throw CLIFailure("could not write \(output): \(error.localizedDescription)")
+                }
+                FileHandle.standardError.write(Data("wrote everything stored about \(id) to \(output)\n".utf8))
+            } else {
+                print(String(decoding: data, as: UTF8.self))
+            }
+        }
+    }
+
+    struct Erasures: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Erased people (tombstones) and the new records created with an erased address.")
+        @OptionGroup var workspace: WorkspaceOptions
+        @Option(help: "At most this many of each.") var limit = 100
+
+        func run() async throws {
+            let store = try await workspace.openFunnel()
+            let tombs = try await store.tombstones(limit: limit)
+            let matches = try await store.erasureMatches(limit: limit)
+            struct List: Encodable {
+                var erasures: [Tombstone]
+                var flagged: [ErasureMatch]
+            }
+            if workspace.json { return try printJSON(List(erasures: tombs, flagged: matches)) }
+            if tombs.isEmpty { print("no erasures") }
+            for t in tombs { print("\(t.erasedAt.iso8601)\terased \(t.contactID)\tby \(t.actor)\t\(t.reason)") }
+            for m in matches { print("flagged \(m.contactID): created with the address of \(m.erasedContactID), erased \(m.erasedAt.iso8601)") }
+        }
+    }
 
     struct Duplicates: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List likely duplicate contacts.")
