@@ -144,6 +144,7 @@ struct OpenAPITests {
                 case ("post", "/api/v1/webhooks/{id}/replay"): body = #"{"from_seq":1}"#
                 case ("post", "/api/v1/tokens"): body = #"{"user_id":"u-viewer","role":"viewer"}"#
                 case ("post", "/api/v1/users/{id}/password"): body = #"{"password":"correct horse battery"}"#
+                case ("post", "/api/v1/contacts/{id}/erase"): body = #"{"reason":"Art. 17 request, ticket 1"}"#
                 case ("post", "/api/v1/lead-ratings"): body = #"{"handover_id":\#(handoverIDs["accept"]!),"rating":"good","reason":"right_fit"}"#
                 case ("post", _): body = Self.createBodies[op.path]
                 case ("patch", "/api/v1/settings"):

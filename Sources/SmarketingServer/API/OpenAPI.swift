@@ -358,10 +358,17 @@ enum OpenAPIDocument {
                 required: ["contact_id", "erased_at", "reason", "changed", "vendors"]
             )
         case .contactExport:
-            return objectSchema(
-                ["exported_at": .object(["type": .string("string")]), "contact": ref("Contacts")],
-                required: ["exported_at", "contact"]
-            )
+            var props: [String: JSONValue] = [
+                "exported_at": .object(["type": .string("string")]), "contact": ref("Contacts"),
+                "erasure": .object(["type": .string("object"), "description": .string("when, by whom and why the person was erased (erased contacts only)")]),
+                "earlier_person_erased": .object([
+                    "type": .string("object"), "description": .string("an earlier person with this address was erased before this record was created"),
+                ]),
+            ]
+            for section in PersonPrivacy.sections {
+                props[section] = .object(["type": .string("array"), "items": .object(["type": .string("object")])])
+            }
+            return objectSchema(props, required: ["exported_at", "contact"] + PersonPrivacy.sections)
         case .erasures:
             let tomb = objectSchema(
                 [

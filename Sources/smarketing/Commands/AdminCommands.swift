@@ -42,7 +42,10 @@ struct Contacts: AsyncParsableCommand {
                 print("would erase contact \(id) (\(touches) touchpoint(s), \(links) vendor link(s)); run again with --yes to erase")
                 return
             }
-            let connections = try? await workspace.connections().1
+            // Vendor credentials are opened only for a person linked to a vendor (opening them
+            // creates the workspace's secret key where there is none).
+            let linked = try await store.personData(contactID: id)?.sections.first { $0.name == "vendor_links" }?.rows.isEmpty == false
+            let connections = linked ? try? await workspace.connections().1 : nil
             do {
                 let outcome = try await PersonPrivacy.erase(store, contactID: id, reason: reason, actor: .cli, at: SystemClock().now(), connections: connections)
                 if workspace.json { return try printJSON(outcome) }

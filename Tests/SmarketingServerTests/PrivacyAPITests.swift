@@ -1,0 +1,70 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import SmarketingConnectors
+import SmarketingCore
+import SmarketingServer
+import SmarketingStore
+import Testing
+
+@Suite("Privacy API")
+struct PrivacyAPITests {
+    @Test("erase, export and erasures: admin only; a reason is required; a second erasure is 409; the export holds everything and then nothing personal", arguments: ServerBackend.allCases)
+    func privacy(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { f.remove() }
+        let admin = f.tokens[.admin]
+        try await f.app().test(.live) { client in
+            let created = try await client.call(
+                .post, "/api/v1/contacts", token: admin,
+                body: #"{"id":"ct-p","email":"Pia.Privat@privat-example.com","first_name":"Pia","last_name":"Privatova","phone":"+49 1","created_at":"2026-01-01T00:00:00Z","lifecycle_stage":"lead"}"#
+            )
+            #expect(created.status == .created, "\(created.text)")
+            let event = try await client.call(
+                .post, "/api/v1/events", token: admin,
+                body: #"{"id":"ev-p","type":"form_submission","occurred_at":"2026-01-02T00:00:00Z","contact_id":"ct-p","properties":{"form":"demo","note":"call Pia Privatova"}}"#
+            )
+            #expect(event.status == .ok, "\(event.text)")
+            for role in [AccessRole.marketing, .sales, .viewer] {
+                let e = try await client.call(.post, "/api/v1/contacts/ct-p/erase", token: f.tokens[role], body: #"{"reason":"Art. 17"}"#)
+                #expect(e.status == .forbidden && e.isProblem, "\(role)")
+                #expect(try await client.call(.get, "/api/v1/contacts/ct-p/export", token: f.tokens[role]).status == .forbidden)
+                #expect(try await client.call(.get, "/api/v1/erasures", token: f.tokens[role]).status == .forbidden)
+            }
+            #expect(try await client.call(.post, "/api/v1/contacts/ct-p/erase", token: nil, body: #"{"reason":"x"}"#).status == .unauthorized)
+
+            let export = try await client.call(.get, "/api/v1/contacts/ct-p/export", token: admin)
+            #expect(export.status == .ok && export.text.contains("Pia.Privat@privat-example.com") && export.text.contains("call Pia Privatova"), "\(export.text)")
+            #expect((export.json["touchpoints"] as? [[String: Any]])?.first?["id"] as? String == "ev-p")
+            #expect(try await client.call(.get, "/api/v1/contacts/nobody/export", token: admin).status == .notFound)
+
+            let blank = try await client.call(.post, "/api/v1/contacts/ct-p/erase", token: admin, body: #"{"reason":"   "}"#)
+            #expect(blank.status == .unprocessableContent && blank.isProblem && (blank.json["detail"] as? String)?.contains("reason") == true, "\(blank.text)")
+            #expect(try await client.call(.post, "/api/v1/contacts/ct-p/erase", token: admin, body: "{}").status == .unprocessableContent)
+            #expect(try await client.call(.post, "/api/v1/contacts/nobody/erase", token: admin, body: #"{"reason":"Art. 17"}"#).status == .notFound)
+
+            let erased = try await client.call(.post, "/api/v1/contacts/ct-p/erase", token: admin, body: #"{"reason":"Art. 17 request, ticket 9"}"#)
+            #expect(erased.status == .ok, "\(erased.text)")
+            #expect(erased.json["contact_id"] as? String == "ct-p" && erased.json["reason"] as? String == "Art. 17 request, ticket 9")
+            #expect((erased.json["changed"] as? [String: Int])?["contacts"] == 1 && (erased.json["vendors"] as? [Any])?.isEmpty == true)
+            let again = try await client.call(.post, "/api/v1/contacts/ct-p/erase", token: admin, body: #"{"reason":"Art. 17"}"#)
+            #expect(again.status == .conflict && again.isProblem)
+
+            let after = try await client.call(.get, "/api/v1/contacts/ct-p/export", token: admin)
+            #expect(after.status == .ok && !after.text.contains("Pia") && !after.text.contains("privat-example"), "\(after.text)")
+            #expect((after.json["erasure"] as? [String: Any])?["reason"] as? String == "Art. 17 request, ticket 9")
+            let list = try await client.call(.get, "/api/v1/erasures", token: admin)
+            #expect((list.json["erasures"] as? [[String: Any]])?.map { $0["contact_id"] as? String } == ["ct-p"], "\(list.text)")
+
+            // The address comes back through the API: a new contact, flagged in the list and its export.
+            let back = try await client.call(
+                .post, "/api/v1/contacts", token: admin,
+                body: #"{"id":"ct-q","email":"pia.privat@privat-example.com","created_at":"2026-02-01T00:00:00Z","lifecycle_stage":"lead"}"#
+            )
+            #expect(back.status == .created)
+            let flagged = try await client.call(.get, "/api/v1/erasures", token: admin)
+            #expect((flagged.json["flagged"] as? [[String: Any]])?.first?["erased_contact_id"] as? String == "ct-p", "\(flagged.text)")
+            #expect((try await client.call(.get, "/api/v1/contacts/ct-q/export", token: admin).json["earlier_person_erased"] as? [String: Any]) != nil)
+        }
+    }
+}
