@@ -24,6 +24,46 @@ public protocol SettingsStore: Sendable {
 public protocol SchemaStatus: Sendable {
     /// Migrations applied in the database, and migrations this build knows.
     func schemaVersions() async throws -> (applied: Int, known: Int)
+    /// The queues and clocks an operator watches (`/metrics`).
+    func queueStats(now: Timestamp) async throws -> QueueStats
+}
+
+/// The depth and age of the work waiting in the database (`/metrics`).
+public struct QueueStats: Sendable, Equatable {
+    public var webhooksPending = 0
+    public var webhooksOldestPendingAt: Timestamp?
+    public var webhooksFailed = 0
+    public var writebacksPending = 0
+    public var writebacksOldestPendingAt: Timestamp?
+    public var writebacksFailed = 0
+    /// SLA clocks whose next step is due now (waiting for the breach service).
+    public var slaClocksDue = 0
+    /// SLA clocks still running.
+    public var slaClocksOpen = 0
+    /// Each vendor connection's last finished sync (nil: never).
+    public var connections: [(name: String, vendor: String, lastSyncAt: Timestamp?)] = []
+
+    public init() {}
+
+    public static func == (a: QueueStats, b: QueueStats) -> Bool {
+        a.webhooksPending == b.webhooksPending && a.webhooksOldestPendingAt == b.webhooksOldestPendingAt && a.webhooksFailed == b.webhooksFailed
+            && a.writebacksPending == b.writebacksPending && a.writebacksOldestPendingAt == b.writebacksOldestPendingAt
+            && a.writebacksFailed == b.writebacksFailed && a.slaClocksDue == b.slaClocksDue && a.slaClocksOpen == b.slaClocksOpen
+            && a.connections.map(\.name) == b.connections.map(\.name) && a.connections.map(\.lastSyncAt) == b.connections.map(\.lastSyncAt)
+    }
+
+    /// The statements both backends run (each `?` is now in epoch milliseconds).
+    static let webhooks = """
+        SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'),
+               (SELECT min(o.at) FROM webhook_deliveries d JOIN outbox o ON o.seq = d.outbox_seq WHERE d.status = 'pending'),
+               (SELECT count(*) FROM webhook_deliveries WHERE status = 'failed'),
+               (SELECT count(*) FROM writeback_outbox WHERE status = 'pending'),
+               (SELECT min(created_at) FROM writeback_outbox WHERE status = 'pending'),
+               (SELECT count(*) FROM writeback_outbox WHERE status = 'failed'),
+               (SELECT count(*) FROM sla_clocks WHERE next_at IS NOT NULL AND next_at <= ?),
+               (SELECT count(*) FROM sla_clocks WHERE next_at IS NOT NULL)
+        """
+    static let connectionsSQL = "SELECT name, vendor, last_sync_at FROM connections ORDER BY name"
 }
 
 extension SettingsStore {

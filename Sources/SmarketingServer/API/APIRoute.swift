@@ -574,9 +574,14 @@ struct APIRoute: Sendable {
 
     /// The methods the route that serves `path` takes, as the router resolves it (a literal
     /// segment wins over `{id}`); nil when no route has this path. For 405 answers and `Allow`.
-    static func allowedMethods(path: String) -> [String]? {
+    static func allowedMethods(path: String) -> [String]? { match(path: path).map { Array($0.methods).sorted() } }
+
+    /// The documented path template a request path falls under (`/api/v1/contacts/{id}`), if any.
+    static func template(path: String) -> String? { match(path: path)?.template }
+
+    private static func match(path: String) -> (template: String, methods: Set<String>)? {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        var best: (score: [Bool], methods: Set<String>)?
+        var best: (score: [Bool], template: String, methods: Set<String>)?
         for (template, methods) in methodsByPath {
             let parts = template.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
             guard parts.count == segments.count else { continue }
@@ -595,9 +600,9 @@ struct APIRoute: Sendable {
             }
             guard fits else { continue }
             if let b = best, !b.score.lexicographicallyPrecedes(score, by: { !$0 && $1 }) { continue }
-            best = (score, methods)
+            best = (score, template, methods)
         }
-        return best.map { Array($0.methods).sorted() }
+        return best.map { ($0.template, $0.methods) }
     }
 
     /// Each documented path with its methods (the unauthenticated ones included).

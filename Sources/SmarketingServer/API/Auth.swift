@@ -50,6 +50,8 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let store: any FunnelStore
     let cache: TokenCache
+    /// Requests per token (or per signed-in user); nil: none.
+    let limiter: RateLimiter?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -82,6 +84,9 @@ struct AuthMiddleware: RouterMiddleware {
             context.actor = Actor(userID: user.userID, role: user.role, via: "password")
         } else {
             throw Problem(.unauthorized, "the Authorization header must be \"Bearer <token>\" or Basic")
+        }
+        if let limiter, let actor = context.actor, let wait = limiter.take(actor.via.hasPrefix("token:") ? actor.via : "user:" + actor.userID) {
+            throw Problem.tooMany("this token", limiter.limit, retryAfter: wait)
         }
         return try await next(request, context)
     }

@@ -64,6 +64,7 @@ extension APIHandlers {
                 extensions: [("results", results)]
             )
         }
+        metrics?.ingested(events: accepted, batchSize: result.outcomes.count)
         return RecordJSON.response(.ok, "{\"accepted\":\(accepted),\"duplicates\":\(duplicates),\"rejected\":\(rejected),\"results\":\(results)}")
     }
 }

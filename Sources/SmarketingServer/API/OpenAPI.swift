@@ -279,9 +279,9 @@ enum OpenAPIDocument {
             }
             responses[String(code)] = .object(response)
         }
-        for code in [401, 403] {
+        for code in [401, 403, 429] {
             responses[String(code)] = .object([
-                "description": .string(code == 401 ? "not authenticated" : "the role may not do this"),
+                "description": .string(code == 401 ? "not authenticated" : code == 403 ? "the role may not do this" : "over the rate limit of the token or the address; Retry-After says when to try again"),
                 "content": .object(["application/problem+json": .object(["schema": ref("Problem")])]),
             ])
         }

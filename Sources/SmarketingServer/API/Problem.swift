@@ -71,13 +71,46 @@ public struct Problem: HTTPResponseError, Sendable {
     }
 }
 
-/// Turns every error that leaves the router — including unknown routes — into problem+json.
-struct ProblemResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context: RequestContext {
-    typealias Context = Inner.Context
+/// The outermost responder: every error that leaves the router — including unknown routes —
+/// becomes problem+json; every answer carries its request id (also in problem bodies and on the
+/// request's log lines) and the security headers; each request is counted in the metrics; and
+/// one client address may send at most `addressLimiter`'s rate.
+struct ProblemResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == AppRequestContext {
+    typealias Context = AppRequestContext
     let inner: Inner
+    var metrics: ServerMetrics? = nil
+    var addressLimiter: RateLimiter? = nil
+    /// Send Strict-Transport-Security (the server is reached over HTTPS: `--secure-cookies`).
+    var strictTransport = false
+
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let id = RequestID.of(request)
+        var context = context
+        context.logger[metadataKey: "request_id"] = .string(id)
+        var response = try await answer(request, context, id)
+        response.headers[RequestID.header] = id
+        response.headers[.xContentTypeOptions] = "nosniff"
+        if strictTransport { response.headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains" }
+        if response.headers[.contentType]?.hasPrefix("text/html") != true, response.headers[.contentSecurityPolicy] == nil {
+            // API answers are data, never a page to render or frame.
+            response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
+        }
+        metrics?.request(
+            route: MetricsRoute.label(request.uri.path), method: request.method.rawValue, status: Int(response.status.code),
+            nanoseconds: DispatchTime.now().uptimeNanoseconds &- started
+        )
+        return response
+    }
+
+    private func answer(_ request: Request, _ context: Context, _ id: String) async throws -> Response {
         do {
+            if let limiter = addressLimiter, !unlimitedPaths.contains(request.uri.path), let address = context.remoteAddress,
+                let wait = limiter.take("ip:" + address)
+            {
+                throw Problem.tooMany("this address", limiter.limit, retryAfter: wait)
+            }
             let response = try await inner.respond(to: request, context: context)
             // The router answers its own errors (unknown route, body too large) without a
             // problem body; give them one.
@@ -98,12 +131,12 @@ struct ProblemResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
                         "\(request.uri.path) does not take \(request.method.rawValue); it takes \(allowed.joined(separator: ", ")) (see /openapi.json)"
                     )
                     problem.headers[.allow] = allowed.joined(separator: ", ")
-                    return try problem.response(from: request, context: context)
+                    return try problem.identified(id).response(from: request, context: context)
                 }
                 var problem = Problem.from(HTTPError(response.status))
                 problem.headers = response.headers
                 problem.headers[.contentLength] = nil
-                return try problem.response(from: request, context: context)
+                return try problem.identified(id).response(from: request, context: context)
             }
             return response
         } catch {
@@ -111,7 +144,22 @@ struct ProblemResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
             if problem.status == .internalServerError {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             }
-            return try problem.response(from: request, context: context)
+            return try problem.identified(id).response(from: request, context: context)
         }
+    }
+}
+
+/// Routes no address limit applies to (probes and scrapes come often, from one address).
+let unlimitedPaths: Set<String> = ["/healthz", "/readyz", "/metrics"]
+
+extension Problem {
+    /// The problem with the request's id as `request_id`.
+    func identified(_ id: String) -> Problem {
+        guard !extensions.contains(where: { $0.0 == "request_id" }) else { return self }
+        var p = self
+        var quoted = ""
+        JSONValue.quote(id, into: &quoted)
+        p.extensions.append(("request_id", quoted))
+        return p
     }
 }

@@ -15,6 +15,7 @@ struct APIHandlers: Sendable {
     let jobs = ScoringJobs()
     /// Vendor connections (nil when the server runs without a secret key).
     var connections: ConnectionService? = nil
+    var metrics: ServerMetrics? = nil
     var scheduler: SyncScheduler? = nil
 
     func handle(_ route: APIRoute, _ request: Request, _ context: AppRequestContext) async throws -> Response {

@@ -31,6 +31,12 @@ public struct ServerConfiguration: Sendable {
     public var publicURL: String?
     /// Run scheduled and webhook-triggered syncs.
     public var syncConnections = true
+    /// Requests per API token (or signed-in user), and per client address (every route but
+    /// the health, readiness and metrics routes); over it: 429 with Retry-After.
+    public var tokenRateLimit = RateLimit(perSecond: 200, burst: 2_000)
+    public var addressRateLimit = RateLimit(perSecond: 400, burst: 4_000)
+    /// Where the metrics are recorded (`GET /metrics`).
+    public var metrics = ServerMetrics()
 
     /// Creates a configuration.
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 16 << 20, backgroundServices: Bool = true) {
@@ -80,6 +86,15 @@ public func buildApplication(
         }
     }
     router.get("/openapi.json") { _, _ in RecordJSON.response(.ok, OpenAPIDocument.json) }
+    let metrics = configuration.metrics
+    // The exposition reads the queues now (a failing database reads as smarketing_database_up 0).
+    let metricsGroup = router.group().add(middleware: AuthMiddleware(store: store, cache: TokenCache(), limiter: nil))
+    metricsGroup.get("/metrics") { _, _ in
+        let started = ContinuousClock.now
+        let q = try? await store.queueStats(now: clock.now())
+        let text = metrics.exposition(q, now: clock.now(), database: q == nil ? nil : ContinuousClock.now - started)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
     let tokenCache = TokenCache()
     var handlers = APIHandlers(
         store: store,
@@ -88,6 +103,7 @@ public func buildApplication(
         maxBodyBytes: configuration.maxBodyBytes,
         tokenCache: tokenCache
     )
+    handlers.metrics = metrics
     var services: [any Service] = []
     if let box = configuration.secretBox {
         let connections = ConnectionService(store: store, box: box, clock: clock)
@@ -104,7 +120,7 @@ public func buildApplication(
     let api = handlers
     let web = WebApp(store: store, clock: clock, api: api, secureCookies: configuration.secureCookies)
     web.register(on: router)
-    let group = router.group().add(middleware: AuthMiddleware(store: store, cache: tokenCache))
+    let group = router.group().add(middleware: AuthMiddleware(store: store, cache: tokenCache, limiter: RateLimiter(configuration.tokenRateLimit)))
     for route in APIRoute.all {
         group.on(RouterPath(route.path), method: route.method) { request, context in
             try await api.handle(route, request, context)
@@ -121,7 +137,12 @@ public func buildApplication(
         }
     }
     return Application(
-        responder: ProblemResponder(inner: router.buildResponder()),
+        responder: ProblemResponder(
+            inner: router.buildResponder(),
+            metrics: metrics,
+            addressLimiter: RateLimiter(configuration.addressRateLimit),
+            strictTransport: configuration.secureCookies
+        ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "smarketing"),
         services: services,
         logger: logger

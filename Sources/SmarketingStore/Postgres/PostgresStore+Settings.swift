@@ -46,4 +46,24 @@ extension PostgresStore {
     public func schemaVersions() async throws -> (applied: Int, known: Int) {
         try await read { c in (Int(try await c.one("SELECT count(*) FROM schema_migrations")?.int(0) ?? 0), PostgresSchema.count) }
     }
+
+    public func queueStats(now: Timestamp) async throws -> QueueStats {
+        try await read { c in
+            var q = QueueStats()
+            if let r = try await c.one(QueueStats.webhooks, [.int(now.milliseconds)]) {
+                q.webhooksPending = Int(r.int(0) ?? 0)
+                q.webhooksOldestPendingAt = r.int(1).map(Timestamp.init(milliseconds:))
+                q.webhooksFailed = Int(r.int(2) ?? 0)
+                q.writebacksPending = Int(r.int(3) ?? 0)
+                q.writebacksOldestPendingAt = r.int(4).map(Timestamp.init(milliseconds:))
+                q.writebacksFailed = Int(r.int(5) ?? 0)
+                q.slaClocksDue = Int(r.int(6) ?? 0)
+                q.slaClocksOpen = Int(r.int(7) ?? 0)
+            }
+            q.connections = try await c.rows(QueueStats.connectionsSQL).map {
+                (name: $0.text(0) ?? "", vendor: $0.text(1) ?? "", lastSyncAt: $0.int(2).map(Timestamp.init(milliseconds:)))
+            }
+            return q
+        }
+    }
 }

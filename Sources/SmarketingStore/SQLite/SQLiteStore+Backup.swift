@@ -20,6 +20,26 @@ extension SQLiteStore {
         try await pool.read { db in (try SQLiteSchema.migrator.appliedMigrations(db).count, SQLiteSchema.migrator.migrations.count) }
     }
 
+    public func queueStats(now: Timestamp) async throws -> QueueStats {
+        try await pool.read { db in
+            var q = QueueStats()
+            if let r = try Row.fetchOne(db, sql: QueueStats.webhooks, arguments: [now.milliseconds]) {
+                q.webhooksPending = r[0]
+                q.webhooksOldestPendingAt = (r[1] as Int64?).map(Timestamp.init(milliseconds:))
+                q.webhooksFailed = r[2]
+                q.writebacksPending = r[3]
+                q.writebacksOldestPendingAt = (r[4] as Int64?).map(Timestamp.init(milliseconds:))
+                q.writebacksFailed = r[5]
+                q.slaClocksDue = r[6]
+                q.slaClocksOpen = r[7]
+            }
+            q.connections = try Row.fetchAll(db, sql: QueueStats.connectionsSQL).map {
+                (name: $0[0], vendor: $0[1], lastSyncAt: ($0[2] as Int64?).map(Timestamp.init(milliseconds:)))
+            }
+            return q
+        }
+    }
+
     /// An online backup to `file` (which must not exist) through SQLite's backup API: one read
     /// transaction, so the copy is the workspace at one moment while writers go on (WAL), then
     /// the copy's integrity is checked. `progress` hears (copied pages, total pages).

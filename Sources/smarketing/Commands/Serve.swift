@@ -23,10 +23,17 @@ struct Serve: AsyncParsableCommand {
     var noWebhookDelivery = false
     @Flag(help: "Run no scheduled or webhook-triggered syncs of vendor connections (manual `sync run` still works).")
     var noSync = false
+    @Option(help: "text, or json (one JSON object per line on stderr, with each request's request_id).") var logFormat = "text"
+    @Option(help: "Requests per second per API token or signed-in user (bursts of 10×); 0: no limit.") var rateLimitToken: Double = 200
+    @Option(help: "Requests per second per client address (bursts of 10×); 0: no limit.") var rateLimitAddress: Double = 400
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxBodyMib >= 1 else { throw ValidationError("--max-body-mib must be at least 1") }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
+        for (name, v) in [("--rate-limit-token", rateLimitToken), ("--rate-limit-address", rateLimitAddress)] where !(v.isFinite && v >= 0 && v <= 1_000_000) {
+            throw ValidationError("\(name) must be between 0 (no limit) and 1000000 requests per second")
+        }
     }
 
     func run() async throws {
@@ -87,7 +94,7 @@ struct Serve: AsyncParsableCommand {
                 "try: curl -H 'Authorization: Bearer \(token)' http://\(host):\(port)/api/v1/contacts?limit=3",
             ]
         }
-        var logger = Logger(label: "smarketing")
+        var logger = logFormat == "json" ? Logger(label: "smarketing", factory: { JSONLogHandler(label: $0) }) : Logger(label: "smarketing")
         logger.logLevel = .info
         let interrupted = try await store.failInterruptedApplies()
         if interrupted > 0 { logger.warning("a scoring model apply was interrupted by a stop; it is marked failed and the previous model stays active") }
@@ -95,6 +102,8 @@ struct Serve: AsyncParsableCommand {
         configuration.secureCookies = secureCookies
         configuration.deliverWebhooks = !noWebhookDelivery
         configuration.syncConnections = !noSync
+        configuration.tokenRateLimit = RateLimit(perSecond: rateLimitToken, burst: max(1, rateLimitToken * 10))
+        configuration.addressRateLimit = RateLimit(perSecond: rateLimitAddress, burst: max(1, rateLimitAddress * 10))
         do {
             configuration.secretBox = try SecretBox.forWorkspace(databasePath: workspace.databasePath)
         } catch let e as SecretBoxError {
