@@ -53,6 +53,9 @@ extension Bench {
             )
             let port = try LoopbackPort.free()
             var configuration = ServerConfiguration(host: "127.0.0.1", port: port)
+            // One client as fast as it can: no rate limits.
+            configuration.tokenRateLimit = RateLimit(perSecond: 0, burst: 1)
+            configuration.addressRateLimit = RateLimit(perSecond: 0, burst: 1)
             configuration.backgroundServices = false
             var logger = Logger(label: "bench-web")
             logger.logLevel = .warning

@@ -24,8 +24,8 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Run no scheduled or webhook-triggered syncs of vendor connections (manual `sync run` still works).")
     var noSync = false
     @Option(help: "text, or json (one JSON object per line on stderr, with each request's request_id).") var logFormat = "text"
-    @Option(help: "Requests per second per API token or signed-in user (bursts of 10×); 0: no limit.") var rateLimitToken: Double = 200
-    @Option(help: "Requests per second per client address (bursts of 10×); 0: no limit.") var rateLimitAddress: Double = 400
+    @Option(help: "Requests per second per API token or signed-in user (bursts of 10×); 0: no limit.") var rateLimitToken: Double = 1_000
+    @Option(help: "Requests per second per client address (bursts of 10×); 0: no limit.") var rateLimitAddress: Double = 2_000
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
