@@ -77,14 +77,14 @@ struct OperationsAPITests {
     func rateLimits() async throws {
         let f = try await Fixture.make()
         defer { f.remove() }
-        try await Self.app(f) { $0.tokenRateLimit = RateLimit(perSecond: 0.2, burst: 3) }.test(.live) { client in
+        try await Self.app(f) { $0.tokenRateLimit = RateLimit(perSecond: 0.001, burst: 3) }.test(.live) { client in
             for _ in 0..<3 { #expect(try await client.call(.get, "/api/v1/contacts?limit=1", token: f.tokens[.viewer]).status == .ok) }
             let over = try await client.call(.get, "/api/v1/contacts?limit=1", token: f.tokens[.viewer])
             #expect(over.status == .tooManyRequests && over.isProblem && (over.json["detail"] as? String)?.contains("this token") == true, "\(over.text)")
             #expect(Int(over.headers[.retryAfter] ?? "") ?? 0 >= 1)
             #expect(try await client.call(.get, "/api/v1/contacts?limit=1", token: f.tokens[.admin]).status == .ok, "another token has its own bucket")
         }
-        try await Self.app(f) { $0.addressRateLimit = RateLimit(perSecond: 0.2, burst: 2) }.test(.live) { client in
+        try await Self.app(f) { $0.addressRateLimit = RateLimit(perSecond: 0.001, burst: 2) }.test(.live) { client in
             for _ in 0..<2 { #expect(try await client.call(.get, "/api/v1/contacts?limit=1", token: f.tokens[.viewer]).status == .ok) }
             let over = try await client.call(.get, "/api/v1/contacts?limit=1", token: f.tokens[.admin])
             #expect(over.status == .tooManyRequests && over.isProblem && (over.json["detail"] as? String)?.contains("this address") == true, "\(over.text)")
