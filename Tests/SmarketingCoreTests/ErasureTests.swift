@@ -1,0 +1,63 @@
+import Foundation
+import SmarketingCore
+import Testing
+
+@Suite("Erasure rules")
+struct ErasureTests {
+    @Test("the stand-in address is unique per contact, names nobody, and is recognised")
+    func placeholder() {
+        #expect(Erasure.placeholderEmail(contactID: "ct-42") == "erased-ct-42@erased.invalid")
+        #expect(Erasure.placeholderEmail(contactID: "CT 42/\"x\"") == "erased-ct42x@erased.invalid")
+        #expect(Erasure.isPlaceholder("erased-ct-42@ERASED.invalid") && !Erasure.isPlaceholder("anna@acme.example"))
+        #expect(Erasure.placeholderEmail(contactID: "a") != Erasure.placeholderEmail(contactID: "b"))
+    }
+
+    @Test("identifying texts: address and key, full name, names of three letters or more; lower-cased, longest first, no repeats")
+    func identifying() {
+        let t = Erasure.identifyingTexts(email: " Anna.Berg@Acme.example", firstName: "Anna", lastName: "Berg")
+        #expect(t == [" anna.berg@acme.example", "anna.berg@acme.example", "anna berg", "anna", "berg"])
+        #expect(Erasure.identifyingTexts(email: "bo@x.example", firstName: "Bo", lastName: nil) == ["bo@x.example"])
+        #expect(Erasure.identifyingTexts(email: "a@b.example", firstName: "  ", lastName: "") == ["a@b.example"])
+    }
+
+    @Test("a LIKE pattern matches the text literally (%, _ and \\ escaped)")
+    func pattern() {
+        #expect(Erasure.containsPattern("a_b%c\\d") == "%a\\_b\\%c\\\\d%")
+        #expect(Erasure.containsPattern("") == "%%")
+    }
+
+    @Test("touch properties keep what the touch was, never what was typed or anything naming the person")
+    func properties() {
+        let ids = ["anna@acme.example", "anna berg"]
+        let kept = Erasure.keptProperties(
+            #"{"url":"https://acme.example/p?x=1","form":"demo","email":"anna@acme.example","message":"hi","utm_source":"mail","score":3,"nested":{"a":1}}"#,
+            identifying: ids
+        )
+        #expect(kept == #"{"form":"demo","url":"https://acme.example/p?x=1","utm_source":"mail"}"#)
+        #expect(Erasure.keptProperties(#"{"url":"https://x.example/?e=ANNA@acme.example"}"#, identifying: ids) == nil)
+        #expect(Erasure.keptProperties(#"{"page":"Anna Berg's page","cta":true}"#, identifying: ids) == #"{"cta":true}"#)
+        #expect(Erasure.keptProperties("not json", identifying: ids) == nil)
+        #expect(Erasure.keptProperties("[1,2]", identifying: ids) == nil)
+        #expect(Erasure.keptProperties(nil, identifying: ids) == nil)
+        #expect(Erasure.keptProperties("{}", identifying: ids) == nil)
+    }
+
+    @Test("scrubbing replaces every occurrence ignoring case, and says when nothing occurred")
+    func scrub() {
+        #expect(Erasure.scrubbed("Call ANNA BERG at anna@acme.example", ["anna@acme.example", "anna berg"]) == "Call [erased] at [erased]")
+        #expect(Erasure.scrubbed("nothing here", ["anna@acme.example"]) == nil)
+        #expect(Erasure.scrubbed("x", [""]) == nil)
+    }
+
+    @Test("a reason is given, at most 500 characters; line breaks become spaces")
+    func reason() {
+        #expect(Erasure.reason("  Art. 17\nticket 9 ") == .success("Art. 17 ticket 9"))
+        #expect(Erasure.reason(" \n\t ").isFailure)
+        #expect(Erasure.reason(String(repeating: "x", count: 501)).isFailure)
+        #expect(Erasure.reason(String(repeating: "x", count: 500)) == .success(String(repeating: "x", count: 500)))
+    }
+}
+
+extension Result {
+    var isFailure: Bool { if case .failure = self { return true } else { return false } }
+}
