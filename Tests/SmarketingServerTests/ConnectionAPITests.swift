@@ -19,6 +19,8 @@ struct ConnectionAPITests {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.secretBox = SecretBox(key: SymmetricKey(size: .bits256))
         configuration.publicURL = "https://smarketing.example"
+        // The fake vendor listens on loopback.
+        configuration.allowPrivateURLs = true
         return buildApplication(configuration: configuration, store: f.store, clock: Fixture.clock, logger: Logger(label: "test"))
     }
 

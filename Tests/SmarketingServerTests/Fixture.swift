@@ -56,6 +56,8 @@ struct Fixture {
     func app(maxBodyBytes: Int = 1 << 20) -> some ApplicationProtocol {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes)
         configuration.secretBox = Fixture.secretBox
+        // Webhook receivers and fake vendors listen on loopback.
+        configuration.allowPrivateURLs = true
         return buildApplication(
             configuration: configuration,
             store: store,

@@ -148,6 +148,9 @@ struct HandoverAPITests {
             progress: nil
         )
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        // The receiver listens on loopback; the secret is sealed at rest with the server key.
+        configuration.allowPrivateURLs = true
+        configuration.secretBox = Fixture.secretBox
         configuration.slaInterval = .milliseconds(50)
         configuration.webhookInterval = .milliseconds(20)
         let app = buildApplication(configuration: configuration, store: f.store, clock: clock, logger: Logger(label: "test"))
@@ -259,7 +262,7 @@ struct HandoverAPITests {
             actor: Fixture.actor,
             at: clock.now()
         )
-        let dispatcher = WebhookDispatcher(store: f.store, clock: clock, interval: .milliseconds(20), timeout: .seconds(1), logger: Logger(label: "t"))
+        let dispatcher = WebhookDispatcher(store: f.store, clock: clock, interval: .milliseconds(20), timeout: .seconds(1), logger: Logger(label: "t"), allowPrivateURLs: true)
         let task = Task { try await dispatcher.run() }
         defer { task.cancel() }
         _ = try await f.store.update(.users, id: "u-viewer", fields: ["name": .text("V")], actor: Fixture.actor, at: clock.now())
@@ -317,7 +320,7 @@ struct HandoverAPITests {
         rec["created_at"] = .timestamp(clock.now())
         rec["lifecycle_stage"] = .text("lead")
         try await f.store.create(rec, actor: Fixture.actor, at: clock.now())
-        let dispatcher = WebhookDispatcher(store: f.store, clock: clock, interval: .milliseconds(20), timeout: .milliseconds(300), logger: Logger(label: "t"))
+        let dispatcher = WebhookDispatcher(store: f.store, clock: clock, interval: .milliseconds(20), timeout: .milliseconds(300), logger: Logger(label: "t"), allowPrivateURLs: true)
         let (attempts, failed) = try await dispatcher.drain()
         #expect(attempts == 1 && failed == 1)
         let d = try #require(try await f.store.deliveries(subscriptionID: sub.id, status: nil, limit: 10).first)

@@ -261,7 +261,7 @@ struct SyncKillTests {
         let server = try await FakeServerHandle.start(fake.router())
         defer { server.stop() }
         let env = ["SMARKETING_SECRET_KEY": "kill-test-key"]
-        let add = try await CLIRun.run(["connect", "add", "hubspot", "hs", "--base-url", server.baseURL, "--access-token", "kill-token", "--setting", "rate_limit=1000", "--setting", "rate_window_seconds=1", "--database", db], environment: env)
+        let add = try await CLIRun.run(["connect", "add", "hubspot", "hs", "--base-url", server.baseURL, "--allow-private-url", "--access-token", "kill-token", "--setting", "rate_limit=1000", "--setting", "rate_window_seconds=1", "--database", db], environment: env)
         #expect(add.status == 0, "\(add.stderr)")
         // Every contacts page answers slowly, so the kill lands in the middle of the contacts.
         fake.traffic.inject(Array(repeating: .init(status: 0, body: "", delay: .milliseconds(150)), count: 40), onPath: "/crm/v3/objects/contacts?")

@@ -105,6 +105,33 @@ struct OperationsAPITests {
         #expect(o["level"] as? String == "info" && o["logger"] as? String == "smarketing" && o["message"] as? String == "request failed")
         #expect(o["request_id"] as? String == "r-1" && o["path"] as? String == "/api/v1/x" && o["ts"] is String)
     }
+
+    @Test("webhook and connector URLs into the server's own network are refused unless allowed; webhook secrets are sealed at rest and still sign")
+    func privateURLs() async throws {
+        let f = try await Fixture.make()
+        defer { f.remove() }
+        let admin = f.tokens[.admin]
+        try await Self.app(f) { _ in }.test(.live) { client in
+            for url in ["http://127.0.0.1:9/x", "http://localhost/x", "http://10.1.2.3/x", "http://169.254.169.254/latest", "http://[::1]/x", "http://[fd00::1]/x", "http://printer.local/x"] {
+                let r = try await client.call(.post, "/api/v1/webhooks", token: admin, body: #"{"url":"\#(url)","events":["*"]}"#)
+                // IPv6 literals do not even fit the documented URL pattern; the rest are refused by the check.
+                #expect(r.status == .unprocessableContent && (url.contains("[") || (r.json["detail"] as? String)?.contains("own network") == true), "\(url): \(r.text)")
+            }
+            let conn = try await client.call(
+                .post, "/api/v1/connections", token: admin,
+                body: #"{"vendor":"hubspot","name":"hs","base_url":"http://192.168.1.5:8080","credentials":{"access_token":"t"}}"#
+            )
+            #expect(conn.status == .unprocessableContent && (conn.json["detail"] as? String)?.contains("base_url points into") == true, "\(conn.text)")
+            let secret = "whsec_sealed_at_rest_0123456789"
+            let ok = try await client.call(.post, "/api/v1/webhooks", token: admin, body: #"{"url":"https://hooks.example/x","events":["*"],"secret":"\#(secret)"}"#)
+            #expect(ok.status == .created, "\(ok.text)")
+            #expect(try await f.storedBytes().contains(secret) == false, "the secret is not stored in clear")
+        }
+        try await Self.app(f) { $0.allowPrivateURLs = true }.test(.live) { client in
+            let r = try await client.call(.post, "/api/v1/webhooks", token: admin, body: #"{"url":"http://127.0.0.1:9/x","events":["*"]}"#)
+            #expect(r.status == .created, "an admin allowed private URLs: \(r.text)")
+        }
+    }
 }
 
 enum RequestIDName {

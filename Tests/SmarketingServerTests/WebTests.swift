@@ -458,12 +458,16 @@ struct WebSettingsTests {
             let bad = try await post("/settings/webhooks/create", ["url": "ftp://nowhere", "events": "*"])
             #expect(bad.status == .unprocessableContent && bad.text.contains("id=\"err-url\"") && bad.text.contains("value=\"ftp://nowhere\""))
             #expect(try await w.store.webhooks().isEmpty)
-            let hook = try await post("/settings/webhooks/create", ["url": "http://127.0.0.1:9/hook", "events": "handover.assigned, sla.breached"])
+            // A URL into the server's own network (here: the cloud metadata address) is refused.
+            let inside = try await post("/settings/webhooks/create", ["url": "http://169.254.169.254/latest", "events": "*"])
+            #expect(inside.status == .unprocessableContent && inside.text.contains("own network") && inside.text.contains("link-local"), "\(inside.text.prefix(300))")
+            #expect(try await w.store.webhooks().isEmpty)
+            let hook = try await post("/settings/webhooks/create", ["url": "https://hooks.example/hook", "events": "handover.assigned, sla.breached"])
             #expect(hook.status == .created && hook.text.contains("id=\"new-secret\">whsec_"))
             let stored = try #require(try await w.store.webhooks().first)
             #expect(stored.events == ["handover.assigned", "sla.breached"])
             let log = try await WebSessionTests.call(client, .get, "/settings/webhooks?deliveries=\(stored.id)", cookies: [admin])
-            #expect(log.status == .ok && log.text.contains("Deliveries to http://127.0.0.1:9/hook"))
+            #expect(log.status == .ok && log.text.contains("Deliveries to https://hooks.example/hook"))
 
             // Routing: a broken file lists its problems with line and column and changes nothing;
             // a good one previews its line diff; apply makes a new version.

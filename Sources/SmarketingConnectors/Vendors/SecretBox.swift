@@ -92,3 +92,28 @@ public struct SecretBoxError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ d: String) { description = d }
 }
+
+/// A webhook subscription's signing secret at rest: sealed with the server key
+/// (`sealed:v1:<base64>`) when the server has one; in clear otherwise (a PostgreSQL server
+/// without SMARKETING_SECRET_KEY, which logs a warning at start).
+public enum WebhookSecret {
+    static let prefix = "sealed:v1:"
+
+    /// The stored form of a secret.
+    public static func seal(_ secret: String, with box: SecretBox?) throws -> String {
+        guard let box else { return secret }
+        return prefix + Data(try box.seal(["secret": secret])).base64EncodedString()
+    }
+
+    /// The secret of a stored form (a clear one as it is).
+    public static func open(_ stored: String, with boxes: [SecretBox]) throws -> String {
+        guard stored.hasPrefix(prefix) else { return stored }
+        guard let data = Data(base64Encoded: String(stored.dropFirst(prefix.count))) else { throw SecretBoxError("the webhook's sealed secret is damaged") }
+        for box in boxes {
+            if let secret = try? box.open([UInt8](data))["secret"] { return secret }
+        }
+        throw SecretBoxError("the webhook's secret cannot be opened with this server key (SMARKETING_SECRET_KEY or the .key file changed); create the webhook again")
+    }
+
+    public static func isSealed(_ stored: String) -> Bool { stored.hasPrefix(prefix) }
+}

@@ -60,6 +60,9 @@ extension APIHandlers {
                 settings[k] = s
             }
             do {
+                if !allowPrivateURLs, let base = o["base_url"]?.string, let host = URL(string: base)?.host, let why = PrivateAddress.reason(host: host) {
+                    throw Problem(.unprocessableContent, "base_url points into the server's own network (\(why)); an admin may allow it with `smarketing serve --allow-private-urls`")
+                }
                 let c = try await service.add(name: name, vendor: vendor, baseURL: o["base_url"]?.string, secrets: secrets, settings: settings, actor: actor)
                 var response = try json(.created, ConnectionOut(c))
                 response.headers[HTTPField.Name.location] = "/api/v1/connections/" + c.name

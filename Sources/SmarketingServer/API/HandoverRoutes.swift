@@ -132,8 +132,12 @@ extension APIHandlers {
             case .string(let s)?: events = [s]
             default: break
             }
-            let (url, format, secret) = try WebhookInput.check(url: o["url"]?.string, events: events, format: o["format"]?.string, secret: o["secret"]?.string)
-            let sub = try await store.createWebhook(url: url, events: events, format: format, secret: secret, actor: actor, at: now)
+            let (url, format, secret) = try WebhookInput.check(
+                url: o["url"]?.string, events: events, format: o["format"]?.string, secret: o["secret"]?.string, allowPrivate: allowPrivateURLs
+            )
+            let sub = try await store.createWebhook(
+                url: url, events: events, format: format, secret: try WebhookSecret.seal(secret, with: connections?.box), actor: actor, at: now
+            )
             return try json(.created, CreatedWebhook(subscription: sub, secret: secret))
         case .webhookDelete:
             try await store.deactivateWebhook(id: try pathID(context), actor: actor, at: now)
@@ -256,9 +260,12 @@ public enum WebhookEvents {
 enum WebhookInput {
     /// The URL, format and signing secret (a new random one when none is given), or a problem
     /// naming the field.
-    static func check(url: String?, events: [String], format: String?, secret: String?) throws -> (url: String, format: String, secret: String) {
-        guard let url, let u = URL(string: url), let scheme = u.scheme, ["http", "https"].contains(scheme), u.host != nil else {
+    static func check(url: String?, events: [String], format: String?, secret: String?, allowPrivate: Bool) throws -> (url: String, format: String, secret: String) {
+        guard let url, let u = URL(string: url), let scheme = u.scheme, ["http", "https"].contains(scheme), let host = u.host else {
             throw Problem(.unprocessableContent, "url must be an http or https URL")
+        }
+        if !allowPrivate, let why = PrivateAddress.reason(host: host) {
+            throw Problem(.unprocessableContent, "url points into the server's own network (\(why)); an admin may allow it with `smarketing serve --allow-private-urls`")
         }
         guard !events.isEmpty else {
             throw Problem(.unprocessableContent, "events must list event types (or \"*\"): " + WebhookEvents.all.joined(separator: ", "))

@@ -16,6 +16,8 @@ struct APIHandlers: Sendable {
     /// Vendor connections (nil when the server runs without a secret key).
     var connections: ConnectionService? = nil
     var metrics: ServerMetrics? = nil
+    /// Webhook and connector URLs may point into the server's own network (`--allow-private-urls`).
+    var allowPrivateURLs = false
     var scheduler: SyncScheduler? = nil
 
     func handle(_ route: APIRoute, _ request: Request, _ context: AppRequestContext) async throws -> Response {

@@ -37,6 +37,10 @@ public struct ServerConfiguration: Sendable {
     /// thousand requests a second on two cores (docs/BENCHMARKS.md); 0 turns a limit off.
     public var tokenRateLimit = RateLimit(perSecond: 1_000, burst: 10_000)
     public var addressRateLimit = RateLimit(perSecond: 2_000, burst: 20_000)
+    /// Webhook and connector URLs may point into the server's own network (loopback, private,
+    /// link-local ranges); off, such URLs are refused when given and webhook deliveries to
+    /// names that resolve there fail.
+    public var allowPrivateURLs = false
     /// Where the metrics are recorded (`GET /metrics`).
     public var metrics = ServerMetrics()
 
@@ -106,6 +110,7 @@ public func buildApplication(
         tokenCache: tokenCache
     )
     handlers.metrics = metrics
+    handlers.allowPrivateURLs = configuration.allowPrivateURLs
     var services: [any Service] = []
     if let box = configuration.secretBox {
         let connections = ConnectionService(store: store, box: box, clock: clock)
@@ -135,7 +140,12 @@ public func buildApplication(
         services.append(SLABreachService(store: store, clock: clock, interval: configuration.slaInterval, logger: logger))
         services.append(StorageHousekeeping(store: store, clock: clock, logger: logger))
         if configuration.deliverWebhooks {
-            services.append(WebhookDispatcher(store: store, clock: clock, interval: configuration.webhookInterval, logger: logger))
+            services.append(
+                WebhookDispatcher(
+                    store: store, clock: clock, interval: configuration.webhookInterval, logger: logger,
+                    boxes: configuration.secretBox.map { [$0] } ?? [], allowPrivateURLs: configuration.allowPrivateURLs
+                )
+            )
         }
     }
     return Application(

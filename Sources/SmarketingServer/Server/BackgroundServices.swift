@@ -1,10 +1,14 @@
 import AsyncHTTPClient
+#if canImport(Glibc)
+import Glibc
+#endif
 import Crypto
 import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import SmarketingConnectors
 import SmarketingCore
 import SmarketingStore
 
@@ -84,14 +88,28 @@ public struct WebhookDispatcher: Service {
     let interval: Duration
     let timeout: TimeAmount
     let logger: Logger
+    /// Keys that may have sealed subscriptions' secrets (`WebhookSecret`).
+    let boxes: [SecretBox]
+    /// Deliver to hosts that resolve into the server's own network.
+    let allowPrivateURLs: Bool
 
     /// Creates the dispatcher; `interval` is the pause when nothing is due.
-    public init(store: any FunnelStore, clock: any WorkspaceClock, interval: Duration = .milliseconds(200), timeout: TimeAmount = .seconds(5), logger: Logger) {
+    public init(
+        store: any FunnelStore,
+        clock: any WorkspaceClock,
+        interval: Duration = .milliseconds(200),
+        timeout: TimeAmount = .seconds(5),
+        logger: Logger,
+        boxes: [SecretBox] = [],
+        allowPrivateURLs: Bool
+    ) {
         self.store = store
         self.clock = clock
         self.interval = interval
         self.timeout = timeout
         self.logger = logger
+        self.boxes = boxes
+        self.allowPrivateURLs = allowPrivateURLs
     }
 
     public func run() async throws {
@@ -179,6 +197,23 @@ public struct WebhookDispatcher: Service {
     }
 
     func send(_ d: PendingDelivery, _ client: HTTPClient) async -> DeliveryAttempt {
+        let secret: String
+        do {
+            secret = try WebhookSecret.open(d.secret, with: boxes)
+        } catch {
+            return DeliveryAttempt(id: d.id, ok: false, status: nil, error: String(describing: error))
+        }
+        // The host is checked where it resolves now (a name may point inside later: DNS rebinding).
+        if !allowPrivateURLs, let host = URL(string: d.url)?.host {
+            if let why = PrivateAddress.reason(host: host) {
+                return DeliveryAttempt(id: d.id, ok: false, status: nil, error: "not sent: the URL points into the server's own network (\(why))")
+            }
+            for address in await HostResolver.addresses(host) {
+                if let why = address.count == 4 ? PrivateAddress.reason(v4: address) : PrivateAddress.reason(v6: address) {
+                    return DeliveryAttempt(id: d.id, ok: false, status: nil, error: "not sent: \(host) resolves into the server's own network (\(why))")
+                }
+            }
+        }
         let body = WebhookPayload.body(d)
         let t = clock.now().milliseconds / 1000
         var request = HTTPClientRequest(url: d.url)
@@ -188,7 +223,7 @@ public struct WebhookDispatcher: Service {
         request.headers.add(name: "Smarketing-Event", value: d.eventType)
         request.headers.add(name: "Smarketing-Delivery", value: String(d.id))
         request.headers.add(name: "Smarketing-Seq", value: String(d.seq))
-        request.headers.add(name: "Smarketing-Signature", value: WebhookSignature.header(secret: d.secret, timestamp: t, body: body))
+        request.headers.add(name: "Smarketing-Signature", value: WebhookSignature.header(secret: secret, timestamp: t, body: body))
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request, timeout: timeout)
@@ -269,5 +304,42 @@ public enum WebhookPayload {
         default: text = "\(d.eventType): \(d.payload)"
         }
         return "{\"text\":" + JSONValue.string(text).compactText + "}"
+    }
+}
+
+/// The addresses a host name resolves to (getaddrinfo on a thread of its own: a slow resolver
+/// must not hold one of the few cooperative threads). Written by hand: AsyncHTTPClient resolves
+/// inside its connection pool and offers no hook to refuse an address.
+enum HostResolver {
+    static func addresses(_ host: String) async -> [[UInt8]] {
+        await withCheckedContinuation { (continuation: CheckedContinuation<[[UInt8]], Never>) in
+            Thread.detachNewThread { continuation.resume(returning: resolve(host)) }
+        }
+    }
+
+    static func resolve(_ host: String) -> [[UInt8]] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return [] }
+        defer { freeaddrinfo(first) }
+        var out: [[UInt8]] = []
+        var next: UnsafeMutablePointer<addrinfo>? = first
+        while let info = next {
+            if let sa = info.pointee.ai_addr {
+                if info.pointee.ai_family == AF_INET {
+                    sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in
+                        out.append(withUnsafeBytes(of: p.pointee.sin_addr) { Array($0) })
+                    }
+                } else if info.pointee.ai_family == AF_INET6 {
+                    sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
+                        out.append(withUnsafeBytes(of: p.pointee.sin6_addr) { Array($0) })
+                    }
+                }
+            }
+            next = info.pointee.ai_next
+        }
+        return out
     }
 }

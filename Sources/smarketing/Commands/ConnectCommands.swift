@@ -60,6 +60,7 @@ struct ConnectAdd: AsyncParsableCommand {
     @Argument(help: "hubspot, salesforce, pipedrive, marketo or pardot.") var vendor: Vendor
     @Argument(help: "A name for the connection (lower-case letters, digits, - and _).") var name: String
     @Option(help: "The vendor's API base URL (sandboxes, proxies, tests).") var baseURL: String?
+    @Flag(help: "Let --base-url point into this machine's own network (loopback, private or link-local addresses).") var allowPrivateURL = false
     @Option(help: "A file of key=value credential lines.") var credentialsFile: String?
     @Option var accessToken: String?
     @Option var refreshToken: String?
@@ -103,6 +104,9 @@ struct ConnectAdd: AsyncParsableCommand {
         for s in settings {
             guard let eq = s.firstIndex(of: "=") else { throw CLIFailure("--setting takes key=value, not \"\(s)\"") }
             settingsMap[String(s[..<eq])] = String(s[s.index(after: eq)...])
+        }
+        if !allowPrivateURL, let baseURL, let host = URL(string: baseURL)?.host, let why = PrivateAddress.reason(host: host) {
+            throw CLIFailure("--base-url points into this machine's own network (\(why)); add --allow-private-url if that is meant")
         }
         let (_, service) = try await workspace.connections()
         let c = try await connectionCall {

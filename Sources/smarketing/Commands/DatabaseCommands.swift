@@ -241,15 +241,27 @@ struct DatabaseCommand: AsyncParsableCommand {
             }
 
             @Sendable func row(_ table: StateTable, _ row: [StateValue]) throws -> [StateValue] {
+                func keys() throws -> ([SecretBox], SecretBox) {
+                    try boxes.withLock { boxes in
+                        if let boxes { return boxes }
+                        let made = (SecretBox.existingKeys(databasePath: from), try SecretBox.forWorkspace(databasePath: to))
+                        boxes = made
+                        return made
+                    }
+                }
+                // A webhook's sealed signing secret, likewise (one in clear stays in clear).
+                if table.name == "webhook_subscriptions", let i = table.columnNames.firstIndex(of: "secret"), i < row.count, case .text(let stored) = row[i],
+                    WebhookSecret.isSealed(stored)
+                {
+                    let (open, seal) = try keys()
+                    var out = row
+                    out[i] = .text(try WebhookSecret.seal(try WebhookSecret.open(stored, with: open), with: seal))
+                    return out
+                }
                 guard table.name == "connections", let i = table.columnNames.firstIndex(of: "sealed_secrets"), i < row.count, case .blob(let sealed) = row[i] else {
                     return row
                 }
-                let (open, seal) = try boxes.withLock { boxes in
-                    if let boxes { return boxes }
-                    let made = (SecretBox.existingKeys(databasePath: from), try SecretBox.forWorkspace(databasePath: to))
-                    boxes = made
-                    return made
-                }
+                let (open, seal) = try keys()
                 var out = row
                 out[i] = .blob(try seal.seal(try SecretBox.open(sealed, withAnyOf: open)))
                 return out

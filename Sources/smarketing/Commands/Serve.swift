@@ -23,6 +23,8 @@ struct Serve: AsyncParsableCommand {
     var noWebhookDelivery = false
     @Flag(help: "Run no scheduled or webhook-triggered syncs of vendor connections (manual `sync run` still works).")
     var noSync = false
+    @Flag(help: "Let webhook and connector URLs point into the server's own network (loopback, private, link-local addresses).")
+    var allowPrivateURLs = false
     @Option(help: "text, or json (one JSON object per line on stderr, with each request's request_id).") var logFormat = "text"
     @Option(help: "Requests per second per API token or signed-in user (bursts of 10×); 0: no limit.") var rateLimitToken: Double = 1_000
     @Option(help: "Requests per second per client address (bursts of 10×); 0: no limit.") var rateLimitAddress: Double = 2_000
@@ -102,6 +104,7 @@ struct Serve: AsyncParsableCommand {
         configuration.secureCookies = secureCookies
         configuration.deliverWebhooks = !noWebhookDelivery
         configuration.syncConnections = !noSync
+        configuration.allowPrivateURLs = allowPrivateURLs
         configuration.tokenRateLimit = RateLimit(perSecond: rateLimitToken, burst: max(1, rateLimitToken * 10))
         configuration.addressRateLimit = RateLimit(perSecond: rateLimitAddress, burst: max(1, rateLimitAddress * 10))
         do {
@@ -110,7 +113,7 @@ struct Serve: AsyncParsableCommand {
             // On PostgreSQL the key is SMARKETING_SECRET_KEY; without it everything but vendor
             // connections works (their routes say what is missing).
             guard WorkspaceStores.isPostgres(workspace.databasePath) else { throw CLIFailure(e.description) }
-            logger.warning("vendor connections are off: \(e.description)")
+            logger.warning("vendor connections are off, and new webhook secrets are stored in clear: \(e.description)")
         }
         configuration.publicURL = ProcessInfo.processInfo.environment["SMARKETING_PUBLIC_URL"]
         let app = buildApplication(

@@ -225,8 +225,10 @@ extension WebApp {
         case ("webhooks", "create"):
             let events = (form["events"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
             do {
-                let (url, format, secret) = try WebhookInput.check(url: form["url"], events: events, format: form["format"], secret: nil)
-                let sub = try await store.createWebhook(url: url, events: events, format: format, secret: secret, actor: user.actor, at: now)
+                let (url, format, secret) = try WebhookInput.check(url: form["url"], events: events, format: form["format"], secret: nil, allowPrivate: api.allowPrivateURLs)
+                let sub = try await store.createWebhook(
+                    url: url, events: events, format: format, secret: try WebhookSecret.seal(secret, with: api.connections?.box), actor: user.actor, at: now
+                )
                 return try await page(["newSecret": secret, "newHook": sub.url], .created)
             } catch let p as Problem {
                 let field = p.detail.hasPrefix("url") ? "urlError" : p.detail.hasPrefix("format") ? "formatError" : "eventsError"
