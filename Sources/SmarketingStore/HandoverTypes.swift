@@ -141,6 +141,9 @@ public struct PendingDelivery: Sendable, Hashable {
     /// The event's JSON object text.
     public var payload: String
     public var attempts: Int
+    /// The subject contact's subscription status, when one was stated (`unsubscribed`,
+    /// `subscribed`): the envelope carries it so receivers honour it.
+    public var consent: String? = nil
 }
 
 /// How an attempt went.

@@ -103,6 +103,33 @@ public protocol PrivacyStore: Sendable {
     func erasureMatches(limit: Int) async throws -> [ErasureMatch]
     /// The contact whose email key is `key` (the earliest created), if any.
     func contactID(emailKey: String) async throws -> String?
+    /// A contact's subscription status; nil when nobody said (`StoreError.notFound` for no contact).
+    func consent(contactID: String) async throws -> ContactConsent?
+    /// Sets a contact's subscription status (audited); it stands until a later statement.
+    func setConsent(contactID: String, status: SubscriptionStatus, source: String, actor: Actor, at: Timestamp) async throws -> ContactConsent
+    /// The statuses, by contact id after `after`, only `status` when given.
+    func consents(status: SubscriptionStatus?, after: String?, limit: Int) async throws -> [ContactConsent]
+}
+
+/// The SQL both backends share for consent.
+enum ConsentRules {
+    /// A statement that stands over the stored one only when it is as late or later.
+    static let upsert = """
+        INSERT INTO contact_consent (contact_id, status, source, at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (contact_id) DO UPDATE SET status = excluded.status, source = excluded.source, at = excluded.at
+        WHERE excluded.at >= contact_consent.at
+        """
+    static let one = "SELECT contact_id, status, source, at FROM contact_consent WHERE contact_id = ?"
+    static func list(filtered: Bool) -> String {
+        "SELECT contact_id, status, source, at FROM contact_consent WHERE contact_id > ?" + (filtered ? " AND status = ?" : "") + " ORDER BY contact_id LIMIT ?"
+    }
+    /// A merged-away contact's status joins the kept one's when it is later (kept id, removed id, removed id).
+    static let merge = """
+        INSERT INTO contact_consent (contact_id, status, source, at) SELECT ?, status, source, at FROM contact_consent WHERE contact_id = ?
+        ON CONFLICT (contact_id) DO UPDATE SET status = excluded.status, source = excluded.source, at = excluded.at
+        WHERE excluded.at > contact_consent.at
+        """
+    static let removeMerged = "DELETE FROM contact_consent WHERE contact_id = ?"
 }
 
 /// The SQL and the rules both backends share for erasure and access.
@@ -167,6 +194,7 @@ enum PrivacyRules {
         ("writeback_outbox", "DELETE FROM writeback_outbox WHERE record_id = ?"),
         ("writeback_state", "DELETE FROM writeback_state WHERE record_id = ?"),
         ("sync_links", "DELETE FROM sync_links WHERE resource = 'contacts' AND record_id = ?"),
+        ("contact_consent", "DELETE FROM contact_consent WHERE contact_id = ?"),
     ]
 
     static let links = "SELECT connection, object, external_id FROM sync_links WHERE resource = 'contacts' AND record_id = ? ORDER BY connection, object, external_id"
@@ -224,6 +252,7 @@ enum PrivacyRules {
             "SELECT connection, object, external_id, synced_at FROM sync_links WHERE resource = 'contacts' AND record_id = ? ORDER BY connection, object, external_id"
         ),
         ("events", ["seq", "type", "at", "payload"], "SELECT seq, type, at, payload FROM outbox WHERE subject = ? ORDER BY seq"),
+        ("consent", ["status", "source", "at"], "SELECT status, source, at FROM contact_consent WHERE contact_id = ?"),
         (
             "audit_log", ["at", "actor", "action", "detail"],
             "SELECT at, actor, action, detail FROM audit_log WHERE resource = 'contacts' AND record_id = ? ORDER BY seq"

@@ -216,6 +216,7 @@ public struct StateTable: Sendable {
         StateTable("writeback_state", [("connection", .text), ("record_id", .text), ("field", .text), ("value", .text)], order: ["connection", "record_id", "field"]),
         StateTable("inbound_receipts", [("connection", .text), ("event_id", .text), ("received_at", .int)], order: ["connection", "event_id"]),
         StateTable("erasures", [("contact_id", .text), ("email_hash", .text), ("erased_at", .int), ("actor", .text), ("reason", .text)], order: ["contact_id"]),
+        StateTable("contact_consent", [("contact_id", .text), ("status", .text), ("source", .text), ("at", .int)], order: ["contact_id"]),
         StateTable("erasure_matches", [("contact_id", .text), ("erased_contact_id", .text), ("erased_at", .int)], order: ["contact_id"]),
         StateTable("audit_log", [("seq", .int), ("at", .int), ("actor", .text), ("action", .text), ("resource", .text), ("record_id", .text), ("detail", .text)], order: ["seq"], identity: "seq"),
     ]

@@ -203,7 +203,8 @@ enum SyncSQL {
         SELECT c.id, c.lifecycle_stage, s.engagement, s.grade, c.became_mql_at,
           (SELECT external_id FROM sync_links o WHERE o.connection = ? AND o.resource = 'users' AND o.record_id = c.owner_id
              ORDER BY external_id LIMIT 1),
-          l.status, EXISTS (SELECT 1 FROM sla_clocks k WHERE k.handover_id = l.id AND k.status = 'breached'), l.reason
+          l.status, EXISTS (SELECT 1 FROM sla_clocks k WHERE k.handover_id = l.id AND k.status = 'breached'), l.reason,
+          (SELECT status FROM contact_consent cc WHERE cc.contact_id = c.id)
         FROM linked JOIN contacts c ON c.id = linked.record_id
         LEFT JOIN contact_scores s ON s.contact_id = c.id
         LEFT JOIN latest l ON l.contact_id = c.id

@@ -61,3 +61,30 @@ struct ErasureTests {
 extension Result {
     var isFailure: Bool { if case .failure = self { return true } else { return false } }
 }
+
+@Suite("Consent rules")
+struct ConsentTests {
+    @Test("the later statement stands; a source is one line of at most 200 characters, blank: the fallback")
+    func rules() {
+        let early = ContactConsent(contactID: "c", status: .subscribed, source: "a", at: Timestamp(seconds: 10))
+        let late = ContactConsent(contactID: "c", status: .unsubscribed, source: "b", at: Timestamp(seconds: 20))
+        #expect(Consent.stands(late, over: early) && !Consent.stands(early, over: late) && Consent.stands(early, over: nil))
+        #expect(Consent.stands(early, over: early), "at the same instant the new one stands")
+        #expect(Consent.source("  form\nA ", fallback: "x") == .success("form A"))
+        #expect(Consent.source(nil, fallback: "user:u1") == .success("user:u1"))
+        #expect(Consent.source(String(repeating: "s", count: 201), fallback: "x").isFailure)
+        #expect(Consent.touchTypes["unsubscribe"] == .unsubscribed && Consent.touchTypes["subscribe"] == .subscribed)
+    }
+
+    @Test("the write-back's unsubscribed field: true, false, or left alone when nobody said")
+    func writeback() {
+        var s = WritebackSource(contactID: "c", stage: "lead", engagement: nil, grade: nil, mqlAt: nil, ownerExternalID: nil, handoverStatus: nil, slaBreached: false, rejectionReason: nil)
+        let map = ["unsubscribed": "hs_email_optout"]
+        #expect(!WritebackValues.values(s, writeback: map).keys.contains("unsubscribed"))
+        s.subscription = .unsubscribed
+        #expect(WritebackValues.values(s, writeback: map)["unsubscribed"] == .some("true"))
+        s.subscription = .subscribed
+        #expect(WritebackValues.values(s, writeback: map)["unsubscribed"] == .some("false"))
+        #expect(WritebackValues.values(s, writeback: [:]).isEmpty)
+    }
+}

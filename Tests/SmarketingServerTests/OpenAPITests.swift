@@ -144,6 +144,7 @@ struct OpenAPITests {
                 case ("post", "/api/v1/webhooks/{id}/replay"): body = #"{"from_seq":1}"#
                 case ("post", "/api/v1/tokens"): body = #"{"user_id":"u-viewer","role":"viewer"}"#
                 case ("post", "/api/v1/users/{id}/password"): body = #"{"password":"correct horse battery"}"#
+                case ("put", "/api/v1/contacts/{id}/consent"): body = #"{"status":"unsubscribed","source":"support ticket 7"}"#
                 case ("post", "/api/v1/contacts/{id}/erase"): body = #"{"reason":"Art. 17 request, ticket 1"}"#
                 case ("post", "/api/v1/lead-ratings"): body = #"{"handover_id":\#(handoverIDs["accept"]!),"rating":"good","reason":"right_fit"}"#
                 case ("post", _): body = Self.createBodies[op.path]
@@ -256,4 +257,4 @@ extension OpenAPITests {
 
 /// Documented operations: 5 per resource except touchpoints (read-only), 8 special routes, /openapi.json, /healthz and /readyz,
 /// 9 scoring routes, 21 handover, report and webhook routes.
-let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 3 + 9 + 21 + 4 + 2 + 6 + 3 + 10 + 2 + 2 + 2 + 2 + 5 + 3
+let APIRoute_count = Resource.allCases.count * 5 - 3 + 8 + 3 + 9 + 21 + 4 + 2 + 6 + 3 + 10 + 2 + 2 + 2 + 2 + 5 + 3 + 3

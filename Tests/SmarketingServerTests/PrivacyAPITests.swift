@@ -24,7 +24,7 @@ struct PrivacyAPITests {
                 .post, "/api/v1/events", token: admin,
                 body: #"{"id":"ev-p","type":"form_submission","occurred_at":"2026-01-02T00:00:00Z","contact_id":"ct-p","properties":{"form":"demo","note":"call Pia Privatova"}}"#
             )
-            #expect(event.status == .ok, "\(event.text)")
+            #expect(event.status == .ok && event.json["accepted"] as? Int == 1, "\(event.text)")
             for role in [AccessRole.marketing, .sales, .viewer] {
                 let e = try await client.call(.post, "/api/v1/contacts/ct-p/erase", token: f.tokens[role], body: #"{"reason":"Art. 17"}"#)
                 #expect(e.status == .forbidden && e.isProblem, "\(role)")
@@ -65,6 +65,40 @@ struct PrivacyAPITests {
             let flagged = try await client.call(.get, "/api/v1/erasures", token: admin)
             #expect((flagged.json["flagged"] as? [[String: Any]])?.first?["erased_contact_id"] as? String == "ct-p", "\(flagged.text)")
             #expect((try await client.call(.get, "/api/v1/contacts/ct-q/export", token: admin).json["earlier_person_erased"] as? [String: Any]) != nil)
+        }
+    }
+
+    @Test("consent: any role reads it, roles that write contacts set it, an unsubscribe event sets it; the list filters by status", arguments: ServerBackend.allCases)
+    func consent(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { f.remove() }
+        let admin = f.tokens[.admin]
+        try await f.app().test(.live) { client in
+            for id in ["ct-a", "ct-b"] {
+                let body = #"{"id":"\#(id)","email":"\#(id)@consent.example","created_at":"2026-01-01T00:00:00Z","lifecycle_stage":"lead"}"#
+                #expect(try await client.call(.post, "/api/v1/contacts", token: admin, body: body).status == .created)
+            }
+            let none = try await client.call(.get, "/api/v1/contacts/ct-a/consent", token: f.tokens[.viewer])
+            #expect(none.status == .ok && none.json["status"] is NSNull && none.json["contact_id"] as? String == "ct-a", "\(none.text)")
+            #expect(try await client.call(.get, "/api/v1/contacts/nobody/consent", token: admin).status == .notFound)
+            let viewer = try await client.call(.put, "/api/v1/contacts/ct-a/consent", token: f.tokens[.viewer], body: #"{"status":"unsubscribed"}"#)
+            #expect(viewer.status == .forbidden && viewer.isProblem)
+            #expect(try await client.call(.put, "/api/v1/contacts/ct-a/consent", token: admin, body: #"{"status":"maybe"}"#).status == .unprocessableContent)
+            let set = try await client.call(.put, "/api/v1/contacts/ct-a/consent", token: f.tokens[.marketing], body: #"{"status":"subscribed","source":"double opt-in form"}"#)
+            #expect(set.status == .ok && set.json["status"] as? String == "subscribed" && set.json["source"] as? String == "double opt-in form", "\(set.text)")
+            let dflt = try await client.call(.put, "/api/v1/contacts/ct-b/consent", token: f.tokens[.sales], body: #"{"status":"subscribed"}"#)
+            #expect(dflt.json["source"] as? String == "user:u-sales")
+            // An unsubscribe event after that stands.
+            let unsub = try await client.call(
+                .post, "/api/v1/events", token: admin, body: #"{"id":"ev-unsub","type":"unsubscribe","occurred_at":"2099-01-01T00:00:00Z","contact_id":"ct-a"}"#
+            )
+            #expect(unsub.status == .ok, "\(unsub.text)")
+            let now = try await client.call(.get, "/api/v1/contacts/ct-a/consent", token: f.tokens[.viewer])
+            #expect(now.json["status"] as? String == "unsubscribed" && now.json["source"] as? String == "event:ev-unsub", "\(now.text)")
+            let list = try await client.call(.get, "/api/v1/consent?status=unsubscribed", token: f.tokens[.viewer])
+            #expect(list.data.map { $0["contact_id"] as? String } == ["ct-a"] && list.json["next_after"] is NSNull, "\(list.text)")
+            let page = try await client.call(.get, "/api/v1/consent?limit=1", token: f.tokens[.viewer])
+            #expect(page.data.count == 1 && page.json["next_after"] as? String == "ct-a")
         }
     }
 }

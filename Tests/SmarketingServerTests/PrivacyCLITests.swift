@@ -24,13 +24,20 @@ struct PrivacyCLITests {
         let doc = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: dir + "/person.json"))) as? [String: Any] ?? [:]
         #expect((doc["contact"] as? [String: Any])?["email"] as? String == email && doc["touchpoints"] is [Any])
 
+        // Consent: nobody said; set it; read it back.
+        #expect(try await CLIRun.run(["contacts", "consent", id, "--database", db]).stdout == "\(id): no subscription status stated\n")
+        let set = try await CLIRun.run(["contacts", "consent", email, "--set", "unsubscribed", "--source", "phone call", "--database", db])
+        #expect(set.status == 0 && set.stdout.hasPrefix("\(id): unsubscribed (phone call, "), "\(set.stdout)\(set.stderr)")
+        let consentJSON = try await CLIRun.run(["contacts", "consent", id, "--json", "--database", db])
+        #expect(consentJSON.stdout.contains("\"status\":\"unsubscribed\""))
+
         let noReason = try await CLIRun.run(["contacts", "erase", id, "--reason", " ", "--database", db])
         #expect(noReason.status != 0 && noReason.stderr.contains("give a reason"))
         let dry = try await CLIRun.run(["contacts", "erase", email, "--reason", "Art. 17 request", "--database", db])
         #expect(dry.status == 0 && dry.stdout.contains("would erase contact \(id)") && dry.stdout.contains("--yes"), "\(dry.stdout)")
         #expect(try await CLIRun.run(["contacts", "export-person", id, "--database", db]).stdout.contains(email), "the dry run changed nothing")
         let erased = try await CLIRun.run(["contacts", "erase", email, "--reason", "Art. 17 request", "--yes", "--database", db])
-        #expect(erased.status == 0 && erased.stdout.contains("erased contact \(id): contacts 1"), "\(erased.stdout)\(erased.stderr)")
+        #expect(erased.status == 0 && erased.stdout.contains("erased contact \(id): ") && erased.stdout.contains("contact_consent 1") && erased.stdout.contains("contacts 1"), "\(erased.stdout)\(erased.stderr)")
         #expect(!FileManager.default.fileExists(atPath: db + ".key"), "no vendor link: no secret key is made")
         let again = try await CLIRun.run(["contacts", "erase", id, "--reason", "Art. 17 request", "--yes", "--database", db])
         #expect(again.status == 1 && again.stderr == "error: this contact was erased; nothing is left to erase\n", "\(again.stderr)")

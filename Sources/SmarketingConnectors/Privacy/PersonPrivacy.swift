@@ -77,7 +77,7 @@ public enum PersonPrivacy {
     /// The sections of a person's export beside the contact record (each a list of rows).
     public static let sections = [
         "touchpoints", "deal_roles", "primary_contact_of", "score", "score_history", "lifecycle_transitions", "handovers", "handover_log",
-        "lead_ratings", "merged_records", "vendor_links", "events", "audit_log",
+        "lead_ratings", "merged_records", "vendor_links", "events", "consent", "audit_log",
     ]
 
     /// Everything stored about a person, as one JSON document (GDPR Art. 15 and 20); nil when

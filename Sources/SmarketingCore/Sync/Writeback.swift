@@ -11,6 +11,8 @@ public struct WritebackSource: Sendable, Hashable {
     public var handoverStatus: String?
     public var slaBreached: Bool
     public var rejectionReason: String?
+    /// The subscription status (nil: nobody said).
+    public var subscription: SubscriptionStatus?
 
     public init(
         contactID: String,
@@ -21,7 +23,8 @@ public struct WritebackSource: Sendable, Hashable {
         ownerExternalID: String?,
         handoverStatus: String?,
         slaBreached: Bool,
-        rejectionReason: String?
+        rejectionReason: String?,
+        subscription: SubscriptionStatus? = nil
     ) {
         self.contactID = contactID
         self.stage = stage
@@ -32,13 +35,14 @@ public struct WritebackSource: Sendable, Hashable {
         self.handoverStatus = handoverStatus
         self.slaBreached = slaBreached
         self.rejectionReason = rejectionReason
+        self.subscription = subscription
     }
 }
 
 /// The write-back fields and their values as text (docs/INTEGRATIONS.md, "Write-back").
 public enum WritebackValues {
     /// Every field the write-back knows, in the order it is documented.
-    public static let fields = ["stage", "score", "grade", "mql_date", "owner", "sla_status", "sla_breached", "rejection_reason"]
+    public static let fields = ["stage", "score", "grade", "mql_date", "owner", "sla_status", "sla_breached", "rejection_reason", "unsubscribed"]
 
     /// The values of the fields the mapping writes (field → text; nil clears the vendor field).
     /// Only the fields named in `writeback` appear; an owner that is not linked is left alone.
@@ -54,6 +58,8 @@ public enum WritebackValues {
             case "sla_status": out[field] = s.handoverStatus
             case "sla_breached": out[field] = s.handoverStatus == nil ? nil : (s.slaBreached ? "true" : "false")
             case "rejection_reason": out[field] = s.rejectionReason
+            // The vendor's opt-out flag: an unsubscribe here stops that tool's emails too.
+            case "unsubscribed": out[field] = s.subscription.map { $0 == .unsubscribed ? "true" : "false" }
             default: break
             }
         }

@@ -24,7 +24,7 @@ struct APIRoute: Sendable {
         case actionItemList, actionItemCreate, actionItemChange
         case leadRate, leadQuality, forecast, forecastBacktest, campaignReview, campaignNote, ownerList, ownerChange
         case kpiCustom, kpiConfig, kpiConfigValidate, kpiConfigDiff, kpiConfigApply
-        case contactErase, contactExport, erasures
+        case contactErase, contactExport, erasures, contactConsent, contactConsentSet, consentList
 
         /// Whether the weekly-sync routes handle this kind.
         var isRitual: Bool {
@@ -142,6 +142,27 @@ struct APIRoute: Sendable {
                 kind: .contactExport,
                 summary: "Everything stored about a person as one JSON document (GDPR Art. 15 and 20; admin)",
                 responses: [200, 404]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/contacts/{id}/consent",
+                kind: .contactConsent,
+                summary: "A contact's subscription status, its source and time (null status: nobody said)",
+                responses: [200, 404]
+            ),
+            APIRoute(
+                method: .put,
+                path: "/api/v1/contacts/{id}/consent",
+                kind: .contactConsentSet,
+                summary: "Set a contact's subscription status (roles that write contacts; audited); it stands until a later statement, e.g. an unsubscribe event",
+                responses: [200, 404, 422]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/consent",
+                kind: .consentList,
+                summary: "Subscription statuses by contact id (?status=unsubscribed, ?after=<contact id> for the next page)",
+                responses: [200]
             ),
             APIRoute(
                 method: .get,

@@ -108,6 +108,8 @@ enum OpenAPIDocument {
             )
         case .setPassword: return object(["password": Schema.string(maxLength: 1_000, minLength: 10)], required: ["password"])
         case .contactErase: return object(["reason": Schema.string(maxLength: 500, minLength: 1)], required: ["reason"])
+        case .contactConsentSet:
+            return object(["status": Schema.choice(SubscriptionStatus.allCases.map(\.rawValue)), "source": Schema.string(maxLength: 200)], required: ["status"])
         case .handoverReject:
             return object(["reason": id, "note": Schema.string(maxLength: 2_000)], required: ["reason"])
         case .handoverReassign: return object(["owner_id": id])
@@ -357,6 +359,24 @@ enum OpenAPIDocument {
                 ],
                 required: ["contact_id", "erased_at", "reason", "changed", "vendors"]
             )
+        case .contactConsent, .contactConsentSet:
+            return objectSchema(
+                [
+                    "contact_id": .object(["type": .string("string")]),
+                    "status": .object(["type": .array([.string("string"), .string("null")]), "enum": .array([.string("subscribed"), .string("unsubscribed"), .null])]),
+                    "source": nullableString, "at": nullableString,
+                ],
+                required: ["contact_id", "status", "source", "at"]
+            )
+        case .consentList:
+            let item = objectSchema(
+                [
+                    "contact_id": .object(["type": .string("string")]), "status": Schema.choice(SubscriptionStatus.allCases.map(\.rawValue)),
+                    "source": .object(["type": .string("string")]), "at": .object(["type": .string("string")]),
+                ],
+                required: ["contact_id", "status", "source", "at"]
+            )
+            return objectSchema(["data": .object(["type": .string("array"), "items": item]), "next_after": nullableString], required: ["data", "next_after"])
         case .contactExport:
             var props: [String: JSONValue] = [
                 "exported_at": .object(["type": .string("string")]), "contact": ref("Contacts"),

@@ -28,4 +28,57 @@ extension APIHandlers {
             return try json(.ok, List(erasures: try await store.tombstones(limit: limit), flagged: try await store.erasureMatches(limit: limit)))
         }
     }
+
+    /// A contact's subscription status, setting it, and the list by status.
+    func consentRoute(_ route: APIRoute, _ request: Request, _ context: AppRequestContext, _ actor: Actor) async throws -> Response {
+        struct One: Encodable {
+            var contactId: String
+            var status: String?
+            var source: String?
+            var at: Timestamp?
+            init(_ id: String, _ c: ContactConsent?) {
+                contactId = id
+                status = c?.status.rawValue
+                source = c?.source
+                at = c?.at
+            }
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(contactId, forKey: .contactId)
+                try c.encode(status, forKey: .status)
+                try c.encode(source, forKey: .source)
+                try c.encode(at, forKey: .at)
+            }
+            enum CodingKeys: String, CodingKey { case contactId, status, source, at }
+        }
+        switch route.kind {
+        case .contactConsent:
+            let id = try pathID(context)
+            return try json(.ok, One(id, try await store.consent(contactID: id)))
+        case .contactConsentSet:
+            let id = try pathID(context)
+            let object = try jsonObject(try await body(request))
+            guard let status = object["status"]?.string.flatMap(SubscriptionStatus.init(rawValue:)) else {
+                throw Problem(.unprocessableContent, "send {\"status\": \"subscribed\" or \"unsubscribed\", \"source\": \"…\"}")
+            }
+            let source = try Consent.source(object["source"]?.string, fallback: "user:" + actor.userID).mapError { Problem(.unprocessableContent, "source: " + $0.description) }.get()
+            return try json(.ok, One(id, try await store.setConsent(contactID: id, status: status, source: source, actor: actor, at: clock.now())))
+        default:
+            let q = request.uri.queryParameters
+            let limit = max(1, min(Int(q.get("limit") ?? "") ?? 100, 10_000))
+            let status = q.get("status").flatMap(SubscriptionStatus.init(rawValue:))
+            let rows = try await store.consents(status: status, after: q.get("after"), limit: limit)
+            struct Page: Encodable {
+                var data: [ContactConsent]
+                var nextAfter: String?
+                func encode(to encoder: any Encoder) throws {
+                    var c = encoder.container(keyedBy: CodingKeys.self)
+                    try c.encode(data, forKey: .data)
+                    try c.encode(nextAfter, forKey: .nextAfter)
+                }
+                enum CodingKeys: String, CodingKey { case data, nextAfter }
+            }
+            return try json(.ok, Page(data: rows, nextAfter: rows.count == limit ? rows.last?.contactID : nil))
+        }
+    }
 }

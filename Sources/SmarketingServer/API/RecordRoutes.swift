@@ -128,6 +128,11 @@ struct APIHandlers: Sendable {
             let entries = try await store.audit(limit: max(1, min(limit, 1000)), before: before)
             let encoder = JSONEncoder()
             return RecordJSON.response(.ok, "{\"data\":" + String(decoding: try encoder.encode(entries), as: UTF8.self) + "}")
+        case .contactConsent, .consentList:
+            return try await consentRoute(route, request, context, actor)
+        case .contactConsentSet:
+            guard AccessPolicy.mayWrite(actor.role, .contacts) else { throw forbidden(actor, "change a contact's subscription status") }
+            return try await consentRoute(route, request, context, actor)
         case .contactErase, .contactExport, .erasures:
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "erase or export a person's data") }
             return try await privacyRoute(route, request, context, actor)

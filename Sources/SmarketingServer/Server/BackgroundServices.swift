@@ -280,10 +280,12 @@ public enum WebhookPayload {
     /// The envelope (`json`) or a Slack incoming-webhook message (`slack`).
     static func body(_ d: PendingDelivery) -> [UInt8] {
         if d.format == "slack" { return Array(slack(d).utf8) }
-        return Array(
-            "{\"id\":\"evt-\(d.seq)\",\"seq\":\(d.seq),\"type\":\(JSONValue.string(d.eventType).compactText),\"created_at\":\"\(d.at.iso8601)\",\"data\":\(d.payload)}"
-                .utf8
-        )
+        var text = "{\"id\":\"evt-\(d.seq)\",\"seq\":\(d.seq),\"type\":" + JSONValue.string(d.eventType).compactText
+        text += ",\"created_at\":\"" + d.at.iso8601 + "\","
+        // The subject's subscription status, when stated, so receivers can honour it.
+        if let consent = d.consent { text += "\"consent\":" + JSONValue.string(consent).compactText + "," }
+        text += "\"data\":" + d.payload + "}"
+        return Array(text.utf8)
     }
 
     /// A Slack message: one line of text with the essentials.

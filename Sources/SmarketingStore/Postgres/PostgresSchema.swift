@@ -28,6 +28,7 @@ enum PostgresSchema {
         (11, "meetings and action items (the weekly sync)", PostgresStore.ritualSchema),
         (12, "lead ratings, campaign reviews, owners, KPI files", PostgresStore.ritualSchema2),
         (13, "erasures: tombstones and the contacts created with an erased address", PostgresStore.privacySchema),
+        (14, "consent: each contact's subscription status, set by unsubscribe/subscribe touches", PostgresStore.consentSchema),
     ]
 
     static var count: Int { migrations.count }

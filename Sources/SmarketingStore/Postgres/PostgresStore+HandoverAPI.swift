@@ -473,7 +473,8 @@ extension PostgresStore: HandoverStore {
                 guard let subID = sub.text(0) else { continue }
                 let rows = try await c.rows(
                     """
-                    SELECT d.id, d.next_attempt_at, o.seq, o.type, o.at, o.payload, d.attempts, o.subject, d.claimed_until FROM webhook_deliveries d
+                    SELECT d.id, d.next_attempt_at, o.seq, o.type, o.at, o.payload, d.attempts, o.subject, d.claimed_until,
+                      (SELECT status FROM contact_consent cc WHERE cc.contact_id = o.subject) FROM webhook_deliveries d
                     JOIN outbox o ON o.seq = d.outbox_seq
                     WHERE d.subscription_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT ?
                     """,
@@ -501,7 +502,8 @@ extension PostgresStore: HandoverStore {
                             at: Timestamp(milliseconds: row.int(4) ?? 0),
                             subject: subject,
                             payload: row.text(5) ?? "",
-                            attempts: Int(clamping: row.int(6) ?? 0)
+                            attempts: Int(clamping: row.int(6) ?? 0),
+                            consent: row.text(9)
                         )
                     )
                 }

@@ -107,6 +107,9 @@ extension PostgresStore: IdentityStore {
             """,
             [.text(duplicateID), .text(keepID), .int(at.milliseconds), .text(actor.userID)] + args
         )
+        // The later subscription statement of the two stands.
+        try await c.execute(ConsentRules.merge, [.text(keepID), .text(duplicateID)])
+        try await c.execute(ConsentRules.removeMerged, [.text(duplicateID)])
         // The score is rebuilt from the joined touches.
         try await rescoreAfterEdit(c, contacts: [keepID], at: at, event: "merge")
         let movedJSON = "{\"touchpoints\":\(moved?.int(0) ?? 0),\"opportunities\":\(moved?.int(1) ?? 0),\"opportunity_contacts\":\(roles)}"

@@ -41,6 +41,60 @@ extension PostgresStore {
           FOR EACH STATEMENT EXECUTE FUNCTION contacts_erased_updated();
         """
 
+    /// Subscription status per contact (migration 14): a row trigger on the touchpoints whose
+    /// WHEN clause lets only `unsubscribe`/`subscribe` touches call it (a bulk load pays nothing).
+    static let consentSchema = """
+        CREATE TABLE contact_consent (
+            contact_id TEXT COLLATE "C" PRIMARY KEY NOT NULL, status TEXT COLLATE "C" NOT NULL, source TEXT NOT NULL, at BIGINT NOT NULL);
+        CREATE INDEX contact_consent_status ON contact_consent(status, contact_id);
+        CREATE FUNCTION touchpoints_consent() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO contact_consent (contact_id, status, source, at)
+            VALUES (NEW.contact_id, CASE NEW.type WHEN 'unsubscribe' THEN 'unsubscribed' ELSE 'subscribed' END, 'event:' || NEW.id, NEW.occurred_at)
+          ON CONFLICT (contact_id) DO UPDATE SET status = excluded.status, source = excluded.source, at = excluded.at
+          WHERE excluded.at >= contact_consent.at;
+          RETURN NULL;
+        END $$;
+        CREATE TRIGGER touchpoints_consent AFTER INSERT ON touchpoints FOR EACH ROW
+          WHEN (NEW.type IN ('unsubscribe', 'subscribe')) EXECUTE FUNCTION touchpoints_consent();
+        INSERT INTO contact_consent (contact_id, status, source, at)
+          SELECT DISTINCT ON (contact_id) contact_id, CASE type WHEN 'unsubscribe' THEN 'unsubscribed' ELSE 'subscribed' END, 'event:' || id, occurred_at
+          FROM touchpoints WHERE type IN ('unsubscribe', 'subscribe') ORDER BY contact_id, occurred_at DESC, id DESC;
+        """
+
+    public func consent(contactID: String) async throws -> ContactConsent? {
+        try await read { c in
+            guard try await Self.exists(c, .contacts, id: contactID) else { throw StoreError.notFound(.contacts, contactID) }
+            return try await c.one(ConsentRules.one, [.text(contactID)]).flatMap(Self.consentRow)
+        }
+    }
+
+    public func setConsent(contactID: String, status: SubscriptionStatus, source: String, actor: Actor, at: Timestamp) async throws -> ContactConsent {
+        try await write { c in
+            guard try await Self.fetch(c, .contacts, id: contactID, lock: true) != nil else { throw StoreError.notFound(.contacts, contactID) }
+            try await c.execute(ConsentRules.upsert, [.text(contactID), .text(status.rawValue), .text(source), .int(at.milliseconds)])
+            try await Self.audit(c, actor, at, "consent", "contacts", contactID, StoredJSON.encode(["status": status.rawValue, "source": source]))
+            guard let stored = try await c.one(ConsentRules.one, [.text(contactID)]).flatMap(Self.consentRow) else {
+                throw StoreError.missing("the consent of \(contactID) vanished")
+            }
+            return stored
+        }
+    }
+
+    public func consents(status: SubscriptionStatus?, after: String?, limit: Int) async throws -> [ContactConsent] {
+        try await read { c in
+            var args: [PGValue] = [.text(after ?? "")]
+            if let status { args.append(.text(status.rawValue)) }
+            args.append(.int(Int64(max(1, min(limit, 10_000)))))
+            return try await c.rows(ConsentRules.list(filtered: status != nil), args).compactMap(Self.consentRow)
+        }
+    }
+
+    static func consentRow(_ row: PGRow) -> ContactConsent? {
+        guard let id = row.text(0), let status = row.text(1).flatMap(SubscriptionStatus.init(rawValue:)), let at = row.int(3) else { return nil }
+        return ContactConsent(contactID: id, status: status, source: row.text(2) ?? "", at: Timestamp(milliseconds: at))
+    }
+
     public func eraseContact(id: String, reason: String, actor: Actor, at: Timestamp) async throws -> ErasureReport {
         let reason = try Erasure.reason(reason).mapError { StoreError.invalid($0.description) }.get()
         return try await write { c in

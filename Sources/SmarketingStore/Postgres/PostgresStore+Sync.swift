@@ -253,7 +253,8 @@ extension PostgresStore: SyncStore {
                     ownerExternalID: r.text(5),
                     handoverStatus: r.text(6),
                     slaBreached: r.int(7) == 1,
-                    rejectionReason: r.text(8)
+                    rejectionReason: r.text(8),
+                    subscription: r.text(9).flatMap(SubscriptionStatus.init(rawValue:))
                 )
             }
         }

@@ -105,6 +105,9 @@ extension SQLiteStore {
         try db.execute(sql: "DELETE FROM contact_merges WHERE removed_id = kept_id")
         // Links to other systems follow the person.
         try db.execute(sql: "UPDATE sync_links SET record_id = ? WHERE resource = 'contacts' AND record_id = ?", arguments: [keepID, duplicateID])
+        // The later subscription statement of the two stands.
+        try db.execute(sql: ConsentRules.merge, arguments: [keepID, duplicateID])
+        try db.execute(sql: ConsentRules.removeMerged, arguments: [duplicateID])
         // The duplicate's stage history joins the kept contact's; its score is rebuilt from
         // the joined touches.
         try db.execute(sql: "UPDATE lifecycle_transitions SET contact_id = ? WHERE contact_id = ?", arguments: [keepID, duplicateID])

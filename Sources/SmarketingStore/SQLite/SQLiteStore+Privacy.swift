@@ -25,6 +25,58 @@ extension SQLiteStore {
         END;
         """
 
+    /// Subscription status per contact (migration v18), set by every `unsubscribe`/`subscribe`
+    /// touch however it arrives (events, bundles, syncs): the later statement stands.
+    static let consentSchema = """
+        CREATE TABLE contact_consent (
+            contact_id TEXT PRIMARY KEY NOT NULL, status TEXT NOT NULL, source TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE INDEX contact_consent_status ON contact_consent(status, contact_id);
+        CREATE TRIGGER touchpoints_consent AFTER INSERT ON touchpoints WHEN new.type IN ('unsubscribe', 'subscribe') BEGIN
+          INSERT INTO contact_consent (contact_id, status, source, at)
+            VALUES (new.contact_id, CASE new.type WHEN 'unsubscribe' THEN 'unsubscribed' ELSE 'subscribed' END, 'event:' || new.id, new.occurred_at)
+          ON CONFLICT (contact_id) DO UPDATE SET status = excluded.status, source = excluded.source, at = excluded.at
+          WHERE excluded.at >= contact_consent.at;
+        END;
+        INSERT INTO contact_consent (contact_id, status, source, at)
+          SELECT t.contact_id, CASE t.type WHEN 'unsubscribe' THEN 'unsubscribed' ELSE 'subscribed' END, 'event:' || t.id, t.occurred_at
+          FROM touchpoints t WHERE t.type IN ('unsubscribe', 'subscribe')
+            AND NOT EXISTS (SELECT 1 FROM touchpoints u WHERE u.contact_id = t.contact_id AND u.type IN ('unsubscribe', 'subscribe')
+                            AND (u.occurred_at > t.occurred_at OR (u.occurred_at = t.occurred_at AND u.id > t.id)));
+        """
+
+    public func consent(contactID: String) async throws -> ContactConsent? {
+        try await pool.read { db in
+            guard try Self.fetch(db, .contacts, id: contactID) != nil else { throw StoreError.notFound(.contacts, contactID) }
+            return try Row.fetchOne(db, sql: ConsentRules.one, arguments: [contactID]).flatMap(Self.consentRow)
+        }
+    }
+
+    public func setConsent(contactID: String, status: SubscriptionStatus, source: String, actor: Actor, at: Timestamp) async throws -> ContactConsent {
+        try await writeRefreshingKPIs { db in
+            guard try Self.fetch(db, .contacts, id: contactID) != nil else { throw StoreError.notFound(.contacts, contactID) }
+            try db.execute(sql: ConsentRules.upsert, arguments: [contactID, status.rawValue, source, at.milliseconds])
+            try Self.audit(db, actor, at, "consent", "contacts", contactID, StoredJSON.encode(["status": status.rawValue, "source": source]))
+            guard let stored = try Row.fetchOne(db, sql: ConsentRules.one, arguments: [contactID]).flatMap(Self.consentRow) else {
+                throw StoreError.missing("the consent of \(contactID) vanished")
+            }
+            return stored
+        }
+    }
+
+    public func consents(status: SubscriptionStatus?, after: String?, limit: Int) async throws -> [ContactConsent] {
+        try await pool.read { db in
+            var args: [any DatabaseValueConvertible] = [after ?? ""]
+            if let status { args.append(status.rawValue) }
+            args.append(max(1, min(limit, 10_000)))
+            return try Row.fetchAll(db, sql: ConsentRules.list(filtered: status != nil), arguments: StatementArguments(args)).compactMap(Self.consentRow)
+        }
+    }
+
+    static func consentRow(_ row: Row) -> ContactConsent? {
+        guard let status = SubscriptionStatus(rawValue: row[1]) else { return nil }
+        return ContactConsent(contactID: row[0], status: status, source: row[2], at: Timestamp(milliseconds: row[3]))
+    }
+
     /// SHA-256 (hex) of a text, for the tombstone trigger.
     static let sha256Function = DatabaseFunction("smk_sha256", argumentCount: 1, pure: true) { values in
         guard let text = String.fromDatabaseValue(values[0]) else { return nil }

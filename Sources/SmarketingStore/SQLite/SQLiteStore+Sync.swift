@@ -234,7 +234,8 @@ extension SQLiteStore {
                     ownerExternalID: row[5],
                     handoverStatus: row[6],
                     slaBreached: (row[7] as Int?) == 1,
-                    rejectionReason: row[8]
+                    rejectionReason: row[8],
+                    subscription: (row[9] as String?).flatMap(SubscriptionStatus.init(rawValue:))
                 )
             }
         }

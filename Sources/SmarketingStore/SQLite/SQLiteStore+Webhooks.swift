@@ -57,7 +57,8 @@ extension SQLiteStore {
                 let rows = try Row.fetchAll(
                     db.cachedStatement(
                         sql: """
-                            SELECT d.id, d.next_attempt_at, o.seq, o.type, o.at, o.payload, d.attempts, o.subject FROM webhook_deliveries d
+                            SELECT d.id, d.next_attempt_at, o.seq, o.type, o.at, o.payload, d.attempts, o.subject,
+                              (SELECT status FROM contact_consent cc WHERE cc.contact_id = o.subject) FROM webhook_deliveries d
                             JOIN outbox o ON o.seq = d.outbox_seq
                             WHERE d.subscription_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT ?
                             """
@@ -84,7 +85,8 @@ extension SQLiteStore {
                             at: Timestamp(milliseconds: row[4]),
                             subject: subject,
                             payload: row[5],
-                            attempts: row[6]
+                            attempts: row[6],
+                            consent: row[8]
                         )
                     )
                 }

@@ -387,6 +387,7 @@ enum SQLiteSchema {
         m.registerMigration("v15 meetings and action items") { db in try db.execute(sql: SQLiteStore.ritualSchema) }
         m.registerMigration("v16 lead ratings, campaign reviews, owners, KPI files") { db in try db.execute(sql: SQLiteStore.ritualSchema2) }
         m.registerMigration("v17 erasures") { db in try db.execute(sql: SQLiteStore.privacySchema) }
+        m.registerMigration("v18 consent") { db in try db.execute(sql: SQLiteStore.consentSchema) }
         return m
     }
 }

@@ -8,7 +8,7 @@ import SmarketingStore
 struct Contacts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "One record per person: duplicates, merges, and a person's rights (erasure, access).",
-        subcommands: [Duplicates.self, Merge.self, Erase.self, ExportPerson.self, Erasures.self]
+        subcommands: [Duplicates.self, Merge.self, Erase.self, ExportPerson.self, Erasures.self, ConsentCommand.self]
     )
 
     struct Erase: AsyncParsableCommand {
@@ -88,6 +88,45 @@ struct Contacts: AsyncParsableCommand {
             } else {
                 print(String(decoding: data, as: UTF8.self))
             }
+        }
+    }
+
+    struct ConsentCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "consent",
+            abstract: "Show or set a contact's subscription status (an unsubscribe event sets it too; the later statement stands)."
+        )
+        @OptionGroup var workspace: WorkspaceOptions
+        @Argument(help: "The contact's id or email address.") var contact: String
+        @Option(help: "subscribed or unsubscribed.") var set: SubscriptionStatus?
+        @Option(help: "Where the statement comes from (default: cli).") var source: String?
+
+        func validate() throws {
+            if source != nil && set == nil { throw ValidationError("--source goes with --set") }
+            if case .failure(let e) = Consent.source(source, fallback: "cli") { throw ValidationError("--source: " + e.description) }
+        }
+
+        func run() async throws {
+            let store = try await workspace.openFunnel()
+            guard let id = try await PersonPrivacy.resolve(store, contact) else { throw CLIFailure("no contact with id or email \"\(contact)\"") }
+            let consent: ContactConsent?
+            if let set {
+                let src = (try? Consent.source(source, fallback: "cli").get()) ?? "cli"
+                consent = try await store.setConsent(contactID: id, status: set, source: src, actor: .cli, at: SystemClock().now())
+            } else {
+                consent = try await store.consent(contactID: id)
+            }
+            if workspace.json {
+                struct Out: Encodable {
+                    var contactId: String
+                    var status: String?
+                    var source: String?
+                    var at: Timestamp?
+                }
+                return try printJSON(Out(contactId: id, status: consent?.status.rawValue, source: consent?.source, at: consent?.at))
+            }
+            guard let consent else { return print("\(id): no subscription status stated") }
+            print("\(id): \(consent.status.rawValue) (\(consent.source), \(consent.at.iso8601))")
         }
     }
 
@@ -245,3 +284,5 @@ func randomPassword() -> String {
     var rng = SystemRandomNumberGenerator()
     return String((0..<16).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
 }
+
+extension SubscriptionStatus: ExpressibleByArgument {}
