@@ -109,6 +109,33 @@ public protocol PrivacyStore: Sendable {
     func setConsent(contactID: String, status: SubscriptionStatus, source: String, actor: Actor, at: Timestamp) async throws -> ContactConsent
     /// The statuses, by contact id after `after`, only `status` when given.
     func consents(status: SubscriptionStatus?, after: String?, limit: Int) async throws -> [ContactConsent]
+    /// Contacts due for retention: not erased, no touch, stage move or handover since `before`,
+    /// no open handover and no open deal; by id after `after`, with their last activity.
+    func retentionCandidates(before: Timestamp, after: String?, limit: Int) async throws -> [(contactID: String, lastActivity: Timestamp)]
+}
+
+enum RetentionRules {
+    /// `greatest` is the dialect's many-argument maximum (SQLite: max, PostgreSQL: greatest).
+    /// Arguments: the cutoff five times, the id to start after, the limit.
+    static func candidates(greatest: String) -> String {
+        """
+        SELECT c.id, \(greatest)(c.created_at,
+            coalesce((SELECT max(t.occurred_at) FROM touchpoints t WHERE t.contact_id = c.id), 0),
+            coalesce((SELECT max(l.at) FROM lifecycle_transitions l WHERE l.contact_id = c.id), 0),
+            coalesce((SELECT max(h.created_at) FROM handovers h WHERE h.contact_id = c.id), 0))
+        FROM contacts c
+        WHERE c.created_at < ?
+          AND NOT EXISTS (SELECT 1 FROM touchpoints t WHERE t.contact_id = c.id AND t.occurred_at >= ?)
+          AND NOT EXISTS (SELECT 1 FROM lifecycle_transitions l WHERE l.contact_id = c.id AND l.at >= ?)
+          AND NOT EXISTS (SELECT 1 FROM handovers h WHERE h.contact_id = c.id AND (h.created_at >= ? OR h.status IN ('queued', 'assigned', 'accepted')))
+          AND NOT EXISTS (SELECT 1 FROM opportunity_contacts oc JOIN opportunities o ON o.id = oc.opportunity_id
+                          WHERE oc.contact_id = c.id AND o.closed_at IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM opportunities o WHERE o.primary_contact_id = c.id AND (o.closed_at IS NULL OR o.closed_at >= ?))
+          AND NOT EXISTS (SELECT 1 FROM erasures e WHERE e.contact_id = c.id)
+          AND c.id > ?
+        ORDER BY c.id LIMIT ?
+        """
+    }
 }
 
 /// The SQL both backends share for consent.

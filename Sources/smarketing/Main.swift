@@ -7,7 +7,7 @@ struct Smarketing: AsyncParsableCommand {
         commandName: "smarketing",
         abstract: "One shared funnel for marketing and sales.",
         subcommands: [
-            Serve.self, Demo.self, Import.self, Export.self, Contacts.self, TokenCommand.self, UserCommand.self, Scoring.self, Score.self,
+            Serve.self, Demo.self, Import.self, Export.self, Contacts.self, RetentionCommand.self, TokenCommand.self, UserCommand.self, Scoring.self, Score.self,
             Handover.self, Inbox.self, Report.self, KPI.self, Funnel.self, Attribution.self, Connect.self, Sync.self, Writeback.self,
             SettingsCommand.self, MeetingCommand.self, ActionCommand.self, ForecastCommand.self, CampaignCommand.self, OwnersCommand.self, BackupCommand.self, Bench.self, DatabaseCommand.self,
         ]

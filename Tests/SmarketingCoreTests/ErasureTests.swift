@@ -88,3 +88,25 @@ struct ConsentTests {
         #expect(WritebackValues.values(s, writeback: [:]).isEmpty)
     }
 }
+
+@Suite("Retention rules")
+struct RetentionTests {
+    @Test("the cutoff is N calendar months back at the same time of day; the 31st falls back to the month's last day; 0 is off")
+    func cutoff() throws {
+        let now = try Timestamp.parse("2026-03-31T10:20:30Z").get()
+        #expect(Retention.cutoff(now: now, months: 1) == (try Timestamp.parse("2026-02-28T10:20:30Z").get()))
+        #expect(Retention.cutoff(now: now, months: 13) == (try Timestamp.parse("2025-02-28T10:20:30Z").get()))
+        #expect(Retention.cutoff(now: now, months: 25) == (try Timestamp.parse("2024-02-29T10:20:30Z").get()))
+        #expect(Retention.cutoff(now: now, months: 0) == nil && Retention.cutoff(now: now, months: -3) == nil)
+        #expect(Retention.cutoff(now: now, months: 600)?.utcDate == LocalDate(year: 1976, month: 3, day: 31))
+        #expect(Retention.reason(months: 24, cutoff: now) == "retention: no activity for 24 months (last activity before 2026-03-31)")
+    }
+
+    @Test("the setting takes whole months from 0 to 600")
+    func setting() {
+        #expect(WorkspaceSettingKey.retentionMonths.normalize(" 24 ") == .success("24"))
+        #expect(WorkspaceSettingKey.retentionMonths.defaultValue == "0" && WorkspaceSettings().retentionMonths == 0)
+        for bad in ["-1", "601", "1.5", "x"] { #expect(WorkspaceSettingKey.retentionMonths.normalize(bad).isFailure, "\(bad)") }
+        #expect(WorkspaceSettings(stored: ["privacy.retention_months": "36"]).retentionMonths == 36)
+    }
+}

@@ -99,6 +99,18 @@ struct PrivacyAPITests {
             #expect(list.data.map { $0["contact_id"] as? String } == ["ct-a"] && list.json["next_after"] is NSNull, "\(list.text)")
             let page = try await client.call(.get, "/api/v1/consent?limit=1", token: f.tokens[.viewer])
             #expect(page.data.count == 1 && page.json["next_after"] as? String == "ct-a")
+
+            // Retention's dry run: admin only; off by default; ?months= tries a value, changing nothing.
+            #expect(try await client.call(.get, "/api/v1/retention", token: f.tokens[.marketing]).status == .forbidden)
+            let off = try await client.call(.get, "/api/v1/retention", token: admin)
+            #expect(off.status == .ok && off.json["months"] as? Int == 0 && off.json["cutoff"] is NSNull && off.json["due"] as? Int == 0, "\(off.text)")
+            let old = #"{"id":"ct-old","email":"old@consent.example","created_at":"2024-01-01T00:00:00Z"}"#
+            #expect(try await client.call(.post, "/api/v1/contacts", token: admin, body: old).status == .created)
+            let tried = try await client.call(.get, "/api/v1/retention?months=12", token: admin)
+            #expect(tried.json["dry_run"] as? Bool == true && tried.json["due"] as? Int == 1 && tried.json["anonymised"] as? Int == 0, "\(tried.text)")
+            #expect((tried.json["sample"] as? [[String: Any]])?.map { $0["contact_id"] as? String } == ["ct-old"])
+            #expect((try await client.call(.get, "/api/v1/erasures", token: admin).json["erasures"] as? [Any])?.isEmpty == true, "a dry run erases nothing")
+            #expect(try await client.call(.get, "/api/v1/retention?months=601", token: admin).status == .unprocessableContent)
         }
     }
 }

@@ -112,3 +112,23 @@ extension Erasure {
         return out
     }
 }
+
+/// Retention: contacts without activity for the set number of months are anonymised (erased,
+/// their figures kept) by the server once a day, or by `smarketing retention run`.
+public enum Retention {
+    /// The instant before which a contact's last activity makes it due: `months` calendar months
+    /// before `now` (UTC days; the 31st falls back to the month's last day). nil: retention is off.
+    public static func cutoff(now: Timestamp, months: Int) -> Timestamp? {
+        guard months > 0 else { return nil }
+        let day = now.utcDate
+        let target = LocalDate(monthIndex: day.monthIndex - months)
+        let date = LocalDate(year: target.year, month: target.month, day: min(day.day, LocalDate.daysIn(month: target.month, year: target.year)))
+        let msOfDay = ((now.milliseconds % 86_400_000) + 86_400_000) % 86_400_000
+        return Timestamp(milliseconds: date.startUTC.milliseconds + msOfDay)
+    }
+
+    /// The reason written with each retention erasure.
+    public static func reason(months: Int, cutoff: Timestamp) -> String {
+        "retention: no activity for \(months) months (last activity before \(cutoff.utcDate.text))"
+    }
+}

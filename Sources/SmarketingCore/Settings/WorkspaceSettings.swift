@@ -11,6 +11,7 @@ public enum WorkspaceSettingKey: String, CaseIterable, Sendable, Hashable, Compa
     case staleDays = "kpi.stale_days"
     case lookbackDays = "attribution.lookback_days"
     case halfLifeDays = "attribution.half_life_days"
+    case retentionMonths = "privacy.retention_months"
 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
@@ -30,6 +31,7 @@ public enum WorkspaceSettingKey: String, CaseIterable, Sendable, Hashable, Compa
         case .staleDays: "an MQL, SAL or SQL without a sales action for more than this many days is stale"
         case .lookbackDays: "touches up to this many days before a close count in attribution"
         case .halfLifeDays: "half-life of the time-decay attribution model, in days"
+        case .retentionMonths: "anonymise contacts without activity for this many months, daily (0: keep everyone)"
         }
     }
 
@@ -44,6 +46,7 @@ public enum WorkspaceSettingKey: String, CaseIterable, Sendable, Hashable, Compa
         case .staleDays: "14"
         case .lookbackDays: "365"
         case .halfLifeDays: "7"
+        case .retentionMonths: "0"
         }
     }
 
@@ -61,6 +64,7 @@ public enum WorkspaceSettingKey: String, CaseIterable, Sendable, Hashable, Compa
     public static let staleDaysRange: ClosedRange<Int> = FunnelOptions.daysRange
     public static let lookbackDaysRange: ClosedRange<Int> = AttributionReport.lookbackRange
     public static let halfLifeDaysRange: ClosedRange<Double> = AttributionReport.halfLifeRange
+    public static let retentionMonthsRange: ClosedRange<Int> = 0...600
 
     /// The value in its stored form, or why it is refused (one sentence naming the key).
     public func normalize(_ raw: String) -> Result<String, WorkspaceSettingProblem> {
@@ -104,6 +108,11 @@ public enum WorkspaceSettingKey: String, CaseIterable, Sendable, Hashable, Compa
                 return refuse("\"\(text)\" is not a number of days from \(Self.format(Self.halfLifeDaysRange.lowerBound)) to \(Self.format(Self.halfLifeDaysRange.upperBound))")
             }
             return .success(Self.format(d))
+        case .retentionMonths:
+            guard let m = Int(text), Self.retentionMonthsRange.contains(m) else {
+                return refuse("\"\(text)\" is not a whole number of months from 0 (keep everyone) to 600")
+            }
+            return .success(String(m))
         }
     }
 
@@ -149,6 +158,8 @@ public struct WorkspaceSettings: Sendable, Hashable {
     public var staleDays: Int
     public var lookbackDays: Int
     public var halfLifeDays: Double
+    /// Contacts without activity for this many months are anonymised (0: never).
+    public var retentionMonths: Int
 
     /// The stored text of every key (defaults filled in), in key order.
     public private(set) var values: [WorkspaceSettingKey: String]
@@ -170,6 +181,7 @@ public struct WorkspaceSettings: Sendable, Hashable {
         staleDays = Int(text(.staleDays)) ?? 14
         lookbackDays = Int(text(.lookbackDays)) ?? 365
         halfLifeDays = Double(text(.halfLifeDays)) ?? 7
+        retentionMonths = Int(text(.retentionMonths)) ?? 0
     }
 
     /// The stored text of one key.

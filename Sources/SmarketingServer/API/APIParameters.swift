@@ -146,6 +146,8 @@ extension APIRoute {
         case .ingest: out.append(.query("partial", Schema.boolean, "true: store the valid events of a batch that has rejected ones"))
         case .duplicates: out.append(.query("limit", Schema.integer(1...10_000), "at most this many pairs (default 100)"))
         case .erasures: out.append(.query("limit", Schema.integer(1...10_000), "at most this many of each (default 100)"))
+        case .retention:
+            out.append(.query("months", Schema.integer(WorkspaceSettingKey.retentionMonthsRange), "months without activity (default: the setting privacy.retention_months)"))
         case .consentList:
             out.append(.query("status", Schema.choice(SubscriptionStatus.allCases.map(\.rawValue)), "only this status"))
             out.append(.query("after", Schema.string(maxLength: 3_002, minLength: 1), "contact ids after this one (next_after of the previous page)"))

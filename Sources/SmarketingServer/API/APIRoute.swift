@@ -24,7 +24,7 @@ struct APIRoute: Sendable {
         case actionItemList, actionItemCreate, actionItemChange
         case leadRate, leadQuality, forecast, forecastBacktest, campaignReview, campaignNote, ownerList, ownerChange
         case kpiCustom, kpiConfig, kpiConfigValidate, kpiConfigDiff, kpiConfigApply
-        case contactErase, contactExport, erasures, contactConsent, contactConsentSet, consentList
+        case contactErase, contactExport, erasures, contactConsent, contactConsentSet, consentList, retention
 
         /// Whether the weekly-sync routes handle this kind.
         var isRitual: Bool {
@@ -162,6 +162,13 @@ struct APIRoute: Sendable {
                 path: "/api/v1/consent",
                 kind: .consentList,
                 summary: "Subscription statuses by contact id (?status=unsubscribed, ?after=<contact id> for the next page)",
+                responses: [200]
+            ),
+            APIRoute(
+                method: .get,
+                path: "/api/v1/retention",
+                kind: .retention,
+                summary: "Retention as a dry run (admin): the contacts the setting privacy.retention_months would anonymise now (?months= to try another value)",
                 responses: [200]
             ),
             APIRoute(

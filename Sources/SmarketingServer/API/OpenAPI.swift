@@ -168,6 +168,7 @@ enum OpenAPIDocument {
                 case .staleDays: schema = Schema.integer(WorkspaceSettingKey.staleDaysRange)
                 case .lookbackDays: schema = Schema.integer(WorkspaceSettingKey.lookbackDaysRange)
                 case .halfLifeDays: schema = Schema.number(WorkspaceSettingKey.halfLifeDaysRange)
+                case .retentionMonths: schema = Schema.integer(WorkspaceSettingKey.retentionMonthsRange)
                 }
                 if case .object(var o) = schema {
                     o["description"] = .string(key.summary)
@@ -367,6 +368,19 @@ enum OpenAPIDocument {
                     "source": nullableString, "at": nullableString,
                 ],
                 required: ["contact_id", "status", "source", "at"]
+            )
+        case .retention:
+            let candidate = objectSchema(
+                ["contact_id": .object(["type": .string("string")]), "last_activity": .object(["type": .string("string")])],
+                required: ["contact_id", "last_activity"]
+            )
+            return objectSchema(
+                [
+                    "months": .object(["type": .string("integer")]), "cutoff": nullableString, "dry_run": .object(["type": .string("boolean")]),
+                    "due": .object(["type": .string("integer")]), "anonymised": .object(["type": .string("integer")]),
+                    "sample": .object(["type": .string("array"), "items": candidate]), "vendors_left": .object(["type": .string("array")]),
+                ],
+                required: ["months", "cutoff", "dry_run", "due", "anonymised", "sample", "vendors_left"]
             )
         case .consentList:
             let item = objectSchema(

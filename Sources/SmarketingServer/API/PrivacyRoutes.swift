@@ -15,6 +15,10 @@ extension APIHandlers {
             let reason = try Erasure.reason(raw).mapError { Problem(.unprocessableContent, "reason: " + $0.description) }.get()
             let outcome = try await PersonPrivacy.erase(store, contactID: id, reason: reason, actor: actor, at: clock.now(), connections: connections)
             return try json(.ok, outcome)
+        case .retention:
+            let months = request.uri.queryParameters.get("months").flatMap { Int($0) }
+            let report = try await RetentionRun.run(store, months: months, now: clock.now(), dryRun: true, actor: actor, connections: nil)
+            return try json(.ok, report)
         case .contactExport:
             let id = try pathID(context)
             guard let doc = try await PersonPrivacy.export(store, contactID: id, at: clock.now()) else { throw StoreError.notFound(.contacts, id) }

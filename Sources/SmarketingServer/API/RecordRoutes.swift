@@ -133,7 +133,7 @@ struct APIHandlers: Sendable {
         case .contactConsentSet:
             guard AccessPolicy.mayWrite(actor.role, .contacts) else { throw forbidden(actor, "change a contact's subscription status") }
             return try await consentRoute(route, request, context, actor)
-        case .contactErase, .contactExport, .erasures:
+        case .contactErase, .contactExport, .erasures, .retention:
             guard AccessPolicy.mayAdminister(actor.role) else { throw forbidden(actor, "erase or export a person's data") }
             return try await privacyRoute(route, request, context, actor)
         case .settings, .settingsChange, .settingsJob:

@@ -137,7 +137,8 @@ public func buildApplication(
         // The default dashboard's first render computes attribution for nine periods (seconds on
         // a large workspace): do it while the server starts, not while the first person waits.
         Task.detached(priority: .background) { _ = try? await web.dashboardLive(web.dashboardQuery(Parameters(), try await web.cache.workspaceSettings(web.store))) }
-        services.append(SLABreachService(store: store, clock: clock, interval: configuration.slaInterval, logger: logger))
+        services.append(SLABreachService(store: store, clock: clock, interval: configuration.slaInterval, logger: logger, metrics: metrics))
+        services.append(RetentionService(store: store, clock: clock, connections: handlers.connections, logger: logger))
         services.append(StorageHousekeeping(store: store, clock: clock, logger: logger))
         if configuration.deliverWebhooks {
             services.append(

@@ -20,19 +20,22 @@ public struct SLABreachService: Service {
     let clock: any WorkspaceClock
     let interval: Duration
     let logger: Logger
+    let metrics: ServerMetrics?
 
     /// Creates the service; `interval` is the longest a due clock waits to be noticed.
-    public init(store: any FunnelStore, clock: any WorkspaceClock, interval: Duration = .seconds(1), logger: Logger) {
+    public init(store: any FunnelStore, clock: any WorkspaceClock, interval: Duration = .seconds(1), logger: Logger, metrics: ServerMetrics? = nil) {
         self.store = store
         self.clock = clock
         self.interval = interval
         self.logger = logger
+        self.metrics = metrics
     }
 
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let run = try await store.processDueClocks(now: clock.now(), limit: 500)
+                metrics?.slaFired(run.warnings + run.breaches)
                 if run.warnings + run.breaches > 0 {
                     logger.info(
                         "SLA clocks",
@@ -46,6 +49,45 @@ public struct SLABreachService: Service {
                 logger.error("SLA breach service: \(error)")
             }
             try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+/// Retention (the setting `privacy.retention_months`): a pass a minute after start and then
+/// once a day anonymises the contacts without activity since the cutoff. Several instances on
+/// one PostgreSQL database may run it at once: an erasure of a contact already erased is
+/// skipped, so each contact is anonymised once.
+public struct RetentionService: Service {
+    let store: any FunnelStore
+    let clock: any WorkspaceClock
+    let connections: ConnectionService?
+    let interval: Duration
+    let logger: Logger
+
+    public init(store: any FunnelStore, clock: any WorkspaceClock, connections: ConnectionService?, interval: Duration = .seconds(86_400), logger: Logger) {
+        self.store = store
+        self.clock = clock
+        self.connections = connections
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let actor = Actor(userID: "retention", role: .admin, via: "server")
+                let report = try await RetentionRun.run(store, now: clock.now(), dryRun: false, limit: 10_000, actor: actor, connections: connections)
+                if report.anonymised > 0 || !report.vendorsLeft.isEmpty {
+                    logger.info(
+                        "retention",
+                        metadata: ["anonymised": "\(report.anonymised)", "months": "\(report.months)", "vendor_erasures_left": "\(report.vendorsLeft.count)"]
+                    )
+                }
+            } catch {
+                logger.error("retention: \(error)")
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }

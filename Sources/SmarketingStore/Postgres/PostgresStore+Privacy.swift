@@ -90,6 +90,15 @@ extension PostgresStore {
         }
     }
 
+    public func retentionCandidates(before: Timestamp, after: String?, limit: Int) async throws -> [(contactID: String, lastActivity: Timestamp)] {
+        try await read { c in
+            let ms = PGValue.int(before.milliseconds)
+            return try await c.rows(
+                RetentionRules.candidates(greatest: "greatest"), [ms, ms, ms, ms, ms, .text(after ?? ""), .int(Int64(max(1, min(limit, 10_000))))]
+            ).map { (contactID: $0.text(0) ?? "", lastActivity: Timestamp(milliseconds: $0.int(1) ?? 0)) }
+        }
+    }
+
     static func consentRow(_ row: PGRow) -> ContactConsent? {
         guard let id = row.text(0), let status = row.text(1).flatMap(SubscriptionStatus.init(rawValue:)), let at = row.int(3) else { return nil }
         return ContactConsent(contactID: id, status: status, source: row.text(2) ?? "", at: Timestamp(milliseconds: at))

@@ -72,6 +72,15 @@ extension SQLiteStore {
         }
     }
 
+    public func retentionCandidates(before: Timestamp, after: String?, limit: Int) async throws -> [(contactID: String, lastActivity: Timestamp)] {
+        try await pool.read { db in
+            let ms = before.milliseconds
+            return try Row.fetchAll(
+                db, sql: RetentionRules.candidates(greatest: "max"), arguments: [ms, ms, ms, ms, ms, after ?? "", max(1, min(limit, 10_000))]
+            ).map { (contactID: $0[0], lastActivity: Timestamp(milliseconds: $0[1])) }
+        }
+    }
+
     static func consentRow(_ row: Row) -> ContactConsent? {
         guard let status = SubscriptionStatus(rawValue: row[1]) else { return nil }
         return ContactConsent(contactID: row[0], status: status, source: row[2], at: Timestamp(milliseconds: row[3]))
