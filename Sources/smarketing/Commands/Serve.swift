@@ -127,7 +127,13 @@ struct Serve: AsyncParsableCommand {
         print("smarketing serving \(shown) at http://\(host):\(port)/  (web app; API description: /openapi.json)")
         for line in banner { print(line) }
         fflush(nil)
+        // SIGTERM or SIGINT: the server stops accepting connections, answers the requests in
+        // flight (each ingest request returns only after its group commit), stops the
+        // background services between passes, and only then does this return.
         try await app.runService()
+        if let sqlite = store as? SQLiteStore { try? await sqlite.checkpoint() }
+        WorkspaceStores.close(store)
+        logger.info("stopped: requests in flight were answered and their writes committed")
     }
 
     /// Opens the store; a PostgreSQL server that cannot be reached yet (starting, failing over)
