@@ -60,7 +60,7 @@ struct ConnectAdd: AsyncParsableCommand {
     @Argument(help: "hubspot, salesforce, pipedrive, marketo or pardot.") var vendor: Vendor
     @Argument(help: "A name for the connection (lower-case letters, digits, - and _).") var name: String
     @Option(help: "The vendor's API base URL (sandboxes, proxies, tests).") var baseURL: String?
-    @Flag(help: "Let --base-url point into this machine's own network (loopback, private or link-local addresses).") var allowPrivateURL = false
+    @Flag(name: .customLong("allow-private-url"), help: "Let --base-url point into this machine's own network (loopback, private or link-local addresses).") var allowPrivateURL = false
     @Option(help: "A file of key=value credential lines.") var credentialsFile: String?
     @Option var accessToken: String?
     @Option var refreshToken: String?

@@ -23,7 +23,7 @@ struct Serve: AsyncParsableCommand {
     var noWebhookDelivery = false
     @Flag(help: "Run no scheduled or webhook-triggered syncs of vendor connections (manual `sync run` still works).")
     var noSync = false
-    @Flag(help: "Let webhook and connector URLs point into the server's own network (loopback, private, link-local addresses).")
+    @Flag(name: .customLong("allow-private-urls"), help: "Let webhook and connector URLs point into the server's own network (loopback, private, link-local addresses).")
     var allowPrivateURLs = false
     @Option(help: "text, or json (one JSON object per line on stderr, with each request's request_id).") var logFormat = "text"
     @Option(help: "Requests per second per API token or signed-in user (bursts of 10×); 0: no limit.") var rateLimitToken: Double = 1_000
