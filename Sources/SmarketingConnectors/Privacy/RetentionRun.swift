@@ -3,7 +3,8 @@ import SmarketingCore
 import SmarketingStore
 
 /// What a retention pass found and did.
-public struct RetentionReport: Sendable, Encodable, Equatable {
+/// Every key is written, `cutoff` as null when retention is off (names in snake_case by the encoder).
+public struct RetentionReport: Sendable, ExplicitNullEncodable, Equatable {
     public struct Candidate: Sendable, Encodable, Equatable {
         public var contactID: String
         public var lastActivity: Timestamp
@@ -23,25 +24,6 @@ public struct RetentionReport: Sendable, Encodable, Equatable {
     public var sample: [Candidate]
     /// Vendor erasures that need a hand (failed or not offered by the vendor's API).
     public var vendorsLeft: [VendorErasure]
-
-    enum CodingKeys: String, CodingKey {
-        case months, cutoff
-        case dryRun = "dry_run"
-        case due, anonymised, sample
-        case vendorsLeft = "vendors_left"
-    }
-
-    /// Every key, `cutoff` as null when retention is off.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(months, forKey: .months)
-        try c.encode(cutoff, forKey: .cutoff)
-        try c.encode(dryRun, forKey: .dryRun)
-        try c.encode(due, forKey: .due)
-        try c.encode(anonymised, forKey: .anonymised)
-        try c.encode(sample, forKey: .sample)
-        try c.encode(vendorsLeft, forKey: .vendorsLeft)
-    }
 }
 
 /// Retention as the server runs it daily and `smarketing retention` runs it by hand: every

@@ -42,6 +42,15 @@ public enum Erasure {
         return out.filter { !$0.isEmpty && seen.insert($0).inserted }.sorted { $0.count != $1.count ? $0.count > $1.count : $0 < $1 }
     }
 
+    /// What an erasure looks for: `everywhere` in every free-text column of the workspace (the
+    /// address and the full name), `own` in the person's own rows (`identifyingTexts`).
+    public static func searchTexts(email: String, firstName: String?, lastName: String?) -> (everywhere: [String], own: [String]) {
+        let first = firstName?.trimmingCharacters(in: .whitespaces) ?? ""
+        let last = lastName?.trimmingCharacters(in: .whitespaces) ?? ""
+        let fullName = !first.isEmpty && !last.isEmpty ? [(first + " " + last).lowercased()] : []
+        return (identifyingTexts(email: email, firstName: nil, lastName: nil) + fullName, identifyingTexts(email: email, firstName: firstName, lastName: lastName))
+    }
+
     /// A `LIKE` pattern (with `ESCAPE '\'`) that matches any text containing `text`.
     public static func containsPattern(_ text: String) -> String {
         var p = "%"

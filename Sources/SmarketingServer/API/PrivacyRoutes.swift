@@ -35,7 +35,7 @@ extension APIHandlers {
 
     /// A contact's subscription status, setting it, and the list by status.
     func consentRoute(_ route: APIRoute, _ request: Request, _ context: AppRequestContext, _ actor: Actor) async throws -> Response {
-        struct One: Encodable {
+        struct One: ExplicitNullEncodable {
             var contactId: String
             var status: String?
             var source: String?
@@ -46,14 +46,6 @@ extension APIHandlers {
                 source = c?.source
                 at = c?.at
             }
-            func encode(to encoder: any Encoder) throws {
-                var c = encoder.container(keyedBy: CodingKeys.self)
-                try c.encode(contactId, forKey: .contactId)
-                try c.encode(status, forKey: .status)
-                try c.encode(source, forKey: .source)
-                try c.encode(at, forKey: .at)
-            }
-            enum CodingKeys: String, CodingKey { case contactId, status, source, at }
         }
         switch route.kind {
         case .contactConsent:
@@ -72,15 +64,9 @@ extension APIHandlers {
             let limit = max(1, min(Int(q.get("limit") ?? "") ?? 100, 10_000))
             let status = q.get("status").flatMap(SubscriptionStatus.init(rawValue:))
             let rows = try await store.consents(status: status, after: q.get("after"), limit: limit)
-            struct Page: Encodable {
+            struct Page: ExplicitNullEncodable {
                 var data: [ContactConsent]
                 var nextAfter: String?
-                func encode(to encoder: any Encoder) throws {
-                    var c = encoder.container(keyedBy: CodingKeys.self)
-                    try c.encode(data, forKey: .data)
-                    try c.encode(nextAfter, forKey: .nextAfter)
-                }
-                enum CodingKeys: String, CodingKey { case data, nextAfter }
             }
             return try json(.ok, Page(data: rows, nextAfter: rows.count == limit ? rows.last?.contactID : nil))
         }

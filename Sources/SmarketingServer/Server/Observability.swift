@@ -17,7 +17,9 @@ public final class ServerMetrics: Sendable {
 
     public init() {
         var f = PrometheusMetricsFactory(registry: registry)
-        f.defaultDurationHistogramBuckets = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000].map { .microseconds(Int64($0 * 1_000)) }
+        // 1 ms to 10 s, in whole microseconds.
+        let micros: [Int64] = [1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000]
+        f.defaultDurationHistogramBuckets = micros.map { .microseconds($0) }
         f.defaultValueHistogramBuckets = [1, 2, 5, 10, 50, 100, 500, 1_000, 5_000, 10_000]
         factory = f
     }
@@ -109,8 +111,9 @@ final class RateLimiter: Sendable {
                 return nil
             }
             b[key] = entry
-            let wait = (1 - entry.tokens) / limit.perSecond
-            return max(1, Int(min(3600, wait.rounded(.up))))
+            let wait = ((1 - entry.tokens) / limit.perSecond).rounded(.up)
+            // Whole seconds from 1 to 3600; a non-finite or huge wait (a tiny rate) is an hour.
+            return wait.isFinite ? Int(exactly: min(3600, max(1, wait))) ?? 3600 : 3600
         }
     }
 }

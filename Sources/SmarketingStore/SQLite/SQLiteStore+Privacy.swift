@@ -139,11 +139,7 @@ extension SQLiteStore {
         }
         let email = contact["email"].text ?? ""
         let key = EmailAddress.key(email) ?? email.lowercased()
-        let first = contact["first_name"].text
-        let last = contact["last_name"].text
-        let everywhere = Erasure.identifyingTexts(email: email, firstName: nil, lastName: nil)
-            + ((first.map { !$0.isEmpty } ?? false) && (last.map { !$0.isEmpty } ?? false) ? ["\(first ?? "") \(last ?? "")".lowercased()] : [])
-        let own = Erasure.identifyingTexts(email: email, firstName: first, lastName: last)
+        let (everywhere, own) = Erasure.searchTexts(email: email, firstName: contact["first_name"].text, lastName: contact["last_name"].text)
         var changed: [String: Int] = [:]
         func count(_ table: String, _ n: Int) { if n > 0 { changed[table, default: 0] += n } }
 

@@ -117,7 +117,7 @@ struct Contacts: AsyncParsableCommand {
                 consent = try await store.consent(contactID: id)
             }
             if workspace.json {
-                struct Out: Encodable {
+                struct Out: ExplicitNullEncodable {
                     var contactId: String
                     var status: String?
                     var source: String?
