@@ -18,8 +18,13 @@ public enum Erasure {
 
     /// The stand-in address of an erased contact: unique per contact, so the one-record-per-
     /// address rule keeps holding, and it names nobody.
+    /// An id too long for an address's local part (64 characters) keeps its first 40 characters
+    /// and a 64-bit FNV-1a hash of the whole id in hex, so the address stays valid and unique.
     public static func placeholderEmail(contactID: String) -> String {
-        "erased-" + contactID.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." } + "@" + placeholderDomain
+        let kept = String(contactID.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        guard kept.isEmpty || kept.count > 57 || kept.count != contactID.count else { return "erased-" + kept + "@" + placeholderDomain }
+        let hex = String(CapLedger.key(contactID), radix: 16)  // the core's stable FNV-1a
+        return "erased-" + (kept.isEmpty ? "" : String(kept.prefix(40)) + "-") + String(repeating: "0", count: 16 - hex.count) + hex + "@" + placeholderDomain
     }
 
     /// Whether an address is an erased contact's stand-in.
