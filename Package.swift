@@ -106,7 +106,10 @@ let package = Package(
         .testTarget(name: "SmarketingCoreTests", dependencies: ["SmarketingCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SmarketingStoreTests",
-            dependencies: ["SmarketingCore", "SmarketingStore", "SmarketingConnectors", "ThrowawayPostgres"],
+            dependencies: [
+                "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "ThrowawayPostgres",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
