@@ -26,6 +26,8 @@ public protocol SchemaStatus: Sendable {
     func schemaVersions() async throws -> (applied: Int, known: Int)
     /// The queues and clocks an operator watches (`/metrics`).
     func queueStats(now: Timestamp) async throws -> QueueStats
+    /// Connections in use and the aggregates' refresh times (`/metrics`).
+    var telemetry: StoreTelemetry { get }
 }
 
 /// The depth and age of the work waiting in the database (`/metrics`).

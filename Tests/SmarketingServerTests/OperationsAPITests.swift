@@ -28,7 +28,8 @@ struct OperationsAPITests {
             #expect(try await client.call(.get, "/metrics", token: nil).status == .unauthorized)
             #expect(try await client.call(.get, "/api/v1/contacts?limit=1", token: f.tokens[.viewer]).status == .ok)
             #expect(try await client.call(.get, "/api/v1/contacts/nobody", token: f.tokens[.viewer]).status == .notFound)
-            _ = try await client.call(.post, "/api/v1/contacts", token: f.tokens[.admin], body: #"{"id":"ct-m","email":"m@m.example","created_at":"2026-01-01T00:00:00Z"}"#)
+            let created = try await client.call(.post, "/api/v1/contacts", token: f.tokens[.admin], body: #"{"id":"ct-m","email":"m@m.example","created_at":"2026-01-01T00:00:00Z"}"#)
+            #expect(created.status == .created, "\(created.text)")
             let ingest = try await client.call(
                 .post, "/api/v1/events", token: f.tokens[.admin],
                 body: #"[{"id":"e1","type":"page_view","occurred_at":"2026-01-02T00:00:00Z","contact_id":"ct-m"},{"id":"e2","type":"page_view","occurred_at":"2026-01-02T00:00:01Z","contact_id":"ct-m"}]"#
@@ -45,6 +46,19 @@ struct OperationsAPITests {
             for gauge in ["smarketing_webhook_queue_depth", "smarketing_writeback_queue_depth", "smarketing_sla_clocks_due", "smarketing_database_up 1"] {
                 #expect(text.contains(gauge), "\(gauge)")
             }
+            // The store's side: the pool (SQLite: 5 readers and the writer) and its use, each
+            // lease's wait, and the KPI refresh each write ran before its commit.
+            func value(_ series: String) -> Double? {
+                text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.dropFirst(series.count + 1)) }
+            }
+            #expect(value("smarketing_database_connections_capacity") == 6, "\(text.prefix(4000))")
+            #expect(value("smarketing_database_connections_in_use").map { $0 >= 0 && $0 <= 6 } == true)
+            #expect(value("smarketing_database_connections_waiting").map { $0 >= 0 } == true)
+            #expect((value("smarketing_database_connection_wait_seconds_count") ?? 0) >= 3)
+            let refreshes = (value(#"smarketing_kpi_refresh_duration_seconds_count{kind="incremental"}"#) ?? 0)
+                + (value(#"smarketing_kpi_refresh_duration_seconds_count{kind="rebuild"}"#) ?? 0)
+            #expect(refreshes >= 1, "the new contact refreshed the aggregates before its commit")
+            #expect((value(#"smarketing_kpi_refresh_duration_seconds_sum{kind="incremental"}"#) ?? -1) > 0)
         }
     }
 

@@ -93,12 +93,13 @@ public func buildApplication(
     }
     router.get("/openapi.json") { _, _ in RecordJSON.response(.ok, OpenAPIDocument.json) }
     let metrics = configuration.metrics
+    metrics.listen(to: store.telemetry)
     // The exposition reads the queues now (a failing database reads as smarketing_database_up 0).
     let metricsGroup = router.group().add(middleware: AuthMiddleware(store: store, cache: TokenCache(), limiter: nil))
     metricsGroup.get("/metrics") { _, _ in
         let started = ContinuousClock.now
         let q = try? await store.queueStats(now: clock.now())
-        let text = metrics.exposition(q, now: clock.now(), database: q == nil ? nil : ContinuousClock.now - started)
+        let text = metrics.exposition(q, connections: store.telemetry.connections, now: clock.now(), database: q == nil ? nil : ContinuousClock.now - started)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
     let tokenCache = TokenCache()

@@ -43,8 +43,31 @@ public final class ServerMetrics: Sendable {
         Counter(label: "smarketing_sla_clocks_fired_total", factory: factory).increment(by: max(0, n))
     }
 
+    /// Records what the store tells as it happens: each connection lease's wait and each
+    /// refresh of the KPI aggregates (incremental before a commit, or a whole rebuild).
+    func listen(to telemetry: StoreTelemetry) {
+        let factory = self.factory
+        telemetry.observe { event in
+            switch event {
+            case .leased(let waited):
+                Timer(label: "smarketing_database_connection_wait_seconds", factory: factory).recordNanoseconds(Self.nanoseconds(waited))
+            case .kpiRefresh(let took, let rebuild):
+                Timer(label: "smarketing_kpi_refresh_duration_seconds", dimensions: [("kind", rebuild ? "rebuild" : "incremental")], factory: factory)
+                    .recordNanoseconds(Self.nanoseconds(took))
+            }
+        }
+    }
+
+    /// A duration in whole nanoseconds, saturating (no trap on an absurd value).
+    static func nanoseconds(_ d: Duration) -> Int64 {
+        let (seconds, attoseconds) = d.components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? Int64.min : Int64.max }
+        return whole.addingReportingOverflow(attoseconds / 1_000_000_000).overflow ? Int64.max : whole + attoseconds / 1_000_000_000
+    }
+
     /// The text exposition with the queue gauges read now.
-    func exposition(_ q: QueueStats?, now: Timestamp, database: ContinuousClock.Duration?) -> String {
+    func exposition(_ q: QueueStats?, connections: StoreTelemetry.Connections, now: Timestamp, database: ContinuousClock.Duration?) -> String {
         func gauge(_ label: String, _ value: Double, _ dims: [(String, String)] = []) {
             Gauge(label: label, dimensions: dims, factory: factory).record(value)
         }
@@ -63,6 +86,9 @@ public final class ServerMetrics: Sendable {
             }
         }
         gauge("smarketing_database_up", q == nil ? 0 : 1)
+        gauge("smarketing_database_connections_capacity", Double(connections.capacity))
+        gauge("smarketing_database_connections_in_use", Double(connections.inUse))
+        gauge("smarketing_database_connections_waiting", Double(connections.waiting))
         if let database { gauge("smarketing_database_read_seconds", Double(database.components.attoseconds) / 1e18 + Double(database.components.seconds)) }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)

@@ -28,6 +28,13 @@ extension PostgresStore {
     /// Brings the aggregates up to date with this transaction's changes (called before every
     /// write transaction commits); rebuilds them when the settings they were built with changed.
     func refreshKPIs(_ c: PGConn) async throws {
+        let start = telemetry.now
+        guard let rebuilt = try await refreshKPIsIfNeeded(c) else { return }
+        telemetry.kpiRefreshed(since: start, rebuild: rebuilt)
+    }
+
+    /// nil when nothing was to do; else whether the aggregates were rebuilt whole.
+    private func refreshKPIsIfNeeded(_ c: PGConn) async throws -> Bool? {
         // One round trip for what every write needs to know: pending notes, what the aggregates
         // were built with, the settings and the active handover version.
         guard
@@ -39,7 +46,7 @@ extension PostgresStore {
                   (SELECT version FROM handover_configs WHERE active = 1)
                 """
             )
-        else { return }
+        else { return nil }
         var values: [String: String] = [:]
         for pair in (state.text(2) ?? "").split(separator: "\u{1E}") {
             let kv = pair.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
@@ -52,13 +59,14 @@ extension PostgresStore {
         if state.text(1) != key {
             try await rebuildKPIs(c, settings: settings, config: config?.config)
             try await c.execute("UPDATE kpi_state SET built_with = ? WHERE id = 1", [.text(key)])
-            return
+            return true
         }
-        guard state.int(0) == 1 else { return }
+        guard state.int(0) == 1 else { return nil }
         try await c.execute("SELECT pg_advisory_xact_lock_shared(?)", [.int(Self.kpiLock)])
         var delta = KPICellDelta()
         try await refreshDirty(c, settings: settings, config: config?.config, incremental: true, into: &delta)
         try await Self.write(c, delta)
+        return false
     }
 
     /// Recomputes every aggregate from the raw tables (holding the KPI lock alone).

@@ -13,6 +13,8 @@ import Synchronization
 /// transaction that loses a serialization race or a deadlock is run again.
 public final class PostgresStore: Sendable {
     let client: PostgresClient
+    /// Connections in use and the aggregates' refresh times, for `/metrics`.
+    public let telemetry: StoreTelemetry
     private let runner: Task<Void, Never>
     /// A streaming replica for dashboards, reports, exports and analyses (nil: the primary).
     let replica: PostgresClient?
@@ -94,6 +96,7 @@ public final class PostgresStore: Sendable {
         // A lease (a new connection may need opening) is given at least 5 s, whatever the
         // admission wait: under load opening one can take longer than a short queue wait.
         self.connectionWait = max(connectionWait, .seconds(5))
+        self.telemetry = StoreTelemetry(capacity: max(2, maximumConnections))
         self.gate = ConnectionGate(
             permits: max(2, maximumConnections),
             maxWaiting: maximumWaiting ?? 8 * max(2, maximumConnections),
@@ -236,7 +239,10 @@ public final class PostgresStore: Sendable {
 
     /// Runs `work` holding one of the gate's permits (released when it ends, however it ends).
     func gated<T: Sendable>(_ work: () async throws -> T) async throws -> T {
+        let lease = telemetry.lease()
+        defer { lease.ended() }
         try await gate.acquire()
+        lease.acquired()
         do {
             let value = try await work()
             await gate.release()

@@ -53,7 +53,7 @@ extension SQLiteStore {
         var pages = 0
         do {
             let destination = try DatabaseQueue(path: partial)
-            try pool.backup(to: destination, pagesPerStep: 1_024) { p in
+            try pool.raw.backup(to: destination, pagesPerStep: 1_024) { p in
                 pages = p.totalPageCount
                 progress?(p.completedPageCount, p.totalPageCount)
             }
@@ -64,7 +64,7 @@ extension SQLiteStore {
             try FileManager.default.moveItem(atPath: partial, toPath: file)
             let bytes = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int64) ?? 0
             return BackupResult(
-                file: file, pages: pages, bytes: bytes ?? 0, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, integrity: integrity
+                file: file, pages: pages, bytes: bytes, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, integrity: integrity
             )
         } catch {
             try? FileManager.default.removeItem(atPath: partial)
@@ -113,7 +113,7 @@ extension SQLiteStore {
         }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: target)[.size] as? Int64) ?? 0
         return BackupResult(
-            file: target, pages: pages, bytes: bytes ?? 0, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, integrity: integrity
+            file: target, pages: pages, bytes: bytes, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, integrity: integrity
         )
     }
 }

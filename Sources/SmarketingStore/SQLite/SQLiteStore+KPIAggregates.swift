@@ -157,6 +157,13 @@ extension SQLiteStore {
     /// each write transaction commits). Rebuilds them when the settings they were built with
     /// changed.
     func refreshKPIs(_ db: Database) throws {
+        let start = telemetry.now
+        guard let rebuilt = try refreshKPIsIfNeeded(db) else { return }
+        telemetry.kpiRefreshed(since: start, rebuild: rebuilt)
+    }
+
+    /// nil when nothing was to do; else whether the aggregates were rebuilt whole.
+    private func refreshKPIsIfNeeded(_ db: Database) throws -> Bool? {
         let settings = try Self.kpiSettings(db)
         let engine = try activeHandover(db)
         let key = Self.kpiBuildKey(settings, handover: engine?.config)
@@ -164,12 +171,13 @@ extension SQLiteStore {
         if built != key {
             try rebuildKPIs(db, settings: settings, config: engine?.config)
             try db.cachedStatement(sql: "UPDATE kpi_state SET built_with = ? WHERE id = 1").execute(arguments: [key])
-            return
+            return true
         }
-        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM kpi_dirty)")) == true else { return }
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM kpi_dirty)")) == true else { return nil }
         var delta = KPICellDelta()
         try KPIRefresh(db, settings: settings, config: engine?.config, incremental: true).run(into: &delta)
         try delta.write(db)
+        return false
     }
 
     /// Recomputes every aggregate from the raw tables.

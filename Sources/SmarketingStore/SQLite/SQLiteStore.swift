@@ -10,7 +10,9 @@ import Synchronization
 /// the process and of the machine. Group commit in the server keeps that from costing one fsync
 /// per event.
 public final class SQLiteStore: FunnelStore {
-    let pool: DatabasePool
+    let pool: MeteredPool
+    /// Connections in use and the aggregates' refresh times, for `/metrics`.
+    public var telemetry: StoreTelemetry { pool.telemetry }
     /// Reads stored scoring models; nil turns scoring off (the store then keeps no scores).
     let modelParser: ScoringModelParser?
     let scorerCache = Mutex<CachedScorer?>(nil)
@@ -53,11 +55,11 @@ public final class SQLiteStore: FunnelStore {
             db.add(function: SQLiteStore.sha256Function)
             if backgroundCheckpoints { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
         }
-        pool = try DatabasePool(path: path, configuration: config)
+        pool = MeteredPool(try DatabasePool(path: path, configuration: config), readers: config.maximumReaderCount)
         self.modelParser = scoringModels
         self.handoverParser = handoverConfigs
         self.makeID = makeID
-        try SQLiteSchema.migrator.migrate(pool)
+        try SQLiteSchema.migrator.migrate(pool.raw)
         checkpointer = backgroundCheckpoints ? try WALCheckpointer(path: path) : nil
     }
 

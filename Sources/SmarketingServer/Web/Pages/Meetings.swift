@@ -63,7 +63,7 @@ extension WebApp {
         let open = m.status == .open && AccessPolicy.mayRunMeetings(user.role)
         let data: [String: Any] = [
             "id": m.id, "week": m.week, "title": m.title, "open": open, "finished": m.status == .finished,
-            "finishedAt": m.finishedAt.map(user.dateTime), "csrf": user.session.csrf,
+            "finishedAt": m.finishedAt.map(user.dateTime) as Any, "csrf": user.session.csrf,
             "users": users.filter { ($0["active"].text ?? "true") != "false" }.sorted { $0.id < $1.id }.map {
                 ["id": $0.id, "name": $0["name"].text ?? $0.id, "team": $0["team"].text ?? "", "attended": m.attendees.contains($0.id)] as [String: Any]
             },

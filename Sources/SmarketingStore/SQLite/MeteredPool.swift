@@ -1,0 +1,71 @@
+import GRDB
+
+/// The SQLite store's connections, counted: every read and write of the store goes through here
+/// to GRDB's pool (one writer, `maximumReaderCount` readers), and the store's telemetry learns
+/// how many are leased, how many callers wait and how long. GRDB keeps no such figures itself.
+struct MeteredPool: Sendable {
+    let raw: DatabasePool
+    let telemetry: StoreTelemetry
+
+    init(_ raw: DatabasePool, readers: Int) {
+        self.raw = raw
+        self.telemetry = StoreTelemetry(capacity: readers + 1)
+    }
+
+    @_disfavoredOverload
+    func read<T>(_ value: (Database) throws -> T) throws -> T {
+        let lease = telemetry.lease()
+        defer { lease.ended() }
+        return try raw.read { db in
+            lease.acquired()
+            return try value(db)
+        }
+    }
+
+    func read<T: Sendable>(_ value: @Sendable (Database) throws -> T) async throws -> T {
+        let lease = telemetry.lease()
+        defer { lease.ended() }
+        return try await raw.read { db in
+            lease.acquired()
+            return try value(db)
+        }
+    }
+
+    @_disfavoredOverload
+    func write<T>(_ updates: (Database) throws -> T) throws -> T {
+        let lease = telemetry.lease()
+        defer { lease.ended() }
+        return try raw.write { db in
+            lease.acquired()
+            return try updates(db)
+        }
+    }
+
+    func write<T: Sendable>(_ updates: @Sendable (Database) throws -> T) async throws -> T {
+        let lease = telemetry.lease()
+        defer { lease.ended() }
+        return try await raw.write { db in
+            lease.acquired()
+            return try updates(db)
+        }
+    }
+
+    @_disfavoredOverload
+    func writeWithoutTransaction<T>(_ updates: (Database) throws -> T) throws -> T {
+        let lease = telemetry.lease()
+        defer { lease.ended() }
+        return try raw.writeWithoutTransaction { db in
+            lease.acquired()
+            return try updates(db)
+        }
+    }
+
+    func writeWithoutTransaction<T: Sendable>(_ updates: @Sendable (Database) throws -> T) async throws -> T {
+        let lease = telemetry.lease()
+        defer { lease.ended() }
+        return try await raw.writeWithoutTransaction { db in
+            lease.acquired()
+            return try updates(db)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import SmarketingCore
+import SmarketingStore
+import Synchronization
+import Testing
+
+@Suite("Store conformance: telemetry for operators")
+struct TelemetryConformanceTests {
+    /// What `/metrics` reads of a store: connections leased and waited for, and each refresh of
+    /// the KPI aggregates, on both backends.
+    @Test("leases are counted and end at zero in use; each write's KPI refresh is told with its time; a rebuild is told as one", arguments: Backend.allCases)
+    func telemetry(backend: Backend) async throws {
+        let roles = try await backend.makeRoles()
+        let store = roles.store
+        let heard = Mutex<[StoreTelemetry.Event]>([])
+        store.telemetry.observe { e in heard.withLock { $0.append(e) } }
+        let before = store.telemetry.connections
+        #expect(before.capacity >= 2)
+        try await store.create(record(.contacts, ["id": .text("ct-t"), "email": .text("t@t.example"), "created_at": .timestamp(t0)]), actor: tester, at: t0)
+        // The first write of a new store builds the aggregates; later ones refresh what changed.
+        _ = try await store.update(.contacts, id: "ct-t", fields: ["lifecycle_stage": .text("mql"), "became_mql_at": .timestamp(t0)], actor: tester, at: t0)
+        // Many readers at once: some wait when the pool is smaller than the crowd.
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            for _ in 0..<(before.capacity * 3) { g.addTask { _ = try await store.get(.contacts, id: "ct-t") } }
+            try await g.waitForAll()
+        }
+        let after = store.telemetry.connections
+        #expect(after.inUse == 0 && after.waiting == 0, "\(after)")
+        #expect(after.leases >= before.leases + Int64(before.capacity * 3) + 1)
+        var events = heard.withLock { $0 }
+        let refreshes = events.compactMap { e -> (Duration, Bool)? in if case .kpiRefresh(let d, let r) = e { return (d, r) } else { return nil } }
+        #expect(refreshes.contains { !$0.1 && $0.0 > .zero }, "the update refreshed the aggregates incrementally: \(events.count) events")
+        #expect(events.contains { if case .leased = $0 { return true } else { return false } })
+        // A change of the time zone rebuilds the aggregates whole.
+        heard.withLock { $0 = [] }
+        try await store.setSetting("workspace.timezone", "Europe/Berlin")
+        events = heard.withLock { $0 }
+        #expect(events.contains { if case .kpiRefresh(_, true) = $0 { return true } else { return false } }, "\(events)")
+    }
+}
