@@ -290,6 +290,10 @@ public protocol HandoverStore: Sendable {
     func webhooks() async throws -> [WebhookSubscription]
     /// Stops a subscription.
     func deactivateWebhook(id: String, actor: Actor, at: Timestamp) async throws
+    /// Rewrites stored signing secrets in one transaction: `transform` gets each stored form and
+    /// returns the new one, or nil to leave it (the server seals secrets an earlier version
+    /// stored in clear). Returns how many changed.
+    func rewriteWebhookSecrets(_ transform: @escaping @Sendable (String) throws -> String?) async throws -> Int
     /// Deliveries due now, in order per subscription.
     func dueDeliveries(now: Timestamp, perSubscription: Int) async throws -> [PendingDelivery]
     /// Records delivery attempts.

@@ -32,9 +32,15 @@ struct CrashTests {
         let f = try await Fixture.make()
         defer { f.remove() }
         let token = f.tokens[.admin]!
+        // A webhook secret as versions before sealing stored it: the server seals it at start.
+        let clearSecret = "whsec_stored_in_clear_by_an_old_version"
+        let hook = try await f.store.createWebhook(url: "https://hooks.example/old", events: ["*"], format: "json", secret: clearSecret, actor: Fixture.actor, at: Fixture.clock.now())
+        try await f.store.deactivateWebhook(id: hook.id, actor: Fixture.actor, at: Fixture.clock.now())
+        #expect(try await f.storedBytes().contains(clearSecret))
         let port = try LoopbackPort.free()
         let server = try ServerProcess(database: f.dir + "/api.sqlite", port: port)
         try await server.waitUntilReady()
+        #expect(server.logTail().contains("sealed 1 webhook signing secret(s) that were stored in clear"), "\(server.logTail())")
         let acknowledged = Acknowledged()
         let errors = Acknowledged()
         let senders = Task {
@@ -70,6 +76,7 @@ struct CrashTests {
         #expect(acked.count >= 2_000)
         for id in acked { #expect(try await f.store.get(.touchpoints, id: id) != nil, "answered \(id) was lost") }
         #expect(try await f.store.verifyKPIs().agrees)
+        #expect(try await f.storedBytes().contains(clearSecret) == false, "the old clear secret is sealed, its bytes gone from the file and the WAL")
         server.stop()
     }
 

@@ -344,7 +344,11 @@ struct HandoverConformanceTests {
         #expect(try await store.dueDeliveries(now: now, perSubscription: 100).isEmpty)
         let sub = due[0].subscriptionID
         #expect(try await store.replayDeliveries(subscriptionID: sub, fromSeq: nil, deliveryID: due[0].id, actor: tester, at: now) == 1)
-        #expect(try await store.dueDeliveries(now: now, perSubscription: 100).map(\.id) == [due[0].id])
+        // Stored secrets rewritten (the server seals those an old version kept in clear): once.
+        #expect(try await store.rewriteWebhookSecrets { $0.hasPrefix("sealed:") ? nil : "sealed:" + $0 } == 1)
+        #expect(try await store.rewriteWebhookSecrets { $0.hasPrefix("sealed:") ? nil : "sealed:" + $0 } == 0)
+        let replayed = try await store.dueDeliveries(now: now, perSubscription: 100)
+        #expect(replayed.map(\.id) == [due[0].id] && replayed.map(\.secret) == ["sealed:s3cret-s3cret-s3cret"])
         #expect(try await store.replayDeliveries(subscriptionID: sub, fromSeq: due[1].seq, deliveryID: nil, actor: tester, at: now) == 2)
         #expect(
             DeliveryRetry.backoff(afterAttempt: 1) == 1000 && DeliveryRetry.backoff(afterAttempt: 4) == 8000

@@ -429,6 +429,18 @@ extension PostgresStore: HandoverStore {
         }
     }
 
+    public func rewriteWebhookSecrets(_ transform: @escaping @Sendable (String) throws -> String?) async throws -> Int {
+        try await write { c in
+            var changed = 0
+            for row in try await c.rows("SELECT id, secret FROM webhook_subscriptions ORDER BY id FOR UPDATE") {
+                guard let id = row.text(0), let stored = row.text(1), let next = try transform(stored), next != stored else { continue }
+                try await c.execute("UPDATE webhook_subscriptions SET secret = ? WHERE id = ?", [.text(next), .text(id)])
+                changed += 1
+            }
+            return changed
+        }
+    }
+
     public func webhooks() async throws -> [WebhookSubscription] {
         try await read { c in
             try await c.rows("SELECT id, url, events, format, active, created_at FROM webhook_subscriptions ORDER BY created_at, id").map {

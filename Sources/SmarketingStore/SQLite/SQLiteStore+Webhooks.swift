@@ -32,6 +32,18 @@ extension SQLiteStore {
         }
     }
 
+    public func rewriteWebhookSecrets(_ transform: @escaping @Sendable (String) throws -> String?) async throws -> Int {
+        try await writeRefreshingKPIs { db in
+            var changed = 0
+            for row in try Row.fetchAll(db, sql: "SELECT id, secret FROM webhook_subscriptions ORDER BY id") {
+                guard let stored = row[1] as String?, let next = try transform(stored), next != stored else { continue }
+                try db.execute(sql: "UPDATE webhook_subscriptions SET secret = ? WHERE id = ?", arguments: [next, row[0] as String])
+                changed += 1
+            }
+            return changed
+        }
+    }
+
     /// Stops a subscription: no new deliveries; pending ones are left as they are (replayable).
     public func deactivateWebhook(id: String, actor: Actor, at: Timestamp) async throws {
         try await writeRefreshingKPIs { db in

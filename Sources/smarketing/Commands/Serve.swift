@@ -115,6 +115,11 @@ struct Serve: AsyncParsableCommand {
             guard WorkspaceStores.isPostgres(workspace.databasePath) else { throw CLIFailure(e.description) }
             logger.warning("vendor connections are off, and new webhook secrets are stored in clear: \(e.description)")
         }
+        if let box = configuration.secretBox {
+            // Webhook secrets an earlier version (or a server without a key) stored in clear.
+            let sealed = try await store.rewriteWebhookSecrets { WebhookSecret.isSealed($0) ? nil : try WebhookSecret.seal($0, with: box) }
+            if sealed > 0 { logger.notice("sealed \(sealed) webhook signing secret(s) that were stored in clear") }
+        }
         configuration.publicURL = ProcessInfo.processInfo.environment["SMARKETING_PUBLIC_URL"]
         let app = buildApplication(
             configuration: configuration,
