@@ -75,7 +75,9 @@ def reader(paths, kind, pause):
         except Exception:
             ok = False
             conn = http.client.HTTPConnection(host, port, timeout=120)
+        # Each path on its own too, so a tail names its report.
         record(kind, time.time() - t, ok)
+        record(kind + " " + path.split("?")[0], time.time() - t, ok)
         time.sleep(pause)
 
 def web():
@@ -180,6 +182,20 @@ while time.time() < deadline:
 for t in threads: t.join(timeout=180)
 with open(acked_path, "w") as f: f.write("\n".join(acked))
 
+def scrape():
+    """The server's own figures at the end: connections, their waits, the KPI refresh times."""
+    wanted = ("smarketing_database_connections_", "smarketing_database_connection_wait_seconds_count", "smarketing_database_connection_wait_seconds_sum",
+              "smarketing_kpi_refresh_duration_seconds_count", "smarketing_kpi_refresh_duration_seconds_sum", "smarketing_kpi_refresh_duration_seconds_bucket")
+    try:
+        c = http.client.HTTPConnection(host, port, timeout=30)
+        _, data, _ = call(c, "GET", "/metrics")
+        lines = [l for l in data.decode().splitlines() if l.startswith(wanted) and ('le="' not in l or 'le="0.1"' in l or 'le="1.0"' in l or 'le="+Inf"' in l)]
+        return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in lines}
+    except Exception as e:
+        return {"error": str(e)}
+
+metrics = scrape()
+
 def pct(v, p):
     v = sorted(v); return round(v[min(len(v) - 1, int(len(v) * p))] * 1000, 1) if v else None
 minute1 = next((kib for t, kib in samples if t >= 60), samples[0][1] if samples else None)
@@ -190,5 +206,6 @@ out = {
     "latency_ms": {k: {"n": len(v), "p50": pct(v, 0.5), "p99": pct(v, 0.99)} for k, v in sorted(lat.items())},
     "rss_kib_minute_1": minute1, "rss_kib_end": samples[-1][1] if samples else None,
     "rss_kib_samples": [kib for _, kib in samples],
+    "server_metrics": metrics,
 }
 print(json.dumps(out))

@@ -5,12 +5,13 @@ extension SQLiteStore {
     /// The workspace store as the product runs it: scores, MQL moves, routing and SLA clocks on,
     /// read with the project's model and configuration file readers. One place names them all,
     /// so a new reader reaches the CLI, the server and the tests together.
-    public static func workspace(path: String, backgroundCheckpoints: Bool = false) throws -> SQLiteStore {
+    public static func workspace(path: String, backgroundCheckpoints: Bool = false, pageCacheMiB: Int = SQLiteStore.defaultPageCacheMiB) throws -> SQLiteStore {
         try SQLiteStore(
             path: path,
             backgroundCheckpoints: backgroundCheckpoints,
             scoringModels: ScoringModelFile.parser,
-            handoverConfigs: HandoverConfigFile.parser
+            handoverConfigs: HandoverConfigFile.parser,
+            pageCacheMiB: pageCacheMiB
         )
     }
 }
@@ -44,7 +45,9 @@ public enum WorkspaceStores {
     /// and the commands use. `backgroundCheckpoints` applies to SQLite (a server's WAL upkeep).
     /// `readReplica` (PostgreSQL only): a streaming replica for dashboards, reports, exports
     /// and analyses.
-    public static func open(_ location: String, backgroundCheckpoints: Bool = false, readReplica: String? = nil) async throws -> any FunnelStore {
+    public static func open(
+        _ location: String, backgroundCheckpoints: Bool = false, readReplica: String? = nil, pageCacheMiB: Int = SQLiteStore.defaultPageCacheMiB
+    ) async throws -> any FunnelStore {
         func url(_ text: String) throws -> PostgresStore.Location {
             guard let pg = PostgresStore.Location(url: text) else {
                 throw StoreError.invalid(
@@ -64,7 +67,7 @@ public enum WorkspaceStores {
         if readReplica != nil {
             throw StoreError.invalid("a read replica (--read-database) is a PostgreSQL feature; the database \(location) is a SQLite file")
         }
-        return try SQLiteStore.workspace(path: location, backgroundCheckpoints: backgroundCheckpoints)
+        return try SQLiteStore.workspace(path: location, backgroundCheckpoints: backgroundCheckpoints, pageCacheMiB: pageCacheMiB)
     }
 }
 

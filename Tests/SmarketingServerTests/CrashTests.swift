@@ -27,9 +27,12 @@ func killCLI(_ arguments: [String], after delay: Duration) async throws -> Bool 
 
 @Suite("Crash safety and graceful shutdown", .serialized)
 struct CrashTests {
-    @Test("SIGTERM while six writers stream events: every answered request is stored, none failed with 5xx, the server exits 0 having said so")
-    func gracefulShutdown() async throws {
-        let f = try await Fixture.make()
+    @Test(
+        "SIGTERM while six writers stream events: every answered request is stored, none failed with 5xx, the server exits 0 having said so",
+        arguments: ServerBackend.allCases
+    )
+    func gracefulShutdown(backend: ServerBackend) async throws {
+        let f = try await Fixture.make(backend)
         defer { f.remove() }
         let token = f.tokens[.admin]!
         // A webhook secret as versions before sealing stored it: the server seals it at start.
@@ -38,7 +41,8 @@ struct CrashTests {
         try await f.store.deactivateWebhook(id: hook.id, actor: Fixture.actor, at: Fixture.clock.now())
         #expect(try await f.storedBytes().contains(clearSecret))
         let port = try LoopbackPort.free()
-        let server = try ServerProcess(database: f.dir + "/api.sqlite", port: port)
+        // PostgreSQL's key comes from the environment (SQLite's is a file beside the database).
+        let server = try ServerProcess(database: f.location, port: port, environment: backend == .postgres ? ["SMARKETING_SECRET_KEY": "crash-test-key"] : [:])
         try await server.waitUntilReady()
         #expect(server.logTail().contains("sealed 1 webhook signing secret(s) that were stored in clear"), "\(server.logTail())")
         let acknowledged = Acknowledged()

@@ -38,7 +38,7 @@ final class ServerProcess: @unchecked Sendable {
     /// What the server printed (standard output and error), for a failing test to show.
     let logPath: String
 
-    init(database: String, port: Int) throws {
+    init(database: String, port: Int, environment: [String: String] = [:]) throws {
         self.port = port
         logPath = FileManager.default.temporaryDirectory.appendingPathComponent("smk-serve-\(port)-\(UUID().uuidString.prefix(8)).log").path
         guard FileManager.default.createFile(atPath: logPath, contents: nil), let log = FileHandle(forWritingAtPath: logPath) else {
@@ -46,6 +46,7 @@ final class ServerProcess: @unchecked Sendable {
         }
         process.executableURL = URL(fileURLWithPath: try smarketingBinary())
         process.arguments = ["serve", "--database", database, "--port", String(port)]
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = log
         process.standardError = log
         try process.run()

@@ -12,7 +12,6 @@ extension SQLiteStore {
         try await pool.read { db in
             let settings = try Self.kpiSettings(db)
             let calendar = settings.calendar
-            let today = calendar.day(now)
             let ranged = try db.cachedStatement(
                 sql: """
                     SELECT key, label, value, sum(n), sum(total) FROM kpi_cells

@@ -1,4 +1,5 @@
 import CSQLiteTuning
+import GRDBSQLite
 import Foundation
 import GRDB
 import SmarketingCore
@@ -33,21 +34,25 @@ public final class SQLiteStore: FunnelStore {
     /// Opens (creating and migrating when needed) the database at `path`. `scoringModels` reads
     /// stored model files; with it, scores and MQL moves follow every change. With
     /// `backgroundCheckpoints` (the server), the WAL is copied into the main file by a background
-    /// thread instead of inside commits, which keeps commit latency flat under load.
+    /// thread instead of inside commits, which keeps commit latency flat under load; the log
+    /// starts over once it holds more than `walResetFrames` frames (see `WALCheckpointer`).
     public init(
         path: String,
         backgroundCheckpoints: Bool = false,
         scoringModels: ScoringModelParser? = nil,
         handoverConfigs: HandoverConfigParser? = nil,
+        pageCacheMiB: Int = SQLiteStore.defaultPageCacheMiB,
+        walResetFrames: Int32 = 16_384,
         makeID: @escaping @Sendable (String) -> String = { prefix in prefix + "-" + UUID().uuidString.lowercased() }
     ) throws {
         _ = SQLiteStore.processSetup
+        let cacheKiB = SQLiteStore.pageCacheRange.contains(pageCacheMiB) ? pageCacheMiB * 1024 : SQLiteStore.defaultPageCacheMiB * 1024
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             // Deleted content is zeroed inside the pages it leaves (no extra I/O), so an erased
             // person's old values do not linger in a page's free space (docs/OPERATIONS.md).
@@ -60,10 +65,39 @@ public final class SQLiteStore: FunnelStore {
         self.handoverParser = handoverConfigs
         self.makeID = makeID
         try SQLiteSchema.migrator.migrate(pool.raw)
-        checkpointer = backgroundCheckpoints ? try WALCheckpointer(path: path) : nil
+        let writer = pool.raw
+        checkpointer =
+            backgroundCheckpoints
+            ? try WALCheckpointer(path: path, resetFrames: max(64, walResetFrames)) { SQLiteStore.restartLog(writer) }
+            : nil
     }
 
     deinit { checkpointer?.stop() }
+
+    /// Makes the write-ahead log start over, from the writer's own connection: writers queue
+    /// behind it, readers of older snapshots get up to 100 ms to finish (then it gives up until
+    /// the checkpointer's next try). Sets the busy timeout back to the store's 10 s after.
+    static func restartLog(_ writer: DatabasePool) {
+        try? writer.writeWithoutTransaction { db in
+            sqlite3_busy_timeout(db.sqliteConnection, 100)
+            defer { sqlite3_busy_timeout(db.sqliteConnection, 10_000) }
+            _ = try? db.checkpoint(.truncate)
+        }
+    }
+
+    /// Stops the background checkpoints (waiting for the last one), copies the log into the
+    /// database file and closes every connection. The store is unusable afterwards; a server
+    /// calls this last, so that nothing of SQLite still runs while the process exits.
+    public func close() async throws {
+        checkpointer?.stop()
+        try await checkpoint()
+        try pool.raw.close()
+    }
+
+    /// Each connection's page cache in MiB, by default and allowed: the store holds up to six
+    /// connections (five readers and the writer), so the caches take up to six times this.
+    public static let defaultPageCacheMiB = 64
+    public static let pageCacheRange = 1...4_096
 
     /// Process-wide SQLite settings, applied once before the first connection opens.
     static let processSetup: Int32 = smk_sqlite_disable_memstatus()

@@ -58,11 +58,11 @@ extension WorkspaceOptions {
 
     /// Opens the whole workspace store (SQLite or PostgreSQL): the commands that need every role
     /// but vendor sync.
-    func openFunnel(backgroundCheckpoints: Bool = false) async throws -> any FunnelStore {
+    func openFunnel(backgroundCheckpoints: Bool = false, pageCacheMiB: Int = SQLiteStore.defaultPageCacheMiB) async throws -> any FunnelStore {
         let location = databasePath
         if !WorkspaceStores.isPostgres(location), Self.looksLikeURL(location) { throw CLIFailure(Self.unknownScheme(location)) }
         do {
-            return try await WorkspaceStores.open(location, backgroundCheckpoints: backgroundCheckpoints, readReplica: readReplica)
+            return try await WorkspaceStores.open(location, backgroundCheckpoints: backgroundCheckpoints, readReplica: readReplica, pageCacheMiB: pageCacheMiB)
         } catch let e as StoreError {
             throw CLIFailure(e.description)
         } catch {

@@ -28,10 +28,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "text, or json (one JSON object per line on stderr, with each request's request_id).") var logFormat = "text"
     @Option(help: "Requests per second per API token or signed-in user (bursts of 10×); 0: no limit.") var rateLimitToken: Double = 1_000
     @Option(help: "Requests per second per client address (bursts of 10×); 0: no limit.") var rateLimitAddress: Double = 2_000
+    @Option(
+        name: .customLong("sqlite-cache-mib"),
+        help: "SQLite page cache per connection in MiB (1–4096); the server holds up to six connections, so the caches take up to six times this."
+    )
+    var sqliteCacheMiB = SQLiteStore.defaultPageCacheMiB
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxBodyMib >= 1 else { throw ValidationError("--max-body-mib must be at least 1") }
+        guard SQLiteStore.pageCacheRange.contains(sqliteCacheMiB) else {
+            throw ValidationError("--sqlite-cache-mib must be between \(SQLiteStore.pageCacheRange.lowerBound) and \(SQLiteStore.pageCacheRange.upperBound)")
+        }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
         for (name, v) in [("--rate-limit-token", rateLimitToken), ("--rate-limit-address", rateLimitAddress)] where !(v.isFinite && v >= 0 && v <= 1_000_000) {
             throw ValidationError("\(name) must be between 0 (no limit) and 1000000 requests per second")
@@ -136,7 +144,9 @@ struct Serve: AsyncParsableCommand {
         // flight (each ingest request returns only after its group commit), stops the
         // background services between passes, and only then does this return.
         try await app.runService()
-        if let sqlite = store as? SQLiteStore { try? await sqlite.checkpoint() }
+        if let sqlite = store as? SQLiteStore {
+            do { try await sqlite.close() } catch { logger.warning("the database did not close cleanly: \(error)") }
+        }
         WorkspaceStores.close(store)
         logger.info("stopped: requests in flight were answered and their writes committed")
     }
@@ -147,7 +157,7 @@ struct Serve: AsyncParsableCommand {
         var wait = 1
         while true {
             do {
-                return try await workspace.openFunnel(backgroundCheckpoints: true)
+                return try await workspace.openFunnel(backgroundCheckpoints: true, pageCacheMiB: sqliteCacheMiB)
             } catch let e as CLIFailure where WorkspaceStores.isPostgres(workspace.databasePath) && e.message.hasPrefix("cannot reach PostgreSQL") {
                 FileHandle.standardError.write(Data("error: \(e.message); trying again in \(wait) s\n".utf8))
                 try await Task.sleep(for: .seconds(wait))
