@@ -62,7 +62,7 @@ public final class StoreTelemetry: Sendable {
 
     let clock: ContinuousClock
     private let counts: Mutex<Connections>
-    private let observer = Mutex<(@Sendable (Event) -> Void)?>(nil)
+    private let observer = Mutex<Listener<Event>?>(nil)
 
     public init(capacity: Int, clock: ContinuousClock = ContinuousClock()) {
         self.clock = clock
@@ -74,11 +74,12 @@ public final class StoreTelemetry: Sendable {
 
     /// Hears every event from now on (one observer: the server's metrics).
     public func observe(_ body: @escaping @Sendable (Event) -> Void) {
-        observer.withLock { $0 = body }
+        let listener = Listener(body)
+        observer.withLock { $0 = listener }
     }
 
     func tell(_ event: Event) {
-        if let body = observer.withLock({ $0 }) { body(event) }
+        observer.withLock { $0 }?.call(event)
     }
 
     /// A caller starts waiting for a connection.
@@ -94,4 +95,15 @@ public final class StoreTelemetry: Sendable {
     func kpiRefreshed(since start: ContinuousClock.Instant, rebuild: Bool) {
         tell(.kpiRefresh(took: start.duration(to: clock.now), rebuild: rebuild))
     }
+}
+
+/// A closure kept behind a reference, for a `Mutex`. A `Mutex` that holds a closure value
+/// re-wraps it in two reabstraction thunks on every `withLock` that reads it (the generic
+/// storage and the caller's representation differ, and the inout value is written back): the
+/// telemetry's observer grew by two heap contexts per event, every call walked the whole chain,
+/// and releasing a chain of some 100,000 overflowed the stack when the server stopped. A
+/// reference is read as it is.
+final class Listener<Value: Sendable>: Sendable {
+    let call: @Sendable (Value) -> Void
+    init(_ call: @escaping @Sendable (Value) -> Void) { self.call = call }
 }

@@ -83,7 +83,7 @@ extension PostgresStore {
         // would plan the set-based derivation as if the tables were empty.
         try await c.script("ANALYZE kpi_dirty, contacts, opportunities, opportunity_contacts, touchpoints, handovers, lifecycle_transitions, costs")
         var delta = KPICellDelta()
-        let report = rebuildProgress.withLock { $0 }
+        let report = rebuildProgress.withLock { $0 }?.call
         let total = report == nil ? 0 : Int(try await c.one("SELECT count(*) FROM contacts")?.int(0) ?? 0)
         // PostgreSQL derives each kind in a few set-based statements: progress is by phase.
         report?(RebuildProgress(phase: "contacts", done: 0, total: total))

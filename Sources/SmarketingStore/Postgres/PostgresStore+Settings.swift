@@ -24,7 +24,8 @@ extension PostgresStore {
         at: Timestamp,
         progress: (@Sendable (RebuildProgress) -> Void)?
     ) async throws -> SettingsChangeResult {
-        rebuildProgress.withLock { $0 = progress }
+        let listener = progress.map(Listener.init)
+        rebuildProgress.withLock { $0 = listener }
         defer { rebuildProgress.withLock { $0 = nil } }
         return try await write { c in
             try await c.execute("SELECT pg_advisory_xact_lock(?)", [.int(Self.settingsLock)])

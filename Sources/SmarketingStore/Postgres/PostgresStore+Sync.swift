@@ -72,7 +72,7 @@ extension PostgresStore: SyncStore {
     }
 
     public func setConnectionStatus(named name: String, status: String, error: String?, at: Timestamp) async throws {
-        try await write { c in
+        _ = try await write { c in
             try await c.execute(
                 "UPDATE connections SET status = ?, last_error = ? WHERE name = ?",
                 [.text(status), .of(error.map { String($0.unicodeScalars.prefix(2000)) }), .text(name)]
@@ -91,7 +91,7 @@ extension PostgresStore: SyncStore {
     }
 
     public func resetSyncCursors(connection: String) async throws {
-        try await write { c in try await c.execute("DELETE FROM sync_cursors WHERE connection = ?", [.text(connection)]) }
+        _ = try await write { c in try await c.execute("DELETE FROM sync_cursors WHERE connection = ?", [.text(connection)]) }
     }
 
     public func startSyncRun(connection: String, full: Bool, at: Timestamp) async throws -> Int64 {

@@ -27,7 +27,7 @@ public final class PostgresStore: Sendable {
     /// Reads stored handover configurations; nil turns routing and SLA clocks off.
     let handoverParser: HandoverConfigParser?
     /// Who hears a rebuild's progress (a settings change run with `progress:`); nil: nobody.
-    let rebuildProgress = Mutex<(@Sendable (RebuildProgress) -> Void)?>(nil)
+    let rebuildProgress = Mutex<Listener<RebuildProgress>?>(nil)
     /// Makes ids for records the store creates.
     let makeID: @Sendable (String) -> String
     /// Where the store is, without its password (for messages).

@@ -197,7 +197,7 @@ extension SQLiteStore {
         let chunk = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = 'kpi.rebuild_chunk_cells'")).flatMap(Int.init)
         var delta = KPICellDelta(flushLimit: max(1, chunk ?? 1_000_000))
         var refresh = KPIRefresh(db, settings: settings, config: config, incremental: false)
-        if let report = rebuildProgress.withLock({ $0 }) {
+        if let report = rebuildProgress.withLock({ $0 })?.call {
             let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM contacts") ?? 0
             report(RebuildProgress(phase: "contacts", done: 0, total: total))
             refresh.progress = { phase, done in report(RebuildProgress(phase: phase, done: phase == "contacts" ? done : total, total: total)) }

@@ -23,7 +23,8 @@ extension SQLiteStore {
         // One writer at a time: the version read here is the one the change is made on. The
         // rebuild a new zone or SLA needs runs in this transaction: readers keep the old figures
         // (their WAL snapshot) until it commits.
-        rebuildProgress.withLock { $0 = progress }
+        let listener = progress.map(Listener.init)
+        rebuildProgress.withLock { $0 = listener }
         defer { rebuildProgress.withLock { $0 = nil } }
         return try await writeRefreshingKPIs { db in
             let current = try Self.versionedSettings(db)

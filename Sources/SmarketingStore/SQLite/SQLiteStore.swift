@@ -25,7 +25,7 @@ public final class SQLiteStore: FunnelStore {
     let handoverParser: HandoverConfigParser?
     let handoverCache = Mutex<(version: Int, config: HandoverConfig)?>(nil)
     /// Who hears a rebuild's progress (a settings change run with `progress:`); nil: nobody.
-    let rebuildProgress = Mutex<(@Sendable (RebuildProgress) -> Void)?>(nil)
+    let rebuildProgress = Mutex<Listener<RebuildProgress>?>(nil)
     /// Makes ids for records the ingest creates.
     let makeID: @Sendable (String) -> String
 
