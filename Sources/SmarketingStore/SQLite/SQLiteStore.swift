@@ -75,11 +75,13 @@ public final class SQLiteStore: FunnelStore {
     deinit { checkpointer?.stop() }
 
     /// Makes the write-ahead log start over, from the writer's own connection: writers queue
-    /// behind it, readers of older snapshots get up to 100 ms to finish (then it gives up until
-    /// the checkpointer's next try). Sets the busy timeout back to the store's 10 s after.
+    /// behind it, readers of older snapshots get up to 10 ms to finish (then it gives up until
+    /// the checkpointer's next try, 0.2 s later: a long report holds the log that long, and
+    /// writers never wait more than 10 ms for a try). Sets the busy timeout back to the store's
+    /// 10 s after.
     static func restartLog(_ writer: DatabasePool) {
         try? writer.writeWithoutTransaction { db in
-            sqlite3_busy_timeout(db.sqliteConnection, 100)
+            sqlite3_busy_timeout(db.sqliteConnection, 10)
             defer { sqlite3_busy_timeout(db.sqliteConnection, 10_000) }
             _ = try? db.checkpoint(.truncate)
         }

@@ -11,7 +11,7 @@ import GRDBSQLite
 /// steady writes and reads never happens, and the file grew without bound (6 MB a second in the
 /// soak). So when the log holds more than `resetFrames` frames, the pass calls `reset`, which
 /// runs a TRUNCATE checkpoint on the store's writer connection (so no writer races it), waiting
-/// only briefly for readers of older snapshots; on a busy moment it is tried again next pass.
+/// at most 10 ms for readers of older snapshots; on a busy moment it is tried again next pass.
 final class WALCheckpointer: @unchecked Sendable {
     private var connection: OpaquePointer?
     private let condition = NSCondition()
