@@ -27,7 +27,10 @@ struct PostgresPoolTests {
             #expect(message.contains("no connection of 2 came free"))
         }
         let waited = ContinuousClock.now - started
-        #expect(waited >= .milliseconds(350) && waited < .milliseconds(1500), "\(waited)")
+        // At least the wait; the upper bound is loose (a loaded two-core machine delays the
+        // timeout's task by a second at times): that the wait is bounded is shown above, by
+        // the refusal coming before the slow reads let go of their connections.
+        #expect(waited >= .milliseconds(350) && waited < .seconds(3), "\(waited)")
         for t in slow { try await t.value }
         #expect(try await store.count(.contacts) == 0)
         // As many at once as there are connections all get through. (Not more: a third would
