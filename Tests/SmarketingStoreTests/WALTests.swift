@@ -11,7 +11,7 @@ struct WALTests {
     /// without bound (6 MB a second in the soak); the checkpointer now resets it past a size.
     @Test("with writers and readers never pausing, the log file stays bounded and every write is kept")
     func logStaysBounded() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smk-wal-\(UUID())").path
+        let dir = BundleConformanceTests.tempDir("smk-wal")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/w.sqlite"

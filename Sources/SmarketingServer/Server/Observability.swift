@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Metrics
 import Prometheus
 import SmarketingCore
 import SmarketingStore
@@ -50,20 +51,12 @@ public final class ServerMetrics: Sendable {
         telemetry.observe { event in
             switch event {
             case .leased(let waited):
-                Timer(label: "smarketing_database_connection_wait_seconds", factory: factory).recordNanoseconds(Self.nanoseconds(waited))
+                Timer(label: "smarketing_database_connection_wait_seconds", factory: factory).record(duration: waited)
             case .kpiRefresh(let took, let rebuild):
                 Timer(label: "smarketing_kpi_refresh_duration_seconds", dimensions: [("kind", rebuild ? "rebuild" : "incremental")], factory: factory)
-                    .recordNanoseconds(Self.nanoseconds(took))
+                    .record(duration: took)
             }
         }
-    }
-
-    /// A duration in whole nanoseconds, saturating (no trap on an absurd value).
-    static func nanoseconds(_ d: Duration) -> Int64 {
-        let (seconds, attoseconds) = d.components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? Int64.min : Int64.max }
-        return whole.addingReportingOverflow(attoseconds / 1_000_000_000).overflow ? Int64.max : whole + attoseconds / 1_000_000_000
     }
 
     /// The text exposition with the queue gauges read now.

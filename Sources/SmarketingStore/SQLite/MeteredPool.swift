@@ -12,60 +12,44 @@ struct MeteredPool: Sendable {
         self.telemetry = StoreTelemetry(capacity: readers + 1)
     }
 
-    @_disfavoredOverload
-    func read<T>(_ value: (Database) throws -> T) throws -> T {
+    /// Runs `access` holding a lease that ends however it ends; `access` marks the moment
+    /// GRDB hands over the connection.
+    private func leased<T>(_ access: (StoreTelemetry.Lease) throws -> T) rethrows -> T {
         let lease = telemetry.lease()
         defer { lease.ended() }
-        return try raw.read { db in
-            lease.acquired()
-            return try value(db)
-        }
+        return try access(lease)
+    }
+
+    private func leased<T>(_ access: (StoreTelemetry.Lease) async throws -> T) async rethrows -> T {
+        let lease = telemetry.lease()
+        defer { lease.ended() }
+        return try await access(lease)
+    }
+
+    @_disfavoredOverload
+    func read<T>(_ value: (Database) throws -> T) throws -> T {
+        try leased { lease in try raw.read { db in lease.acquired(); return try value(db) } }
     }
 
     func read<T: Sendable>(_ value: @Sendable (Database) throws -> T) async throws -> T {
-        let lease = telemetry.lease()
-        defer { lease.ended() }
-        return try await raw.read { db in
-            lease.acquired()
-            return try value(db)
-        }
+        try await leased { lease in try await raw.read { db in lease.acquired(); return try value(db) } }
     }
 
     @_disfavoredOverload
     func write<T>(_ updates: (Database) throws -> T) throws -> T {
-        let lease = telemetry.lease()
-        defer { lease.ended() }
-        return try raw.write { db in
-            lease.acquired()
-            return try updates(db)
-        }
+        try leased { lease in try raw.write { db in lease.acquired(); return try updates(db) } }
     }
 
     func write<T: Sendable>(_ updates: @Sendable (Database) throws -> T) async throws -> T {
-        let lease = telemetry.lease()
-        defer { lease.ended() }
-        return try await raw.write { db in
-            lease.acquired()
-            return try updates(db)
-        }
+        try await leased { lease in try await raw.write { db in lease.acquired(); return try updates(db) } }
     }
 
     @_disfavoredOverload
     func writeWithoutTransaction<T>(_ updates: (Database) throws -> T) throws -> T {
-        let lease = telemetry.lease()
-        defer { lease.ended() }
-        return try raw.writeWithoutTransaction { db in
-            lease.acquired()
-            return try updates(db)
-        }
+        try leased { lease in try raw.writeWithoutTransaction { db in lease.acquired(); return try updates(db) } }
     }
 
     func writeWithoutTransaction<T: Sendable>(_ updates: @Sendable (Database) throws -> T) async throws -> T {
-        let lease = telemetry.lease()
-        defer { lease.ended() }
-        return try await raw.writeWithoutTransaction { db in
-            lease.acquired()
-            return try updates(db)
-        }
+        try await leased { lease in try await raw.writeWithoutTransaction { db in lease.acquired(); return try updates(db) } }
     }
 }
