@@ -108,12 +108,28 @@ extension TestClientProtocol {
     /// A request to the application under test: in process for `.router`; for `.live` over
     /// loopback through AsyncHTTPClient (`liveCall`, 120 s deadline), not the live test client,
     /// whose 20 s read timeout a heavy request overran while the whole suite loaded two cores.
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String?, body: String? = nil, contentType: String = "application/json") async throws -> Reply
-    {
+    func call(
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        token: String?,
+        body: String? = nil,
+        contentType: String = "application/json",
+        headers extra: [String: String] = [:]
+    ) async throws -> Reply {
         if let port {
-            return try await liveCall(port: port, HTTPMethod(rawValue: method.rawValue), uri, token: token, body: body, contentType: contentType, timeout: .seconds(120))
+            return try await liveCall(
+                port: port,
+                HTTPMethod(rawValue: method.rawValue),
+                uri,
+                token: token,
+                body: body,
+                contentType: contentType,
+                headers: extra,
+                timeout: .seconds(120)
+            )
         }
         var headers: HTTPFields = [:]
+        for (name, value) in extra { if let n = HTTPField.Name(name) { headers[n] = value } }
         if let token { headers[.authorization] = "Bearer \(token)" }
         if body != nil { headers[.contentType] = contentType }
         return try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { r in
@@ -136,10 +152,12 @@ func liveCall(
     token: String?,
     body: String? = nil,
     contentType: String = "application/json",
+    headers: [String: String] = [:],
     timeout: TimeAmount = .seconds(30)
 ) async throws -> Reply {
     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
     request.method = method
+    for (name, value) in headers { request.headers.add(name: name, value: value) }
     if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
     if let body {
         request.headers.add(name: "Content-Type", value: contentType)

@@ -12,7 +12,7 @@ extension APIHandlers {
     /// reads the shared numbers.
     func kpi(_ route: APIRoute, _ request: Request, _ context: AppRequestContext) async throws -> Response {
         let q = request.uri.queryParameters
-        if route.kind == .attribution { return try await attribution(q) }
+        if route.kind == .attribution { return try await attribution(q, request.headers) }
         if route.kind == .funnel { return try await funnel(q) }
         if route.kind == .killers { return try await killers(q) }
         let query = try await kpiQuery(from: q.get("from"), to: q.get("to"), by: q.get("by"))
@@ -57,7 +57,13 @@ extension APIHandlers {
     }
 
     /// `/api/v1/attribution`: the report of `AttributionReport.build` for the asked models.
-    func attribution(_ q: Parameters) async throws -> Response {
+    ///
+    /// The data-driven models read every journey (over a second at 100,000 leads), so the report
+    /// is served from the cache the web pages use: it follows the data at most
+    /// `attributionMaxLag` seconds behind, older reports are answered at once while the new
+    /// one is computed, and `Age` says how old the answer is. `Cache-Control: no-cache` asks for
+    /// the report of the data as it is now (and waits for it).
+    func attribution(_ q: Parameters, _ headers: HTTPFields) async throws -> Response {
         let period = try await kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
         let models: [AttributionModel]
         switch AttributionModel.list(q.get("model") ?? "all") {
@@ -75,8 +81,29 @@ extension APIHandlers {
         }.orThrow(
             Problem(.unprocessableContent, "half_life_days must be a positive number of days")
         )
-        let report = try await store.attribution(period: period, by: by, models: models, lookbackDays: lookback, halfLifeDays: halfLife)
-        return try json(.ok, report)
+        let ask = AttributionAsk(period: period, by: by, models: models, lookbackDays: lookback, halfLifeDays: halfLife)
+        let current = Self.asksForCurrent(headers)
+        let known = try await store.kpiVersion()
+        let version = current ? known : cache.slowVersion(known, seconds: Self.attributionMaxLag)
+        let timed = try await cache.attribution(store, clock: clock, ask, version: version, current: current)
+        var response = try json(.ok, timed.report)
+        let age = max(0, clock.now().milliseconds - timed.computedAt.milliseconds) / 1000
+        response.headers[.age] = String(age)
+        response.headers[.cacheControl] = "private, max-age=\(Int(Self.attributionMaxLag))"
+        return response
+    }
+
+    /// How far behind the data an attribution report on the API may be, in seconds (as on the
+    /// web pages).
+    static let attributionMaxLag = 30.0
+
+    /// Whether the request's `Cache-Control` asks for an answer from the data as it is now
+    /// (`no-cache`, or `max-age=0` as browsers send on reload).
+    static func asksForCurrent(_ headers: HTTPFields) -> Bool {
+        headers[values: .cacheControl].flatMap { $0.split(separator: ",") }.contains { part in
+            let d = part.trimmingCharacters(in: .whitespaces).lowercased()
+            return d == "no-cache" || d == "max-age=0"
+        }
     }
 
     /// `/api/v1/funnel/leaks`: the funnel report of the period's leads.

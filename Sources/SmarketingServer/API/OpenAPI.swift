@@ -280,6 +280,14 @@ enum OpenAPIDocument {
             } else if code != 204 {
                 response["content"] = jsonContent(successSchema(route))
             }
+            if code == 200, route.kind == .attribution {
+                response["headers"] = .object([
+                    "Age": .object([
+                        "description": .string("seconds since the report was computed (it follows the data at most 30 s behind)"),
+                        "schema": .object(["type": .string("integer"), "minimum": .number(0)]),
+                    ])
+                ])
+            }
             responses[String(code)] = .object(response)
         }
         for code in [401, 403, 429] {

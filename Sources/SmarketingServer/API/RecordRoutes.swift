@@ -13,6 +13,8 @@ struct APIHandlers: Sendable {
     let maxBodyBytes: Int
     let tokenCache: TokenCache
     let jobs = ScoringJobs()
+    /// Results that cost seconds on a large workspace (attribution), shared with the web app.
+    let cache = WebCache()
     /// Vendor connections (nil when the server runs without a secret key).
     var connections: ConnectionService? = nil
     var metrics: ServerMetrics? = nil

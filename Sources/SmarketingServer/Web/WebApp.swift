@@ -14,7 +14,8 @@ struct WebApp: Sendable {
     let api: APIHandlers
     let templates: MustacheLibrary
     let limiter: LoginLimiter
-    let cache = WebCache()
+    /// The API's cache: an attribution computed for a page serves the API and the reverse.
+    var cache: WebCache { api.cache }
     let secureCookies: Bool
 
     init(store: any FunnelStore, clock: any WorkspaceClock, api: APIHandlers, secureCookies: Bool) {

@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import SmarketingCore
 import SmarketingStore
-import Synchronization
 
 extension WebApp {
     /// The sign-in form; it sets the double-submit cookie its hidden field must match.
@@ -82,109 +81,5 @@ extension WebApp {
             try await store.deleteWebSession(idHash: session.idHash)
         }
         return redirect("/login?ok=Signed+out.", cookies: [WebCookies.set(WebCookies.session, "", maxAge: 0, secure: secureCookies)])
-    }
-}
-
-/// Reads the pages repeat and that change rarely: the user list for a few seconds, and
-/// attribution results until the aggregates' version moves (any committed change).
-final class WebCache: Sendable {
-    private struct State {
-        var usersAt: UInt64 = 0
-        var users: [Record] = []
-        var zoneAt: UInt64 = 0
-        var zone: TimeZone?
-        var settings: WorkspaceSettings?
-        var values: [String: (version: Int64, value: any Sendable)] = [:]
-        var slow: [String: (version: Int64, at: UInt64)] = [:]
-        var refreshing: Set<String> = []
-    }
-    private let state = Mutex(State())
-
-    /// The workspace's time zone for pages whose viewer has none of their own, read at most
-    /// every few seconds like the user list (not once per page request).
-    func workspaceZone(_ store: any FunnelStore) async throws -> TimeZone {
-        try await workspaceSettings(store).timeZone
-    }
-
-    /// The workspace's settings (zone, fiscal year, …), read at most every few seconds.
-    func workspaceSettings(_ store: any FunnelStore) async throws -> WorkspaceSettings {
-        let now = DispatchTime.now().uptimeNanoseconds
-        if let hit = state.withLock({ s in now - s.zoneAt < 5_000_000_000 ? s.settings : nil }) { return hit }
-        let settings = try await store.workspaceSettings().settings
-        state.withLock {
-            $0.zone = settings.timeZone
-            $0.settings = settings
-            $0.zoneAt = now
-        }
-        return settings
-    }
-
-    func users(_ store: any FunnelStore) async throws -> [Record] {
-        let now = DispatchTime.now().uptimeNanoseconds
-        if let hit = state.withLock({ s in now - s.usersAt < 5_000_000_000 && !s.users.isEmpty ? s.users : nil }) { return hit }
-        var q = ListQuery()
-        q.limit = 10_000
-        let list = try await store.list(.users, q).records
-        state.withLock {
-            $0.users = list
-            $0.usersAt = now
-        }
-        return list
-    }
-
-    func forgetUsers() { state.withLock { $0.usersAt = 0 } }
-
-    /// `version`, but held for at least `seconds` after it last moved: for results that cost
-    /// too much to recompute after every write.
-    /// Each `lane` holds its own version (figures of closed months can wait longer than the
-    /// current period's).
-    func slowVersion(_ version: Int64, seconds: Double, lane: String = "recent") -> Int64 {
-        let now = DispatchTime.now().uptimeNanoseconds
-        return state.withLock { s in
-            if let held = s.slow[lane], version == held.version || Double(now - held.at) < seconds * 1e9 { return held.version }
-            s.slow[lane] = (version, now)
-            return version
-        }
-    }
-
-    /// The value for `key` computed at aggregates version `version`, or a new one from `make`.
-    func value<T: Sendable>(_ key: String, version: Int64, _ make: () async throws -> T) async throws -> T {
-        if let hit = state.withLock({ s in s.values[key].flatMap { $0.version == version ? $0.value as? T : nil } }) { return hit }
-        let v = try await make()
-        put(key, version, v)
-        return v
-    }
-
-    /// Like `value`, but an older version's value is returned at once while a new one is
-    /// computed in the background (one at a time per key): for results that take seconds on a
-    /// large workspace (attribution, content use), so that only the very first read waits.
-    func latest<T: Sendable>(_ key: String, version: Int64, _ make: @escaping @Sendable () async throws -> T) async throws -> T {
-        let (hit, stale, start) = state.withLock { s -> (T?, T?, Bool) in
-            guard let entry = s.values[key], let v = entry.value as? T else { return (nil, nil, false) }
-            if entry.version == version { return (v, nil, false) }
-            let start = s.refreshing.insert(key).inserted
-            return (nil, v, start)
-        }
-        if let hit { return hit }
-        guard let stale else { return try await value(key, version: version, make) }
-        if start {
-            Task.detached(priority: .utility) { [self] in
-                defer { _ = state.withLock { $0.refreshing.remove(key) } }
-                if let v = try? await make() { put(key, version, v) }
-            }
-        }
-        return stale
-    }
-
-    /// Whether `key` holds the value of `version` (false while an older one is shown).
-    func isCurrent(_ key: String, version: Int64) -> Bool {
-        state.withLock { $0.values[key]?.version == version }
-    }
-
-    private func put(_ key: String, _ version: Int64, _ v: any Sendable) {
-        state.withLock { s in
-            if s.values.count > 256 { s.values.removeAll() }
-            s.values[key] = (version, v)
-        }
     }
 }

@@ -53,15 +53,8 @@ extension WebApp {
         let models = AttributionModel.allCases.filter { dataDriven || $0.rule != nil }
         let store = self.store
         let workspace = try await store.workspaceSettings().settings
-        let attribution = try await cache.latest("attr:\(dq.period.from.text):\(dq.period.to.text):\(dataDriven):\(workspace.lookbackDays):\(workspace.halfLifeDays)", version: version) {
-            try await store.attribution(
-                period: dq.period,
-                by: .campaign,
-                models: models,
-                lookbackDays: workspace.lookbackDays,
-                halfLifeDays: workspace.halfLifeDays
-            )
-        }
+        let ask = AttributionAsk(period: dq.period, by: .campaign, models: models, lookbackDays: workspace.lookbackDays, halfLifeDays: workspace.halfLifeDays)
+        let attribution = try await cache.attribution(store, clock: clock, ask, version: version).report
         let perModel = attribution.models.map { m -> SVGChart.Item in
             let row = m.rows.first { $0.label == id }
             return .init(

@@ -43,17 +43,9 @@ extension WebApp {
         )
         let store = self.store
         let workspace = try await store.workspaceSettings().settings
-        let attributionKey = "attr-content:\(dq.period.from.text):\(dq.period.to.text):\(dq.model.rawValue):\(workspace.lookbackDays):\(workspace.halfLifeDays)"
-        let attribution = try await cache.latest(attributionKey, version: version) {
-            try await store.attribution(
-                period: dq.period,
-                by: .content,
-                models: [dq.model],
-                lookbackDays: workspace.lookbackDays,
-                halfLifeDays: workspace.halfLifeDays
-            )
-        }
-        let current = cache.isCurrent("content-usage", version: version) && cache.isCurrent(attributionKey, version: version)
+        let ask = AttributionAsk(period: dq.period, by: .content, models: [dq.model], lookbackDays: workspace.lookbackDays, halfLifeDays: workspace.halfLifeDays)
+        let attribution = try await cache.attribution(store, clock: clock, ask, version: version).report
+        let current = cache.isCurrent("content-usage", version: version) && cache.isCurrent(ask.key, version: version)
         let credit = Dictionary((attribution.models.first?.rows ?? []).map { ($0.label, $0) }, uniquingKeysWith: { a, _ in a })
         let rows = content.map { c -> (Double, [String: Any]) in
             let u = usage[c.id]
