@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "SmarketingCore", swiftSettings: swiftSettings),
         // One SQLite setting Swift cannot reach (a variadic C function).
         .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
+        // One allocator setting Swift cannot reach (mallopt is in <malloc.h>, outside the Glibc module).
+        .target(name: "CAllocatorTuning"),
         // The store's role protocols and its two backends: SQLite (GRDB) and PostgreSQL (PostgresNIO).
         .target(
             name: "SmarketingStore",
@@ -65,7 +67,7 @@ let package = Package(
         .target(
             name: "SmarketingServer",
             dependencies: [
-                "SmarketingCore", "SmarketingStore", "SmarketingConnectors",
+                "SmarketingCore", "SmarketingStore", "SmarketingConnectors", "CAllocatorTuning",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -3,7 +3,9 @@
 
 Threads, each paced, for DURATION seconds:
   - event writers: POST /api/v1/events, NDJSON batches of 10 page views by email (acknowledged ids kept);
-  - dashboard readers: GET /api/v1/kpis, /api/v1/funnel/leaks, /api/v1/attribution, /api/v1/inbox;
+  - dashboard readers: GET /api/v1/kpis, /api/v1/funnel/leaks, /api/v1/attribution, /api/v1/inbox
+    (with SOAK_FRESH_ATTRIBUTION=1 attribution is asked with Cache-Control: no-cache, so every
+    read computes it: the worst case, as before the API served it from the cache);
   - web readers: a signed-in session reading /, /leads, /pipeline, /campaigns;
   - SSE: streams of /api/v1/stream kept open, reconnecting when the server closes them;
   - a stager moving leads to MQL, 2 a second (stage changes, MQL events, handovers);
@@ -21,6 +23,7 @@ pid = int(os.environ["SOAK_PID"])
 duration = float(os.environ.get("SOAK_SECONDS", "600"))
 acked_path = os.environ["SOAK_ACKED"]
 deadline = time.time() + duration
+fresh_attribution = os.environ.get("SOAK_FRESH_ATTRIBUTION") == "1"
 
 lock = threading.Lock()
 lat = {}      # kind -> [seconds]
@@ -70,7 +73,8 @@ def reader(paths, kind, pause):
         path = paths[i % len(paths)]; i += 1
         t = time.time()
         try:
-            status, _, _ = call(conn, "GET", path)
+            fresh = fresh_attribution and path.startswith("/api/v1/attribution")
+            status, _, _ = call(conn, "GET", path, headers={"Cache-Control": "no-cache"} if fresh else None)
             ok = status == 200
         except Exception:
             ok = False
@@ -200,7 +204,7 @@ def pct(v, p):
     v = sorted(v); return round(v[min(len(v) - 1, int(len(v) * p))] * 1000, 1) if v else None
 minute1 = next((kib for t, kib in samples if t >= 60), samples[0][1] if samples else None)
 out = {
-    "suite": "soak", "seconds": round(time.time() - start), "requests": sum(len(v) for v in lat.values()),
+    "suite": "soak", "fresh_attribution": fresh_attribution, "seconds": round(time.time() - start), "requests": sum(len(v) for v in lat.values()),
     "errors": sum(errors.values()), "errors_by_kind": errors, "events_acknowledged": len(acked),
     "webhook_deliveries_received": deliveries[0],
     "latency_ms": {k: {"n": len(v), "p50": pct(v, 0.5), "p99": pct(v, 0.99)} for k, v in sorted(lat.items())},

@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import SmarketingCore
 import Synchronization
 import Testing
 
@@ -41,5 +43,52 @@ struct WebCacheTests {
         #expect(cache.slowVersion(2, seconds: 0) == 2)
         #expect(cache.slowVersion(5, seconds: 600, lane: "history") == 5)
         #expect(cache.slowVersion(6, seconds: 600, lane: "history") == 5)
+    }
+}
+
+@Suite("The API's attribution cache and the allocator")
+struct AttributionCacheTests {
+    @Test("Cache-Control: no-cache or max-age=0 asks for the data as it is now; anything else takes the cached report")
+    func cacheControl() {
+        func current(_ values: [String]) -> Bool {
+            var headers = HTTPFields()
+            for v in values { headers.append(HTTPField(name: .cacheControl, value: v)) }
+            return APIHandlers.asksForCurrent(headers)
+        }
+        #expect(current(["no-cache"]) && current(["No-Cache"]) && current(["max-age=0"]) && current(["private, no-cache"]))
+        #expect(current(["max-stale", "no-cache"]))
+        #expect(!current([]) && !current(["max-age=30"]) && !current(["no-store"]) && !current(["no-cachex"]) && !current(["max-age=00x"]))
+    }
+
+    @Test("an attribution's cache key names every input")
+    func attributionKeys() {
+        let period = KPIPeriod(from: LocalDate(year: 2025, month: 1, day: 1), to: LocalDate(year: 2025, month: 4, day: 1))
+        let base = AttributionAsk(period: period, by: .channel, models: [.linear], lookbackDays: 365, halfLifeDays: 7)
+        var asks = [base]
+        var a = base
+        a.period.to = LocalDate(year: 2025, month: 7, day: 1)
+        asks.append(a)
+        a = base
+        a.by = .campaign
+        asks.append(a)
+        a = base
+        a.models = [.linear, .markov]
+        asks.append(a)
+        a = base
+        a.lookbackDays = 90
+        asks.append(a)
+        a = base
+        a.halfLifeDays = 7.5
+        asks.append(a)
+        #expect(Set(asks.map(\.key)).count == asks.count)
+        #expect(base.key == AttributionAsk(period: period, by: .channel, models: [.linear], lookbackDays: 365, halfLifeDays: 7).key)
+    }
+
+    @Test("the allocator's arenas are capped at start unless MALLOC_ARENA_MAX chose already")
+    func arenas() {
+        #expect(!ProcessAllocator.limitArenas(environment: ["MALLOC_ARENA_MAX": "4"]))
+        #expect(!ProcessAllocator.limitArenas(0, environment: [:]))
+        // A cap above glibc's own (eight per core) leaves this test process as it was.
+        #expect(ProcessAllocator.limitArenas(64, environment: [:]))
     }
 }

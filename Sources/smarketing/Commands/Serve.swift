@@ -47,6 +47,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before the stores and the server start their threads (ProcessAllocator says why).
+        ProcessAllocator.limitArenas(environment: ProcessInfo.processInfo.environment)
         let store = try await openRetrying()
         let clock = SystemClock()
         var banner: [String] = []
