@@ -5,10 +5,10 @@ import CAllocatorTuning
 ///
 /// glibc gives threads that contend for memory arenas of their own, up to eight per core, and an
 /// arena keeps what is freed in it for reuse instead of returning it to the system. A report that
-/// reads every journey (attribution of all models: over 100 MB for a moment on 100,000 leads)
-/// leaves its high-water mark in the arena of whichever thread ran it. Under the soak's load with
-/// every attribution read computed, the server held 962 MB from the system with 177 MB in use,
-/// spread over 16 arenas, and grew by about 30 MiB a minute (docs/OPERATIONS.md).
+/// allocates for every journey (attribution of all models) leaves its high-water mark in the
+/// arena of whichever thread ran it. Under the soak's load with every attribution read computed,
+/// the server held 962 MB from the system with 177 MB in use, spread over 16 arenas, and grew by
+/// about 30 MiB a minute; with two arenas it stayed flat (docs/OPERATIONS.md).
 public enum ProcessAllocator {
     /// The arenas a server uses when the operator has not chosen (`MALLOC_ARENA_MAX`).
     public static let defaultArenas: Int32 = 2
