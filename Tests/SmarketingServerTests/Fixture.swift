@@ -53,7 +53,7 @@ struct Fixture {
         return f
     }
 
-    func app(maxBodyBytes: Int = 1 << 20) -> some ApplicationProtocol {
+    func app(maxBodyBytes: Int = 1 << 20, clock: any WorkspaceClock = Fixture.clock) -> some ApplicationProtocol {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes)
         configuration.secretBox = Fixture.secretBox
         // Webhook receivers and fake vendors listen on loopback.
@@ -61,7 +61,7 @@ struct Fixture {
         return buildApplication(
             configuration: configuration,
             store: store,
-            clock: Fixture.clock,
+            clock: clock,
             logger: Logger(label: "test")
         )
     }

@@ -13,7 +13,7 @@ import Testing
 
 @Suite("KPIs over HTTP")
 struct KPIAPITests {
-    @Test("attribution is served from the cache the pages share, with its age; no-cache answers from the data as it is now")
+    @Test("attribution is served from the cache the pages share, with its age; never older than 60 s; no-cache answers from the data as it is now")
     func attributionCache() async throws {
         let f = try await Fixture.make()
         defer { f.remove() }
@@ -22,17 +22,25 @@ struct KPIAPITests {
         _ = try DemoWorkspace(leads: 400, seed: 3).write(to: demo)
         let imported = try await f.store.importRows(try Bundle.open(demo), options: ImportOptions(), actor: Fixture.actor, at: Fixture.clock.now()) { _ in }
         #expect(imported.committed)
-        try await f.app().test(.live) { client in
+        let clock = ManualClock(Fixture.clock.now())
+        try await f.app(clock: clock).test(.live) { client in
             let viewer = f.tokens[.viewer]!
             let uri = "/api/v1/attribution?from=2025-10-01&to=2026-01-01&by=channel&model=linear,markov"
-            func report(_ headers: [String: String] = [:]) async throws -> (AttributionReport, Reply) {
+            func report(_ headers: [String: String] = [:]) async throws -> (AttributionReport, age: String?) {
                 let r = try await client.call(.get, uri, token: viewer, headers: headers)
                 #expect(r.status == .ok, "\(r.text)")
-                return (try JSONDecoder.snake.decode(AttributionReport.self, from: Data(r.text.utf8)), r)
+                #expect(r.headers[.cacheControl] == "private, max-age=30")
+                return (try JSONDecoder.snake.decode(AttributionReport.self, from: Data(r.text.utf8)), r.headers[.age])
             }
-            let (first, reply) = try await report()
-            // The fixture's clock stands still: the report is zero seconds old.
-            #expect(reply.headers[.age] == "0" && reply.headers[.cacheControl] == "private, max-age=30")
+            var deals = 0
+            func winDeal() async throws {
+                deals += 1
+                let deal =
+                    #"{"id":"opp-cached-\#(deals)","account_id":"\#(try await anyAccount(f.store))","created_at":"2025-10-02T00:00:00Z","amount":12345,"is_won":true,"closed_at":"2025-11-15T10:00:00Z"}"#
+                #expect(try await client.call(.post, "/api/v1/opportunities", token: f.tokens[.admin]!, body: deal).status == .created)
+            }
+            let (first, age) = try await report()
+            #expect(age == "0")
             // The same figures as the store computes for the same inputs.
             let direct = try await f.store.attribution(
                 period: KPIPeriod(from: LocalDate(year: 2025, month: 10, day: 1), to: LocalDate(year: 2026, month: 1, day: 1)),
@@ -43,16 +51,20 @@ struct KPIAPITests {
             )
             #expect(first == direct)
 
-            let deal =
-                #"{"id":"opp-cached","account_id":"\#(try await anyAccount(f.store))","created_at":"2025-10-02T00:00:00Z","amount":12345,"is_won":true,"closed_at":"2025-11-15T10:00:00Z"}"#
-            #expect(try await client.call(.post, "/api/v1/opportunities", token: f.tokens[.admin]!, body: deal).status == .created)
             // Within 30 s of the last report the cached one is the answer: the deal is not in it yet.
-            let (cached, _) = try await report()
-            #expect(cached == first)
-            // Asked for the data as it is now, the report counts the deal.
-            let (now, _) = try await report(["Cache-Control": "no-cache"])
-            #expect(now.dealsWon == first.dealsWon + 1)
-            #expect(abs(now.revenueWon - first.revenueWon - 12345) < 1e-6)
+            try await winDeal()
+            clock.advance(20_000)
+            let (cached, cachedAge) = try await report()
+            #expect(cached == first && cachedAge == "20")
+            // A report over 60 s old is not answered: the request waits for a current one.
+            clock.advance(41_000)
+            let (renewed, renewedAge) = try await report()
+            #expect(renewed.dealsWon == first.dealsWon + 1 && renewedAge == "0")
+            #expect(abs(renewed.revenueWon - first.revenueWon - 12345) < 1e-6)
+            // Asked for the data as it is now, the report counts the next deal at once.
+            try await winDeal()
+            let (now, nowAge) = try await report(["Cache-Control": "no-cache"])
+            #expect(now.dealsWon == first.dealsWon + 2 && nowAge == "0")
             // And no later answer goes back to the older figures.
             let (after, _) = try await report()
             #expect(after.dealsWon == now.dealsWon && after.revenueWon == now.revenueWon)

@@ -416,7 +416,7 @@ struct APIRoute: Sendable {
                 path: "/api/v1/attribution",
                 kind: .attribution,
                 summary:
-                    "Credit for deals won in [from, to) per model (?model=all|linear,w_shaped,markov,…, by=channel|campaign|content, from, to, lookback_days, half_life_days); served from a cache at most 30 s behind the data (Age: its age in seconds), or from the data as it is now with Cache-Control: no-cache",
+                    "Credit for deals won in [from, to) per model (?model=all|linear,w_shaped,markov,…, by=channel|campaign|content, from, to, lookback_days, half_life_days); served from a cache, a report at most 60 s old (Age: its age in seconds), or from the data as it is now with Cache-Control: no-cache",
                 responses: [200, 422]
             ),
             APIRoute(

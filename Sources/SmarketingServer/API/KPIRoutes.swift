@@ -59,10 +59,11 @@ extension APIHandlers {
     /// `/api/v1/attribution`: the report of `AttributionReport.build` for the asked models.
     ///
     /// The data-driven models read every journey (over a second at 100,000 leads), so the report
-    /// is served from the cache the web pages use: it follows the data at most
-    /// `attributionMaxLag` seconds behind, older reports are answered at once while the new
-    /// one is computed, and `Age` says how old the answer is. `Cache-Control: no-cache` asks for
-    /// the report of the data as it is now (and waits for it).
+    /// is served from the cache the web pages use. After the data moves, the cached report is
+    /// still answered for `attributionMaxLag` seconds, then once more while the next one is
+    /// computed in the background; a report older than `attributionMaxAge` is never answered
+    /// (the request waits for a current one). `Age` says how old the answer is;
+    /// `Cache-Control: no-cache` asks for the report of the data as it is now (and waits for it).
     func attribution(_ q: Parameters, _ headers: HTTPFields) async throws -> Response {
         let period = try await kpiQuery(from: q.get("from"), to: q.get("to"), by: nil).period
         let models: [AttributionModel]
@@ -85,7 +86,11 @@ extension APIHandlers {
         let current = Self.asksForCurrent(headers)
         let known = try await store.kpiVersion()
         let version = current ? known : cache.slowVersion(known, seconds: Self.attributionMaxLag)
-        let timed = try await cache.attribution(store, clock: clock, ask, version: version, current: current)
+        var timed = try await cache.attribution(store, clock: clock, ask, version: version, current: current)
+        if !current, clock.now().milliseconds - timed.computedAt.milliseconds > Int64(Self.attributionMaxAge * 1000) {
+            // Nobody asked for a while: the report kept is too old to answer with.
+            timed = try await cache.attribution(store, clock: clock, ask, version: known, current: true)
+        }
         var response = try json(.ok, timed.report)
         let age = max(0, clock.now().milliseconds - timed.computedAt.milliseconds) / 1000
         response.headers[.age] = String(age)
@@ -93,9 +98,12 @@ extension APIHandlers {
         return response
     }
 
-    /// How far behind the data an attribution report on the API may be, in seconds (as on the
-    /// web pages).
+    /// How long after the data moved an attribution report on the API is still answered from
+    /// the cache, in seconds (as on the web pages).
     static let attributionMaxLag = 30.0
+    /// The oldest attribution report the API answers with, in seconds (the lag, plus time for
+    /// the background refresh).
+    static let attributionMaxAge = 60.0
 
     /// Whether the request's `Cache-Control` asks for an answer from the data as it is now
     /// (`no-cache`, or `max-age=0` as browsers send on reload).

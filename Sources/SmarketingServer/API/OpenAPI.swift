@@ -283,7 +283,7 @@ enum OpenAPIDocument {
             if code == 200, route.kind == .attribution {
                 response["headers"] = .object([
                     "Age": .object([
-                        "description": .string("seconds since the report was computed (it follows the data at most 30 s behind)"),
+                        "description": .string("seconds since the report was computed (at most 60)"),
                         "schema": .object(["type": .string("integer"), "minimum": .number(0)]),
                     ])
                 ])
