@@ -56,10 +56,12 @@ struct KPIAPITests {
             clock.advance(20_000)
             let (cached, cachedAge) = try await report()
             #expect(cached == first && cachedAge == "20")
-            // A report over 60 s old is not answered: the request waits for a current one.
+            // A report over 60 s old is not answered: the request waits for a current one. (When
+            // the suite's load made 30 real seconds pass meanwhile, the background refresh the
+            // last read started has one already, computed 20 s into the test.)
             clock.advance(41_000)
             let (renewed, renewedAge) = try await report()
-            #expect(renewed.dealsWon == first.dealsWon + 1 && renewedAge == "0")
+            #expect(renewed.dealsWon == first.dealsWon + 1 && ["0", "41"].contains(renewedAge ?? ""), "Age \(renewedAge ?? "none")")
             #expect(abs(renewed.revenueWon - first.revenueWon - 12345) < 1e-6)
             // Asked for the data as it is now, the report counts the next deal at once.
             try await winDeal()

@@ -35,6 +35,32 @@ struct WebCacheTests {
         #expect(try await cache.value("k", version: 3, make(30)) == 30)
     }
 
+    @Test("a later version's value answers an earlier ask, and a slow refresh never replaces it")
+    func laterVersionsWin() async throws {
+        let cache = WebCache()
+        let calls = Mutex(0)
+        #expect(try await cache.value("k", version: 1) { "one" } == "one")
+        // A refresh for version 2 that takes its time, while a request computes version 3.
+        let started = Mutex(false)
+        #expect(
+            try await cache.latest("k", version: 2) { @Sendable () async throws -> String in
+                started.withLock { $0 = true }
+                calls.withLock { $0 += 1 }
+                try await Task.sleep(for: .milliseconds(300))
+                return "two"
+            } == "one"
+        )
+        #expect(try await cache.value("k", version: 3) { "three" } == "three")
+        // Once the slow refresh has ended, version 3's value is still there, and it answers
+        // asks for version 2 without computing again.
+        for _ in 0..<100 where !(started.withLock { $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await cache.latest("k", version: 2) { "again" } == "three")
+        #expect(try await cache.value("k", version: 3) { "again" } == "three")
+        #expect(cache.isCurrent("k", version: 2) && cache.isCurrent("k", version: 3) && !cache.isCurrent("k", version: 4))
+        #expect(calls.withLock { $0 } == 1)
+    }
+
     @Test("slow versions hold per lane for their time")
     func slowVersions() {
         let cache = WebCache()

@@ -66,9 +66,10 @@ final class WebCache: Sendable {
         }
     }
 
-    /// The value for `key` computed at aggregates version `version`, or a new one from `make`.
+    /// The value for `key` computed at aggregates version `version` or a later one, or a new one
+    /// from `make`. (Versions only grow while a server runs: a restore happens with it stopped.)
     func value<T: Sendable>(_ key: String, version: Int64, _ make: () async throws -> T) async throws -> T {
-        if let hit = state.withLock({ s in s.values[key].flatMap { $0.version == version ? $0.value as? T : nil } }) { return hit }
+        if let hit = state.withLock({ s in s.values[key].flatMap { $0.version >= version ? $0.value as? T : nil } }) { return hit }
         let v = try await make()
         put(key, version, v)
         return v
@@ -80,7 +81,7 @@ final class WebCache: Sendable {
     func latest<T: Sendable>(_ key: String, version: Int64, _ make: @escaping @Sendable () async throws -> T) async throws -> T {
         let (hit, stale, start) = state.withLock { s -> (T?, T?, Bool) in
             guard let entry = s.values[key], let v = entry.value as? T else { return (nil, nil, false) }
-            if entry.version == version { return (v, nil, false) }
+            if entry.version >= version { return (v, nil, false) }
             let start = s.refreshing.insert(key).inserted
             return (nil, v, start)
         }
@@ -95,13 +96,16 @@ final class WebCache: Sendable {
         return stale
     }
 
-    /// Whether `key` holds the value of `version` (false while an older one is shown).
+    /// Whether `key` holds the value of `version` or a later one (false while an older one is shown).
     func isCurrent(_ key: String, version: Int64) -> Bool {
-        state.withLock { $0.values[key]?.version == version }
+        state.withLock { ($0.values[key]?.version).map { $0 >= version } ?? false }
     }
 
+    /// Keeps `v` unless `key` already holds a later version's value (a slow background refresh
+    /// must not replace what a request computed after it started).
     private func put(_ key: String, _ version: Int64, _ v: any Sendable) {
         state.withLock { s in
+            if let held = s.values[key], held.version > version { return }
             if s.values.count > 256 { s.values.removeAll() }
             s.values[key] = (version, v)
         }
