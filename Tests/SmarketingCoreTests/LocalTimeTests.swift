@@ -5,6 +5,16 @@ import Testing
 
 @Suite("Local time for people")
 struct LocalTimeTests {
+    @Test("the milliseconds between two instants, held at Int64's bounds when they are too far apart")
+    func millisecondsSince() {
+        let t = Timestamp(milliseconds: 1_767_225_600_000)
+        #expect(t.milliseconds(since: t.adding(milliseconds: -61_000)) == 61_000)
+        #expect(t.milliseconds(since: t.adding(milliseconds: 5)) == -5)
+        #expect(Timestamp(milliseconds: .max).milliseconds(since: Timestamp(milliseconds: .min)) == .max)
+        #expect(Timestamp(milliseconds: .min).milliseconds(since: Timestamp(milliseconds: .max)) == .min)
+        #expect(Timestamp(milliseconds: 0).milliseconds(since: Timestamp(milliseconds: .min)) == .max)
+    }
+
     @Test("an instant in the viewer's zone, with the zone named; DST and dates before 1970")
     func minute() throws {
         let berlin = try #require(TimeZone(identifier: "Europe/Berlin"))

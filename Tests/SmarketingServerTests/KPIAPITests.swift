@@ -13,15 +13,26 @@ import Testing
 
 @Suite("KPIs over HTTP")
 struct KPIAPITests {
+    /// A fixture whose store holds a demo workspace of `leads` leads.
+    static func demoFixture(leads: Int, seed: UInt64) async throws -> Fixture {
+        let f = try await Fixture.make()
+        let demo = FileManager.default.temporaryDirectory.appendingPathComponent("smk-kpi-demo-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: demo) }
+        do {
+            _ = try DemoWorkspace(leads: leads, seed: seed).write(to: demo)
+            let imported = try await f.store.importRows(try Bundle.open(demo), options: ImportOptions(), actor: Fixture.actor, at: Fixture.clock.now()) { _ in }
+            #expect(imported.committed)
+            return f
+        } catch {
+            f.remove()
+            throw error
+        }
+    }
+
     @Test("attribution is served from the cache the pages share, with its age; never older than 60 s; no-cache answers from the data as it is now")
     func attributionCache() async throws {
-        let f = try await Fixture.make()
+        let f = try await Self.demoFixture(leads: 400, seed: 3)
         defer { f.remove() }
-        let demo = FileManager.default.temporaryDirectory.appendingPathComponent("smk-attr-demo-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: demo) }
-        _ = try DemoWorkspace(leads: 400, seed: 3).write(to: demo)
-        let imported = try await f.store.importRows(try Bundle.open(demo), options: ImportOptions(), actor: Fixture.actor, at: Fixture.clock.now()) { _ in }
-        #expect(imported.committed)
         let clock = ManualClock(Fixture.clock.now())
         try await f.app(clock: clock).test(.live) { client in
             let viewer = f.tokens[.viewer]!
@@ -75,13 +86,8 @@ struct KPIAPITests {
 
     @Test("the KPI set, its records and problems; a live stream pushes a committed change within a second")
     func kpisAndStream() async throws {
-        let f = try await Fixture.make()
+        let f = try await Self.demoFixture(leads: 600, seed: 2)
         defer { f.remove() }
-        let demo = FileManager.default.temporaryDirectory.appendingPathComponent("smk-kpi-demo-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: demo) }
-        _ = try DemoWorkspace(leads: 600, seed: 2).write(to: demo)
-        let imported = try await f.store.importRows(try Bundle.open(demo), options: ImportOptions(), actor: Fixture.actor, at: Fixture.clock.now()) { _ in }
-        #expect(imported.committed)
         try await f.app().test(.live) { client in
             let viewer = f.tokens[.viewer]!
             let r = try await client.call(.get, "/api/v1/kpis?from=2025-01-01&to=2025-07-01&by=channel,owner", token: viewer)

@@ -17,6 +17,14 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     /// This instant moved by a number of milliseconds.
     public func adding(milliseconds delta: Int64) -> Timestamp { Timestamp(milliseconds: milliseconds + delta) }
 
+    /// Milliseconds from `earlier` to this instant (negative when `earlier` is later), held at
+    /// the bounds of Int64 instead of trapping on instants far apart.
+    public func milliseconds(since earlier: Timestamp) -> Int64 {
+        let (difference, overflow) = milliseconds.subtractingReportingOverflow(earlier.milliseconds)
+        guard overflow else { return difference }
+        return earlier.milliseconds < 0 ? .max : .min
+    }
+
     /// The calendar date (UTC) of this instant.
     public var utcDate: LocalDate {
         let days = Int64((Double(milliseconds) / 86_400_000).rounded(.down))

@@ -61,7 +61,7 @@ extension APIHandlers {
     /// The data-driven models read every journey (over a second at 100,000 leads), so the report
     /// is served from the cache the web pages use. After the data moves, the cached report is
     /// still answered for `attributionMaxLag` seconds, then once more while the next one is
-    /// computed in the background; a report older than `attributionMaxAge` is never answered
+    /// computed in the background; a report older than `attributionMaxAgeMilliseconds` is never answered
     /// (the request waits for a current one). `Age` says how old the answer is;
     /// `Cache-Control: no-cache` asks for the report of the data as it is now (and waits for it).
     func attribution(_ q: Parameters, _ headers: HTTPFields) async throws -> Response {
@@ -87,12 +87,12 @@ extension APIHandlers {
         let known = try await store.kpiVersion()
         let version = current ? known : cache.slowVersion(known, seconds: Self.attributionMaxLag)
         var timed = try await cache.attribution(store, clock: clock, ask, version: version, current: current)
-        if !current, clock.now().milliseconds - timed.computedAt.milliseconds > Int64(Self.attributionMaxAge * 1000) {
+        if !current, clock.now().milliseconds(since: timed.computedAt) > Self.attributionMaxAgeMilliseconds {
             // Nobody asked for a while: the report kept is too old to answer with.
             timed = try await cache.attribution(store, clock: clock, ask, version: known, current: true)
         }
         var response = try json(.ok, timed.report)
-        let age = max(0, clock.now().milliseconds - timed.computedAt.milliseconds) / 1000
+        let age = max(0, clock.now().milliseconds(since: timed.computedAt)) / 1000
         response.headers[.age] = String(age)
         response.headers[.cacheControl] = "private, max-age=\(Int(Self.attributionMaxLag))"
         return response
@@ -103,7 +103,7 @@ extension APIHandlers {
     static let attributionMaxLag = 30.0
     /// The oldest attribution report the API answers with, in seconds (the lag, plus time for
     /// the background refresh).
-    static let attributionMaxAge = 60.0
+    static let attributionMaxAgeMilliseconds: Int64 = 60_000
 
     /// Whether the request's `Cache-Control` asks for an answer from the data as it is now
     /// (`no-cache`, or `max-age=0` as browsers send on reload).

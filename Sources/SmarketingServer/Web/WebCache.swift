@@ -28,7 +28,7 @@ final class WebCache: Sendable {
     /// The workspace's settings (zone, fiscal year, …), read at most every few seconds.
     func workspaceSettings(_ store: any FunnelStore) async throws -> WorkspaceSettings {
         let now = DispatchTime.now().uptimeNanoseconds
-        if let hit = state.withLock({ s in now - s.zoneAt < 5_000_000_000 ? s.settings : nil }) { return hit }
+        if let hit = state.withLock({ s in Self.nanoseconds(from: s.zoneAt, to: now) < 5_000_000_000 ? s.settings : nil }) { return hit }
         let settings = try await store.workspaceSettings().settings
         state.withLock {
             $0.zone = settings.timeZone
@@ -40,7 +40,7 @@ final class WebCache: Sendable {
 
     func users(_ store: any FunnelStore) async throws -> [Record] {
         let now = DispatchTime.now().uptimeNanoseconds
-        if let hit = state.withLock({ s in now - s.usersAt < 5_000_000_000 && !s.users.isEmpty ? s.users : nil }) { return hit }
+        if let hit = state.withLock({ s in Self.nanoseconds(from: s.usersAt, to: now) < 5_000_000_000 && !s.users.isEmpty ? s.users : nil }) { return hit }
         var q = ListQuery()
         q.limit = 10_000
         let list = try await store.list(.users, q).records
@@ -53,6 +53,10 @@ final class WebCache: Sendable {
 
     func forgetUsers() { state.withLock { $0.usersAt = 0 } }
 
+    /// Uptime from `start` to `end`, 0 when another thread stored a later `start` after this one
+    /// read `end` (the readings are taken outside the lock).
+    private static func nanoseconds(from start: UInt64, to end: UInt64) -> UInt64 { end >= start ? end - start : 0 }
+
     /// `version`, but held for at least `seconds` after it last moved: for results that cost
     /// too much to recompute after every write.
     /// Each `lane` holds its own version (figures of closed months can wait longer than the
@@ -60,7 +64,7 @@ final class WebCache: Sendable {
     func slowVersion(_ version: Int64, seconds: Double, lane: String = "recent") -> Int64 {
         let now = DispatchTime.now().uptimeNanoseconds
         return state.withLock { s in
-            if let held = s.slow[lane], version == held.version || Double(now - held.at) < seconds * 1e9 { return held.version }
+            if let held = s.slow[lane], version == held.version || Double(Self.nanoseconds(from: held.at, to: now)) < seconds * 1e9 { return held.version }
             s.slow[lane] = (version, now)
             return version
         }
